@@ -1,0 +1,238 @@
+"""Where knowledge becomes engine rules: patterns (data) -> durable-rules JSON rulesets.
+
+Only constructs proven safe by tests/conformance are emitted (see expert/rulesafety.py,
+which every compiled ruleset must pass):
+- alpha tests on one fact: ==, !=, <, <=, >, >=, joined by $and;
+- joins of up to 3 facts by string equality, every join group ending with the always-true
+  sentinel `scope == <earlier>.scope` (avoids the engine's out-of-bounds read);
+- no $or / any / none: a disjunction (has_any, ident in [...]) becomes one rule per branch,
+  and findings are deduplicated by id afterwards.
+
+Stages run as separate rulesets in order: 1 incoherence + auditability over base facts,
+2 symptoms over stage-1 findings, 3 ghost costs over stage-1 and stage-2 findings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from expert.conditions import ResolvedField, check_pattern, number, resolve
+from expert.errors import InputError, Problem
+from expert.knowledge import KnowledgeBase
+from expert.patterns import Pattern, Term
+from expert.rulesafety import check_ruleset
+
+STAGES = ("stage1", "stage2", "stage3")
+
+
+@dataclass
+class RuleMeta:
+    pattern: str
+    stage: int
+    vars: list[str]  # pattern variable names, in match order
+    engine_vars: list[str]  # the names used inside the engine (v0, v1, ...)
+
+
+@dataclass
+class Compiled:
+    rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    meta: dict[str, RuleMeta] = field(default_factory=dict)
+    attrs: dict[str, set[str]] = field(default_factory=dict)  # fact kind -> attributes read
+    key: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        """What the engine process needs, as plain JSON data."""
+        return {
+            "rulesets": self.rulesets,
+            "meta": {
+                name: {"pattern": m.pattern, "stage": m.stage, "vars": m.engine_vars}
+                for name, m in self.meta.items()
+            },
+        }
+
+
+def _alpha(term: Term, field: ResolvedField) -> list[list[dict[str, Any]]]:
+    """Engine tests for one non-join term, as alternatives (each a list of $and-ed tests)."""
+    spec, op, operand, strict = field.spec, term.op, term.operand, term.strict
+    attr = spec.attr
+    if spec.type == "interval":
+        if op == "is":
+            hi = spec.unknown_hi
+            return (
+                [[{"$gte": {f"{attr}_hi": hi}}]]
+                if operand == "unknown"
+                else [[{"$lt": {f"{attr}_hi": hi}}]]
+            )
+        x = number(field, operand)
+        side = {
+            "below": ("hi", "lo"),
+            "at_most": ("hi", "lo"),
+            "above": ("lo", "hi"),
+            "at_least": ("lo", "hi"),
+        }[op][0 if strict else 1]
+        engine_op = {"below": "$lt", "at_most": "$lte", "above": "$gt", "at_least": "$gte"}[op]
+        return [[{engine_op: {f"{attr}_{side}": x}}]]
+    if spec.type == "set":
+        if op == "has":
+            return [
+                [
+                    {f"{attr}__{operand}": "yes"}
+                    if strict
+                    else {"$neq": {f"{attr}__{operand}": "no"}}
+                ]
+            ]
+        if op == "lacks":
+            return [
+                [
+                    {f"{attr}__{operand}": "no"}
+                    if strict
+                    else {"$neq": {f"{attr}__{operand}": "yes"}}
+                ]
+            ]
+        return [
+            [{f"{attr}__{v}": "yes"} if strict else {"$neq": {f"{attr}__{v}": "no"}}]
+            for v in operand
+        ]
+    if spec.type == "ident":  # `in` on an id: one alternative per value
+        return [[{attr: v}] for v in operand]
+    # category, yesno, known: exclude everything the term rejects, so an unknown value
+    # passes unless the term is strict (one rule, no disjunction).
+    values = list(field.values)
+    if op == "is":
+        if operand == "unknown" or spec.type == "known":
+            return [[{attr: operand}]]
+        accepted = [operand]
+    elif op == "in":
+        accepted = list(operand)
+    else:
+        accepted = [v for v in values if v not in operand]
+    tests: list[dict[str, Any]] = [{"$neq": {attr: v}} for v in values if v not in accepted]
+    if strict:
+        tests.append({"$neq": {attr: "unknown"}})
+    return [tests or [{"$ex": {attr: 1}}]]
+
+
+def compile_kb(kb: KnowledgeBase) -> Compiled:
+    """Compile every active pattern; InputError if a pattern's logic is invalid."""
+    vocab, answer_fields = kb.vocabulary, kb.answer_fields()
+    active = kb.active()
+    ids = {p.id for p in active}
+    problems: list[Problem] = []
+    for p in active:
+        origin = kb.origins.get(p.id)
+        source = origin.path if origin else p.id
+        problems += [
+            Problem(source, msg, where=f"pattern {p.id}")
+            for msg in check_pattern(p, vocab, answer_fields, ids)
+        ]
+        problems += [
+            Problem(
+                source,
+                f"feeds {f!r}, a {kb.patterns[f].kind} pattern that does not come "
+                f"after a {p.kind} pattern",
+                where=f"pattern {p.id}",
+            )
+            for f in p.feeds
+            if f in kb.patterns and kb.patterns[f].stage <= p.stage
+        ]
+    if problems:
+        raise InputError(problems)
+
+    out = Compiled(rulesets={s: {} for s in STAGES})
+    for p in active:
+        if p.stage == 1:
+            _compile_match(p, kb, out)
+    for p in active:  # producers -> the symptoms and costs they feed
+        for fed in p.feeds:
+            if fed in ids:
+                _compile_fed(p, kb.patterns[fed], kb, out)
+    out.attrs.setdefault("finding", set()).add("rule")
+    for stage, ruleset in out.rulesets.items():
+        violations = check_ruleset(stage, ruleset)
+        if violations:  # a compiler bug, never a user error: fail loudly
+            raise AssertionError(
+                "compiled ruleset uses unproven constructs:\n" + "\n".join(violations)
+            )
+    out.key = hashlib.sha256(json.dumps(out.payload(), sort_keys=True).encode()).hexdigest()[:16]
+    return out
+
+
+def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled) -> None:
+    vocab, answer_fields = kb.vocabulary, kb.answer_fields()
+    variables = list(p.match)
+    engine = {var: f"v{i}" for i, var in enumerate(variables)}
+    per_var_alternatives: list[list[list[dict[str, Any]]]] = []
+    for var in variables:
+        fm = p.match[var]
+        attrs = out.attrs.setdefault(fm.fact, set())
+        base: list[dict[str, Any]] = [{"kind": fm.fact}]
+        joins: list[dict[str, Any]] = []
+        choices: list[list[list[dict[str, Any]]]] = []
+        for term in fm.where:
+            field = resolve(fm.fact, term.field, vocab, answer_fields)
+            assert field is not None  # checked by check_pattern
+            if term.op == "same_as":
+                other_var, other_field = term.operand.split(".", 1)
+                other = resolve(p.match[other_var].fact, other_field, vocab, answer_fields)
+                assert other is not None
+                joins.append({field.spec.attr: {engine[other_var]: other.spec.attr}})
+                attrs.add(field.spec.attr)
+                out.attrs.setdefault(p.match[other_var].fact, set()).add(other.spec.attr)
+                continue
+            alternatives = _alpha(term, field)
+            for alt in alternatives:
+                for test in alt:
+                    attrs.update(_attrs_of(test))
+            choices.append(alternatives)
+        sentinel = [{"scope": {engine[variables[0]]: "scope"}}] if joins else []
+        combos = []
+        for picked in itertools.product(*choices) if choices else [()]:
+            tests = base + [t for alt in picked for t in alt] + joins + sentinel
+            combos.append(tests)
+        per_var_alternatives.append(combos)
+    for n, combo in enumerate(itertools.product(*per_var_alternatives)):
+        name = f"{p.id}#{n}"
+        out.rulesets["stage1"][name] = {
+            "all": [
+                {engine[var]: {"$and": tests}} for var, tests in zip(variables, combo, strict=True)
+            ],
+            "run": name,
+        }
+        out.meta[name] = RuleMeta(p.id, 1, variables, [engine[v] for v in variables])
+
+
+def _compile_fed(producer: Pattern, target: Pattern, kb: KnowledgeBase, out: Compiled) -> None:
+    """Rules `finding(rule=producer) [and platform(...)] -> target` for one stage-2/3 pattern."""
+    stage = STAGES[target.stage - 1]
+    cause = {"v0": {"$and": [{"kind": "finding"}, {"rule": producer.id}]}}
+    variables, alternatives = ["cause"], [[]]
+    for var, fm in target.match.items():  # only the platform fact (checked by Pattern)
+        variables.append(var)
+        choices = []
+        for term in fm.where:
+            field = resolve(fm.fact, term.field, kb.vocabulary, kb.answer_fields())
+            assert field is not None
+            choices.append(_alpha(term, field))
+            out.attrs.setdefault(fm.fact, set()).add(field.spec.attr)
+        alternatives = [
+            [{"kind": fm.fact}, *[t for alt in picked for t in alt], {"scope": {"v0": "scope"}}]
+            for picked in itertools.product(*choices)
+        ]
+    for n, tests in enumerate(alternatives):
+        name = f"{target.id}#from:{producer.id}#{n}"
+        conditions = [cause] + ([{"v1": {"$and": tests}}] if tests else [])
+        out.rulesets[stage][name] = {"all": conditions, "run": name}
+        out.meta[name] = RuleMeta(
+            target.id, target.stage, variables[: len(conditions)], ["v0", "v1"][: len(conditions)]
+        )
+
+
+def _attrs_of(test: dict[str, Any]) -> set[str]:
+    key, value = next(iter(test.items()))
+    if key.startswith("$"):
+        return set(value)
+    return {key}

@@ -1,0 +1,140 @@
+"""Durations as users write them: exact (`200ms`, `30s`, `5m`), a band (`seconds`), a range
+(`10s-2m`) or `unknown`. Every duration becomes an interval of milliseconds [lo, hi], so an
+exact value is [v, v] and unknown is [0, UNKNOWN_HI]; rules then reason over intervals and a
+comparison that holds only for part of the interval is "possible", not "confirmed".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+UNKNOWN = "unknown"
+UNKNOWN_HI = 10**13  # ~300 years in ms: larger than any real timescale
+MAX_MS = 400 * 24 * 3600 * 1000
+
+_UNITS = {
+    "ms": 1,
+    "msec": 1,
+    "millisecond": 1,
+    "milliseconds": 1,
+    "s": 1000,
+    "sec": 1000,
+    "secs": 1000,
+    "second": 1000,
+    "seconds": 1000,
+    "m": 60_000,
+    "min": 60_000,
+    "mins": 60_000,
+    "minute": 60_000,
+    "minutes": 60_000,
+    "h": 3_600_000,
+    "hr": 3_600_000,
+    "hrs": 3_600_000,
+    "hour": 3_600_000,
+    "hours": 3_600_000,
+    "d": 86_400_000,
+    "day": 86_400_000,
+    "days": 86_400_000,
+}
+BANDS = {
+    "milliseconds": (1, 999),
+    "seconds": (1_000, 59_999),
+    "minutes": (60_000, 3_599_999),
+    "hours": (3_600_000, 86_399_999),
+    "days": (86_400_000, 30 * 86_400_000),
+}
+_EXACT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
+_RANGE = re.compile(r"^\s*(.+?)\s*(?:\.\.|-|to)\s*(.+?)\s*$")
+
+HELP = (
+    "write a duration such as 200ms, 30s, 5m, 2h or 1d; a band (milliseconds, seconds, "
+    "minutes, hours, days); a range such as 10s-2m; or unknown"
+)
+
+
+@dataclass(frozen=True)
+class Interval:
+    lo: int
+    hi: int
+
+    @property
+    def known(self) -> bool:
+        return self.hi < UNKNOWN_HI
+
+    @property
+    def exact(self) -> bool:
+        return self.lo == self.hi
+
+
+UNKNOWN_INTERVAL = Interval(0, UNKNOWN_HI)
+
+
+class DurationError(ValueError):
+    pass
+
+
+def _exact_ms(text: str) -> int:
+    m = _EXACT.match(text)
+    if not m:
+        raise DurationError(f"{text!r} is not a duration; {HELP}")
+    number, unit = m.groups()
+    factor = _UNITS.get(unit.lower())
+    if factor is None:
+        raise DurationError(f"unknown unit {unit!r} in {text!r}; use ms, s, m, h or d")
+    value = float(number) * factor
+    if value <= 0:
+        raise DurationError(f"{text!r} must be longer than zero")
+    if value > MAX_MS:
+        raise DurationError(f"{text!r} is longer than 400 days; is the unit right?")
+    return max(1, round(value))
+
+
+def parse(text: object) -> Interval:
+    """Parse a duration; raise DurationError with a usable message."""
+    if isinstance(text, bool) or text is None:
+        raise DurationError(f"{text!r} is not a duration; {HELP}")
+    if isinstance(text, (int, float)):
+        raise DurationError(f"{text!r} has no unit; write e.g. {text}s or {text}ms")
+    if not isinstance(text, str):
+        raise DurationError(f"{text!r} is not a duration; {HELP}")
+    s = text.strip().lower()
+    if s == UNKNOWN:
+        return UNKNOWN_INTERVAL
+    if s in BANDS:
+        return Interval(*BANDS[s])
+    if _EXACT.match(s):
+        ms = _exact_ms(s)
+        return Interval(ms, ms)
+    m = _RANGE.match(s)
+    if m:
+        lo, hi = _exact_ms(m.group(1)), _exact_ms(m.group(2))
+        if lo > hi:
+            raise DurationError(f"range {text!r} runs backwards; write the shorter value first")
+        return Interval(lo, hi)
+    raise DurationError(f"{text!r} is not a duration; {HELP}")
+
+
+def is_valid(text: object) -> bool:
+    try:
+        parse(text)
+    except DurationError:
+        return False
+    return True
+
+
+def format_ms(ms: int) -> str:
+    """Short human form of a millisecond value (for narratives and reports)."""
+    for unit, factor in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms >= factor:
+            value = ms / factor
+            return f"{value:g}{unit}" if value == int(value) else f"{value:.1f}{unit}"
+    return f"{ms}ms"
+
+
+def describe(interval: Interval) -> str:
+    if not interval.known:
+        return "unknown"
+    if interval.exact:
+        return format_ms(interval.lo)
+    return f"{format_ms(interval.lo)}-{format_ms(interval.hi)}"

@@ -1,0 +1,157 @@
+"""What rules can read: every fact kind, its fields, their types and how they are encoded.
+
+This registry is the contract between the knowledge base (which names fields), the fact
+builder (which encodes them) and the compiler (which tests them). Encoding rules, chosen so
+that the engine only ever compares plain strings and integers (see notes on durable-rules):
+
+- category: one attribute holding a vocabulary term or "unknown";
+- set:      one attribute per vocabulary term, `<attr>__<term>` = "yes" | "no" | "unknown";
+- interval: two integer attributes `<attr>_lo`, `<attr>_hi` (unknown spans 0..UNKNOWN_HI);
+- yesno:    one attribute "yes" | "no" | "unknown";
+- known:    free text reduced to "known" | "unknown" (rules never read what people typed);
+- ident:    an id, used only to join facts (string equality).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from expert.durations import UNKNOWN_HI
+
+FieldType = Literal["category", "set", "interval", "yesno", "known", "ident"]
+COUNT_UNKNOWN_HI = 10**9
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str  # as the knowledge base writes it, e.g. "retry.max_retries"
+    type: FieldType
+    attr: str  # attribute (or attribute stem) in the engine fact
+    table: str = ""  # vocabulary table for category/set fields
+    unit: str = ""  # "ms" for durations, "" for plain counts, "x100" for ratios
+    help: str = ""
+
+    @property
+    def unknown_hi(self) -> int:
+        return UNKNOWN_HI if self.unit == "ms" else COUNT_UNKNOWN_HI
+
+
+def _f(
+    name: str,
+    type_: FieldType,
+    attr: str | None = None,
+    table: str = "",
+    unit: str = "",
+    help: str = "",
+) -> FieldSpec:
+    return FieldSpec(name, type_, attr or name.replace(".", "_"), table, unit, help)
+
+
+LOOP_FIELDS = [
+    _f("id", "ident", "loop"),
+    _f("name", "known"),
+    _f("owner", "known"),
+    _f("target", "known"),
+    _f("acts_on", "known", help="whether the resources it acts on are known"),
+    _f("layer", "category", table="layers"),
+    _f("objective", "category", table="objectives"),
+    _f("decision_record", "category", table="decision_records"),
+    _f("instances", "category", table="instances"),
+    _f("timescale", "interval", unit="ms"),
+    _f("deadline", "interval", unit="ms"),
+    _f("triggers", "set", table="triggers"),
+    _f("actuations", "set", table="actuations"),
+    _f("observes", "set", table="signals"),
+    _f("changes", "set", table="signals"),
+    _f(
+        "emits",
+        "set",
+        table="signals",
+        help="signals its action produces: its actuations' signals plus `changes`",
+    ),
+    _f(
+        "reacts",
+        "set",
+        table="signals",
+        help="signals it reacts to: its triggers' signals plus `observes`",
+    ),
+    _f("propagates_cancellation", "yesno"),
+    _f("retry.max_retries", "interval"),
+    _f("retry.backoff", "category", table="backoff_kinds"),
+    _f("retry.jitter", "yesno"),
+    _f("retry.budget", "yesno"),
+    _f("retry.retries_on", "set", table="failure_classes"),
+    _f("guards.exemptions", "yesno"),
+    _f("guards.rate_limited", "yesno"),
+    _f("guards.give_up_after", "interval"),
+]
+
+RESOURCE_FIELDS = [
+    _f("id", "ident", "resource"),
+    _f("kind", "category", "rkind", table="resource_kinds"),
+    _f("synchronized", "yesno"),
+    _f("startup_time", "interval", unit="ms"),
+    _f("checkpoint_interval", "interval", unit="ms"),
+    _f("checkpoint_duration", "interval", unit="ms"),
+]
+
+FACT_KINDS: dict[str, list[FieldSpec]] = {
+    "loop": LOOP_FIELDS,
+    "resource": RESOURCE_FIELDS,
+    # A loop acts on a resource (one fact per acts_on entry).
+    "acts": [_f("loop", "ident"), _f("resource", "ident")],
+    # Loop `source`'s action produces `signal`, which loop `target` reacts to, on `resource`.
+    "edge": [
+        _f("source", "ident"),
+        _f("target", "ident"),
+        _f("resource", "ident"),
+        _f("signal", "category", table="signals"),
+    ],
+    # Two different loops act on one resource (both orders are facts).
+    "pair": [
+        _f("a", "ident"),
+        _f("b", "ident"),
+        _f("resource", "ident"),
+        _f("timescale_ratio", "interval", unit="x100", help="slower timescale / faster timescale"),
+        _f("same_layer", "yesno"),
+        _f("common", "set", table="signals", help="signals both loops react to"),
+    ],
+    # Loop `outer` has a deadline on a resource that (transitively) calls the resource on
+    # which loop `inner` has a deadline.
+    "nesting": [
+        _f("outer", "ident"),
+        _f("inner", "ident"),
+        _f("outer_deadline", "interval", unit="ms"),
+        _f("inner_deadline", "interval", unit="ms"),
+        _f("inverted", "yesno", help="the inner deadline is not shorter than the outer one"),
+        _f("cancels", "yesno", help="the outer loop propagates cancellation downstream"),
+    ],
+    # Retrying loops stacked along one call path: up to `factor` attempts reach the bottom.
+    "amplification": [
+        _f("first", "ident"),
+        _f("last", "ident"),
+        _f("layers", "interval"),
+        _f("factor", "interval"),
+    ],
+    # A feedback cycle in the influence graph.
+    "cycle": [
+        _f("first", "ident"),
+        _f("length", "interval"),
+        _f("amplifying", "yesno", help="the cycle contains a load-increasing signal"),
+    ],
+    # The platform as a whole (one fact): what kind of work it runs. Symptoms and ghost
+    # costs may test it, e.g. token burn applies only where the platform serves inference.
+    "platform": [_f("serves_inference", "yesno"), _f("trains_models", "yesno")],
+    # A finding from an earlier stage (incoherence or symptom).
+    "finding": [_f("rule", "ident")],
+}
+
+
+def spec(kind: str, name: str) -> FieldSpec | None:
+    return next((f for f in FACT_KINDS.get(kind, []) if f.name == name), None)
+
+
+def answer_field(question_id: str, type_: FieldType, table: str = "") -> FieldSpec:
+    """Field for a knowledge-base question stored in a loop's `answers` map."""
+    return FieldSpec(f"answers.{question_id}", type_, "ans_" + question_id.replace("-", "_"), table)

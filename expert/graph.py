@@ -1,0 +1,331 @@
+"""Derive the influence structure of an assessment: the part of reasoning that is graph
+analysis rather than rule matching.
+
+- influence edges: loop A's action produces a signal that loop B reacts to, on a resource
+  both act on, or carried along the call path (load downstream, failures and latency upstream);
+- pairs: two loops acting on one resource, with the ratio of their reaction timescales;
+- deadline nestings: a loop with a deadline upstream of another loop with a deadline;
+- amplification paths: retrying loops stacked along a call path, (r1+1)(r2+1)... attempts;
+- feedback cycles in the influence graph.
+
+Only what the user stated as known contributes an edge; unknowns are left to the rules,
+which mark findings as possible and ask the question that would settle them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import islice
+
+import networkx as nx
+
+from expert import durations
+from expert.assessment import UNKNOWN, Assessment, Loop
+from expert.vocabulary import Vocabulary
+
+Tri = str  # "yes" | "no" | "unknown"
+MAX_CYCLES = 500
+UNKNOWN_RETRIES_HI = 10  # an unknown retry count is taken as 0..10 retries
+
+
+def tri_and(a: Tri, b: Tri) -> Tri:
+    if a == "no" or b == "no":
+        return "no"
+    if a == "yes" and b == "yes":
+        return "yes"
+    return "unknown"
+
+
+def membership(values: list[str] | str | None, universe: list[str]) -> dict[str, Tri]:
+    """Three-valued membership of each term in a list that may be unknown or partial.
+
+    `unknown` (or absent) -> every term unknown; a list containing "unknown" -> its other
+    items yes and the rest unknown; a plain list -> its items yes and the rest no.
+    """
+    if values is None or values == UNKNOWN:
+        return dict.fromkeys(universe, "unknown")
+    partial = UNKNOWN in values
+    return {t: "yes" if t in values else ("unknown" if partial else "no") for t in universe}
+
+
+def _or_into(target: dict[str, Tri], term: str, value: Tri) -> None:
+    current = target.get(term, "no")
+    if current == "yes" or value == "no":
+        return
+    target[term] = value if current == "no" or value == "yes" else current
+
+
+def emits(loop: Loop, vocab: Vocabulary) -> dict[str, Tri]:
+    """Signals a loop's action produces: via its actuations, plus what it `changes`."""
+    signals = vocab.terms("signals")
+    out = dict.fromkeys(signals, "no")
+    for act, has in membership(loop.actuations, vocab.terms("actuations")).items():
+        for sig in vocab.produces(act):
+            _or_into(out, sig, has)
+    for sig, has in membership(loop.changes, signals).items():
+        _or_into(out, sig, has if loop.changes is not None else "no")
+    return out
+
+
+def reacts(loop: Loop, vocab: Vocabulary) -> dict[str, Tri]:
+    """Signals a loop reacts to: via its triggers, plus what it `observes`."""
+    signals = vocab.terms("signals")
+    out = dict.fromkeys(signals, "no")
+    for trig, has in membership(loop.triggers, vocab.terms("triggers")).items():
+        for sig in vocab.reacts_to(trig):
+            _or_into(out, sig, has)
+    for sig, has in membership(loop.observes, signals).items():
+        _or_into(out, sig, has if loop.observes is not None else "no")
+    return out
+
+
+def _interval(text: str | None) -> durations.Interval:
+    return durations.parse(text) if text is not None else durations.UNKNOWN_INTERVAL
+
+
+def ratio_x100(a: durations.Interval, b: durations.Interval) -> tuple[int, int]:
+    """Range of slower/faster timescale ratio (x100) over every value the intervals allow."""
+    if not a.known or not b.known:
+        return 100, 10**9
+    lo_a, hi_a, lo_b, hi_b = max(a.lo, 1), max(a.hi, 1), max(b.lo, 1), max(b.hi, 1)
+    if hi_a < lo_b:
+        low = lo_b / hi_a
+    elif hi_b < lo_a:
+        low = lo_a / hi_b
+    else:
+        low = 1.0
+    high = max(hi_a / lo_b, hi_b / lo_a, 1.0)
+    return int(low * 100), min(int(high * 100 + 0.999999), 10**9)
+
+
+@dataclass
+class Edge:
+    source: str
+    target: str
+    resource: str
+    signal: str
+
+
+@dataclass
+class Pair:
+    a: str
+    b: str
+    resource: str
+    ratio: tuple[int, int]
+    same_layer: Tri
+    common: dict[str, Tri]
+
+
+@dataclass
+class Nesting:
+    outer: str
+    inner: str
+    outer_deadline: durations.Interval
+    inner_deadline: durations.Interval
+    inverted: Tri
+    cancels: Tri
+
+
+@dataclass
+class Amplification:
+    loops: list[str]
+    factor: tuple[int, int]
+
+
+@dataclass
+class Cycle:
+    loops: list[str]
+    amplifying: Tri
+
+
+@dataclass
+class Structure:
+    edges: list[Edge] = field(default_factory=list)
+    pairs: list[Pair] = field(default_factory=list)
+    nestings: list[Nesting] = field(default_factory=list)
+    amplifications: list[Amplification] = field(default_factory=list)
+    cycles: list[Cycle] = field(default_factory=list)
+    cycles_truncated: bool = False
+    emits: dict[str, dict[str, Tri]] = field(default_factory=dict)
+    reacts: dict[str, dict[str, Tri]] = field(default_factory=dict)
+    graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
+
+
+def _acts_on(loop: Loop) -> list[str]:
+    return [r for r in loop.acts_on if r != UNKNOWN] if isinstance(loop.acts_on, list) else []
+
+
+def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
+    s = Structure()
+    loops = assessment.loops
+    s.emits = {lp.id: emits(lp, vocab) for lp in loops}
+    s.reacts = {lp.id: reacts(lp, vocab) for lp in loops}
+
+    calls = nx.DiGraph()
+    for res in assessment.resource_list():
+        calls.add_node(res.id)
+        calls.add_edges_from((res.id, c) for c in res.calls)
+    downstream = {r: nx.descendants(calls, r) for r in calls.nodes}
+    upstream = {r: nx.ancestors(calls, r) for r in calls.nodes}
+
+    on: dict[str, list[Loop]] = {}
+    for lp in loops:
+        for rid in _acts_on(lp):
+            on.setdefault(rid, []).append(lp)
+
+    s.graph.add_nodes_from(lp.id for lp in loops)
+    _edges(s, vocab, on, downstream, upstream)
+    _pairs(s, vocab, on)
+    by_id = {lp.id: lp for lp in loops}
+    _nestings(s, loops, downstream)
+    _amplifications(s, loops, downstream, by_id)
+    _cycles(s, vocab)
+    return s
+
+
+def _edges(
+    s: Structure,
+    vocab: Vocabulary,
+    on: dict[str, list[Loop]],
+    downstream: dict[str, set[str]],
+    upstream: dict[str, set[str]],
+) -> None:
+    seen: set[tuple[str, str, str, str]] = set()
+    for rid, actors in on.items():
+        reach = {
+            "none": {rid},
+            "downstream": {rid} | downstream.get(rid, set()),
+            "upstream": {rid} | upstream.get(rid, set()),
+        }
+        for a in actors:
+            produced = [sig for sig, v in s.emits[a.id].items() if v == "yes"]
+            for sig in produced:
+                for r2 in sorted(reach[vocab.signals[sig].propagates]):
+                    for b in on.get(r2, []):
+                        if b.id == a.id or s.reacts[b.id].get(sig) != "yes":
+                            continue
+                        key = (a.id, b.id, r2, sig)
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        s.edges.append(Edge(a.id, b.id, r2, sig))
+                        s.graph.add_edge(a.id, b.id, resource=r2, signal=sig)
+
+
+def _pairs(s: Structure, vocab: Vocabulary, on: dict[str, list[Loop]]) -> None:
+    for rid, actors in on.items():
+        for a in actors:
+            for b in actors:
+                if a.id == b.id:
+                    continue
+                if a.layer in (None, UNKNOWN) or b.layer in (None, UNKNOWN):
+                    same = "unknown"
+                else:
+                    same = "yes" if a.layer == b.layer else "no"
+                common = {
+                    sig: tri_and(s.reacts[a.id][sig], s.reacts[b.id][sig])
+                    for sig in vocab.terms("signals")
+                }
+                s.pairs.append(
+                    Pair(
+                        a.id,
+                        b.id,
+                        rid,
+                        ratio_x100(_interval(a.timescale), _interval(b.timescale)),
+                        same,
+                        common,
+                    )
+                )
+
+
+def _nestings(s: Structure, loops: list[Loop], downstream: dict[str, set[str]]) -> None:
+    with_deadline = [lp for lp in loops if lp.deadline is not None and _acts_on(lp)]
+    for outer in with_deadline:
+        below: set[str] = set()
+        for rid in _acts_on(outer):
+            below |= downstream.get(rid, set())
+        for inner in with_deadline:
+            if inner.id == outer.id or not below.intersection(_acts_on(inner)):
+                continue
+            od, idl = _interval(outer.deadline), _interval(inner.deadline)
+            if od.known and idl.known and idl.lo >= od.hi:
+                inverted = "yes"
+            elif od.known and idl.known and idl.hi < od.lo:
+                inverted = "no"
+            else:
+                inverted = "unknown"
+            cancels = outer.propagates_cancellation or "unknown"
+            s.nestings.append(Nesting(outer.id, inner.id, od, idl, inverted, cancels))
+
+
+def _retries(loop: Loop) -> tuple[int, int]:
+    r = loop.retry.max_retries if loop.retry is not None else None
+    if r is None or r == UNKNOWN:
+        return 0, UNKNOWN_RETRIES_HI
+    return int(r), int(r)
+
+
+def _amplifications(
+    s: Structure, loops: list[Loop], downstream: dict[str, set[str]], by_id: dict[str, Loop]
+) -> None:
+    retriers = [
+        lp
+        for lp in loops
+        if isinstance(lp.actuations, list) and "retry" in lp.actuations and _acts_on(lp)
+    ]
+    if len(retriers) < 2:
+        return
+    dag = nx.DiGraph()
+    dag.add_nodes_from(lp.id for lp in retriers)
+    order = {lp.id: i for i, lp in enumerate(retriers)}
+    for a in retriers:
+        ra = set(_acts_on(a))
+        below = set().union(*(downstream.get(r, set()) for r in ra))
+        for b in retriers:
+            if a.id == b.id:
+                continue
+            rb = set(_acts_on(b))
+            # Stacked on one resource: chain in declaration order so the DAG stays acyclic.
+            if (below & rb and not (set().union(*(downstream.get(r, set()) for r in rb)) & ra)) or (
+                ra & rb and order[a.id] < order[b.id]
+            ):
+                dag.add_edge(a.id, b.id)
+    if not nx.is_directed_acyclic_graph(dag):
+        dag = nx.DiGraph(e for e in dag.edges if order[e[0]] < order[e[1]])
+    # Longest chain (by worst-case factor) ending at each sink: dynamic programming, O(V+E).
+    best: dict[str, tuple[int, int, list[str]]] = {}
+    for node in nx.topological_sort(dag):
+        lo, hi = _retries(by_id[node])
+        own = (lo + 1, min(hi, UNKNOWN_RETRIES_HI) + 1)
+        prev = [best[p] for p in dag.predecessors(node)]
+        if prev:
+            blo, bhi, path = max(prev, key=lambda t: (t[1], len(t[2]), t[2]))
+            best[node] = (blo * own[0], bhi * own[1], [*path, node])
+        else:
+            best[node] = (own[0], own[1], [node])
+    for node in dag.nodes:
+        if dag.out_degree(node) == 0 and len(best[node][2]) >= 2:
+            lo, hi, path = best[node]
+            s.amplifications.append(Amplification(path, (lo, hi)))
+
+
+def _cycles(s: Structure, vocab: Vocabulary) -> None:
+    simple = nx.DiGraph()
+    load_edges: set[tuple[str, str]] = set()
+    for e in s.edges:
+        simple.add_edge(e.source, e.target)
+        if e.signal == "load_increase":
+            load_edges.add((e.source, e.target))
+    found = list(
+        islice(
+            nx.simple_cycles(simple, length_bound=vocab.settings.max_cycle_length), MAX_CYCLES + 1
+        )
+    )
+    s.cycles_truncated = len(found) > MAX_CYCLES
+    for cyc in found[:MAX_CYCLES]:
+        start = cyc.index(min(cyc))  # canonical rotation: stable ids across runs
+        cyc = cyc[start:] + cyc[:start]
+        hops = list(zip(cyc, cyc[1:] + cyc[:1], strict=True))
+        amplifying = "yes" if any(h in load_edges for h in hops) else "no"
+        s.cycles.append(Cycle(cyc, amplifying))
+    s.cycles.sort(key=lambda c: (len(c.loops), c.loops))

@@ -1,0 +1,129 @@
+"""`coherence kb ...`: inspect, lint and test the knowledge base."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from expert.errors import InputError, Problem
+
+
+def _kb(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from expert import knowledge
+
+    return knowledge.load(list(ctx.obj or []))
+
+
+@click.group()
+@click.option(
+    "--kb",
+    "kb_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Add an organisation's knowledge-base pack (repeatable).",
+)
+@click.pass_context
+def kb(ctx: click.Context, kb_dirs: tuple[Path, ...]) -> None:
+    """Inspect, lint and test the knowledge base (patterns, questions, templates)."""
+    ctx.obj = kb_dirs
+
+
+@kb.command("list")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def list_(ctx: click.Context, fmt: str) -> None:
+    """List every pattern with its kind, layers and example-case counts."""
+    base = _kb(ctx)
+    rows = []
+    for pid, p in sorted(base.patterns.items()):
+        cases = base.cases.get(pid)
+        fires = sum(c.expect == "fires" for c in cases.cases) if cases else 0
+        quiet = sum(c.expect == "quiet" for c in cases.cases) if cases else 0
+        rows.append(
+            {
+                "id": pid,
+                "kind": p.kind,
+                "severity": p.severity,
+                "layers": p.layers,
+                "title": p.title,
+                "firing_cases": fires,
+                "quiet_cases": quiet,
+                "pack": base.origins[pid].pack,
+                "disabled": base.disabled.get(pid),
+            }
+        )
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        off = f"  [off: {r['disabled']}]" if r["disabled"] else ""
+        click.echo(
+            f"{r['id']:42} {r['kind']:13} {r['severity']:8} "
+            f"{','.join(r['layers']) or '-':30} {r['firing_cases']}+/{r['quiet_cases']}-{off}"
+        )
+    click.echo(f"{len(rows)} patterns", err=True)
+
+
+@kb.command()
+@click.argument("pattern_id")
+@click.pass_context
+def show(ctx: click.Context, pattern_id: str) -> None:
+    """Show one pattern in words, with its sources."""
+    from expert.vocabulary import suggest
+
+    base = _kb(ctx)
+    p = base.patterns.get(pattern_id)
+    if p is None:
+        raise InputError(
+            Problem(
+                pattern_id,
+                "no such pattern",
+                fix=suggest(pattern_id, sorted(base.patterns)).replace(", or unknown", ""),
+            )
+        )
+    click.echo(f"{p.title}  [{p.id}]")
+    click.echo(f"kind: {p.kind}   severity: {p.severity}   layers: {', '.join(p.layers) or '-'}")
+    if p.id in base.disabled:
+        click.echo(f"DISABLED: {base.disabled[p.id]}")
+    click.echo(f"\n{p.summary}\n\nMechanism: {p.mechanism}\n")
+    for var, fm in p.match.items():
+        tests = "; ".join(f"{t.field} {t.op.replace('_', ' ')} {t.operand}" for t in fm.where)
+        click.echo(f"  matches {var} ({fm.fact}): {tests}")
+    if p.feeds:
+        click.echo(f"\nLeads to: {', '.join(p.feeds)}")
+    if p.clears:
+        click.echo("\nWould clear if:")
+        for c in p.clears:
+            click.echo(f"  - {c}")
+    click.echo("\nSources:")
+    for s in p.sources:
+        click.echo(f"  - {s.title}\n    {s.url}")
+    click.echo(f"\nDefined in {base.origins[p.id].path}")
+
+
+@kb.command()
+@click.argument("pattern_ids", nargs=-1)
+@click.pass_context
+def test(ctx: click.Context, pattern_ids: tuple[str, ...]) -> None:
+    """Run the patterns' example cases (all, or the given ids)."""
+    from expert.casetest import run_cases
+
+    base = _kb(ctx)
+    missing = [pid for pid in pattern_ids if pid not in base.patterns]
+    if missing:
+        raise InputError(
+            [Problem(pid, "no such pattern", fix="see `coherence kb list`") for pid in missing]
+        )
+    results = run_cases(base, list(pattern_ids) or None)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        mark = "ok  " if r.passed else "FAIL"
+        click.echo(f"{mark} {r.pattern}: {r.case} (expects {r.expect})")
+        for line in r.detail:
+            click.echo(f"       {line}")
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        sys.exit(1)

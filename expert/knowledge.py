@@ -1,0 +1,246 @@
+"""Load and merge knowledge bases: the built-in one and any organisation packs (`--kb DIR`).
+
+A knowledge base is a directory of YAML data:
+    vocabulary.yaml            word lists and settings (a pack may add terms)
+    patterns/**/<id>.yaml      one pattern per file; <id>.cases.yaml beside it
+    questions/*.yaml           interview questions (a list per file)
+    templates/*.yaml           loop templates (a list per file)
+    disabled.yaml              (packs) {pattern-id: reason} switches patterns off, on record
+A later pack overrides an earlier definition with the same id. Nothing is ever executed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from expert.assessment import _pydantic_problems
+from expert.errors import InputError, Problem
+from expert.fields import FieldSpec, answer_field
+from expert.patterns import CaseFile, Pattern, Question
+from expert.templates import LoopTemplate
+from expert.vocabulary import Vocabulary
+from expert.yamlio import load_yaml
+
+MAX_KB_FILE = 1024 * 1024
+MAX_KB_FILES = 5000
+
+
+def builtin_dir() -> Path:
+    """The knowledge base shipped with the package (works from a wheel and from source)."""
+    return Path(str(resources.files("knowledge_base")))
+
+
+@dataclass
+class Origin:
+    pack: str
+    path: str
+
+
+@dataclass
+class KnowledgeBase:
+    vocabulary: Vocabulary
+    patterns: dict[str, Pattern] = field(default_factory=dict)
+    cases: dict[str, CaseFile] = field(default_factory=dict)
+    questions: dict[str, Question] = field(default_factory=dict)
+    templates: dict[str, LoopTemplate] = field(default_factory=dict)
+    disabled: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, Origin] = field(default_factory=dict)
+    packs: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        extra = f"+{len(self.packs) - 1}packs" if len(self.packs) > 1 else ""
+        return self.vocabulary.version + extra
+
+    def active(self) -> list[Pattern]:
+        """Patterns in force (not disabled), in a stable order."""
+        return [p for pid, p in sorted(self.patterns.items()) if pid not in self.disabled]
+
+    def answer_fields(self) -> dict[str, tuple[FieldSpec, list[str] | None]]:
+        """Fields that questions store in loops' `answers` maps, by question id."""
+        out: dict[str, tuple[FieldSpec, list[str] | None]] = {}
+        for q in self.questions.values():
+            if q.answer is None or q.about != "loop":
+                continue
+            if q.answer == "yesno":
+                out[q.id] = (answer_field(q.id, "yesno"), None)
+            elif q.answer == "category":
+                out[q.id] = (answer_field(q.id, "category"), [str(c.value) for c in q.choices])
+            elif q.answer == "set":
+                out[q.id] = (answer_field(q.id, "set"), [str(c.value) for c in q.choices])
+            elif q.answer == "number":
+                out[q.id] = (answer_field(q.id, "interval"), None)
+        return out
+
+    def question_for_field(self, fieldname: str) -> Question | None:
+        for q in sorted(self.questions.values(), key=lambda q: (q.priority, q.id)):
+            if q.about == "loop" and (q.field == fieldname or f"answers.{q.id}" == fieldname):
+                return q
+        return None
+
+
+def _validate(model: type[BaseModel], data: Any, source: str, lines: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_pydantic_problems(exc, source, data, lines)) from None
+
+
+def _yaml_files(root: Path, sub: str) -> list[Path]:
+    base = root / sub
+    if not base.is_dir():
+        return []
+    files = sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    resolved_root = root.resolve()
+    for p in files:
+        # A pack may not reach outside its own directory (e.g. through a symlink).
+        if not p.resolve().is_relative_to(resolved_root):
+            raise InputError(
+                Problem(
+                    str(p),
+                    "points outside its knowledge-base directory",
+                    fix="copy the file into the pack instead of linking to it",
+                )
+            )
+    if len(files) > MAX_KB_FILES:
+        raise InputError(
+            Problem(
+                str(base),
+                f"more than {MAX_KB_FILES} files",
+                fix="a knowledge-base pack is a few hundred files at most",
+            )
+        )
+    return files
+
+
+def _merge_vocabulary(
+    base: dict[str, Any] | None, extra: dict[str, Any], source: str
+) -> dict[str, Any]:
+    if base is None:
+        return extra
+    merged = dict(base)
+    for key, value in extra.items():
+        if key == "version":
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            raise InputError(
+                Problem(
+                    source,
+                    f"vocabulary section {key!r} cannot be replaced",
+                    fix="a pack may only add terms to existing word lists",
+                )
+            )
+    return merged
+
+
+def load(extra_dirs: list[Path] | None = None) -> KnowledgeBase:
+    """Load the built-in knowledge base plus packs, validating every file."""
+    dirs = [builtin_dir(), *[Path(d) for d in extra_dirs or []]]
+    vocab_data: dict[str, Any] | None = None
+    loaded: list[tuple[str, Path]] = []
+    for d in dirs:
+        if not d.is_dir():
+            raise InputError(
+                Problem(
+                    str(d),
+                    "knowledge-base pack is not a directory",
+                    fix="give a directory holding patterns/, questions/ ...",
+                )
+            )
+        loaded.append((d.name if d != dirs[0] else "built-in", d))
+        vfile = d / "vocabulary.yaml"
+        if vfile.is_file():
+            data, _ = load_yaml(vfile, max_bytes=MAX_KB_FILE, what="vocabulary file")
+            if not isinstance(data, dict):
+                raise InputError(Problem(str(vfile), "vocabulary must be a mapping"))
+            vocab_data = _merge_vocabulary(vocab_data, data, str(vfile))
+        elif d == dirs[0]:
+            raise InputError(
+                Problem(
+                    str(vfile), "the built-in vocabulary is missing", fix="reinstall the package"
+                )
+            )
+    vocab = _validate(Vocabulary, vocab_data, str(dirs[0] / "vocabulary.yaml"), None)
+    if vocab.dangling():
+        raise InputError(
+            [Problem(str(dirs[0] / "vocabulary.yaml"), msg) for msg in vocab.dangling()]
+        )
+
+    kb = KnowledgeBase(vocabulary=vocab, packs=[name for name, _ in loaded])
+    for pack, d in loaded:
+        _load_pack(kb, pack, d)
+    unknown = [pid for pid in kb.disabled if pid not in kb.patterns]
+    if unknown:
+        raise InputError(
+            [
+                Problem(
+                    kb.origins.get(f"disabled:{pid}", Origin("", "disabled.yaml")).path,
+                    f"disables pattern {pid!r}, which does not exist",
+                    fix="check the id with `coherence kb list`",
+                )
+                for pid in unknown
+            ]
+        )
+    return kb
+
+
+def _load_pack(kb: KnowledgeBase, pack: str, d: Path) -> None:
+    for path in _yaml_files(d, "patterns"):
+        if path.name.endswith((".cases.yaml", ".cases.yml")):
+            continue
+        data, lines = load_yaml(path, max_bytes=MAX_KB_FILE, what="pattern file")
+        pattern = _validate(Pattern, data, str(path), lines)
+        kb.patterns[pattern.id] = pattern
+        kb.origins[pattern.id] = Origin(pack, str(path))
+        kb.cases.pop(pattern.id, None)  # an override brings its own cases
+        case_path = path.with_name(path.stem + ".cases.yaml")
+        if case_path.is_file():
+            cdata, clines = load_yaml(case_path, max_bytes=MAX_KB_FILE, what="case file")
+            cases = _validate(CaseFile, cdata, str(case_path), clines)
+            if cases.pattern != pattern.id:
+                raise InputError(
+                    Problem(
+                        str(case_path),
+                        f"cases are for {cases.pattern!r} but sit beside pattern {pattern.id!r}",
+                        fix="make `pattern:` match the pattern file's id",
+                    )
+                )
+            kb.cases[pattern.id] = cases
+    for path in _yaml_files(d, "questions"):
+        data, lines = load_yaml(path, max_bytes=MAX_KB_FILE, what="questions file")
+        if not isinstance(data, list):
+            raise InputError(Problem(str(path), "a questions file is a list of questions"))
+        for i, item in enumerate(data):
+            q = _validate(Question, item, f"{path} (question {i + 1})", None)
+            kb.questions[q.id] = q
+            kb.origins[f"question:{q.id}"] = Origin(pack, str(path))
+    for path in _yaml_files(d, "templates"):
+        data, lines = load_yaml(path, max_bytes=MAX_KB_FILE, what="templates file")
+        if not isinstance(data, list):
+            raise InputError(Problem(str(path), "a templates file is a list of loop templates"))
+        for i, item in enumerate(data):
+            t = _validate(LoopTemplate, item, f"{path} (template {i + 1})", None)
+            kb.templates[t.id] = t
+    disabled = d / "disabled.yaml"
+    if disabled.is_file():
+        data, lines = load_yaml(disabled, max_bytes=MAX_KB_FILE, what="disabled-patterns file")
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in data.items()
+        ):
+            raise InputError(
+                Problem(
+                    str(disabled),
+                    "must map pattern ids to the reason they are off",
+                    fix='e.g.  hpa-vpa-same-metric: "we run VPA in recommend-only mode"',
+                )
+            )
+        for pid, reason in data.items():
+            kb.disabled[pid] = f"{reason} ({pack})"
+            kb.origins[f"disabled:{pid}"] = Origin(pack, str(disabled))

@@ -1,0 +1,209 @@
+"""Knowledge-base models: patterns (rules as data), their example cases, and questions.
+
+A pattern never contains code. Its `match` names facts (see fields.py) and the tests their
+fields must pass; the compiler turns those into engine rules and the evaluator in
+conditions.py explains every match term by term.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+Kind = Literal["incoherence", "symptom", "ghost-cost", "auditability"]
+Severity = Literal["critical", "high", "medium", "low"]
+SEVERITY_ORDER = ["low", "medium", "high", "critical"]
+STAGE_OF_KIND = {"incoherence": 1, "auditability": 1, "symptom": 2, "ghost-cost": 3}
+OPERATORS = (
+    "in",
+    "not_in",
+    "is",
+    "has",
+    "has_any",
+    "lacks",
+    "below",
+    "at_most",
+    "above",
+    "at_least",
+    "same_as",
+)
+
+
+def _kebab(value: str) -> str:
+    import re
+
+    if not re.match(r"^[a-z0-9][a-z0-9-]{1,79}$", value):
+        raise ValueError(f"{value!r} is not a valid id: use lower-case words joined by '-'")
+    return value
+
+
+PatternId = Annotated[str, AfterValidator(_kebab)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Term(_Model):
+    """One test on one field of one fact. Exactly one operator is given.
+
+    Unless `strict` is set, an unknown value passes the test as "possible": the finding is
+    then marked possible and the question that would settle it is asked.
+    """
+
+    field: str
+    in_: list[str] | None = Field(None, alias="in")
+    not_in: list[str] | None = None
+    is_: str | None = Field(None, alias="is")
+    has: str | None = None
+    has_any: list[str] | None = None
+    lacks: str | None = None
+    below: str | int | None = None
+    at_most: str | int | None = None
+    above: str | int | None = None
+    at_least: str | int | None = None
+    same_as: str | None = Field(None, description="VAR.FIELD of an earlier fact (join)")
+    strict: bool = False
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Term:
+        given = [op for op in OPERATORS if self.value(op) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a term on {self.field!r} needs exactly one of "
+                f"{', '.join(OPERATORS)} (found {len(given) or 'none'})"
+            )
+        return self
+
+    def value(self, op: str) -> Any:
+        return getattr(self, {"in": "in_", "is": "is_"}.get(op, op))
+
+    @property
+    def op(self) -> str:
+        return next(op for op in OPERATORS if self.value(op) is not None)
+
+    @property
+    def operand(self) -> Any:
+        return self.value(self.op)
+
+
+class FactMatch(_Model):
+    fact: str
+    where: list[Term] = Field(default_factory=list)
+
+
+class Escalation(_Model):
+    to: Severity
+    when: dict[str, list[Term]]
+    because: str
+
+
+class Source(_Model):
+    title: str
+    url: str
+
+
+class Ask(_Model):
+    question: str
+    about: str = Field(description="the match variable (a loop) the question is about")
+
+
+class CostModel(_Model):
+    """Which named computation in expert/economics.py prices this ghost cost, with its
+    parameters (fractions, hours); the formulas are code, the numbers are knowledge."""
+
+    computation: str
+    parameters: dict[str, float | int] = Field(default_factory=dict)
+    assumptions: list[str] = Field(default_factory=list)
+
+
+class Pattern(_Model):
+    id: PatternId
+    kind: Kind
+    title: str
+    summary: str
+    mechanism: str
+    layers: list[str] = Field(default_factory=list)
+    severity: Severity
+    escalate: list[Escalation] = Field(default_factory=list)
+    match: dict[str, FactMatch] = Field(default_factory=dict)
+    feeds: list[str] = Field(
+        default_factory=list, description="symptoms (or costs) this finding leads to"
+    )
+    narrative: str
+    clears: list[str] = Field(default_factory=list)
+    asks: list[Ask] = Field(default_factory=list)
+    unknown_is_evidence: bool = False
+    cost: CostModel | None = None
+    sources: list[Source] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    status: Literal["stable", "experimental"] = "stable"
+
+    @property
+    def stage(self) -> int:
+        return STAGE_OF_KIND[self.kind]
+
+    @model_validator(mode="after")
+    def _shape(self) -> Pattern:
+        if self.kind in ("incoherence", "auditability") and not self.match:
+            raise ValueError(f"a {self.kind} pattern needs a `match`")
+        if self.kind in ("symptom", "ghost-cost") and (
+            len(self.match) > 1 or any(m.fact != "platform" for m in self.match.values())
+        ):
+            raise ValueError(
+                f"a {self.kind} pattern is caused by other findings through their "
+                "`feeds`; its `match` may only test the `platform` fact"
+            )
+        if len(self.match) > 3:
+            raise ValueError("a pattern may match at most 3 facts (the engine's proven join size)")
+        return self
+
+
+class CaseSpec(_Model):
+    name: str
+    expect: Literal["fires", "quiet"]
+    status: Literal["confirmed", "possible"] | None = None
+    loops: list[str] | None = Field(
+        None, description="the finding must involve exactly these loops"
+    )
+    why: str = ""
+    assessment: dict[str, Any]
+
+
+class CaseFile(_Model):
+    pattern: str
+    cases: list[CaseSpec]
+
+
+class Choice(_Model):
+    value: str | int
+    label: str
+
+
+class Question(_Model):
+    """An interview question. It either sets a structured field of the assessment
+    (`field`, e.g. `retry.retries_on`) or stores its answer in a loop's `answers` map
+    (`answer`), where rules read it as the field `answers.<id>`."""
+
+    id: PatternId
+    about: Literal["system", "loop", "resource", "economics"]
+    field: str | None = None
+    answer: Literal["yesno", "category", "set", "number", "text"] | None = None
+    text: str
+    help: str
+    example: str = ""
+    choices: list[Choice] = Field(default_factory=list)
+    section: str = "details"
+    priority: int = Field(50, ge=0, le=100, description="lower is asked earlier")
+    asked_when: list[Term] = Field(
+        default_factory=list, description="tests on the loop that make the question relevant"
+    )
+
+    @model_validator(mode="after")
+    def _target(self) -> Question:
+        if (self.field is None) == (self.answer is None):
+            raise ValueError("a question sets exactly one of `field` or `answer`")
+        if self.answer in ("category", "set") and not self.choices:
+            raise ValueError("a category or set answer needs `choices`")
+        return self

@@ -1,0 +1,88 @@
+"""The knowledge base's vocabulary: layers, objectives, signals, triggers, actuations and
+the other closed word lists an assessment may use, plus engine settings held as data."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Term(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str
+    help: str = ""
+
+
+class SignalTerm(Term):
+    propagates: Literal["downstream", "upstream", "none"] = "none"
+
+
+class TriggerTerm(Term):
+    reacts_to: list[str] = Field(default_factory=list)
+
+
+class ActuationTerm(Term):
+    produces: list[str] = Field(default_factory=list)
+
+
+class ResourceKindTerm(Term):
+    workload: Literal["inference", "training", "any"] = "any"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    timescale_proximity_ratio: float = Field(10, gt=1)
+    cascade_separation_ratio: float = Field(5, gt=1)
+    max_cycle_length: int = Field(6, ge=2, le=12)
+
+
+class Vocabulary(BaseModel):
+    """Every word list is a mapping from term id to its description."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: str
+    layers: dict[str, Term]
+    objectives: dict[str, Term]
+    signals: dict[str, SignalTerm]
+    triggers: dict[str, TriggerTerm]
+    actuations: dict[str, ActuationTerm]
+    instances: dict[str, str]
+    failure_classes: dict[str, str]
+    decision_records: dict[str, str]
+    backoff_kinds: dict[str, str]
+    resource_kinds: dict[str, ResourceKindTerm]
+    settings: Settings = Field(default_factory=Settings)
+
+    def terms(self, name: str) -> list[str]:
+        """Known ids of one word list, e.g. terms('actuations')."""
+        return list(getattr(self, name).keys())
+
+    def produces(self, actuation: str) -> list[str]:
+        term = self.actuations.get(actuation)
+        return term.produces if term else []
+
+    def reacts_to(self, trigger: str) -> list[str]:
+        term = self.triggers.get(trigger)
+        return term.reacts_to if term else []
+
+    def dangling(self) -> list[str]:
+        """Signals named by triggers/actuations that the signal list does not define."""
+        out = []
+        for kind, table in (("trigger", self.triggers), ("actuation", self.actuations)):
+            for tid, term in table.items():
+                names = term.reacts_to if kind == "trigger" else term.produces  # type: ignore[attr-defined]
+                out += [
+                    f"{kind} {tid!r} names unknown signal {s!r}"
+                    for s in names
+                    if s not in self.signals
+                ]
+        return out
+
+
+def suggest(word: str, known: list[str]) -> str:
+    """'closest: x; known: a, b, c' for an unknown term."""
+    close = difflib.get_close_matches(str(word), known, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}known: {', '.join(known)}, or unknown"

@@ -1,0 +1,233 @@
+"""Hardened YAML reading and atomic writing.
+
+Assessment files and knowledge-base packs come from users, so reading refuses what could
+hurt (huge files, binary data, alias bombs, absurd nesting) with a message instead of a
+traceback, and records the line of every key so validation errors can point at it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from expert.errors import InputError, Problem
+
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 40
+
+Loc = tuple[str | int, ...]
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that rejects anchors/aliases (the vector for 'billion laughs' bombs)."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(
+                "while reading",
+                None,
+                "YAML aliases (*name) are not supported in these files",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+class LineMap:
+    """Maps a location (tuple of keys and indexes) to the line where it was written."""
+
+    def __init__(self) -> None:
+        self._lines: dict[Loc, int] = {}
+
+    def add(self, loc: Loc, line: int) -> None:
+        self._lines[loc] = line
+
+    def line(self, loc: Loc) -> int | None:
+        """Line of loc, or of its nearest written ancestor."""
+        loc = tuple(loc)
+        while True:
+            if loc in self._lines:
+                return self._lines[loc]
+            if not loc:
+                return None
+            loc = loc[:-1]
+
+
+def _convert(
+    loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, lines: LineMap, depth: int, source: str
+) -> Any:
+    if depth > MAX_DEPTH:
+        raise InputError(
+            Problem(
+                source,
+                f"nesting deeper than {MAX_DEPTH} levels",
+                line=node.start_mark.line + 1,
+                fix="flatten the structure; no valid file nests this deep",
+            )
+        )
+    lines.add(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _convert(loader, key_node, loc, lines, depth + 1, source)
+            if not isinstance(key, (str, int)):
+                raise InputError(
+                    Problem(
+                        source,
+                        "mapping keys must be plain words",
+                        line=key_node.start_mark.line + 1,
+                    )
+                )
+            if key in out:
+                raise InputError(
+                    Problem(
+                        source,
+                        f"key {key!r} appears twice in the same mapping",
+                        line=key_node.start_mark.line + 1,
+                        fix="remove or rename one of them",
+                    )
+                )
+            out[key] = _convert(loader, value_node, (*loc, key), lines, depth + 1, source)
+            lines.add((*loc, key), key_node.start_mark.line + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(loader, item, (*loc, i), lines, depth + 1, source)
+            for i, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node)
+
+
+def parse_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
+    """Parse YAML text into plain Python data plus a LineMap; InputError on any problem."""
+    loader = _NoAliasLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        what = exc.problem or exc.context or "invalid YAML"
+        loader.dispose()
+        raise InputError(
+            Problem(
+                source,
+                f"not valid YAML: {what}",
+                line=line,
+                fix="check indentation, quotes and colons around this line",
+            )
+        ) from None
+    except yaml.YAMLError as exc:
+        loader.dispose()
+        raise InputError(Problem(source, f"not valid YAML: {exc}")) from None
+    except RecursionError:
+        loader.dispose()
+        raise InputError(
+            Problem(source, "nesting too deep to read", fix="flatten the structure")
+        ) from None
+    lines = LineMap()
+    if node is None:
+        loader.dispose()
+        return None, lines
+    try:
+        data = _convert(loader, node, (), lines, 0, source)
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        raise InputError(Problem(source, f"cannot read a value: {exc}")) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def read_text(path: Path, *, max_bytes: int = MAX_BYTES, what: str = "file") -> str:
+    """Read a UTF-8 text file defensively; InputError naming the path on any problem."""
+    source = str(path)
+    if not path.exists():
+        raise InputError(
+            Problem(
+                source,
+                f"{what} not found",
+                fix="check the path (it is relative to the current directory)",
+            )
+        )
+    if path.is_dir():
+        raise InputError(
+            Problem(
+                source,
+                f"is a directory, not a {what}",
+                fix="give the path of a .yaml file inside it",
+            )
+        )
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(
+                Problem(
+                    source,
+                    f"{what} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB",
+                    fix="an assessment is a description of control loops; split or trim it",
+                )
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(Problem(source, f"cannot read {what}: {exc.strerror}")) from None
+    if b"\x00" in raw[:8192]:
+        raise InputError(
+            Problem(source, f"{what} looks binary, not YAML text", fix="give a YAML text file")
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            Problem(
+                source, f"{what} is not UTF-8 text (byte {exc.start})", fix="save the file as UTF-8"
+            )
+        ) from None
+    if not text.strip():
+        raise InputError(
+            Problem(
+                source,
+                f"{what} is empty",
+                fix="start from `coherence example llm-platform -o FILE`",
+            )
+        )
+    return text
+
+
+def load_yaml(path: Path, *, max_bytes: int = MAX_BYTES, what: str = "file") -> tuple[Any, LineMap]:
+    """Read and parse a YAML file; see read_text and parse_yaml_text."""
+    return parse_yaml_text(read_text(path, max_bytes=max_bytes, what=what), str(path))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text so that readers see the old file or the new one, never a torn one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent or Path("."), os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text in a stable, human-friendly layout (keys in model order, block style)."""
+    return yaml.safe_dump(
+        data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
+    )
