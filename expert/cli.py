@@ -1,11 +1,12 @@
 """The `coherence` command line.
 
 Exit codes: 0 success; 1 `--fail-on` threshold reached (or `kb test`/`kb lint` failed);
-2 bad input (nothing written); 3 the rule engine failed (input unchanged).
+2 bad input (nothing written); 3 the rule engine failed (input unchanged); 70 internal error.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -15,8 +16,9 @@ import click
 
 from expert import __version__
 from expert.errors import EngineError, InputError, Problem
+from expert.render import EXTENSIONS, FORMATS
 
-EXIT_FAIL_ON, EXIT_INPUT, EXIT_ENGINE = 1, 2, 3
+EXIT_FAIL_ON, EXIT_INPUT, EXIT_ENGINE, EXIT_INTERNAL = 1, 2, 3, 70
 SEVERITIES = ["low", "medium", "high", "critical"]
 
 
@@ -77,6 +79,18 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # a bug: say so plainly; traceback only on request
+            if os.environ.get("COHERENCE_DEBUG"):
+                raise
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc}\n"
+                "Your input files are unchanged. Please report this with the command "
+                "you ran (set COHERENCE_DEBUG=1 to see the traceback).",
+                err=True,
+            )
+            sys.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -159,6 +173,80 @@ def assess(
         if hits:
             click.echo(f"{len(hits)} confirmed finding(s) at or above {fail_on}", err=True)
             sys.exit(EXIT_FAIL_ON)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output-dir",
+    "output_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Directory to write the reports into (created if missing).",
+)
+@_kb_option
+def report(file: Path, output_dir: Path, kb_dirs: tuple[Path, ...]) -> None:
+    """Write every report format for FILE into a directory."""
+    from expert.assess import Assessor, load_assessment
+    from expert.render import render
+
+    kb = _load_kb(kb_dirs)
+    a = load_assessment(file, kb)
+    with Assessor(kb) as ax:
+        results = ax.assess(a)
+    if results.engine_errors:
+        raise EngineError("a rule action failed: " + "; ".join(results.engine_errors))
+    texts = {fmt: render(fmt, results, a) for fmt in FORMATS}  # all rendered before any write
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputError(
+            Problem(str(output_dir), "exists and is not a directory", fix="give a directory for -o")
+        )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for fmt, text in texts.items():
+        _write(text, output_dir / f"{file.stem}.{EXTENSIONS[fmt]}")
+
+
+@main.command()
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@_kb_option
+def interview(file: Path | None, kb_dirs: tuple[Path, ...]) -> None:
+    """Open the guided interview (a terminal app) on FILE, creating it if needed.
+
+    Every answer is saved to FILE at once; run the same command again to resume.
+    """
+    from interview.app import run  # the UI is imported only here
+
+    run(file, list(kb_dirs))
+
+
+@main.command()
+@click.option(
+    "--example",
+    "name",
+    default="llm-platform",
+    show_default=True,
+    help="Which built-in example to open.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("coherence-demo.yaml"),
+    show_default=True,
+    help="Where the copy is kept (reopened if it exists).",
+)
+@_kb_option
+def demo(name: str, output: Path, kb_dirs: tuple[Path, ...]) -> None:
+    """Open the interview on a copy of a built-in example, to explore the tool."""
+    examples = _examples()
+    if name not in examples:
+        raise InputError(Problem(name, "no such example", fix=", ".join(examples)))
+    if not output.exists():
+        _write(examples[name].read_text(), output)
+    from interview.app import run
+
+    run(output, list(kb_dirs))
 
 
 @main.command()

@@ -13,7 +13,7 @@ from typing import Any
 from expert import durations
 from expert.assessment import UNKNOWN, Assessment, Loop, Resource
 from expert.fields import COUNT_UNKNOWN_HI, FACT_KINDS, FieldSpec
-from expert.graph import Structure, membership
+from expert.graph import Structure, membership, quotient_x100
 from expert.ids import make_unique
 from expert.vocabulary import Vocabulary
 
@@ -74,6 +74,10 @@ def interval_of(spec: FieldSpec, value: Any) -> tuple[int, int]:
     if value is None or value == UNKNOWN:
         return 0, COUNT_UNKNOWN_HI
     return int(value), int(value)
+
+
+def _iv(text: str | None) -> durations.Interval:
+    return durations.parse(text) if text is not None else durations.UNKNOWN_INTERVAL
 
 
 def platform_fact(assessment: Assessment, vocab: Vocabulary, scope: str) -> Fact:
@@ -140,22 +144,32 @@ def build(
             encode_field(spec, getattr(res, spec.name), vocab, fact)
         raw.append((fact, []))
 
+    by_resource = {r.id: r for r in resources}
     for loop in assessment.loops:
-        if isinstance(loop.acts_on, list):
-            for rid in loop.acts_on:
-                if rid != UNKNOWN:
-                    raw.append(
-                        (
-                            {
-                                "id": f"acts:{loop.id}@{rid}",
-                                "kind": "acts",
-                                "scope": scope,
-                                "loop": loop.id,
-                                "resource": rid,
-                            },
-                            [loop.id],
-                        )
-                    )
+        if not isinstance(loop.acts_on, list):
+            continue
+        timescale, deadline = _iv(loop.timescale), _iv(loop.deadline)
+        for rid in loop.acts_on:
+            if rid == UNKNOWN:
+                continue
+            res = by_resource.get(rid) or Resource(id=rid)
+            startup = _iv(res.startup_time)
+            fact = {"id": f"acts:{loop.id}@{rid}", "kind": "acts", "scope": scope}
+            vals = {
+                "loop": loop.id,
+                "resource": rid,
+                "timescale_vs_startup": quotient_x100(timescale, startup),
+                "deadline_vs_startup": quotient_x100(deadline, startup),
+                "timescale_vs_checkpoint_interval": quotient_x100(
+                    timescale, _iv(res.checkpoint_interval)
+                ),
+                "deadline_vs_checkpoint_duration": quotient_x100(
+                    deadline, _iv(res.checkpoint_duration)
+                ),
+            }
+            for spec in FACT_KINDS["acts"]:
+                encode_field(spec, vals[spec.name], vocab, fact)
+            raw.append((fact, [loop.id]))
 
     for e in structure.edges:
         raw.append(
@@ -180,6 +194,7 @@ def build(
             "resource": p.resource,
             "timescale_ratio": p.ratio,
             "same_layer": p.same_layer,
+            "a_faster": p.a_faster,
             "common": p.common,
         }
         for spec in FACT_KINDS["pair"]:

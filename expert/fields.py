@@ -99,8 +99,37 @@ RESOURCE_FIELDS = [
 FACT_KINDS: dict[str, list[FieldSpec]] = {
     "loop": LOOP_FIELDS,
     "resource": RESOURCE_FIELDS,
-    # A loop acts on a resource (one fact per acts_on entry).
-    "acts": [_f("loop", "ident"), _f("resource", "ident")],
+    # A loop acts on a resource (one fact per acts_on entry), with how the loop's timing
+    # compares to the resource's: ratio = loop value / resource value (x100 encoded).
+    "acts": [
+        _f("loop", "ident"),
+        _f("resource", "ident"),
+        _f(
+            "timescale_vs_startup",
+            "interval",
+            unit="x100",
+            help="loop timescale / resource start-up time (below 1: acts before it has started)",
+        ),
+        _f(
+            "deadline_vs_startup",
+            "interval",
+            unit="x100",
+            help="loop deadline / resource start-up time",
+        ),
+        _f(
+            "timescale_vs_checkpoint_interval",
+            "interval",
+            unit="x100",
+            help="loop timescale / resource checkpoint interval (below 1: acts more often "
+            "than progress is saved)",
+        ),
+        _f(
+            "deadline_vs_checkpoint_duration",
+            "interval",
+            unit="x100",
+            help="loop deadline / resource checkpoint duration (below 1: times out a checkpoint)",
+        ),
+    ],
     # Loop `source`'s action produces `signal`, which loop `target` reacts to, on `resource`.
     "edge": [
         _f("source", "ident"),

@@ -83,6 +83,25 @@ def _interval(text: str | None) -> durations.Interval:
     return durations.parse(text) if text is not None else durations.UNKNOWN_INTERVAL
 
 
+def quotient_x100(a: durations.Interval, b: durations.Interval) -> tuple[int, int]:
+    """Range of a / b (x100) over every value the intervals allow; unknown if either is."""
+    if not a.known or not b.known:
+        return 0, 10**9
+    lo = max(a.lo, 1) / max(b.hi, 1)
+    hi = max(a.hi, 1) / max(b.lo, 1)
+    return int(lo * 100), min(int(hi * 100 + 0.999999), 10**9 - 1)
+
+
+def faster(a: durations.Interval, b: durations.Interval) -> Tri:
+    if not a.known or not b.known:
+        return "unknown"
+    if a.hi < b.lo:
+        return "yes"
+    if a.lo >= b.hi:
+        return "no"
+    return "unknown"
+
+
 def ratio_x100(a: durations.Interval, b: durations.Interval) -> tuple[int, int]:
     """Range of slower/faster timescale ratio (x100) over every value the intervals allow."""
     if not a.known or not b.known:
@@ -113,6 +132,7 @@ class Pair:
     resource: str
     ratio: tuple[int, int]
     same_layer: Tri
+    a_faster: Tri
     common: dict[str, Tri]
 
 
@@ -226,15 +246,9 @@ def _pairs(s: Structure, vocab: Vocabulary, on: dict[str, list[Loop]]) -> None:
                     sig: tri_and(s.reacts[a.id][sig], s.reacts[b.id][sig])
                     for sig in vocab.terms("signals")
                 }
+                ta, tb = _interval(a.timescale), _interval(b.timescale)
                 s.pairs.append(
-                    Pair(
-                        a.id,
-                        b.id,
-                        rid,
-                        ratio_x100(_interval(a.timescale), _interval(b.timescale)),
-                        same,
-                        common,
-                    )
+                    Pair(a.id, b.id, rid, ratio_x100(ta, tb), same, faster(ta, tb), common)
                 )
 
 

@@ -16,6 +16,7 @@ from expert.assessment import Assessment
 from expert.results import Results
 
 FORMATS = ("markdown", "json")
+EXTENSIONS = {"markdown": "md", "json": "json"}
 SEVERITY_MARK = {"critical": "CRITICAL", "high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>#|])")
 
