@@ -138,7 +138,7 @@ def example(name: str | None, output: Path | None, list_: bool) -> None:
     "-f",
     "--format",
     "fmt",
-    type=click.Choice(["markdown", "json"]),
+    type=click.Choice(list(FORMATS)),
     default="markdown",
     show_default=True,
     help="Report format.",
