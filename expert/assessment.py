@@ -156,13 +156,7 @@ class Resource(_Model):
     checkpoint_duration: Duration | None = None
 
 
-def _finite(value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    return value
-
-
-Money = Annotated[float, Field(ge=0, le=1e12), AfterValidator(_finite)]
+Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 
 
 class Economics(_Model):

@@ -3,8 +3,8 @@
 A segfault, a hang or runaway memory in the engine becomes an EngineError with a plain
 message; the calling process (the CLI or the interview) and the user's answers are never
 affected. A long-lived child is reused between runs (the interview re-runs after every
-answer) and restarted after a crash or after many runs, since the engine never frees the
-memory of its rulesets.
+answer) and restarted after a crash or after RESTART_AFTER_RUNS runs: the engine cannot
+safely free a run's state (delete_state crashes), so recycling the process bounds memory.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from expert.errors import EngineError
 
 DEFAULT_TIMEOUT_S = 60.0
 MEMORY_LIMIT_BYTES = 4 * 1024**3
-RESTART_AFTER_RUNS = 200
+RESTART_AFTER_RUNS = 100
 
 
 def _limit_memory() -> None:  # runs in the child before exec

@@ -35,7 +35,7 @@ MAX_PRI = 65535  # the engine stores pri as an unsigned short via atoi: -1 becom
 ORDER_OPS = ("$lt", "$lte", "$gt", "$gte")
 # Fixed-size structures of the 2.0.28 C engine (src/rules/*.h), checked statically below.
 MAX_ALPHA_STACK = 64  # events.c handleAlpha: alpha *stack[64]; more -> error 303, fact lost
-MAX_PATTERNS_PER_CHAIN = 255  # rete.h betaList[256]: the 256th entry has no 0 terminator
+MAX_PATTERNS_PER_CHAIN = 255  # rules.h BETA_LIST_LENGTH 256: a full list has no 0 terminator
 MAX_CHILDREN = 511  # a node's child hashset has 512 buckets -> error 106 at creation
 MAX_CORRELATED_TERMS = 16  # a pattern's expression sequence holds 32 slots (error 113)
 MAX_FACT_KEYS = 200  # a fact holds at most 255 properties incl. sid/id (error 302)

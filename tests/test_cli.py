@@ -1,0 +1,194 @@
+"""The `coherence` command line, end to end on the built-in examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from expert.cli import main
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def llm_json() -> dict:
+    code, out, _ = run("assess", "expert/examples/llm-platform.yaml", "--format", "json")
+    assert code == 0
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def training_json() -> dict:
+    code, out, _ = run("assess", "expert/examples/training-cluster.yaml", "--format", "json")
+    assert code == 0
+    return json.loads(out)
+
+
+def test_help_says_what_each_command_does() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    for command in ("assess", "example", "report", "interview", "demo", "schema", "kb"):
+        assert command in out
+    for command in ("assess", "example", "report", "kb"):
+        code, out, _ = run(command, "--help")
+        assert code == 0 and "Usage" in out and len(out.splitlines()) > 4
+
+
+def test_example_list_and_write(tmp_path: Path) -> None:
+    code, out, _ = run("example", "--list")
+    assert "llm-platform" in out and "training-cluster" in out
+    target = tmp_path / "platform.yaml"
+    code, _, err = run("example", "llm-platform", "-o", str(target))
+    assert code == 0 and target.read_text().startswith("# An LLM inference platform")
+    code, _, err = run("example", "llm-platfrom")
+    assert code == 2 and "did you mean 'llm-platform'" in err
+
+
+def test_json_has_the_stable_fields(llm_json: dict) -> None:
+    assert llm_json["schema_version"] == 1
+    assert llm_json["tool"]["name"] == "control-coherence"
+    assert {"version", "patterns"} <= set(llm_json["knowledge_base"])
+    assert llm_json["system"]["name"].startswith("LLM inference platform")
+    finding = llm_json["findings"][0]
+    for key in (
+        "id",
+        "rule",
+        "kind",
+        "title",
+        "status",
+        "severity",
+        "loops",
+        "because",
+        "derived_from",
+        "narrative",
+        "would_clear_if",
+    ):
+        assert key in finding
+    assert {"loop", "field", "value"} <= set(finding["because"][0])
+    assert {"nodes", "edges", "cycles", "amplification_paths"} <= set(llm_json["risk_map"])
+    assert {"source", "target", "signal", "kind"} <= set(llm_json["risk_map"]["edges"][0])
+    assert {"id", "loop", "text"} <= set(llm_json["open_questions"][0])
+
+
+def rules(results: dict, status: str | None = None) -> set[str]:
+    return {f["rule"] for f in results["findings"] if status in (None, f["status"])}
+
+
+def test_examples_fire_all_four_seed_patterns(llm_json: dict, training_json: dict) -> None:
+    seed = {
+        "shutdown-vs-retry",
+        "throttling-vs-backfill",
+        "load-shedding-vs-global-sync",
+        "latency-vs-throughput",
+    }
+    assert seed <= rules(llm_json, "confirmed") | rules(training_json, "confirmed")
+    for results in (llm_json, training_json):
+        assert {
+            "consumption-without-progress",
+            "accelerator-time-without-progress",
+            "decisions-without-reason",
+        } <= rules(results)
+
+
+def test_token_burn_only_where_inference_is_served(llm_json: dict, training_json: dict) -> None:
+    assert "token-burn-without-delivery" in rules(llm_json)
+    assert "token-burn-without-delivery" not in rules(training_json)
+
+
+def test_findings_explain_themselves(llm_json: dict) -> None:
+    by_id = {f["id"]: f for f in llm_json["findings"]}
+    f = by_id["shutdown-vs-retry:gateway-timeout+sdk-retries"]
+    assert f["status"] == "confirmed"
+    assert "Gateway request timeout" in f["narrative"] and "Client SDK retries" in f["narrative"]
+    assert {
+        "loop": "sdk-retries",
+        "field": "retry.retries_on",
+        "value": "transient, timeout, rate_limited",
+        "unknown": False,
+    } in f["because"]
+    assert f["leads_to"], "an incoherence finding leads to its symptoms"
+    symptom = by_id[f["leads_to"][0]]
+    assert f["id"] in symptom["derived_from"]
+    assert any(c.startswith("Client SDK retries stopped retrying") for c in f["would_clear_if"])
+
+
+def test_possible_findings_rest_on_unknown_answers_and_ask_for_them(training_json: dict) -> None:
+    possible = [
+        f
+        for f in training_json["findings"]
+        if f["status"] == "possible" and f["kind"] == "incoherence"
+    ]
+    assert possible
+    for f in possible:
+        assert any(b["unknown"] for b in f["because"])
+    asked = {(q["id"], q["loop"]) for q in training_json["open_questions"]}
+    assert ("backfill-sees-limits", "backfill-scheduler") in asked
+
+
+def test_amplification_path_in_risk_map(llm_json: dict) -> None:
+    (path,) = llm_json["risk_map"]["amplification_paths"]
+    assert path["loops"] == ["sdk-retries", "gateway-retries"]
+    assert (path["factor_low"], path["factor_high"]) == (9, 9)
+
+
+def test_markdown_report_is_the_default(tmp_path: Path) -> None:
+    code, out, _ = run("assess", "expert/examples/training-cluster.yaml")
+    assert code == 0
+    assert out.startswith("# Control-coherence assessment: Distributed training cluster")
+    assert "Flagged because" in out
+
+
+def test_fail_on_for_ci() -> None:
+    code, _, err = run(
+        "assess",
+        "expert/examples/training-cluster.yaml",
+        "--fail-on",
+        "critical",
+        "--format",
+        "json",
+    )
+    assert code == 1 and "at or above critical" in err
+    path = Path("tests/data/quiet.yaml")
+    code, _, _ = run("assess", str(path), "--fail-on", "low", "--format", "json")
+    assert code == 0
+
+
+def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 1\nsystem: {name: s}\nloops:\n  - {id: a, layer: sched}\n")
+    out = tmp_path / "out.json"
+    code, stdout, err = run("assess", str(bad), "--format", "json", "-o", str(out))
+    assert code == 2
+    assert not out.exists() and stdout == ""
+    assert f"{bad}:4" in err and "unknown layer 'sched'" in err and "scheduler" in err
+    assert "Traceback" not in err
+
+
+def test_report_writes_every_format(tmp_path: Path) -> None:
+    from expert.render import EXTENSIONS, FORMATS
+
+    code, _, _ = run("report", "expert/examples/llm-platform.yaml", "-o", str(tmp_path / "r"))
+    assert code == 0
+    for fmt in FORMATS:
+        assert (tmp_path / "r" / f"llm-platform.{EXTENSIONS[fmt]}").stat().st_size > 100
+
+
+def test_schema_command_prints_the_json_schema() -> None:
+    code, out, _ = run("schema")
+    assert code == 0 and json.loads(out)["title"] == "Control-coherence assessment"
+
+
+def test_python_dash_m_expert_works() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "expert", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and "coherence" in proc.stdout

@@ -1,0 +1,50 @@
+import pytest
+
+from expert import durations
+from expert.durations import UNKNOWN_HI, DurationError, Interval
+
+
+@pytest.mark.parametrize(
+    ("text", "lo", "hi"),
+    [
+        ("200ms", 200, 200),
+        ("30s", 30_000, 30_000),
+        ("1.5s", 1500, 1500),
+        ("5m", 300_000, 300_000),
+        ("2h", 7_200_000, 7_200_000),
+        ("1d", 86_400_000, 86_400_000),
+        ("10s-2m", 10_000, 120_000),
+        ("10s..2m", 10_000, 120_000),
+        ("seconds", 1000, 59_999),
+        ("Minutes", 60_000, 3_599_999),
+        ("unknown", 0, UNKNOWN_HI),
+    ],
+)
+def test_parse(text: str, lo: int, hi: int) -> None:
+    assert durations.parse(text) == Interval(lo, hi)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("soon", "not a duration"),
+        ("30", "not a duration"),
+        (30, "has no unit"),
+        ("0s", "longer than zero"),
+        ("-5s", "not a duration"),
+        ("5 fortnights", "unknown unit"),
+        ("2m-10s", "runs backwards"),
+        ("500d", "400 days"),
+        (True, "not a duration"),
+    ],
+)
+def test_rejects_with_a_usable_message(text: object, fragment: str) -> None:
+    with pytest.raises(DurationError, match=fragment):
+        durations.parse(text)
+
+
+def test_describe_round_trips_to_the_same_interval() -> None:
+    for text in ("200ms", "30s", "10s-2m", "1.5h"):
+        iv = durations.parse(text)
+        assert durations.parse(durations.describe(iv)) == iv
+    assert durations.describe(durations.UNKNOWN_INTERVAL) == "unknown"

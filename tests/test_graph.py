@@ -1,0 +1,147 @@
+"""Influence-structure derivation: edges, pairs, nestings, amplification, cycles."""
+
+from expert import graph
+from tests.helpers import builtin_kb, make
+
+VOCAB = builtin_kb().vocabulary
+
+
+def derive(loops, resources=None):
+    return graph.derive(make(loops, resources), VOCAB)
+
+
+def test_edge_needs_a_produced_signal_that_the_other_loop_reacts_to_on_a_shared_resource():
+    s = derive(
+        [
+            {"id": "killer", "actuations": ["terminate"], "acts_on": ["api"]},
+            {"id": "retrier", "triggers": ["failure"], "acts_on": ["api"]},
+            {"id": "elsewhere", "triggers": ["failure"], "acts_on": ["batch"]},
+        ]
+    )
+    edges = {(e.source, e.target, e.signal) for e in s.edges}
+    assert ("killer", "retrier", "task_terminated") in edges
+    assert not any(e.target == "elsewhere" for e in s.edges)
+
+
+def test_signals_travel_the_call_path_in_their_own_direction():
+    resources = [{"id": "front", "calls": ["back"]}, {"id": "back"}]
+    s = derive(
+        [
+            {
+                "id": "front-retry",
+                "actuations": ["retry"],
+                "triggers": ["failure"],
+                "acts_on": ["front"],
+            },
+            {
+                "id": "back-scaler",
+                "triggers": ["queue_depth"],
+                "actuations": ["terminate"],
+                "acts_on": ["back"],
+            },
+        ],
+        resources,
+    )
+    edges = {(e.source, e.target, e.signal, e.resource) for e in s.edges}
+    # load flows downstream, terminations flow upstream
+    assert ("front-retry", "back-scaler", "load_increase", "back") in edges
+    assert ("back-scaler", "front-retry", "task_terminated", "front") in edges
+
+
+def test_unknown_actuations_produce_no_confirmed_edge():
+    s = derive(
+        [
+            {"id": "a", "actuations": "unknown", "acts_on": ["r"]},
+            {"id": "b", "triggers": ["failure"], "acts_on": ["r"]},
+        ]
+    )
+    assert s.edges == []
+    assert s.emits["a"]["task_terminated"] == "unknown"
+
+
+def test_partial_list_marks_other_terms_unknown():
+    s = derive([{"id": "a", "actuations": ["retry", "unknown"], "acts_on": ["r"]}])
+    assert s.emits["a"]["load_increase"] == "yes"
+    assert s.emits["a"]["capacity_freed"] == "unknown"
+
+
+def test_amplification_multiplies_attempts_along_the_call_path():
+    resources = [{"id": "edge", "calls": ["mid"]}, {"id": "mid", "calls": ["leaf"]}, {"id": "leaf"}]
+    s = derive(
+        [
+            {
+                "id": "sdk",
+                "actuations": ["retry"],
+                "acts_on": ["edge"],
+                "retry": {"max_retries": 3},
+            },
+            {
+                "id": "mesh",
+                "actuations": ["retry"],
+                "acts_on": ["mid"],
+                "retry": {"max_retries": 2},
+            },
+            {
+                "id": "server",
+                "actuations": ["retry"],
+                "acts_on": ["leaf"],
+                "retry": {"max_retries": 1},
+            },
+        ],
+        resources,
+    )
+    (amp,) = s.amplifications
+    assert amp.loops == ["sdk", "mesh", "server"]
+    assert amp.factor == (4 * 3 * 2, 4 * 3 * 2)
+
+
+def test_unknown_retry_count_widens_the_factor():
+    s = derive(
+        [
+            {"id": "a", "actuations": ["retry"], "acts_on": ["r"], "retry": {"max_retries": 2}},
+            {"id": "b", "actuations": ["retry"], "acts_on": ["r"]},
+        ]
+    )
+    (amp,) = s.amplifications
+    assert amp.factor == (3 * 1, 3 * (graph.UNKNOWN_RETRIES_HI + 1))
+
+
+def test_timeout_inversion_is_detected_on_nested_deadlines():
+    resources = [{"id": "gw", "calls": ["model"]}, {"id": "model"}]
+    s = derive(
+        [
+            {"id": "outer", "acts_on": ["gw"], "deadline": "30s", "propagates_cancellation": "no"},
+            {"id": "inner", "acts_on": ["model"], "deadline": "120s"},
+        ],
+        resources,
+    )
+    (n,) = s.nestings
+    assert (n.outer, n.inner, n.inverted, n.cancels) == ("outer", "inner", "yes", "no")
+
+
+def test_timescale_ratio_spans_every_value_the_intervals_allow():
+    assert graph.ratio_x100(graph._interval("1s"), graph._interval("10s")) == (1000, 1000)
+    lo, hi = graph.ratio_x100(graph._interval("seconds"), graph._interval("1m"))
+    assert lo == 100 and hi >= 6000  # 59.999s vs 60s ~ 1x; 1s vs 60s = 60x
+    assert graph.ratio_x100(graph._interval("unknown"), graph._interval("1s"))[1] == 10**9
+
+
+def test_feedback_cycle_is_found_with_a_stable_rotation():
+    s = derive(
+        [
+            {
+                "id": "z-throttle",
+                "actuations": ["throttle"],
+                "triggers": ["rate_limit"],
+                "acts_on": ["gpus"],
+            },
+            {
+                "id": "a-backfill",
+                "actuations": ["backfill"],
+                "triggers": ["idle_capacity"],
+                "acts_on": ["gpus"],
+            },
+        ]
+    )
+    assert [c.loops for c in s.cycles] == [["a-backfill", "z-throttle"]]
+    assert s.cycles[0].amplifying == "yes"
