@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 UNKNOWN = "unknown"
 UNKNOWN_HI = 10**13  # ~300 years in ms: larger than any real timescale
@@ -92,6 +93,17 @@ def _exact_ms(text: str) -> int:
 
 def parse(text: object) -> Interval:
     """Parse a duration; raise DurationError with a usable message."""
+    if isinstance(text, str):
+        return _parse_text(text)
+    return _parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Interval:  # the same few strings recur across thousands of loops
+    return _parse(text)
+
+
+def _parse(text: object) -> Interval:
     if isinstance(text, bool) or text is None:
         raise DurationError(f"{text!r} is not a duration; {HELP}")
     if isinstance(text, (int, float)):
