@@ -77,7 +77,7 @@ class _Engine:
                 self._assert(stage, sid, scoped)
                 try:
                     state = self.host.get_state(stage, sid)
-                except Exception:  # noqa: BLE001 - error 309 when nothing was stored
+                except Exception:  # error 309 when nothing was stored
                     state = {}
                 if state.get("exception"):
                     self.errors.append(f"{stage}: {state['exception']}")
