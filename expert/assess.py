@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from expert import __version__, graph, riskmap
+from expert import __version__, deliverables, graph, riskmap
 from expert import assessment as assessment_mod
 from expert import facts as facts_mod
 from expert.assessment import UNKNOWN, Assessment
@@ -136,7 +136,7 @@ class Assessor:
                 q.id,
             ),
         )
-        return Results(
+        results = Results(
             tool={"name": "control-coherence", "version": __version__},
             knowledge_base={
                 "version": kb.version,
@@ -150,6 +150,9 @@ class Assessor:
             open_questions=questions,
             engine_errors=errors,
         )
+        # The four deliverables (inventory, economics, audit gaps, summary) use this run's KB,
+        # so an organisation pack's cost models are honoured.
+        return deliverables.complete(results, a, kb)
 
 
 def _order(f: Any) -> tuple[Any, ...]:

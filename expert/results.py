@@ -10,6 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from expert.auditgap import AuditGapReport
+from expert.economics import EconomicSummary
+from expert.execsummary import ExecutiveSummary
+from expert.inventory import Inventory
+
 RESULTS_SCHEMA_VERSION = 1
 
 
@@ -113,6 +118,13 @@ class Results(BaseModel):
     risk_map: RiskMap
     open_questions: list[OpenQuestion]
     engine_errors: list[str] = Field(default_factory=list)
+    # The four deliverables and their summary (expert/deliverables.py fills them).
+    executive_summary: ExecutiveSummary | None = Field(
+        None, description="top risks, total exposure and the three most useful changes"
+    )
+    inventory: Inventory | None = Field(None, description="the Control Plane Inventory")
+    economics: EconomicSummary | None = Field(None, description="the Economic Risk Summary")
+    audit_gaps: AuditGapReport | None = Field(None, description="the Auditability Gap Report")
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

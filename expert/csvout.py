@@ -1,0 +1,60 @@
+"""CSV output: one row per finding, for issue trackers and spreadsheets.
+
+Quoting follows RFC 4180 (the csv module; CRLF line ends). A cell that a spreadsheet would
+read as a formula (starting with = + - @, a tab or a carriage return, even after spaces) is
+prefixed with an apostrophe, so a hostile loop name cannot run anything when the file is
+opened.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from expert.assessment import Assessment
+from expert.results import Results
+
+COLUMNS = (
+    "id",
+    "rule",
+    "kind",
+    "title",
+    "status",
+    "severity",
+    "loops",
+    "narrative",
+    "would_clear_if",
+    "sources",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """Defuse spreadsheet formula injection (OWASP: CSV injection)."""
+    if cell.startswith(_FORMULA_START) or cell.lstrip(" ").startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def render(results: Results, assessment: Assessment) -> str:
+    names = {
+        lp.id: (lp.name if lp.name not in (None, "unknown") else lp.id) for lp in assessment.loops
+    }
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(COLUMNS)
+    for f in results.findings:
+        row = [
+            f.id,
+            f.rule,
+            f.kind,
+            f.title,
+            f.status,
+            f.severity,
+            "; ".join(names.get(lp, lp) for lp in f.loops),
+            f.narrative,
+            " | ".join(f.would_clear_if),
+            " ".join(s.url for s in f.sources),
+        ]
+        writer.writerow([neutralise(str(cell)) for cell in row])
+    return buf.getvalue()

@@ -1,0 +1,110 @@
+"""SARIF 2.1.0 output, so CI tools and code-scanning dashboards show findings per rule.
+
+Each knowledge-base pattern is its own rule (ruleId = pattern id). There are no source files,
+so a finding's locations are logical locations: the control loops it involves, named
+layer/loop-id, or the system itself for findings about the whole platform.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from expert.assessment import Assessment
+from expert.results import Finding, Results
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+# GitHub code scanning ranks results by a CVSS-like number in `security-severity`.
+SECURITY_SEVERITY = {"critical": "9.0", "high": "7.0", "medium": "5.0", "low": "3.0"}
+
+
+def _rule(f: Finding) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "id": f.rule,
+        "name": "".join(w.capitalize() for w in f.rule.split("-")),
+        "shortDescription": {"text": f.title},
+        "fullDescription": {"text": f.summary or f.title},
+        "defaultConfiguration": {"level": LEVEL[f.severity]},
+        "properties": {"kind": f.kind, "tags": ["control-coherence", f.kind]},
+    }
+    if f.mechanism:
+        rule["help"] = {"text": f.mechanism}
+    web = [s.url for s in f.sources if s.url.startswith(("https://", "http://"))]
+    if web:
+        rule["helpUri"] = web[0]
+    return rule
+
+
+def _locations(f: Finding, layers: dict[str, str], system: str) -> list[dict[str, Any]]:
+    if not f.loops:
+        return [{"logicalLocations": [{"name": system, "kind": "module"}]}]
+    return [
+        {
+            "logicalLocations": [
+                {
+                    "name": loop,
+                    "fullyQualifiedName": f"{layers.get(loop, 'unknown')}/{loop}",
+                    "kind": "module",
+                }
+            ]
+        }
+        for loop in f.loops
+    ]
+
+
+def build(results: Results, assessment: Assessment) -> dict[str, Any]:
+    layers = {lp.id: lp.layer or "unknown" for lp in assessment.loops}
+    rules: dict[str, dict[str, Any]] = {}
+    for f in results.findings:
+        rules.setdefault(f.rule, _rule(f))
+    index = {rid: i for i, rid in enumerate(rules)}
+    out = []
+    for f in results.findings:
+        message = f.narrative if f.status == "confirmed" else f"Possible: {f.narrative}"
+        out.append(
+            {
+                "ruleId": f.rule,
+                "ruleIndex": index[f.rule],
+                "level": LEVEL[f.severity],
+                "message": {"text": message},
+                "locations": _locations(f, layers, results.system.get("name", "system")),
+                "partialFingerprints": {"findingId/v1": f.id},
+                "properties": {
+                    "findingId": f.id,
+                    "kind": f.kind,
+                    "status": f.status,
+                    "severity": f.severity,
+                    "security-severity": SECURITY_SEVERITY[f.severity],
+                    "because": [
+                        {"loop": b.loop, "field": b.field, "value": b.value, "unknown": b.unknown}
+                        for b in f.because
+                    ],
+                    "wouldClearIf": f.would_clear_if,
+                    "derivedFrom": f.derived_from,
+                    "leadsTo": f.leads_to,
+                },
+            }
+        )
+    driver: dict[str, Any] = {
+        "name": results.tool.get("name", "control-coherence"),
+        "version": results.tool.get("version", ""),
+        "rules": list(rules.values()),
+        "properties": {"knowledgeBase": str(results.knowledge_base.get("version", ""))},
+    }
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "automationDetails": {"id": f"control-coherence/{results.system.get('name')}"},
+                "results": out,
+                "properties": {"system": results.system.get("name", "")},
+            }
+        ],
+    }
+
+
+def render(results: Results, assessment: Assessment) -> str:
+    return json.dumps(build(results, assessment), indent=2, ensure_ascii=False) + "\n"

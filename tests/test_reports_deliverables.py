@@ -1,0 +1,229 @@
+"""The four deliverables and the executive summary, computed from small assessments."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from expert import auditgap, execsummary, inventory, mermaid, svgmap
+from expert.results import ConflictZone, CycleOut, Finding, RiskEdge, RiskMap, RiskNode
+from tests.helpers import builtin_kb, make
+from tests.test_reports_golden import assess_model, assessed
+
+
+def _loops() -> list[dict]:  # type: ignore[type-arg]
+    return [
+        {
+            "id": "timeout",
+            "name": "Gateway timeout",
+            "layer": "safety",
+            "owner": "Edge",
+            "objective": "protection",
+            "target": "request duration",
+            "timescale": "30s",
+            "triggers": ["timeout"],
+            "actuations": ["terminate"],
+            "acts_on": ["api"],
+            "decision_record": "events",
+        },
+        {
+            "id": "retry",
+            "name": "SDK retries",
+            "layer": "runtime",
+            "owner": "unknown",
+            "timescale": "unknown",
+            "triggers": ["failure"],
+            "actuations": ["retry"],
+            "acts_on": ["api"],
+            "decision_record": "reasoned",
+            "retry": {"max_retries": 2, "retries_on": ["timeout"]},
+        },
+        {"id": "bare"},
+    ]
+
+
+def test_inventory_groups_by_layer_and_marks_unknown_and_unanswered() -> None:
+    a = make(_loops())
+    inv = inventory.build(a, builtin_kb(), [])
+    assert [g.layer for g in inv.layers] == ["runtime", "safety", "unknown"]
+    retry = inv.layers[0].loops[0]
+    assert retry.unknown == ["owner", "reaction timescale"]
+    assert "target" not in retry.unknown and "optimisation target" in retry.unanswered
+    assert retry.states["retry.max_retries"] == "given"
+    assert any(d.label == "retries" and d.value == "2" for d in retry.details)
+    bare = inv.layers[2].loops[0]
+    assert bare.name == "bare" and bare.owner == "not answered"
+    assert len(bare.unanswered) == 10 and inv.unanswered_count >= 10
+    timeout = inv.layers[1].loops[0]
+    assert timeout.decision_record.startswith("events (")
+    assert {d.field for d in timeout.details} == {"deadline", "propagates_cancellation"}
+
+
+def test_audit_gaps_say_why_and_whom_to_ask() -> None:
+    a = make(_loops())
+    results = assess_model(a)
+    report = results.audit_gaps
+    assert report is not None
+    gaps = {g.loop: g for g in report.loops}
+    assert "events" in gaps["timeout"].record
+    assert any("no correlation id" in r for r in gaps["timeout"].reasons)
+    # reasoned, but nobody owns it and its speed is unknown
+    assert any("owns it" in r for r in gaps["retry"].reasons)
+    assert any("how fast it reacts" in r for r in gaps["retry"].reasons)
+    assert report.reconstructable == 0
+    conflict = next(c for c in report.chains if c.rule == "shutdown-vs-retry")
+    assert conflict.gaps == ["Gateway timeout: logs events without reason or correlation id"]
+    areas = [x.area for x in report.exposure]
+    assert any(x.startswith("Compliance") for x in areas)
+    assert any(x.startswith("Accountability") for x in areas)
+    teams = {t.owner: t for t in report.teams}
+    assert teams["No known owner"].known is False
+    asked = [q.text for q in teams["No known owner"].questions]
+    assert "Which team owns this loop's configuration?" in asked
+    assert any(q.startswith("Which decisions of Gateway timeout") for q in asked)
+    assert [t.owner for t in report.teams][-1] == "No known owner"
+
+
+def test_reasoned_owned_loop_has_no_gap() -> None:
+    a = make(
+        [
+            {
+                "id": "ok",
+                "name": "Recorded loop",
+                "layer": "model",
+                "owner": "Inference",
+                "objective": "throughput",
+                "target": "tokens per second",
+                "timescale": "1m",
+                "triggers": ["schedule"],
+                "actuations": ["checkpoint"],
+                "acts_on": ["job"],
+                "decision_record": "reasoned",
+            }
+        ]
+    )
+    report = auditgap.build(a, builtin_kb(), [], [])
+    assert report.loops == [] and report.reconstructable == 1 and report.exposure == []
+
+
+def _f(fid: str, severity: str = "high", clears: tuple[str, ...] = (), parents=()) -> Finding:  # type: ignore[no-untyped-def]
+    return Finding(
+        id=fid,
+        rule=fid.split(":")[0],
+        kind="symptom" if parents else "incoherence",
+        title=f"T {fid.split(':')[0]}",
+        status="confirmed",
+        severity=severity,  # type: ignore[arg-type]
+        loops=["a", "b"],
+        because=[],
+        derived_from=list(parents),
+        narrative="n",
+        would_clear_if=[*clears, "generic appended condition"],
+    )
+
+
+def test_actions_are_chosen_for_the_most_risk_removed() -> None:
+    findings = [
+        _f("p:1", "high", ("fix one", "shared budget")),
+        _f("p:2", "high", ("fix two", "shared budget")),
+        _f("q:1", "critical", ("fix q",)),
+        _f("s:1", "medium", parents=("p:1", "p:2")),
+    ]
+    kb = SimpleNamespace(
+        patterns={
+            "p": SimpleNamespace(clears=["x", "y"]),
+            "q": SimpleNamespace(clears=["x"]),
+            "s": SimpleNamespace(clears=[]),
+        }
+    )
+    actions = execsummary.choose_actions(findings, kb, None)  # type: ignore[arg-type]
+    # the shared budget clears two highs and, with them, the symptom: 4 + 4 + 2 > 8
+    assert [x.text for x in actions] == ["Shared budget", "Fix q"]
+    assert actions[0].clears == ["p:1", "p:2", "s:1"] and actions[0].weight == 10
+    assert "generic appended condition" not in [x.text.lower() for x in actions]
+
+
+def test_executive_summary_of_an_example() -> None:
+    results, _ = assessed("training-cluster")
+    s = results.executive_summary
+    assert s is not None and s.top_risks and s.actions
+    assert s.top_risks[0].severity == "critical"
+    assert s.exposure == results.economics.headline  # type: ignore[union-attr]
+    assert len(s.actions) <= 3 and all(a.summary.startswith("Clears ") for a in s.actions)
+
+
+def _map(n: int) -> RiskMap:
+    nodes = [
+        RiskNode(id=f"l{i}", name=f"Loop {i}", layer="runtime", owner="o", timescale="1s")
+        for i in range(n)
+    ]
+    edges = [
+        RiskEdge(source="l0", target="l1", signal="load_increase", resource="r", kind="influence"),
+        RiskEdge(source="l0", target="l1", signal="rejection", resource="s", kind="feedback"),
+        RiskEdge(
+            source="l1",
+            target="l0",
+            signal="task_terminated",
+            resource="r",
+            kind="feedback",
+            severity="high",
+        ),
+    ]
+    return RiskMap(
+        nodes=nodes,
+        edges=edges,
+        cycles=[CycleOut(loops=["l0", "l1"], amplifying=False)],
+        amplification_paths=[],
+        conflict_zones=[
+            ConflictZone(finding="x", loops=["l0", "l1"], severity="high", status="confirmed")
+        ],
+    )
+
+
+def test_edges_are_merged_per_pair() -> None:
+    merged = svgmap.aggregate(_map(2))
+    assert [(e.source, e.target) for e in merged] == [("l0", "l1"), ("l1", "l0")]
+    assert merged[0].signals == ["load_increase", "rejection"] and merged[0].kind == "feedback"
+    assert merged[1].severity == "high"
+
+
+def test_svg_layout_stays_inside_the_picture() -> None:
+    m = svgmap.build(_map(6), [("runtime", "Runtime execution engine")])
+    assert len(m.nodes) == 6 and m.bands[0].lines == ["Runtime execution", "engine"]
+    for n in m.nodes:
+        assert n.x >= 0 and n.x + n.w <= m.width and n.y >= 0 and n.y + n.h <= m.height
+    assert {n.badge for n in m.nodes if n.id in ("l0", "l1")} == {"HIGH"}
+    assert len(m.edges) == 2 and all(e.marker in {mk.id for mk in m.markers} for e in m.edges)
+
+
+def test_svg_draws_at_most_max_drawn_loops() -> None:
+    m = svgmap.build(_map(svgmap.MAX_DRAWN + 5), [("runtime", "Runtime")])
+    assert len(m.nodes) == 2  # only loops that influence or conflict, when there are too many
+    assert "tables list every loop" in m.note
+
+
+def test_wrap_cuts_long_names() -> None:
+    lines = svgmap._wrap("x" * 200, 100)
+    assert len(lines) == 2 and lines[-1].endswith("…")
+
+
+def test_mermaid_flowchart_structure() -> None:
+    text = mermaid.flowchart(_map(2), [("runtime", "Runtime & co")])
+    assert text.startswith("flowchart TB\n")
+    assert 'subgraph L0["Runtime #38; co"]' in text
+    assert 'n0 -.->|"load_increase, rejection"| n1' in text
+    assert "linkStyle 1 stroke:#e8710a" in text
+    assert "class n0,n1 sev_high" in text
+    assert mermaid.label('a"b<c>#') == "a#34;b#60;c#62;#35;"
+    assert mermaid.flowchart(_map(0), []) == ""
+
+
+def test_every_format_renders_an_empty_assessment() -> None:
+    from expert.render import FORMATS, render
+
+    a = make([])
+    results = assess_model(a)
+    for fmt in FORMATS:
+        assert render(fmt, results, a)
+    assert results.economics is not None and results.economics.costs == []
+    assert results.economics.headline.startswith("No ghost cost was found")
+    assert mermaid.flowchart(results.risk_map, []) == ""

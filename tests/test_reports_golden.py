@@ -1,0 +1,75 @@
+"""Golden files: every report format of both built-in examples, byte for byte.
+
+A change to the knowledge base, the examples or a template changes these files on purpose.
+Regenerate them, then read the diff before committing:
+
+    UPDATE_GOLDEN=1 uv run pytest tests/test_reports_golden.py
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from expert import deliverables
+from expert.assess import Assessor, load_assessment
+from expert.assessment import Assessment
+from expert.render import EXTENSIONS, FORMATS, render
+from expert.results import Results
+from tests.helpers import builtin_kb
+
+GOLDEN = Path(__file__).parent / "golden"
+EXAMPLES = Path(__file__).parents[1] / "expert" / "examples"
+NAMES = ("llm-platform", "training-cluster")
+
+
+@lru_cache(maxsize=8)
+def assessed(name: str) -> tuple[Results, Assessment]:
+    """An example assessed once per test session, with its deliverables."""
+    kb = builtin_kb()
+    a = load_assessment(EXAMPLES / f"{name}.yaml", kb)
+    with Assessor(kb) as ax:
+        results = ax.assess(a)
+    return deliverables.complete(results, a, kb), a
+
+
+def assess_model(a: Assessment) -> Results:
+    kb = builtin_kb()
+    with Assessor(kb) as ax:
+        results = ax.assess(a)
+    return deliverables.complete(results, a, kb)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", NAMES)
+def test_golden(name: str, fmt: str) -> None:
+    results, a = assessed(name)
+    text = render(fmt, results, a)
+    path = GOLDEN / f"{name}.{EXTENSIONS[fmt]}"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 to create it"
+    expected = path.read_bytes().decode("utf-8")
+    assert text == expected, (
+        f"{path.name} differs from the golden file; if the change is intended, regenerate "
+        "with UPDATE_GOLDEN=1 and review the diff"
+    )
+
+
+def test_render_completes_results_an_assessor_left_bare() -> None:
+    """Results without the deliverables still render in full (computed on the way)."""
+    results, a = assessed("training-cluster")
+    bare = results.model_copy(
+        update={"economics": None, "inventory": None, "audit_gaps": None, "executive_summary": None}
+    )
+    assert render("markdown", bare, a) == render("markdown", results, a)
+
+
+def test_unknown_format_is_refused() -> None:
+    results, a = assessed("training-cluster")
+    with pytest.raises(ValueError, match="unknown format 'pdf'"):
+        render("pdf", results, a)
