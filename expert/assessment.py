@@ -90,7 +90,7 @@ class Retry(_Model):
     retries_on: list[Word] | Unknown | None = Field(
         None,
         description="failure classes retried: transient, timeout, rate_limited, "
-        "policy_termination, disruption, application_error",
+        "policy_termination, disruption, overload_rejection, application_error",
     )
 
 

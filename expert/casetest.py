@@ -40,8 +40,13 @@ def diagnose(p: Pattern, a: assessment_mod.Assessment, kb: KnowledgeBase) -> lis
     """Why a stage-1 pattern did not fire: for each matched fact, the closest candidate and
     the first term it failed; if every fact has candidates, the join is what failed."""
     if p.stage != 1:
-        causes = [q.id for q in kb.active() if p.id in q.feeds]
-        return [f"{p.kind} patterns fire when one of these fires: {', '.join(causes) or 'none'}"]
+        feeders = sorted(q.id for q in kb.patterns.values() if p.id in q.feeds)
+        active = [f for f in feeders if f not in kb.disabled]
+        lines = [f"{p.kind} patterns fire when one of these fires: {', '.join(active) or 'none'}"]
+        off = [f for f in feeders if f in kb.disabled]
+        if off:
+            lines.append(f"it also depends on disabled pattern(s): {', '.join(off)}")
+        return lines
     structure = graph.derive(a, kb.vocabulary)
     base = facts_mod.build(a, structure, kb.vocabulary, "diag", kb.answer_fields())
     lines = []

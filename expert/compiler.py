@@ -127,7 +127,7 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
         source = origin.path if origin else p.id
         problems += [
             Problem(source, msg, where=f"pattern {p.id}")
-            for msg in check_pattern(p, vocab, answer_fields, ids)
+            for msg in check_pattern(p, vocab, answer_fields, set(kb.patterns))
         ]
         problems += [
             Problem(

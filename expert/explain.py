@@ -24,7 +24,7 @@ from expert.knowledge import KnowledgeBase
 from expert.patterns import SEVERITY_ORDER, Pattern, Term
 from expert.results import Because, Finding, OpenQuestion, SourceRef
 
-_PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.]+))?\}")
+_PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
 
 
 def readable(value: Any) -> str:

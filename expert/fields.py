@@ -144,6 +144,7 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
         _f("resource", "ident"),
         _f("timescale_ratio", "interval", unit="x100", help="slower timescale / faster timescale"),
         _f("same_layer", "yesno"),
+        _f("a_faster", "yesno", help="loop a reacts faster than loop b"),
         _f("common", "set", table="signals", help="signals both loops react to"),
     ],
     # Loop `outer` has a deadline on a resource that (transitively) calls the resource on

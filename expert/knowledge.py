@@ -24,7 +24,7 @@ from expert.fields import FieldSpec, answer_field
 from expert.patterns import CaseFile, Pattern, Question
 from expert.templates import LoopTemplate
 from expert.vocabulary import Vocabulary
-from expert.yamlio import load_yaml
+from expert.yamlio import LineMap, load_yaml
 
 MAX_KB_FILE = 1024 * 1024
 MAX_KB_FILES = 5000
@@ -84,11 +84,11 @@ class KnowledgeBase:
         return None
 
 
-def _validate(model: type[BaseModel], data: Any, source: str, lines: Any) -> Any:
+def _validate(model: type[BaseModel], data: Any, source: str, lines: LineMap | None) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_pydantic_problems(exc, source, data, lines)) from None
+        raise InputError(_pydantic_problems(exc, source, data, lines or LineMap())) from None
 
 
 def _yaml_files(root: Path, sub: str) -> list[Path]:

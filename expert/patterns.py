@@ -66,10 +66,10 @@ class Term(_Model):
     has: str | None = None
     has_any: list[str] | None = None
     lacks: str | None = None
-    below: str | int | None = None
-    at_most: str | int | None = None
-    above: str | int | None = None
-    at_least: str | int | None = None
+    below: str | int | float | None = None
+    at_most: str | int | float | None = None
+    above: str | int | float | None = None
+    at_least: str | int | float | None = None
     same_as: str | None = Field(None, description="VAR.FIELD of an earlier fact (join)")
     strict: bool = False
 

@@ -36,6 +36,7 @@ def test_repeated_runs_in_one_worker_stay_correct() -> None:
                 "timescale": "30s",
                 "decision_record": "reasoned",
                 "objective": "protection",
+                "deadline": "30s",
                 "triggers": ["timeout"],
                 "actuations": ["terminate"],
                 "acts_on": ["api"],
