@@ -58,9 +58,29 @@ class LineMap:
             loc = loc[:-1]
 
 
+# libyaml's parser is ~10x faster; aliases are then caught by node identity in _convert.
+_FastLoader = getattr(yaml, "CSafeLoader", None) or _NoAliasLoader
+
+
 def _convert(
-    loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, lines: LineMap, depth: int, source: str
+    loader: Any,
+    node: yaml.Node,
+    loc: Loc,
+    lines: LineMap,
+    depth: int,
+    source: str,
+    seen: set[int],
 ) -> Any:
+    if id(node) in seen:  # the composer shares one node between an anchor and its aliases
+        raise InputError(
+            Problem(
+                source,
+                "YAML aliases (*name) are not supported in these files",
+                line=node.start_mark.line + 1,
+                fix="write the value out in full where it is used",
+            )
+        )
+    seen.add(id(node))
     if depth > MAX_DEPTH:
         raise InputError(
             Problem(
@@ -74,7 +94,7 @@ def _convert(
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _convert(loader, key_node, loc, lines, depth + 1, source)
+            key = _convert(loader, key_node, loc, lines, depth + 1, source, seen)
             if not isinstance(key, (str, int)):
                 raise InputError(
                     Problem(
@@ -92,54 +112,67 @@ def _convert(
                         fix="remove or rename one of them",
                     )
                 )
-            out[key] = _convert(loader, value_node, (*loc, key), lines, depth + 1, source)
+            out[key] = _convert(loader, value_node, (*loc, key), lines, depth + 1, source, seen)
             lines.add((*loc, key), key_node.start_mark.line + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(loader, item, (*loc, i), lines, depth + 1, source)
+            _convert(loader, item, (*loc, i), lines, depth + 1, source, seen)
             for i, item in enumerate(node.value)
         ]
     return loader.construct_object(node)
 
 
 def parse_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
-    """Parse YAML text into plain Python data plus a LineMap; InputError on any problem."""
-    loader = _NoAliasLoader(text)
+    """Parse YAML text into plain Python data plus a LineMap; InputError on any problem.
+
+    The fast (libyaml) parser reads valid files; when it fails, the pure-Python parser reads
+    the file again because its messages name the offending character and construct.
+    """
+    if _FastLoader is _NoAliasLoader:
+        return _parse(_NoAliasLoader, text, source)
     try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        what = exc.problem or exc.context or "invalid YAML"
-        loader.dispose()
-        raise InputError(
-            Problem(
-                source,
-                f"not valid YAML: {what}",
-                line=line,
-                fix="check indentation, quotes and colons around this line",
-            )
-        ) from None
-    except yaml.YAMLError as exc:
-        loader.dispose()
-        raise InputError(Problem(source, f"not valid YAML: {exc}")) from None
-    except RecursionError:
-        loader.dispose()
-        raise InputError(
-            Problem(source, "nesting too deep to read", fix="flatten the structure")
-        ) from None
-    lines = LineMap()
-    if node is None:
-        loader.dispose()
-        return None, lines
+        return _parse(_FastLoader, text, source)
+    except _SyntaxProblem:
+        return _parse(_NoAliasLoader, text, source)
+
+
+class _SyntaxProblem(InputError):
+    """A parse error worth a second opinion from the more precise parser."""
+
+
+def _parse(loader_cls: Any, text: str, source: str) -> tuple[Any, LineMap]:
+    loader = loader_cls(text)
     try:
-        data = _convert(loader, node, (), lines, 0, source)
-    except (yaml.YAMLError, ValueError, TypeError) as exc:
-        raise InputError(Problem(source, f"cannot read a value: {exc}")) from None
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            what = exc.problem or exc.context or "invalid YAML"
+            raise _SyntaxProblem(
+                Problem(
+                    source,
+                    f"not valid YAML: {what}",
+                    line=mark.line + 1 if mark else None,
+                    fix="check indentation, quotes and colons around this line",
+                )
+            ) from None
+        except yaml.YAMLError as exc:
+            raise _SyntaxProblem(Problem(source, f"not valid YAML: {exc}")) from None
+        except RecursionError:
+            raise InputError(
+                Problem(source, "nesting too deep to read", fix="flatten the structure")
+            ) from None
+        lines = LineMap()
+        if node is None:
+            return None, lines
+        try:
+            data = _convert(loader, node, (), lines, 0, source, set())
+        except (yaml.YAMLError, ValueError, TypeError) as exc:
+            raise _SyntaxProblem(Problem(source, f"cannot read a value: {exc}")) from None
+        return data, lines
     finally:
         loader.dispose()
-    return data, lines
 
 
 def read_text(path: Path, *, max_bytes: int = MAX_BYTES, what: str = "file") -> str:
