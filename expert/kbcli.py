@@ -127,3 +127,97 @@ def test(ctx: click.Context, pattern_ids: tuple[str, ...]) -> None:
     click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         sys.exit(1)
+
+
+@kb.command()
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def lint(ctx: click.Context, fmt: str) -> None:
+    """Check the knowledge base (and packs) with named validators; exit 1 on any problem."""
+    from expert.kblint import lint as run_lint
+
+    results = run_lint(list(ctx.obj or []))
+    failed = [r for r in results if r.problems]
+    skipped = [r for r in results if r.skipped]
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "validator": r.name,
+                        "checks": r.description,
+                        "ok": r.ok,
+                        "skipped": r.skipped or None,
+                        "problems": [
+                            {
+                                "file": p.source,
+                                "line": p.line,
+                                "where": p.where,
+                                "message": p.message,
+                                "fix": p.fix,
+                            }
+                            for p in r.problems
+                        ],
+                        "notes": r.notes,
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for r in results:
+            if r.skipped:
+                click.echo(f"skip {r.name}: {r.skipped}")
+            elif r.problems:
+                click.echo(f"FAIL {r.name} ({r.description}): {len(r.problems)} problem(s)")
+                for p in r.problems:
+                    click.echo("       " + str(p).replace("\n", "\n       "))
+            else:
+                click.echo(f"ok   {r.name} ({r.description})")
+            for note in r.notes:
+                click.echo(f"       note: {note}")
+        total = sum(len(r.problems) for r in results)
+        click.echo(
+            f"{len(results) - len(failed) - len(skipped)} validators passed, "
+            f"{len(failed)} failed, {len(skipped)} skipped ({total} problems)"
+        )
+    if failed or skipped:
+        sys.exit(1)
+
+
+@kb.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 if the schemas in DIRECTORY differ from the generated ones.",
+)
+def schema(directory: Path | None, check: bool) -> None:
+    """Write the JSON Schemas of every knowledge-base file (and the assessment) for editors.
+
+    DIRECTORY defaults to the built-in knowledge base's schema/ directory.
+    """
+    from expert import kbschema
+    from expert.knowledge import builtin_dir
+
+    target = directory or builtin_dir() / "schema"
+    if target.exists() and not target.is_dir():
+        raise InputError(Problem(str(target), "is not a directory", fix="give a directory"))
+    if check:
+        stale = kbschema.stale(target)
+        for name in stale:
+            click.echo(f"stale: {target / name}")
+        if stale:
+            click.echo("run `coherence kb schema` to regenerate them", err=True)
+            sys.exit(1)
+        click.echo(f"schemas in {target} are up to date")
+        return
+    try:
+        written = kbschema.write_all(target)
+    except OSError as exc:
+        raise InputError(
+            Problem(str(target), f"cannot write the schemas: {exc.strerror}")
+        ) from None
+    for path in written:
+        click.echo(f"wrote {path}", err=True)

@@ -1,0 +1,172 @@
+"""An organisation's pack (tests/packs/example-org) adds a pattern, overrides a built-in one by
+id and switches one off with a recorded reason; all three take effect in loading, assessing,
+case testing, linting and the `kb` commands, and a pack stays data only."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from expert import knowledge
+from expert.assess import Assessor
+from expert.casetest import case_assessment, run_cases
+from expert.cli import main
+from expert.errors import InputError
+from expert.kblint import lint
+
+PACK = Path(__file__).parent / "packs" / "example-org"
+ADDED = "acme-maintenance-drain-vs-training"
+OVERRIDDEN = "unknown-owner"
+DISABLED = "hpa-vpa-same-metric"
+
+BUILTIN = knowledge.load()
+WITH_PACK = knowledge.load([PACK])
+
+
+@pytest.fixture(scope="module")
+def assessor() -> Iterator[Assessor]:
+    with Assessor(WITH_PACK) as ax:
+        yield ax
+
+
+def _rules(ax: Assessor, kb: knowledge.KnowledgeBase, pattern_id: str, case: int = 0) -> set[str]:
+    """Rules that fire on one of `pattern_id`'s example cases, assessed under `kb`."""
+    source = BUILTIN.cases.get(pattern_id) or kb.cases[pattern_id]
+    a = case_assessment(source.cases[case], kb, pattern_id)
+    return {f.rule for f in ax.assess(a).findings}
+
+
+# ------------------------------------------------------------------ adding
+
+
+def test_the_pack_adds_its_pattern_and_question() -> None:
+    assert ADDED not in BUILTIN.patterns
+    assert WITH_PACK.origins[ADDED].pack == "example-org"
+    assert "acme-pauses-for-training" in WITH_PACK.answer_fields()
+
+
+def test_the_added_pattern_fires_on_its_case(assessor: Assessor) -> None:
+    assert ADDED in _rules(assessor, WITH_PACK, ADDED)
+
+
+# ------------------------------------------------------------------ overriding
+
+
+def test_the_override_replaces_the_builtin_pattern_and_its_cases() -> None:
+    builtin, override = BUILTIN.patterns[OVERRIDDEN], WITH_PACK.patterns[OVERRIDDEN]
+    assert (builtin.severity, override.severity) == ("medium", "high")
+    assert WITH_PACK.origins[OVERRIDDEN].path.startswith(str(PACK))
+    assert WITH_PACK.cases[OVERRIDDEN] is not BUILTIN.cases[OVERRIDDEN]
+
+
+def test_findings_use_the_override(assessor: Assessor) -> None:
+    a = case_assessment(WITH_PACK.cases[OVERRIDDEN].cases[0], WITH_PACK, OVERRIDDEN)
+    found = [f for f in assessor.assess(a).findings if f.rule == OVERRIDDEN]
+    assert [f.severity for f in found] == ["high"]
+    assert "CM-4" in found[0].narrative
+
+
+# ------------------------------------------------------------------ switching off
+
+
+def test_the_disabled_pattern_is_off_with_its_reason() -> None:
+    assert DISABLED not in {p.id for p in WITH_PACK.active()}
+    assert "recommend-only" in WITH_PACK.disabled[DISABLED]
+    assert WITH_PACK.disabled[DISABLED].endswith("(example-org)")
+    assert DISABLED in {p.id for p in BUILTIN.active()}
+
+
+def test_the_disabled_pattern_no_longer_fires(assessor: Assessor) -> None:
+    with Assessor(BUILTIN) as builtin_ax:
+        assert DISABLED in _rules(builtin_ax, BUILTIN, DISABLED)
+    assert DISABLED not in _rules(assessor, WITH_PACK, DISABLED)
+
+
+# ------------------------------------------------------------------ tools honour the pack
+
+
+def test_every_case_passes_with_the_pack(assessor: Assessor) -> None:
+    results = run_cases(WITH_PACK, None, assessor)
+    assert {r.pattern for r in results} >= {ADDED, OVERRIDDEN}
+    assert DISABLED not in {r.pattern for r in results}
+    assert [(r.pattern, r.case, r.detail) for r in results if not r.passed] == []
+
+
+def test_lint_passes_with_the_pack_and_notes_the_override_and_the_switch_off() -> None:
+    results = {r.name: r for r in lint([PACK])}
+    assert [name for name, r in results.items() if not r.ok] == []
+    assert any(OVERRIDDEN in note for note in results["unique-ids"].notes)
+    assert any(DISABLED in note for note in results["load"].notes)
+
+
+def test_kb_list_shows_origin_and_switch_off() -> None:
+    result = CliRunner().invoke(main, ["kb", "--kb", str(PACK), "list", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in json.loads(result.output)}
+    assert rows[ADDED]["pack"] == "example-org"
+    assert rows[OVERRIDDEN]["pack"] == "example-org"
+    assert "recommend-only" in rows[DISABLED]["disabled"]
+
+
+def test_kb_test_command_runs_the_pack_cases() -> None:
+    result = CliRunner().invoke(main, ["kb", "--kb", str(PACK), "test", ADDED])
+    assert result.exit_code == 0, result.output
+    assert "3 passed, 0 failed" in result.output
+
+
+# ------------------------------------------------------------------ a pack is data only
+
+
+def _copy_pack(tmp_path: Path) -> Path:
+    target = tmp_path / "pack"
+    shutil.copytree(PACK, target)
+    return target
+
+
+def test_disabling_an_unknown_pattern_is_refused(tmp_path: Path) -> None:
+    pack = _copy_pack(tmp_path)
+    (pack / "disabled.yaml").write_text('no-such-pattern: "typo"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="does not exist"):
+        knowledge.load([pack])
+
+
+def test_disabling_without_a_reason_is_refused(tmp_path: Path) -> None:
+    pack = _copy_pack(tmp_path)
+    (pack / "disabled.yaml").write_text(f'{DISABLED}: ""\n', encoding="utf-8")
+    with pytest.raises(InputError, match="reason"):
+        knowledge.load([pack])
+
+
+def test_a_pack_cannot_smuggle_in_code(tmp_path: Path) -> None:
+    pack = _copy_pack(tmp_path)
+    evil = pack / "patterns" / f"{ADDED}.yaml"
+    evil.write_text(
+        "id: !!python/object/apply:os.system ['echo pwned > " + str(tmp_path / "x") + "']\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError):
+        knowledge.load([pack])
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_pack_cannot_replace_a_vocabulary_list(tmp_path: Path) -> None:
+    pack = _copy_pack(tmp_path)
+    (pack / "vocabulary.yaml").write_text('version: "x"\nlayers: [only-mine]\n', encoding="utf-8")
+    with pytest.raises(InputError, match="cannot be replaced"):
+        knowledge.load([pack])
+
+
+def test_assess_reports_a_broken_pack_without_a_traceback(tmp_path: Path) -> None:
+    pack = _copy_pack(tmp_path)
+    (pack / "disabled.yaml").write_text("- not a mapping\n", encoding="utf-8")
+    example = tmp_path / "platform.yaml"
+    runner = CliRunner()
+    assert runner.invoke(main, ["example", "llm-platform", "-o", str(example)]).exit_code == 0
+    result = runner.invoke(main, ["assess", str(example), "--kb", str(pack)])
+    assert result.exit_code == 2
+    assert "disabled.yaml" in result.output and "Traceback" not in result.output
