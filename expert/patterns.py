@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     model_validator,
 )
 
@@ -73,6 +74,9 @@ class Term(_Model):
     same_as: str | None = Field(None, description="VAR.FIELD of an earlier fact (join)")
     strict: bool = False
 
+    # The operator is fixed once validated; rules evaluate it thousands of times per run.
+    _op: str = PrivateAttr(default="")
+
     @model_validator(mode="after")
     def _one_operator(self) -> Term:
         given = [op for op in OPERATORS if self.value(op) is not None]
@@ -81,6 +85,7 @@ class Term(_Model):
                 f"a term on {self.field!r} needs exactly one of "
                 f"{', '.join(OPERATORS)} (found {len(given) or 'none'})"
             )
+        self._op = given[0]
         return self
 
     def value(self, op: str) -> Any:
@@ -88,11 +93,11 @@ class Term(_Model):
 
     @property
     def op(self) -> str:
-        return next(op for op in OPERATORS if self.value(op) is not None)
+        return self._op
 
     @property
     def operand(self) -> Any:
-        return self.value(self.op)
+        return self.value(self._op)
 
 
 class FactMatch(_Model):
