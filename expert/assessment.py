@@ -134,9 +134,13 @@ class Loop(_Model):
     @classmethod
     def _answers_plain(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key, answer in value.items():
-            if isinstance(answer, (dict, list)) or (
-                isinstance(answer, str) and len(answer) > MAX_TEXT
-            ):
+            if isinstance(answer, list):  # a multiple-choice answer: a list of short words
+                if len(answer) > 100 or not all(
+                    isinstance(item, str) and len(item) <= 64 for item in answer
+                ):
+                    raise ValueError(f"answer {key!r} must be a list of short words")
+                continue
+            if isinstance(answer, dict) or (isinstance(answer, str) and len(answer) > MAX_TEXT):
                 raise ValueError(f"answer {key!r} must be a single word, number or short text")
             if isinstance(answer, float) and not math.isfinite(answer):
                 raise ValueError(f"answer {key!r} is not a finite number")

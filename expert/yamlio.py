@@ -18,6 +18,9 @@ import yaml
 from expert.errors import InputError, Problem
 
 MAX_BYTES = 8 * 1024 * 1024
+# Read once at import (single-threaded): os.umask can only be read by setting it.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 MAX_DEPTH = 40
 
 Loc = tuple[str | int, ...]
@@ -238,7 +241,13 @@ def load_yaml(path: Path, *, max_bytes: int = MAX_BYTES, what: str = "file") -> 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write text so that readers see the old file or the new one, never a torn one."""
     path = Path(path)
+    # mkstemp creates 0600; keep the file's own mode, or the umask default for a new file.
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_UMASK
     fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

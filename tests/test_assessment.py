@@ -144,3 +144,27 @@ def test_json_schema_describes_the_format() -> None:
         "loops": [{"id": "a", "timescale": "30s", "retry": {"max_retries": 2}}],
     }
     jsonschema.validate(data, schema)
+
+
+def test_save_keeps_the_file_mode(tmp_path: Path) -> None:
+    a = make([{"id": "x"}])
+    target = tmp_path / "a.yaml"
+    assessment.save(a, target)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    target.chmod(0o640)
+    assessment.save(a, target)
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_multiple_choice_answers_are_lists_of_words() -> None:
+    assert make([{"id": "x", "answers": {"q": ["a", "b"]}}]).loops[0].answers["q"] == ["a", "b"]
+    with pytest.raises(InputError, match="list of short words"):
+        make([{"id": "x", "answers": {"q": [{"nested": 1}]}}])
