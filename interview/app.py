@@ -1,0 +1,275 @@
+"""The guided interview: a Textual app in which a non-expert builds an assessment.
+
+`run(file, kb_dirs)` is what `coherence interview [FILE]` and `coherence demo` call. The app
+keeps one contained engine (expert.assess.Assessor) and re-runs it in a worker thread after
+every saved answer, so findings and follow-up questions follow the answers live while the
+interface stays responsive; an engine crash becomes a message and the answers stay saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from expert import knowledge
+from expert.assess import Assessor
+from expert.assessment import Assessment
+from expert.errors import EngineError, InputError, Problem
+from expert.knowledge import KnowledgeBase
+from expert.results import Results
+from interview import flow, resume
+from interview.screens.interview import InterviewScreen
+from interview.screens.results import ResultsScreen
+from interview.session import Session
+
+DEFAULT_FILE = Path("assessment.yaml")
+AssessorFactory = Callable[[KnowledgeBase], Assessor]
+
+
+class InterviewApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "Control coherence interview"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (36, "-tall")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f1", "help", "Help")]
+
+    def __init__(self, session: Session, assessor_factory: AssessorFactory = Assessor) -> None:
+        super().__init__()
+        self.session = session
+        self.position = resume.load(session.path)
+        self.sub_title = str(session.path)
+        self.results: Results | None = None
+        self.results_for: Assessment | None = None
+        self.engine_error: str | None = None
+        self.engine_busy = False
+        self.last_run_seconds: float | None = None
+        self._assessor_factory = assessor_factory
+        self._assessor: Assessor | None = None
+        self._engine_lock = threading.Lock()  # one engine run at a time
+        self._run_again = False
+        self.interview = InterviewScreen()
+
+    def get_default_screen(self) -> Screen:
+        return self.interview
+
+    def save_position(self) -> None:
+        try:
+            resume.save(self.session.path, self.position)
+        except OSError as exc:  # the answers are safe; only the place on screen is not
+            self.notify(
+                f"Could not remember the current question: {exc.strerror or exc}",
+                severity="warning",
+            )
+
+    # ------------------------------------------------------------ the engine
+
+    def _assess(self, assessment: Assessment) -> Results:
+        with self._engine_lock:
+            if self._assessor is None:
+                self._assessor = self._assessor_factory(self.session.kb)
+            return self._assessor.assess(assessment)
+
+    def request_assessment(self) -> None:
+        """Re-run the engine on the saved assessment; coalesces requests while one runs."""
+        assessment = self.session.assessment
+        if assessment is None:
+            return
+        if self.engine_busy:
+            self._run_again = True
+            return
+        self.engine_busy = True
+        self.run_worker(
+            partial(self._assess_job, assessment),
+            thread=True,
+            group="engine",
+            exit_on_error=False,
+        )
+
+    def _assess_job(self, assessment: Assessment) -> None:
+        started = time.perf_counter()
+        results: Results | None = None
+        error: str | None = None
+        try:
+            results = self._assess(assessment)
+            if results.engine_errors:
+                error = "a rule action failed: " + "; ".join(results.engine_errors)
+        except EngineError as exc:
+            error = str(exc)
+        except InputError as exc:
+            error = str(exc)
+        except Exception as exc:  # a bug must not cost the user the session
+            error = f"internal error while assessing ({type(exc).__name__}: {exc})"
+        elapsed = time.perf_counter() - started
+        with contextlib.suppress(RuntimeError):  # raised when the app is already closing
+            self.call_from_thread(self._assessed, assessment, results, error, elapsed)
+
+    async def _assessed(
+        self, assessment: Assessment, results: Results | None, error: str | None, elapsed: float
+    ) -> None:
+        self.engine_busy = False
+        self.last_run_seconds = elapsed
+        if results is not None:
+            self.results, self.results_for = results, assessment
+        if error and error != self.engine_error:
+            self.notify(
+                error + " Your answers are saved; the findings update after the next answer.",
+                title="The rule engine failed",
+                severity="error",
+                timeout=12,
+            )
+        self.engine_error = error
+        if self._run_again:
+            self._run_again = False
+            self.request_assessment()
+        for screen in self.screen_stack:
+            if isinstance(screen, InterviewScreen):
+                await screen.results_changed()
+            elif isinstance(screen, ResultsScreen):
+                screen.refresh_results()
+
+    def on_unmount(self) -> None:
+        acquired = self._engine_lock.acquire(timeout=2)
+        try:
+            if self._assessor is not None:
+                self._assessor.close()
+        finally:
+            if acquired:
+                self._engine_lock.release()
+
+    # ------------------------------------------------------------ actions
+
+    # Help, export and the report renderers load on first use: they cost start-up time.
+
+    def action_help(self) -> None:
+        from interview.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_results(self, finding_id: str | None = None) -> None:
+        if isinstance(self.screen, ResultsScreen):
+            if finding_id:
+                self.screen.select_finding(finding_id)
+            return
+        if self.session.assessment is None:
+            self.notify("Name the platform and describe its loops first.", severity="warning")
+            return
+        self.push_screen(ResultsScreen(finding_id))
+
+    def action_export(self) -> None:
+        if self.session.assessment is None:
+            self.notify("There is nothing to report yet.", severity="warning")
+            return
+        from interview.export import formats
+        from interview.screens.export import ExportDialog
+
+        self.push_screen(
+            ExportDialog(self.session.path, formats(), self._write_reports), self._exported
+        )
+
+    def _exported(self, written: list[Path] | None) -> None:
+        if written:
+            self.notify("\n".join(str(p) for p in written), title="Reports written", timeout=10)
+
+    async def _write_reports(self, directory: Path, chosen: list[str]) -> list[Path]:
+        assessment = self.session.assessment
+        if assessment is None:
+            raise InputError(Problem(str(self.session.path), "there is nothing to report yet"))
+        results = self.results if self.results_for is assessment else None
+        if results is None or self.engine_error:
+            try:
+                results = await asyncio.to_thread(self._assess, assessment)
+            except EngineError as exc:
+                raise InputError(Problem("rule engine", str(exc))) from None
+        if results.engine_errors:
+            raise InputError(
+                Problem("rule engine", "a rule action failed: " + "; ".join(results.engine_errors))
+            )
+        from interview.export import write_reports
+
+        return await asyncio.to_thread(
+            write_reports, results, assessment, self.session.path, directory, chosen
+        )
+
+    def open_question(self, loop_id: str, question_id: str) -> None:
+        key = flow.Step("question", "loop", loop_id, question_id).key
+        self.call_later(self._jump, key)
+
+    async def _jump(self, key: str) -> None:
+        while not isinstance(self.screen, InterviewScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
+        await self.interview.jump(key)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Results", "Findings by severity and kind, each explained", self.action_results
+        )
+        yield SystemCommand(
+            "Export reports", "Write every report format next to the assessment", self.action_export
+        )
+        yield SystemCommand("Help", "How the interview works, and its keys", self.action_help)
+        a = self.session.assessment
+        if a is None:
+            return
+        interview = self.interview
+        yield SystemCommand(
+            "Add a control loop", "From a template or from scratch", interview.add_loop
+        )
+        current = interview.current
+        if current.scope == "loop" and a.loop(current.target):
+            name = self.session.loop_name(current.target)
+            yield SystemCommand(
+                "Finish this loop",
+                f"Leave the rest of {name}'s questions for later",
+                interview.action_finish_loop,
+            )
+            for command, text in (
+                ("duplicate", "Duplicate"),
+                ("rename", "Rename"),
+                ("delete", "Delete"),
+            ):
+                yield SystemCommand(
+                    f"{text} this loop",
+                    f"{text} {name}",
+                    partial(interview.loop_command, command, current.target),
+                )
+        for title, key in (
+            ("Go to the platform questions", "first:system"),
+            ("Go to the control loops", flow.LOOPS.key),
+            ("Go to the economic figures", flow.ECONOMICS.key),
+            ("Go to the review", flow.REVIEW.key),
+            ("Go to the next unanswered question", "first-unanswered"),
+        ):
+            yield SystemCommand(title, "Jump there; nothing is lost", partial(self._jump, key))
+        for loop in a.loops:
+            yield SystemCommand(
+                f"Go to loop: {self.session.loop_name(loop.id)}",
+                f"Its questions ({loop.id})",
+                partial(self._jump, f"loop:{loop.id}"),
+            )
+
+
+def run(file: Path | None, kb_dirs: list[Path]) -> None:
+    """Open the interview on FILE (assessment.yaml here if none); InputError if unusable."""
+    path = Path(file) if file is not None else DEFAULT_FILE
+    kb = knowledge.load([Path(d) for d in kb_dirs])
+    session = Session.open(path, kb)
+    InterviewApp(session).run()
+    if session.assessment is not None:
+        print(
+            f"Your answers are saved in {path}. Continue with `coherence interview {path}`; "
+            f"print the report with `coherence assess {path}`."
+        )
+    else:
+        print(f"Nothing was saved: {path} is created once the platform has a name.")

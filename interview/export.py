@@ -1,0 +1,63 @@
+"""Writing the reports from inside the interview, next to the assessment by default.
+
+Every format expert.render offers is available; all chosen reports are rendered before any
+file is written, and each is written atomically, so a failure never leaves half a report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from expert.assessment import Assessment
+from expert.errors import InputError, Problem
+from expert.render import EXTENSIONS, FORMATS, render
+from expert.results import Results
+from expert.yamlio import atomic_write_text
+
+
+def formats() -> list[str]:
+    return list(FORMATS)
+
+
+def report_path(assessment_path: Path, directory: Path, fmt: str) -> Path:
+    return directory / f"{assessment_path.stem}-report.{EXTENSIONS[fmt]}"
+
+
+def write_reports(
+    results: Results,
+    assessment: Assessment,
+    assessment_path: Path,
+    directory: Path,
+    chosen: list[str],
+) -> list[Path]:
+    """Render then write the chosen formats; InputError says what went wrong and where."""
+    if not chosen:
+        raise InputError(Problem(str(directory), "no format chosen", fix="tick at least one"))
+    if not directory.is_dir():
+        raise InputError(
+            Problem(str(directory), "is not a directory", fix="give an existing directory")
+        )
+    texts: dict[Path, str] = {}
+    for fmt in chosen:
+        try:
+            texts[report_path(assessment_path, directory, fmt)] = render(fmt, results, assessment)
+        except Exception as exc:  # a renderer bug must not take the interview down
+            raise InputError(
+                Problem(
+                    fmt,
+                    f"the {fmt} report could not be produced ({type(exc).__name__}: {exc})",
+                    fix="export the other formats, and report this with the assessment file",
+                )
+            ) from None
+    written = []
+    for path, text in texts.items():
+        if path.resolve() == assessment_path.resolve():
+            raise InputError(Problem(str(path), "would overwrite the assessment itself"))
+        try:
+            atomic_write_text(path, text)
+        except OSError as exc:
+            raise InputError(
+                Problem(str(path), f"cannot write: {exc.strerror or exc}", fix="check the place")
+            ) from None
+        written.append(path)
+    return written

@@ -1,0 +1,406 @@
+"""What each knowledge-base question asks for, and how a typed answer becomes a value.
+
+A question either sets a field of the assessment (`field`) or stores its answer in a loop's
+`answers` map (`answer`). The kind of input (free text, a duration, a number, one choice,
+several choices, a list of ids) follows from the field's type in the assessment model, and
+the choices from the vocabulary list the field is bound to (expert.fields), so questions the
+knowledge base adds need no code here.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from expert import durations
+from expert import fields as field_registry
+from expert.assessment import (
+    SLUG,
+    UNKNOWN,
+    Assessment,
+    Duration,
+    Economics,
+    Loop,
+    Resource,
+    System,
+)
+from expert.conditions import evaluate, resolve
+from expert.facts import encode_field, loop_values
+from expert.graph import Structure, emits, reacts
+from expert.knowledge import KnowledgeBase
+from expert.patterns import Question
+
+Kind = Literal["text", "duration", "integer", "number", "single", "multi", "ids"]
+
+MODELS: dict[str, type[BaseModel]] = {
+    "system": System,
+    "loop": Loop,
+    "resource": Resource,
+    "economics": Economics,
+}
+# What a minimal valid object of each model needs, to probe which values a field accepts.
+_MINIMAL: dict[str, dict[str, Any]] = {
+    "system": {"name": "probe"},
+    "loop": {"id": "probe"},
+    "resource": {"id": "probe"},
+    "economics": {},
+}
+# List fields whose choices are the assessment's own ids rather than a vocabulary.
+_ID_CHOICES = {("loop", "controls"): "loops", ("resource", "calls"): "resources"}
+_DURATION_MARK = get_args(Duration)[1]
+UNKNOWN_WORDS = {"unknown", "don't know", "dont know", "don’t know", "do not know", "?"}
+UNKNOWN_LABEL = "Don't know"
+
+
+class AnswerError(ValueError):
+    """A typed answer that cannot be stored; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str | int
+    label: str
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class AnswerSpec:
+    """How one question is answered."""
+
+    kind: Kind
+    choices: tuple[Choice, ...] = ()
+    allows_unknown: bool = True
+    suggestions: tuple[str, ...] = ()  # known ids offered for an `ids` answer
+
+    def label(self, value: Any) -> str:
+        for choice in self.choices:
+            if str(choice.value) == str(value):
+                return choice.label
+        return str(value)
+
+    @property
+    def how(self) -> str:
+        """One line telling the user how to answer."""
+        return {
+            "text": "Type your answer, then Enter.",
+            "duration": "Type a duration (30s, 5m, minutes, 10s-2m), then Enter.",
+            "integer": "Type a whole number, then Enter.",
+            "number": "Type a number, then Enter.",
+            "single": "Pick one with ↑ ↓, then Enter.",
+            "multi": "Tick all that apply with Space, then Enter.",
+            "ids": "Type ids separated by commas, then Enter.",
+        }[self.kind]
+
+
+# ---------------------------------------------------------------- reading the model
+
+
+def _field_info(model: type[BaseModel], dotted: str) -> FieldInfo | None:
+    parts = dotted.split(".")
+    info: FieldInfo | None = None
+    for i, part in enumerate(parts):
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        if i < len(parts) - 1:
+            sub = next(
+                (
+                    t
+                    for t, _ in _atoms(info.annotation)
+                    if isinstance(t, type) and issubclass(t, BaseModel)
+                ),
+                None,
+            )
+            if sub is None:
+                return None
+            model = sub
+    return info
+
+
+def _atoms(tp: Any, meta: tuple[Any, ...] = ()) -> list[tuple[Any, tuple[Any, ...]]]:
+    """The alternatives of a (possibly Optional/Union/Annotated) type with their metadata."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *extra = get_args(tp)
+        return _atoms(base, (*meta, *extra))
+    if origin in (Union, types.UnionType):
+        return [atom for arg in get_args(tp) for atom in _atoms(arg, meta)]
+    if tp is type(None):
+        return []
+    return [(tp, meta)]
+
+
+def field_kind(scope: str, field: str) -> Kind:
+    """The input kind of a model field, from its type."""
+    info = _field_info(MODELS[scope], field)
+    if info is None:
+        return "text"
+    atoms = _atoms(info.annotation, tuple(info.metadata))
+    if any(get_origin(t) is list for t, _ in atoms):
+        return "multi" if _table(scope, field) or (scope, field) in _ID_CHOICES else "ids"
+    literals = {v for t, _ in atoms if get_origin(t) is Literal for v in get_args(t)}
+    if {"yes", "no"} <= literals:
+        return "single"
+    if any(t is int for t, _ in atoms):
+        return "integer"
+    if any(t is float for t, _ in atoms):
+        return "number"
+    if any(any(m is _DURATION_MARK for m in meta) for _, meta in atoms):
+        return "duration"
+    return "single" if _table(scope, field) else "text"
+
+
+def _table(scope: str, field: str) -> str:
+    spec = field_registry.spec(scope, field) if scope in ("loop", "resource") else None
+    return spec.table if spec is not None else ""
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        data = data.setdefault(part, {})
+    data[parts[-1]] = value
+
+
+def _accepts_unknown(scope: str, field: str) -> bool:
+    info = _field_info(MODELS[scope], field)
+    if info is None or info.is_required():
+        return False
+    data = dict(_MINIMAL[scope])
+    _set_path(data, field, UNKNOWN)
+    try:
+        MODELS[scope].model_validate(data)
+    except ValidationError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- choices and specs
+
+
+def _vocab_choices(kb: KnowledgeBase, table: str) -> tuple[Choice, ...]:
+    out = []
+    for term_id, term in getattr(kb.vocabulary, table).items():
+        if isinstance(term, str):
+            out.append(Choice(term_id, term[:1].upper() + term[1:]))
+        else:
+            out.append(Choice(term_id, term.label[:1].upper() + term.label[1:], term.help))
+    return tuple(out)
+
+
+YES_NO = (Choice("yes", "Yes"), Choice("no", "No"))
+
+
+def spec_for(
+    q: Question, kb: KnowledgeBase, assessment: Assessment | None, target: str = ""
+) -> AnswerSpec:
+    """How question `q` is answered for `target` (a loop or resource id)."""
+    authored = tuple(Choice(c.value, c.label) for c in q.choices)
+    if q.answer is not None:
+        kind: Kind = {
+            "yesno": "single",
+            "category": "single",
+            "set": "multi",
+            "number": "integer",
+            "text": "text",
+        }[q.answer]  # type: ignore[assignment]
+        choices = YES_NO if q.answer == "yesno" else authored
+        return AnswerSpec(kind, choices, allows_unknown=True)
+    field = q.field or ""
+    kind = field_kind(q.about, field)
+    allows = _accepts_unknown(q.about, field)
+    if authored:
+        return AnswerSpec("multi" if kind in ("multi", "ids") else "single", authored, allows)
+    table = _table(q.about, field)
+    if table:
+        return AnswerSpec(kind, _vocab_choices(kb, table), allows)
+    ids_from = _ID_CHOICES.get((q.about, field))
+    if ids_from and assessment is not None:
+        if ids_from == "loops":
+            pool = [(lp.id, lp.name) for lp in assessment.loops if lp.id != target]
+        else:
+            pool = [(r.id, r.name) for r in assessment.resource_list() if r.id != target]
+        choices = tuple(
+            Choice(pid, f"{name} ({pid})" if name and name != UNKNOWN else pid)
+            for pid, name in pool
+        )
+        return AnswerSpec("multi", choices, allows)
+    if kind == "single":  # a yes/no field
+        return AnswerSpec("single", YES_NO, allows)
+    suggestions = tuple(assessment.resource_ids()) if assessment is not None else ()
+    return AnswerSpec(kind, (), allows, suggestions if kind == "ids" else ())
+
+
+# ---------------------------------------------------------------- typed answers
+
+
+def slugify(text: str) -> str:
+    """A valid id made from free text ('Gateway timeout' -> 'gateway-timeout')."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", text.strip().lower()).strip("-_")
+    return slug[:64].rstrip("-_")
+
+
+def parse_typed(spec: AnswerSpec, text: str) -> Any:
+    """The value of a typed answer; AnswerError explains what is wrong with it."""
+    s = text.strip()
+    if s.lower() in UNKNOWN_WORDS:
+        if spec.allows_unknown:
+            return UNKNOWN
+        raise AnswerError("This one needs an answer; any short label will do.")
+    if not s:
+        extra = ", press ctrl+d if you don't know," if spec.allows_unknown else ""
+        raise AnswerError(f"Type an answer{extra} or press Page Down to skip it for now.")
+    if spec.kind == "duration":
+        try:
+            durations.parse(s)
+        except durations.DurationError as exc:
+            raise AnswerError(_sentence(str(exc))) from None
+        return s
+    if spec.kind == "integer":
+        cleaned = re.sub(r"[\s,_']", "", s)
+        if not re.fullmatch(r"\d+", cleaned):
+            raise AnswerError(f"{s!r} is not a whole number; write digits only, such as 12.")
+        return int(cleaned)
+    if spec.kind == "number":
+        cleaned = re.sub(r"[\s_']", "", s).replace(",", "")
+        try:
+            value = float(cleaned)
+        except ValueError:
+            raise AnswerError(f"{s!r} is not a number; write it like 4.90 or 1200.") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise AnswerError(f"{s!r} is not a usable number.")
+        return int(value) if value.is_integer() and "." not in cleaned else value
+    if spec.kind == "ids":
+        items = [item.strip() for item in re.split(r"[,;\n]+", s) if item.strip()]
+        bad = [item for item in items if not SLUG.match(item)]
+        if bad:
+            fixed = ", ".join(slugify(b) or "an-id" for b in bad)
+            raise AnswerError(
+                f"{', '.join(repr(b) for b in bad)} cannot be used as an id: use lower-case "
+                f"letters, digits, '-' and '_' (for example {fixed})."
+            )
+        return list(dict.fromkeys(items))
+    return s
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def describe(spec: AnswerSpec, value: Any) -> str:
+    """A stored value as the user would read it."""
+    if value is None:
+        return "not answered yet"
+    if value == UNKNOWN:
+        return "don't know"
+    if isinstance(value, list):
+        if not value:
+            return "none"
+        return ", ".join(spec.label(v) for v in value)
+    if spec.kind == "duration":
+        try:
+            reading = durations.describe(durations.parse(value))
+        except durations.DurationError:
+            return str(value)
+        return str(value) if reading == str(value) else f"{value} ({reading})"
+    return spec.label(value)
+
+
+def as_text(spec: AnswerSpec, value: Any) -> str:
+    """A stored value as it goes back into a text box for editing."""
+    if value is None or value == UNKNOWN:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def duration_reading(text: str) -> str:
+    """How a duration being typed will be read, or why it cannot be (for a live hint)."""
+    s = text.strip()
+    if not s:
+        return ""
+    try:
+        return "reads as " + durations.describe(durations.parse(s))
+    except durations.DurationError as exc:
+        return _sentence(str(exc))
+
+
+# ---------------------------------------------------------------- relevance
+
+
+def field_value(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if obj is None:
+            return None
+        obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
+    return obj
+
+
+_ANSWER_FIELDS: dict[int, tuple[KnowledgeBase, dict[str, Any]]] = {}
+
+
+def _answer_fields(kb: KnowledgeBase) -> dict[str, Any]:
+    # A knowledge base does not change while the interview runs: compute this once.
+    entry = _ANSWER_FIELDS.get(id(kb))
+    if entry is None or entry[0] is not kb:
+        entry = _ANSWER_FIELDS[id(kb)] = (kb, kb.answer_fields())
+    return entry[1]
+
+
+def encoded(kb: KnowledgeBase, assessment: Assessment, scope: str, target: str) -> dict[str, Any]:
+    """The engine fact of one loop or resource (empty if it does not exist)."""
+    fact: dict[str, Any] = {}
+    if scope == "loop":
+        loop = assessment.loop(target)
+        if loop is None:
+            return fact
+        structure = Structure()
+        structure.emits = {loop.id: emits(loop, kb.vocabulary)}
+        structure.reacts = {loop.id: reacts(loop, kb.vocabulary)}
+        values = loop_values(loop, structure)
+        for spec in field_registry.FACT_KINDS["loop"]:
+            encode_field(spec, values[spec.name], kb.vocabulary, fact)
+        for qid, (spec, choices) in _answer_fields(kb).items():
+            encode_field(spec, loop.answers.get(qid), kb.vocabulary, fact, choices)
+    elif scope == "resource":
+        res = next((r for r in assessment.resource_list() if r.id == target), None)
+        if res is None:
+            return fact
+        for spec in field_registry.FACT_KINDS["resource"]:
+            encode_field(spec, getattr(res, spec.name), kb.vocabulary, fact)
+    return fact
+
+
+def applies(
+    q: Question,
+    kb: KnowledgeBase,
+    assessment: Assessment | None,
+    target: str,
+    fact: dict[str, Any] | None = None,
+) -> bool:
+    """Whether q's `asked_when` terms can hold for the loop or resource `target`.
+
+    Terms are evaluated with the engine's own three-valued semantics, so a question is asked
+    unless an answer already rules it out. `fact` is the target's encoded fact, if the
+    caller has it already (see `encoded`).
+    """
+    if not q.asked_when or assessment is None or q.about not in ("loop", "resource"):
+        return True
+    if fact is None:
+        fact = encoded(kb, assessment, q.about, target)
+    if not fact:
+        return False
+    answer_fields = _answer_fields(kb)
+    for term in q.asked_when:
+        resolved = resolve(q.about, term.field, kb.vocabulary, answer_fields)
+        if resolved is None:
+            continue  # a term the registry does not know cannot rule the question out
+        if evaluate(term, resolved, fact, {}, {}) == "no":
+            return False
+    return True

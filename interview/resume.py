@@ -1,0 +1,81 @@
+"""Where the user was: kept beside the assessment in a small hidden file.
+
+The assessment file holds only the assessment (the format `coherence assess` reads), so the
+interview's own state lives in `.FILE.interview.json` next to it: the step on screen and any
+text typed but not yet confirmed. A missing or damaged file just means "start at the
+beginning"; it never stops the interview.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VERSION = 1
+MAX_PENDING = 200  # typed-but-unconfirmed answers remembered at most
+MAX_BYTES = 256 * 1024
+
+
+def sidecar_path(assessment_path: Path) -> Path:
+    return assessment_path.with_name(f".{assessment_path.name}.interview.json")
+
+
+@dataclass
+class Position:
+    step: str = ""
+    pending: dict[str, str] = field(default_factory=dict)
+    templates: dict[str, str] = field(default_factory=dict)  # loop id -> template it came from
+
+
+def load(assessment_path: Path) -> Position:
+    path = sidecar_path(assessment_path)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return Position()
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Position()
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return Position()
+    step = data.get("step")
+    return Position(
+        step=step if isinstance(step, str) else "",
+        pending=_strings(data.get("pending")),
+        templates=_strings(data.get("templates")),
+    )
+
+
+def _strings(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def save(assessment_path: Path, position: Position) -> None:
+    """Write the position atomically; OSError is left to the caller to report."""
+    pending = dict(list(position.pending.items())[-MAX_PENDING:])
+    text = json.dumps(
+        {
+            "version": VERSION,
+            "step": position.step,
+            "pending": pending,
+            "templates": position.templates,
+        },
+        indent=1,
+    )
+    # Replaced atomically but not fsynced: this is written on every step, and losing the
+    # last position in a power cut only means resuming one step earlier.
+    target = sidecar_path(assessment_path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

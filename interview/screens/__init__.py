@@ -1,0 +1,1 @@
+"""Screens of the interview: the questions, the results and the dialogs."""

@@ -1,0 +1,781 @@
+"""The interview: outline on the left, one question at a time, live findings beside it.
+
+Confirming an answer validates it, saves the file, starts an engine re-run in the
+background and moves on; an answer that cannot be stored is explained under the input and
+nothing changes. Going back, skipping and jumping never discard what was typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input
+
+from expert.assessment import UNKNOWN
+from expert.errors import InputError
+from expert.templates import LoopTemplate
+from interview import flow
+from interview.flow import Step
+from interview.questions import (
+    AnswerError,
+    AnswerSpec,
+    as_text,
+    describe,
+    parse_typed,
+    spec_for,
+)
+from interview.screens.confirm import ConfirmDialog
+from interview.screens.loop_dialog import LoopDialog
+from interview.widgets.live_panel import LivePanel, counts_line
+from interview.widgets.outline import Outline
+from interview.widgets.question_card import InfoView, QuestionCard, QuestionView
+
+if TYPE_CHECKING:
+    from interview.app import InterviewApp
+    from interview.session import Session
+
+SECTIONS = {
+    "identity": "who it is",
+    "dimensions": "the five dimensions",
+    "reach": "what it acts on and watches",
+    "details": "details",
+    "retries": "retries",
+    "deadlines": "deadlines",
+    "guards": "guards on its actions",
+    "economics": "economic figures",
+    "system": "the platform",
+}
+# The five dimensions every loop is described by (the method's core).
+DIMENSIONS = {
+    "objective": "objective",
+    "target": "optimisation target",
+    "timescale": "reaction timescale",
+    "triggers": "trigger conditions",
+    "actuations": "actuation mechanism",
+}
+
+
+def problems_text(exc: InputError) -> str:
+    return " ".join(
+        p.message[:1].upper() + p.message[1:] + (f" ({p.fix})" if p.fix else "") + "."
+        for p in exc.problems
+    )
+
+
+class InterviewScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+d", "dont_know", "Don't know", priority=True),
+        # Back and Skip are on the card's buttons, which name their keys; the footer keeps
+        # room for the rest at 80 columns.
+        Binding("escape", "back", "Back", show=False),
+        Binding("pagedown", "skip", "Skip", priority=True, show=False),
+        Binding("ctrl+f", "finish_loop", "Finish loop"),
+        Binding("ctrl+r", "app.results", "Results"),
+        Binding("ctrl+o", "outline", "Outline"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: Step = flow.WELCOME
+        self.steps: list[Step] = []
+        self._fresh_loop = ""  # a loop just added: its template notes are shown once
+        self._empty_confirm = ""  # a multi-choice confirmed with nothing ticked, once
+
+    @property
+    def interview_app(self) -> InterviewApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def session(self) -> Session:
+        return self.interview_app.session
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            yield Outline(id="outline")
+            with Container(id="work"):
+                yield QuestionCard(id="card")
+                yield LivePanel(id="live")
+        yield Footer(compact=True)
+
+    async def on_mount(self) -> None:
+        self.steps = self._build()
+        await self.show(self._resume_step())
+        self.refresh_live()
+        self.interview_app.request_assessment()
+
+    # ------------------------------------------------------------ steps
+
+    def _build(self) -> list[Step]:
+        results = self.interview_app.results
+        return flow.build(self.session, results.open_questions if results else [])
+
+    def _resume_step(self) -> Step:
+        key = self.interview_app.position.step
+        step = Step.from_key(key) if key else None
+        if step is not None and self._valid(step):
+            return step
+        a = self.session.assessment
+        if a is None:
+            return flow.WELCOME
+        if a.loops:
+            return flow.REVIEW
+        return flow.first_unanswered(self.session, self.steps) or flow.LOOPS
+
+    def _valid(self, step: Step) -> bool:
+        """Whether a step can be shown (its loop and question still exist)."""
+        if flow.index_of(self.steps, step.key) is not None:
+            return True
+        a = self.session.assessment
+        if step.kind == "question" and step.question in self.session.kb.questions:
+            return step.scope == "loop" and a is not None and a.loop(step.target) is not None
+        return False
+
+    def _neighbour(self, step: Step, delta: int) -> Step | None:
+        steps = self.steps
+        i = flow.index_of(steps, step.key)
+        if i is None and step.scope == "loop":
+            # A follow-up no longer open: move relative to its loop's closing step.
+            done = flow.index_of(steps, Step("loop-done", "loop", step.target).key)
+            if done is not None:
+                return steps[done] if delta > 0 else steps[max(done - 1, 0)]
+        if i is None:
+            return flow.REVIEW if delta > 0 else flow.LOOPS
+        j = i + delta
+        return steps[j] if 0 <= j < len(steps) else None
+
+    def loop_first_step(self, loop_id: str, skip_name: bool = False) -> Step:
+        for step in self.steps:
+            if step.kind == "question" and step.scope == "loop" and step.target == loop_id:
+                q = self.session.kb.questions.get(step.question)
+                if skip_name and q is not None and q.field == "name":
+                    continue
+                return step
+        return Step("loop-done", "loop", loop_id)
+
+    # ------------------------------------------------------------ showing
+
+    async def show(self, step: Step) -> None:
+        self.current = step
+        self.refresh_bindings()  # "Finish loop" depends on where the user is
+        self._empty_confirm = ""
+        card = self.query_one(QuestionCard)
+        if step.kind == "question":
+            await card.show_question(self._question_view(step))
+        else:
+            await card.show_info(self._info_view(step))
+        self._refresh_outline()
+        # Recorded once the step is on screen and its input has the focus.
+        self.interview_app.position.step = step.key
+        self.interview_app.save_position()
+
+    async def go(self, delta: int) -> None:
+        self.steps = self._build()
+        target = self._neighbour(self.current, delta)
+        if target is not None:
+            await self.show(target)
+
+    async def jump(self, key: str) -> None:
+        self.steps = self._build()
+        if key.startswith("loop:"):
+            step: Step | None = self.loop_first_step(key[len("loop:") :])
+        elif key == "first-unanswered":
+            step = flow.first_unanswered(self.session, self.steps) or flow.REVIEW
+        elif key.startswith("first:"):
+            scope = key[len("first:") :]
+            step = next((s for s in self.steps if s.scope == scope), flow.WELCOME)
+        else:
+            step = Step.from_key(key)
+        if step is None:
+            return
+        if step.kind == "question" and not self._valid(step):
+            self.notify("That question no longer applies.", severity="warning")
+            return
+        await self.show(step)
+
+    def _refresh_outline(self) -> None:
+        self.query_one(Outline).rebuild(self.session, self.steps, self.current)
+
+    def refresh_live(self) -> None:
+        app = self.interview_app
+        self.query_one(LivePanel).show(self.session, app.results, app.engine_error, app.engine_busy)
+
+    async def results_changed(self) -> None:
+        """The engine has re-run: update findings, follow-ups and the outline."""
+        self.refresh_live()
+        self.steps = self._build()
+        self._refresh_outline()
+        card = self.query_one(QuestionCard)
+        if self.current.kind == "question":
+            card.set_follow_up(self._follow_up_text(self.current))
+            card.set_crumb(self._crumb(self.current))
+        elif self.current.kind in ("review", "loop-done") and card.has_focus_within:
+            # Their counts follow the findings; redrawn only while the user is on the card.
+            await card.show_info(self._info_view(self.current, keep_highlight=True))
+
+    # ------------------------------------------------------------ views
+
+    def _spec(self, step: Step) -> AnswerSpec:
+        q = self.session.kb.questions[step.question]
+        return spec_for(q, self.session.kb, self.session.assessment, step.target)
+
+    def _follow_up_text(self, step: Step) -> str:
+        results = self.interview_app.results
+        if results is None:
+            return ""
+        titles = {f.id: f.title for f in results.findings}
+        for oq in results.open_questions:
+            if oq.id == step.question and oq.loop == step.target:
+                settles = "; ".join(dict.fromkeys(titles.get(s, s) for s in oq.settles))
+                return f"Follow-up: settles the possible finding “{settles}”"
+        return ""
+
+    def _crumb(self, step: Step) -> str:
+        q = self.session.kb.questions[step.question]
+        same = [
+            s
+            for s in self.steps
+            if s.kind == "question" and s.scope == step.scope and s.target == step.target
+        ]
+        keys = [s.key for s in same]
+        count = f"{keys.index(step.key) + 1}/{len(same)}" if step.key in keys else "follow-up"
+        section = SECTIONS.get(q.section, q.section.replace("-", " "))
+        if step.scope == "system":
+            return f"The platform · {count}"
+        if step.scope == "economics":
+            return f"Economic figures (optional) · {count}"
+        if step.scope == "resource":
+            return f"Resource {step.target} · {section} · {count}"
+        a = self.session.assessment
+        loops = [lp.id for lp in a.loops] if a else []
+        number = loops.index(step.target) + 1 if step.target in loops else 0
+        crumb = f"Loop {number}/{len(loops)}: {self.session.loop_name(step.target)} · {count} · "
+        if q.field in DIMENSIONS:
+            position = list(DIMENSIONS).index(q.field) + 1
+            return crumb + f"dimension {position}/5: {DIMENSIONS[q.field]}"
+        return crumb + section
+
+    def _question_view(self, step: Step) -> QuestionView:
+        q = self.session.kb.questions[step.question]
+        spec = self._spec(step)
+        value = self.session.value(q, step.target)
+        notes = []
+        if spec.kind == "ids":
+            known = [s for s in spec.suggestions]
+            notes.append(
+                "Resources named so far: " + ", ".join(known)
+                if known
+                else "Name each resource with a short id, for example inference-gateway."
+            )
+        if spec.kind == "multi" and not spec.choices:
+            notes.append("There is nothing to choose from yet.")
+        if step.scope == "loop" and self._fresh_loop == step.target:
+            notes += self._template_notes(step.target)
+            self._fresh_loop = ""
+        pending = self.interview_app.position.pending.get(step.key)
+        return QuestionView(
+            key=step.key,
+            crumb=self._crumb(step),
+            prompt=q.text,
+            help=q.help,
+            example=q.example,
+            spec=spec,
+            value=value,
+            saved=describe(spec, value),
+            pending=pending,
+            follow_up=self._follow_up_text(step),
+            notes=notes,
+        )
+
+    def _template_notes(self, loop_id: str) -> list[str]:
+        template_id = self.interview_app.position.templates.get(loop_id, "")
+        template = self.session.kb.templates.get(template_id)
+        if template is None or not template.notes:
+            return []
+        notes = [f"• {note}" for note in template.notes]
+        return [f"From the template “{template.title}”. Check:", *notes]
+
+    def _info_view(self, step: Step, keep_highlight: bool = False) -> InfoView:
+        highlight = None
+        if keep_highlight:
+            actions = self.query_one(QuestionCard).query("#actions")
+            if actions:
+                option = actions.first().highlighted_option  # type: ignore[attr-defined]
+                highlight = option.id if option else None
+        view = {
+            "welcome": self._welcome,
+            "loops": self._loops,
+            "loop-done": self._loop_done,
+            "resources": self._resources,
+            "economics": self._economics,
+            "review": self._review,
+        }[step.kind](step)
+        if highlight is not None:
+            view.highlight = highlight
+        return view
+
+    def _welcome(self, step: Step) -> InfoView:
+        path = self.session.path
+        body = (
+            "Autoscalers, retries, timeouts, batching and schedulers each act on their own. "
+            "Acting on the same resources without coordinating, they make a platform costly "
+            "and unpredictable while every component reports healthy.\n"
+            "Describe the platform, then its control loops one at a time (templates help), "
+            "then, if you like, a few cost figures. Findings appear as you answer.\n"
+            f"Every answer is saved at once to {path}; quit any time (ctrl+q) and run the "
+            "same command to continue. Don't know is a valid answer (ctrl+d). F1: help."
+        )
+        if self.session.assessment is None:
+            actions = [("next", "Start: describe the platform")]
+        else:
+            actions = [
+                ("goto:first-unanswered", "Continue where the answers stop"),
+                ("goto:" + flow.REVIEW.key, "Review the assessment and its findings"),
+                ("next", "Go through the questions from the start"),
+            ]
+        return InfoView(
+            step.key,
+            "Welcome",
+            "Find where your platform's control loops work against each other",
+            Text(body),
+            actions,
+        )
+
+    def _loops(self, step: Step) -> InfoView:
+        a = self.session.assessment
+        loops = a.loops if a else []
+        body = Text(
+            "A control loop watches something and acts on its own: a Kubernetes autoscaler, "
+            "client SDK retries, a gateway timeout, continuous batching in the model server, "
+            "a batch scheduler filling idle GPUs, a liveness probe that restarts pods.\n\n"
+            "Describe each loop that acts on this platform, one at a time. Conflicts arise "
+            "between loops, so describe at least two; four or more gives a real picture."
+        )
+        if loops:
+            body.append(f"\n\nDescribed so far: {len(loops)}.")
+        actions = [("add-loop", "Add a control loop (from a template or from scratch)")]
+        for loop in loops:
+            actions.append(
+                (f"goto:loop:{loop.id}", f"Check or edit: {self.session.loop_name(loop.id)}")
+            )
+        if loops:
+            actions.append(self._onward())
+        return InfoView(step.key, "Control loops", "Your platform's control loops", body, actions)
+
+    def _onward(self) -> tuple[str, str]:
+        """The action that leaves the loops: to their resources if asked about, else costs."""
+        if flow.index_of(self.steps, flow.RESOURCES.key) is not None:
+            return ("goto:" + flow.RESOURCES.key, "Go on to the resources the loops act on")
+        return ("goto:" + flow.ECONOMICS.key, "Go on to the economic figures")
+
+    def _loop_done(self, step: Step) -> InfoView:
+        a = self.session.assessment
+        loop_ids = [lp.id for lp in a.loops] if a else []
+        name = self.session.loop_name(step.target)
+        answered, total = flow.progress(self.session, self.steps, "loop", step.target)
+        unknown = sum(
+            1
+            for s in self.steps
+            if s.kind == "question"
+            and s.scope == "loop"
+            and s.target == step.target
+            and self.session.value(self.session.kb.questions[s.question], s.target) == UNKNOWN
+        )
+        body = Text(f"{answered} of {total} questions answered ({unknown} with don't know).")
+        results = self.interview_app.results
+        if results is not None:
+            mine = [f for f in results.findings if step.target in f.loops]
+            body.append(f" Findings involving this loop so far: {len(mine)}.")
+        for note in self._template_notes(step.target):
+            body.append("\n\n" + note)
+        actions: list[tuple[str, str]] = []
+        position = loop_ids.index(step.target) if step.target in loop_ids else -1
+        highlight = "add-loop"
+        if 0 <= position < len(loop_ids) - 1:
+            following = loop_ids[position + 1]
+            actions.append(
+                (
+                    f"goto:loop:{following}",
+                    f"Continue with the next loop: {self.session.loop_name(following)}",
+                )
+            )
+            highlight = actions[0][0]
+        actions.append(("add-loop", "Add another control loop"))
+        if position == len(loop_ids) - 1:
+            actions.append(self._onward())
+        actions += [
+            (f"duplicate:{step.target}", "Duplicate this loop (to describe a similar one)"),
+            (f"rename:{step.target}", "Rename this loop"),
+            (f"delete:{step.target}", "Delete this loop"),
+        ]
+        return InfoView(
+            step.key,
+            f"Loop {position + 1} of {len(loop_ids)}: done",
+            f"{name} is described",
+            body,
+            actions,
+            highlight=highlight,
+        )
+
+    def _resources(self, step: Step) -> InfoView:
+        a = self.session.assessment
+        ids = a.resource_ids() if a else []
+        count = len(flow.ordered(self.session.kb, "resource"))
+        body = Text(
+            f"Your loops act on: {', '.join(ids)}. A few questions about each tell the tool "
+            "what they are, which of them call each other, whether their members must move "
+            "in lockstep, and how long they take to start and to save progress. Timeouts, "
+            "restarts and preemptions are judged against those times."
+        )
+        return InfoView(
+            step.key,
+            "Resources",
+            "The resources the loops act on",
+            body,
+            [
+                ("next", f"Describe them (up to {count} questions each)"),
+                ("goto:" + flow.ECONOMICS.key, "Skip them: go to the economic figures"),
+            ],
+        )
+
+    def _economics(self, step: Step) -> InfoView:
+        count = len(flow.ordered(self.session.kb, "economics"))
+        body = Text(
+            "With a few figures the report prices the ghost costs: accelerator time without "
+            "progress, tokens burnt without delivery, engineering time spent on symptoms "
+            "instead of causes. Without them it states the exposure in accelerator-hours, "
+            "tokens and engineer-hours. Your cloud bill, serving metrics and finance team "
+            "have them; each question says where to look."
+        )
+        return InfoView(
+            step.key,
+            "Economic figures",
+            "Economic figures (optional)",
+            body,
+            [
+                ("next", f"Enter the figures ({count} questions)"),
+                ("goto:" + flow.REVIEW.key, "Skip them: go to the review"),
+            ],
+        )
+
+    def _review(self, step: Step) -> InfoView:
+        a = self.session.assessment
+        results = self.interview_app.results
+        body = Text()
+        if a is None:
+            body.append("Nothing is described yet.")
+        else:
+            body.append(f"{a.system.name}: {len(a.loops)} control loops, saved in ")
+            body.append(str(self.session.path))
+            body.append(".\n")
+            if results is not None:
+                body.append(f"Findings: {counts_line(results)}.")
+        table = None
+        if a is not None and a.loops:
+            table = Table(box=None, pad_edge=False, expand=True, show_edge=False)
+            table.add_column("Loop", overflow="ellipsis", no_wrap=True, ratio=3)
+            for column in ("Layer", "Objective", "Reacts in", "Answered"):
+                table.add_column(column, overflow="ellipsis", no_wrap=True, ratio=1, min_width=7)
+            for loop in a.loops:
+                answered, total = flow.progress(self.session, self.steps, "loop", loop.id)
+                table.add_row(
+                    Text(self.session.loop_name(loop.id)),
+                    Text(loop.layer or "—"),
+                    Text(loop.objective or "—"),
+                    Text(loop.timescale or "—"),
+                    f"{answered}/{total}",
+                )
+        open_count = (
+            len([q for q in results.open_questions if not q.answered_unknown]) if results else 0
+        )
+        actions = [("results", "See the findings and their explanations")]
+        if open_count:
+            actions.append(("follow-ups", f"Answer the open follow-up questions ({open_count})"))
+        actions += [
+            ("export", "Export the reports"),
+            ("add-loop", "Add a control loop"),
+            ("goto:" + flow.ECONOMICS.key, "Economic figures"),
+        ]
+        return InfoView(step.key, "Review", "Review", body, actions, table=table)
+
+    # ------------------------------------------------------------ answering
+
+    async def confirm(self, raw: Any, typed: bool) -> None:
+        step = self.current
+        if step.kind != "question":
+            return
+        q = self.session.kb.questions[step.question]
+        spec = self._spec(step)
+        card = self.query_one(QuestionCard)
+        try:
+            value = parse_typed(spec, raw) if typed else raw
+            if value == UNKNOWN and not spec.allows_unknown:
+                raise AnswerError("This one needs an answer; any short label will do.")
+            if value == [] and self._empty_confirm != step.key:
+                self._empty_confirm = step.key
+                raise AnswerError(
+                    "Nothing is ticked (tick with Space). If none apply, press Enter again."
+                )
+            self.session.answer(q, step.target, value)
+        except AnswerError as exc:
+            card.show_error(str(exc))
+            return
+        except InputError as exc:
+            card.show_error(problems_text(exc))
+            return
+        self.interview_app.position.pending.pop(step.key, None)
+        self.interview_app.request_assessment()
+        await self.go(+1)
+
+    @on(QuestionCard.Answered)
+    async def _answered(self, message: QuestionCard.Answered) -> None:
+        # An Enter pressed twice quickly arrives after the card has moved on: drop it
+        # rather than store the previous answer under the next question.
+        if message.key == self.current.key:
+            await self.confirm(message.value, message.typed)
+
+    @on(Input.Changed, "#answer")
+    def _remember_typing(self, event: Input.Changed) -> None:
+        step = self.current
+        if step.kind != "question":
+            return
+        q = self.session.kb.questions[step.question]
+        stored = as_text(self._spec(step), self.session.value(q, step.target))
+        pending = self.interview_app.position.pending
+        if event.value == stored:
+            pending.pop(step.key, None)
+        else:
+            pending[step.key] = event.value
+
+    @on(Button.Pressed, "#card-buttons Button")
+    async def _button(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "next":
+            if self.current.kind == "question":
+                answer = self.query_one(QuestionCard).current_answer()
+                if answer is not None:
+                    await self.confirm(*answer)
+            else:
+                await self.go(+1)
+        elif event.button.id == "unknown":
+            await self.action_dont_know()
+        elif event.button.id == "skip":
+            await self.action_skip()
+        elif event.button.id == "back":
+            await self.action_back()
+
+    async def action_dont_know(self) -> None:
+        if self.current.kind != "question":
+            return
+        if not self._spec(self.current).allows_unknown:
+            self.query_one(QuestionCard).show_error(
+                "This one needs an answer; any short label will do."
+            )
+            return
+        await self.confirm(UNKNOWN, typed=False)
+
+    async def action_skip(self) -> None:
+        self.interview_app.save_position()
+        await self.go(+1)
+
+    async def action_back(self) -> None:
+        if self.query_one(Outline).has_focus:
+            self._focus_card()
+            return
+        await self.go(-1)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "finish_loop":  # only offered inside a loop's questions
+            return self.current.kind == "question" and self.current.scope == "loop"
+        return True
+
+    async def action_finish_loop(self) -> None:
+        """Leave this loop's remaining questions unanswered and go to its summary."""
+        if self.current.kind == "question" and self.current.scope == "loop":
+            self.interview_app.save_position()
+            await self.show(Step("loop-done", "loop", self.current.target))
+
+    def action_outline(self) -> None:
+        outline = self.query_one(Outline)
+        if outline.has_focus:
+            self._focus_card()
+        else:
+            outline.show_step(self.current.key)
+            outline.focus()
+
+    def _focus_card(self) -> None:
+        for selector in ("#answer", "#actions"):
+            found = self.query_one(QuestionCard).query(selector)
+            if found:
+                found.first().focus()
+                return
+
+    # ------------------------------------------------------------ decisions and loops
+
+    @on(QuestionCard.ActionChosen)
+    async def _action(self, message: QuestionCard.ActionChosen) -> None:
+        if message.key != self.current.key:
+            return
+        action = message.action
+        command, _, argument = action.partition(":")
+        if command == "next":
+            await self.go(+1)
+        elif command == "goto":
+            await self.jump(argument)
+        elif command == "add-loop":
+            self.add_loop()
+        elif command in ("duplicate", "rename", "delete"):
+            self.loop_command(command, argument)
+        elif command == "results":
+            self.interview_app.action_results()
+        elif command == "export":
+            self.interview_app.action_export()
+        elif command == "follow-ups":
+            await self.next_follow_up()
+
+    async def next_follow_up(self) -> None:
+        results = self.interview_app.results
+        questions = [q for q in results.open_questions if not q.answered_unknown] if results else []
+        if not questions:
+            self.notify("No follow-up question is open.")
+            return
+        await self.jump(Step("question", "loop", questions[0].loop, questions[0].id).key)
+
+    @on(Outline.Jump)
+    async def _outline_jump(self, message: Outline.Jump) -> None:
+        await self.jump(message.key)
+
+    @on(Outline.LoopCommand)
+    def _outline_command(self, message: Outline.LoopCommand) -> None:
+        if message.command == "add":
+            self.add_loop()
+        else:
+            self.loop_command(message.command, message.loop_id)
+
+    @on(LivePanel.OpenFinding)
+    def _open_finding(self, message: LivePanel.OpenFinding) -> None:
+        self.interview_app.action_results(message.finding_id)
+
+    @on(LivePanel.OpenQuestion)
+    async def _open_question(self, message: LivePanel.OpenQuestion) -> None:
+        await self.jump(Step("question", "loop", message.loop_id, message.question_id).key)
+
+    def add_loop(self) -> None:
+        if self.session.assessment is None:
+            self.notify("Name the platform first: the file is created with it.", severity="warning")
+            return
+        kb = self.session.kb
+
+        def commit(template: LoopTemplate | None, loop_id: str, name: str) -> None:
+            self.session.add_loop(loop_id, name, template)
+            if template is not None:
+                self.interview_app.position.templates[loop_id] = template.id
+
+        self.app.push_screen(
+            LoopDialog(
+                "add",
+                commit,
+                self.session.check_loop_id,
+                list(kb.templates.values()),
+                layer_order=kb.vocabulary.terms("layers"),
+                layer_labels={k: v.label for k, v in kb.vocabulary.layers.items()},
+            ),
+            self._loop_added,
+        )
+
+    async def _loop_added(self, loop_id: str | None) -> None:
+        if not loop_id:
+            return
+        self.interview_app.request_assessment()
+        self.steps = self._build()
+        self._fresh_loop = loop_id
+        await self.show(self.loop_first_step(loop_id, skip_name=True))
+
+    def loop_command(self, command: str, loop_id: str) -> None:
+        a = self.session.assessment
+        if a is None or a.loop(loop_id) is None:
+            return
+        name = self.session.loop_name(loop_id)
+        if command == "delete":
+            message = (
+                f"{name} ({loop_id}) and all its answers are removed from "
+                f"{self.session.path.name}. Loops that named it as one they control no "
+                "longer do."
+            )
+            self.app.push_screen(
+                ConfirmDialog(f"Delete {name}?", message, yes="Delete"),
+                lambda yes: self._delete(loop_id) if yes else None,
+            )
+        elif command == "duplicate":
+            new_id = self._free_id(loop_id)
+            self.app.push_screen(
+                LoopDialog(
+                    "duplicate",
+                    lambda _t, i, n: self.session.duplicate_loop(loop_id, i, n),
+                    self.session.check_loop_id,
+                    name=f"{name} (copy)",
+                    loop_id=new_id,
+                ),
+                self._loop_added,
+            )
+        elif command == "rename":
+            self.app.push_screen(
+                LoopDialog(
+                    "rename",
+                    lambda _t, i, n: self.session.rename_loop(loop_id, i, n),
+                    lambda i: self.session.check_loop_id(i, replacing=loop_id),
+                    name=name,
+                    loop_id=loop_id,
+                ),
+                lambda new_id: self._renamed(loop_id, new_id),
+            )
+
+    def _free_id(self, loop_id: str) -> str:
+        a = self.session.assessment
+        for n in range(2, 1000):
+            candidate = f"{loop_id[:60]}-{n}"
+            if a is None or a.loop(candidate) is None:
+                return candidate
+        return ""
+
+    async def _renamed(self, old: str, new: str | None) -> None:
+        if not new:
+            return
+        position = self.interview_app.position
+        position.pending = {
+            key.replace(f":loop:{old}:", f":loop:{new}:"): text
+            for key, text in position.pending.items()
+        }
+        if old in position.templates:
+            position.templates[new] = position.templates.pop(old)
+        self.interview_app.request_assessment()
+        self.steps = self._build()
+        current = self.current
+        if current.target == old and current.scope == "loop":
+            current = replace(current, target=new)
+        await self.show(current)
+
+    async def _delete(self, loop_id: str) -> None:
+        try:
+            self.session.delete_loop(loop_id)
+        except InputError as exc:
+            self.notify(problems_text(exc), severity="error", title="Not deleted")
+            return
+        position = self.interview_app.position
+        position.pending = {
+            key: text for key, text in position.pending.items() if f":loop:{loop_id}:" not in key
+        }
+        position.templates.pop(loop_id, None)
+        self.notify(f"Deleted {loop_id}.")
+        self.interview_app.request_assessment()
+        self.steps = self._build()
+        current = self.current
+        await self.show(flow.LOOPS if current.target == loop_id else current)

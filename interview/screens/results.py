@@ -1,0 +1,173 @@
+"""The results: every finding by severity and kind; the highlighted one explained.
+
+The list follows the engine live (it re-runs after every answer); the explanation shows the
+chain from the user's answers to the finding, its symptoms and their costs, with links that
+jump along the chain.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from expert.patterns import SEVERITY_ORDER
+from expert.results import Finding, Results
+from interview.widgets.explanation import explain
+from interview.widgets.live_panel import KIND_LABEL, counts_line
+
+KIND_ORDER = ["incoherence", "symptom", "ghost-cost", "auditability"]
+
+
+def sort_findings(results: Results, by: str) -> list[Finding]:
+    def severity(f: Finding) -> int:
+        return -SEVERITY_ORDER.index(f.severity)
+
+    def kind(f: Finding) -> int:
+        return KIND_ORDER.index(f.kind)
+
+    if by == "kind":
+        return sorted(
+            results.findings, key=lambda f: (kind(f), severity(f), f.status != "confirmed", f.id)
+        )
+    return sorted(
+        results.findings, key=lambda f: (severity(f), kind(f), f.status != "confirmed", f.id)
+    )
+
+
+class ResultsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back to questions"),
+        Binding("s", "sort", "Sort"),
+        Binding("a", "answer", "Answer to settle"),
+        Binding("e", "app.export", "Export"),
+    ]
+
+    def __init__(self, finding_id: str | None = None) -> None:
+        super().__init__()
+        self.selected = finding_id
+        self.sort_by = "severity"
+        self.shown: list[Finding] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="results-summary")
+        with Container(id="results-split"):
+            table: DataTable[str] = DataTable(id="findings", cursor_type="row", zebra_stripes=True)
+            yield table
+            with VerticalScroll(id="explanation-scroll"):
+                yield Static(id="explanation")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#findings", DataTable)
+        table.add_columns("Severity", "Kind", "Status", "Finding")
+        self.refresh_results()
+        table.focus()
+
+    def refresh_results(self) -> None:
+        """Fill the table from the app's latest results, keeping the selected finding."""
+        app = self.app
+        results: Results | None = app.results  # type: ignore[attr-defined]
+        error: str | None = app.engine_error  # type: ignore[attr-defined]
+        summary = self.query_one("#results-summary", Static)
+        table = self.query_one("#findings", DataTable)
+        if results is None:
+            summary.update(
+                Text(f"✗ {error}" if error else "Working out the findings…", style="bold")
+            )
+            table.clear()
+            self.shown = []
+            self._explain(None)
+            return
+        session = app.session  # type: ignore[attr-defined]
+        name = session.assessment.system.name if session.assessment else ""
+        line = f"{name}: findings {counts_line(results)} · sorted by {self.sort_by}"
+        if error:
+            line += f" · ✗ {error} (showing the last results)"
+        summary.update(Text(line))
+        self.shown = sort_findings(results, self.sort_by)
+        table.clear()
+        for f in self.shown:
+            table.add_row(
+                f.severity.upper(),
+                KIND_LABEL[f.kind],
+                f.status,
+                Text(f.title),
+                key=f.id,
+            )
+        ids = [f.id for f in self.shown]
+        if self.selected in ids:
+            table.move_cursor(row=ids.index(self.selected), animate=False)
+        elif ids:
+            self.selected = ids[0]
+            table.move_cursor(row=0, animate=False)
+        else:
+            self.selected = None
+        self._explain(self.selected)
+
+    def _explain(self, finding_id: str | None) -> None:
+        widget = self.query_one("#explanation", Static)
+        results: Results | None = self.app.results  # type: ignore[attr-defined]
+        finding = results.by_id().get(finding_id) if results and finding_id else None
+        if finding is None:
+            widget.update(
+                Text(
+                    "No findings yet. Conflicts need at least two loops that act on the same "
+                    "resource; describe more loops, or answer the follow-up questions."
+                    if results is not None
+                    else ""
+                )
+            )
+            return
+        widget.update(explain(finding, results, self.app.session))  # type: ignore[attr-defined]
+        self.query_one("#explanation-scroll", VerticalScroll).scroll_home(animate=False)
+
+    @on(DataTable.RowHighlighted, "#findings")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        finding_id = event.row_key.value if event.row_key else None
+        if finding_id and finding_id != self.selected:
+            self.selected = finding_id
+            self._explain(finding_id)
+
+    @on(DataTable.RowSelected, "#findings")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.query_one("#explanation-scroll").focus()
+
+    def select_finding(self, finding_id: str) -> None:
+        """Jump to a finding (the links in an explanation call this)."""
+        ids = [f.id for f in self.shown]
+        if finding_id in ids:
+            self.selected = finding_id
+            self.query_one("#findings", DataTable).move_cursor(
+                row=ids.index(finding_id), animate=False
+            )
+            self._explain(finding_id)
+
+    def action_select_finding(self, finding_id: str) -> None:
+        self.select_finding(finding_id)
+
+    def action_sort(self) -> None:
+        self.sort_by = "kind" if self.sort_by == "severity" else "severity"
+        self.refresh_results()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_answer(self) -> None:
+        results: Results | None = self.app.results  # type: ignore[attr-defined]
+        if results is None or self.selected is None:
+            return
+        settling = [q for q in results.open_questions if self.selected in q.settles]
+        if not settling:
+            self.notify("No open question would change this finding.", severity="information")
+            return
+        question = settling[0]
+        self.app.pop_screen()
+        self.app.open_question(question.loop, question.id)  # type: ignore[attr-defined]

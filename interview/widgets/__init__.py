@@ -1,0 +1,1 @@
+"""Widgets of the interview: the question card, the outline, the live findings."""

@@ -1,0 +1,120 @@
+"""A finding explained: the answers it rests on, the chain to symptoms and costs, the
+narrative in the user's own loop names, and what would clear it.
+
+Everything the user or the knowledge base wrote is escaped before it meets markup; the
+only markup here is ours (headings and links that jump to related findings).
+"""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.markup import escape
+
+from expert.results import Finding, Results
+from interview.session import Session
+
+KIND_NAME = {
+    "incoherence": "incoherence (loops working against each other)",
+    "symptom": "soft-degradation symptom",
+    "ghost-cost": "ghost cost",
+    "auditability": "auditability gap",
+}
+CHAIN_NAME = {
+    "incoherence": "conflict",
+    "symptom": "symptom",
+    "ghost-cost": "ghost cost",
+    "auditability": "audit gap",
+}
+
+
+def field_label(field: str) -> str:
+    return field.replace("answers.", "").replace(".", ": ").replace("_", " ").replace("-", " ")
+
+
+def _link(f: Finding) -> str:
+    return f"[@click=screen.select_finding('{f.id}')]{escape(f.title)}[/]"
+
+
+def _chain(
+    finding: Finding, index: dict[str, Finding], direction: str, depth: int, seen: set[str]
+) -> list[str]:
+    lines: list[str] = []
+    if depth > 3:
+        return lines
+    related = finding.leads_to if direction == "down" else finding.derived_from
+    for fid in related:
+        other = index.get(fid)
+        if other is None or fid in seen:
+            continue
+        seen.add(fid)
+        arrow = "→" if direction == "down" else "←"
+        lines.append(
+            f"{'  ' * depth}{arrow} {CHAIN_NAME[other.kind]}: {_link(other)} "
+            f"({other.severity}, {other.status})"
+        )
+        lines += _chain(other, index, direction, depth + 1, seen)
+    return lines
+
+
+def explain(finding: Finding, results: Results, session: Session) -> Content:
+    """The explanation of one finding, as Textual content."""
+    index = results.by_id()
+    name = session.loop_name
+    out: list[str] = []
+    out.append(f"[b]{escape(finding.title)}[/b]")
+    loops = ", ".join(escape(name(lp)) for lp in finding.loops)
+    out.append(
+        f"[b]{finding.severity.upper()}[/b] · {KIND_NAME[finding.kind]} · "
+        f"[b]{finding.status}[/b] · loops: {loops}"
+    )
+    if finding.severity_reason:
+        out.append(f"[i]Why {finding.severity}: {escape(finding.severity_reason)}[/i]")
+    if finding.status == "possible":
+        out.append("[i]Possible, not confirmed: it rests on answers marked unknown (below).[/i]")
+    out += ["", "[b $accent]What happens[/]", escape(finding.narrative)]
+
+    out += ["", "[b $accent]Your answers it rests on[/]"]
+    if finding.because:
+        for b in finding.because:
+            who = f"{escape(name(b.loop))}: " if b.loop else ""
+            line = f"• {who}{escape(field_label(b.field))} = {escape(b.value)}"
+            if b.unknown:
+                line += " [i](unknown: so the finding is only possible)[/i]"
+            out.append(line)
+    else:
+        out.append("• derived from the findings below, not directly from answers")
+
+    out += ["", "[b $accent]The chain: answers → finding → symptom → cost[/]"]
+    up = _chain(finding, index, "up", 1, {finding.id})
+    down = _chain(finding, index, "down", 1, {finding.id})
+    if up:
+        out.append("Caused by:")
+        out += up
+    out.append(f"● this {CHAIN_NAME[finding.kind]}: {escape(finding.title)}")
+    if down:
+        out.append("Leads to:")
+        out += down
+    if not up and not down:
+        out.append("  (no symptom or cost follows from it on its own)")
+
+    if finding.would_clear_if:
+        out += ["", "[b $accent]What would clear it[/]"]
+        out += [f"• {escape(text)}" for text in finding.would_clear_if]
+
+    settling = [q for q in results.open_questions if finding.id in q.settles]
+    if settling:
+        out += ["", "[b $accent]Questions that would settle it[/] (press a to answer)"]
+        for q in settling:
+            note = " [i](you said you don't know)[/i]" if q.answered_unknown else ""
+            out.append(f"• {escape(name(q.loop))}: {escape(q.text)}{note}")
+
+    if finding.summary or finding.mechanism:
+        out += ["", "[b $accent]How this pattern works[/]"]
+        if finding.summary:
+            out.append(escape(finding.summary))
+        if finding.mechanism:
+            out += ["", escape(finding.mechanism)]
+    if finding.sources:
+        out += ["", "[b $accent]Sources[/]"]
+        out += [f"• {escape(s.title)}: {escape(s.url)}" for s in finding.sources]
+    return Content.from_markup("\n".join(out))

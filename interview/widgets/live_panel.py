@@ -1,0 +1,123 @@
+"""Findings as they emerge, and the follow-up questions that would settle them.
+
+Updated after every answer from the engine's latest results; choosing a finding opens its
+explanation, choosing a question jumps to it.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from expert.patterns import SEVERITY_ORDER
+from expert.results import Results
+from interview.session import Session
+
+KIND_LABEL = {
+    "incoherence": "conflict",
+    "symptom": "symptom",
+    "ghost-cost": "ghost cost",
+    "auditability": "audit gap",
+}
+MAX_FINDINGS = 12
+MAX_QUESTIONS = 8
+
+
+def by_severity(results: Results) -> list:
+    return sorted(
+        results.findings,
+        key=lambda f: (-SEVERITY_ORDER.index(f.severity), f.status != "confirmed", f.id),
+    )
+
+
+def counts_line(results: Results) -> str:
+    if not results.findings:
+        return "none yet"
+    confirmed = sum(f.status == "confirmed" for f in results.findings)
+    return f"{confirmed} confirmed, {len(results.findings) - confirmed} possible"
+
+
+class LivePanel(Vertical):
+    class OpenFinding(Message):
+        def __init__(self, finding_id: str) -> None:
+            super().__init__()
+            self.finding_id = finding_id
+
+    class OpenQuestion(Message):
+        def __init__(self, loop_id: str, question_id: str) -> None:
+            super().__init__()
+            self.loop_id = loop_id
+            self.question_id = question_id
+
+    def compose(self) -> ComposeResult:
+        yield Static("Findings appear here as you answer.", id="live-title")
+        yield OptionList(id="live-list")
+
+    def show(
+        self, session: Session, results: Results | None, error: str | None, busy: bool
+    ) -> None:
+        title = self.query_one("#live-title", Static)
+        listing = self.query_one("#live-list", OptionList)
+        if error:
+            title.update(Text(f"✗ Engine problem: {error}"))
+            title.add_class("error")
+        elif results is None:
+            title.update(
+                Text("Checking…" if busy else "Findings appear here once loops are described.")
+            )
+            title.remove_class("error")
+        else:
+            note = " (updating…)" if busy else ""
+            title.update(Text(f"Findings: {counts_line(results)}{note} · ctrl+r: results"))
+            title.remove_class("error")
+        if results is None:
+            listing.clear_options()
+            listing.add_class("-empty")
+            return
+        highlighted = listing.highlighted_option.id if listing.highlighted_option else None
+        options: list[Option] = []
+        findings = by_severity(results)
+        for f in findings[:MAX_FINDINGS]:
+            label = Text()
+            label.append(f"{f.severity.upper():9}", style="bold")
+            label.append(f"{KIND_LABEL[f.kind]}: {f.title}")
+            if f.status == "possible":
+                label.append(" (possible)", style="italic")
+            options.append(Option(label, id=f"f:{f.id}"))
+        if len(findings) > MAX_FINDINGS:
+            options.append(
+                Option(Text(f"… {len(findings) - MAX_FINDINGS} more in the results"), disabled=True)
+            )
+        titles = {f.id: f.title for f in results.findings}
+        questions = [q for q in results.open_questions if not q.answered_unknown]
+        if questions:
+            options.append(
+                Option(Text("Follow-up questions that would settle them:"), disabled=True)
+            )
+        for oq in questions[:MAX_QUESTIONS]:
+            settles = ", ".join(dict.fromkeys(titles.get(s, s) for s in oq.settles))
+            label = Text(f"? {session.loop_name(oq.loop)}: {oq.text}")
+            label.append(f" — settles: {settles}", style="italic")
+            options.append(Option(label, id=f"q:{oq.loop}:{oq.id}"))
+        listing.set_options(options)
+        listing.set_class(not options, "-empty")
+        ids = [o.id for o in options]
+        if highlighted is not None and highlighted in ids:
+            listing.highlighted = ids.index(highlighted)
+        else:
+            listing.scroll_home(animate=False)
+
+    @on(OptionList.OptionSelected, "#live-list")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        option_id = event.option.id or ""
+        if option_id.startswith("f:"):
+            self.post_message(self.OpenFinding(option_id[2:]))
+        elif option_id.startswith("q:"):
+            _, loop_id, question_id = option_id.split(":", 2)
+            self.post_message(self.OpenQuestion(loop_id, question_id))

@@ -1,0 +1,357 @@
+"""The card in the middle of the interview: one question, or one decision, at a time.
+
+A question card shows why the question is asked (help), an example, the saved answer, which
+possible finding it would settle, and an input that fits the answer: a text box, a list to
+pick one from, or a list to tick several in. Decision cards (welcome, loops, review ...)
+show a short text and a list of actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from expert.assessment import UNKNOWN
+from interview.questions import UNKNOWN_LABEL, AnswerSpec, as_text, duration_reading
+
+
+@dataclass
+class QuestionView:
+    key: str  # the step shown: answers carry it, so none can land on a later step
+    crumb: str
+    prompt: str
+    help: str
+    example: str
+    spec: AnswerSpec
+    value: Any  # the stored answer (None: not answered yet)
+    saved: str  # the stored answer as the user reads it
+    pending: str | None = None  # typed earlier but not confirmed
+    follow_up: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InfoView:
+    key: str
+    crumb: str
+    title: str
+    body: str | Content
+    actions: list[tuple[str, str]]
+    highlight: str | None = None
+    table: RenderableType | None = None
+
+
+class ChoiceList(OptionList):
+    """Pick one answer: arrows to move, Enter to confirm.
+
+    An unanswered question starts with nothing highlighted, so pressing Enter through the
+    interview never answers "yes" by accident; Enter then says how to choose instead.
+    """
+
+    class NothingPicked(Message):
+        pass
+
+    def action_select(self) -> None:
+        if self.highlighted is None:
+            self.post_message(self.NothingPicked())
+        else:
+            super().action_select()
+
+
+class MultiChoice(OptionList):
+    """Tick several answers: Space (or a click) ticks, Enter confirms the ticked set.
+
+    Ticks are drawn as [x] and [ ], so they read the same without colour (NO_COLOR).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle", "Tick", show=False),
+        Binding("enter", "confirm", "Confirm", show=False),
+    ]
+
+    class Confirmed(Message):
+        pass
+
+    class Toggled(Message):
+        pass
+
+    def __init__(self, labels: list[str], ticked: set[int], **kwargs: Any) -> None:
+        self.labels = labels
+        self.ticked = set(ticked)
+        super().__init__(
+            *[Option(self._prompt(i), id=f"c{i}") for i in range(len(labels))], **kwargs
+        )
+
+    def _prompt(self, index: int) -> Text:
+        if index in self.ticked:
+            return Text.assemble(("[x] ", "bold"), (self.labels[index], "bold"))
+        return Text("[ ] " + self.labels[index])
+
+    def toggle(self, index: int) -> None:
+        self.ticked ^= {index}
+        self.replace_option_prompt_at_index(index, self._prompt(index))
+        self.post_message(self.Toggled())
+
+    def action_toggle(self) -> None:
+        if self.highlighted is not None:
+            self.toggle(self.highlighted)
+
+    def action_confirm(self) -> None:
+        self.post_message(self.Confirmed())
+
+    @on(OptionList.OptionSelected)
+    def _clicked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.toggle(event.option_index)
+
+
+class QuestionCard(Vertical):
+    """Shows one step of the interview and reports what the user chose."""
+
+    class Answered(Message):
+        """The user confirmed an answer: text to parse (typed) or a chosen value."""
+
+        def __init__(self, key: str, value: Any, typed: bool) -> None:
+            super().__init__()
+            self.key = key
+            self.value = value
+            self.typed = typed
+
+    class ActionChosen(Message):
+        def __init__(self, key: str, action: str) -> None:
+            super().__init__()
+            self.key = key
+            self.action = action
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.view: QuestionView | InfoView | None = None
+        self._choices: list[Any] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="crumb")
+        yield Static(id="prompt")
+        yield Static(id="follow-up")
+        with VerticalScroll(id="card-text"):
+            yield Static(id="help")
+            yield Static(id="example")
+            yield Static(id="saved")
+            yield Static(id="info-table")
+        yield Static(id="how")
+        yield Vertical(id="answer-area")
+        yield Static(id="hint")
+        with Horizontal(id="card-buttons"):
+            yield Button("Next ⏎", id="next", compact=True, variant="primary")
+            yield Button("Don't know ^d", id="unknown", compact=True)
+            yield Button("Skip PgDn", id="skip", compact=True)
+            yield Button("Back Esc", id="back", compact=True)
+
+    # ------------------------------------------------------------ showing
+
+    async def show_question(self, view: QuestionView) -> None:
+        self.view = view
+        spec = view.spec
+        self._text("#crumb", view.crumb)
+        self._text("#prompt", view.prompt)
+        self._text("#help", view.help)
+        self._text("#example", f"Example: {view.example}" if view.example else "")
+        notes = [f"Saved answer: {view.saved}"] if view.value is not None else []
+        notes += view.notes
+        self._text("#saved", "\n".join(notes))
+        self.query_one("#saved").display = bool(notes)
+        self.query_one("#info-table").display = False
+        self._text("#follow-up", view.follow_up)
+        self.query_one("#follow-up").display = bool(view.follow_up)
+        self.query_one("#example").display = bool(view.example)
+        self.query_one("#help").display = bool(view.help)
+        self.query_one("#prompt").display = True
+        self.query_one("#card-buttons").display = True
+        self.query_one("#unknown").display = spec.allows_unknown
+        self.query_one("#skip").display = True
+        self.query_one("#next").display = True
+        area = self.query_one("#answer-area")
+        await area.remove_children()
+        widget = self._answer_widget(view)
+        await area.mount(widget)
+        self._text("#how", spec.how)
+        self.query_one("#how").display = True
+        self.set_hint("")
+        self.query_one("#card-text", VerticalScroll).scroll_home(animate=False)
+        widget.focus()
+
+    async def show_info(self, view: InfoView) -> None:
+        self.view = view
+        self._choices = []
+        self._text("#crumb", view.crumb)
+        self._text("#prompt", view.title)
+        help_widget = self.query_one("#help", Static)
+        help_widget.update(view.body)
+        help_widget.display = True
+        self._text("#example", "")
+        self.query_one("#example").display = False
+        self._text("#saved", "")
+        self.query_one("#saved").display = False
+        self._text("#follow-up", "")
+        self.query_one("#follow-up").display = False
+        self.query_one("#card-buttons").display = True
+        for button in ("#unknown", "#skip", "#next"):
+            self.query_one(button).display = False
+        area = self.query_one("#answer-area")
+        await area.remove_children()
+        # A table (the review's inventory) scrolls with the text: the actions stay in view.
+        table = self.query_one("#info-table", Static)
+        table.update(view.table if view.table is not None else "")
+        table.display = view.table is not None
+        actions = OptionList(
+            *[Option(Text(label), id=action) for action, label in view.actions], id="actions"
+        )
+        await area.mount(actions)
+        if view.highlight is not None:
+            ids = [a for a, _ in view.actions]
+            if view.highlight in ids:
+                actions.highlighted = ids.index(view.highlight)
+        elif view.actions:
+            actions.highlighted = 0
+        self._text("#how", "Pick with the arrow keys and press Enter.")
+        self.query_one("#how").display = True
+        self.set_hint("")
+        self.query_one("#card-text", VerticalScroll).scroll_home(animate=False)
+        actions.focus()
+
+    def _text(self, selector: str, text: str) -> None:
+        # Plain Text: what the knowledge base and the user wrote is never read as markup.
+        self.query_one(selector, Static).update(Text(text))
+
+    def _answer_widget(self, view: QuestionView) -> Widget:
+        spec = view.spec
+        if spec.kind == "single":
+            options = [Option(Text(c.label), id=f"c{i}") for i, c in enumerate(spec.choices)]
+            self._choices = [c.value for c in spec.choices]
+            if spec.allows_unknown:
+                options.append(Option(Text(UNKNOWN_LABEL), id="unknown"))
+            widget = ChoiceList(*options, id="answer")
+            current = view.value
+            if current == UNKNOWN and spec.allows_unknown:
+                widget.highlighted = len(options) - 1
+            else:
+                found = [i for i, c in enumerate(spec.choices) if str(c.value) == str(current)]
+                widget.highlighted = found[0] if found else None
+            return widget
+        if spec.kind == "multi":
+            ticked = {str(v) for v in view.value} if isinstance(view.value, list) else set()
+            self._choices = [c.value for c in spec.choices]
+            return MultiChoice(
+                [c.label for c in spec.choices],
+                {i for i, c in enumerate(spec.choices) if str(c.value) in ticked},
+                id="answer",
+            )
+        self._choices = []
+        text = view.pending if view.pending is not None else as_text(spec, view.value)
+        placeholder = f"e.g. {view.example}" if view.example else ""
+        return Input(value=text, placeholder=placeholder, id="answer", select_on_focus=False)
+
+    # ------------------------------------------------------------ feedback
+
+    def set_hint(self, text: str, error: bool = False) -> None:
+        hint = self.query_one("#hint", Static)
+        hint.update(Text(("✗ " if error else "") + text))
+        hint.set_class(error, "error")
+        hint.set_class(not text, "-empty")
+
+    def show_error(self, message: str) -> None:
+        self.set_hint(message, error=True)
+
+    def set_crumb(self, text: str) -> None:
+        self._text("#crumb", text)
+
+    def set_follow_up(self, text: str) -> None:
+        widget = self.query_one("#follow-up", Static)
+        widget.update(Text(text))
+        widget.display = bool(text)
+
+    def current_answer(self) -> tuple[Any, bool] | None:
+        """What Next would confirm: (value, typed) or None when nothing can be confirmed."""
+        view = self.view
+        if not isinstance(view, QuestionView):
+            return None
+        widget = self.query_one("#answer")
+        if isinstance(widget, Input):
+            return widget.value, True
+        if isinstance(widget, MultiChoice):
+            return [self._choices[i] for i in sorted(widget.ticked)], False
+        if isinstance(widget, ChoiceList):
+            option = widget.highlighted_option
+            if option is None:
+                self._nothing_picked(ChoiceList.NothingPicked())
+                return None
+            return self._option_value(option), False
+        return None
+
+    def _option_value(self, option: Option) -> Any:
+        if option.id == "unknown":
+            return UNKNOWN
+        return self._choices[int((option.id or "c0")[1:])]
+
+    # ------------------------------------------------------------ events
+
+    def _answer(self, value: Any, typed: bool) -> None:
+        if self.view is not None:
+            self.post_message(self.Answered(self.view.key, value, typed))
+
+    @on(Input.Submitted, "#answer")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._answer(event.value, typed=True)
+
+    @on(Input.Changed, "#answer")
+    def _typed(self, event: Input.Changed) -> None:
+        view = self.view
+        if isinstance(view, QuestionView) and view.spec.kind == "duration":
+            reading = duration_reading(event.value)
+            self.set_hint(reading, error=bool(reading) and not reading.startswith("reads as"))
+
+    @on(OptionList.OptionSelected, "#answer")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._answer(self._option_value(event.option), typed=False)
+
+    @on(OptionList.OptionHighlighted, "#answer")
+    def _choice_help(self, event: OptionList.OptionHighlighted) -> None:
+        view = self.view
+        if not isinstance(view, QuestionView) or event.option.id == "unknown":
+            if isinstance(view, QuestionView):
+                self.set_hint("Unknown is a valid answer: findings that need it become possible.")
+            return
+        index = int((event.option.id or "c0")[1:])
+        choice = view.spec.choices[index] if index < len(view.spec.choices) else None
+        self.set_hint(choice.help if choice else "")
+
+    @on(ChoiceList.NothingPicked)
+    def _nothing_picked(self, event: ChoiceList.NothingPicked) -> None:
+        event.stop()
+        self.show_error("Pick an answer with ↑ ↓ first (or ctrl+d: don't know; Page Down: skip).")
+
+    @on(MultiChoice.Confirmed)
+    def _ticked(self, event: MultiChoice.Confirmed) -> None:
+        event.stop()
+        answer = self.current_answer()
+        if answer is not None:
+            self._answer(answer[0], typed=False)
+
+    @on(OptionList.OptionSelected, "#actions")
+    def _action(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id and self.view is not None:
+            self.post_message(self.ActionChosen(self.view.key, event.option.id))

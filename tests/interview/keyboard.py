@@ -1,0 +1,183 @@
+"""Drive the interview by keyboard alone, as a user reading the screen would.
+
+The driver looks at what the screen shows (the step, the kind of input, the options) and
+presses the keys a person would press: arrows, Space, Enter, ctrl+d, Page Down. It never
+calls the app's methods to answer, so a test that passes here passes for a person too.
+Answers are given per field (`objective`, `retry.max_retries`, `answers.<id>`), so
+questions the knowledge base adds later are skipped with Page Down, as a user might.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList
+
+from expert import knowledge
+from expert.assessment import UNKNOWN
+from interview.app import InterviewApp
+from interview.questions import spec_for
+from interview.screens.interview import InterviewScreen
+from interview.session import Session
+
+MAX_STEPS = 600
+
+
+def make_app(path: Path, kb_dirs: list[Path] | None = None, **kwargs: Any) -> InterviewApp:
+    kb = knowledge.load(kb_dirs or [])
+    return InterviewApp(Session.open(path, kb), **kwargs)
+
+
+async def settle(pilot: Pilot) -> None:
+    """Wait until the engine has caught up with the last answer."""
+    app: InterviewApp = pilot.app  # type: ignore[assignment]
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not app.engine_busy:
+            return
+    raise AssertionError("the engine never became idle")
+
+
+@dataclass
+class LoopPlan:
+    id: str
+    name: str
+    answers: dict[str, Any]
+    template: str | None = None
+
+
+@dataclass
+class Plan:
+    system: dict[str, Any]
+    loops: list[LoopPlan]
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    economics: dict[str, Any] = field(default_factory=dict)
+
+
+class Keyboard:
+    def __init__(self, pilot: Pilot) -> None:
+        self.pilot = pilot
+        self.app: InterviewApp = pilot.app  # type: ignore[assignment]
+
+    @property
+    def interview(self) -> InterviewScreen:
+        return self.app.interview
+
+    async def press(self, *keys: str) -> None:
+        await self.pilot.press(*keys)
+
+    async def highlight(self, widget: OptionList, index: int) -> None:
+        while widget.highlighted != index:
+            current = widget.highlighted if widget.highlighted is not None else -1
+            await self.press("down" if current < index else "up")
+
+    async def choose_action(self, *choices: str) -> None:
+        """Pick the first of `choices` offered on a decision card (welcome, loops ...)."""
+        actions = self.app.screen.query_one("#actions", OptionList)
+        ids = [actions.get_option_at_index(i).id for i in range(actions.option_count)]
+        matches = [
+            i
+            for action in choices
+            for i, option_id in enumerate(ids)
+            if option_id and option_id.startswith(action)
+        ]
+        assert matches, f"none of {choices} on this card; it offers {ids}"
+        await self.highlight(actions, matches[0])
+        await self.press("enter")
+
+    async def type_into(self, text: str) -> None:
+        await self.press("end", "ctrl+u", *text)
+
+    async def answer(self, value: Any) -> None:
+        """Answer the question on screen the way a user would."""
+        step = self.interview.current
+        session = self.app.session
+        q = session.kb.questions[step.question]
+        spec = spec_for(q, session.kb, session.assessment, step.target)
+        if value == UNKNOWN:
+            await self.press("ctrl+d")
+            return
+        widget = self.app.screen.query_one("#answer")
+        if isinstance(widget, Input):
+            text = ", ".join(value) if isinstance(value, list) else str(value)
+            await self.type_into(text)
+            await self.press("enter")
+        elif spec.kind == "single":
+            index = [str(c.value) for c in spec.choices].index(str(value))
+            await self.highlight(widget, index)  # type: ignore[arg-type]
+            await self.press("enter")
+        else:
+            values = [str(c.value) for c in spec.choices]
+            for item in value:
+                await self.highlight(widget, values.index(str(item)))  # type: ignore[arg-type]
+                await self.press("space")
+            await self.press("enter")
+            if not value:
+                await self.press("enter")  # confirm "none of these"
+
+    async def add_loop(self, loop: LoopPlan) -> None:
+        """In the add-loop dialog: pick the template (or scratch), name, id, Enter."""
+        templates = self.app.screen.query_one("#templates", OptionList)
+        ids = [templates.get_option_at_index(i).id for i in range(templates.option_count)]
+        await self.highlight(templates, ids.index(loop.template or "scratch"))
+        await self.press("enter")
+        await self.type_into(loop.name)
+        await self.press("enter")
+        if self.app.screen.query_one("#loop-id", Input).value != loop.id:
+            await self.type_into(loop.id)
+        await self.press("enter")
+        await settle(self.pilot)
+
+    def _field(self, question_id: str) -> str:
+        q = self.app.session.kb.questions[question_id]
+        return q.field or f"answers.{q.id}"
+
+    async def run(self, plan: Plan) -> None:
+        """Walk the interview from wherever it is to the review, following the plan."""
+        added = (
+            {lp.id for lp in self.app.session.assessment.loops}
+            if self.app.session.assessment
+            else set()
+        )
+        pending = [lp for lp in plan.loops if lp.id not in added]
+        by_id = {lp.id: lp for lp in plan.loops}
+        for _ in range(MAX_STEPS):
+            step = self.interview.current
+            if step.kind == "review":
+                return
+            if step.kind == "welcome":
+                await self.choose_action("next")
+            elif step.kind in ("loops", "loop-done"):
+                if pending:
+                    await self.choose_action("add-loop")
+                    await self.add_loop(pending.pop(0))
+                elif step.kind == "loop-done" and step.target != plan.loops[-1].id:
+                    await self.choose_action("goto:loop:")
+                else:
+                    await self.choose_action("goto:resources", "goto:economics")
+            elif step.kind == "resources":
+                await self.choose_action("next" if plan.resources else "goto:economics")
+            elif step.kind == "economics":
+                await self.choose_action("next" if plan.economics else "goto:review")
+            else:
+                name = self._field(step.question)
+                if step.scope == "system":
+                    wanted = plan.system
+                elif step.scope == "loop":
+                    wanted = by_id[step.target].answers if step.target in by_id else {}
+                    if name == "name":
+                        wanted = {"name": by_id[step.target].name}
+                elif step.scope == "resource":
+                    wanted = plan.resources.get(step.target, {})
+                else:
+                    wanted = plan.economics
+                if name in wanted:
+                    await self.answer(wanted[name])
+                else:
+                    await self.press("pagedown")
+            await settle(self.pilot)
+        raise AssertionError(f"the interview did not reach the review in {MAX_STEPS} steps")

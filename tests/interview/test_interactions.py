@@ -1,0 +1,369 @@
+"""The interview's behaviour, driven by keys: bad input is explained in place, nothing is
+lost going back and forth, loops can be edited, duplicated and deleted, an engine crash is
+a message, and reopening the file resumes where the user was."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, OptionList, Static
+
+from expert import knowledge
+from expert.assess import Assessor, load_assessment
+from expert.assessment import UNKNOWN
+from expert.engine import EngineProcess
+from expert.knowledge import KnowledgeBase
+from expert.render import EXTENSIONS, FORMATS
+from interview import resume
+from interview.__main__ import main
+from interview.flow import Step
+from interview.screens.export import ExportDialog
+from interview.screens.loop_dialog import LoopDialog
+from interview.screens.results import ResultsScreen
+from interview.session import Session
+from interview.widgets.live_panel import LivePanel
+
+from .keyboard import Keyboard, make_app, settle
+
+FIXTURE = Path(__file__).parent / "fixtures" / "four-loops.yaml"
+PACK = Path(__file__).parent / "pack"
+
+
+def copy_at(tmp_path: Path, step: str) -> Path:
+    """The four-loop fixture, with the interview last seen at `step`."""
+    path = tmp_path / "four.yaml"
+    shutil.copy(FIXTURE, path)
+    resume.save(path, resume.Position(step=step))
+    return path
+
+
+def hint(app: object) -> str:
+    return str(app.screen.query_one("#hint", Static).content)  # type: ignore[attr-defined]
+
+
+def question_key(loop: str, qid: str) -> str:
+    return Step("question", "loop", loop, qid).key
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return knowledge.load([])
+
+
+async def test_a_bad_timescale_is_explained_and_not_saved(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, question_key("replica-hpa", "loop-timescale"))
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.type_into("soon")
+        await keys.press("enter")
+        assert "not a duration" in hint(app)
+        assert app.interview.current.question == "loop-timescale"  # still here
+        assert "timescale: 15s" in path.read_text()  # nothing saved
+        await keys.type_into("2m")
+        await keys.press("enter")
+        await settle(pilot)
+        assert app.interview.current.question != "loop-timescale"
+    assert load_assessment(path, knowledge.load([])).loop("replica-hpa").timescale == "2m"
+
+
+async def test_a_duplicate_loop_id_is_explained_in_the_dialog(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, Step("loops").key)
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.choose_action("add-loop")
+        assert isinstance(app.screen, LoopDialog)
+        await keys.press("enter")  # from scratch
+        await keys.type_into("Gateway timeout")  # its id is taken
+        await keys.press("enter", "enter")
+        error = str(app.screen.query_one("#dialog-error", Static).content)
+        assert "already has the id 'gateway-timeout'" in error
+        assert isinstance(app.screen, LoopDialog)  # still open, nothing saved
+        await keys.type_into("Bad Id!")
+        await keys.press("enter")
+        assert "cannot be used as an id" in str(
+            app.screen.query_one("#dialog-error", Static).content
+        )
+        await keys.type_into("gateway-timeout-eu")
+        await keys.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, LoopDialog)
+    ids = [lp.id for lp in load_assessment(path, knowledge.load([])).loops]
+    assert ids.count("gateway-timeout") == 1 and "gateway-timeout-eu" in ids
+
+
+async def test_back_skip_and_return_keep_what_was_typed(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, question_key("replica-hpa", "loop-owner"))
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.type_into("Platform te")  # typed, not confirmed
+        await keys.press("escape")  # back
+        assert app.interview.current.question != "loop-owner"
+        await keys.press("pagedown")  # forward again without answering
+        assert app.interview.current.question == "loop-owner"
+        assert app.screen.query_one("#answer", Input).value == "Platform te"
+        await keys.press("pagedown")  # skip it: still remembered, not saved
+        assert "owner" not in load_assessment(path, knowledge.load([])).loop(
+            "replica-hpa"
+        ).model_dump(exclude_none=True)
+        await keys.press("escape")
+        await keys.press(*"am", "enter")
+        await settle(pilot)
+    assert load_assessment(path, knowledge.load([])).loop("replica-hpa").owner == "Platform team"
+    # Confirmed answers leave nothing pending behind.
+    assert resume.load(path).pending == {}
+
+
+async def test_an_earlier_answer_can_be_changed(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, question_key("gateway-timeout", "loop-target"))
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.press("escape")  # back to the objective
+        assert app.interview.current.question == "loop-objective"
+        assert "Saved answer: Protect a component" in str(
+            app.screen.query_one("#saved", Static).content
+        )
+        await keys.answer("availability")
+        await settle(pilot)
+        assert app.interview.current.question == "loop-target"
+    loop = load_assessment(path, knowledge.load([])).loop("gateway-timeout")
+    assert loop is not None and loop.objective == "availability"
+
+
+async def test_loops_are_duplicated_and_deleted_from_the_outline(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, question_key("sdk-retries", "loop-layer"))
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.press("ctrl+o")  # the outline, on the current question
+        await keys.press("c")  # duplicate the loop under the cursor
+        assert isinstance(app.screen, LoopDialog)
+        assert app.screen.query_one("#loop-id", Input).value == "sdk-retries-2"
+        await keys.press("enter", "enter")
+        await settle(pilot)
+        saved = load_assessment(path, knowledge.load([]))
+        assert saved.loop("sdk-retries-2") is not None
+        assert saved.loop("sdk-retries-2").retry == saved.loop("sdk-retries").retry
+        assert app.interview.current.target == "sdk-retries-2"
+
+        await keys.press("ctrl+o", "x")  # delete the copy
+        await keys.press("y")
+        await settle(pilot)
+        assert load_assessment(path, knowledge.load([])).loop("sdk-retries-2") is None
+        assert app.interview.current.kind == "loops"
+
+
+async def test_an_engine_crash_is_a_message_and_answers_are_kept(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    crash = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+    path = copy_at(tmp_path, question_key("replica-hpa", "loop-owner"))
+    app = make_app(path, assessor_factory=lambda k: Assessor(k, EngineProcess(command=crash)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = Keyboard(pilot)
+        await settle(pilot)
+        assert app.engine_error is not None and "SIGSEGV" in app.engine_error
+        title = str(app.screen.query_one("#live-title", Static).content)
+        assert "Engine problem" in title
+        await keys.type_into("Platform team")
+        await keys.press("enter")
+        await settle(pilot)
+        await keys.press("ctrl+d")
+        await settle(pilot)
+        assert app.is_running
+    loop = load_assessment(path, kb).loop("replica-hpa")
+    assert loop is not None and loop.owner == "Platform team"
+
+
+async def test_reopening_resumes_where_the_user_was(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, question_key("replica-hpa", "loop-timescale"))
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.press("pagedown", "pagedown")
+        where = app.interview.current.key
+        await keys.type_into("typed but not confirmed")
+        await keys.press("pagedown", "escape")  # leaving the step keeps the typing
+    again = make_app(path)
+    async with again.run_test(size=(80, 24)):
+        assert again.interview.current.key == where
+        widget = again.screen.query_one("#answer")
+        if isinstance(widget, Input):
+            assert widget.value == "typed but not confirmed"
+
+
+async def test_a_file_without_position_opens_on_the_review(tmp_path: Path) -> None:
+    path = tmp_path / "four.yaml"
+    shutil.copy(FIXTURE, path)
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.interview.current.kind == "review"
+
+
+async def test_export_writes_every_format_next_to_the_file(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, Step("review").key)
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = Keyboard(pilot)
+        await settle(pilot)
+        await keys.choose_action("export")
+        assert isinstance(app.screen, ExportDialog)
+        await keys.press("enter")
+        await settle(pilot)
+        for _ in range(50):  # the reports are written in a worker thread
+            if not isinstance(app.screen, ExportDialog):
+                break
+            await pilot.pause(0.05)
+        assert not isinstance(app.screen, ExportDialog)
+    for fmt in FORMATS:
+        report = tmp_path / f"four-report.{EXTENSIONS[fmt]}"
+        assert report.is_file() and report.stat().st_size > 0, fmt
+    data = json.loads((tmp_path / "four-report.json").read_text())
+    assert "shutdown-vs-retry:gateway-timeout+sdk-retries" in [f["id"] for f in data["findings"]]
+
+
+async def test_the_command_palette_runs_the_interview_commands(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, question_key("replica-hpa", "loop-layer"))
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = Keyboard(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Results", "Export reports", "Add a control loop", "Delete this loop"):
+            assert wanted in titles
+        await keys.press("ctrl+p")
+        await keys.press(*"Go to the review")
+        await pilot.pause(0.3)  # the palette searches in the background
+        await keys.press("enter")
+        await settle(pilot)
+        assert app.interview.current.kind == "review"
+
+
+async def test_results_list_findings_and_explain_them(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, Step("review").key)
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        keys = Keyboard(pilot)
+        await settle(pilot)
+        await keys.press("ctrl+r")
+        assert isinstance(app.screen, ResultsScreen)
+        shown = app.screen.shown
+        severities = ["critical", "high", "medium", "low"]
+        assert [severities.index(f.severity) for f in shown] == sorted(
+            severities.index(f.severity) for f in shown
+        )
+        await keys.press("s")  # by kind
+        kinds = ["incoherence", "symptom", "ghost-cost", "auditability"]
+        assert [kinds.index(f.kind) for f in app.screen.shown] == sorted(
+            kinds.index(f.kind) for f in app.screen.shown
+        )
+        possible = next((f for f in app.screen.shown if f.status == "possible"), None)
+        assert possible is not None
+        while app.screen.selected != possible.id:
+            await keys.press("down")
+        text = str(app.screen.query_one("#explanation", Static).content)
+        assert "Possible, not confirmed" in text
+        assert possible.narrative.split()[0] in text
+        await keys.press("escape")
+        assert not isinstance(app.screen, ResultsScreen)
+
+
+async def test_follow_up_questions_say_which_finding_they_settle(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, Step("review").key)
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        keys = Keyboard(pilot)
+        await settle(pilot)
+        open_questions = [q for q in app.results.open_questions if not q.answered_unknown]
+        assert open_questions, "the fixture leaves possible findings to settle"
+        listing = app.screen.query_one(LivePanel).query_one("#live-list", OptionList)
+        labels = [str(listing.get_option_at_index(i).prompt) for i in range(listing.option_count)]
+        assert any("settles:" in label for label in labels)
+        await keys.choose_action("follow-ups")
+        first = open_questions[0]
+        assert app.interview.current.key == question_key(first.loop, first.id)
+        note = str(app.screen.query_one("#follow-up", Static).content)
+        titles = {f.id: f.title for f in app.results.findings}
+        assert titles[first.settles[0]] in note
+
+
+async def test_every_question_shows_why_it_is_asked(tmp_path: Path, kb: KnowledgeBase) -> None:
+    path = copy_at(tmp_path, Step("review").key)
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for q in kb.questions.values():
+            target = {"loop": "sdk-retries", "resource": "inference-gateway"}.get(q.about, "")
+            await app.interview.show(Step("question", q.about, target, q.id))
+            await pilot.pause()
+            assert str(app.screen.query_one("#prompt", Static).content) == q.text
+            assert str(app.screen.query_one("#help", Static).content) == q.help
+            if q.example:
+                assert q.example in str(app.screen.query_one("#example", Static).content)
+
+
+async def test_a_template_prefills_the_loop(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, Step("loops").key)
+    app = make_app(path, kb_dirs=[PACK])
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.choose_action("add-loop")
+        templates = app.screen.query_one("#templates", OptionList)
+        ids = [templates.get_option_at_index(i).id for i in range(templates.option_count)]
+        await keys.highlight(templates, ids.index("test-pack-liveness-probe"))
+        await keys.press("enter")
+        assert app.screen.query_one("#name", Input).value == "Liveness probe restarts"
+        await keys.press("enter", "enter")
+        await settle(pilot)
+        notes = str(app.screen.query_one("#saved", Static).content)
+        assert "Check:\n• Probe timeouts shorter" in notes
+    loop = load_assessment(path, knowledge.load([PACK])).loop("liveness-probe-restarts")
+    assert loop is not None
+    assert loop.actuations == ["restart"] and loop.triggers == ["health_check"]
+
+
+async def test_dont_know_is_stored_as_unknown(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, question_key("replica-hpa", "loop-instances"))
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await Keyboard(pilot).press("ctrl+d")
+        await settle(pilot)
+    assert load_assessment(path, knowledge.load([])).loop("replica-hpa").instances == UNKNOWN
+
+
+def test_an_invalid_file_is_reported_without_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("schema_version: 1\nsystem: {name: x}\nloops:\n- {id: a, timescale: soon}\n")
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "broken.yaml" in err and "soon" in err and "Traceback" not in err
+    assert Session  # the module under test opened nothing: the file is untouched
+    assert "timescale: soon" in path.read_text()
+
+
+async def test_the_mouse_works_too(tmp_path: Path) -> None:
+    path = copy_at(tmp_path, question_key("replica-hpa", "loop-objective"))
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)  # the live panel's first update changes the layout
+        choices = app.screen.query_one("#answer", OptionList)
+        labels = [str(choices.get_option_at_index(i).prompt) for i in range(3)]
+        assert labels[2] == "Minimise cost"
+        await pilot.click(choices, offset=(3, 2))  # the third option
+        await settle(pilot)
+        assert app.interview.current.question == "loop-target"
+        await pilot.click("#back")
+        await pilot.pause()
+        assert app.interview.current.question == "loop-objective"
+        await pilot.click("#next")  # confirms the highlighted (saved) answer
+        await settle(pilot)
+        assert app.interview.current.question == "loop-target"
+    assert load_assessment(path, knowledge.load([])).loop("replica-hpa").objective == "cost"

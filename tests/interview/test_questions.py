@@ -1,0 +1,151 @@
+"""How knowledge-base questions become inputs, and typed answers become values."""
+
+from __future__ import annotations
+
+import pytest
+
+from expert import knowledge
+from expert.assessment import UNKNOWN, validate
+from expert.knowledge import KnowledgeBase
+from expert.patterns import Question
+from interview.questions import (
+    AnswerError,
+    AnswerSpec,
+    applies,
+    describe,
+    field_kind,
+    parse_typed,
+    slugify,
+    spec_for,
+)
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return knowledge.load([])
+
+
+def test_every_question_in_the_knowledge_base_has_an_input(kb: KnowledgeBase) -> None:
+    a = validate(
+        {"schema_version": 1, "system": {"name": "p"}, "loops": [{"id": "x"}, {"id": "y"}]},
+        kb.vocabulary,
+    )
+    assert kb.questions
+    for q in kb.questions.values():
+        spec = spec_for(q, kb, a, "x")
+        assert spec.kind in ("text", "duration", "integer", "number", "single", "multi", "ids")
+        if spec.kind == "single":
+            assert spec.choices, q.id  # never an empty list to pick from
+
+
+@pytest.mark.parametrize(
+    ("scope", "field", "kind"),
+    [
+        ("loop", "timescale", "duration"),
+        ("loop", "deadline", "duration"),
+        ("loop", "layer", "single"),
+        ("loop", "triggers", "multi"),
+        ("loop", "acts_on", "ids"),
+        ("loop", "controls", "multi"),
+        ("loop", "retry.max_retries", "integer"),
+        ("loop", "retry.jitter", "single"),
+        ("loop", "owner", "text"),
+        ("economics", "accelerator_hour_cost", "number"),
+        ("economics", "engineers", "integer"),
+        ("resource", "calls", "multi"),
+        ("resource", "startup_time", "duration"),
+    ],
+)
+def test_input_kind_follows_the_field_type(scope: str, field: str, kind: str) -> None:
+    assert field_kind(scope, field) == kind
+
+
+def test_vocabulary_fields_offer_the_vocabulary(kb: KnowledgeBase) -> None:
+    q = kb.questions["loop-layer"]
+    spec = spec_for(q, kb, None)
+    assert [c.value for c in spec.choices] == list(kb.vocabulary.layers)
+    assert spec.choices[0].label == kb.vocabulary.layers["scheduler"].label
+    assert spec.allows_unknown
+
+
+def test_the_platform_name_cannot_be_unknown(kb: KnowledgeBase) -> None:
+    q = next(q for q in kb.questions.values() if q.about == "system" and q.field == "name")
+    spec = spec_for(q, kb, None)
+    assert not spec.allows_unknown
+    with pytest.raises(AnswerError):
+        parse_typed(spec, "don't know")
+
+
+@pytest.mark.parametrize(
+    ("kind", "typed", "value"),
+    [
+        ("duration", " 15s ", "15s"),
+        ("duration", "10s-2m", "10s-2m"),
+        ("duration", "minutes", "minutes"),
+        ("integer", "30 000", 30000),
+        ("integer", "1,200", 1200),
+        ("number", "4.90", 4.9),
+        ("number", "1,200", 1200),
+        ("ids", "gw, vllm-pool,gw", ["gw", "vllm-pool"]),
+        ("text", "  Edge team ", "Edge team"),
+        ("text", "don't know", UNKNOWN),
+        ("duration", "?", UNKNOWN),
+    ],
+)
+def test_typed_answers(kind: str, typed: str, value: object) -> None:
+    assert parse_typed(AnswerSpec(kind), typed) == value  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "typed", "says"),
+    [
+        ("duration", "soon", "not a duration"),
+        ("duration", "5 parsecs", "Unknown unit"),
+        ("integer", "three", "whole number"),
+        ("number", "a lot", "not a number"),
+        ("ids", "Inference API", "inference-api"),
+        ("text", "   ", "Type an answer"),
+    ],
+)
+def test_bad_typed_answers_say_how_to_fix_them(kind: str, typed: str, says: str) -> None:
+    with pytest.raises(AnswerError, match=says):
+        parse_typed(AnswerSpec(kind), typed)  # type: ignore[arg-type]
+
+
+def test_describe_uses_labels_and_reads_durations(kb: KnowledgeBase) -> None:
+    spec = spec_for(kb.questions["loop-layer"], kb, None)
+    assert describe(spec, "safety") == kb.vocabulary.layers["safety"].label
+    assert describe(spec, UNKNOWN) == "don't know"
+    assert describe(spec, None) == "not answered yet"
+    assert describe(AnswerSpec("duration"), "90s") == "90s (1.5m)"
+
+
+def test_slugify() -> None:
+    assert slugify("  Gateway Timeout (prod) ") == "gateway-timeout-prod"
+    assert slugify("!!!") == ""
+
+
+def test_asked_when_follows_the_answers(kb: KnowledgeBase) -> None:
+    q = Question(
+        id="retry-probe",
+        about="loop",
+        field="retry.jitter",
+        text="t",
+        help="h",
+        asked_when=[{"field": "actuations", "has": "retry", "strict": True}],  # type: ignore[list-item]
+    )
+
+    def assessment(actuations: object) -> object:
+        loop: dict[str, object] = {"id": "x"}
+        if actuations is not None:
+            loop["actuations"] = actuations
+        data = {"schema_version": 1, "system": {"name": "p"}, "loops": [loop]}
+        return validate(data, kb.vocabulary)
+
+    assert applies(q, kb, assessment(["retry"]), "x")  # type: ignore[arg-type]
+    assert not applies(q, kb, assessment(["terminate"]), "x")  # type: ignore[arg-type]
+    assert not applies(q, kb, assessment(None), "x")  # strict: unknown does not ask
+    loose = q.model_copy(
+        update={"asked_when": [q.asked_when[0].model_copy(update={"strict": False})]}
+    )
+    assert applies(loose, kb, assessment(UNKNOWN), "x")  # type: ignore[arg-type]
