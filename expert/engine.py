@@ -25,6 +25,9 @@ from expert.errors import EngineError
 DEFAULT_TIMEOUT_S = 60.0
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 RESTART_AFTER_RUNS = 100
+# The engine keeps every run's state (freeing it crashes), so the child is recycled once its
+# resident memory passes this mark, well before MEMORY_LIMIT_BYTES makes a run fail.
+RECYCLE_ABOVE_BYTES = 1024**3
 
 
 def _limit_memory() -> None:  # runs in the child before exec
@@ -64,6 +67,7 @@ class EngineProcess:
         self._proc: subprocess.Popen[str] | None = None
         self._loaded_key: str | None = None
         self._runs = 0
+        self._rss = 0
 
     # -- process management
     def _start(self) -> subprocess.Popen[str]:
@@ -82,6 +86,7 @@ class EngineProcess:
         )
         self._loaded_key = None
         self._runs = 0
+        self._rss = 0
         return self._proc
 
     @property
@@ -162,7 +167,8 @@ class EngineProcess:
         self, compiled: Compiled, facts: list[dict[str, Any]], loops_of: dict[str, list[str]]
     ) -> tuple[list[dict[str, Any]], list[str]]:
         """Forward-chain the compiled rulesets over facts; return (firings, action errors)."""
-        if self._runs >= RESTART_AFTER_RUNS:
+        recycle_at = min(RECYCLE_ABOVE_BYTES, MEMORY_LIMIT_BYTES // 2)
+        if self._runs >= RESTART_AFTER_RUNS or self._rss > recycle_at:
             self.close()
         for _attempt in range(2):
             if (
@@ -183,8 +189,12 @@ class EngineProcess:
             if reply.get("reload"):
                 self._loaded_key = None
                 continue
+            if reply.get("memory") and _attempt == 0:  # start afresh and try once more
+                self.close()
+                continue
             if not reply.get("ok"):
                 raise EngineError(f"the rule engine failed: {reply.get('error')}")
             self._runs += 1
+            self._rss = int(reply.get("rss", 0))
             return reply["firings"], reply.get("errors", [])
-        raise EngineError("the rule engine did not accept the rules")
+        raise EngineError("the rule engine did not accept the rules, or ran out of memory twice")

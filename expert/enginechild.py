@@ -107,6 +107,19 @@ class _Engine:
         return firings
 
 
+def _rss_bytes() -> int:
+    """Resident memory now (Linux /proc), so the parent can recycle this process in time."""
+    try:
+        with open("/proc/self/statm") as statm:
+            import os
+
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def serve(stdin: Any = sys.stdin, stdout: Any = sys.stdout) -> None:
     engine: _Engine | None = None
     key = None
@@ -123,11 +136,15 @@ def serve(stdin: Any = sys.stdin, stdout: Any = sys.stdout) -> None:
                 else:
                     engine.errors = []
                     firings = engine.run(request["facts"], request["loops_of"])
-                    reply = {"ok": True, "firings": firings, "errors": engine.errors}
+                    reply = {"ok": True, "firings": firings, "errors": engine.errors,
+                             "rss": _rss_bytes()}
             elif op == "ping":
                 reply = {"ok": True}
             else:
                 reply = {"ok": False, "error": f"unknown op {op!r}"}
+        except MemoryError:
+            engine = None  # the parent restarts this process; say so plainly
+            reply = {"ok": False, "error": "the rule engine ran out of memory", "memory": True}
         except Exception as exc:  # report, keep serving
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         stdout.write(json.dumps(reply) + "\n")
