@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -38,9 +39,26 @@ MAX_TEXT = 2000
 MAX_LOOPS = 20000
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """A user-typed value as it may appear in a message: escaped and shortened."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _slug(value: str) -> str:
     if not SLUG.match(value):
-        raise ValueError(f"{value!r} is not a valid id; {SLUG_HELP}")
+        raise ValueError(f"{shown(value)} is not a valid id; {SLUG_HELP}")
+    return value
+
+
+def _duration_input(value: object) -> object:
+    """Non-text durations (e.g. `30`) get the duration parser's message, not a type error."""
+    if not isinstance(value, str):
+        try:
+            durations.parse(value)
+        except durations.DurationError as exc:
+            raise ValueError(str(exc)) from None
     return value
 
 
@@ -62,7 +80,7 @@ def _text(value: str) -> str:
 
 Slug = Annotated[str, AfterValidator(_slug)]
 Text = Annotated[str, AfterValidator(_text)]
-Duration = Annotated[str, AfterValidator(_duration)]
+Duration = Annotated[str, BeforeValidator(_duration_input), AfterValidator(_duration)]
 Word = Annotated[str, Field(max_length=64)]
 YesNo = Literal["yes", "no", "unknown"]
 Count = Annotated[int, Field(ge=0, le=1000)]
@@ -224,18 +242,35 @@ def _loc_text(loc: tuple[Any, ...], data: Any) -> str:
             try:
                 node = node[item]
                 if isinstance(node, dict) and isinstance(node.get("id"), str):
-                    label += f" (id {node['id']})"
+                    label += f" (id {shown(node['id'])[1:-1]})"
             except (IndexError, KeyError, TypeError):
                 node = None
             parts.append(label)
         else:
-            parts.append(("." if parts else "") + str(item))
+            parts.append(
+                ("." if parts else "") + shown(item)[1:-1] if isinstance(item, str) else str(item)
+            )
             try:
                 node = node[item]
             except (KeyError, TypeError, IndexError):
                 node = None
     return "".join(parts)
 
+
+_UNION_TAGS = {
+    "str",
+    "int",
+    "float",
+    "bool",
+    "list",
+    "dict",
+    "none",
+    "function-after",
+    "function-before",
+    "constrained-int",
+    "constrained-float",
+    "constrained-str",
+}
 
 _FIXES = {
     "missing": "add this field",
@@ -251,13 +286,7 @@ def _pydantic_problems(
     for err in exc.errors():
         loc = tuple(err["loc"])
         # Drop union-branch tags pydantic appends (e.g. 'list[str]', 'literal[...]').
-        clean = tuple(
-            p
-            for p in loc
-            if not (
-                isinstance(p, str) and ("[" in p or p in {"str", "int", "float", "function-after"})
-            )
-        )
+        clean = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS)))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = f"unknown field {clean[-1]!r}" if clean else "unknown field"
@@ -272,15 +301,14 @@ def _pydantic_problems(
                 fix=_FIXES.get(err["type"], ""),
             )
         )
-    # Union errors repeat per branch; keep one message per place.
-    seen: set[tuple[str, int | None]] = set()
-    unique = []
+    # Union errors repeat per branch; keep one message per place, preferring the one that
+    # explains the value over "Input should be 'unknown'" from the unknown branch.
+    by_place: dict[tuple[str, int | None], Problem] = {}
     for p in problems:
-        if (p.where, p.line) in seen:
-            continue
-        seen.add((p.where, p.line))
-        unique.append(p)
-    return unique
+        key = (p.where, p.line)
+        if key not in by_place or "should be 'unknown'" in by_place[key].message:
+            by_place[key] = p
+    return list(by_place.values())
 
 
 def _vocab_problem(
@@ -400,7 +428,7 @@ def check_semantics(
         for i, lp in enumerate(a.loops):
             if isinstance(lp.acts_on, list):
                 for j, rid in enumerate(lp.acts_on):
-                    if rid not in rids:
+                    if rid not in rids and rid != UNKNOWN:  # [api, unknown]: api and maybe more
                         loc = ("loops", i, "acts_on", j)
                         problems.append(
                             Problem(

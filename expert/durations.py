@@ -106,6 +106,8 @@ def _parse_text(text: str) -> Interval:  # the same few strings recur across tho
 def _parse(text: object) -> Interval:
     if isinstance(text, bool) or text is None:
         raise DurationError(f"{text!r} is not a duration; {HELP}")
+    if not isinstance(text, (str, int, float)):  # e.g. a YAML date: show it as written
+        raise DurationError(f"{text} is not a duration; {HELP}")
     if isinstance(text, (int, float)):
         raise DurationError(f"{text!r} has no unit; write e.g. {text}s or {text}ms")
     if not isinstance(text, str):

@@ -61,6 +61,8 @@ class LineMap:
             loc = loc[:-1]
 
 
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
 # libyaml's parser is ~10x faster; aliases are then caught by node identity in _convert.
 _FastLoader = getattr(yaml, "CSafeLoader", None) or _NoAliasLoader
 
@@ -84,6 +86,15 @@ def _convert(
             )
         )
     seen.add(id(node))
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        raise InputError(
+            Problem(
+                source,
+                f"YAML tag {node.tag!r} is not supported in these files",
+                line=node.start_mark.line + 1,
+                fix="remove the tag (the part starting with '!'); files hold plain data only",
+            )
+        )
     if depth > MAX_DEPTH:
         raise InputError(
             Problem(
@@ -145,7 +156,12 @@ class _SyntaxProblem(InputError):
 
 
 def _parse(loader_cls: Any, text: str, source: str) -> tuple[Any, LineMap]:
-    loader = loader_cls(text)
+    try:
+        loader = loader_cls(text)  # the pure-Python reader checks characters right here
+    except yaml.YAMLError as exc:
+        raise InputError(
+            Problem(source, f"not valid YAML: {exc}", fix="remove control characters from the file")
+        ) from None
     try:
         try:
             node = loader.get_single_node()
@@ -210,6 +226,29 @@ def read_text(path: Path, *, max_bytes: int = MAX_BYTES, what: str = "file") -> 
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(Problem(source, f"cannot read {what}: {exc.strerror}")) from None
+    for bom, encoding in (
+        (b"\xff\xfe\x00\x00", "UTF-32"),
+        (b"\x00\x00\xfe\xff", "UTF-32"),
+        (b"\xff\xfe", "UTF-16"),
+        (b"\xfe\xff", "UTF-16"),
+    ):
+        if raw.startswith(bom):
+            raise InputError(
+                Problem(
+                    source,
+                    f"{what} is {encoding} text; it must be UTF-8",
+                    fix=f"save the file as UTF-8 (e.g. iconv -f {encoding} -t UTF-8)",
+                )
+            )
+    head = raw[:512]
+    if len(head) >= 8 and b"\x00" in head and (not any(head[1::2]) or not any(head[0::2])):
+        raise InputError(  # ASCII text in UTF-16 has a NUL in every other byte
+            Problem(
+                source,
+                f"{what} looks like UTF-16 text; it must be UTF-8",
+                fix="save the file as UTF-8 (e.g. iconv -f UTF-16LE -t UTF-8)",
+            )
+        )
     if b"\x00" in raw[:8192]:
         raise InputError(
             Problem(source, f"{what} looks binary, not YAML text", fix="give a YAML text file")
