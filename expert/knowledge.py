@@ -11,6 +11,7 @@ A later pack overrides an earlier definition with the same id. Nothing is ever e
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -118,6 +119,39 @@ def _yaml_files(root: Path, sub: str) -> list[Path]:
     return files
 
 
+DATA_SUFFIXES = {".yaml", ".yml", ".json", ".md", ".txt"}
+
+
+def check_pack_dir(root: Path) -> None:
+    """A pack is data only and stays inside its directory: refuse anything else up front."""
+    resolved_root = root.resolve()
+    problems = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(resolved_root):
+                    what = "points outside its knowledge-base directory"
+                elif path.is_dir():
+                    what = "is a link to a directory, which is not followed"
+                else:
+                    continue
+                problems.append(
+                    Problem(str(path), what, fix="copy it into the pack instead of linking to it")
+                )
+            elif name in filenames and path.suffix.lower() not in DATA_SUFFIXES:
+                problems.append(
+                    Problem(
+                        str(path),
+                        "a knowledge-base pack holds data only (YAML, JSON, Markdown, text)",
+                        fix="remove this file from the pack; nothing in a pack is ever run",
+                    )
+                )
+    if problems:
+        raise InputError(problems)
+
+
 def _merge_vocabulary(
     base: dict[str, Any] | None, extra: dict[str, Any], source: str
 ) -> dict[str, Any]:
@@ -154,13 +188,19 @@ def load(extra_dirs: list[Path] | None = None) -> KnowledgeBase:
                     fix="give a directory holding patterns/, questions/ ...",
                 )
             )
+        if d != dirs[0]:
+            check_pack_dir(d)
         loaded.append((d.name if d != dirs[0] else "built-in", d))
         vfile = d / "vocabulary.yaml"
         if vfile.is_file():
-            data, _ = load_yaml(vfile, max_bytes=MAX_KB_FILE, what="vocabulary file")
+            data, vlines = load_yaml(vfile, max_bytes=MAX_KB_FILE, what="vocabulary file")
             if not isinstance(data, dict):
                 raise InputError(Problem(str(vfile), "vocabulary must be a mapping"))
             vocab_data = _merge_vocabulary(vocab_data, data, str(vfile))
+            # Validate after each merge so a problem is blamed on the file that brought it.
+            merged = _validate(Vocabulary, vocab_data, str(vfile), vlines)
+            if merged.dangling():
+                raise InputError([Problem(str(vfile), msg) for msg in merged.dangling()])
         elif d == dirs[0]:
             raise InputError(
                 Problem(
@@ -168,10 +208,6 @@ def load(extra_dirs: list[Path] | None = None) -> KnowledgeBase:
                 )
             )
     vocab = _validate(Vocabulary, vocab_data, str(dirs[0] / "vocabulary.yaml"), None)
-    if vocab.dangling():
-        raise InputError(
-            [Problem(str(dirs[0] / "vocabulary.yaml"), msg) for msg in vocab.dangling()]
-        )
 
     kb = KnowledgeBase(vocabulary=vocab, packs=[name for name, _ in loaded])
     for pack, d in loaded:
