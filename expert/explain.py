@@ -258,6 +258,26 @@ class Explainer:
         return out
 
     # -- stages 2 and 3
+    def _platform_terms(self, pid: str, fact_id: str) -> None:
+        """What a symptom's or cost's platform test read, and whether it rested on unknown."""
+        if pid in self.platform_because:
+            return
+        p, fact = self.kb.patterns[pid], self.facts.facts[fact_id]
+        out = []
+        for var, fm in p.match.items():
+            for term in fm.where:
+                field = resolve(fm.fact, term.field, self.kb.vocabulary, self.answer_fields)
+                assert field is not None
+                result = evaluate(term, field, fact, {var: fact}, _AttrOf(p, self))
+                out.append(
+                    Because(
+                        field=f"platform.{term.field}",
+                        value=_fact_value(fact, term.field, fm.fact),
+                        unknown=result == "unknown",
+                    )
+                )
+        self.platform_because[pid] = out
+
     def derived(
         self,
         firings: list[dict[str, Any]],
@@ -270,19 +290,11 @@ class Explainer:
             if firing["stage"] != stage:
                 continue
             cause = engine_to_final.get(firing["bound"]["v0"], firing["bound"]["v0"])
-            if "v1" in firing["bound"]:
-                platform = self.facts.facts.get(firing["bound"]["v1"], {})
-                self.platform_because.setdefault(
-                    firing["pattern"],
-                    [
-                        Because(field=f"platform.{k}", value=str(v))
-                        for k, v in platform.items()
-                        if k not in ("id", "kind", "scope")
-                    ],
-                )
             causes.setdefault(firing["pattern"], [])
             if cause not in causes[firing["pattern"]]:
                 causes[firing["pattern"]].append(cause)
+            if "v1" in firing["bound"]:
+                self._platform_terms(firing["pattern"], firing["bound"]["v1"])
         out: dict[str, Finding] = {}
         for pid, cause_ids in causes.items():
             p = self.kb.patterns[pid]
@@ -290,7 +302,9 @@ class Explainer:
             loops = sorted({lp for f in parents for lp in f.loops})
             fid = finding_id(pid, loops)
             engine_to_final[pid] = fid
-            status = "confirmed" if any(f.status == "confirmed" for f in parents) else "possible"
+            platform_unknown = any(b.unknown for b in self.platform_because.get(pid, []))
+            confirmed = any(f.status == "confirmed" for f in parents) and not platform_unknown
+            status = "confirmed" if confirmed else "possible"
             names = ", ".join(self.name(lp) for lp in loops) or "the platform"
             titles = "; ".join(sorted({f.title for f in parents}))
             narrative = p.narrative.replace("{loops}", names).replace("{causes}", titles)

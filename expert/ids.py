@@ -15,9 +15,21 @@ def fnv1a32(text: str) -> int:
     return h
 
 
+MAX_ID = 120
+
+
 def finding_id(rule: str, loops: list[str]) -> str:
-    """Stable across runs: the rule plus the sorted ids of the loops involved."""
-    return f"{rule}:{'+'.join(sorted(set(loops)))}" if loops else rule
+    """Stable across runs: the rule plus the sorted ids of the loops involved. A finding that
+    spans many loops (a symptom of a whole platform) names the first three, how many more,
+    and a digest of all, so ids and reports do not grow with the number of loops."""
+    names = sorted(set(loops))
+    full = f"{rule}:{'+'.join(names)}" if names else rule
+    if len(full) <= MAX_ID:
+        return full
+    import hashlib
+
+    digest = hashlib.sha256("+".join(names).encode()).hexdigest()[:10]
+    return f"{rule}:{'+'.join(names[:3])}+{len(names) - 3}-more-{digest}"
 
 
 def make_unique(ids: list[str]) -> dict[str, str]:
