@@ -1,0 +1,301 @@
+"""Benchmark: time every stage of an assessment for generated platforms of growing size.
+
+    uv run python tests/benchmarks/bench.py            # sizes 10, 100, 1000, 5000
+    uv run python tests/benchmarks/bench.py --quick    # sizes 10, 100 (CI: checks it runs)
+    uv run python tests/benchmarks/bench.py --sizes 30,300 --seed 2
+
+Each size runs in a fresh process, so peak memory is per size (main process and engine child
+measured separately). Stages, in the order the CLI runs them:
+  kb        load the knowledge base (built-in; independent of size)
+  load      read, parse and validate the assessment file (and its answers)
+  compile   compile the knowledge base into engine rulesets (independent of size)
+  graph     derive the influence structure (edges, pairs, nestings, amplification, cycles)
+  facts     encode engine facts
+  engine    forward-chain in the engine's child process, first run (starts the child)
+  rerun     the same run again on a warm child (what the interview pays after one answer)
+  explain   turn firings into explained findings, risk map, open questions (+ deliverables)
+  <format>  render each report format
+  total     kb + load + compile + graph + facts + engine + explain + markdown
+  cli       wall time of `coherence assess FILE -o OUT` in a new process (end to end)
+Targets (reported, not asserted): 1,000 loops end to end <= 2 s; growth no worse than linear
+in loops plus influence edges (see the "us/(loop+edge)" column).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make `expert` and `tests` importable
+    sys.path.insert(0, str(ROOT))
+
+FULL_SIZES = [10, 100, 1000, 5000]
+QUICK_SIZES = [10, 100]
+HEADER = "loops"  # first column; tests look for the header line
+
+
+def _maxrss_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # kB on Linux
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t: dict[str, float] = {}
+
+    def add(self, key: str, seconds: float) -> None:
+        self.t[key] = self.t.get(key, 0.0) + seconds
+
+    def wrap(self, owner: Any, name: str, key: str) -> None:
+        """Time every call of owner.name under `key` (the pipeline's own code, unchanged)."""
+        real = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.add(key, time.perf_counter() - start)
+
+        setattr(owner, name, timed)
+
+
+def run_one(n_loops: int, seed: int, cli: bool) -> dict[str, Any]:
+    """All stages for one size, in this process."""
+    from expert import deliverables, graph, knowledge
+    from expert import facts as facts_mod
+    from expert.assess import Assessor, load_assessment
+    from expert.compiler import compile_kb
+    from expert.render import FORMATS, render
+    from tests.benchmarks.generate import generate_yaml
+
+    clock = _Clock()
+    start = time.perf_counter()
+    kb = knowledge.load([])
+    clock.add("kb", time.perf_counter() - start)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"platform-{n_loops}.yaml"
+        path.write_text(generate_yaml(n_loops, seed, kb), encoding="utf-8")
+        size_kb = path.stat().st_size / 1024
+
+        start = time.perf_counter()
+        a = load_assessment(path, kb)
+        clock.add("load", time.perf_counter() - start)
+
+        start = time.perf_counter()
+        compiled = compile_kb(kb)
+        clock.add("compile", time.perf_counter() - start)
+
+        clock.wrap(graph, "derive", "graph")
+        clock.wrap(facts_mod, "build", "facts")
+        ax = Assessor(kb)
+        ax.compiled = compiled  # the one compiled above (timed as "compile")
+        counts: dict[str, int] = {}
+        real_run = ax.engine.run
+
+        def engine_run(c: Any, facts: list[dict[str, Any]], loops_of: Any) -> Any:
+            t0 = time.perf_counter()
+            firings, errors = real_run(c, facts, loops_of)
+            clock.add("engine_now", time.perf_counter() - t0)
+            counts["facts"] = len(facts)
+            counts["firings"] = len(firings)
+            return firings, errors
+
+        ax.engine.run = engine_run  # type: ignore[method-assign]
+        try:
+            t0 = time.perf_counter()
+            results = ax.assess(a)
+            assess_s = time.perf_counter() - t0
+            clock.add("engine", clock.t.pop("engine_now"))
+            # Whatever assess() does besides graph, facts and engine is explanation.
+            inner = sum(clock.t.get(k, 0) for k in ("graph", "facts", "engine"))
+            clock.add("explain", assess_s - inner)
+            if results.inventory is None:  # an assessor that leaves deliverables to reports
+                t0 = time.perf_counter()
+                results = deliverables.complete(results, a, kb)
+                clock.add("explain", time.perf_counter() - t0)
+            if results.engine_errors:
+                raise SystemExit(f"engine errors: {results.engine_errors[:3]}")
+            # Re-run on the warm child: what one more answer costs in the interview.
+            snapshot = dict(clock.t)
+            t0 = time.perf_counter()
+            ax.assess(a)
+            rerun_s = time.perf_counter() - t0
+            clock.t = snapshot
+            clock.add("rerun", rerun_s)
+            engine_child_mb = _child_peak_mb(ax)
+        finally:
+            ax.close()
+        for fmt in FORMATS:
+            t0 = time.perf_counter()
+            text = render(fmt, results, a)
+            clock.add(fmt, time.perf_counter() - t0)
+            counts[f"{fmt}_kb"] = len(text.encode()) // 1024
+        structure_edges = len(results.risk_map.edges)
+        clock.add(
+            "total",
+            sum(
+                clock.t.get(k, 0)
+                for k in (
+                    "kb",
+                    "load",
+                    "compile",
+                    "graph",
+                    "facts",
+                    "engine",
+                    "explain",
+                    "markdown",
+                )
+            ),
+        )
+        if cli:
+            out = Path(tmp) / "report.md"
+            t0 = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-m", "expert", "assess", str(path), "-o", str(out)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            clock.add("cli", time.perf_counter() - t0)
+            if proc.returncode != 0:
+                raise SystemExit(f"the CLI failed ({proc.returncode}): {proc.stderr[-500:]}")
+    return {
+        "loops": n_loops,
+        "resources": len(a.resource_list()),
+        "edges": structure_edges,
+        "findings": len(results.findings),
+        "file_kb": round(size_kb),
+        **counts,
+        "seconds": clock.t,
+        "main_mb": _maxrss_mb(resource.RUSAGE_SELF),
+        "engine_mb": engine_child_mb,
+    }
+
+
+def _child_peak_mb(ax: Any) -> float:
+    """Peak RSS of the engine child, read from /proc before it exits (Linux)."""
+    pid = ax.engine.pid
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return float("nan")
+
+
+COLUMNS = [
+    ("loops", "loops", "{}"),
+    ("res", "resources", "{}"),
+    ("edges", "edges", "{}"),
+    ("facts", "facts", "{}"),
+    ("firings", "firings", "{}"),
+    ("findings", "findings", "{}"),
+]
+STAGES = [
+    "kb",
+    "load",
+    "compile",
+    "graph",
+    "facts",
+    "engine",
+    "rerun",
+    "explain",
+    "markdown",
+    "html",
+    "json",
+    "sarif",
+    "csv",
+    "total",
+    "cli",
+]
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = [c[0] for c in COLUMNS] + [f"{s} s" for s in STAGES]
+    head += ["us/(loop+edge)", "main MB", "engine MB"]
+    body = []
+    for r in rows:
+        cells = [fmt.format(r.get(key, "")).strip() for _, key, fmt in COLUMNS]
+        secs = r["seconds"]
+        cells += [f"{secs[s]:.3f}" if s in secs else "-" for s in STAGES]
+        per = secs["total"] / max(1, r["loops"] + r["edges"]) * 1e6
+        cells += [f"{per:.0f}", f"{r['main_mb']:.0f}", f"{r['engine_mb']:.0f}"]
+        body.append(cells)
+    widths = [max([len(h), *(len(b[i]) for b in body)]) for i, h in enumerate(head)]
+    lines = ["| " + " | ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
+    for cells in body:
+        lines.append(
+            "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the assessment pipeline.")
+    parser.add_argument("--quick", action="store_true", help="sizes 10 and 100 only (CI)")
+    parser.add_argument("--sizes", help="comma-separated loop counts")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI timing")
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="seconds allowed per size (default 1800)"
+    )
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one size
+    args = parser.parse_args(argv)
+    if args.one is not None:
+        print(json.dumps(run_one(args.one, args.seed, not args.no_cli)))
+        return 0
+    sizes = (
+        [int(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else QUICK_SIZES
+        if args.quick
+        else FULL_SIZES
+    )
+    rows: list[dict[str, Any]] = []
+    failed: list[str] = []
+    for n in sizes:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--one", str(n)]
+        cmd += ["--seed", str(args.seed)] + (["--no-cli"] if args.no_cli else [])
+        try:
+            proc = subprocess.run(
+                cmd,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+                env=dict(os.environ),
+                timeout=args.timeout,
+            )
+        except subprocess.TimeoutExpired:
+            failed.append(f"{n} loops: not finished within {args.timeout:g} s")
+            continue
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            failed.append(f"{n} loops: failed ({last})")
+            print(proc.stderr[-3000:], file=sys.stderr)
+            continue
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(f"# {n} loops done", file=sys.stderr, flush=True)
+    print(f"# control-coherence benchmark, seed {args.seed}, python {sys.version.split()[0]}")
+    print(table(rows))
+    for line in failed:
+        print(f"# {line}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""A brute-force evaluator of the knowledge base, independent of durable-rules.
+
+Given the facts `expert.facts.build` made for an assessment, it enumerates every binding of
+every stage-1 pattern's match variables with nested loops, evaluates each term with
+`expert.conditions.evaluate` (the reference three-valued semantics) and joins by comparing
+attributes. A binding matches when no term evaluates "no" (a strict term already turns
+"unknown" into "no"). As in the engine, one fact is never bound to two variables of one
+binding (durable-rules joins distinct facts).
+
+From the matches it derives what the engine plus explain.py must report:
+- stage 1: finding id = finding_id(pattern, loops of the bound facts); the finding is
+  "possible" when some non-join term of a match is "unknown" (unless the pattern counts
+  unknown as evidence), and "confirmed" as soon as one match is confirmed;
+- stages 2 and 3: a pattern fires when a pattern that `feeds` it fired at an earlier stage
+  and the platform fact passes its own terms; its id is finding_id(pattern, the loops of all
+  its causes) and it is confirmed when one of its causes is and no term of its platform test
+  is "unknown".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from expert.conditions import ResolvedField, evaluate, resolve
+from expert.facts import FactBase
+from expert.ids import finding_id
+from expert.knowledge import KnowledgeBase
+from expert.patterns import Pattern, Term
+
+Fact = dict[str, Any]
+
+
+@dataclass
+class Expected:
+    """What the engine must find, by finding id."""
+
+    status: dict[str, str] = field(default_factory=dict)  # finding id -> confirmed | possible
+    rule: dict[str, str] = field(default_factory=dict)  # finding id -> pattern id
+    loops: dict[str, list[str]] = field(default_factory=dict)  # finding id -> loop ids
+    # pattern id -> every matching binding {variable: fact id} (stage 1 only)
+    bindings: dict[str, set[frozenset[tuple[str, str]]]] = field(default_factory=dict)
+
+
+def _attr_of(p: Pattern, kb: KnowledgeBase) -> dict[tuple[str, str], str]:
+    """(variable, field) -> attribute, for every field a same_as join reads."""
+    out: dict[tuple[str, str], str] = {}
+    for fm in p.match.values():
+        for term in fm.where:
+            if term.op == "same_as":
+                var, name = term.operand.split(".", 1)
+                target = resolve(p.match[var].fact, name, kb.vocabulary, kb.answer_fields())
+                assert target is not None, f"{p.id}: same_as {term.operand}"
+                out[(var, name)] = target.spec.attr
+    return out
+
+
+def _terms(p: Pattern, kb: KnowledgeBase) -> dict[str, list[tuple[Term, ResolvedField]]]:
+    out: dict[str, list[tuple[Term, ResolvedField]]] = {}
+    for var, fm in p.match.items():
+        out[var] = []
+        for term in fm.where:
+            rf = resolve(fm.fact, term.field, kb.vocabulary, kb.answer_fields())
+            assert rf is not None, f"{p.id}: {term.field}"
+            out[var].append((term, rf))
+    return out
+
+
+def by_kind(base: FactBase) -> dict[str, list[Fact]]:
+    out: dict[str, list[Fact]] = {}
+    for fact in base.facts.values():
+        out.setdefault(fact["kind"], []).append(fact)
+    return out
+
+
+def matches(
+    p: Pattern, kb: KnowledgeBase, facts: dict[str, list[Fact]]
+) -> Iterator[tuple[dict[str, Fact], bool]]:
+    """Every binding of p's variables to distinct facts that no term rejects, with whether
+    some non-join term of it was "unknown"."""
+    variables = list(p.match)
+    terms = _terms(p, kb)
+    attr_of = _attr_of(p, kb)
+
+    def extend(
+        i: int, bound: dict[str, Fact], unknown: bool
+    ) -> Iterator[tuple[dict[str, Fact], bool]]:
+        if i == len(variables):
+            yield dict(bound), unknown
+            return
+        var = variables[i]
+        used = {f["id"] for f in bound.values()}
+        for fact in facts.get(p.match[var].fact, []):
+            if fact["id"] in used:
+                continue
+            results = [(term, evaluate(term, rf, fact, bound, attr_of)) for term, rf in terms[var]]
+            if any(r == "no" for _, r in results):
+                continue
+            here = any(r == "unknown" for term, r in results if term.op != "same_as")
+            bound[var] = fact
+            yield from extend(i + 1, bound, unknown or here)
+            del bound[var]
+
+    yield from extend(0, {}, False)
+
+
+def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
+    out = Expected()
+    active = kb.active()
+    fired_rules: dict[str, list[str]] = {}  # pattern id -> its finding ids
+    facts = by_kind(base)
+    for p in active:
+        if p.stage != 1:
+            continue
+        for bound, unknown in matches(p, kb, facts):
+            loops = sorted({lp for f in bound.values() for lp in base.loops_of[f["id"]]})
+            fid = finding_id(p.id, loops)
+            status = "possible" if unknown and not p.unknown_is_evidence else "confirmed"
+            if out.status.get(fid) != "confirmed":
+                out.status[fid] = status
+            out.rule[fid] = p.id
+            out.loops[fid] = loops
+            fired_rules.setdefault(p.id, [])
+            if fid not in fired_rules[p.id]:
+                fired_rules[p.id].append(fid)
+            binding = frozenset((var, f["id"]) for var, f in bound.items())
+            out.bindings.setdefault(p.id, set()).add(binding)
+
+    (platform,) = facts["platform"]
+    for stage in (2, 3):
+        for p in active:
+            if p.stage != stage:
+                continue
+            causes = [
+                fid
+                for q in active
+                if p.id in q.feeds and q.stage < stage
+                for fid in fired_rules.get(q.id, [])
+            ]
+            if not causes or not _platform_passes(p, kb, platform):
+                continue
+            loops = sorted({lp for c in causes for lp in out.loops[c]})
+            fid = finding_id(p.id, loops)
+            confirmed = any(out.status[c] == "confirmed" for c in causes)
+            confirmed = confirmed and not _platform_unknown(p, kb, platform)
+            out.status[fid] = "confirmed" if confirmed else "possible"
+            out.rule[fid] = p.id
+            out.loops[fid] = loops
+            fired_rules[p.id] = [fid]
+    return out
+
+
+def _platform_unknown(p: Pattern, kb: KnowledgeBase, platform: Fact) -> bool:
+    """Whether a term of p's platform test is "unknown" (then p is only possible)."""
+    for fm in p.match.values():
+        for term in fm.where:
+            rf = resolve(fm.fact, term.field, kb.vocabulary, kb.answer_fields())
+            assert rf is not None
+            if evaluate(term, rf, platform, {}, {}) == "unknown":
+                return True
+    return False
+
+
+def _platform_passes(p: Pattern, kb: KnowledgeBase, platform: Fact) -> bool:
+    for fm in p.match.values():  # symptoms and costs may only test the platform fact
+        for term in fm.where:
+            rf = resolve(fm.fact, term.field, kb.vocabulary, kb.answer_fields())
+            assert rf is not None
+            if evaluate(term, rf, platform, {}, {}) == "no":
+                return False
+    return True

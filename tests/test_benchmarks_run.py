@@ -1,0 +1,48 @@
+"""The benchmark script runs (short mode) and prints its table; timings are not asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from expert import assessment, knowledge
+from expert.assess import check_answers
+from tests.benchmarks.generate import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "tests" / "benchmarks" / "bench.py"
+
+
+def test_bench_quick_runs_and_prints_the_table() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--no-cli"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("| loops"))
+    for column in ("load s", "graph s", "engine s", "markdown s", "total s", "main MB"):
+        assert column in header
+    rows = [line for line in lines if line.startswith("|") and line.split("|")[1].strip().isdigit()]
+    assert [int(r.split("|")[1]) for r in rows] == [10, 100]
+
+
+def test_generator_is_deterministic_and_sized() -> None:
+    a, b = generate(200, seed=7), generate(200, seed=7)
+    assert a == b
+    assert generate(200, seed=8) != a
+    assert len(a["loops"]) == 200 and len(a["resources"]) == 40
+    assert len({lp["id"] for lp in a["loops"]}) == 200
+
+
+def test_generated_assessments_are_valid() -> None:
+    kb = knowledge.load([])
+    for n in (1, 10, 120):
+        a = assessment.validate(generate(n, seed=n, kb=kb), kb.vocabulary, f"<generated {n}>")
+        assert check_answers(a, kb) == []
+        assert any(lp.answers for lp in a.loops) or n < 10
