@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import pty
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 FIXTURE = ROOT / "tests" / "interview" / "fixtures" / "four-loops.yaml"
+
+from tests.interview.pty_app import interview_in_pty  # noqa: E402  (needs ROOT on sys.path)
 
 
 def startup_seconds(path: Path) -> float:
@@ -39,33 +37,12 @@ def startup_seconds(path: Path) -> float:
     sidecar = resume.sidecar_path(path)
     sidecar.unlink(missing_ok=True)
     started = time.perf_counter()
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(ROOT)
-        env = dict(os.environ, TERM="xterm-256color")
-        os.execve(sys.executable, [sys.executable, "-m", "interview", str(path)], env)
-    stop = threading.Event()
-
-    def drain() -> None:
-        while not stop.is_set():
-            try:
-                if not os.read(fd, 65536):
-                    return
-            except OSError:
-                return
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
+    with interview_in_pty(path):
         while not sidecar.exists():
             if time.perf_counter() - started > 60:
                 raise RuntimeError("the interview did not start within 60 s")
             time.sleep(0.005)
         return time.perf_counter() - started
-    finally:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        stop.set()
-        os.close(fd)
 
 
 async def rerun_latencies(path: Path, runs: int) -> tuple[list[float], list[float]]:

@@ -7,14 +7,8 @@ reopened in a fresh app, which resumes on the same question with every confirmed
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import signal
-import struct
 import sys
-import termios
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +21,7 @@ from expert.assessment import UNKNOWN
 from interview import resume
 
 from .keyboard import make_app
+from .pty_app import interview_in_pty
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 60  # a generous bound for a loaded machine; the test waits for events, not time
@@ -54,30 +49,11 @@ def position(path: Path) -> str:
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 async def test_sigkill_mid_interview_then_resume(tmp_path: Path) -> None:
     path = tmp_path / "platform.yaml"
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the interview, as a user starts it
-        os.chdir(ROOT)
-        env = dict(os.environ, TERM="xterm-256color", TEXTUAL_ANIMATIONS="none")
-        os.execve(sys.executable, [sys.executable, "-m", "interview", str(path)], env)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    # Drain the terminal output so the app never blocks writing to it.
-    stop = threading.Event()
+    with interview_in_pty(path, TEXTUAL_ANIMATIONS="none") as (_pid, fd):
 
-    def drain() -> None:
-        while not stop.is_set():
-            try:
-                if not os.read(fd, 65536):
-                    return
-            except OSError:
-                return
+        def send(keys: str) -> None:
+            os.write(fd, keys.encode())
 
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-
-    def send(keys: str) -> None:
-        os.write(fd, keys.encode())
-
-    try:
         wait_for(lambda: position(path) == "welcome:::", "the welcome screen")
         send("\r")  # start
         wait_for(lambda: position(path).endswith(":system-name"), "the first question")
@@ -89,11 +65,7 @@ async def test_sigkill_mid_interview_then_resume(tmp_path: Path) -> None:
         wait_for(lambda: position(path).endswith(":system-respondent"), "the third question")
         send("half-typ")  # never confirmed
         time.sleep(0.3)  # let the keystrokes arrive; nothing below depends on them
-    finally:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        stop.set()
-        os.close(fd)
+    # leaving the block SIGKILLs the interview mid-answer
 
     kb = knowledge.load([])
     saved = load_assessment(path, kb)  # a whole, valid file: never a torn write
