@@ -161,28 +161,56 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
     return out
 
 
+def _join_order(p: Pattern) -> list[str]:
+    """The order in which the engine matches p's facts: the pattern's own order, except that
+    a fact joined to those already placed comes before one that is not. Matching two loops
+    before the pair or edge that links them makes the engine hold every pair of loops:
+    quadratic memory, and out of memory at 5,000 loops."""
+    variables = list(p.match)
+    links: dict[str, set[str]] = {v: set() for v in variables}
+    for var, fm in p.match.items():
+        for term in fm.where:
+            if term.op == "same_as":
+                other = term.operand.split(".", 1)[0]
+                links[var].add(other)
+                links[other].add(var)
+    order = variables[:1]
+    while len(order) < len(variables):
+        rest = [v for v in variables if v not in order]
+        order.append(next((v for v in rest if links[v] & set(order)), rest[0]))
+    return order
+
+
 def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled) -> None:
     vocab, answer_fields = kb.vocabulary, kb.answer_fields()
-    variables = list(p.match)
+    variables = _join_order(p)
     engine = {var: f"v{i}" for i, var in enumerate(variables)}
+    # Every same_as as (var, attr, other var, other attr); emitted on whichever comes later.
+    links: list[tuple[str, str, str, str]] = []
+    for var, fm in p.match.items():
+        for term in fm.where:
+            if term.op == "same_as":
+                other_var, other_field = term.operand.split(".", 1)
+                mine = resolve(fm.fact, term.field, vocab, answer_fields)
+                other = resolve(p.match[other_var].fact, other_field, vocab, answer_fields)
+                assert mine is not None and other is not None  # checked by check_pattern
+                links.append((var, mine.spec.attr, other_var, other.spec.attr))
+                out.attrs.setdefault(fm.fact, set()).add(mine.spec.attr)
+                out.attrs.setdefault(p.match[other_var].fact, set()).add(other.spec.attr)
     per_var_alternatives: list[list[list[dict[str, Any]]]] = []
-    for var in variables:
+    for k, var in enumerate(variables):
         fm = p.match[var]
         attrs = out.attrs.setdefault(fm.fact, set())
         base: list[dict[str, Any]] = [{"kind": fm.fact}]
-        joins: list[dict[str, Any]] = []
+        placed = set(variables[:k])
+        joins = [{a: {engine[o]: oa}} for v, a, o, oa in links if v == var and o in placed]
+        joins += [{oa: {engine[v]: a}} for v, a, o, oa in links if o == var and v in placed]
         choices: list[list[list[dict[str, Any]]]] = []
         for term in fm.where:
+            if term.op == "same_as":
+                continue
             field = resolve(fm.fact, term.field, vocab, answer_fields)
             assert field is not None  # checked by check_pattern
-            if term.op == "same_as":
-                other_var, other_field = term.operand.split(".", 1)
-                other = resolve(p.match[other_var].fact, other_field, vocab, answer_fields)
-                assert other is not None
-                joins.append({field.spec.attr: {engine[other_var]: other.spec.attr}})
-                attrs.add(field.spec.attr)
-                out.attrs.setdefault(p.match[other_var].fact, set()).add(other.spec.attr)
-                continue
             alternatives = _alpha(term, field)
             for alt in alternatives:
                 for test in alt:
