@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,3 @@ class EngineError(Exception):
 
     The user's input is untouched; the message says what happened.
     """
-
-
-def display(path: str | Path) -> str:
-    return str(path)

@@ -9,6 +9,7 @@ CSV through formula neutralisation.
 
 from __future__ import annotations
 
+import functools
 import re
 from importlib import resources
 from typing import Any
@@ -60,6 +61,7 @@ def md_url(url: Any) -> str:
     return quote(web_url(url), safe=":/?#=&%.,~+-_@!$*;")
 
 
+@functools.lru_cache(maxsize=2)  # one environment per escaping mode, built once
 def _env(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("reports"))),
