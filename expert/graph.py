@@ -15,7 +15,6 @@ which mark findings as possible and ask the question that would settle them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import islice
 
 import networkx as nx
 
@@ -324,17 +323,28 @@ def _amplifications(
 
 
 def _cycles(s: Structure, vocab: Vocabulary) -> None:
+    # networkx walks sets of nodes; with string labels their order changes with Python's
+    # hash seed, and so would the cycles kept when there are more than MAX_CYCLES. Integer
+    # labels in sorted order make the same input give the same cycles in every run.
+    names = sorted({e.source for e in s.edges} | {e.target for e in s.edges})
+    number = {name: i for i, name in enumerate(names)}
     simple = nx.DiGraph()
+    simple.add_nodes_from(range(len(names)))
     load_edges: set[tuple[str, str]] = set()
     for e in s.edges:
-        simple.add_edge(e.source, e.target)
+        simple.add_edge(number[e.source], number[e.target])
         if e.signal == "load_increase":
             load_edges.add((e.source, e.target))
-    found = list(
-        islice(
-            nx.simple_cycles(simple, length_bound=vocab.settings.max_cycle_length), MAX_CYCLES + 1
-        )
-    )
+    # Shortest first, so a truncated list keeps the tightest loops.
+    found: list[list[str]] = []
+    for length in range(1, vocab.settings.max_cycle_length + 1):
+        for cyc in nx.simple_cycles(simple, length_bound=length):
+            if len(cyc) == length:
+                found.append([names[i] for i in cyc])
+                if len(found) > MAX_CYCLES:
+                    break
+        if len(found) > MAX_CYCLES:
+            break
     s.cycles_truncated = len(found) > MAX_CYCLES
     for cyc in found[:MAX_CYCLES]:
         start = cyc.index(min(cyc))  # canonical rotation: stable ids across runs
