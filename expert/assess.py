@@ -122,9 +122,8 @@ class Assessor:
         )
         ex = Explainer(a, kb, self.compiled, structure, base)
         found = ex.stage1([f for f in firings if f["stage"] == 1])
-        engine_to_final = {fid: fid for fid in found}
-        symptoms = ex.derived(firings, 2, found, engine_to_final)
-        costs = ex.derived(firings, 3, {**found, **symptoms}, engine_to_final)
+        symptoms = ex.derived(firings, 2, found)
+        costs = ex.derived(firings, 3, {**found, **symptoms})
         findings = sorted([*found.values(), *symptoms.values(), *costs.values()], key=_order)
         questions = sorted(
             ex.questions.values(),

@@ -279,29 +279,30 @@ class Explainer:
         self.platform_because[pid] = out
 
     def derived(
-        self,
-        firings: list[dict[str, Any]],
-        stage: int,
-        known: dict[str, Finding],
-        engine_to_final: dict[str, str],
+        self, firings: list[dict[str, Any]], stage: int, known: dict[str, Finding]
     ) -> dict[str, Finding]:
-        causes: dict[str, list[str]] = {}
+        """Symptoms (stage 2) or costs (stage 3), each with every earlier finding it follows
+        from. A firing's cause is `rule:<pattern>`, standing for all findings of that pattern;
+        causes keep the order in which the findings were found."""
+        targets: dict[str, list[str]] = {}  # cause pattern -> the patterns it leads to here
         for firing in firings:
             if firing["stage"] != stage:
                 continue
-            cause = engine_to_final.get(firing["bound"]["v0"], firing["bound"]["v0"])
-            causes.setdefault(firing["pattern"], [])
-            if cause not in causes[firing["pattern"]]:
-                causes[firing["pattern"]].append(cause)
+            rule = firing["bound"]["v0"].removeprefix("rule:")
+            if firing["pattern"] not in targets.setdefault(rule, []):
+                targets[rule].append(firing["pattern"])
             if "v1" in firing["bound"]:
                 self._platform_terms(firing["pattern"], firing["bound"]["v1"])
+        causes: dict[str, list[str]] = {}
+        for fid, f in known.items():
+            for pid in targets.get(f.rule, []):
+                causes.setdefault(pid, []).append(fid)
         out: dict[str, Finding] = {}
         for pid, cause_ids in causes.items():
             p = self.kb.patterns[pid]
             parents = [known[c] for c in cause_ids if c in known]
             loops = sorted({lp for f in parents for lp in f.loops})
             fid = finding_id(pid, loops)
-            engine_to_final[pid] = fid
             platform_unknown = any(b.unknown for b in self.platform_because.get(pid, []))
             confirmed = any(f.status == "confirmed" for f in parents) and not platform_unknown
             status = "confirmed" if confirmed else "possible"
@@ -328,7 +329,7 @@ class Explainer:
                 sources=[SourceRef(**s.model_dump()) for s in p.sources],
             )
             for f in parents:
-                if fid not in f.leads_to:
+                if fid not in f.leads_to:  # a few items: symptoms and costs per finding
                     f.leads_to.append(fid)
         return out
 
