@@ -77,7 +77,21 @@ def evaluate(
 ) -> Tri:
     """Evaluate one term on one encoded fact. `bound` holds earlier facts by variable and
     `attr_of` maps (variable, field name) to the attribute a same_as join reads."""
-    spec, op, operand = field.spec, term.op, term.operand
+    return evaluate_op(term.op, term.operand, term.strict, field, fact, bound, attr_of)
+
+
+def evaluate_op(
+    op: str,
+    operand: Any,
+    strict: bool,
+    field: ResolvedField,
+    fact: dict[str, Any],
+    bound: dict[str, dict[str, Any]],
+    attr_of: dict[tuple[str, str], str],
+) -> Tri:
+    """`evaluate` with the term's parts read once by the caller: explaining 10,000 findings
+    evaluates a few terms 100,000 times, and reading a term's operator is not free."""
+    spec = field.spec
     result: Tri
     if spec.type == "interval":
         lo, hi = fact[f"{spec.attr}_lo"], fact[f"{spec.attr}_hi"]
@@ -119,7 +133,7 @@ def evaluate(
             result = "yes" if value in operand else "unknown" if value == "unknown" else "no"
         else:  # not_in
             result = "no" if value in operand else "unknown" if value == "unknown" else "yes"
-    if term.strict and result == "unknown":
+    if strict and result == "unknown":
         return "no"
     return result
 

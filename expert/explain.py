@@ -10,18 +10,19 @@ names, what would clear it, and the questions that would settle it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from expert import durations
 from expert.assessment import UNKNOWN, Assessment
 from expert.compiler import Compiled
-from expert.conditions import evaluate, resolve
+from expert.conditions import ResolvedField, evaluate, evaluate_op, resolve
 from expert.facts import FactBase, loop_values
-from expert.fields import FACT_KINDS
+from expert.fields import spec as field_spec
 from expert.graph import Structure
 from expert.ids import finding_id
 from expert.knowledge import KnowledgeBase
-from expert.patterns import SEVERITY_ORDER, Pattern, Term
+from expert.patterns import SEVERITY_ORDER, Pattern, Question, Term
 from expert.results import Because, Finding, OpenQuestion, SourceRef
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
@@ -46,7 +47,7 @@ def readable(value: Any) -> str:
 
 def _fact_value(fact: dict[str, Any], field: str, kind: str) -> str:
     """Readable value of a derived fact's field (through the field registry's encoding)."""
-    spec = next((f for f in FACT_KINDS.get(kind, []) if f.name == field), None)
+    spec = field_spec(kind, field)
     if spec is None:
         return "?"
     if spec.type == "interval":
@@ -86,6 +87,32 @@ class Explainer:
         self.answer_fields = kb.answer_fields()
         self.questions: dict[tuple[str, str], OpenQuestion] = {}
         self.platform_because: dict[str, list[Because]] = {}
+        self._plans: dict[str, _Plan] = {}
+        self._loop_fields: dict[tuple[str, str], str] = {}  # (loop, field) -> readable value
+        self._question_for: dict[str, Question | None] = {}
+
+    def _plan(self, p: Pattern) -> _Plan:
+        """What explaining any firing of p needs from the knowledge base, worked out once."""
+        plan = self._plans.get(p.id)
+        if plan is None:
+
+            def check(var: str, term: Term) -> _Check:
+                fact = p.match[var].fact
+                field = resolve(fact, term.field, self.kb.vocabulary, self.answer_fields)
+                assert field is not None  # checked when the pattern was compiled
+                return _Check(var, term, field, term.op, term.operand, term.strict)
+
+            plan = _Plan(
+                checks=[check(var, t) for var, fm in p.match.items() for t in fm.where],
+                escalations=[
+                    [check(var, t) for var, terms in esc.when.items() for t in terms]
+                    for esc in p.escalate
+                ],
+                attr_of=_AttrOf(p, self),
+                sources=[SourceRef(**s.model_dump()) for s in p.sources],
+            )
+            self._plans[p.id] = plan
+        return plan
 
     # -- naming
     def name(self, loop_id: str) -> str:
@@ -95,11 +122,17 @@ class Explainer:
         return lp.name
 
     def _loop_field(self, loop_id: str, field: str) -> str:
-        if field == "name":
-            return self.name(loop_id)
-        if field.startswith("answers."):
-            return readable(self.loops[loop_id].answers.get(field.split(".", 1)[1]))
-        return readable(self.values[loop_id].get(field))
+        key = (loop_id, field)
+        text = self._loop_fields.get(key)
+        if text is None:
+            if field == "name":
+                text = self.name(loop_id)
+            elif field.startswith("answers."):
+                text = readable(self.loops[loop_id].answers.get(field.split(".", 1)[1]))
+            else:
+                text = readable(self.values[loop_id].get(field))
+            self._loop_fields[key] = text
+        return text
 
     def render(self, template: str, bound: dict[str, dict[str, Any]], pattern: Pattern) -> str:
         def sub(m: re.Match[str]) -> str:
@@ -110,7 +143,7 @@ class Explainer:
             kind = pattern.match[var].fact
             if kind == "loop":
                 return self._loop_field(fact["loop"], field or "name")
-            spec = next((f for f in FACT_KINDS.get(kind, []) if f.name == (field or "id")), None)
+            spec = field_spec(kind, field or "id")
             if spec is None:
                 return m.group(0)
             if spec.type == "ident":
@@ -123,14 +156,14 @@ class Explainer:
     # -- stage 1
     def _terms(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> list[tuple[str, Term, str]]:
         """(variable, term, three-valued result) for every non-join term of the match."""
+        plan = self._plan(p)
         out = []
-        for var, fm in p.match.items():
-            for term in fm.where:
-                field = resolve(fm.fact, term.field, self.kb.vocabulary, self.answer_fields)
-                assert field is not None
-                result = evaluate(term, field, bound[var], bound, _AttrOf(p, self))
-                if term.op != "same_as":
-                    out.append((var, term, result))
+        for c in plan.checks:
+            if c.op != "same_as":
+                result = evaluate_op(
+                    c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of
+                )
+                out.append((c.var, c.term, result))
         return out
 
     def _because(
@@ -159,15 +192,13 @@ class Explainer:
 
     def _severity(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> tuple[str, str]:
         severity, reason = p.severity, ""
-        for esc in p.escalate:
-            ok = True
-            for var, terms in esc.when.items():
-                fm = p.match[var]
-                for term in terms:
-                    field = resolve(fm.fact, term.field, self.kb.vocabulary, self.answer_fields)
-                    assert field is not None
-                    if evaluate(term, field, bound[var], bound, _AttrOf(p, self)) != "yes":
-                        ok = False
+        plan = self._plan(p)
+        for esc, checks in zip(p.escalate, plan.escalations, strict=True):
+            ok = all(
+                evaluate_op(c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of)
+                == "yes"
+                for c in checks
+            )
             if ok and SEVERITY_ORDER.index(esc.to) > SEVERITY_ORDER.index(severity):
                 severity, reason = esc.to, self.render(esc.because, bound, p)
         return severity, reason
@@ -243,12 +274,14 @@ class Explainer:
                 would_clear_if=self._clears(p, bound, terms),
                 summary=p.summary,
                 mechanism=p.mechanism,
-                sources=[SourceRef(**s.model_dump()) for s in p.sources],
+                sources=list(self._plan(p).sources),
             )
             if status == "possible":
                 for var, term, r in terms:
                     if r == "unknown" and p.match[var].fact == "loop":
-                        q = self.kb.question_for_field(term.field)
+                        if term.field not in self._question_for:
+                            self._question_for[term.field] = self.kb.question_for_field(term.field)
+                        q = self._question_for[term.field]
                         if q:
                             self._ask(q.id, bound[var]["loop"], fid)
             for ask in p.asks:
@@ -332,6 +365,26 @@ class Explainer:
                 if fid not in f.leads_to:  # a few items: symptoms and costs per finding
                     f.leads_to.append(fid)
         return out
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One term of a pattern with its field resolved and its parts read once."""
+
+    var: str
+    term: Term
+    field: ResolvedField
+    op: str
+    operand: Any
+    strict: bool
+
+
+@dataclass
+class _Plan:
+    checks: list[_Check]
+    escalations: list[list[_Check]]  # the terms of each of p.escalate
+    attr_of: _AttrOf
+    sources: list[SourceRef]
 
 
 class _AttrOf(dict):  # type: ignore[type-arg]

@@ -178,8 +178,11 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
 }
 
 
+_BY_NAME = {(kind, f.name): f for kind, specs in FACT_KINDS.items() for f in specs}
+
+
 def spec(kind: str, name: str) -> FieldSpec | None:
-    return next((f for f in FACT_KINDS.get(kind, []) if f.name == name), None)
+    return _BY_NAME.get((kind, name))
 
 
 def answer_field(question_id: str, type_: FieldType, table: str = "") -> FieldSpec:
