@@ -7,7 +7,10 @@ This module is imported by the engine's child process: keep it free of heavy imp
 
 from __future__ import annotations
 
+from functools import lru_cache
 
+
+@lru_cache(maxsize=1 << 16)  # the interview re-checks the same ids after every answer
 def fnv1a32(text: str) -> int:
     h = 0x811C9DC5
     for byte in text.encode("utf-8"):
@@ -38,9 +41,11 @@ def make_unique(ids: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for original in ids:
         candidate, n = original, 0
-        while fnv1a32(candidate) in used and used[fnv1a32(candidate)] != candidate:
+        h = fnv1a32(candidate)
+        while h in used and used[h] != candidate:
             n += 1
             candidate = f"{original}~{n}"
-        used[fnv1a32(candidate)] = candidate
+            h = fnv1a32(candidate)
+        used[h] = candidate
         out[original] = candidate
     return out
