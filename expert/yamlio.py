@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -305,6 +307,31 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+# A writer's own temporary lives for milliseconds; one older than this was left by a process
+# killed between creating it and renaming it over the target.
+STALE_TEMPORARY_S = 5.0
+
+
+def remove_stale_temporaries(path: Path, older_than_s: float = STALE_TEMPORARY_S) -> list[Path]:
+    """Delete the temporary files an interrupted atomic write left beside `path` (its own
+    `.NAME.xxxxxxxx.tmp` and its sidecars'); a killed process cannot clean up after itself.
+    Returns what was removed. Anything else in the directory is never touched."""
+    path = Path(path)
+    own = re.compile(rf"^\.{re.escape(path.name)}\.(?:[\w.-]+\.)?[a-z0-9_]{{8}}\.tmp$")
+    removed = []
+    now = time.time()
+    try:
+        candidates = [p for p in (path.parent or Path(".")).iterdir() if own.match(p.name)]
+    except OSError:
+        return []
+    for candidate in candidates:
+        with contextlib.suppress(OSError):
+            if candidate.is_file() and now - candidate.stat().st_mtime > older_than_s:
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
 
 
 def dump_yaml(data: Any) -> str:

@@ -18,6 +18,7 @@ from expert.errors import InputError, Problem
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Question
 from expert.templates import LoopTemplate
+from expert.yamlio import remove_stale_temporaries
 from interview.questions import field_value
 
 
@@ -57,6 +58,9 @@ class Session:
                     fix=f"create {path.parent} first, or choose another place",
                 )
             )
+        # A session killed mid-save may have left its temporary file; it holds nothing the
+        # file itself does not (the rename never happened).
+        remove_stale_temporaries(path)
         if not path.exists() or _is_blank(path):
             return cls(path, kb, None)
         return cls(path, kb, load_assessment(path, kb))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,21 @@ def test_position_file_is_tolerant(tmp_path: Path) -> None:
     assert data["step"] == "review:::"
     assert resume.load(path) == resume.Position("review:::", {"k": "typed"}, {"loop": "tpl"})
     assert resume.sidecar_path(path).name == ".a.yaml.interview.json"
+
+
+def test_opening_removes_temporaries_a_killed_save_left(tmp_path: Path, kb: KnowledgeBase) -> None:
+    path = tmp_path / "four.yaml"
+    shutil.copy(FIXTURE, path)
+    stale = [
+        tmp_path / ".four.yaml.k3x_9qzt.tmp",
+        tmp_path / ".four.yaml.interview.json.a1b2c3d4.tmp",
+    ]
+    fresh = tmp_path / ".four.yaml.zzzzzzzz.tmp"  # a live writer's, a moment old: not ours
+    others = [tmp_path / ".other.yaml.k3x_9qzt.tmp", tmp_path / "four.yaml.bak"]
+    for p in [*stale, fresh, *others]:
+        p.write_text("partial")
+    for p in [*stale, *others]:
+        os.utime(p, (time.time() - 60, time.time() - 60))
+    Session.open(path, kb)
+    assert [p.exists() for p in stale] == [False, False]
+    assert fresh.exists() and all(p.exists() for p in others)

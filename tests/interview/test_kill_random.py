@@ -1,0 +1,424 @@
+"""No lost answers: kill -9 the real interview at random points, fifty times over.
+
+Each trial starts `python -m interview FILE` in a pseudo-terminal, drives it by keystrokes
+through a short script (the platform's name, don't know for its description, the
+respondent, then into the economic figures) with random short pauses, and SIGKILLs it at a
+point drawn at random: during start-up, between answers, half-way through typing one, right
+after Enter or ctrl+d (spread over the time the app takes to acknowledge it), or the moment
+the save of an answer is seen to begin (its temporary file appears).
+
+An answer counts as confirmed once the app had acknowledged it before the kill: the position
+file beside the assessment had moved past its question, or the answer was seen in the file.
+After every kill the file must parse with `load_assessment` and hold every confirmed answer
+(no file at all is fine only while nothing was confirmed: nothing is written before the
+platform has a name). Every version of the file seen while the app ran must parse too:
+readers never see a torn write. A few trials reopen the file in a fresh app, which must
+resume where the position file says, with the confirmed answers.
+
+Temporary files: a process killed between creating its temporary file and renaming it over
+the target cannot remove it, so a kill may leave the one temporary it was writing (at most
+one per file, and one for the assessment only when the kill came after an answer's key).
+Anything more is a failure. Reopening the file removes such leftovers.
+
+Reproduce a failure with the seed it prints: KILL_SEED=<seed> (KILL_TRIALS=<n> for more or
+fewer trials, KILL_WORKERS=1 to run them one at a time). Run with -s for a summary of where
+the kills landed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from expert import knowledge
+from expert.assess import load_assessment
+from expert.assessment import UNKNOWN, Assessment
+from expert.errors import InputError
+from expert.knowledge import KnowledgeBase
+from interview import resume
+
+from .keyboard import make_app
+from .pty_app import interview_in_pty
+
+WAIT_S = 60  # a generous bound for a loaded machine; the test waits for events, not time
+POLL_S = 0.005
+TRIALS = int(os.environ.get("KILL_TRIALS", "50"))
+SEED = int(os.environ.get("KILL_SEED") or random.SystemRandom().randrange(10**9))
+# Two interviews at a time keep both cores busy. Each trial waits on events only, so a
+# slower start-up under load moves where its kill lands, never what is checked.
+WORKERS = int(os.environ.get("KILL_WORKERS", "2"))
+RESUME_ONE_IN = 8  # reopen the file in a fresh app after one kill in eight
+KINDS = {"start-up": 16, "between": 22, "typing": 18, "key": 32, "saving": 12}
+
+ENTER, CTRL_D, PAGE_DOWN = "\r", "\x04", "\x1b[6~"
+WELCOME, LOOPS, ECONOMICS = "welcome:::", "loops:::", "economics:::"
+NAME = "question:system::system-name"
+DESCRIPTION = "question:system::system-description"
+RESPONDENT = "question:system::system-respondent"
+COUNT = "question:economics::econ-accelerator-count"
+HOUR_COST = "question:economics::econ-accelerator-hour-cost"
+TOKENS = "question:economics::econ-monthly-tokens"
+MILLION = "question:economics::econ-cost-per-million-tokens"
+# The steps the script passes through, in order: the position only moves forward.
+ORDER = [WELCOME, NAME, DESCRIPTION, RESPONDENT, LOOPS, ECONOMICS, COUNT, HOUR_COST, TOKENS]
+ORDER.append(MILLION)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing the user does: type (maybe nothing), press a key, see the next step."""
+
+    at: str  # the step on screen before
+    typed: str  # the characters typed before the key
+    key: str  # Enter, ctrl+d (don't know) or Page Down
+    then: str  # the step on screen once the app has acknowledged the key
+    answer: str = ""  # what is saved, as "section.field"; "" for moving on
+    value: Any = None
+
+    def holds(self, a: Assessment) -> bool:
+        section, name = self.answer.split(".")
+        part = a.system if section == "system" else a.economics
+        return part is not None and getattr(part, name) == self.value
+
+
+@dataclass(frozen=True)
+class Kill:
+    kind: str  # one of KINDS
+    action: int  # the action during which the kill lands (-1 during start-up)
+    delay: float  # seconds; after a key, a fraction of the time the app takes to acknowledge
+    chunk: int = 0  # when typing: after this chunk of the text
+
+
+@dataclass(frozen=True)
+class Trial:
+    number: int
+    actions: list[Action]
+    chunks: list[list[str]]  # each action's text, split where the pauses fall
+    pauses: list[list[float]]  # the pause after each chunk
+    kill: Kill
+    resume: bool
+
+
+def plan(number: int) -> Trial:
+    """Everything random about one trial, drawn up front from the seed and its number."""
+    rng = random.Random(f"{SEED}:{number}")
+    name = f"Plant {number} {rng.choice(['north', 'south', 'east', 'west'])}"
+    respondent = f"Operator {rng.randrange(100, 1000)}"
+    count = rng.randrange(1, 5000)
+    cost = rng.choice(["2.5", "0.75", "12.25"])
+    actions = [
+        Action(WELCOME, "", ENTER, NAME),
+        Action(NAME, name, ENTER, DESCRIPTION, "system.name", name),
+        Action(DESCRIPTION, "", CTRL_D, RESPONDENT, "system.description", UNKNOWN),
+        Action(RESPONDENT, respondent, ENTER, LOOPS, "system.respondent", respondent),
+        Action(LOOPS, "", PAGE_DOWN, ECONOMICS),
+        Action(ECONOMICS, "", ENTER, COUNT),
+        Action(COUNT, str(count), ENTER, HOUR_COST, "economics.accelerator_count", count),
+        Action(HOUR_COST, cost, ENTER, TOKENS, "economics.accelerator_hour_cost", float(cost)),
+        Action(TOKENS, "", CTRL_D, MILLION, "economics.monthly_tokens", UNKNOWN),
+    ]
+    chunks: list[list[str]] = []
+    for action in actions:
+        text = action.typed
+        cuts = sorted(rng.sample(range(1, len(text)), min(2, len(text) - 1))) if text else []
+        cuts = cuts[: rng.randint(0, len(cuts))]
+        chunks.append([text[i:j] for i, j in zip([0, *cuts], [*cuts, len(text)], strict=True)])
+    pauses = [[rng.uniform(0, 0.04) for _ in c] for c in chunks]
+
+    answers = [i for i, a in enumerate(actions) if a.answer]
+    typing = [(i, c) for i, cs in enumerate(chunks) for c, chunk in enumerate(cs) if chunk]
+    kind = rng.choices(list(KINDS), list(KINDS.values()))[0]
+    if kind == "start-up":
+        kill = Kill(kind, -1, rng.uniform(0, 1.8))
+    elif kind == "between":
+        kill = Kill(kind, rng.randrange(len(actions)), rng.uniform(0, 0.05))
+    elif kind == "typing":
+        i, c = rng.choice(typing)
+        kill = Kill(kind, i, rng.uniform(0, 0.03), c)
+    elif kind == "key":
+        kill = Kill(kind, rng.randrange(len(actions)), rng.uniform(0, 1.25))
+    else:
+        kill = Kill(kind, rng.choice(answers), 0.0)
+    return Trial(number, actions, chunks, pauses, kill, number % RESUME_ONE_IN == 1)
+
+
+def temporaries(workdir: Path) -> list[str]:
+    return sorted(p.name for p in workdir.iterdir() if p.name.endswith(".tmp"))
+
+
+def is_sidecar_temporary(name: str, path: Path) -> bool:
+    return name.startswith(resume.sidecar_path(path).name + ".")
+
+
+@dataclass
+class Watch:
+    """What the test sees of the running app: its position and each version of the file."""
+
+    path: Path
+    actions: list[Action]
+    kb: KnowledgeBase
+    scratch: Path
+    step: str = ""
+    text: str | None = None
+    confirmed: set[int] = field(default_factory=set)  # indexes of acknowledged answers
+    torn: list[str] = field(default_factory=list)
+
+    def look(self) -> None:
+        self.step = resume.load(self.path).step
+        rank = ORDER.index(self.step) if self.step in ORDER else -1
+        for i, action in enumerate(self.actions):
+            if action.answer and rank >= ORDER.index(action.then):
+                self.confirmed.add(i)
+        try:
+            text: str | None = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = None
+        if text is None or text == self.text:
+            return
+        self.text = text
+        self.scratch.write_text(text, encoding="utf-8")
+        try:
+            seen = load_assessment(self.scratch, self.kb)
+        except InputError as exc:
+            self.torn.append(f"{exc}\n--- the file as read ---\n{text}")
+            return
+        for i, action in enumerate(self.actions):
+            if action.answer and action.holds(seen):
+                self.confirmed.add(i)
+
+    def hold(self, seconds: float) -> None:
+        """Let time pass, watching."""
+        end = time.monotonic() + seconds
+        self.look()
+        while time.monotonic() < end:
+            time.sleep(POLL_S)
+            self.look()
+
+    def wait_for(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + WAIT_S
+        self.look()
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up waiting for {what} (on {self.step!r})")
+            time.sleep(POLL_S)
+            self.look()
+
+    def save_begins(self, before: tuple[int, int, int] | None, then: str) -> bool:
+        """Wait for the assessment's save to show (True) or the step to move on (False)."""
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            if any(
+                not is_sidecar_temporary(name, self.path) for name in temporaries(self.path.parent)
+            ):
+                return True
+            if identity(self.path) != before:  # written without a temporary file
+                return True
+            if resume.load(self.path).step == then:
+                return False
+            time.sleep(0.0005)
+        raise AssertionError(f"gave up waiting for the save or for {then}")
+
+
+def identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+@dataclass
+class Outcome:
+    trial: Trial
+    workdir: Path
+    where: str  # where the kill landed, as seen from outside
+    confirmed: set[int]
+    step_at_kill: str
+    seconds: float
+    problems: list[str]
+
+
+def run_trial(trial: Trial, workdir: Path, kb: KnowledgeBase) -> Outcome:
+    workdir.mkdir()
+    path = workdir / "platform.yaml"
+    watch = Watch(path, trial.actions, kb, workdir.parent / f"seen-{trial.number}.yaml")
+    kill = trial.kill
+    started = time.monotonic()
+    where = ""
+    latency: list[float] = []  # from each key to the app's acknowledgement
+    with interview_in_pty(path, TEXTUAL_ANIMATIONS="none") as (pid, fd):
+
+        def send(keys: str) -> None:
+            os.write(fd, keys.encode())
+
+        if kill.kind == "start-up":
+            watch.hold(kill.delay)
+            where = "start-up, welcome " + ("shown" if watch.step else "not shown yet")
+        for i, action in enumerate(trial.actions):
+            if kill.kind == "start-up":
+                break
+            watch.wait_for(lambda a=action: watch.step == a.at, f"step {action.at}")
+            label = f"{action.answer or 'move on'} (action {i})"
+            here = kill.action == i
+            if here and kill.kind == "between":
+                watch.hold(kill.delay)
+                where = f"between answers: before {label}"
+                break
+            for c, (chunk, pause) in enumerate(zip(trial.chunks[i], trial.pauses[i], strict=True)):
+                send(chunk)
+                if here and kill.kind == "typing" and kill.chunk == c:
+                    break
+                watch.hold(pause)
+            if here and kill.kind == "typing":
+                watch.hold(kill.delay)
+                where = f"mid-typing: {label}"
+                break
+            before = identity(path)
+            send(action.key)
+            sent = time.monotonic()
+            if here and kill.kind == "saving":
+                caught = watch.save_begins(before, action.then)
+                os.kill(pid, signal.SIGKILL)  # at once: no last look, it would take time
+                where = "right after the key, " + (
+                    "the save was seen to begin" if caught else "the save was not caught"
+                )
+                where += f": {label}"
+                break
+            if here and kill.kind == "key":
+                # spread over the app's handling of the key: parse, validate, save, move on
+                watch.hold(kill.delay * (sum(latency) / len(latency) if latency else 0.25))
+                where = f"right after the key: {label}"
+                break
+            watch.wait_for(lambda a=action: watch.step == a.then, f"step {action.then}")
+            latency.append(time.monotonic() - sent)
+        else:
+            where = "after the whole script"
+        if kill.kind != "saving":
+            watch.look()  # the last look before the kill
+            os.kill(pid, signal.SIGKILL)
+    step_at_kill = resume.load(path).step  # as the kill left it
+
+    problems = [f"a torn file was seen while the app ran: {t}" for t in watch.torn]
+    left = temporaries(workdir)
+    mine = [n for n in left if not is_sidecar_temporary(n, path)]
+    after_answer_key = kill.kind in ("key", "saving") and trial.actions[kill.action].answer
+    if len(mine) > (1 if after_answer_key else 0) or len(left) - len(mine) > 1:
+        problems.append(f"temporary files left behind: {left}")
+    saved: Assessment | None = None
+    if path.exists():
+        try:
+            saved = load_assessment(path, kb)
+        except InputError as exc:
+            problems.append(f"the file does not parse after the kill: {exc}\n{read(path)}")
+        confirmed = [trial.actions[i] for i in sorted(watch.confirmed)]
+        for action in [a for a in confirmed if not a.holds(saved)] if saved else []:
+            problems.append(
+                f"confirmed answer lost: {action.answer} = {action.value!r}\n{read(path)}"
+            )
+    elif watch.confirmed:
+        lost = [trial.actions[i].answer for i in sorted(watch.confirmed)]
+        problems.append(f"no file after the kill, yet these answers were confirmed: {lost}")
+
+    if kill.kind == "key":  # how far the app had got with the key, judged afterwards
+        action = trial.actions[kill.action]
+        if step_at_kill == action.then:
+            state = "acknowledged"
+        elif mine:
+            state = "during the save"
+        elif action.answer and saved is not None and action.holds(saved):
+            state = "saved, not yet acknowledged"
+        else:
+            state = "not yet saved" if action.answer else "not yet acknowledged"
+        where = where.replace(":", f", {state}:", 1)
+    seconds = time.monotonic() - started
+    return Outcome(trial, workdir, where, watch.confirmed, step_at_kill, seconds, problems)
+
+
+def read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return f"<unreadable: {exc}>"
+
+
+async def check_resume(outcome: Outcome) -> list[str]:
+    """Reopen the killed interview's file in a fresh app: it resumes where it was, and the
+    temporary file a killed save left is cleaned up."""
+    # Age what the kill left, as the time between a crash and reopening the file would.
+    for name in temporaries(outcome.workdir):
+        past = time.time() - 60
+        os.utime(outcome.workdir / name, (past, past))
+    app = make_app(outcome.workdir / "platform.yaml")
+    problems = []
+    if temporaries(outcome.workdir):
+        problems.append(f"reopening left temporary files: {temporaries(outcome.workdir)}")
+    async with app.run_test(size=(80, 24)):
+        shown = app.interview.current.key
+        expected = outcome.step_at_kill or WELCOME
+        if shown != expected:
+            problems.append(f"resumed on {shown!r}, the position file says {expected!r}")
+        a = app.session.assessment
+        for i in sorted(outcome.confirmed):
+            action = outcome.trial.actions[i]
+            if a is None or not action.holds(a):
+                problems.append(f"the resumed app lacks {action.answer} = {action.value!r}")
+    return problems
+
+
+def summary(outcomes: list[Outcome], seconds: float, left: int) -> str:
+    places = Counter(o.where.partition(":")[0] for o in outcomes)
+    confirmed = Counter(len(o.confirmed) for o in outcomes)
+    return "\n".join(
+        [
+            f"{len(outcomes)} kills in {seconds:.1f} s (KILL_SEED={SEED}, {WORKERS} at a time), "
+            f"{sum(o.trial.resume for o in outcomes)} reopened, "
+            f"{left} left the temporary file they were writing; "
+            f"a trial took {sum(o.seconds for o in outcomes) / len(outcomes):.1f} s on average",
+            "answers confirmed before the kill: "
+            + ", ".join(f"{n}: {confirmed[n]}" for n in sorted(confirmed)),
+            "where the kills landed:",
+            *(f"  {count:3d}  {place}" for place, count in sorted(places.items())),
+        ]
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+async def test_random_kills_never_lose_a_confirmed_answer(tmp_path: Path) -> None:
+    kb = knowledge.load([])
+    started = time.monotonic()
+
+    def trial(number: int) -> Outcome:
+        try:
+            return run_trial(plan(number), tmp_path / f"trial-{number}", kb)
+        except Exception as exc:  # a trial that could not run still names its seed
+            outcome = Outcome(plan(number), tmp_path, "nowhere", set(), "", 0.0, [])
+            outcome.problems.append(f"the trial could not run: {exc!r}")
+            return outcome
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        outcomes = list(pool.map(trial, range(TRIALS)))
+    left = sum(bool(temporaries(o.workdir)) for o in outcomes)
+    for outcome in outcomes:  # once every interview is dead: reopening saves the position
+        # every trial that left a temporary reopens too: the cleanup is checked each run
+        if (outcome.trial.resume or temporaries(outcome.workdir)) and not outcome.problems:
+            outcome.problems += await check_resume(outcome)
+    report = summary(outcomes, time.monotonic() - started, left)
+    print("\n" + report)
+    failures = [
+        f"trial {o.trial.number} (KILL_SEED={SEED}), killed {o.where} [{o.trial.kill}]:\n  "
+        + "\n  ".join(o.problems)
+        for o in outcomes
+        if o.problems
+    ]
+    assert not failures, "\n\n".join(failures) + "\n\n" + report
