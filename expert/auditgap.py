@@ -9,13 +9,14 @@ in it can.
 
 from __future__ import annotations
 
+from itertools import filterfalse
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from expert.assessment import UNKNOWN, Assessment, Loop
 from expert.economics import Cited, EconomicSummary
-from expert.inventory import CORE, LABELS, loop_fields
+from expert.inventory import CORE, LABELS, loop_answers
 from expert.patterns import SEVERITY_ORDER
 
 if TYPE_CHECKING:
@@ -145,14 +146,17 @@ def _sources(findings: list[Finding]) -> list[Cited]:
     seen: dict[str, Cited] = {}
     for f in findings:
         for s in f.sources:
-            seen.setdefault(s.url, Cited(title=s.title, url=s.url))
+            if s.url not in seen:  # not setdefault: that would build a Cited for every source
+                seen[s.url] = Cited(title=s.title, url=s.url)
     return list(seen.values())
 
 
 def _about(findings: list[Finding], loops: set[str], field: str) -> list[Finding]:
     """Findings about these loops that rest on this answer (their sources are relevant)."""
     return [
-        f for f in findings if set(f.loops) & loops and any(b.field == field for b in f.because)
+        f
+        for f in findings
+        if not loops.isdisjoint(f.loops) and any(b.field == field for b in f.because)
     ]
 
 
@@ -178,8 +182,10 @@ def build(
         for lp_id in f.loops:
             audit_of.setdefault(lp_id, []).append(f.id)
     for lp in assessment.loops:
-        fields = loop_fields(lp, kb)
-        unknown_of[lp.id] = [f.label for f in fields if f.state == "unknown"]
+        unknown = [
+            (field, label) for field, label, _, state in loop_answers(lp, kb) if state == "unknown"
+        ]
+        unknown_of[lp.id] = [label for _, label in unknown]
         reasons = [
             r
             for r in (
@@ -190,9 +196,9 @@ def build(
             if r
         ]
         others = [
-            f.label
-            for f in fields
-            if f.state == "unknown" and f.field not in ("decision_record", "owner", "timescale")
+            label
+            for field, label in unknown
+            if field not in ("decision_record", "owner", "timescale")
         ]
         if others:
             reasons.append(
@@ -215,6 +221,11 @@ def build(
         )
 
     merged: dict[str, ChainGap] = {}
+    # The loops and gaps each merged chain lists, for constant-time checks (a chain can span
+    # hundreds of loops).
+    listed: dict[str, tuple[set[str], set[str]]] = {}
+    # Each loop's entry in a chain's gaps, once per loop rather than once per conflict.
+    gap_of = {lp.id: f"{_name(lp)}: {_short_record(lp.decision_record)}" for lp in loops.values()}
     traceable = 0
     for f in findings:
         if f.kind != "incoherence":
@@ -224,9 +235,9 @@ def build(
         if not broken:
             traceable += 1
             continue
-        c = merged.setdefault(
-            f.rule,
-            ChainGap(
+        c = merged.get(f.rule)
+        if c is None:  # not setdefault: that would build a ChainGap for every finding
+            c = merged[f.rule] = ChainGap(
                 rule=f.rule,
                 title=f.title,
                 severity=f.severity,
@@ -235,19 +246,24 @@ def build(
                 loops=[],
                 names=[],
                 gaps=[],
-            ),
-        )
+            )
+        has_loop, has_gap = listed.setdefault(f.rule, (set(), set()))
         c.findings.append(f.id)
-        c.severity = _worst([c.severity, f.severity])
-        if f.status == "confirmed":
+        # Assigning a model's field is not free, and most conflicts change neither.
+        worst = _worst([c.severity, f.severity])
+        if worst != c.severity:
+            c.severity = worst
+        if f.status == "confirmed" and c.status != "confirmed":
             c.status = "confirmed"
         for lp in members:
-            if lp.id not in c.loops:
+            if lp.id not in has_loop:
+                has_loop.add(lp.id)
                 c.loops.append(lp.id)
                 c.names.append(_name(lp))
         for lp in broken:
-            gap = f"{_name(lp)}: {_short_record(lp.decision_record)}"
-            if gap not in c.gaps:
+            gap = gap_of[lp.id]
+            if gap not in has_gap:
+                has_gap.add(gap)
                 c.gaps.append(gap)
     chains = sorted(
         merged.values(),
@@ -367,12 +383,16 @@ def _teams(
     for q in questions:
         open_of.setdefault(q.loop, []).append(q)
     field_question = {field: kb.question_for_field(field) for field in CORE}
+    chains_of: dict[str, list[ChainGap]] = {}  # in the chains' order
+    for c in chains:
+        for lp_id in c.loops:  # listed once each
+            chains_of.setdefault(lp_id, []).append(c)
     for lp in assessment.loops:
         known = lp.owner not in (None, UNKNOWN)
         owner = lp.owner if known and lp.owner else NO_OWNER
-        team = teams.setdefault(
-            owner, TeamQuestions(owner=owner, known=known, loops=[], questions=[])
-        )
+        team = teams.get(owner)
+        if team is None:  # not setdefault: that would build a team for every loop
+            team = teams[owner] = TeamQuestions(owner=owner, known=known, loops=[], questions=[])
         team.loops.append(lp.id)
         name = _name(lp)
         asked: set[str] = set()
@@ -410,14 +430,16 @@ def _teams(
                 "its decisions cannot be reconstructed",
             )
         partners: list[str] = []
+        named: set[str] = set()  # partners, for constant-time checks
         kinds: list[str] = []
-        for c in chains:
-            if lp.id not in c.loops:
-                continue
+        for c in chains_of.get(lp.id, []):
             kinds.append(c.title)
-            partners += [
-                n for i, n in zip(c.loops, c.names, strict=True) if i != lp.id and n not in partners
-            ]
+            # The other loops' names (a chain lists a loop once), less those named by earlier
+            # chains but not deduplicated within one: two loops of a chain may share a name.
+            k = c.loops.index(lp.id)
+            fresh = list(filterfalse(named.__contains__, c.names[:k] + c.names[k + 1 :]))
+            partners += fresh
+            named.update(fresh)
         if partners:
             ask(
                 f"Which decisions of {_names(partners)} can make this loop act, and how would "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
@@ -454,27 +455,30 @@ RULES = [
 # ---------------------------------------------------------------- pricing
 
 
-def _roots(fid: str, by_id: dict[str, Finding]) -> list[str]:
-    """The stage-one findings (no derived_from) a finding traces back to, in order."""
-    out: dict[str, None] = {}
-    seen: set[str] = set()
-    stack = [fid]
-    while stack:
-        cur = stack.pop()
-        f = by_id.get(cur)
-        if f is None or cur in seen:
-            continue
-        seen.add(cur)
-        if not f.derived_from:
-            out[cur] = None
-        stack.extend(reversed(f.derived_from))
-    return list(out)
+def _roots(fid: str, by_id: dict[str, Finding], memo: dict[str, list[str]]) -> list[str]:
+    """The stage-one findings (no derived_from) a finding traces back to, depth first.
+
+    `memo` holds those found so far: ghost costs share symptoms with thousands of roots each.
+    Each stage derives only from earlier ones, so joining the parents' roots in order gives
+    the order of one depth-first walk."""
+    if fid not in memo:
+        memo[fid] = []  # were a malformed file to loop, it would stop here
+        f = by_id.get(fid)
+        if f is not None and not f.derived_from:
+            memo[fid] = [fid]
+        elif f is not None:
+            for p in f.derived_from:
+                if p not in memo:
+                    _roots(p, by_id, memo)
+            parents = map(memo.__getitem__, f.derived_from)
+            memo[fid] = list(dict.fromkeys(chain.from_iterable(parents)))
+    return memo[fid]
 
 
-def _groups(ids: list[str], by_id: dict[str, Finding]) -> list[CauseGroup]:
+def _groups(ids: list[str], titles: dict[str, str]) -> list[CauseGroup]:
     out: dict[str, list[str]] = {}
     for i in ids:
-        out.setdefault(by_id[i].title if i in by_id else i, []).append(i)
+        out.setdefault(titles.get(i, i), []).append(i)
     return [CauseGroup(title=t, findings=ids) for t, ids in out.items()]
 
 
@@ -491,35 +495,52 @@ class _Links:
 
 def _links(findings: list[Finding]) -> dict[str, _Links]:
     by_id = {f.id: f for f in findings}
+    titles = {i: f.title for i, f in by_id.items()}
+    # Stage-one findings are their own roots; seeded at once rather than a call per parent.
+    memo = {i: [i] for i, f in by_id.items() if not f.derived_from}
     out = {}
     for f in findings:
         if f.kind != "ghost-cost":
             continue
-        roots = [r for r in _roots(f.id, by_id) if r != f.id]
+        roots = [r for r in _roots(f.id, by_id, memo) if r != f.id]
         parents = [by_id[c] for c in f.derived_from if c in by_id]
         out[f.id] = _Links(
             roots=roots,
-            cause_groups=_groups(list(f.derived_from), by_id),
-            root_groups=_groups(roots, by_id),
+            cause_groups=_groups(list(f.derived_from), titles),
+            root_groups=_groups(roots, titles),
             confirmed=sum(p.status == "confirmed" for p in parents),
             contributors=len(parents),
         )
     return out
 
 
+def _price(
+    f: Finding, link: _Links, figs: dict[str, Figure], currency: str, model: CostModel
+) -> tuple[Computation, Priced]:
+    comp = COMPUTATIONS[model.computation]
+    priced = comp.price(
+        Inputs(
+            figures=figs,
+            currency=currency,
+            params={k: float(v) for k, v in model.parameters.items()},
+            possible=f.status == "possible",
+            contributors=(link.confirmed, link.contributors),
+        )
+    )
+    return comp, priced
+
+
 def _lines(
-    findings: list[Finding],
+    ghosts: list[Finding],
     figures: list[Figure],
     currency: str,
     models: dict[str, CostModel],
-    links: dict[str, _Links] | None = None,
+    links: dict[str, _Links],
 ) -> list[CostLine]:
-    links = links if links is not None else _links(findings)
+    """One priced line per ghost-cost finding (`ghosts` holds only those)."""
     figs = {f.name: f for f in figures}
     lines = []
-    for f in findings:
-        if f.kind != "ghost-cost":
-            continue
+    for f in ghosts:
         link = links[f.id]
         confirmed, parents = link.confirmed, link.contributors
         line = CostLine(
@@ -543,16 +564,7 @@ def _lines(
             ]
             lines.append(line)
             continue
-        comp = COMPUTATIONS[model.computation]
-        priced = comp.price(
-            Inputs(
-                figures=figs,
-                currency=currency,
-                params={k: float(v) for k, v in model.parameters.items()},
-                possible=f.status == "possible",
-                contributors=(confirmed, parents),
-            )
-        )
+        comp, priced = _price(f, link, figs, currency, model)
         line.computation = model.computation
         line.unit, line.budget = comp.unit, comp.budget
         line.parameters = {k: float(v) for k, v in model.parameters.items()}
@@ -646,18 +658,35 @@ def _quantities(lines: list[CostLine]) -> list[QuantityTotal]:
 
 
 def _likely_total(
-    findings: list[Finding],
+    lines: list[CostLine],
+    ghosts: list[Finding],
     figures: list[Figure],
     currency: str,
     models: dict[str, CostModel],
     links: dict[str, _Links],
 ) -> float:
-    total = _total(_lines(findings, figures, currency, models, links), figures)
+    """The likely total were the figures or cost models these: only what the total reads is
+    priced again, the rest of each line (thousands of causes) is kept."""
+    figs = {f.name: f for f in figures}
+    repriced = []
+    for line, f in zip(lines, ghosts, strict=True):
+        model = models.get(f.rule)
+        if model is None:
+            repriced.append(line)
+            continue
+        comp, priced = _price(f, links[f.id], figs, currency, model)
+        update = {
+            "money": priced.money,
+            "budget": comp.budget,
+            "parameters": {k: float(v) for k, v in model.parameters.items()},
+        }
+        repriced.append(line.model_copy(update=update))
+    total = _total(repriced, figures)
     return total.likely if total else 0.0
 
 
 def _sensitivity(
-    findings: list[Finding],
+    ghosts: list[Finding],
     figures: list[Figure],
     currency: str,
     models: dict[str, CostModel],
@@ -675,7 +704,7 @@ def _sensitivity(
             params = dict(model.parameters)
             params["likely"] = params[point]
             changed = {**models, rule: model.model_copy(update={"parameters": params})}
-            at[point] = _likely_total(findings, figures, currency, changed, links)
+            at[point] = _likely_total(lines, ghosts, figures, currency, changed, links)
         p = model.parameters
         unit = "h" if model.computation == "engineer_hours" else ""
         fmt = (lambda v: f"{exact(v)} h") if unit else percent
@@ -703,7 +732,7 @@ def _sensitivity(
             else f
             for f in figures
         ]
-        up = _likely_total(findings, bumped, currency, models, links)
+        up = _likely_total(lines, ghosts, bumped, currency, models, links)
         delta = up - base
         out.append(
             Sensitivity(
@@ -751,7 +780,10 @@ def summarise(
     currency = economics.currency if economics else "USD"
     figures = figures_of(economics)
     links = _links(findings)
-    lines = _lines(findings, figures, currency, models, links)
+    # Only ghost costs are priced; picked out once, as the sensitivity prices them again for
+    # every input it moves.
+    ghosts = [f for f in findings if f.kind == "ghost-cost"]
+    lines = _lines(ghosts, figures, currency, models, links)
     total = _total(lines, figures)
     excluded = [line.finding for line in lines if line.money is None]
     summary = EconomicSummary(
@@ -788,7 +820,7 @@ def summarise(
         )
     if total is not None:
         summary.sensitivity = _sensitivity(
-            findings, figures, currency, models, lines, total.likely, links
+            ghosts, figures, currency, models, lines, total.likely, links
         )
         summary.sensitivity_note = _sensitivity_note(summary.sensitivity)
     summary.headline = headline(summary)

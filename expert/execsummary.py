@@ -10,6 +10,7 @@ when it is only possible.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -95,38 +96,54 @@ def clearing_conditions(f: Finding, kb: KnowledgeBase) -> list[str]:
 
 class _Clearing:
     """Which findings each condition clears, and how clearing spreads to derived findings
-    (a symptom or ghost cost clears when every finding it is derived from has cleared)."""
+    (a symptom or ghost cost clears when every finding it is derived from has cleared).
+
+    `done` holds what the conditions chosen so far clear; `pending` counts each derived
+    finding's parents not yet in it, so trying a condition costs only what it adds, not a
+    copy of `done` or a rescan of every parent (a ghost cost can have thousands)."""
 
     def __init__(self, findings: list[Finding], kb: KnowledgeBase) -> None:
         self.by_condition: dict[str, list[str]] = {}
         self.children: dict[str, list[str]] = {}
-        self.parents: dict[str, list[str]] = {}
+        self.pending: dict[str, int] = {}
+        self.done: set[str] = set()
         for f in sorted(findings, key=_order):
             if f.derived_from:
-                self.parents[f.id] = list(f.derived_from)
-                for d in f.derived_from:
+                parents = dict.fromkeys(f.derived_from)  # a repeated parent counts once
+                self.pending[f.id] = len(parents)
+                for d in parents:
                     self.children.setdefault(d, []).append(f.id)
             else:
                 for c in clearing_conditions(f, kb):
                     self.by_condition.setdefault(c, []).append(f.id)
 
-    def spread(self, start: set[str], done: set[str]) -> set[str]:
-        """Everything cleared once `start` clears on top of `done`."""
-        out = set(done) | start
-        queue = list(start)
+    def spread(self, start: Iterable[str]) -> set[str]:
+        """What clearing `start` would add to `done`, derived findings included."""
+        added = set(start) - self.done
+        queue = list(added)
+        hits: dict[str, int] = {}  # parents of a derived finding cleared by this start
         while queue:
             for child in self.children.get(queue.pop(), []):
-                if child not in out and all(p in out for p in self.parents[child]):
-                    out.add(child)
+                if child in self.done or child in added:
+                    continue
+                hits[child] = hits.get(child, 0) + 1
+                if hits[child] == self.pending[child]:
+                    added.add(child)
                     queue.append(child)
-        return out
+        return added
+
+    def commit(self, added: set[str]) -> None:
+        """Make a spread's findings part of `done`."""
+        self.done |= added
+        for i in added:
+            for child in self.children.get(i, []):
+                self.pending[child] -= 1
 
 
 def cleared_by(chosen: set[str], findings: list[Finding], kb: KnowledgeBase) -> set[str]:
     """Findings that would clear if the chosen conditions held."""
     clearing = _Clearing(findings, kb)
-    start = {i for c in chosen for i in clearing.by_condition.get(c, [])}
-    return clearing.spread(start, set())
+    return clearing.spread(i for c in chosen for i in clearing.by_condition.get(c, []))
 
 
 def choose_actions(
@@ -136,24 +153,31 @@ def choose_actions(
     by_id = {f.id: f for f in findings}
     clearing = _Clearing(findings, kb)
     candidates = list(clearing.by_condition)  # most severe findings' conditions first
+    # A condition clears at most its own findings and every derived one; most clear a finding
+    # or two, so those that cannot beat the best so far are skipped without spreading.
+    derived = sum(weights[i] for i in clearing.pending)
+    bound = {
+        text: derived + sum(weights[i] for i in set(ids))
+        for text, ids in clearing.by_condition.items()
+    }
     chosen: set[str] = set()
-    done: set[str] = set()
     actions = []
     for _ in range(n):
         best, best_gain, best_set = None, 0.0, set()
         for text in candidates:
-            if text in chosen:
+            if text in chosen or bound[text] <= best_gain:
                 continue
-            now = clearing.spread(set(clearing.by_condition[text]) - done, done)
-            gain = sum(weights[i] for i in now - done)
+            now = clearing.spread(clearing.by_condition[text])
+            # Weights are small multiples of 0.5, so the sum is exact in any order.
+            gain = sum(weights[i] for i in now)
             if gain > best_gain:  # ties keep the earlier (more severe) candidate
                 best, best_gain, best_set = text, gain, now
         if best is None:
             break
-        new = [i for i in by_id if i in best_set - done]
         chosen.add(best)
-        done = best_set
-        actions.append(_action(best, [by_id[i] for i in new], best_gain, economics))
+        clearing.commit(best_set)
+        new = [f for i, f in by_id.items() if i in best_set]
+        actions.append(_action(best, new, best_gain, economics))
     return actions
 
 
