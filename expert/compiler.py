@@ -8,8 +8,9 @@ which every compiled ruleset must pass):
 - no $or / any / none: a disjunction (has_any, ident in [...]) becomes one rule per branch,
   and findings are deduplicated by id afterwards.
 
-Stages run as separate rulesets in order: 1 incoherence + auditability over base facts,
-2 symptoms over stage-1 findings, 3 ghost costs over stage-1 and stage-2 findings.
+Stages run in order: 1 incoherence + auditability over base facts, 2 symptoms over stage-1
+findings, 3 ghost costs over stage-1 and stage-2 findings. Stage 1 is two rulesets that the
+engine runs at once in two processes (see STAGE1_PARTS).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from expert.patterns import Pattern, Term
 from expert.rulesafety import check_ruleset
 
 STAGES = ("stage1", "stage2", "stage3")
+# Stage 1 as two rulesets: rules that read influence edges, and all the others. Edges and
+# loop pairs are the two largest kinds of fact (about ten of each per loop), so each part
+# asserts about half the facts and fires about half the rules, and the engine runs the two
+# parts in parallel processes. Smaller rulesets also keep further from the engine's
+# fixed alpha-stack limit (rulesafety.MAX_ALPHA_STACK).
+STAGE1_PARTS = ("stage1", "stage1-edges")
 
 
 @dataclass
@@ -42,7 +49,13 @@ class Compiled:
     rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)
     meta: dict[str, RuleMeta] = field(default_factory=dict)
     attrs: dict[str, set[str]] = field(default_factory=dict)  # fact kind -> attributes read
+    kinds: dict[str, set[str]] = field(default_factory=dict)  # ruleset -> fact kinds it reads
     key: str = ""
+
+    def stages(self) -> list[list[str]]:
+        """The non-empty rulesets of each stage, in order; those of one stage are independent."""
+        parts = [list(STAGE1_PARTS), ["stage2"], ["stage3"]]
+        return [[r for r in stage if self.rulesets.get(r)] for stage in parts]
 
     def payload(self) -> dict[str, Any]:
         """What the engine process needs, as plain JSON data."""
@@ -142,7 +155,7 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
     if problems:
         raise InputError(problems)
 
-    out = Compiled(rulesets={s: {} for s in STAGES})
+    out = Compiled(rulesets={s: {} for s in (*STAGE1_PARTS, *STAGES[1:])})
     for p in active:
         if p.stage == 1:
             _compile_match(p, kb, out)
@@ -151,6 +164,15 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
             if fed in ids:
                 _compile_fed(p, kb.patterns[fed], kb, out)
     out.attrs.setdefault("finding", set()).add("rule")
+    for name, ruleset in out.rulesets.items():
+        out.kinds[name] = {
+            next(iter(test.values()))
+            for rule in ruleset.values()
+            for condition in rule["all"]
+            for expr in condition.values()
+            for test in expr["$and"]
+            if next(iter(test)) == "kind"
+        }
     for stage, ruleset in out.rulesets.items():
         violations = check_ruleset(stage, ruleset)
         if violations:  # a compiler bug, never a user error: fail loudly
@@ -222,9 +244,10 @@ def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled) -> None:
             tests = base + [t for alt in picked for t in alt] + joins + sentinel
             combos.append(tests)
         per_var_alternatives.append(combos)
+    part = STAGE1_PARTS[1] if any(fm.fact == "edge" for fm in p.match.values()) else "stage1"
     for n, combo in enumerate(itertools.product(*per_var_alternatives)):
         name = f"{p.id}#{n}"
-        out.rulesets["stage1"][name] = {
+        out.rulesets[part][name] = {
             "all": [
                 {engine[var]: {"$and": tests}} for var, tests in zip(variables, combo, strict=True)
             ],

@@ -2,13 +2,12 @@
 never in the process that holds the user's answers.
 
 Protocol: one JSON request per line on stdin, one JSON reply per line on stdout.
-  {"op": "load", "key": K, "rulesets": {...}, "meta": {...}}    -> {"ok": true}
-  {"op": "run", "key": K, "facts": [...], "loops_of": {...}}    -> {"ok": true, "firings": [...]}
-A firing is {"stage": n, "rule": name, "pattern": id, "bound": {var: fact id}, "finding": id}.
-In stages 2 and 3 the cause (v0) is `rule:<pattern>`: it stands for every finding of that
-pattern from the earlier stages.
-Errors inside rule actions are caught and returned, never swallowed.
-Imports are kept minimal so the process starts fast.
+  {"op": "load", "key": K, "rulesets": {...}, "meta": {...}}     -> {"ok": true}
+  {"op": "assert", "key": K, "ruleset": R, "sid": S, "facts": [...]}
+      -> {"ok": true, "fired": [[rule, {var: fact id}], ...], "errors": [...], "rss": bytes}
+The parent (expert/engine.py) decides which ruleset sees which facts, in which stage and in
+which process; this process only matches. Errors inside rule actions are returned, never
+swallowed. Imports are kept minimal so the process starts fast.
 """
 
 from __future__ import annotations
@@ -16,8 +15,6 @@ from __future__ import annotations
 import json
 import sys
 from typing import Any
-
-from expert.ids import finding_id
 
 
 class _Engine:
@@ -35,18 +32,23 @@ class _Engine:
 
             def get_action(self, name: str):  # type: ignore[no-untyped-def]
                 def never(c):  # type: ignore[no-untyped-def]
-                    raise AssertionError("actions are run by _Engine._assert")
+                    raise AssertionError("actions are run by _Engine.match")
 
                 return never
 
         self.host = Host()
-        self.stages = [s for s in ("stage1", "stage2", "stage3") if rulesets.get(s)]
-        self.host.set_rulesets({s: rulesets[s] for s in self.stages})
-        self.runs = 0
+        self.rulesets = {name for name, rules in rulesets.items() if rules}
+        self.host.set_rulesets({name: rulesets[name] for name in self.rulesets})
 
-    def _assert(self, stage: str, facts: list[dict[str, Any]]) -> list[tuple[str, dict[str, str]]]:
-        """Assert facts one at a time and record every rule they complete, as
-        (rule name, {engine variable: fact id}).
+    def match(
+        self, ruleset: str, sid: str, facts: list[dict[str, Any]]
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Assert facts one at a time into one session (sid) of a ruleset and record every
+        rule they complete, as (rule name, {engine variable: fact id}).
+
+        Never delete_state afterwards: in durable-rules 2.0.28 it segfaults after an
+        unhandled assert or a partial join (tests/conformance). The parent gives each run
+        its own sid and recycles this process, which bounds the memory instead.
 
         This is Host.assert_fact and Ruleset.do_actions with the per-firing Python machinery
         (Closure, Promise, state re-encoding) left out: the same C calls in the same order,
@@ -55,16 +57,19 @@ class _Engine:
         from durable import engine as de
 
         dre = de.durable_rules_engine
-        handle = self.host.get_ruleset(stage)._handle
+        if ruleset not in self.rulesets:
+            return []  # an empty ruleset: nothing can fire
+        handle = self.host.get_ruleset(ruleset)._handle
         dumps, loads = json.dumps, json.loads
         meta = self.meta
         fired: list[tuple[str, dict[str, str]]] = []
         for fact in facts:
+            fact = {**fact, "sid": sid, "scope": sid}  # the sentinel joins compare scope
             code, state_handle = dre.assert_fact(handle, dumps(fact, ensure_ascii=False))[:2]
             if code == 1:
-                continue  # no rule of this stage reads this fact
+                continue  # no rule of this ruleset reads this fact
             if code == 2:
-                self.errors.append(f"duplicate fact id {fact['id']!r} in {stage}")
+                self.errors.append(f"duplicate fact id {fact['id']!r} in {ruleset}")
                 continue
             started = dre.start_action_for_state(handle, 0 if code == 3 else state_handle)
             if not started:
@@ -79,48 +84,6 @@ class _Engine:
                 dre.update_state(handle, state)
                 action = dre.complete_and_start_action(handle, state_handle)
         return fired
-
-    def run(
-        self, facts: list[dict[str, Any]], loops_of: dict[str, list[str]]
-    ) -> list[dict[str, Any]]:
-        self.runs += 1
-        sid = f"s{self.runs}"
-        firings: list[dict[str, Any]] = []
-        # Stage 1 over the base facts. Never delete_state afterwards: in durable-rules 2.0.28
-        # it segfaults after an unhandled assert or a partial join (tests/conformance). Each
-        # run has its own sid and the parent recycles this process, which bounds the memory.
-        stage_input = [{**f, "sid": sid, "scope": sid} for f in facts]
-        # The platform fact stays available to the later stages (symptoms and costs test it).
-        carried = [f for f in stage_input if f.get("kind") == "platform"]
-        rules_found: dict[str, None] = {}  # patterns with a finding so far, in order
-        for n, stage in enumerate(("stage1", "stage2", "stage3"), start=1):
-            fired = self._assert(stage, stage_input) if stage in self.stages else []
-            for name, bound in fired:
-                pattern = self.meta[name]["pattern"]
-                if n == 1:
-                    loops = sorted({lp for fid in bound.values() for lp in loops_of.get(fid, [])})
-                    fid = finding_id(pattern, loops)
-                else:
-                    fid = pattern  # a symptom or cost is one finding for the whole system
-                firings.append(
-                    {"stage": n, "rule": name, "pattern": pattern, "bound": bound, "finding": fid}
-                )
-                rules_found[pattern] = None
-            # Stage 2 reads stage-1 findings; stage 3 reads stage-1 and stage-2 findings. Their
-            # rules test only a finding's pattern, so one fact per pattern stands for all its
-            # findings (id `rule:<pattern>`); the caller expands it. At 1,000 loops this is
-            # about 100 facts instead of 10,000.
-            stage_input = carried + [
-                {
-                    "id": f"rule:{pattern}",
-                    "kind": "finding",
-                    "rule": pattern,
-                    "sid": sid,
-                    "scope": sid,
-                }
-                for pattern in rules_found
-            ]
-        return firings
 
 
 def _rss_bytes() -> int:
@@ -146,15 +109,15 @@ def serve(stdin: Any = sys.stdin, stdout: Any = sys.stdout) -> None:
             if op == "load":
                 engine, key = _Engine(request["rulesets"], request["meta"]), request["key"]
                 reply: dict[str, Any] = {"ok": True}
-            elif op == "run":
+            elif op == "assert":
                 if engine is None or request.get("key") != key:
                     reply = {"ok": False, "reload": True}
                 else:
                     engine.errors = []
-                    firings = engine.run(request["facts"], request["loops_of"])
+                    fired = engine.match(request["ruleset"], request["sid"], request["facts"])
                     reply = {
                         "ok": True,
-                        "firings": firings,
+                        "fired": fired,
                         "errors": engine.errors,
                         "rss": _rss_bytes(),
                     }

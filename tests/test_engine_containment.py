@@ -150,7 +150,7 @@ def test_other_failures_are_named(kb: KnowledgeBase, code: str, words: str) -> N
 # ----------------------------------------------------------------------- recovery
 
 
-@pytest.mark.parametrize("when", ["load", "run"])
+@pytest.mark.parametrize("when", ["load", "assert"])
 def test_next_run_after_a_crash_works(kb: KnowledgeBase, tmp_path: Path, when: str) -> None:
     a = load_assessment(EXAMPLE, kb.vocabulary)
     with Assessor(kb) as reference:

@@ -218,7 +218,7 @@ async def test_export_writes_every_format_next_to_the_file(tmp_path: Path) -> No
         assert isinstance(app.screen, ExportDialog)
         await keys.press("enter")
         await settle(pilot)
-        for _ in range(50):  # the reports are written in a worker thread
+        for _ in range(600):  # the reports are written in a worker thread (slow under load)
             if not isinstance(app.screen, ExportDialog):
                 break
             await pilot.pause(0.05)
