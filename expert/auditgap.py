@@ -166,6 +166,18 @@ def _names(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+# A question put to a team names a few loops and counts the rest: on a large platform a
+# loop can be in conflict with hundreds of others, and a question listing them all is
+# unreadable (and made the audit section grow with the square of the loop count).
+MAX_NAMED = 6
+
+
+def _some(items: list[str], sep: str, rest: str) -> str:
+    if len(items) <= MAX_NAMED:
+        return _names(items) if sep == ", " else sep.join(items)
+    return sep.join(items[: MAX_NAMED - 1]) + f"{sep}and {len(items) - MAX_NAMED + 1} {rest}"
+
+
 def build(
     assessment: Assessment,
     kb: KnowledgeBase,
@@ -442,8 +454,8 @@ def _teams(
             named.update(fresh)
         if partners:
             ask(
-                f"Which decisions of {_names(partners)} can make this loop act, and how would "
-                "you find the one that did?",
-                "its conflicts cannot be traced: " + "; ".join(kinds),
+                f"Which decisions of {_some(partners, ', ', 'other loops')} can make this loop "
+                "act, and how would you find the one that did?",
+                "its conflicts cannot be traced: " + _some(kinds, "; ", "more"),
             )
     return sorted(teams.values(), key=lambda t: (not t.known, t.owner.lower()))

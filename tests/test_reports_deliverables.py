@@ -227,3 +227,38 @@ def test_every_format_renders_an_empty_assessment() -> None:
     assert results.economics is not None and results.economics.costs == []
     assert results.economics.headline.startswith("No ghost cost was found")
     assert mermaid.flowchart(results.risk_map, []) == ""
+
+
+def test_a_team_question_names_a_few_partners_and_counts_the_rest() -> None:
+    # Ten timeouts all stopping work a retrying loop re-sends: the retry loop's team is asked
+    # about five of them by name and told how many more, not handed a list of ten.
+    loops = [
+        {
+            "id": f"timeout-{i}",
+            "name": f"Timeout {i}",
+            "owner": "Edge",
+            "objective": "protection",
+            "actuations": ["terminate"],
+            "acts_on": ["api"],
+            "decision_record": "events",
+        }
+        for i in range(10)
+    ]
+    loops.append(
+        {
+            "id": "retry",
+            "name": "SDK retries",
+            "owner": "Client",
+            "triggers": ["failure"],
+            "actuations": ["retry"],
+            "acts_on": ["api"],
+            "retry": {"retries_on": ["timeout"]},
+        }
+    )
+    report = assess_model(make(loops)).audit_gaps
+    assert report is not None
+    client = next(t for t in report.teams if t.owner == "Client")
+    question = next(q for q in client.questions if q.text.startswith("Which decisions of"))
+    assert question.text.count("Timeout ") == auditgap.MAX_NAMED - 1
+    assert f"and {10 - auditgap.MAX_NAMED + 1} other loops can make this loop act" in question.text
+    assert question.why.count(";") <= auditgap.MAX_NAMED
