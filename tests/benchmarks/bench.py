@@ -11,7 +11,7 @@ measured separately). Stages, in the order the CLI runs them:
   compile   compile the knowledge base into engine rulesets (independent of size)
   graph     derive the influence structure (edges, pairs, nestings, amplification, cycles)
   facts     encode engine facts
-  engine    forward-chain in the engine's child process, first run (starts the child)
+  engine    forward-chain in the engine's child processes, first run (starts them)
   rerun     the same run again on a warm child (what the interview pays after one answer)
   explain   turn firings into explained findings, risk map, open questions (+ deliverables)
   <format>  render each report format
@@ -185,15 +185,16 @@ def run_one(n_loops: int, seed: int, cli: bool) -> dict[str, Any]:
 
 
 def _child_peak_mb(ax: Any) -> float:
-    """Peak RSS of the engine child, read from /proc before it exits (Linux)."""
-    pid = ax.engine.pid
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return float("nan")
+    """Peak RSS of the engine's children together, read from /proc before they exit (Linux)."""
+    total = 0.0
+    for pid in ax.engine.pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            return float("nan")
+    return total
 
 
 COLUMNS = [
