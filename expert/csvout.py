@@ -31,7 +31,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def neutralise(cell: str) -> str:
     """Defuse spreadsheet formula injection (OWASP: CSV injection)."""
-    if cell.startswith(_FORMULA_START) or cell.lstrip(" ").startswith(_FORMULA_START):
+    # One test covers both cases: lstrip removes only spaces, and no start character is one.
+    if cell.lstrip(" ").startswith(_FORMULA_START):
         return "'" + cell
     return cell
 

@@ -15,6 +15,7 @@ from expert.svgmap import (
     KIND_COLOUR,
     MAX_DRAWN,
     SEVERITY_COLOUR,
+    MapEdge,
     aggregate,
     zone_severity,
 )
@@ -28,10 +29,13 @@ def label(text: str) -> str:
     return "".join(ch if ch in _SAFE else f"#{ord(ch)};" for ch in " ".join(str(text).split()))
 
 
-def flowchart(risk_map: RiskMap, layers: list[tuple[str, str]]) -> str:
-    """Mermaid source (without the code fence); empty when there is nothing to draw."""
+def flowchart(
+    risk_map: RiskMap, layers: list[tuple[str, str]], edges: list[MapEdge] | None = None
+) -> str:
+    """Mermaid source (without the code fence); empty when there is nothing to draw. `edges`
+    is aggregate(risk_map) when the caller has it already."""
     nodes = list(risk_map.nodes)
-    edges = aggregate(risk_map)
+    edges = aggregate(risk_map) if edges is None else edges
     zones = zone_severity(risk_map)
     if len(nodes) > MAX_DRAWN:
         involved = {e.source for e in edges} | {e.target for e in edges} | set(zones)

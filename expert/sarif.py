@@ -57,7 +57,8 @@ def build(results: Results, assessment: Assessment) -> dict[str, Any]:
     layers = {lp.id: lp.layer or "unknown" for lp in assessment.loops}
     rules: dict[str, dict[str, Any]] = {}
     for f in results.findings:
-        rules.setdefault(f.rule, _rule(f))
+        if f.rule not in rules:
+            rules[f.rule] = _rule(f)
     index = {rid: i for i, rid in enumerate(rules)}
     out = []
     for f in results.findings:

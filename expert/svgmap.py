@@ -9,6 +9,8 @@ font metrics: text is wrapped by an average character width.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, Field
 
 from expert.patterns import SEVERITY_ORDER
@@ -46,8 +48,10 @@ LAYER_TINT = {
 UNKNOWN_TINT = "#f1f3f4"
 
 
-class MapEdge(BaseModel):
-    """All influence edges from one loop to another, merged."""
+@dataclass(slots=True)
+class MapEdge:
+    """All influence edges from one loop to another, merged. A plain dataclass, not a model:
+    a large map has ten thousand of them, made on every render."""
 
     source: str
     target: str
@@ -55,7 +59,7 @@ class MapEdge(BaseModel):
     target_name: str
     signals: list[str]
     resources: list[str]
-    kind: str = Field(description="amplification > feedback > influence, the strongest")
+    kind: str  # amplification > feedback > influence, the strongest
     severity: str | None = None
 
 
@@ -194,9 +198,12 @@ def _clip(text: str, width: float) -> str:
     return text if len(text) <= per else text[: per - 1].rstrip() + "…"
 
 
-def build(risk_map: RiskMap, layers: list[tuple[str, str]]) -> SvgMap:
-    """Lay out the map. `layers` gives (layer id, label) in reading order."""
-    edges = aggregate(risk_map)
+def build(
+    risk_map: RiskMap, layers: list[tuple[str, str]], edges: list[MapEdge] | None = None
+) -> SvgMap:
+    """Lay out the map. `layers` gives (layer id, label) in reading order; `edges` is
+    aggregate(risk_map) when the caller has it already."""
+    edges = aggregate(risk_map) if edges is None else edges
     zones = zone_severity(risk_map)
     involved = {e.source for e in edges} | {e.target for e in edges} | set(zones)
     nodes_in = list(risk_map.nodes)
