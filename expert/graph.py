@@ -232,6 +232,7 @@ def _edges(
 
 
 def _pairs(s: Structure, vocab: Vocabulary, on: dict[str, list[Loop]]) -> None:
+    signals = vocab.terms("signals")
     for rid, actors in on.items():
         for a in actors:
             for b in actors:
@@ -243,7 +244,7 @@ def _pairs(s: Structure, vocab: Vocabulary, on: dict[str, list[Loop]]) -> None:
                     same = "yes" if a.layer == b.layer else "no"
                 common = {
                     sig: tri_and(s.reacts[a.id][sig], s.reacts[b.id][sig])
-                    for sig in vocab.terms("signals")
+                    for sig in signals
                 }
                 ta, tb = _interval(a.timescale), _interval(b.timescale)
                 s.pairs.append(
