@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, OptionList, Static
 
+from expert import engine as engine_mod
 from expert import knowledge
 from expert.assess import Assessor, load_assessment
 from expert.assessment import UNKNOWN
@@ -160,26 +161,51 @@ async def test_loops_are_duplicated_and_deleted_from_the_outline(tmp_path: Path)
         assert app.interview.current.kind == "loops"
 
 
+# How the engine's child can die, and what the interview must then say.
+ENGINE_DEATHS = {
+    "signal": (
+        "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
+        "SIGSEGV",
+    ),
+    "timeout": ("import sys, time; sys.stdin.readline(); time.sleep(600)", "no answer within"),
+    "out-of-memory": (
+        "import sys; sys.stdin.readline(); chunks = []\n"
+        "for _ in range(64): chunks.append(bytearray(32 * 1024**2))",
+        "MemoryError",
+    ),
+}
+
+
+@pytest.mark.parametrize("death", list(ENGINE_DEATHS))
 async def test_an_engine_crash_is_a_message_and_answers_are_kept(
-    tmp_path: Path, kb: KnowledgeBase
+    tmp_path: Path, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, death: str
 ) -> None:
-    crash = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+    code, says = ENGINE_DEATHS[death]
+    # A 512 MB address-space limit stands in for the real 4 GB, so running out is quick.
+    monkeypatch.setattr(engine_mod, "MEMORY_LIMIT_BYTES", 512 * 1024**2)
+    command = [sys.executable, "-c", code]
     path = copy_at(tmp_path, question_key("replica-hpa", "loop-owner"))
-    app = make_app(path, assessor_factory=lambda k: Assessor(k, EngineProcess(command=crash)))
+    app = make_app(
+        path,
+        assessor_factory=lambda k: Assessor(k, EngineProcess(timeout_s=1.0, command=command)),
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         keys = Keyboard(pilot)
         await settle(pilot)
-        assert app.engine_error is not None and "SIGSEGV" in app.engine_error
+        assert app.engine_error is not None and says in app.engine_error
         title = str(app.screen.query_one("#live-title", Static).content)
         assert "Engine problem" in title
         await keys.type_into("Platform team")
         await keys.press("enter")
         await settle(pilot)
+        next_question = kb.questions[app.interview.current.key.rsplit(":", 1)[1]]
         await keys.press("ctrl+d")
         await settle(pilot)
         assert app.is_running
     loop = load_assessment(path, kb).loop("replica-hpa")
     assert loop is not None and loop.owner == "Platform team"
+    # the don't-know given while the engine was down was kept too
+    assert next_question.field and getattr(loop, next_question.field) == UNKNOWN
 
 
 async def test_reopening_resumes_where_the_user_was(tmp_path: Path) -> None:
