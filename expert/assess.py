@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from expert import __version__, deliverables, graph, riskmap
+from expert import __version__, collector, deliverables, graph, riskmap
 from expert import assessment as assessment_mod
 from expert import facts as facts_mod
 from expert.assessment import UNKNOWN, Assessment
@@ -112,6 +112,10 @@ class Assessor:
         self.close()
 
     def assess(self, a: Assessment) -> Results:
+        with collector.paused():  # see expert/collector.py
+            return self._assess(a)
+
+    def _assess(self, a: Assessment) -> Results:
         kb = self.kb
         structure = graph.derive(a, kb.vocabulary)
         base = facts_mod.build(

@@ -10,9 +10,7 @@ codes, CSV through formula neutralisation.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from urllib.parse import quote
 import jinja2
 import markupsafe
 
-from expert import csvout, deliverables, mermaid, sarif, svgmap
+from expert import collector, csvout, deliverables, mermaid, sarif, svgmap
 from expert.assessment import Assessment
 from expert.economics import Range, exact, money, number, percent, range_text
 from expert.results import Finding, Results
@@ -276,24 +274,8 @@ def render_json(results: Results, assessment: Assessment) -> str:
     return deliverables.ensure(results, assessment).model_dump_json(indent=2) + "\n"
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Hold off the cyclic garbage collector while a report is made. Rendering allocates
-    hundreds of thousands of short-lived objects; they set off full collections, each walking
-    the whole results (0.15-0.2 s at 10,000 findings) to reclaim next to nothing, since what a
-    report makes is freed by reference counting (a render leaves under a hundred objects in
-    cycles, collected later)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def render(fmt: str, results: Results, assessment: Assessment) -> str:
-    with _collector_paused():
+    with collector.paused():  # see expert/collector.py
         return _render_format(fmt, results, assessment)
 
 
