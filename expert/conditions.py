@@ -165,7 +165,8 @@ def check_term(
     op, operand, ftype = term.op, term.operand, field.spec.type
     if op not in _OPS_BY_TYPE[ftype]:
         return [
-            f"{term.field!r} is a {ftype} field; use one of {sorted(_OPS_BY_TYPE[ftype])}, "
+            f"{term.field!r} is {'an' if ftype[0] in 'aeiou' else 'a'} {ftype} field; "
+            f"use one of {sorted(_OPS_BY_TYPE[ftype])}, "
             f"not {op!r}"
         ]
     problems = []

@@ -208,7 +208,8 @@ class Pattern(_Model):
     @model_validator(mode="after")
     def _shape(self) -> Pattern:
         if self.kind in ("incoherence", "auditability") and not self.match:
-            raise ValueError(f"a {self.kind} pattern needs a `match`")
+            article = "an" if self.kind[0] in "aeiou" else "a"  # an incoherence, an auditability
+            raise ValueError(f"{article} {self.kind} pattern needs a `match`")
         if self.kind in ("symptom", "ghost-cost") and (
             len(self.match) > 1 or any(m.fact != "platform" for m in self.match.values())
         ):
