@@ -147,8 +147,9 @@ class _Worker:
 
 
 class EngineProcess:
-    """The contained rule engine: WORKERS child processes. Use as a context manager or call
-    close(). `command` replaces the child program (tests use it to make children misbehave)."""
+    """The contained rule engine: two child processes (one on a single core). Use as a
+    context manager or call close(). `command` replaces the child program (tests use it to
+    make children misbehave); `workers` fixes the number of processes."""
 
     def __init__(
         self,
@@ -194,33 +195,45 @@ class EngineProcess:
     def _exchange(
         self, requests: list[tuple[_Worker, dict[str, Any]]], what: str
     ) -> list[dict[str, Any]]:
-        """Send each request to its worker, then collect the replies, in order. Workers that
-        got a request work at the same time; one deadline bounds the whole exchange."""
+        """Send each request to its worker and return the replies, in request order. Workers
+        that got a request work at the same time; a worker given several requests (one
+        core: one worker) gets them one after another, so a reply is never left waiting in
+        a pipe's read buffer, where select() cannot see it."""
         for w in {id(w): w for w, _ in requests}.values():
             if w.command != self.command:  # swapped by the caller: start the new program
                 w.close()
                 w.command = self.command
-        for w, request in requests:
-            if not w.send(request):
-                raise self._fail(what, w)
-        deadline = time.monotonic() + self.timeout_s
-        replies = []
-        for w, _ in requests:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._fail(what + f" (no answer within {self.timeout_s:g}s)", w)
-                ready, _, _ = select.select([w.stdout], [], [], remaining)
-                if ready:
-                    break
-            line = w.stdout.readline()
-            if not line:
-                raise self._fail(what, w)
-            try:
-                replies.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise self._fail(what + " (it answered garbage)", w) from None
-        return replies
+        replies: list[dict[str, Any] | None] = [None] * len(requests)
+        left = list(enumerate(requests))
+        while left:
+            batch: dict[int, tuple[int, _Worker, dict[str, Any]]] = {}
+            for n, (w, request) in left:
+                batch.setdefault(id(w), (n, w, request))
+            left = [(n, r) for n, r in left if batch[id(r[0])][0] != n]
+            for _n, w, request in batch.values():
+                if not w.send(request):
+                    raise self._fail(what, w)
+            deadline = time.monotonic() + self.timeout_s
+            for n, w, _request in batch.values():
+                replies[n] = self._receive(w, deadline, what)
+        return [r for r in replies if r is not None]
+
+    def _receive(self, w: _Worker, deadline: float, what: str) -> dict[str, Any]:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._fail(what + f" (no answer within {self.timeout_s:g}s)", w)
+            ready, _, _ = select.select([w.stdout], [], [], remaining)
+            if ready:
+                break
+        line = w.stdout.readline()
+        if not line:
+            raise self._fail(what, w)
+        try:
+            reply: dict[str, Any] = json.loads(line)
+        except json.JSONDecodeError:
+            raise self._fail(what + " (it answered garbage)", w) from None
+        return reply
 
     def _load(self, compiled: Compiled) -> None:
         recycle_at = min(RECYCLE_ABOVE_BYTES, MEMORY_LIMIT_BYTES // 2)

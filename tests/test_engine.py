@@ -64,3 +64,23 @@ def test_repeated_runs_in_one_worker_stay_correct() -> None:
             assert q.findings == [] and q.engine_errors == []
             assert "shutdown-vs-retry:r+t" in {f.id for f in n.findings}, i
         assert ax.engine.pid == first_pid  # one worker served every run
+
+
+def test_one_engine_process_finds_what_two_find() -> None:
+    # On one core the engine runs in one process, which then serves both halves of stage 1
+    # in turn; the findings must not depend on how many processes there are.
+    from expert.assessment import load as load_assessment
+    from expert.engine import EngineProcess
+
+    kb = builtin_kb()
+    root = Path(__file__).resolve().parent.parent / "expert" / "examples"
+    for example in ("llm-platform.yaml", "training-cluster.yaml"):
+        a = load_assessment(root / example, kb.vocabulary)
+        with (
+            Assessor(kb, EngineProcess(workers=2)) as two,
+            Assessor(kb, EngineProcess(workers=1, timeout_s=20)) as one,
+        ):
+            want = two.assess(a).findings
+            assert want and one.assess(a).findings == want
+            assert one.assess(a).findings == want  # and again, on the warm process
+            assert len([p for p in one.engine.pids if p]) == 1
