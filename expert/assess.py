@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from expert import __version__, collector, deliverables, graph, riskmap
+from expert import __version__, collector, graph, riskmap
 from expert import assessment as assessment_mod
 from expert import facts as facts_mod
 from expert.assessment import UNKNOWN, Assessment
 from expert.compiler import Compiled, compile_kb
+from expert.deliverables import complete as complete_deliverables
 from expert.engine import EngineProcess
 from expert.errors import InputError, Problem
 from expert.explain import Explainer
@@ -111,9 +112,14 @@ class Assessor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def assess(self, a: Assessment) -> Results:
+    def assess(self, a: Assessment, deliverables: bool = True) -> Results:
+        """Findings, risk map and open questions; with `deliverables`, also the inventory,
+        economics, audit gaps and summary (the interview leaves those to its export, so a
+        re-run after each answer does only what the screen shows)."""
         with collector.paused():  # see expert/collector.py
-            return self._assess(a)
+            results = self._assess(a)
+            # This run's knowledge base, so an organisation pack's cost models are honoured.
+            return complete_deliverables(results, a, self.kb) if deliverables else results
 
     def _assess(self, a: Assessment) -> Results:
         kb = self.kb
@@ -153,9 +159,7 @@ class Assessor:
             open_questions=questions,
             engine_errors=errors,
         )
-        # The four deliverables (inventory, economics, audit gaps, summary) use this run's KB,
-        # so an organisation pack's cost models are honoured.
-        return deliverables.complete(results, a, kb)
+        return results
 
 
 def _order(f: Any) -> tuple[Any, ...]:

@@ -77,7 +77,8 @@ class InterviewApp(App[None]):
         with self._engine_lock:
             if self._assessor is None:
                 self._assessor = self._assessor_factory(self.session.kb)
-            return self._assessor.assess(assessment)
+            # The screen shows findings and questions; the deliverables wait for an export.
+            return self._assessor.assess(assessment, deliverables=False)
 
     def request_assessment(self) -> None:
         """Re-run the engine on the saved assessment; coalesces requests while one runs."""
@@ -195,11 +196,14 @@ class InterviewApp(App[None]):
             raise InputError(
                 Problem("rule engine", "a rule action failed: " + "; ".join(results.engine_errors))
             )
+        from expert.deliverables import complete
         from interview.export import write_reports
 
-        return await asyncio.to_thread(
-            write_reports, results, assessment, self.session.path, directory, chosen
-        )
+        def write() -> list[Path]:
+            done = complete(results, assessment, self.session.kb)  # with this session's packs
+            return write_reports(done, assessment, self.session.path, directory, chosen)
+
+        return await asyncio.to_thread(write)
 
     def open_question(self, loop_id: str, question_id: str) -> None:
         key = flow.Step("question", "loop", loop_id, question_id).key

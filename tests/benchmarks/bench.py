@@ -12,7 +12,8 @@ measured separately). Stages, in the order the CLI runs them:
   graph     derive the influence structure (edges, pairs, nestings, amplification, cycles)
   facts     encode engine facts
   engine    forward-chain in the engine's child processes, first run (starts them)
-  rerun     the same run again on a warm child (what the interview pays after one answer)
+  rerun     assess again on the warm children, without the deliverables (what the
+            interview pays after one answer)
   explain   turn firings into explained findings, risk map, open questions (+ deliverables)
   <format>  render each report format
   total     kb + load + compile + graph + facts + engine + explain + markdown
@@ -126,10 +127,11 @@ def run_one(n_loops: int, seed: int, cli: bool) -> dict[str, Any]:
                 clock.add("explain", time.perf_counter() - t0)
             if results.engine_errors:
                 raise SystemExit(f"engine errors: {results.engine_errors[:3]}")
-            # Re-run on the warm child: what one more answer costs in the interview.
+            # Re-run on the warm children: what one more answer costs in the interview, which
+            # leaves the deliverables to its export.
             snapshot = dict(clock.t)
             t0 = time.perf_counter()
-            ax.assess(a)
+            ax.assess(a, deliverables=False)
             rerun_s = time.perf_counter() - t0
             clock.t = snapshot
             clock.add("rerun", rerun_s)
