@@ -222,7 +222,12 @@ def read_text(path: Path, *, max_bytes: int = MAX_BYTES, what: str = "file") -> 
                 Problem(
                     source,
                     f"{what} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB",
-                    fix="an assessment is a description of control loops; split or trim it",
+                    fix=(
+                        "an assessment is a description of control loops; split or trim it"
+                        if what.startswith("assessment")
+                        else "a knowledge-base file holds one pattern, its cases or one list; "
+                        "check it is the file you meant, or split it"
+                    ),
                 )
             )
         raw = path.read_bytes()
