@@ -130,12 +130,14 @@ class _Worker:
                 pass
         return detail
 
-    def send(self, request: dict[str, Any]) -> bool:
+    def send(self, line: str) -> bool:
+        """Send one encoded request (a JSON line); False if the process is gone."""
         if self._proc is None or self._proc.poll() is not None:
+            self.close()  # a process that died while idle: release its pipes first
             self.start()
         assert self._proc and self._proc.stdin
         try:
-            self._proc.stdin.write(json.dumps(request) + "\n")
+            self._proc.stdin.write(line)
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return False
@@ -203,19 +205,28 @@ class EngineProcess:
             if w.command != self.command:  # swapped by the caller: start the new program
                 w.close()
                 w.command = self.command
+        # Encoded before anything is sent: a request that cannot be encoded must not leave
+        # another worker's reply unread in its pipe, to be taken for the next run's.
+        lines = [json.dumps(request) + "\n" for _w, request in requests]
         replies: list[dict[str, Any] | None] = [None] * len(requests)
-        left = list(enumerate(requests))
-        while left:
-            batch: dict[int, tuple[int, _Worker, dict[str, Any]]] = {}
-            for n, (w, request) in left:
-                batch.setdefault(id(w), (n, w, request))
-            left = [(n, r) for n, r in left if batch[id(r[0])][0] != n]
-            for _n, w, request in batch.values():
-                if not w.send(request):
-                    raise self._fail(what, w)
-            deadline = time.monotonic() + self.timeout_s
-            for n, w, _request in batch.values():
-                replies[n] = self._receive(w, deadline, what)
+        left = [(n, w) for n, (w, _request) in enumerate(requests)]
+        try:
+            while left:
+                batch: dict[int, tuple[int, _Worker]] = {}
+                for n, w in left:
+                    batch.setdefault(id(w), (n, w))
+                left = [(n, w) for n, w in left if batch[id(w)][0] != n]
+                for n, w in batch.values():
+                    if not w.send(lines[n]):
+                        raise self._fail(what, w)
+                deadline = time.monotonic() + self.timeout_s
+                for n, w in batch.values():
+                    replies[n] = self._receive(w, deadline, what)
+        except EngineError:
+            raise
+        except BaseException:  # anything else mid-exchange: no child may keep a stale reply
+            self.close()
+            raise
         return [r for r in replies if r is not None]
 
     def _receive(self, w: _Worker, deadline: float, what: str) -> dict[str, Any]:
@@ -257,7 +268,7 @@ class EngineProcess:
         for n, name in enumerate(rulesets):
             w = self._workers[n % len(self._workers)]
             w.sessions += 1
-            kinds = compiled.kinds.get(name, set())
+            kinds = compiled.kinds[name]
             requests.append(
                 (
                     w,

@@ -84,3 +84,28 @@ def test_one_engine_process_finds_what_two_find() -> None:
             assert want and one.assess(a).findings == want
             assert one.assess(a).findings == want  # and again, on the warm process
             assert len([p for p in one.engine.pids if p]) == 1
+
+
+def test_a_failed_exchange_leaves_no_stale_reply_for_the_next_run() -> None:
+    # A request that cannot be sent (here: a fact JSON cannot encode, bound for the second
+    # process only) must not leave the first process's reply unread, to be taken as the
+    # answer to the next run's request.
+    import pytest
+
+    from expert import facts as facts_mod
+    from expert import graph
+    from expert.assess import engine_facts
+    from expert.assessment import load as load_assessment
+
+    kb = builtin_kb()
+    root = Path(__file__).resolve().parent.parent / "expert" / "examples"
+    a = load_assessment(root / "llm-platform.yaml", kb.vocabulary)
+    structure = graph.derive(a, kb.vocabulary)
+    base = facts_mod.build(a, structure, kb.vocabulary, "a", kb.answer_fields())
+    with Assessor(kb) as ax:
+        facts = engine_facts(base, ax.compiled)
+        want = ax.engine.run(ax.compiled, facts, base.loops_of)
+        bad = [dict(f, signal={"a set"}) if f["kind"] == "edge" else f for f in facts]
+        with pytest.raises(TypeError):
+            ax.engine.run(ax.compiled, bad, base.loops_of)
+        assert ax.engine.run(ax.compiled, facts, base.loops_of) == want
