@@ -23,6 +23,7 @@ from typing import Any
 
 from expert.conditions import ResolvedField, check_pattern, number, resolve
 from expert.errors import InputError, Problem
+from expert.ids import fnv1a32
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Pattern, Term
 from expert.rulesafety import check_ruleset
@@ -152,6 +153,7 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
             for f in p.feeds
             if f in kb.patterns and kb.patterns[f].stage <= p.stage
         ]
+    problems += _id_collisions(active, kb)
     if problems:
         raise InputError(problems)
 
@@ -181,6 +183,29 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
             )
     out.key = hashlib.sha256(json.dumps(out.payload(), sort_keys=True).encode()).hexdigest()[:16]
     return out
+
+
+def _id_collisions(active: list[Pattern], kb: KnowledgeBase) -> list[Problem]:
+    """Stages 2 and 3 assert one fact per pattern, `rule:<pattern id>`, beside the `platform`
+    fact. The engine tells facts apart by a 32-bit hash of their id and silently drops a
+    second fact whose id hashes the same, so two such ids must not collide."""
+    seen: dict[int, str] = {fnv1a32("platform"): "platform"}
+    problems = []
+    for p in active:
+        h = fnv1a32(f"rule:{p.id}")
+        if h in seen:
+            origin = kb.origins.get(p.id)
+            problems.append(
+                Problem(
+                    origin.path if origin else p.id,
+                    f"pattern id {p.id!r} and {seen[h]!r} have the same 32-bit hash in the "
+                    "rule engine, which would drop one of them",
+                    where=f"pattern {p.id}",
+                    fix="rename one of the two patterns (any change to the id will do)",
+                )
+            )
+        seen.setdefault(h, p.id)
+    return problems
 
 
 def _join_order(p: Pattern) -> list[str]:

@@ -170,3 +170,26 @@ def test_assess_reports_a_broken_pack_without_a_traceback(tmp_path: Path) -> Non
     result = runner.invoke(main, ["assess", str(example), "--kb", str(pack)])
     assert result.exit_code == 2
     assert "disabled.yaml" in result.output and "Traceback" not in result.output
+
+
+def test_pattern_ids_that_collide_in_the_engine_hash_are_refused(tmp_path: Path) -> None:
+    # Two ids whose `rule:<id>` facts share a 32-bit FNV-1a hash: the engine would drop one
+    # of them in stages 2 and 3, so compiling names both and says what to do.
+    from expert.compiler import compile_kb
+    from expert.ids import fnv1a32
+
+    first, second = "pack-pattern-522789", "pack-pattern-739192"
+    assert fnv1a32(f"rule:{first}") == fnv1a32(f"rule:{second}")
+    pack = tmp_path / "colliding"
+    (pack / "patterns").mkdir(parents=True)
+    source = (PACK / "patterns" / f"{ADDED}.yaml").read_text(encoding="utf-8")
+    cases = (PACK / "patterns" / f"{ADDED}.cases.yaml").read_text(encoding="utf-8")
+    for pid in (first, second):
+        (pack / "patterns" / f"{pid}.yaml").write_text(source.replace(ADDED, pid))
+        (pack / "patterns" / f"{pid}.cases.yaml").write_text(cases.replace(ADDED, pid))
+    shutil.copytree(PACK / "questions", pack / "questions")
+    kb = knowledge.load([pack])
+    with pytest.raises(InputError) as exc:
+        compile_kb(kb)
+    message = str(exc.value)
+    assert first in message and second in message and "rename one" in message
