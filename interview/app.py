@@ -200,7 +200,17 @@ class InterviewApp(App[None]):
         from interview.export import write_reports
 
         def write() -> list[Path]:
-            done = complete(results, assessment, self.session.kb)  # with this session's packs
+            try:
+                done = complete(results, assessment, self.session.kb)  # this session's packs
+            except Exception as exc:  # a bug here must not take the interview down
+                raise InputError(
+                    Problem(
+                        "reports",
+                        f"the inventory, economics or audit could not be worked out "
+                        f"({type(exc).__name__}: {exc})",
+                        fix="report this with the assessment file; your answers are saved",
+                    )
+                ) from None
             return write_reports(done, assessment, self.session.path, directory, chosen)
 
         return await asyncio.to_thread(write)

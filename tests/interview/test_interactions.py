@@ -259,6 +259,32 @@ async def test_export_writes_every_format_next_to_the_file(tmp_path: Path) -> No
     assert data["audit_gaps"] and data["executive_summary"]
 
 
+async def test_a_failing_export_is_a_message_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from expert import deliverables
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a deliverables bug")
+
+    monkeypatch.setattr(deliverables, "complete", broken)
+    path = copy_at(tmp_path, Step("review").key)
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = Keyboard(pilot)
+        await settle(pilot)
+        await keys.choose_action("export")
+        await keys.press("enter")
+        error = app.screen.query_one("#dialog-error", Static)
+        for _ in range(600):  # written in a worker thread (slow under load)
+            if "could not be worked out" in str(error.content):
+                break
+            await pilot.pause(0.05)
+        assert app.is_running and isinstance(app.screen, ExportDialog)
+        assert "ZeroDivisionError" in str(error.content)
+    assert not list(tmp_path.glob("four-report.*"))
+
+
 async def test_the_command_palette_runs_the_interview_commands(tmp_path: Path) -> None:
     path = copy_at(tmp_path, question_key("replica-hpa", "loop-layer"))
     app = make_app(path)
