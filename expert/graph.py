@@ -24,6 +24,7 @@ from expert.vocabulary import Vocabulary
 
 Tri = str  # "yes" | "no" | "unknown"
 MAX_CYCLES = 500
+CYCLE_SEARCH_CAP = 2 * MAX_CYCLES  # cycles collected before the shortest are kept
 UNKNOWN_RETRIES_HI = 10  # an unknown retry count is taken as 0..10 retries
 
 
@@ -242,10 +243,7 @@ def _pairs(s: Structure, vocab: Vocabulary, on: dict[str, list[Loop]]) -> None:
                     same = "unknown"
                 else:
                     same = "yes" if a.layer == b.layer else "no"
-                common = {
-                    sig: tri_and(s.reacts[a.id][sig], s.reacts[b.id][sig])
-                    for sig in signals
-                }
+                common = {sig: tri_and(s.reacts[a.id][sig], s.reacts[b.id][sig]) for sig in signals}
                 ta, tb = _interval(a.timescale), _interval(b.timescale)
                 s.pairs.append(
                     Pair(a.id, b.id, rid, ratio_x100(ta, tb), same, faster(ta, tb), common)
@@ -323,6 +321,12 @@ def _amplifications(
             s.amplifications.append(Amplification(path, (lo, hi)))
 
 
+def _canonical(cycle: list[str]) -> tuple[str, ...]:
+    """One cycle, one form: rotated to start at its smallest loop id (direction kept)."""
+    start = cycle.index(min(cycle))
+    return tuple(cycle[start:] + cycle[:start])
+
+
 def _cycles(s: Structure, vocab: Vocabulary) -> None:
     # networkx walks sets of nodes; with string labels their order changes with Python's
     # hash seed, and so would the cycles kept when there are more than MAX_CYCLES. Integer
@@ -336,20 +340,23 @@ def _cycles(s: Structure, vocab: Vocabulary) -> None:
         simple.add_edge(number[e.source], number[e.target])
         if e.signal == "load_increase":
             load_edges.add((e.source, e.target))
-    # Shortest first, so a truncated list keeps the tightest loops.
-    found: list[list[str]] = []
-    for length in range(1, vocab.settings.max_cycle_length + 1):
-        for cyc in nx.simple_cycles(simple, length_bound=length):
-            if len(cyc) == length:
-                found.append([names[i] for i in cyc])
-                if len(found) > MAX_CYCLES:
-                    break
-        if len(found) > MAX_CYCLES:
+    # When there are too many, keep the tightest. Two-loop cycles (each loop reacting to the
+    # other) come straight from the edges; longer ones from one lazy networkx pass, stopped
+    # at CYCLE_SEARCH_CAP so that a graph of many long paths stays cheap. The
+    # search's first cycles are not the shortest, so it collects more than it keeps.
+    links = {(number[e.source], number[e.target]) for e in s.edges}
+    found: dict[tuple[str, ...], None] = {}
+    for a, b in sorted(links):
+        if a == b or (a < b and (b, a) in links):
+            found[_canonical([names[a]] if a == b else [names[a], names[b]])] = None
+    for cyc in nx.simple_cycles(simple, length_bound=vocab.settings.max_cycle_length):
+        found[_canonical([names[i] for i in cyc])] = None
+        if len(found) > CYCLE_SEARCH_CAP:
             break
-    s.cycles_truncated = len(found) > MAX_CYCLES
-    for cyc in found[:MAX_CYCLES]:
-        start = cyc.index(min(cyc))  # canonical rotation: stable ids across runs
-        cyc = cyc[start:] + cyc[:start]
+    kept = sorted(found, key=lambda c: (len(c), c))
+    s.cycles_truncated = len(kept) > MAX_CYCLES
+    for loops in kept[:MAX_CYCLES]:
+        cyc = list(loops)
         hops = list(zip(cyc, cyc[1:] + cyc[:1], strict=True))
         amplifying = "yes" if any(h in load_edges for h in hops) else "no"
         s.cycles.append(Cycle(cyc, amplifying))
