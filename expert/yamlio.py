@@ -324,7 +324,7 @@ def remove_stale_temporaries(path: Path, older_than_s: float = STALE_TEMPORARY_S
     `.NAME.xxxxxxxx.tmp` and its sidecars'); a killed process cannot clean up after itself.
     Returns what was removed. Anything else in the directory is never touched."""
     path = Path(path)
-    own = re.compile(rf"^\.{re.escape(path.name)}\.(?:[\w.-]+\.)?[a-z0-9_]{{8}}\.tmp$")
+    own = re.compile(rf"^\.{re.escape(path.name)}\.(?:interview\.json\.)?[a-z0-9_]{{8}}\.tmp$")
     removed = []
     now = time.time()
     try:

@@ -58,8 +58,8 @@ class Session:
                     fix=f"create {path.parent} first, or choose another place",
                 )
             )
-        # A session killed mid-save may have left its temporary file; it holds nothing the
-        # file itself does not (the rename never happened).
+        # A session killed mid-save may have left its temporary file: a save that never
+        # completed, so never acknowledged to the user; the file itself is the last good one.
         remove_stale_temporaries(path)
         if not path.exists() or _is_blank(path):
             return cls(path, kb, None)
