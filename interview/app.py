@@ -196,24 +196,17 @@ class InterviewApp(App[None]):
             raise InputError(
                 Problem("rule engine", "a rule action failed: " + "; ".join(results.engine_errors))
             )
-        from expert.deliverables import complete
         from interview.export import write_reports
 
-        def write() -> list[Path]:
-            try:
-                done = complete(results, assessment, self.session.kb)  # this session's packs
-            except Exception as exc:  # a bug here must not take the interview down
-                raise InputError(
-                    Problem(
-                        "reports",
-                        f"the inventory, economics or audit could not be worked out "
-                        f"({type(exc).__name__}: {exc})",
-                        fix="report this with the assessment file; your answers are saved",
-                    )
-                ) from None
-            return write_reports(done, assessment, self.session.path, directory, chosen)
-
-        return await asyncio.to_thread(write)
+        return await asyncio.to_thread(
+            write_reports,
+            results,
+            assessment,
+            self.session.kb,
+            self.session.path,
+            directory,
+            chosen,
+        )
 
     def open_question(self, loop_id: str, question_id: str) -> None:
         key = flow.Step("question", "loop", loop_id, question_id).key

@@ -2,6 +2,8 @@
 
 Every format expert.render offers is available; all chosen reports are rendered before any
 file is written, and each is written atomically, so a failure never leaves half a report.
+The interview's re-runs leave out the deliverables (inventory, economics, audit gaps,
+summary); they are worked out here, with the session's knowledge base and its packs.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from expert.assessment import Assessment
+from expert.deliverables import complete
 from expert.errors import InputError, Problem
+from expert.knowledge import KnowledgeBase
 from expert.render import EXTENSIONS, FORMATS, render
 from expert.results import Results
 from expert.yamlio import atomic_write_text
@@ -26,6 +30,7 @@ def report_path(assessment_path: Path, directory: Path, fmt: str) -> Path:
 def write_reports(
     results: Results,
     assessment: Assessment,
+    kb: KnowledgeBase,
     assessment_path: Path,
     directory: Path,
     chosen: list[str],
@@ -37,6 +42,17 @@ def write_reports(
         raise InputError(
             Problem(str(directory), "is not a directory", fix="give an existing directory")
         )
+    try:
+        results = complete(results, assessment, kb)
+    except Exception as exc:  # a bug here must not take the interview down
+        raise InputError(
+            Problem(
+                "reports",
+                "the inventory, economics or audit could not be worked out "
+                f"({type(exc).__name__}: {exc})",
+                fix="report this with the assessment file; your answers are saved",
+            )
+        ) from None
     texts: dict[Path, str] = {}
     for fmt in chosen:
         try:

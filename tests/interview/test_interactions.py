@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
 from expert import engine as engine_mod
@@ -234,6 +236,15 @@ async def test_a_file_without_position_opens_on_the_review(tmp_path: Path) -> No
         assert app.interview.current.kind == "review"
 
 
+async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
+    """Wait for work done in a worker thread (reports are written in one), up to 30 s."""
+    for _ in range(600):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("gave up waiting")
+
+
 async def test_export_writes_every_format_next_to_the_file(tmp_path: Path) -> None:
     path = copy_at(tmp_path, Step("review").key)
     app = make_app(path)
@@ -244,11 +255,7 @@ async def test_export_writes_every_format_next_to_the_file(tmp_path: Path) -> No
         assert isinstance(app.screen, ExportDialog)
         await keys.press("enter")
         await settle(pilot)
-        for _ in range(600):  # the reports are written in a worker thread (slow under load)
-            if not isinstance(app.screen, ExportDialog):
-                break
-            await pilot.pause(0.05)
-        assert not isinstance(app.screen, ExportDialog)
+        await until(pilot, lambda: not isinstance(app.screen, ExportDialog))
     for fmt in FORMATS:
         report = tmp_path / f"four-report.{EXTENSIONS[fmt]}"
         assert report.is_file() and report.stat().st_size > 0, fmt
@@ -262,12 +269,12 @@ async def test_export_writes_every_format_next_to_the_file(tmp_path: Path) -> No
 async def test_a_failing_export_is_a_message_not_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from expert import deliverables
+    from interview import export
 
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a deliverables bug")
 
-    monkeypatch.setattr(deliverables, "complete", broken)
+    monkeypatch.setattr(export, "complete", broken)
     path = copy_at(tmp_path, Step("review").key)
     app = make_app(path)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -276,10 +283,7 @@ async def test_a_failing_export_is_a_message_not_a_crash(
         await keys.choose_action("export")
         await keys.press("enter")
         error = app.screen.query_one("#dialog-error", Static)
-        for _ in range(600):  # written in a worker thread (slow under load)
-            if "could not be worked out" in str(error.content):
-                break
-            await pilot.pause(0.05)
+        await until(pilot, lambda: "could not be worked out" in str(error.content))
         assert app.is_running and isinstance(app.screen, ExportDialog)
         assert "ZeroDivisionError" in str(error.content)
     assert not list(tmp_path.glob("four-report.*"))
