@@ -46,3 +46,14 @@ def test_generated_assessments_are_valid() -> None:
         a = assessment.validate(generate(n, seed=n, kb=kb), kb.vocabulary, f"<generated {n}>")
         assert check_answers(a, kb) == []
         assert any(lp.answers for lp in a.loops) or n < 10
+
+
+def test_bench_refuses_bad_sizes_with_a_message() -> None:
+    import pytest
+
+    from tests.benchmarks.bench import main
+
+    for bad in ("abc", "10,0", "10,-5"):
+        with pytest.raises(SystemExit) as exc:
+            main(["--sizes", bad])
+        assert exc.value.code == 2, bad

@@ -247,10 +247,26 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def positive(text: str) -> int:
+    """argparse type: a whole number of at least 1 (a clear message otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
+def sizes(text: str) -> list[int]:
+    """argparse type: comma-separated loop counts, e.g. 30,300."""
+    return [positive(part.strip()) for part in text.split(",")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the assessment pipeline.")
     parser.add_argument("--quick", action="store_true", help="sizes 10 and 100 only (CI)")
-    parser.add_argument("--sizes", help="comma-separated loop counts")
+    parser.add_argument("--sizes", type=sizes, help="comma-separated loop counts")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI timing")
     parser.add_argument(
@@ -261,16 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.one is not None:
         print(json.dumps(run_one(args.one, args.seed, not args.no_cli)))
         return 0
-    sizes = (
-        [int(s) for s in args.sizes.split(",")]
-        if args.sizes
-        else QUICK_SIZES
-        if args.quick
-        else FULL_SIZES
-    )
+    chosen = args.sizes if args.sizes else QUICK_SIZES if args.quick else FULL_SIZES
     rows: list[dict[str, Any]] = []
     failed: list[str] = []
-    for n in sizes:
+    for n in chosen:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--one", str(n)]
         cmd += ["--seed", str(args.seed)] + (["--no-cli"] if args.no_cli else [])
         try:

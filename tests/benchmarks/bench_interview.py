@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 FIXTURE = ROOT / "tests" / "interview" / "fixtures" / "four-loops.yaml"
 
-from tests.interview.pty_app import interview_in_pty  # noqa: E402  (needs ROOT on sys.path)
+from tests.benchmarks.bench import positive  # noqa: E402  (needs ROOT on sys.path)
+from tests.interview.pty_app import interview_in_pty  # noqa: E402
 
 
 def startup_seconds(path: Path) -> float:
@@ -100,12 +101,13 @@ def describe(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20, help="answers to time (default 20)")
-    parser.add_argument("--starts", type=int, default=3, help="start-ups to time (default 3)")
-    parser.add_argument("--loops", type=int, default=30, help="generated size (default 30)")
+    parser.add_argument("--runs", type=positive, default=20, help="answers to time (default 20)")
+    parser.add_argument("--starts", type=positive, default=3, help="start-ups (default 3)")
+    parser.add_argument("--loops", type=positive, default=30, help="generated size (default 30)")
     args = parser.parse_args()
     from expert import knowledge
-    from tests.benchmarks.generate import generate
+    from expert.assessment import load as load_assessment
+    from tests.benchmarks.generate import generate_yaml
 
     with tempfile.TemporaryDirectory() as tmp:
         new = Path(tmp) / "new.yaml"
@@ -116,14 +118,12 @@ def main() -> None:
             times = [startup_seconds(path) for _ in range(args.starts)]
             print(f"  {label:11} {describe(times)}")
         kb = knowledge.load([])
-        data = generate(args.loops, 1, kb)
         big = Path(tmp) / "generated.yaml"
-        from tests.benchmarks.generate import generate_yaml
-
         big.write_text(generate_yaml(args.loops, 1, kb), encoding="utf-8")
+        first = load_assessment(big, kb.vocabulary).loops[0].id
         for label, path, loop_id in (
             ("four loops", four, "replica-hpa"),
-            (f"{args.loops} generated loops", big, data["loops"][0]["id"]),
+            (f"{args.loops} generated loops", big, first),
         ):
             end_to_end, engine = asyncio.run(rerun_latencies(path, args.runs, loop_id))
             print(f"after an answer ({label}, headless):")
