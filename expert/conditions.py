@@ -14,6 +14,7 @@ from typing import Any
 
 from expert import durations
 from expert.fields import FACT_KINDS, FieldSpec
+from expert.fields import spec as field_spec
 from expert.patterns import Pattern, Term
 from expert.vocabulary import Vocabulary
 
@@ -41,7 +42,7 @@ def resolve(
             return None
         spec, choices = entry
     else:
-        spec = next((f for f in FACT_KINDS.get(kind, []) if f.name == name), None)
+        spec = field_spec(kind, name)
         if spec is None:
             return None
     if spec.type == "yesno":
@@ -192,7 +193,7 @@ def check_term(
         if var not in earlier:
             problems.append(f"same_as {operand!r}: {var!r} is not a fact matched before this one")
         else:
-            target = next((f for f in FACT_KINDS.get(earlier[var], []) if f.name == other), None)
+            target = field_spec(earlier[var], other)
             if target is None or target.type != "ident":
                 problems.append(
                     f"same_as {operand!r}: {earlier[var]} facts have no id field {other!r}"
