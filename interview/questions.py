@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from expert import durations
+from expert import durations, naturalinput
 from expert import fields as field_registry
 from expert.assessment import (
     SLUG,
@@ -53,7 +53,6 @@ _MINIMAL: dict[str, dict[str, Any]] = {
 # List fields whose choices are the assessment's own ids rather than a vocabulary.
 _ID_CHOICES = {("loop", "controls"): "loops", ("resource", "calls"): "resources"}
 _DURATION_MARK = get_args(Duration)[1]
-UNKNOWN_WORDS = {"unknown", "don't know", "dont know", "don’t know", "do not know", "?"}
 UNKNOWN_LABEL = "Don't know"
 
 
@@ -88,9 +87,9 @@ class AnswerSpec:
         """One line telling the user how to answer."""
         return {
             "text": "Type your answer, then Enter.",
-            "duration": "Type a duration (30s, 5m, minutes, 10s-2m), then Enter.",
-            "integer": "Type a whole number, then Enter.",
-            "number": "Type a number, then Enter.",
+            "duration": "Type a duration (30s, about 5m, a few seconds, 10s-2m), then Enter.",
+            "integer": "Type a whole number (12, 20 000, 20 billion), then Enter.",
+            "number": "Type a number (4.90, $2.50, 20 billion), then Enter.",
             "single": "Pick one with ↑ ↓, then Enter.",
             "multi": "Tick all that apply with Space, then Enter.",
             "ids": "Type ids separated by commas, then Enter.",
@@ -246,35 +245,31 @@ def slugify(text: str) -> str:
 
 
 def parse_typed(spec: AnswerSpec, text: str) -> Any:
-    """The value of a typed answer; AnswerError explains what is wrong with it."""
+    """The value of a typed answer; AnswerError explains what is wrong with it.
+
+    Typed text is read as people write it (expert.naturalinput): "nobody knows", "n/a" or
+    "never" is unknown, "a few seconds" a range, "20 billion" a number.
+    """
     s = text.strip()
-    if s.lower() in UNKNOWN_WORDS:
+    if spec.kind == "ids" and s.lower() in ("none", "nothing", "no"):
+        return []  # "calls: none" is an answer: an empty list, not an unknown one
+    if naturalinput.is_unknown(s):
         if spec.allows_unknown:
             return UNKNOWN
         raise AnswerError("This one needs an answer; any short label will do.")
     if not s:
         extra = ", press ctrl+d if you don't know," if spec.allows_unknown else ""
         raise AnswerError(f"Type an answer{extra} or press Page Down to skip it for now.")
-    if spec.kind == "duration":
-        try:
-            durations.parse(s)
-        except durations.DurationError as exc:
-            raise AnswerError(_sentence(str(exc))) from None
-        return s
-    if spec.kind == "integer":
-        cleaned = re.sub(r"[\s,_']", "", s)
-        if not re.fullmatch(r"\d+", cleaned):
-            raise AnswerError(f"{s!r} is not a whole number; write digits only, such as 12.")
-        return int(cleaned)
-    if spec.kind == "number":
-        cleaned = re.sub(r"[\s_']", "", s).replace(",", "")
-        try:
-            value = float(cleaned)
-        except ValueError:
-            raise AnswerError(f"{s!r} is not a number; write it like 4.90 or 1200.") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise AnswerError(f"{s!r} is not a usable number.")
-        return int(value) if value.is_integer() and "." not in cleaned else value
+    try:
+        if spec.kind == "duration":
+            return naturalinput.parse_duration(s)
+        if spec.kind == "integer":
+            return naturalinput.parse_count(s)
+        if spec.kind == "number":
+            value = naturalinput.parse_number(s)
+            return int(value) if value.is_integer() else value
+    except naturalinput.NaturalInputError as exc:
+        raise AnswerError(_sentence(str(exc))) from None
     if spec.kind == "ids":
         items = [item.strip() for item in re.split(r"[,;\n]+", s) if item.strip()]
         bad = [item for item in items if not SLUG.match(item)]
@@ -326,9 +321,12 @@ def duration_reading(text: str) -> str:
     if not s:
         return ""
     try:
-        return "reads as " + durations.describe(durations.parse(s))
-    except durations.DurationError as exc:
+        value = naturalinput.parse_duration(s)
+    except naturalinput.NaturalInputError as exc:
         return _sentence(str(exc))
+    if value == UNKNOWN:
+        return "reads as don't know"
+    return "reads as " + durations.describe(durations.parse(value))
 
 
 # ---------------------------------------------------------------- relevance

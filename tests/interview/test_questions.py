@@ -90,6 +90,23 @@ def test_the_platform_name_cannot_be_unknown(kb: KnowledgeBase) -> None:
         ("text", "  Edge team ", "Edge team"),
         ("text", "don't know", UNKNOWN),
         ("duration", "?", UNKNOWN),
+        # typed as people write them (expert.naturalinput)
+        ("text", "Nobody knows", UNKNOWN),
+        ("text", "unknown", UNKNOWN),
+        ("text", "Don't know.", UNKNOWN),
+        ("text", "no idea", UNKNOWN),
+        ("duration", "~30ms", "20ms-45ms"),
+        ("duration", "a few tens of ms", "20ms-90ms"),
+        ("duration", "never", UNKNOWN),
+        ("integer", "n/a", UNKNOWN),
+        ("integer", "20 billion", 20_000_000_000),
+        ("integer", "20e9", 20_000_000_000),
+        ("integer", "20 000 000 000", 20_000_000_000),
+        ("integer", "20,000,000,000", 20_000_000_000),
+        ("number", "$2.50", 2.5),
+        ("number", "USD 2.5", 2.5),
+        ("number", "2.5/h", 2.5),
+        ("ids", "none", []),
     ],
 )
 def test_typed_answers(kind: str, typed: str, value: object) -> None:
@@ -101,7 +118,8 @@ def test_typed_answers(kind: str, typed: str, value: object) -> None:
     [
         ("duration", "soon", "not a duration"),
         ("duration", "5 parsecs", "Unknown unit"),
-        ("integer", "three", "whole number"),
+        ("integer", "many", "whole number"),
+        ("integer", "2.5", "whole number"),
         ("number", "a lot", "not a number"),
         ("ids", "Inference API", "inference-api"),
         ("text", "   ", "Type an answer"),

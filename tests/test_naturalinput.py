@@ -1,0 +1,152 @@
+"""Answers as people type them: each row is what someone wrote and what it must mean."""
+
+from __future__ import annotations
+
+import pytest
+
+from expert import durations
+from expert.naturalinput import (
+    NaturalInputError,
+    is_unknown,
+    parse_count,
+    parse_duration,
+    parse_number,
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "interval"),
+    [
+        ("~30ms", "20ms-45ms"),  # about X: X/1.5 to X*1.5
+        ("about 2 minutes", "80s-3m"),
+        ("around 1s", "670ms-1.5s"),
+        ("roughly 10 seconds", "6.7s-15s"),
+        ("a few seconds", "2s-9s"),
+        ("several minutes", "3m-9m"),
+        ("a couple of minutes", "2m-3m"),
+        ("tens of ms", "10ms-100ms"),
+        ("a few tens of ms", "20ms-90ms"),
+        ("hundreds of milliseconds", "100ms-1s"),
+        ("two minutes", "2m"),
+        ("a second", "1s"),
+        ("half a minute", "30s"),
+        ("10-30s", "10s-30s"),
+        ("between 10 and 30 seconds", "10s-30s"),
+        ("under a second", "1ms-1s"),
+        ("up to 5m", "1ms-5m"),
+        # what the assessment already reads stays as written
+        ("30s", "30s"),
+        (" 15s ", "15s"),
+        ("10s-2m", "10s-2m"),
+        ("minutes", "minutes"),
+    ],
+)
+def test_approximate_durations_become_the_interval_they_mean(typed: str, interval: str) -> None:
+    value = parse_duration(typed)
+    assert value == interval
+    assert durations.is_valid(value)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "never",
+        "n/a",
+        "N/A",
+        "none",
+        "nobody knows",
+        "Nobody knows.",
+        "don't know",
+        "don’t know",
+        "Don't know",
+        "no idea",
+        "unknown",
+        "?",
+        "not sure",
+    ],
+)
+def test_words_for_not_knowing_mean_unknown(typed: str) -> None:
+    assert is_unknown(typed)
+    assert parse_duration(typed) == "unknown"
+
+
+@pytest.mark.parametrize("typed", ["Edge team", "platform-sre", "no", "yes", "ml infra"])
+def test_ordinary_answers_are_not_unknown(typed: str) -> None:
+    assert not is_unknown(typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"),
+    [
+        ("$2.50", 2.5),
+        ("USD 2.5", 2.5),
+        ("2.5 USD", 2.5),
+        ("€0.60", 0.6),
+        ("2.5/h", 2.5),
+        ("4.90 per hour", 4.9),
+        ("0.60 per million tokens", 0.6),
+        ("20 billion", 20e9),
+        ("20bn", 20e9),
+        ("20e9", 20e9),
+        ("2E10", 20e9),
+        ("20 000 000 000", 20e9),
+        ("20,000,000,000", 20e9),
+        ("20_000_000_000", 20e9),
+        ("1.5k", 1500),
+        ("2.5 million", 2.5e6),
+        ("20 billion tokens", 20e9),
+        ("64 GPUs", 64),
+        ("12 engineers", 12),
+        ("three", 3),
+        ("1,200", 1200),
+        ("4.90", 4.9),
+        ("0", 0),
+    ],
+)
+def test_numbers_with_units_separators_and_words(typed: str, value: float) -> None:
+    assert parse_number(typed) == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("a lot", "not a number"),
+        ("1,2", "not a number"),  # neither a decimal point nor groups of three
+        ("20 000 00", "not a number"),
+        ("-3", "negative"),
+        ("12 parsecs", "not a number"),
+    ],
+)
+def test_what_is_not_a_number_says_how_to_write_one(typed: str, says: str) -> None:
+    with pytest.raises(NaturalInputError, match=says):
+        parse_number(typed)
+
+
+def test_the_number_message_names_every_accepted_form() -> None:
+    with pytest.raises(NaturalInputError) as caught:
+        parse_number("lots")
+    for form in ("20 000", "20,000", "20 billion", "20e9"):
+        assert form in str(caught.value)  # each one is accepted, as the message says
+        assert parse_number(form) > 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"), [("20 billion", 20_000_000_000), ("3 retries", 3), ("1.5k", 1500)]
+)
+def test_counts_are_whole(typed: str, value: int) -> None:
+    assert parse_count(typed) == value
+    assert isinstance(parse_count(typed), int)
+
+
+def test_a_fraction_is_not_a_count() -> None:
+    with pytest.raises(NaturalInputError, match="whole number"):
+        parse_count("2.5")
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [("soon", "not a duration"), ("5 parsecs", "unknown unit"), ("30s-10s", "backwards")],
+)
+def test_what_is_not_a_duration_says_how_to_write_one(typed: str, says: str) -> None:
+    with pytest.raises(NaturalInputError, match=says):
+        parse_duration(typed)
