@@ -1,22 +1,47 @@
 """The `coherence` command line.
 
 Exit codes: 0 success; 1 `--fail-on` threshold reached (or `kb test`/`kb lint` failed);
-2 bad input (nothing written); 3 the rule engine failed (input unchanged); 70 internal error.
+2 bad input or an output that cannot or may not be written (nothing written); 3 the rule
+engine or a native library failed (input unchanged); 70 internal error; 130 interrupted.
 """
 
 from __future__ import annotations
 
+import _signal  # the C module: `signal` builds enums first, which takes a while
 import os
 import sys
-from importlib import resources
-from pathlib import Path
-from typing import Any
 
-import click
 
-from expert import __version__
-from expert.errors import EngineError, InputError, Problem
-from expert.render import EXTENSIONS, FORMATS
+def _interrupted_at_once(signum: int, frame: object) -> None:
+    """Ctrl-C outside a command (while modules load, or while exiting): nothing to clean up
+    yet or any more, so one line and exit 130, never a traceback from inside an import."""
+    try:
+        os.write(2, b"interrupted\n")
+    finally:
+        os._exit(130)
+
+
+# Only in the `coherence` process itself (not when a test or the interview imports this
+# module), and only if Ctrl-C is not deliberately ignored (a background job). This runs
+# before the heavy imports below, which are most of the start-up time.
+_ENTRY = os.path.basename(sys.argv[0]) == "coherence" or sys.argv[0].endswith(
+    os.path.join("expert", "__main__.py")
+)
+if _ENTRY and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+    _signal.signal(_signal.SIGINT, _interrupted_at_once)
+
+import io  # noqa: E402
+import signal  # noqa: E402
+from importlib import resources  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import click  # noqa: E402
+
+from expert import __version__, terminal  # noqa: E402
+from expert import output as outputs  # noqa: E402
+from expert.errors import EngineError, InputError, Problem  # noqa: E402
+from expert.render import EXTENSIONS, FORMATS  # noqa: E402
 
 EXIT_FAIL_ON, EXIT_INPUT, EXIT_ENGINE, EXIT_INTERNAL = 1, 2, 3, 70
 SEVERITIES = ["low", "medium", "high", "critical"]
@@ -43,54 +68,139 @@ def _load_kb(kb_dirs: tuple[Path, ...]) -> Any:
     return knowledge.load(list(kb_dirs))
 
 
-def _write(text: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    from expert.yamlio import atomic_write_text
+EXIT_INTERRUPTED = 130
 
-    if output.is_dir():
-        raise InputError(Problem(str(output), "is a directory", fix="give a file name for -o"))
-    if not output.parent.exists():
-        raise InputError(
-            Problem(
-                str(output), "its directory does not exist", fix=f"create {output.parent} first"
-            )
-        )
-    try:
-        atomic_write_text(output, text)
-    except OSError as exc:
-        raise InputError(Problem(str(output), f"cannot write: {exc.strerror}")) from None
-    click.echo(f"wrote {output}", err=True)
+
+def _force_option(f: Any) -> Any:
+    return click.option(
+        "--force",
+        is_flag=True,
+        help="Replace an existing output file that coherence did not write (or that was edited).",
+    )(f)
+
+
+def _guard_standard_fds() -> None:
+    """Hold closed standard descriptors open on the null device (read-only), so no file
+    this process opens later lands on descriptor 1 or 2 and receives the report or the
+    engine's output by accident. Python has already set sys.stdout to None for a closed
+    descriptor 1, so printing a report still fails loudly (see terminal.echo)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                held = os.open(os.devnull, os.O_RDONLY)
+            except OSError:
+                return
+            if held != fd:
+                os.close(held)
+
+
+def _interrupts_raise(on: bool) -> None:
+    """While a command runs, Ctrl-C raises KeyboardInterrupt so temporaries and engine
+    processes are cleaned up on the way out; outside it, it exits at once."""
+    current = signal.getsignal(signal.SIGINT)
+    if on and current is _interrupted_at_once:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    elif not on and _ENTRY and current is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted_at_once)
+
+
+def _native_failure(exc: BaseException) -> int:
+    """A BaseException that is not an exit or an interrupt: a native library gave up, as a
+    pyo3 `PanicException` (pydantic-core under memory pressure) does. It must not escape as
+    Python's exit 1, which is `--fail-on`'s code."""
+    terminal.echo(
+        f"error: a native component failed ({type(exc).__name__}: {exc}).\n"
+        "Your input files are unchanged. This is often a lack of memory; try again, or "
+        "report it with the command you ran.",
+        err=True,
+    )
+    return EXIT_ENGINE
 
 
 class _Group(click.Group):
     """Turns the project's errors into messages and exit codes, never tracebacks."""
 
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        if _ENTRY:
+            _guard_standard_fds()
+        code: Any = 0
+        _interrupts_raise(True)
+        try:
+            value = super().main(args, prog_name, complete_var, False, **extra)
+            code = value if isinstance(value, int) else 0
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            terminal.echo("interrupted", err=True)
+            code = EXIT_INTERRUPTED
+        except click.ClickException as exc:
+            shown = io.StringIO()
+            exc.show(file=shown)
+            terminal.echo(shown.getvalue(), err=True, nl=False)
+            code = exc.exit_code
+        except SystemExit as exc:
+            code = exc.code
+        except Exception:
+            raise  # invoke() already turned the project's errors into exits
+        except BaseException as exc:  # a panic outside a command, e.g. while parsing
+            if isinstance(exc, GeneratorExit):
+                raise
+            code = _native_failure(exc)
+        finally:
+            _interrupts_raise(False)
+        sys.exit(code)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
+            terminal.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INPUT)
         except EngineError as exc:
-            click.echo(f"error: {exc}", err=True)
+            terminal.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_ENGINE)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+            terminal.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
-        except Exception as exc:  # a bug: say so plainly; traceback only on request
-            if os.environ.get("COHERENCE_DEBUG"):
-                raise
-            click.echo(
-                f"internal error: {type(exc).__name__}: {exc}\n"
-                "Your input files are unchanged. Please report this with the command "
-                "you ran (set COHERENCE_DEBUG=1 to see the traceback).",
+        except OSError as exc:
+            if exc.filename is None or os.environ.get("COHERENCE_DEBUG"):
+                return self._internal(exc)
+            # A path the user named (or one inside it) that cannot be used, e.g. --kb /proc.
+            terminal.echo(
+                f"error: {exc.filename}: {exc.strerror or exc}\n"
+                "    fix: check the path and its permissions; nothing was written",
                 err=True,
             )
-            sys.exit(EXIT_INTERNAL)
+            sys.exit(EXIT_INPUT)
+        except Exception as exc:  # a bug: say so plainly; traceback only on request
+            return self._internal(exc)
+        except BaseException as exc:  # pyo3 panics derive from BaseException
+            if isinstance(exc, GeneratorExit):
+                raise
+            sys.exit(_native_failure(exc))
+
+    @staticmethod
+    def _internal(exc: Exception) -> Any:
+        if os.environ.get("COHERENCE_DEBUG"):
+            raise exc
+        terminal.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "Your input files are unchanged. Please report this with the command "
+            "you ran (set COHERENCE_DEBUG=1 to see the traceback).",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,17 +217,21 @@ def main() -> None:
 
 @main.command()
 @click.argument("name", required=False)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option("-o", "--output", help="Write to this file (- for standard output).")
 @click.option("--list", "list_", is_flag=True, help="List the built-in examples.")
-def example(name: str | None, output: Path | None, list_: bool) -> None:
-    """Write a built-in example assessment (YAML) to edit into your own."""
+@_force_option
+def example(name: str | None, output: str | None, list_: bool, force: bool) -> None:
+    """Write a built-in example assessment (YAML) to edit into your own.
+
+    An existing file is replaced only if it is an unedited copy of an example (or --force).
+    """
     examples = _examples()
     if list_ or not name:
         for stem, path in examples.items():
             first = next(
                 (ln[2:].strip() for ln in path.read_text().splitlines() if ln.startswith("# ")), ""
             )
-            click.echo(f"{stem:20} {first}")
+            terminal.echo(f"{stem:20} {first}")
         return
     if name not in examples:
         from expert.vocabulary import suggest
@@ -129,11 +243,11 @@ def example(name: str | None, output: Path | None, list_: bool) -> None:
                 fix=suggest(name, list(examples)).replace(", or unknown", ""),
             )
         )
-    _write(examples[name].read_text(), output)
+    outputs.write(examples[name].read_text(), output, force=force)
 
 
 @main.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
 @click.option(
     "-f",
     "--format",
@@ -143,27 +257,36 @@ def example(name: str | None, output: Path | None, list_: bool) -> None:
     show_default=True,
     help="Report format.",
 )
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option("-o", "--output", "target", help="Write to this file (- for standard output).")
 @click.option(
     "--fail-on",
     type=click.Choice(SEVERITIES),
     help="Exit 1 if a confirmed finding has at least this severity (for CI).",
 )
+@_force_option
 @_kb_option
 def assess(
-    file: Path, fmt: str, output: Path | None, fail_on: str | None, kb_dirs: tuple[Path, ...]
+    file: Path,
+    fmt: str,
+    target: str | None,
+    fail_on: str | None,
+    force: bool,
+    kb_dirs: tuple[Path, ...],
 ) -> None:
-    """Assess FILE and print the findings with their explanations."""
+    """Assess FILE (- for standard input) and print the findings with their explanations."""
     from expert.assess import Assessor, load_assessment
     from expert.render import render
 
+    inputs = (file, *kb_dirs)
+    if target is not None:  # refuse a bad output before the work, not after it
+        outputs.check_target(Path(target), inputs=inputs, force=force)
     kb = _load_kb(kb_dirs)
     a = load_assessment(file, kb)
     with Assessor(kb) as ax:
         results = ax.assess(a)
     if results.engine_errors:
         raise EngineError("a rule action failed: " + "; ".join(results.engine_errors))
-    _write(render(fmt, results, a), output)
+    outputs.write(render(fmt, results, a), target, inputs=inputs, force=force)
     if fail_on:
         hits = [
             f
@@ -171,40 +294,46 @@ def assess(
             if f.status == "confirmed" and SEVERITIES.index(f.severity) >= SEVERITIES.index(fail_on)
         ]
         if hits:
-            click.echo(f"{len(hits)} confirmed finding(s) at or above {fail_on}", err=True)
+            terminal.echo(f"{len(hits)} confirmed finding(s) at or above {fail_on}", err=True)
             sys.exit(EXIT_FAIL_ON)
 
 
 @main.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
 @click.option(
     "-o",
     "--output-dir",
     "output_dir",
     type=click.Path(path_type=Path),
     required=True,
-    help="Directory to write the reports into (created if missing).",
+    help="Directory to write the reports into (created if missing; must not hold FILE).",
 )
+@_force_option
 @_kb_option
-def report(file: Path, output_dir: Path, kb_dirs: tuple[Path, ...]) -> None:
-    """Write every report format for FILE into a directory."""
+def report(file: Path, output_dir: Path, force: bool, kb_dirs: tuple[Path, ...]) -> None:
+    """Write every report format for FILE into a directory, as one complete set.
+
+    The set is written beside the directory first and moved into place, so the directory
+    holds the old set or the new one; FILE.manifest.json, written last, lists the set.
+    """
     from expert.assess import Assessor, load_assessment
     from expert.render import render
 
+    inputs = (file, *kb_dirs)
+    stem = "assessment" if str(file) == "-" else file.stem
+    names = {fmt: f"{stem}.{EXTENSIONS[fmt]}" for fmt in FORMATS}
+    manifest = f"{stem}.manifest.json"
+    outputs.check_set(output_dir, [*names.values(), manifest], inputs=inputs, force=force)
     kb = _load_kb(kb_dirs)
     a = load_assessment(file, kb)
     with Assessor(kb) as ax:
         results = ax.assess(a)
     if results.engine_errors:
         raise EngineError("a rule action failed: " + "; ".join(results.engine_errors))
-    texts = {fmt: render(fmt, results, a) for fmt in FORMATS}  # all rendered before any write
-    if output_dir.exists() and not output_dir.is_dir():
-        raise InputError(
-            Problem(str(output_dir), "exists and is not a directory", fix="give a directory for -o")
-        )
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for fmt, text in texts.items():
-        _write(text, output_dir / f"{file.stem}.{EXTENSIONS[fmt]}")
+    texts = {names[fmt]: render(fmt, results, a) for fmt in FORMATS}  # all before any write
+    written = outputs.write_set(texts, output_dir, inputs=inputs, force=force, manifest=manifest)
+    for path in written:
+        terminal.echo(f"wrote {path}", err=True)
 
 
 @main.command()
@@ -242,27 +371,28 @@ def demo(name: str, output: Path, kb_dirs: tuple[Path, ...]) -> None:
     examples = _examples()
     if name not in examples:
         raise InputError(Problem(name, "no such example", fix=", ".join(examples)))
-    if not output.exists():
-        _write(examples[name].read_text(), output)
+    if os.path.lexists(output):
+        if not output.is_file():  # the interview reads and saves it: a file, nothing else
+            raise InputError(
+                Problem(str(output), "is not a regular file", fix="give another -o path")
+            )
+    else:
+        outputs.write(examples[name].read_text(), str(output), inputs=tuple(kb_dirs))
     from interview.app import run
 
     run(output, list(kb_dirs))
 
 
 @main.command()
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Write to this file instead of standard output.",
-)
-def schema(output: Path | None) -> None:
+@click.option("-o", "--output", "target", help="Write to this file (- for standard output).")
+@_force_option
+def schema(target: str | None, force: bool) -> None:
     """Print the JSON Schema of the assessment file (for editors and validators)."""
     import json
 
     from expert.assessment import json_schema
 
-    _write(json.dumps(json_schema(), indent=2) + "\n", output)
+    outputs.write(json.dumps(json_schema(), indent=2) + "\n", target, force=force)
 
 
 from expert import kbcli  # noqa: E402  (registers `coherence kb ...`)

@@ -52,3 +52,8 @@ class EngineError(Exception):
 
     The user's input is untouched; the message says what happened.
     """
+
+
+class OutputError(InputError):
+    """An output could not be written, or may not be (it would replace an input or a file
+    this tool did not write). Exit code 2, like bad input: the fix is in the command line."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from expert.errors import InputError, Problem
+from expert.terminal import echo
 
 
 def _kb(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -56,15 +57,15 @@ def list_(ctx: click.Context, fmt: str) -> None:
             }
         )
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
+        echo(json.dumps(rows, indent=2))
         return
     for r in rows:
         off = f"  [off: {r['disabled']}]" if r["disabled"] else ""
-        click.echo(
+        echo(
             f"{r['id']:42} {r['kind']:13} {r['severity']:8} "
             f"{','.join(r['layers']) or '-':30} {r['firing_cases']}+/{r['quiet_cases']}-{off}"
         )
-    click.echo(f"{len(rows)} patterns", err=True)
+    echo(f"{len(rows)} patterns", err=True)
 
 
 @kb.command()
@@ -84,24 +85,24 @@ def show(ctx: click.Context, pattern_id: str) -> None:
                 fix=suggest(pattern_id, sorted(base.patterns)).replace(", or unknown", ""),
             )
         )
-    click.echo(f"{p.title}  [{p.id}]")
-    click.echo(f"kind: {p.kind}   severity: {p.severity}   layers: {', '.join(p.layers) or '-'}")
+    echo(f"{p.title}  [{p.id}]")
+    echo(f"kind: {p.kind}   severity: {p.severity}   layers: {', '.join(p.layers) or '-'}")
     if p.id in base.disabled:
-        click.echo(f"DISABLED: {base.disabled[p.id]}")
-    click.echo(f"\n{p.summary}\n\nMechanism: {p.mechanism}\n")
+        echo(f"DISABLED: {base.disabled[p.id]}")
+    echo(f"\n{p.summary}\n\nMechanism: {p.mechanism}\n")
     for var, fm in p.match.items():
         tests = "; ".join(f"{t.field} {t.op.replace('_', ' ')} {t.operand}" for t in fm.where)
-        click.echo(f"  matches {var} ({fm.fact}): {tests}")
+        echo(f"  matches {var} ({fm.fact}): {tests}")
     if p.feeds:
-        click.echo(f"\nLeads to: {', '.join(p.feeds)}")
+        echo(f"\nLeads to: {', '.join(p.feeds)}")
     if p.clears:
-        click.echo("\nWould clear if:")
+        echo("\nWould clear if:")
         for c in p.clears:
-            click.echo(f"  - {c}")
-    click.echo("\nSources:")
+            echo(f"  - {c}")
+    echo("\nSources:")
     for s in p.sources:
-        click.echo(f"  - {s.title}\n    {s.url}")
-    click.echo(f"\nDefined in {base.origins[p.id].path}")
+        echo(f"  - {s.title}\n    {s.url}")
+    echo(f"\nDefined in {base.origins[p.id].path}")
 
 
 @kb.command()
@@ -121,10 +122,10 @@ def test(ctx: click.Context, pattern_ids: tuple[str, ...]) -> None:
     failed = [r for r in results if not r.passed]
     for r in results:
         mark = "ok  " if r.passed else "FAIL"
-        click.echo(f"{mark} {r.pattern}: {r.case} (expects {r.expect})")
+        echo(f"{mark} {r.pattern}: {r.case} (expects {r.expect})")
         for line in r.detail:
-            click.echo(f"       {line}")
-    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+            echo(f"       {line}")
+    echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         sys.exit(1)
 
@@ -140,7 +141,7 @@ def lint(ctx: click.Context, fmt: str) -> None:
     failed = [r for r in results if r.problems]
     skipped = [r for r in results if r.skipped]
     if fmt == "json":
-        click.echo(
+        echo(
             json.dumps(
                 [
                     {
@@ -168,17 +169,17 @@ def lint(ctx: click.Context, fmt: str) -> None:
     else:
         for r in results:
             if r.skipped:
-                click.echo(f"skip {r.name}: {r.skipped}")
+                echo(f"skip {r.name}: {r.skipped}")
             elif r.problems:
-                click.echo(f"FAIL {r.name} ({r.description}): {len(r.problems)} problem(s)")
+                echo(f"FAIL {r.name} ({r.description}): {len(r.problems)} problem(s)")
                 for p in r.problems:
-                    click.echo("       " + str(p).replace("\n", "\n       "))
+                    echo("       " + str(p).replace("\n", "\n       "))
             else:
-                click.echo(f"ok   {r.name} ({r.description})")
+                echo(f"ok   {r.name} ({r.description})")
             for note in r.notes:
-                click.echo(f"       note: {note}")
+                echo(f"       note: {note}")
         total = sum(len(r.problems) for r in results)
-        click.echo(
+        echo(
             f"{len(results) - len(failed) - len(skipped)} validators passed, "
             f"{len(failed)} failed, {len(skipped)} skipped ({total} problems)"
         )
@@ -193,12 +194,16 @@ def lint(ctx: click.Context, fmt: str) -> None:
     is_flag=True,
     help="Write nothing; exit 1 if the schemas in DIRECTORY differ from the generated ones.",
 )
-def schema(directory: Path | None, check: bool) -> None:
+@click.option(
+    "--force", is_flag=True, help="Replace files in DIRECTORY that coherence did not write."
+)
+def schema(directory: Path | None, check: bool, force: bool) -> None:
     """Write the JSON Schemas of every knowledge-base file (and the assessment) for editors.
 
     DIRECTORY defaults to the built-in knowledge base's schema/ directory.
     """
     from expert import kbschema
+    from expert import output as outputs
     from expert.knowledge import builtin_dir
 
     target = directory or builtin_dir() / "schema"
@@ -207,17 +212,21 @@ def schema(directory: Path | None, check: bool) -> None:
     if check:
         stale = kbschema.stale(target)
         for name in stale:
-            click.echo(f"stale: {target / name}")
+            echo(f"stale: {target / name}")
         if stale:
-            click.echo("run `coherence kb schema` to regenerate them", err=True)
+            echo("run `coherence kb schema` to regenerate them", err=True)
             sys.exit(1)
-        click.echo(f"schemas in {target} are up to date")
+        echo(f"schemas in {target} are up to date")
         return
+    texts = {name: kbschema.render(s) for name, s in kbschema.all_schemas().items()}
+    if target.exists():  # every refusal before the first write
+        for name in texts:
+            outputs.check_target(target / name, force=force)
     try:
-        written = kbschema.write_all(target)
+        target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(
             Problem(str(target), f"cannot write the schemas: {exc.strerror}")
         ) from None
-    for path in written:
-        click.echo(f"wrote {path}", err=True)
+    for name, text in texts.items():
+        outputs.write(text, target / name, force=force)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -196,18 +198,71 @@ def _parse(loader_cls: Any, text: str, source: str) -> tuple[Any, LineMap]:
         loader.dispose()
 
 
-def read_text(path: Path, *, max_bytes: int = MAX_BYTES, what: str = "file") -> str:
-    """Read a UTF-8 text file defensively; InputError naming the path on any problem."""
-    source = str(path)
-    if not path.exists():
+STDIN = "-"
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _too_large(source: str, what: str, size: float, max_bytes: int) -> InputError:
+    return InputError(
+        Problem(
+            source,
+            f"{what} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB",
+            fix=(
+                "an assessment is a description of control loops; split or trim it"
+                if what.startswith("assessment")
+                else "a knowledge-base file holds one pattern, its cases or one list; "
+                "check it is the file you meant, or split it"
+            ),
+        )
+    )
+
+
+def _read_bounded(read: Any, limit: int) -> bytes:
+    """At most `limit` bytes from `read(n)`, however much the source could still give."""
+    chunks, total = [], 0
+    while total < limit:
+        chunk = read(min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _read_regular(path: Path, source: str, what: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file, checked with stat before it is opened: opening a FIFO
+    blocks until a writer comes, and a device such as /dev/zero never ends."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(
+                Problem(
+                    source,
+                    f"is a symbolic link to {os.readlink(path)}, which does not exist",
+                    fix="fix or remove the link, or give the file it should point to",
+                )
+            ) from None
         raise InputError(
             Problem(
                 source,
                 f"{what} not found",
                 fix="check the path (it is relative to the current directory)",
             )
-        )
-    if path.is_dir():
+        ) from None
+    except OSError as exc:
+        raise InputError(Problem(source, f"cannot read {what}: {exc.strerror}")) from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(
             Problem(
                 source,
@@ -215,24 +270,66 @@ def read_text(path: Path, *, max_bytes: int = MAX_BYTES, what: str = "file") -> 
                 fix="give the path of a .yaml file inside it",
             )
         )
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(
-                Problem(
-                    source,
-                    f"{what} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB",
-                    fix=(
-                        "an assessment is a description of control loops; split or trim it"
-                        if what.startswith("assessment")
-                        else "a knowledge-base file holds one pattern, its cases or one list; "
-                        "check it is the file you meant, or split it"
-                    ),
-                )
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(
+            Problem(
+                source,
+                f"is {_not_regular(info.st_mode)}, not a regular file",
+                fix="give a file; to read from a pipe, give - and redirect the pipe to "
+                "standard input",
             )
-        raw = path.read_bytes()
+        )
+    if info.st_size > max_bytes:
+        raise _too_large(source, what, info.st_size, max_bytes)
+    try:
+        # O_NONBLOCK: if a FIFO was swapped in after the stat, opening it must not block.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         raise InputError(Problem(source, f"cannot read {what}: {exc.strerror}")) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(
+                Problem(source, "changed into something other than a regular file while read")
+            )
+        raw = _read_bounded(lambda n: os.read(fd, n), max_bytes + 1)
+    except BlockingIOError:  # a regular-looking file that behaves like a stream (/proc/kmsg)
+        raise InputError(
+            Problem(source, f"cannot read {what}: it has no data ready", fix="give a file")
+        ) from None
+    except OSError as exc:
+        raise InputError(Problem(source, f"cannot read {what}: {exc.strerror}")) from None
+    finally:
+        os.close(fd)
+    if len(raw) > max_bytes:  # it grew after the stat (or /proc-style: size 0, data on read)
+        raise _too_large(source, what, len(raw), max_bytes)
+    return raw
+
+
+def _read_stdin(what: str, max_bytes: int) -> bytes:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise InputError(Problem("<standard input>", "is closed", fix="give a file name"))
+    try:
+        raw = _read_bounded(stream.read, max_bytes + 1)
+    except OSError as exc:
+        raise InputError(Problem("<standard input>", f"cannot read: {exc.strerror}")) from None
+    if len(raw) > max_bytes:
+        raise _too_large("<standard input>", what, len(raw), max_bytes)
+    return raw
+
+
+def read_text(path: Path, *, max_bytes: int = MAX_BYTES, what: str = "file") -> str:
+    """Read a UTF-8 text file defensively; InputError naming the path on any problem.
+
+    Only a regular file is read, or standard input when the path is `-`; either way at most
+    `max_bytes` are read, so a device or an endless pipe is refused instead of exhausting
+    memory or hanging.
+    """
+    source = str(path)
+    if source == STDIN:
+        raw = _read_stdin(what, max_bytes)
+    else:
+        raw = _read_regular(Path(path), source, what, max_bytes)
     for bom, encoding in (
         (b"\xff\xfe\x00\x00", "UTF-32"),
         (b"\x00\x00\xfe\xff", "UTF-32"),
