@@ -63,7 +63,7 @@ def _incident(tmp_path: Path, **overrides: Any) -> Path:
     }
     text = "".join(f"{k}: {v}\n" for k, v in fields.items() if v is not None)
     (folder / "incident.yaml").write_text(text)
-    (folder / "assessment.yaml").write_text("schema_version: 1\nsystem: {name: x}\n")
+    (folder / "platform.yaml").write_text("schema_version: 1\nsystem: {name: x}\n")
     return folder
 
 

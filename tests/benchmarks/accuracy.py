@@ -5,7 +5,7 @@
     uv run python tests/benchmarks/accuracy.py --case vllm-abort-on-disconnect
 
 Each incident folder holds `incident.yaml` (sources, facts, expected and relevant ids) and
-`assessment.yaml` (written from the sources before reading the pattern conditions). The
+`platform.yaml` (written from the sources before reading the pattern conditions). The
 scoring rules are in tests/incidents/README.md:
   recall      expected ids found by some finding / expected ids (micro-averaged over cases);
               "confirmed" counts only confirmed findings
@@ -77,11 +77,11 @@ def _ids(value: Any, source: str, key: str) -> list[str]:
 def load_incident(folder: Path, known: dict[str, str]) -> Incident:
     """Read one incident folder and check it against the knowledge base's ids and kinds."""
     source = str(folder / "incident.yaml")
-    if not (folder / "incident.yaml").is_file() or not (folder / "assessment.yaml").is_file():
+    if not (folder / "incident.yaml").is_file() or not (folder / "platform.yaml").is_file():
         raise InputError(
             Problem(
                 str(folder),
-                "an incident folder needs incident.yaml and assessment.yaml",
+                "an incident folder needs incident.yaml and platform.yaml",
                 fix="add the missing file, or move the folder out of the corpus",
             )
         )
@@ -161,7 +161,7 @@ def load_incident(folder: Path, known: dict[str, str]) -> Incident:
         expected=expected,
         relevant=relevant,
         uncovered=[str(u) for u in data.get("uncovered") or []],
-        assessment=folder / "assessment.yaml",
+        assessment=folder / "platform.yaml",
     )
 
 
