@@ -9,8 +9,10 @@ which every compiled ruleset must pass):
   and findings are deduplicated by id afterwards.
 
 Stages run in order: 1 incoherence + auditability over base facts, 2 symptoms over stage-1
-findings, 3 ghost costs over stage-1 and stage-2 findings. Stage 1 is two rulesets that the
-engine runs at once in two processes (see STAGE1_PARTS).
+findings, 3 ghost costs over stage-1 and stage-2 findings. The rules of one stage are
+independent of each other, so each stage is split into as many rulesets as the engine's
+fixed-size structures need (see _split); the engine runs the rulesets of a stage at once in
+its processes, and every later stage still sees every earlier finding.
 """
 
 from __future__ import annotations
@@ -26,15 +28,15 @@ from expert.errors import InputError, Problem
 from expert.ids import fnv1a32
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Pattern, Term
-from expert.rulesafety import check_ruleset
+from expert.rulesafety import EngineLimits, check_ruleset, engine_usage
 
 STAGES = ("stage1", "stage2", "stage3")
-# Stage 1 as two rulesets: rules that read influence edges, and all the others. Edges and
-# loop pairs are the two largest kinds of fact (about ten of each per loop), so each part
-# asserts about half the facts and fires about half the rules, and the engine runs the two
-# parts in parallel processes. Smaller rulesets also keep further from the engine's
-# fixed alpha-stack limit (rulesafety.MAX_ALPHA_STACK).
-STAGE1_PARTS = ("stage1", "stage1-edges")
+# Stage 1 falls into two families of rulesets: rules that read influence edges, and all the
+# others. Edges and loop pairs are the two largest kinds of fact (about ten of each per
+# loop), so each family asserts about half the facts and fires about half the rules, and the
+# engine runs them in parallel processes. A family that outgrows the engine's limits is
+# split further (stage1, stage1.2, ...; stage1-edges, stage1-edges.2, ...).
+EDGES_FAMILY = "-edges"
 
 
 @dataclass
@@ -46,17 +48,32 @@ class RuleMeta:
 
 
 @dataclass
+class RulesetBudget:
+    """How much of the engine's fixed-size structures one compiled ruleset uses."""
+
+    name: str
+    rules: int
+    alpha_stack: int
+    widest_node: int
+    longest_shared_chain: int
+
+
+@dataclass
 class Compiled:
     rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)
     meta: dict[str, RuleMeta] = field(default_factory=dict)
     attrs: dict[str, set[str]] = field(default_factory=dict)  # fact kind -> attributes read
     kinds: dict[str, set[str]] = field(default_factory=dict)  # ruleset -> fact kinds it reads
+    by_stage: list[list[str]] = field(default_factory=lambda: [[], [], []])
     key: str = ""
 
     def stages(self) -> list[list[str]]:
         """The non-empty rulesets of each stage, in order; those of one stage are independent."""
-        parts = [list(STAGE1_PARTS), ["stage2"], ["stage3"]]
-        return [[r for r in stage if self.rulesets.get(r)] for stage in parts]
+        return [[r for r in stage if self.rulesets.get(r)] for stage in self.by_stage]
+
+    def budget(self) -> list[list[RulesetBudget]]:
+        """Each stage's rulesets with the share of the engine's limits they use."""
+        return [[_budget(name, self.rulesets[name]) for name in stage] for stage in self.stages()]
 
     def payload(self) -> dict[str, Any]:
         """What the engine process needs, as plain JSON data."""
@@ -157,15 +174,35 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
     if problems:
         raise InputError(problems)
 
-    out = Compiled(rulesets={s: {} for s in (*STAGE1_PARTS, *STAGES[1:])})
+    out = Compiled()
+    units: list[_Unit] = []
     for p in active:
         if p.stage == 1:
-            _compile_match(p, kb, out)
+            facts = {fm.fact for fm in p.match.values()}
+            family = EDGES_FAMILY if "edge" in facts else ""
+            order = (family, tuple(sorted(facts)), p.id)
+            units.append(_Unit(1, order, p.id, _compile_match(p, kb, out)))
     for p in active:  # producers -> the symptoms and costs they feed
         for fed in p.feeds:
             if fed in ids:
-                _compile_fed(p, kb.patterns[fed], kb, out)
+                target = kb.patterns[fed]
+                rules = _compile_fed(p, target, kb, out)
+                units.append(_Unit(target.stage, ("", (), fed, p.id), fed, rules))
     out.attrs.setdefault("finding", set()).add("rule")
+    problems = _split(units, out)
+    if problems:
+        raise InputError(
+            [
+                Problem(
+                    kb.origins[pid].path if pid in kb.origins else pid,
+                    f"its engine rules exceed the rule engine's fixed limits: {why}",
+                    where=f"pattern {pid}",
+                    fix="test fewer alternatives at once (shorter `in`/`has_any` lists), or "
+                    "split the pattern into several patterns",
+                )
+                for pid, why in problems
+            ]
+        )
     for name, ruleset in out.rulesets.items():
         out.kinds[name] = {
             next(iter(test.values()))
@@ -228,7 +265,8 @@ def _join_order(p: Pattern) -> list[str]:
     return order
 
 
-def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled) -> None:
+def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled) -> dict[str, Any]:
+    """The engine rules of one stage-1 pattern: one per combination of alternatives."""
     vocab, answer_fields = kb.vocabulary, kb.answer_fields()
     variables = _join_order(p)
     engine = {var: f"v{i}" for i, var in enumerate(variables)}
@@ -269,21 +307,24 @@ def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled) -> None:
             tests = base + [t for alt in picked for t in alt] + joins + sentinel
             combos.append(tests)
         per_var_alternatives.append(combos)
-    part = STAGE1_PARTS[1] if any(fm.fact == "edge" for fm in p.match.values()) else "stage1"
+    rules: dict[str, Any] = {}
     for n, combo in enumerate(itertools.product(*per_var_alternatives)):
         name = f"{p.id}#{n}"
-        out.rulesets[part][name] = {
+        rules[name] = {
             "all": [
                 {engine[var]: {"$and": tests}} for var, tests in zip(variables, combo, strict=True)
             ],
             "run": name,
         }
         out.meta[name] = RuleMeta(p.id, 1, variables, [engine[v] for v in variables])
+    return rules
 
 
-def _compile_fed(producer: Pattern, target: Pattern, kb: KnowledgeBase, out: Compiled) -> None:
+def _compile_fed(
+    producer: Pattern, target: Pattern, kb: KnowledgeBase, out: Compiled
+) -> dict[str, Any]:
     """Rules `finding(rule=producer) [and platform(...)] -> target` for one stage-2/3 pattern."""
-    stage = STAGES[target.stage - 1]
+    rules: dict[str, Any] = {}
     cause = {"v0": {"$and": [{"kind": "finding"}, {"rule": producer.id}]}}
     variables, alternatives = ["cause"], [[]]
     for var, fm in target.match.items():  # only the platform fact (checked by Pattern)
@@ -301,10 +342,101 @@ def _compile_fed(producer: Pattern, target: Pattern, kb: KnowledgeBase, out: Com
     for n, tests in enumerate(alternatives):
         name = f"{target.id}#from:{producer.id}#{n}"
         conditions = [cause] + ([{"v1": {"$and": tests}}] if tests else [])
-        out.rulesets[stage][name] = {"all": conditions, "run": name}
+        rules[name] = {"all": conditions, "run": name}
         out.meta[name] = RuleMeta(
             target.id, target.stage, variables[: len(conditions)], ["v0", "v1"][: len(conditions)]
         )
+    return rules
+
+
+@dataclass
+class _Unit:
+    """Rules that go into one ruleset together when they fit: one stage-1 pattern's, or the
+    rules by which one producer causes one symptom or cost."""
+
+    stage: int
+    order: tuple[Any, ...]  # family first; then what keeps like facts in one ruleset
+    pattern: str  # named when the rules cannot fit any ruleset
+    rules: dict[str, Any]
+
+    @property
+    def family(self) -> str:
+        return str(self.order[0])
+
+
+def _split(units: list[_Unit], out: Compiled) -> list[tuple[str, str]]:
+    """Pack each stage's rules into as few rulesets as the engine's limits allow.
+
+    Greedy in a fixed order (family, fact kinds, pattern id), so one knowledge base always
+    gives the same split. A unit goes whole into the current ruleset when the result is
+    within the limits, else it starts the next ruleset; a unit too large even for a ruleset
+    of its own is spread rule by rule. Every limit only grows as rules are added, so a
+    ruleset that passed stays within the limits. Returns (pattern, why) for a single rule
+    that no ruleset can hold.
+    """
+    problems: list[tuple[str, str]] = []
+    for stage in (1, 2, 3):
+        base = STAGES[stage - 1]
+        families = sorted({u.family for u in units if u.stage == stage})
+        for family in families:
+            mine = sorted(
+                (u for u in units if u.stage == stage and u.family == family),
+                key=lambda u: u.order,
+            )
+            packer = _Packer()
+            for unit in mine:
+                if packer.fits(unit.rules):
+                    continue
+                packer.close()
+                if packer.fits(unit.rules):
+                    continue
+                packer.close()
+                for name, rule in unit.rules.items():
+                    if packer.fits({name: rule}):
+                        continue
+                    packer.close()
+                    if not packer.fits({name: rule}):
+                        why = (w.removeprefix("ruleset: ") for w in packer.why)
+                        problems.append((unit.pattern, "; ".join(why)))
+                        packer.close()
+            packer.close()
+            for n, chunk in enumerate(packer.chunks):
+                name = f"{base}{family}" + (f".{n + 1}" if n else "")
+                out.rulesets[name] = chunk
+                out.by_stage[stage - 1].append(name)
+    return problems
+
+
+class _Packer:
+    """Rulesets filled one after another, each up to the engine's limits."""
+
+    def __init__(self) -> None:
+        self.chunks: list[dict[str, Any]] = []
+        self.current: dict[str, Any] = {}
+        self.limits = EngineLimits("ruleset")
+        self.why: list[str] = []
+
+    def fits(self, rules: dict[str, Any]) -> bool:
+        """Add the rules to the current ruleset if it stays within the limits. When it does
+        not, the current ruleset must be closed (its limits now count the rejected rules)."""
+        self.limits.add(rules)
+        self.why = self.limits.violations()
+        if self.why:
+            return False
+        self.current.update(rules)
+        return True
+
+    def close(self) -> None:
+        """End the current ruleset (kept if it holds rules) and start an empty one."""
+        if self.current:
+            self.chunks.append(self.current)
+        self.current = {}
+        self.limits = EngineLimits("ruleset")
+
+
+def _budget(name: str, ruleset: dict[str, Any]) -> RulesetBudget:
+    stack, widest, chain = engine_usage(ruleset)
+    return RulesetBudget(name, len(ruleset), stack, widest, chain)
 
 
 def _attrs_of(test: dict[str, Any]) -> set[str]:

@@ -6,9 +6,10 @@ affected. Long-lived children are reused between runs (the interview re-runs aft
 answer) and restarted after a crash or after RESTART_AFTER_RUNS runs: the engine cannot
 safely free a run's state (delete_state crashes), so recycling the process bounds memory.
 
-This module also runs the stages: each stage's rulesets go to different children at once
-(stage 1 is two rulesets, see compiler.STAGE1_PARTS), and the findings of one stage become
-the facts of the next here, in the parent.
+This module also runs the stages: each stage's rulesets (as many as the compiler needed to
+stay within the engine's limits) are dealt out to the children in turn and run at once, one
+request at a time per child, and the findings of one stage become the facts of the next
+here, in the parent.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ class EngineProcess:
     ) -> None:
         self.timeout_s = timeout_s
         self.command = command or [sys.executable, "-m", "expert.enginechild"]
-        # Two children let stage 1's two rulesets run at once; one core gains nothing.
+        # Two children let a stage's rulesets run two at a time; one core gains nothing.
         count = workers or (2 if (os.cpu_count() or 1) > 1 else 1)
         self._workers = [_Worker(self.command) for _ in range(count)]
 

@@ -784,14 +784,28 @@ def _check_templates(files: _Files, kb: knowledge.KnowledgeBase) -> list[Problem
     return problems
 
 
-def _check_compile(kb: knowledge.KnowledgeBase) -> list[Problem]:
+def _check_compile(kb: knowledge.KnowledgeBase) -> tuple[list[Problem], list[str]]:
+    """Compile the knowledge base; the notes say how much of the engine's fixed limits each
+    stage's rulesets use, so an author sees how close a pack runs to them."""
     from expert.compiler import compile_kb
+    from expert.rulesafety import MAX_ALPHA_STACK, MAX_CHILDREN
 
     try:
-        compile_kb(kb)
+        compiled = compile_kb(kb)
     except InputError as exc:
-        return exc.problems
-    return []
+        return exc.problems, []
+    notes = []
+    for n, stage in enumerate(compiled.budget(), start=1):
+        if not stage:
+            notes.append(f"stage {n}: no rules")
+            continue
+        rules = sum(b.rules for b in stage)
+        notes.append(
+            f"stage {n}: {rules} rules in {len(stage)} ruleset{'s' * (len(stage) != 1)}, "
+            f"largest alpha stack {max(b.alpha_stack for b in stage)} of {MAX_ALPHA_STACK}, "
+            f"widest alpha node {max(b.widest_node for b in stage)} of {MAX_CHILDREN}"
+        )
+    return [], notes
 
 
 def lint(extra_dirs: list[Path] | None = None) -> list[LintResult]:
@@ -843,7 +857,7 @@ def lint(extra_dirs: list[Path] | None = None) -> list[LintResult]:
             if results["vocabulary"].problems or results["feeds-forward"].problems:
                 results[name].skipped = "fix the vocabulary and feeds problems first"
             else:
-                results[name].problems = _check_compile(kb)
+                results[name].problems, results[name].notes = _check_compile(kb)
         else:
             results[name].problems = after_load[name](kb)
     if kb is not None:

@@ -314,15 +314,9 @@ def _pattern_terms(pattern: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _alpha_network(ruleset: Mapping[str, Any]) -> _AlphaNode:
     """Rebuild the engine's alpha network: one chain per pattern, in $and order, from one root."""
-    root = _AlphaNode()
-    serial = 0
-    for rule in ruleset.values():
-        for pattern in rule["all"]:
-            node = root
-            for term in _pattern_terms(pattern):
-                serial += 1
-                node = node.children.setdefault(_term_key(term, serial), _AlphaNode())
-    return root
+    limits = EngineLimits("")
+    limits.add(ruleset)
+    return limits.root
 
 
 def _stack_bound(root: _AlphaNode) -> tuple[int, int]:
@@ -348,41 +342,82 @@ def alpha_stack_bound(ruleset: dict) -> int:
     return _stack_bound(_alpha_network(ruleset))[0]
 
 
-def _check_engine_limits(name: str, ruleset: Mapping[str, Any], errors: list[str]) -> None:
-    """Check the engine's fixed-size structures on a grammatically valid ruleset.
+class EngineLimits:
+    """The engine's fixed-size structures for a ruleset built up rule by rule, so a compiler
+    can fill rulesets to the limits without rebuilding the network for every rule it adds.
 
     Why: these limits bite valid rulesets too. Measured on 2.0.28: 65 matching sibling tests
     -> 'error code: 303' and the fact is dropped; 256 patterns ending on one identical alpha
     chain -> SIGSEGV (the node's betaList loses its 0 terminator).
     """
-    chains: dict[tuple[Any, ...], int] = {}
-    for rule_name, rule in ruleset.items():
-        for index, pattern in enumerate(rule["all"]):
-            keys = tuple(_term_key(t, 0) for t in _pattern_terms(pattern))
-            # Counted as if correlated nodes were shared: conservative for the betaList.
-            chains[keys] = chains.get(keys, 0) + 1
-            refs = sum(1 for k in keys if k[0] == "ref")
-            if refs > MAX_CORRELATED_TERMS:
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.root = _AlphaNode()
+        self.chains: dict[tuple[Any, ...], int] = {}
+        self.rule_errors: list[str] = []
+        self._serial = 0
+
+    def add(self, rules: Mapping[str, Any]) -> None:
+        """Add grammatically valid rules."""
+        for rule_name, rule in rules.items():
+            for index, pattern in enumerate(rule["all"]):
+                node, chain = self.root, []
+                for term in _pattern_terms(pattern):
+                    self._serial += 1
+                    key = _term_key(term, self._serial)
+                    node = node.children.setdefault(key, _AlphaNode())
+                    # Counted as if correlated nodes were shared: conservative for betaList.
+                    chain.append(key if key[0] == "lit" else (*key[:-1], 0))
+                keys = tuple(chain)
+                self.chains[keys] = self.chains.get(keys, 0) + 1
+                refs = sum(1 for k in keys if k[0] == "ref")
+                if refs > MAX_CORRELATED_TERMS:
+                    self.rule_errors.append(
+                        f"{self.name}.{rule_name} all[{index}]: {refs} correlated terms > "
+                        f"{MAX_CORRELATED_TERMS} (the engine's sequence has 32 slots)"
+                    )
+
+    def usage(self) -> tuple[int, int, int]:
+        """(worst-case alpha stack, most children of one alpha node, most patterns on one
+        alpha chain); the engine allows MAX_ALPHA_STACK, MAX_CHILDREN and
+        MAX_PATTERNS_PER_CHAIN."""
+        worst, widest = _stack_bound(self.root)
+        return worst, widest, max(self.chains.values(), default=0)
+
+    def violations(self) -> list[str]:
+        errors = list(self.rule_errors)
+        for keys, count in self.chains.items():
+            if count > MAX_PATTERNS_PER_CHAIN:
                 errors.append(
-                    f"{name}.{rule_name} all[{index}]: {refs} correlated terms > "
-                    f"{MAX_CORRELATED_TERMS} (the engine's sequence has 32 slots)"
+                    f"{self.name}: {count} patterns share the alpha chain {_describe(keys)} > "
+                    f"{MAX_PATTERNS_PER_CHAIN} (256 -> SIGSEGV); add a distinguishing test or "
+                    "split the ruleset"
                 )
-    for keys, count in chains.items():
-        if count > MAX_PATTERNS_PER_CHAIN:
+        worst, widest = _stack_bound(self.root)
+        if widest > MAX_CHILDREN:
+            errors.append(f"{self.name}: an alpha node has {widest} children > {MAX_CHILDREN}")
+        if worst > MAX_ALPHA_STACK:
             errors.append(
-                f"{name}: {count} patterns share the alpha chain {_describe(keys)} > "
-                f"{MAX_PATTERNS_PER_CHAIN} (256 -> SIGSEGV); add a distinguishing test or "
-                "split the ruleset"
+                f"{self.name}: worst-case alpha stack {worst} > {MAX_ALPHA_STACK} (engine error "
+                "303 drops the fact); put the 'kind' equality first in every pattern, literal "
+                "tests before correlated ones, or split the ruleset"
             )
-    worst, widest = _stack_bound(_alpha_network(ruleset))
-    if widest > MAX_CHILDREN:
-        errors.append(f"{name}: an alpha node has {widest} children > {MAX_CHILDREN}")
-    if worst > MAX_ALPHA_STACK:
-        errors.append(
-            f"{name}: worst-case alpha stack {worst} > {MAX_ALPHA_STACK} (engine error 303 "
-            "drops the fact); put the 'kind' equality first in every pattern, literal tests "
-            "before correlated ones, or split the ruleset"
-        )
+        return errors
+
+
+def engine_usage(ruleset: Mapping[str, Any]) -> tuple[int, int, int]:
+    """EngineLimits.usage of a whole grammatically valid ruleset."""
+    limits = EngineLimits("")
+    limits.add(ruleset)
+    return limits.usage()
+
+
+def engine_limits(name: str, ruleset: Mapping[str, Any]) -> list[str]:
+    """Violations of the engine's fixed-size structures by a grammatically valid ruleset."""
+    limits = EngineLimits(name)
+    limits.add(ruleset)
+    return limits.violations()
 
 
 def check_ruleset(name: str, ruleset: dict) -> list[str]:
@@ -398,7 +433,7 @@ def check_ruleset(name: str, ruleset: dict) -> list[str]:
         _check_rule(rule_name, rule, f"{name}.{rule_name}", errors)
     if not errors:
         # Only a well-formed ruleset can be mapped onto the engine's alpha network.
-        _check_engine_limits(str(name), ruleset, errors)
+        errors += engine_limits(str(name), ruleset)
     return errors
 
 
