@@ -14,7 +14,9 @@ which mark findings as possible and ask the question that would settle them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
@@ -26,6 +28,12 @@ Tri = str  # "yes" | "no" | "unknown"
 MAX_CYCLES = 500
 CYCLE_SEARCH_CAP = 2 * MAX_CYCLES  # cycles collected before the shortest are kept
 UNKNOWN_RETRIES_HI = 10  # an unknown retry count is taken as 0..10 retries
+# Deadline loops nested inside one outer loop, and retry amplification paths, beyond which
+# the rest are counted rather than kept (Structure.left_out): inverted nestings and the
+# highest factors are kept first, so the findings that matter most are the ones that stay.
+MAX_NESTINGS_PER_LOOP = 50
+MAX_AMPLIFICATIONS = 200
+_INVERTED_RANK = {"yes": 0, "unknown": 1, "no": 2}
 
 
 def tri_and(a: Tri, b: Tri) -> Tri:
@@ -166,6 +174,8 @@ class Structure:
     amplifications: list[Amplification] = field(default_factory=list)
     cycles: list[Cycle] = field(default_factory=list)
     cycles_truncated: bool = False
+    # What a cap left out, counted: "nestings" and "amplification paths" (see _capped).
+    left_out: dict[str, int] = field(default_factory=dict)
     emits: dict[str, dict[str, Tri]] = field(default_factory=dict)
     reacts: dict[str, dict[str, Tri]] = field(default_factory=dict)
     graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
@@ -181,46 +191,88 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
     s.emits = {lp.id: emits(lp, vocab) for lp in loops}
     s.reacts = {lp.id: reacts(lp, vocab) for lp in loops}
 
-    calls = nx.DiGraph()
-    for res in assessment.resource_list():
-        calls.add_node(res.id)
-        calls.add_edges_from((res.id, c) for c in res.calls)
-    downstream = {r: nx.descendants(calls, r) for r in calls.nodes}
-    upstream = {r: nx.ancestors(calls, r) for r in calls.nodes}
-
     on: dict[str, list[Loop]] = {}
     for lp in loops:
         for rid in _acts_on(lp):
             on.setdefault(rid, []).append(lp)
 
+    resources = assessment.resource_list()
+    calls = nx.DiGraph()
+    calls.add_nodes_from(res.id for res in resources)
+    calls.add_edges_from((res.id, c) for res in resources for c in res.calls)
+    # Only resources that loops act on can end an edge, a nesting or an amplification, so
+    # reachability is kept for those alone (see _reach).
+    downstream = _reach(calls, set(on))
+    upstream = _reach(calls.reverse(copy=False), set(on))
+
     s.graph.add_nodes_from(lp.id for lp in loops)
     _edges(s, vocab, on, downstream, upstream)
     _pairs(s, vocab, on)
     by_id = {lp.id: lp for lp in loops}
-    _nestings(s, loops, downstream)
-    _amplifications(s, loops, downstream, by_id)
+    _nestings(s, loops, on, downstream)
+    _amplifications(s, loops, on, downstream, by_id)
     _cycles(s, vocab)
     return s
+
+
+def _reach(calls: nx.DiGraph, marked: set[str]) -> dict[str, frozenset[str]]:
+    """For each marked resource, the marked resources strictly below it in `calls`.
+
+    One pass in reverse topological order over the call graph's strongly connected
+    components (validation rejects call cycles, so each is one resource, but any graph
+    works). A component's set is shared with the one below it when it adds nothing, so a
+    long chain with few marked resources costs time and memory linear in its length, not
+    the square of it, as one descendants set per resource did.
+    """
+    try:
+        order = list(nx.topological_sort(calls))
+        groups = {r: [r] for r in order}
+        below_of = calls.successors
+    except nx.NetworkXUnfeasible:
+        dag = nx.condensation(calls)
+        order = list(nx.topological_sort(dag))
+        groups = {c: sorted(dag.nodes[c]["members"]) for c in order}
+        below_of = dag.successors
+    empty: frozenset[str] = frozenset()
+    below: dict[Any, frozenset[str]] = {}  # marked resources strictly below a component
+    full: dict[Any, frozenset[str]] = {}  # ... and its own marked members
+    for c in reversed(order):
+        parts = {id(full[d]): full[d] for d in below_of(c) if full[d]}
+        if not parts:
+            below[c] = empty
+        elif len(parts) == 1:
+            (below[c],) = parts.values()
+        else:
+            below[c] = frozenset().union(*parts.values())
+        own = [r for r in groups[c] if r in marked]
+        full[c] = (below[c] | frozenset(own)) if own else below[c]
+    out: dict[str, frozenset[str]] = {}
+    for c in order:
+        own = [r for r in groups[c] if r in marked]
+        for r in own:
+            # In a cycle a resource reaches the others of its component, never itself.
+            out[r] = (below[c] | frozenset(own).difference([r])) if len(own) > 1 else below[c]
+    return out
 
 
 def _edges(
     s: Structure,
     vocab: Vocabulary,
     on: dict[str, list[Loop]],
-    downstream: dict[str, set[str]],
-    upstream: dict[str, set[str]],
+    downstream: dict[str, frozenset[str]],
+    upstream: dict[str, frozenset[str]],
 ) -> None:
     seen: set[tuple[str, str, str, str]] = set()
     for rid, actors in on.items():
         reach = {
-            "none": {rid},
-            "downstream": {rid} | downstream.get(rid, set()),
-            "upstream": {rid} | upstream.get(rid, set()),
+            "none": [rid],
+            "downstream": sorted({rid} | downstream.get(rid, frozenset())),
+            "upstream": sorted({rid} | upstream.get(rid, frozenset())),
         }
         for a in actors:
             produced = [sig for sig, v in s.emits[a.id].items() if v == "yes"]
             for sig in produced:
-                for r2 in sorted(reach[vocab.signals[sig].propagates]):
+                for r2 in reach[vocab.signals[sig].propagates]:
                     for b in on.get(r2, []):
                         if b.id == a.id or s.reacts[b.id].get(sig) != "yes":
                             continue
@@ -250,15 +302,25 @@ def _pairs(s: Structure, vocab: Vocabulary, on: dict[str, list[Loop]]) -> None:
                 )
 
 
-def _nestings(s: Structure, loops: list[Loop], downstream: dict[str, set[str]]) -> None:
+def _nestings(
+    s: Structure,
+    loops: list[Loop],
+    on: dict[str, list[Loop]],
+    downstream: dict[str, frozenset[str]],
+) -> None:
     with_deadline = [lp for lp in loops if lp.deadline is not None and _acts_on(lp)]
+    position = {lp.id: i for i, lp in enumerate(with_deadline)}
     for outer in with_deadline:
         below: set[str] = set()
         for rid in _acts_on(outer):
-            below |= downstream.get(rid, set())
-        for inner in with_deadline:
-            if inner.id == outer.id or not below.intersection(_acts_on(inner)):
-                continue
+            below |= downstream.get(rid, frozenset())
+        # Only loops on a resource below can nest inside: found through `on`, not by trying
+        # every deadline loop against every other.
+        inside = {lp.id for r in below for lp in on.get(r, []) if lp.id in position}
+        inside.discard(outer.id)
+        found = []
+        for inner_id in sorted(inside, key=position.__getitem__):
+            inner = with_deadline[position[inner_id]]
             od, idl = _interval(outer.deadline), _interval(inner.deadline)
             if od.known and idl.known and idl.lo >= od.hi:
                 inverted = "yes"
@@ -267,7 +329,20 @@ def _nestings(s: Structure, loops: list[Loop], downstream: dict[str, set[str]]) 
             else:
                 inverted = "unknown"
             cancels = outer.propagates_cancellation or "unknown"
-            s.nestings.append(Nesting(outer.id, inner.id, od, idl, inverted, cancels))
+            found.append(Nesting(outer.id, inner.id, od, idl, inverted, cancels))
+        s.nestings += _capped(found, MAX_NESTINGS_PER_LOOP, _inverted_first, s, "nestings")
+
+
+def _capped(
+    items: list[Any], cap: int, rank: Callable[[Any], Any], s: Structure, what: str
+) -> list[Any]:
+    """At most `cap` items: the first by `rank` (stable, so ties keep input order), returned
+    in input order; how many were left out is added to s.left_out[what]."""
+    if len(items) <= cap:
+        return items
+    keep = set(sorted(range(len(items)), key=lambda i: rank(items[i]))[:cap])
+    s.left_out[what] = s.left_out.get(what, 0) + len(items) - cap
+    return [item for i, item in enumerate(items) if i in keep]
 
 
 def _retries(loop: Loop) -> tuple[int, int]:
@@ -278,7 +353,11 @@ def _retries(loop: Loop) -> tuple[int, int]:
 
 
 def _amplifications(
-    s: Structure, loops: list[Loop], downstream: dict[str, set[str]], by_id: dict[str, Loop]
+    s: Structure,
+    loops: list[Loop],
+    on: dict[str, list[Loop]],
+    downstream: dict[str, frozenset[str]],
+    by_id: dict[str, Loop],
 ) -> None:
     retriers = [
         lp
@@ -290,35 +369,50 @@ def _amplifications(
     dag = nx.DiGraph()
     dag.add_nodes_from(lp.id for lp in retriers)
     order = {lp.id: i for i, lp in enumerate(retriers)}
+    own = {lp.id: set(_acts_on(lp)) for lp in retriers}
+    below = {
+        lp.id: set().union(*(downstream.get(r, frozenset()) for r in own[lp.id])) for lp in retriers
+    }
     for a in retriers:
-        ra = set(_acts_on(a))
-        below = set().union(*(downstream.get(r, set()) for r in ra))
-        for b in retriers:
-            if a.id == b.id:
+        ra, below_a = own[a.id], below[a.id]
+        # Only retriers on the same resource or below can follow a: found through `on`.
+        near = {b.id for r in ra | below_a for b in on.get(r, []) if b.id in order}
+        for b_id in sorted(near, key=order.__getitem__):
+            if a.id == b_id:
                 continue
-            rb = set(_acts_on(b))
+            rb = own[b_id]
             # Stacked on one resource: chain in declaration order so the DAG stays acyclic.
-            if (below & rb and not (set().union(*(downstream.get(r, set()) for r in rb)) & ra)) or (
-                ra & rb and order[a.id] < order[b.id]
-            ):
-                dag.add_edge(a.id, b.id)
+            if (below_a & rb and not (below[b_id] & ra)) or (ra & rb and order[a.id] < order[b_id]):
+                dag.add_edge(a.id, b_id)
     if not nx.is_directed_acyclic_graph(dag):
         dag = nx.DiGraph(e for e in dag.edges if order[e[0]] < order[e[1]])
     # Longest chain (by worst-case factor) ending at each sink: dynamic programming, O(V+E).
     best: dict[str, tuple[int, int, list[str]]] = {}
     for node in nx.topological_sort(dag):
         lo, hi = _retries(by_id[node])
-        own = (lo + 1, min(hi, UNKNOWN_RETRIES_HI) + 1)
+        factor = (lo + 1, min(hi, UNKNOWN_RETRIES_HI) + 1)
         prev = [best[p] for p in dag.predecessors(node)]
         if prev:
             blo, bhi, path = max(prev, key=lambda t: (t[1], len(t[2]), t[2]))
-            best[node] = (blo * own[0], bhi * own[1], [*path, node])
+            best[node] = (blo * factor[0], bhi * factor[1], [*path, node])
         else:
-            best[node] = (own[0], own[1], [node])
+            best[node] = (factor[0], factor[1], [node])
+    found = []
     for node in dag.nodes:
         if dag.out_degree(node) == 0 and len(best[node][2]) >= 2:
             lo, hi, path = best[node]
-            s.amplifications.append(Amplification(path, (lo, hi)))
+            found.append(Amplification(path, (lo, hi)))
+    s.amplifications += _capped(
+        found, MAX_AMPLIFICATIONS, _worst_factor_first, s, "amplification paths"
+    )
+
+
+def _inverted_first(n: Nesting) -> int:
+    return _INVERTED_RANK[n.inverted]
+
+
+def _worst_factor_first(a: Amplification) -> tuple[int, int]:
+    return (-a.factor[1], -a.factor[0])
 
 
 def _canonical(cycle: list[str]) -> tuple[str, ...]:

@@ -295,70 +295,67 @@ def _answer(rng: random.Random, question: Any) -> Any:
     return None  # sets and free text are left to the interview
 
 
-def generate(n_loops: int, seed: int = 1, kb: Any = None) -> dict[str, Any]:
-    """An assessment (as data) with n_loops loops; `kb` adds answers to its loop questions."""
-    rng = random.Random(seed)
-    resources = _resources(rng, max(1, n_loops // 5))
-    by_kind: dict[str, list[str]] = {}
-    for res in resources:
-        kind = res["kind"] if res["kind"] != UNKNOWN else rng.choice(STACKS[0][0])
-        by_kind.setdefault(kind, []).append(res["id"])
-    all_ids = [r["id"] for r in resources]
-    questions = []
-    if kb is not None:
-        questions = sorted(
-            (q for q in kb.questions.values() if q.about == "loop" and q.answer),
-            key=lambda q: q.id,
-        )
-    loops = []
-    weights = [t["w"] for t in TEMPLATES]
-    for i in range(n_loops):
-        t = rng.choices(TEMPLATES, weights)[0]
-        candidates = [rid for kind in t["kinds"] for rid in by_kind.get(kind, [])] or all_ids
-        acts_on = sorted(set(rng.sample(candidates, k=min(len(candidates), rng.choice([1, 1, 2])))))
-        loop: dict[str, Any] = {
-            "id": f"{t['name'].lower().replace(' ', '-')}-{i}",
-            "name": f"{t['name']} #{i}",
-            "layer": _maybe_unknown(rng, t["layer"]),
-            "owner": _maybe_unknown(rng, rng.choice(OWNERS)),
-            "objective": _maybe_unknown(rng, t["objective"]),
-            "target": _maybe_unknown(rng, t["target"]),
-            "timescale": _maybe_unknown(rng, rng.choice(t["timescale"])),
-            "triggers": _maybe_unknown(rng, list(t["triggers"])),
-            "actuations": _maybe_unknown(rng, list(t["actuations"])),
-            "acts_on": acts_on,
-            "decision_record": _maybe_unknown(rng, t["decision_record"]),
+def _questions(kb: Any) -> list[Any]:
+    if kb is None:
+        return []
+    return sorted(
+        (q for q in kb.questions.values() if q.about == "loop" and q.answer),
+        key=lambda q: q.id,
+    )
+
+
+def _loop(
+    rng: random.Random, t: dict[str, Any], i: int, acts_on: list[str], questions: list[Any]
+) -> dict[str, Any]:
+    """Loop number i from template t, acting on acts_on, with its answers drawn from rng."""
+    loop: dict[str, Any] = {
+        "id": f"{t['name'].lower().replace(' ', '-')}-{i}",
+        "name": f"{t['name']} #{i}",
+        "layer": _maybe_unknown(rng, t["layer"]),
+        "owner": _maybe_unknown(rng, rng.choice(OWNERS)),
+        "objective": _maybe_unknown(rng, t["objective"]),
+        "target": _maybe_unknown(rng, t["target"]),
+        "timescale": _maybe_unknown(rng, rng.choice(t["timescale"])),
+        "triggers": _maybe_unknown(rng, list(t["triggers"])),
+        "actuations": _maybe_unknown(rng, list(t["actuations"])),
+        "acts_on": acts_on,
+        "decision_record": _maybe_unknown(rng, t["decision_record"]),
+    }
+    for key in ("observes", "changes", "instances"):
+        if key in t:
+            value = t[key]
+            loop[key] = _maybe_unknown(rng, list(value) if isinstance(value, list) else value)
+    if "deadline" in t:
+        loop["deadline"] = _maybe_unknown(rng, rng.choice(t["deadline"]))
+        loop["propagates_cancellation"] = _maybe_unknown(rng, rng.choice(["yes", "no"]))
+    if t.get("retry"):
+        loop["retry"] = {
+            "max_retries": _maybe_unknown(rng, rng.randint(1, 5)),
+            "backoff": _maybe_unknown(rng, rng.choice(["none", "fixed", "exponential"])),
+            "jitter": _maybe_unknown(rng, rng.choice(["yes", "no"])),
+            "budget": _maybe_unknown(rng, rng.choice(["yes", "no", "no"])),
+            "retries_on": _maybe_unknown(
+                rng, sorted(rng.sample(FAILURE_CLASSES, k=rng.randint(1, 3)))
+            ),
         }
-        for key in ("observes", "changes", "instances"):
-            if key in t:
-                value = t[key]
-                loop[key] = _maybe_unknown(rng, list(value) if isinstance(value, list) else value)
-        if "deadline" in t:
-            loop["deadline"] = _maybe_unknown(rng, rng.choice(t["deadline"]))
-            loop["propagates_cancellation"] = _maybe_unknown(rng, rng.choice(["yes", "no"]))
-        if t.get("retry"):
-            loop["retry"] = {
-                "max_retries": _maybe_unknown(rng, rng.randint(1, 5)),
-                "backoff": _maybe_unknown(rng, rng.choice(["none", "fixed", "exponential"])),
-                "jitter": _maybe_unknown(rng, rng.choice(["yes", "no"])),
-                "budget": _maybe_unknown(rng, rng.choice(["yes", "no", "no"])),
-                "retries_on": _maybe_unknown(
-                    rng, sorted(rng.sample(FAILURE_CLASSES, k=rng.randint(1, 3)))
-                ),
-            }
-        answers = {}
-        for q in questions:
-            if _relevant(q, loop) and rng.random() < 0.5:
-                value = _answer(rng, q)
-                if value is not None:
-                    answers[q.id] = value
-        if answers:
-            loop["answers"] = answers
-        loops.append(loop)
+    answers = {}
+    for q in questions:
+        if _relevant(q, loop) and rng.random() < 0.5:
+            value = _answer(rng, q)
+            if value is not None:
+                answers[q.id] = value
+    if answers:
+        loop["answers"] = answers
+    return loop
+
+
+def _document(
+    title: str, n_loops: int, resources: list[dict[str, Any]], loops: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "schema_version": 1,
         "system": {
-            "name": f"Generated platform ({n_loops} loops, seed {seed})",
+            "name": title,
             "description": "Generated for the benchmarks by tests/benchmarks/generate.py.",
         },
         "resources": resources,
@@ -375,13 +372,75 @@ def generate(n_loops: int, seed: int = 1, kb: Any = None) -> dict[str, Any]:
     }
 
 
+def generate(n_loops: int, seed: int = 1, kb: Any = None) -> dict[str, Any]:
+    """An assessment (as data) with n_loops loops; `kb` adds answers to its loop questions."""
+    rng = random.Random(seed)
+    resources = _resources(rng, max(1, n_loops // 5))
+    by_kind: dict[str, list[str]] = {}
+    for res in resources:
+        kind = res["kind"] if res["kind"] != UNKNOWN else rng.choice(STACKS[0][0])
+        by_kind.setdefault(kind, []).append(res["id"])
+    all_ids = [r["id"] for r in resources]
+    questions = _questions(kb)
+    loops = []
+    weights = [t["w"] for t in TEMPLATES]
+    for i in range(n_loops):
+        t = rng.choices(TEMPLATES, weights)[0]
+        candidates = [rid for kind in t["kinds"] for rid in by_kind.get(kind, [])] or all_ids
+        acts_on = sorted(set(rng.sample(candidates, k=min(len(candidates), rng.choice([1, 1, 2])))))
+        loops.append(_loop(rng, t, i, acts_on, questions))
+    title = f"Generated platform ({n_loops} loops, seed {seed})"
+    return _document(title, n_loops, resources, loops)
+
+
+def chain(n_resources: int, n_loops: int = 40, seed: int = 1, kb: Any = None) -> dict[str, Any]:
+    """A call chain n_resources long (each resource calls the next), with n_loops loops spread
+    evenly along it. Every loop retries or has a deadline (or both), so deadline nestings,
+    retry amplification and influence edges stack along the whole chain: the worst case for
+    call-path analysis."""
+    rng = random.Random(seed)
+    resources: list[dict[str, Any]] = [
+        {"id": f"r{i}", "kind": "service", "calls": [f"r{i + 1}"]} for i in range(n_resources)
+    ]
+    if resources:
+        del resources[-1]["calls"]
+    questions = _questions(kb)
+    stacked = [t for t in TEMPLATES if t.get("retry") or "deadline" in t]
+    step = max(1, n_resources // max(1, n_loops))
+    loops = [
+        _loop(rng, rng.choice(stacked), i, [f"r{min(i * step, n_resources - 1)}"], questions)
+        for i in range(n_loops)
+    ]
+    return _document(f"Generated call chain ({n_resources} resources)", n_loops, resources, loops)
+
+
+def crowd(n_loops: int, seed: int = 1, kb: Any = None) -> dict[str, Any]:
+    """n_loops loops of every template, all acting on one resource: every loop pairs with every
+    other, the worst case for per-pair analysis."""
+    rng = random.Random(seed)
+    resources = [{"id": "shared", "kind": "service"}]
+    questions = _questions(kb)
+    weights = [t["w"] for t in TEMPLATES]
+    loops = [
+        _loop(rng, rng.choices(TEMPLATES, weights)[0], i, ["shared"], questions)
+        for i in range(n_loops)
+    ]
+    title = f"Generated crowd ({n_loops} loops on one resource)"
+    return _document(title, n_loops, resources, loops)
+
+
 class _NoAliasDumper(yaml.SafeDumper):
     def ignore_aliases(self, data: Any) -> bool:  # assessment files may not use aliases
         return True
 
 
+def dump(doc: dict[str, Any]) -> str:
+    """An assessment (as data) as YAML that `coherence assess` reads."""
+    return yaml.dump(doc, Dumper=_NoAliasDumper, sort_keys=False, width=100)
+
+
 def generate_yaml(n_loops: int, seed: int = 1, kb: Any = None) -> str:
-    return yaml.dump(generate(n_loops, seed, kb), Dumper=_NoAliasDumper, sort_keys=False, width=100)
+    return dump(generate(n_loops, seed, kb))
 
 
 def main(argv: list[str] | None = None) -> None:
