@@ -177,6 +177,7 @@ def add_workload(
         grace_source=grace_src,
         replicas=replicas,
         queue=labels.get("kueue.x-k8s.io/queue-name"),
+        template_loc=template_loc,
     )
     ctx.workloads.append(wl)
     for ci, container in enumerate(tmpl.spec.containers):
@@ -197,9 +198,8 @@ def _dig(data: Any, loc: tuple[Any, ...]) -> Any:
     return data
 
 
-def _probe_value(
-    doc: Document, probe: Probe, raw: dict[str, Any], ploc: tuple[Any, ...], field: str
-) -> tuple[int, bool]:
+def _probe_value(raw: dict[str, Any], field: str) -> tuple[int, bool]:
+    """A probe field's value, and whether it is the documented default."""
     value = raw.get(field)
     if isinstance(value, int) and not isinstance(value, bool):
         return value, False
@@ -225,9 +225,8 @@ def _probes(
         if probe is None:
             continue
         ploc = (*cloc, f"{kind}Probe")
-        raw = _dig(doc.data, (*doc.base[:0], *ploc)) or {}
         raw = _dig(doc.data, ploc) or {}
-        vals = {f: _probe_value(doc, probe, raw, ploc, f) for f in PROBE_DEFAULTS}
+        vals = {f: _probe_value(raw, f) for f in PROBE_DEFAULTS}
         delay, period, threshold = (
             vals["initialDelaySeconds"][0],
             vals["periodSeconds"][0],
@@ -288,6 +287,13 @@ def _probes(
 @register(WORKLOADS, "apps", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
 def read_deployment(doc: Document, ctx: Context) -> None:
     _pod_workload(doc, ctx, ("spec", "template"), str(doc.data.get("kind")))
+
+
+@register(WORKLOADS, "", "Pod")
+def read_pod(doc: Document, ctx: Context) -> None:
+    tmpl = parse(PodTemplate, doc.data, doc, (), ctx)
+    if tmpl is not None:
+        add_workload(doc, ctx, "Pod", tmpl, (), 1)
 
 
 @register(WORKLOADS, "batch", "Job")
@@ -868,7 +874,7 @@ def read_cluster_autoscaler(ctx: Context) -> None:
             ):
                 continue
             flags = flag_values(words)
-            cloc = (*_template_loc(wl), "spec", "containers", ci)
+            cloc = (*wl.template_loc, "spec", "containers", ci)
 
             def flag(
                 name: str, flags: Any = flags, cloc: Any = cloc, c: Any = c, wl: Workload = wl
@@ -950,18 +956,17 @@ def read_cluster_autoscaler(ctx: Context) -> None:
                 except ValueError:
                     cap = 600
                 notices = [min(o.grace_s, cap) for o in evictable]
+                # cite what sets the shortest notice: a pod's grace period or the cap
+                shortest = min(evictable, key=lambda o: o.grace_s)
+                cited = shortest.grace_source if shortest.grace_s < cap else grace_src
                 loop.put(
                     "deadline",
                     fmt_range(min(notices) * 1000, max(notices) * 1000),
                     Source(
-                        grace_src.file,
-                        grace_src.line,
-                        grace_src.default,
+                        cited.file,
+                        cited.line,
+                        cited.default,
                         "pods' terminationGracePeriodSeconds, capped by "
                         f"--max-graceful-termination-sec {grace}",
                     ),
                 )
-
-
-def _template_loc(wl: Workload) -> tuple[Any, ...]:
-    return ("spec", "template")

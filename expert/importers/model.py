@@ -60,8 +60,11 @@ def parse_model(cls: type[Any], data: Any, doc: Document, at: tuple[Any, ...], c
 
 
 def name_of(doc: Document) -> str:
+    """metadata.name, or generateName for objects created with a generated name."""
     meta = doc.data.get("metadata")
-    return str(meta.get("name", "")) if isinstance(meta, dict) else ""
+    if not isinstance(meta, dict):
+        return ""
+    return str(meta.get("name") or str(meta.get("generateName") or "").rstrip("-"))
 
 
 def namespace_of(doc: Document) -> str:
@@ -105,7 +108,9 @@ def duration_ms(value: Any) -> int | None:
 
 
 def fmt_ms(ms: int) -> str:
-    """A duration as the assessment writes it: 90s, 5m, 250ms."""
+    """A duration as the assessment writes it: 90s, 5m, 250ms. The format has no zero
+    duration, so a zero one (GraceTime=0: no notice at all) is written as 1ms."""
+    ms = max(ms, 1)
     for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
         if ms >= size and ms % size == 0:
             return f"{ms // size}{unit}"

@@ -63,6 +63,7 @@ class Workload:
     grace_source: Source
     replicas: int | None = None
     queue: str | None = None
+    template_loc: tuple[Any, ...] = ("spec", "template")
 
 
 @dataclass

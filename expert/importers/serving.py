@@ -45,7 +45,7 @@ def read_vllm(ctx: Context) -> None:
             ):
                 continue
             flags = flag_values(words)
-            cloc = ("spec", "template", "spec", "containers", ci)
+            cloc = (*wl.template_loc, "spec", "containers", ci)
             where = (*cloc, "args") if c.args else (*cloc, "command")
             args = {k: (v, at(wl.doc, where, f"--{k}")) for k, (v, _) in flags.items()}
             config = flags.get("config")
