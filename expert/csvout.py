@@ -1,5 +1,8 @@
 """CSV output: one row per finding, for issue trackers and spreadsheets.
 
+A finding whose pattern an organisation pack replaced says so in `rule_override` (the pack
+and its reason); disabled patterns make no rows, and the other formats list them.
+
 Quoting follows RFC 4180 (the csv module; CRLF line ends). A cell that a spreadsheet would
 read as a formula (starting with = + - @, a tab or a carriage return, even after spaces) is
 prefixed with an apostrophe, so a hostile loop name cannot run anything when the file is
@@ -25,6 +28,7 @@ COLUMNS = (
     "narrative",
     "would_clear_if",
     "sources",
+    "rule_override",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,6 +45,11 @@ def render(results: Results, assessment: Assessment) -> str:
     names = {
         lp.id: (lp.name if lp.name not in (None, "unknown") else lp.id) for lp in assessment.loops
     }
+    overrides = {
+        c.pattern: f"overridden by {c.pack}: {c.reason}"
+        for c in results.changed_patterns()
+        if c.change == "overridden"
+    }
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(COLUMNS)
@@ -56,6 +65,7 @@ def render(results: Results, assessment: Assessment) -> str:
             f.narrative,
             " | ".join(f.would_clear_if),
             " ".join(s.url for s in f.sources),
+            overrides.get(f.rule, ""),
         ]
         writer.writerow([neutralise(str(cell)) for cell in row])
     return buf.getvalue()

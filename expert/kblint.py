@@ -376,16 +376,7 @@ def _check_sources(kb: knowledge.KnowledgeBase) -> list[Problem]:
                     fix="add a postmortem, paper, documentation page or issue (title and url)",
                 )
             )
-        for i, s in enumerate(p.sources):
-            if not s.url.startswith(("https://", "http://")):
-                problems.append(
-                    Problem(
-                        _origin(kb, p.id),
-                        f"source url {s.url!r} is not a web address",
-                        where=f"sources[{i}].url",
-                        fix="give the full https:// address",
-                    )
-                )
+        for i, s in enumerate(p.sources):  # the url is a web address (patterns.Source)
             if not s.title.strip():
                 problems.append(
                     Problem(_origin(kb, p.id), "source without a title", where=f"sources[{i}]")
@@ -862,6 +853,7 @@ def lint(extra_dirs: list[Path] | None = None) -> list[LintResult]:
             results[name].problems = after_load[name](kb)
     if kb is not None:
         results["load"].notes = [
-            f"disabled {pid}: {reason}" for pid, reason in sorted(kb.disabled.items())
+            f"{c['change']} {c['pattern']} by {c['pack']}: {c['reason']}"
+            for c in kb.record()["changed_patterns"]
         ]
     return list(results.values())

@@ -6,7 +6,9 @@ A knowledge base is a directory of YAML data:
     questions/*.yaml           interview questions (a list per file)
     templates/*.yaml           loop templates (a list per file)
     disabled.yaml              (packs) {pattern-id: reason} switches patterns off, on record
-A later pack overrides an earlier definition with the same id. Nothing is ever executed.
+A later pack overrides an earlier definition with the same id; a pattern that replaces an
+earlier one says why (`overrides: {reason: ...}`). Overridden and disabled patterns are kept
+on record (KnowledgeBase.changes) and every report lists them. Nothing is ever executed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -42,6 +44,28 @@ class Origin:
     path: str
 
 
+@dataclass(frozen=True)
+class PatternChange:
+    """A pack's change to a pattern defined before it: replaced by id, or switched off."""
+
+    pattern: str
+    change: Literal["overridden", "disabled"]
+    reason: str
+    pack: str
+    path: str
+    replaces: str = ""  # for an override: the pack whose pattern it replaced
+
+    def record(self) -> dict[str, str]:
+        """The stable form in results (JSON `knowledge_base.changed_patterns`)."""
+        return {
+            "pattern": self.pattern,
+            "change": self.change,
+            "reason": self.reason,
+            "pack": self.pack,
+            "replaces": self.replaces,
+        }
+
+
 @dataclass
 class KnowledgeBase:
     vocabulary: Vocabulary
@@ -52,11 +76,27 @@ class KnowledgeBase:
     disabled: dict[str, str] = field(default_factory=dict)
     origins: dict[str, Origin] = field(default_factory=dict)
     packs: list[str] = field(default_factory=list)
+    changes: list[PatternChange] = field(default_factory=list)  # in load order
 
     @property
     def version(self) -> str:
         extra = f"+{len(self.packs) - 1}packs" if len(self.packs) > 1 else ""
         return self.vocabulary.version + extra
+
+    def record(self) -> dict[str, Any]:
+        """What results say about the knowledge base they come from (JSON `knowledge_base`):
+        its version, size and packs, and every pattern a pack overrode or switched off,
+        with the reason and the pack, in a stable order."""
+        return {
+            "version": self.version,
+            "patterns": len(self.active()),
+            "packs": self.packs,
+            "disabled": dict(sorted(self.disabled.items())),
+            "changed_patterns": [
+                c.record()
+                for c in sorted(self.changes, key=lambda c: (c.pattern, c.change, c.pack))
+            ],
+        }
 
     def active(self) -> list[Pattern]:
         """Patterns in force (not disabled), in a stable order."""
@@ -210,29 +250,71 @@ def load(extra_dirs: list[Path] | None = None) -> KnowledgeBase:
     vocab = _validate(Vocabulary, vocab_data, str(dirs[0] / "vocabulary.yaml"), None)
 
     kb = KnowledgeBase(vocabulary=vocab, packs=[name for name, _ in loaded])
+    problems: list[Problem] = []
     for pack, d in loaded:
-        _load_pack(kb, pack, d)
-    unknown = [pid for pid in kb.disabled if pid not in kb.patterns]
-    if unknown:
-        raise InputError(
-            [
-                Problem(
-                    kb.origins.get(f"disabled:{pid}", Origin("", "disabled.yaml")).path,
-                    f"disables pattern {pid!r}, which does not exist",
-                    fix="check the id with `coherence kb list`",
-                )
-                for pid in unknown
-            ]
+        problems += _load_pack(kb, pack, d)
+    problems += [
+        Problem(
+            kb.origins.get(f"disabled:{pid}", Origin("", "disabled.yaml")).path,
+            f"disables pattern {pid!r}, which does not exist",
+            fix="check the id with `coherence kb list`",
         )
+        for pid in kb.disabled
+        if pid not in kb.patterns
+    ]
+    if problems:
+        raise InputError(problems)
     return kb
 
 
-def _load_pack(kb: KnowledgeBase, pack: str, d: Path) -> None:
+def _check_override(kb: KnowledgeBase, pattern: Pattern, pack: str, path: Path) -> list[Problem]:
+    """A pattern that replaces an earlier one must say why; one that replaces nothing must
+    not claim to (the record would name a change that did not happen)."""
+    earlier = kb.origins.get(pattern.id) if pattern.id in kb.patterns else None
+    if earlier is None:
+        if pattern.overrides is None:
+            return []
+        return [
+            Problem(
+                str(path),
+                f"says it overrides pattern {pattern.id!r}, but no earlier pack defines it",
+                where="overrides",
+                fix="remove `overrides`, or check the id with `coherence kb list`",
+            )
+        ]
+    if pattern.overrides is None:
+        return [
+            Problem(
+                str(path),
+                f"replaces the {earlier.pack} pattern {pattern.id!r} ({earlier.path}) without "
+                "a recorded reason",
+                where="overrides",
+                fix='say why, e.g.  overrides: {reason: "policy CM-4 makes this a high-severity '
+                'gap"}  (or give the pattern a new id to add it beside the original)',
+            )
+        ]
+    kb.changes.append(
+        PatternChange(
+            pattern.id,
+            "overridden",
+            pattern.overrides.reason.strip(),
+            pack,
+            str(path),
+            replaces=earlier.pack,
+        )
+    )
+    return []
+
+
+def _load_pack(kb: KnowledgeBase, pack: str, d: Path) -> list[Problem]:
+    """Add one pack to kb; returns the problems that do not stop the rest from loading."""
+    problems: list[Problem] = []
     for path in _yaml_files(d, "patterns"):
         if path.name.endswith((".cases.yaml", ".cases.yml")):
             continue
         data, lines = load_yaml(path, max_bytes=MAX_KB_FILE, what="pattern file")
         pattern = _validate(Pattern, data, str(path), lines)
+        problems += _check_override(kb, pattern, pack, path)
         kb.patterns[pattern.id] = pattern
         kb.origins[pattern.id] = Origin(pack, str(path))
         kb.cases.pop(pattern.id, None)  # an override brings its own cases
@@ -280,3 +362,5 @@ def _load_pack(kb: KnowledgeBase, pack: str, d: Path) -> None:
         for pid, reason in data.items():
             kb.disabled[pid] = f"{reason} ({pack})"
             kb.origins[f"disabled:{pid}"] = Origin(pack, str(disabled))
+            kb.changes.append(PatternChange(pid, "disabled", reason.strip(), pack, str(disabled)))
+    return problems

@@ -7,6 +7,7 @@ conditions.py explains every match term by term.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -39,8 +40,6 @@ OPERATORS = (
 
 
 def _kebab(value: str) -> str:
-    import re
-
     if not re.match(r"^[a-z0-9][a-z0-9-]{1,79}$", value):
         raise ValueError(f"{value!r} is not a valid id: use lower-case words joined by '-'")
     return value
@@ -111,9 +110,41 @@ class Escalation(_Model):
     because: str
 
 
+_WEB_URL = re.compile(r"https?://[^/?#\s]+[^\s]*", re.ASCII)
+# Characters no web address needs and that mean something to a terminal, a browser or a
+# shell: controls, DEL, the C1 range, bidi controls and the quote/angle characters.
+_URL_UNSAFE = re.compile("[\x00-\x20\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\"'<>`\\\\]")
+
+
+def _web_url(value: str) -> str:
+    """Sources are shown as links (SARIF helpUri, HTML, JSON): only http(s) addresses, so a
+    pack cannot slip a `javascript:` or `file:` link into a report."""
+    if not _WEB_URL.fullmatch(value) or _URL_UNSAFE.search(value):
+        raise ValueError(
+            f"{value!r} is not a web address: give the full http:// or https:// address, "
+            "without spaces, quotes or control characters"
+        )
+    return value
+
+
 class Source(_Model):
     title: str
-    url: str
+    url: Annotated[str, AfterValidator(_web_url)] = Field(
+        description="the full http:// or https:// address"
+    )
+
+
+class Override(_Model):
+    """Why a pack's pattern replaces an earlier pattern with the same id (kept on record and
+    shown in every report)."""
+
+    reason: str = Field(min_length=1, description="why this pack replaces the earlier pattern")
+
+    @model_validator(mode="after")
+    def _said(self) -> Override:
+        if not self.reason.strip():
+            raise ValueError("an override needs a reason: say why the pack replaces the pattern")
+        return self
 
 
 class Ask(_Model):
@@ -200,6 +231,11 @@ class Pattern(_Model):
     sources: list[Source] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     status: Literal["stable", "experimental"] = "stable"
+    overrides: Override | None = Field(
+        None,
+        description="in a pack, replaces the earlier pattern with this id; the reason is "
+        "required and shown in every report",
+    )
 
     @property
     def stage(self) -> int:

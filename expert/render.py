@@ -252,6 +252,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         "money_range": money_range,
         "quantity_range": quantity_range,
         "money": lambda v: money(v, cur),
+        "changes": results.changed_patterns(),
     }
 
 

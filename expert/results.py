@@ -109,9 +109,21 @@ class OpenQuestion(BaseModel):
     answered_unknown: bool = Field(False, description="the user already said they don't know")
 
 
+class PatternChange(BaseModel):
+    """A pattern an organisation pack replaced (by id) or switched off, with why."""
+
+    pattern: str
+    change: Literal["overridden", "disabled"]
+    reason: str
+    pack: str
+    replaces: str = Field("", description="for an override: the pack whose pattern it replaced")
+
+
 class Results(BaseModel):
     schema_version: int = RESULTS_SCHEMA_VERSION
     tool: dict[str, str]
+    # version, patterns (how many are active), packs, disabled ({pattern: "reason (pack)"})
+    # and changed_patterns (a list of PatternChange: every override and switch-off).
     knowledge_base: dict[str, Any]
     system: dict[str, str]
     findings: list[Finding]
@@ -134,3 +146,9 @@ class Results(BaseModel):
 
     def by_id(self) -> dict[str, Finding]:
         return {f.id: f for f in self.findings}
+
+    def changed_patterns(self) -> list[PatternChange]:
+        """Patterns the knowledge base's packs overrode or switched off, as recorded."""
+        return [
+            PatternChange.model_validate(c) for c in self.knowledge_base.get("changed_patterns", [])
+        ]

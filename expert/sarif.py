@@ -2,7 +2,9 @@
 
 Each knowledge-base pattern is its own rule (ruleId = pattern id). There are no source files,
 so a finding's locations are logical locations: the control loops it involves, named
-layer/loop-id, or the system itself for findings about the whole platform.
+layer/loop-id, or the system itself for findings about the whole platform. Patterns that an
+organisation pack replaced or switched off are listed, with the reasons on record, in the
+driver's `changedPatterns` property; a replaced pattern's rule also names its `override`.
 """
 
 from __future__ import annotations
@@ -55,10 +57,19 @@ def _locations(f: Finding, layers: dict[str, str], system: str) -> list[dict[str
 
 def build(results: Results, assessment: Assessment) -> dict[str, Any]:
     layers = {lp.id: lp.layer or "unknown" for lp in assessment.loops}
+    changes = results.changed_patterns()
+    overrides = {c.pattern: c for c in changes if c.change == "overridden"}
     rules: dict[str, dict[str, Any]] = {}
     for f in results.findings:
         if f.rule not in rules:
             rules[f.rule] = _rule(f)
+            if f.rule in overrides:
+                c = overrides[f.rule]
+                rules[f.rule]["properties"]["override"] = {
+                    "pack": c.pack,
+                    "reason": c.reason,
+                    "replaces": c.replaces,
+                }
     index = {rid: i for i, rid in enumerate(rules)}
     out = []
     for f in results.findings:
@@ -91,7 +102,10 @@ def build(results: Results, assessment: Assessment) -> dict[str, Any]:
         "name": results.tool.get("name", "control-coherence"),
         "version": results.tool.get("version", ""),
         "rules": list(rules.values()),
-        "properties": {"knowledgeBase": str(results.knowledge_base.get("version", ""))},
+        "properties": {
+            "knowledgeBase": str(results.knowledge_base.get("version", "")),
+            "changedPatterns": [c.model_dump() for c in changes],
+        },
     }
     return {
         "$schema": SCHEMA_URI,

@@ -276,7 +276,9 @@ BEFORE_LOAD: dict[str, Callable[[Path], None]] = {
 }
 AFTER_LOAD: dict[str, Callable[[Path], None]] = {
     "vocabulary": lambda r: _edit(r, "t-vocabulary.yaml", "has: retry,", "has: retrry,"),
-    "sources": lambda r: _edit(r, "t-sources.yaml", "https://example.org/a", "file:///etc/x"),
+    "sources": lambda r: _edit(
+        r, "t-sources.yaml", '[{title: a source, url: "https://example.org/a"}]', "[]"
+    ),
     "cases": lambda r: _edit(r, "t-cases.cases.yaml", "expect: quiet", "expect: fires"),
     "questions-feed-rules": lambda r: _question(
         r,
@@ -331,6 +333,14 @@ def linted_before_load(tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
 @pytest.fixture(scope="module")
 def linted_after_load(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return _broken_pack(tmp_path_factory.mktemp("after"), AFTER_LOAD)
+
+
+def test_lint_refuses_a_source_link_that_is_not_a_web_address(tmp_path: Path) -> None:
+    _add_pattern(tmp_path, "t-url")
+    _edit(tmp_path, "t-url.yaml", "https://example.org/a", "javascript:alert(1)")
+    results = {r.name: r for r in lint([tmp_path])}
+    (problem,) = results["schema"].problems
+    assert problem.source.endswith("t-url.yaml") and "is not a web address" in problem.message
 
 
 def test_a_clean_pack_lints_clean(tmp_path: Path) -> None:

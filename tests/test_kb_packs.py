@@ -1,9 +1,12 @@
 """An organisation's pack (tests/packs/example-org) adds a pattern, overrides a built-in one by
-id and switches one off with a recorded reason; all three take effect in loading, assessing,
-case testing, linting and the `kb` commands, and a pack stays data only."""
+id and switches one off, each with a recorded reason; all three take effect in loading,
+assessing, case testing, linting and the `kb` commands, every report lists the overrides and
+switch-offs with their reasons, and a pack stays data only (its links are web links)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -14,10 +17,13 @@ from click.testing import CliRunner
 
 from expert import knowledge
 from expert.assess import Assessor
+from expert.assessment import Assessment
 from expert.casetest import case_assessment, run_cases
 from expert.cli import main
 from expert.errors import InputError
 from expert.kblint import lint
+from expert.render import render
+from expert.results import Results
 
 PACK = Path(__file__).parent / "packs" / "example-org"
 ADDED = "acme-maintenance-drain-vs-training"
@@ -193,3 +199,165 @@ def test_pattern_ids_that_collide_in_the_engine_hash_are_refused(tmp_path: Path)
         compile_kb(kb)
     message = str(exc.value)
     assert first in message and second in message and "rename one" in message
+
+
+# ------------------------------------------------------------------ overrides need a reason
+
+
+def _without_reason(pack: Path) -> Path:
+    path = pack / "patterns" / f"{OVERRIDDEN}.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("overrides:\n")
+    end = text.index("\n", text.index("reason:", start)) + 1
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    return path
+
+
+def test_overriding_a_builtin_pattern_without_a_reason_is_refused(tmp_path: Path) -> None:
+    path = _without_reason(_copy_pack(tmp_path))
+    with pytest.raises(InputError) as exc:
+        knowledge.load([path.parent.parent])
+    (problem,) = exc.value.problems
+    assert problem.source == str(path) and problem.where == "overrides"
+    assert "without a recorded reason" in problem.message and "built-in" in problem.message
+    assert "overrides: {reason:" in (problem.fix or "")
+
+
+def test_an_override_without_a_reason_fails_lint_and_assess_with_a_clear_message(
+    tmp_path: Path,
+) -> None:
+    pack = _without_reason(_copy_pack(tmp_path)).parent.parent
+    runner = CliRunner()
+    result = runner.invoke(main, ["kb", "--kb", str(pack), "lint"])
+    assert result.exit_code == 1 and "without a recorded reason" in result.output
+    example = tmp_path / "platform.yaml"
+    assert runner.invoke(main, ["example", "llm-platform", "-o", str(example)]).exit_code == 0
+    result = runner.invoke(main, ["assess", str(example), "--kb", str(pack)])
+    assert result.exit_code == 2 and "without a recorded reason" in result.output
+
+
+@pytest.mark.parametrize("reason", ['""', '"   "'])
+def test_a_blank_override_reason_is_refused(tmp_path: Path, reason: str) -> None:
+    pack = _copy_pack(tmp_path)
+    path = pack / "patterns" / f"{OVERRIDDEN}.yaml"
+    text = path.read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("reason:"))
+    path.write_text(text.replace(line, f"  reason: {reason}"), encoding="utf-8")
+    with pytest.raises(InputError, match="reason"):
+        knowledge.load([pack])
+
+
+def test_claiming_to_override_a_pattern_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    pack = _copy_pack(tmp_path)
+    path = pack / "patterns" / f"{ADDED}.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(f"id: {ADDED}\n", f"id: {ADDED}\noverrides: {{reason: r}}\n"))
+    with pytest.raises(InputError, match="no earlier pack defines it"):
+        knowledge.load([pack])
+
+
+def test_the_knowledge_base_records_every_override_and_switch_off_with_its_reason() -> None:
+    changes = WITH_PACK.record()["changed_patterns"]
+    assert changes == [
+        {
+            "pattern": DISABLED,
+            "change": "disabled",
+            "reason": WITH_PACK.disabled[DISABLED].removesuffix(" (example-org)"),
+            "pack": "example-org",
+            "replaces": "",
+        },
+        {
+            "pattern": OVERRIDDEN,
+            "change": "overridden",
+            "reason": "Acme policy CM-4 requires a named owner for every automated control",
+            "pack": "example-org",
+            "replaces": "built-in",
+        },
+    ]
+    assert BUILTIN.record()["changed_patterns"] == []
+
+
+@pytest.fixture(scope="module")
+def pack_results(assessor: Assessor) -> tuple[Results, Assessment]:
+    a = case_assessment(WITH_PACK.cases[OVERRIDDEN].cases[0], WITH_PACK, OVERRIDDEN)
+    results = assessor.assess(a)
+    # What the assessor puts under `knowledge_base`: the knowledge base's own record.
+    results = results.model_copy(update={"knowledge_base": WITH_PACK.record()})
+    assert OVERRIDDEN in {f.rule for f in results.findings}
+    return results, a
+
+
+REASON_WORDS = ("policy CM-4", "PS-12")
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html", "json", "sarif"])
+def test_every_report_lists_overridden_and_disabled_patterns_with_reasons(
+    pack_results: tuple[Results, Assessment], fmt: str
+) -> None:
+    text = render(fmt, *pack_results)
+    for word in (OVERRIDDEN, DISABLED, "example-org", *REASON_WORDS):
+        assert word in text, (fmt, word)
+    if fmt in ("markdown", "html"):
+        assert "overridden by example-org" in text and "disabled by example-org" in text
+
+
+def test_json_and_sarif_carry_the_changes_in_stable_fields(
+    pack_results: tuple[Results, Assessment],
+) -> None:
+    data = json.loads(render("json", *pack_results))
+    changes = data["knowledge_base"]["changed_patterns"]
+    assert {(c["pattern"], c["change"], c["pack"]) for c in changes} == {
+        (OVERRIDDEN, "overridden", "example-org"),
+        (DISABLED, "disabled", "example-org"),
+    }
+    driver = json.loads(render("sarif", *pack_results))["runs"][0]["tool"]["driver"]
+    assert driver["properties"]["changedPatterns"] == changes
+    rule = next(r for r in driver["rules"] if r["id"] == OVERRIDDEN)
+    assert rule["properties"]["override"]["pack"] == "example-org"
+    assert "CM-4" in rule["properties"]["override"]["reason"]
+
+
+def test_csv_marks_findings_of_an_overridden_pattern(
+    pack_results: tuple[Results, Assessment],
+) -> None:
+    rows = list(csv.DictReader(io.StringIO(render("csv", *pack_results))))
+    marked = {r["rule"]: r["rule_override"] for r in rows}
+    assert marked[OVERRIDDEN].startswith("overridden by example-org: Acme policy CM-4")
+    assert all(v == "" for rule, v in marked.items() if rule != OVERRIDDEN)
+
+
+def test_reports_of_an_unchanged_knowledge_base_list_no_changes(assessor: Assessor) -> None:
+    a = case_assessment(WITH_PACK.cases[OVERRIDDEN].cases[0], WITH_PACK, OVERRIDDEN)
+    results = assessor.assess(a).model_copy(update={"knowledge_base": BUILTIN.record()})
+    assert "changed by knowledge-base packs" not in render("markdown", results, a)
+
+
+# ------------------------------------------------------------------ source links are web links
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "data:text/html,<script>x</script>",
+        "file:///etc/passwd",
+        "//example.org/no-scheme",
+        "https://example.org/\x1b[2J",
+        "https://example.org/\u202egpj.exe",
+        'https://example.org/"onmouseover="x',
+    ],
+)
+def test_a_source_url_that_is_not_http_is_refused_at_load(tmp_path: Path, url: str) -> None:
+    pack = _copy_pack(tmp_path)
+    path = pack / "patterns" / f"{ADDED}.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "url: https://github.com/run-house/kubetorch/pull/2052"
+    assert old in text
+    path.write_text(text.replace(old, f"url: {json.dumps(url)}"), encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        knowledge.load([pack])
+    (problem,) = exc.value.problems
+    assert problem.source == str(path) and "sources" in (problem.where or "")
+    assert "is not a web address" in problem.message and "https://" in problem.message
+    assert "\x1b" not in str(exc.value) and "\u202e" not in str(exc.value)
