@@ -46,8 +46,9 @@ class InterviewApp(App[None]):
     def __init__(self, session: Session, assessor_factory: AssessorFactory = Assessor) -> None:
         super().__init__()
         self.session = session
+        session.on_notice = self._file_notice
         self.position = resume.load(session.path)
-        self.sub_title = str(session.path)
+        self.sub_title = self._describe_file()
         self.results: Results | None = None
         self.results_for: Assessment | None = None
         self.engine_error: str | None = None
@@ -62,7 +63,32 @@ class InterviewApp(App[None]):
     def get_default_screen(self) -> Screen:
         return self.interview
 
+    def _describe_file(self) -> str:
+        holder = self.session.holder
+        if holder is None:
+            return str(self.session.path)
+        return f"{self.session.path} · read-only: open in {holder.describe()}"
+
+    def _file_notice(self, text: str) -> None:
+        self.notify(text, title=self.session.path.name, severity="warning", timeout=12)
+
+    def on_mount(self) -> None:
+        if self.position.warning:
+            self.notify(self.position.warning, severity="warning", timeout=12)
+        holder = self.session.holder
+        if holder is not None:
+            self.notify(
+                f"{self.session.path.name} is open in {holder.describe()}. You can look "
+                "around here, but answers are saved only once that interview has ended.",
+                title="Read-only",
+                severity="warning",
+                timeout=15,
+            )
+
     def save_position(self) -> None:
+        self.sub_title = self._describe_file()  # a read-only window may have taken over
+        if self.session.read_only:  # the position file belongs to the interview that writes
+            return
         try:
             resume.save(self.session.path, self.position)
         except OSError as exc:  # the answers are safe; only the place on screen is not
@@ -139,6 +165,7 @@ class InterviewApp(App[None]):
                 screen.refresh_results()
 
     def on_unmount(self) -> None:
+        self.session.close()
         acquired = self._engine_lock.acquire(timeout=2)
         try:
             if self._assessor is not None:
@@ -272,8 +299,13 @@ def run(file: Path | None, kb_dirs: list[Path]) -> None:
     path = Path(file) if file is not None else DEFAULT_FILE
     kb = knowledge.load([Path(d) for d in kb_dirs])
     session = Session.open(path, kb)
-    InterviewApp(session).run()
-    if session.assessment is not None:
+    try:
+        InterviewApp(session).run()
+    finally:
+        session.close()
+    if session.holder is not None:
+        print(f"Nothing was saved here: {path} is open in {session.holder.describe()}.")
+    elif session.assessment is not None:
         print(
             f"Your answers are saved in {path}. Continue with `coherence interview {path}`; "
             f"print the report with `coherence assess {path}`."

@@ -3,7 +3,9 @@
 The assessment file holds only the assessment (the format `coherence assess` reads), so the
 interview's own state lives in `.FILE.interview.json` next to it: the step on screen and any
 text typed but not yet confirmed. A missing or damaged file just means "start at the
-beginning"; it never stops the interview.
+beginning"; it never stops the interview. Neither does something that is not a regular file
+in its place (a FIFO, a device, a folder): it is never opened, since opening a FIFO with no
+writer waits for ever, and never replaced; the interview says so once and goes on without it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,15 +32,47 @@ class Position:
     step: str = ""
     pending: dict[str, str] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)  # loop id -> template it came from
+    # Why the position file was ignored, for the user ("" when it was read or absent).
+    warning: str = field(default="", compare=False)
+
+
+def _special(path: Path) -> bool:
+    """Whether something other than a regular file (or nothing) is at path."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _ignored(path: Path) -> Position:
+    return Position(
+        warning=f"{path} is not a regular file, so the interview does not use it to remember "
+        "where you were; remove it to have your place remembered."
+    )
 
 
 def load(assessment_path: Path) -> Position:
     path = sidecar_path(assessment_path)
+    if _special(path):
+        return _ignored(path)
     try:
-        if path.stat().st_size > MAX_BYTES:
-            return Position()
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        # O_NONBLOCK: had a FIFO replaced the file since the check, opening it must not wait.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return Position()
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return _ignored(path)
+        raw = os.read(fd, MAX_BYTES + 1)
+    except OSError:
+        return Position()
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_BYTES:
+        return Position()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
         return Position()
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return Position()
@@ -56,7 +91,11 @@ def _strings(value: object) -> dict[str, str]:
 
 
 def save(assessment_path: Path, position: Position) -> None:
-    """Write the position atomically; OSError is left to the caller to report."""
+    """Write the position atomically; OSError is left to the caller to report.
+
+    Nothing is written over a position file that is not a regular file (see load)."""
+    if _special(sidecar_path(assessment_path)):
+        return
     pending = dict(list(position.pending.items())[-MAX_PENDING:])
     text = json.dumps(
         {

@@ -1,25 +1,59 @@
 """The assessment being built: every change is validated, then saved atomically.
 
 The interview never holds answers the file does not have: a confirmed answer is applied to
-a copy of the assessment, validated exactly as `coherence assess` validates a file, and
-written with expert.assessment.save (temporary file, fsync, rename). An invalid answer
-raises InputError and changes nothing, so the user can correct it in place.
+the file's data, validated exactly as `coherence assess` validates a file, and written
+atomically (temporary file, fsync, rename). An invalid answer raises InputError and changes
+nothing, so the user can correct it in place.
+
+Nothing in the file is lost or replaced behind the user's back:
+- one interview writes a file at a time (interview.lock); a second one on the same file
+  shows it read-only, says which process holds it, and takes over once that one has ended;
+- before each save the file is compared (SHA-256) with the version last read or written.
+  A change made outside (an editor, a script) is read back and the answer is applied on top
+  of it, field by field; if both changed the same field, nothing is saved and the user is
+  told in plain words, and confirming again puts their answer over the file's. An outside
+  edit that made the file invalid is never overwritten;
+- the file is edited in place (expert.yamledit): comments, key order and quoting of a
+  hand-written file survive; only the answered field's node changes. A new file is written
+  in the standard layout.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from expert.assess import check_answers, load_assessment
-from expert.assessment import SCHEMA_VERSION, SLUG, SLUG_HELP, Assessment, save, validate
+from expert.assess import check_answers
+from expert.assessment import (
+    SCHEMA_VERSION,
+    SLUG,
+    SLUG_HELP,
+    Assessment,
+    shown,
+    validate,
+)
 from expert.errors import InputError, Problem
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Question
 from expert.templates import LoopTemplate
-from expert.yamlio import remove_stale_temporaries
+from expert.yamledit import Document, EditError, edited, keyed, same
+from expert.yamlio import (
+    LineMap,
+    atomic_write_text,
+    dump_yaml,
+    parse_yaml_text,
+    read_text,
+    remove_stale_temporaries,
+)
+from interview import lock
 from interview.questions import field_value
+
+Edit = Callable[[dict[str, Any]], None]
+_MISSING = object()
+MAX_CONFLICTS_SHOWN = 3
 
 
 def _is_blank(path: Path) -> bool:
@@ -29,21 +63,51 @@ def _is_blank(path: Path) -> bool:
         return False
 
 
+def _digest(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class OutsideChange(InputError):
+    """The file changed outside the interview in a way that stops this save."""
+
+
 class Session:
     """One assessment file and the knowledge base it is written against."""
 
-    def __init__(self, path: Path, kb: KnowledgeBase, assessment: Assessment | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        kb: KnowledgeBase,
+        assessment: Assessment | None,
+        raw: dict[str, Any] | None = None,
+        text: str | None = None,
+    ) -> None:
         self.path = path
         self.kb = kb
         # None until the platform has a name: a valid file needs one.
         self.assessment = assessment
+        # The file as last read or written: its data as parsed and the digest of its text.
+        self._raw = raw
+        self._digest = _digest(text)
+        self._doc: Document | None = None  # that text, loaded for editing in place
+        self._lock: lock.Lock | None = None
+        self._unlockable = False  # no lock file can be made here (e.g. a read-only folder)
+        self.holder: lock.Holder | None = None  # who has the file, while this one cannot write
+        # Told about what happened to the file besides the answer (set by the app).
+        self.on_notice: Callable[[str], None] | None = None
+
+    @property
+    def read_only(self) -> bool:
+        """Another interview has the file: this one shows it but cannot save."""
+        return self.holder is not None
 
     @classmethod
     def open(cls, path: Path, kb: KnowledgeBase) -> Session:
         """Open an existing assessment or prepare a new one; InputError if the file is bad.
 
         A file that exists but does not validate is never overwritten: the user fixes it
-        (the message names the line) or picks another file.
+        (the message names the line) or picks another file. A file another interview has
+        open is opened read-only (see `read_only` and `holder`).
         """
         path = Path(path)
         if path.is_dir():
@@ -58,19 +122,26 @@ class Session:
                     fix=f"create {path.parent} first, or choose another place",
                 )
             )
-        # A session killed mid-save may have left its temporary file: a save that never
-        # completed, so never acknowledged to the user; the file itself is the last good one.
-        remove_stale_temporaries(path)
-        if not path.exists() or _is_blank(path):
-            return cls(path, kb, None)
-        return cls(path, kb, load_assessment(path, kb))
+        session = cls(path, kb, None)
+        session._claim(quiet=True)
+        if not session.read_only:
+            # A session killed mid-save may have left its temporary file: a save that never
+            # completed, so never acknowledged to the user; the file itself is the last good
+            # one. Only the lock's holder cleans up: no other interview is writing then.
+            remove_stale_temporaries(path)
+        text = session._current_text()
+        if text:
+            session._raw, session.assessment = session._parse(text)
+        session._digest = _digest(text)
+        return session
+
+    def close(self) -> None:
+        """Let another interview write the file (a later change takes the lock again)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # ------------------------------------------------------------ reading
-
-    def data(self) -> dict[str, Any]:
-        if self.assessment is None:
-            return {"schema_version": SCHEMA_VERSION, "system": {}, "loops": []}
-        return self.assessment.model_dump(mode="json", exclude_none=True)
 
     def value(self, q: Question, target: str = "") -> Any:
         """The stored answer to q (None when not answered yet)."""
@@ -101,18 +172,7 @@ class Session:
 
     def answer(self, q: Question, target: str, value: Any) -> None:
         """Store the answer to q (None clears it); InputError if the result is invalid."""
-        data = self.data()
-        if q.about == "system":
-            if self.assessment is None and q.field != "name":
-                raise InputError(
-                    Problem(
-                        str(self.path),
-                        "the platform needs a name before anything can be saved",
-                        fix="answer the first question (the platform's name) first",
-                    )
-                )
-            _put(data["system"], q.field or "", value)
-        elif self.assessment is None:
+        if self.assessment is None and (q.about != "system" or q.field != "name"):
             raise InputError(
                 Problem(
                     str(self.path),
@@ -120,30 +180,38 @@ class Session:
                     fix="answer the first question (the platform's name) first",
                 )
             )
-        elif q.about == "economics":
-            _put(data.setdefault("economics", {}), q.field or "", value)
-        elif q.about == "resource":
-            resources = data.get("resources")
-            if resources is None:  # declare every resource the loops name, then this one
-                resources = [{"id": rid} for rid in self.assessment.resource_ids()]
-                data["resources"] = resources
-            res = next((r for r in resources if r["id"] == target), None)
-            if res is None:
-                res = {"id": target}
-                resources.append(res)
-            _put(res, q.field or "", value)
-        else:
-            loop = _loop(data, target)
-            if q.answer is not None:
-                if value is None:
-                    loop.setdefault("answers", {}).pop(q.id, None)
-                else:
-                    loop.setdefault("answers", {})[q.id] = value
+        field = q.field or ""
+
+        def edit(data: dict[str, Any]) -> None:
+            if q.about == "system":
+                _put(data.setdefault("system", {}), field, value)
+            elif q.about == "economics":
+                _put(_mapping(data, "economics"), field, value)
+            elif q.about == "resource":
+                resources = data.get("resources")
+                if resources is None:  # declare every resource the loops name, then this one
+                    resources = data["resources"] = [{"id": rid} for rid in _implied(data)]
+                res = next((r for r in resources if r.get("id") == target), None)
+                if res is None:
+                    res = {"id": target}
+                    resources.append(res)
+                _put(res, field, value)
             else:
-                _put(loop, q.field or "", value)
-                if q.field == "acts_on" and data.get("resources") is not None:
-                    _declare(data, value)
-        self._commit(data)
+                loop = _loop(data, target)
+                if q.answer is not None:
+                    answers = _mapping(loop, "answers")
+                    if value is None:
+                        answers.pop(q.id, None)
+                        if not answers:
+                            loop.pop("answers")
+                    else:
+                        answers[q.id] = value
+                else:
+                    _put(loop, field, value)
+                    if field == "acts_on" and data.get("resources") is not None:
+                        _declare(data, value)
+
+        self._change(edit)
 
     def check_loop_id(self, loop_id: str, *, replacing: str | None = None) -> str | None:
         """Why loop_id cannot be used (None if it can)."""
@@ -157,41 +225,48 @@ class Session:
 
     def add_loop(self, loop_id: str, name: str, template: LoopTemplate | None = None) -> None:
         self._require_id(loop_id)
-        data = self.data()
         loop: dict[str, Any] = copy.deepcopy(template.loop) if template else {}
         loop.pop("id", None)
         loop = {"id": loop_id, "name": name or loop.get("name") or loop_id, **_without(loop)}
-        if data.get("resources") is not None and isinstance(loop.get("acts_on"), list):
-            _declare(data, loop["acts_on"])
-        data["loops"].append(loop)
-        self._commit(data)
+
+        def edit(data: dict[str, Any]) -> None:
+            if data.get("resources") is not None and isinstance(loop.get("acts_on"), list):
+                _declare(data, loop["acts_on"])
+            _loops(data).append(copy.deepcopy(loop))
+
+        self._change(edit)
 
     def duplicate_loop(self, loop_id: str, new_id: str, new_name: str) -> None:
         self._require_id(new_id)
-        data = self.data()
-        index = _index(data, loop_id)
-        twin = copy.deepcopy(data["loops"][index])
-        twin["id"], twin["name"] = new_id, new_name
-        data["loops"].insert(index + 1, twin)
-        self._commit(data)
+
+        def edit(data: dict[str, Any]) -> None:
+            index = _index(data, loop_id)
+            twin = copy.deepcopy(_loops(data)[index])
+            twin["id"], twin["name"] = new_id, new_name
+            _loops(data).insert(index + 1, twin)
+
+        self._change(edit)
 
     def rename_loop(self, loop_id: str, new_id: str, new_name: str) -> None:
         self._require_id(new_id, replacing=loop_id)
-        data = self.data()
-        loop = _loop(data, loop_id)
-        loop["id"], loop["name"] = new_id, new_name
-        for other in data["loops"]:  # keep references from other loops pointing at it
-            if isinstance(other.get("controls"), list):
-                other["controls"] = [new_id if c == loop_id else c for c in other["controls"]]
-        self._commit(data)
+
+        def edit(data: dict[str, Any]) -> None:
+            loop = _loop(data, loop_id)
+            loop["id"], loop["name"] = new_id, new_name
+            for other in _loops(data):  # keep references from other loops pointing at it
+                if isinstance(other.get("controls"), list):
+                    other["controls"] = [new_id if c == loop_id else c for c in other["controls"]]
+
+        self._change(edit)
 
     def delete_loop(self, loop_id: str) -> None:
-        data = self.data()
-        data["loops"].pop(_index(data, loop_id))
-        for other in data["loops"]:
-            if isinstance(other.get("controls"), list):
-                other["controls"] = [c for c in other["controls"] if c != loop_id]
-        self._commit(data)
+        def edit(data: dict[str, Any]) -> None:
+            _loops(data).pop(_index(data, loop_id))
+            for other in _loops(data):
+                if isinstance(other.get("controls"), list):
+                    other["controls"] = [c for c in other["controls"] if c != loop_id]
+
+        self._change(edit)
 
     # ------------------------------------------------------------ internals
 
@@ -200,16 +275,180 @@ class Session:
         if problem:
             raise InputError(Problem(str(self.path), problem, where="loop id"))
 
-    def _commit(self, data: dict[str, Any]) -> None:
-        """Validate as `coherence assess` would, then save atomically; InputError if invalid."""
+    def _notice(self, text: str) -> None:
+        if self.on_notice is not None:
+            self.on_notice(text)
+
+    def _claim(self, *, quiet: bool = False) -> None:
+        """Hold the lock before writing. Without it, note who holds it and (unless quiet)
+        raise InputError: this session is read-only until that interview ends."""
+        if self._lock is not None or self._unlockable:
+            return
+        try:
+            got = lock.acquire(self.path)
+        except lock.LockFileError:
+            raise InputError(
+                Problem(
+                    str(lock.lock_path(self.path)),
+                    "is not a regular file, so it cannot record which interview has "
+                    f"{self.path.name} open",
+                    fix="remove it (the interview makes it again)",
+                )
+            ) from None
+        except OSError:  # e.g. a read-only folder: saving will say what is wrong
+            self._unlockable = True
+            return
+        if isinstance(got, lock.Holder):
+            self.holder = got
+            if quiet:
+                return
+            raise InputError(
+                Problem(
+                    str(self.path),
+                    f"is open in {got.describe()}; this window can only show it, so the "
+                    "answer is not saved",
+                    fix="finish there, or close that interview and confirm the answer here again",
+                )
+            )
+        self._lock, self.holder = got, None
+
+    def _current_text(self) -> str | None:
+        """The file's text now: None if there is no file, "" if it is blank."""
+        if not self.path.exists():
+            return None
+        try:
+            return read_text(self.path, what="assessment file")
+        except InputError:
+            if not self.path.exists():
+                return None
+            if _is_blank(self.path):
+                return ""
+            raise
+
+    def _parse(self, text: str) -> tuple[dict[str, Any], Assessment]:
+        """The file's data and the assessment it holds; InputError if it is not valid."""
+        data, lines = parse_yaml_text(text, str(self.path))
+        return data, self._validate(data, lines)
+
+    def _validate(self, data: Any, lines: LineMap | None = None) -> Assessment:
+        """Validate as `coherence assess` would; InputError if invalid."""
         source = str(self.path)
-        assessment = validate(data, self.kb.vocabulary, source)
+        assessment = validate(data, self.kb.vocabulary, source, lines)
         problems = check_answers(assessment, self.kb, source)
         if problems:
             raise InputError(problems)
+        return assessment
+
+    def _change(self, edit: Edit) -> None:
+        """Apply edit to the file's data, validate and save; InputError if not saved."""
+        self._claim()
+        for _attempt in range(3):
+            try:
+                text = self._current_text()
+            except InputError as exc:
+                raise self._invalid_outside(exc) from None
+            if _digest(text) != self._digest:
+                self._catch_up(text, edit)
+            data = copy.deepcopy(self._raw) if self._raw is not None else _skeleton()
+            edit(data)
+            assessment = self._validate(data)
+            out = self._render(data, assessment, text)
+            try:  # an editor may have saved while this one was being prepared
+                unchanged = _digest(self._current_text()) == self._digest
+            except InputError:
+                unchanged = False
+            if unchanged:
+                self._write(out, data, assessment)
+                return
+            self._doc = None
+        raise InputError(
+            Problem(
+                str(self.path),
+                "keeps changing outside the interview, so the answer is not saved",
+                fix="finish the other edits first, then confirm the answer again",
+            )
+        )
+
+    def _catch_up(self, text: str | None, edit: Edit) -> None:
+        """The file changed outside: take its version as the base for this answer, or
+        raise OutsideChange when the answer cannot simply be applied on top of it."""
+        source = str(self.path)
+        self._doc = None
+        if not text:  # removed or emptied: no one's content is overwritten
+            if self._raw is not None:
+                self._notice(
+                    f"{self.path.name} had been removed or emptied outside the interview; "
+                    "it is written again with all the answers given so far."
+                )
+            self._digest = _digest(text)
+            self._raw = copy.deepcopy(self._raw)
+            return
         try:
-            save(assessment, self.path)
+            theirs, assessment = self._parse(text)
+        except InputError as exc:
+            raise self._invalid_outside(exc) from None
+        base = self._raw if self._raw is not None else {}
+        mine: Any = copy.deepcopy(base) if self._raw is not None else _skeleton()
+        try:
+            edit(mine)
+        except InputError:
+            mine = base
+        conflicts = _conflicts(base, mine, theirs)
+        # Either way the file's version is what the interview shows from now on.
+        self._raw, self._digest, self.assessment = theirs, _digest(text), assessment
+        if conflicts:
+            raise OutsideChange(
+                Problem(
+                    source,
+                    "was changed outside the interview while you answered: "
+                    + "; ".join(conflicts)
+                    + ". Nothing is saved yet, and the file's version is kept",
+                    fix="confirm again to save your answer over it, or move on to keep the file's",
+                )
+            )
+        self._notice(
+            f"{self.path.name} was changed outside the interview; those changes are kept and "
+            "your answer is added to them."
+        )
+
+    def _invalid_outside(self, exc: InputError) -> OutsideChange:
+        first = exc.problems[0] if exc.problems else None
+        where = f" (line {first.line}: {first.message})" if first and first.line else ""
+        if first and not where:
+            where = f" ({first.message})"
+        return OutsideChange(
+            Problem(
+                str(self.path),
+                f"was changed outside the interview and is not valid now{where}; it is not "
+                "overwritten, and your answer is not saved yet",
+                fix="correct the file (or undo that change) in your editor, then confirm the "
+                "answer again",
+            )
+        )
+
+    def _render(self, data: dict[str, Any], assessment: Assessment, text: str | None) -> str:
+        """The file's new text: edited in place, or in the standard layout for a new file."""
+        if not text or self._raw is None:
+            return assessment.to_yaml()
+        try:
+            if self._doc is None:
+                self._doc = Document(text)
+            order = assessment.model_dump(mode="json", exclude_none=True)
+            return edited(self._doc, self._raw, data, order, str(self.path))
+        except EditError:
+            self._doc = None
+            self._notice(
+                f"{self.path.name} could not be edited in place this time, so it is written "
+                "in the standard layout (its comments are not kept)."
+            )
+            return dump_yaml(data)
+
+    def _write(self, out: str, data: dict[str, Any], assessment: Assessment) -> None:
+        source = str(self.path)
+        try:
+            atomic_write_text(self.path, out)
         except OSError as exc:
+            self._doc = None  # it holds the unsaved change
             raise InputError(
                 Problem(
                     source,
@@ -217,7 +456,67 @@ class Session:
                     fix="free some space or fix the permissions, then confirm the answer again",
                 )
             ) from None
-        self.assessment = assessment
+        if self._raw is None:  # written in the standard layout: read it as it now is
+            data = parse_yaml_text(out, source)[0]
+        self._raw, self._digest, self.assessment = data, _digest(out), assessment
+
+
+def _skeleton() -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "system": {}, "loops": []}
+
+
+def _leaves(data: Any, prefix: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    """Every value in data by its place; loops and resources are placed by id, not index."""
+    if isinstance(data, dict) and data:
+        out: dict[tuple[Any, ...], Any] = {}
+        for key, value in data.items():
+            out.update(_leaves(value, (*prefix, key)))
+        return out
+    if isinstance(data, list) and data and keyed(data):
+        out = {}
+        for item in data:
+            out.update(_leaves(item, (*prefix, ("id", item["id"]))))
+        return out
+    return {prefix: data}
+
+
+def _conflicts(base: Any, mine: Any, theirs: Any) -> list[str]:
+    """Plain-words descriptions of the fields both this answer and the outside edit
+    changed, to different values."""
+    b, m, t = _leaves(base), _leaves(mine), _leaves(theirs)
+    found = []
+    for place in [*m, *(p for p in b if p not in m)]:
+        was, ours, now = (d.get(place, _MISSING) for d in (b, m, t))
+        if _same(was, ours) or _same(now, was) or _same(now, ours):
+            continue
+        there = "was removed there" if now is _MISSING else f"is now {_shown(now)} there"
+        found.append(f"{_place(place)} {there} (your answer: {_shown(ours)})")
+    if len(found) > MAX_CONFLICTS_SHOWN:
+        found[MAX_CONFLICTS_SHOWN:] = [f"and {len(found) - MAX_CONFLICTS_SHOWN} more"]
+    return found
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is _MISSING or b is _MISSING:
+        return a is b
+    return same(a, b)
+
+
+def _shown(value: Any) -> str:
+    return "nothing" if value is _MISSING or value is None else shown(value)
+
+
+def _place(place: tuple[Any, ...]) -> str:
+    """("loops", ("id", "hpa"), "timescale") as "loop hpa's timescale"."""
+    owner, names = "", []
+    for part in place:
+        if isinstance(part, tuple):
+            kind = {"loops": "loop", "resources": "resource"}.get(names[-1] if names else "", "")
+            owner, names = f"{kind or 'item'} {part[1]}", []
+        else:
+            names.append(str(part))
+    field = ".".join(names) or "the whole entry"
+    return f"{owner}'s {field}" if owner else field
 
 
 def _put(obj: dict[str, Any], dotted: str, value: Any) -> None:
@@ -233,24 +532,48 @@ def _put(obj: dict[str, Any], dotted: str, value: Any) -> None:
         obj[parts[-1]] = value
 
 
+def _mapping(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    child = obj.get(key)
+    if not isinstance(child, dict):
+        child = obj[key] = {}
+    return child
+
+
+def _loops(data: dict[str, Any]) -> list[dict[str, Any]]:
+    loops = data.get("loops")
+    if not isinstance(loops, list):
+        loops = data["loops"] = []
+    return loops
+
+
 def _without(loop: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in loop.items() if k not in ("id", "name")}
 
 
 def _index(data: dict[str, Any], loop_id: str) -> int:
-    for i, loop in enumerate(data["loops"]):
-        if loop["id"] == loop_id:
+    for i, loop in enumerate(_loops(data)):
+        if loop.get("id") == loop_id:
             return i
     raise InputError(Problem("<interview>", f"there is no loop {loop_id!r}"))
 
 
 def _loop(data: dict[str, Any], loop_id: str) -> dict[str, Any]:
-    return data["loops"][_index(data, loop_id)]
+    return _loops(data)[_index(data, loop_id)]
+
+
+def _implied(data: dict[str, Any]) -> list[str]:
+    """The resources the loops act on, in order (what an assessment without a resources
+    section declares implicitly)."""
+    seen: dict[str, None] = {}
+    for loop in _loops(data):
+        if isinstance(loop.get("acts_on"), list):
+            seen.update(dict.fromkeys(loop["acts_on"]))
+    return list(seen)
 
 
 def _declare(data: dict[str, Any], acts_on: Any) -> None:
     """With declared resources, a loop may only act on declared ones: declare new ids."""
     if not isinstance(acts_on, list):
         return
-    known = {r["id"] for r in data["resources"]}
+    known = {r.get("id") for r in data["resources"]}
     data["resources"].extend({"id": rid} for rid in acts_on if rid not in known)
