@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,10 +22,10 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from expert import durations
+from expert import durations, limits
 from expert.errors import InputError, Problem
 from expert.vocabulary import Vocabulary, suggest
 from expert.yamlio import LineMap, atomic_write_text, dump_yaml, load_yaml, parse_yaml_text
@@ -35,8 +37,18 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SLUG_HELP = (
     "use lower-case letters, digits, '-' and '_' (at most 64), starting with a letter or digit"
 )
-MAX_TEXT = 2000
-MAX_LOOPS = 20000
+MAX_TEXT = limits.MAX_TEXT
+MAX_LOOPS = limits.MAX_LOOPS
+# Characters a terminal or a browser acts on instead of showing: C0 controls (but tab and line
+# breaks), DEL, C1 controls (U+009B is a one-byte CSI, the start of an escape sequence), and
+# the bidirectional embeddings, overrides and isolates that make text display in an order
+# other than the one it is stored in ("Trojan Source", CVE-2021-42574). The bidi marks
+# U+200E, U+200F and U+061C stay allowed: they reorder nothing and right-to-left names use them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_YAML_BOOLEAN_HINT = (
+    "YAML reads an unquoted yes, no, on, off, true or false as a yes/no value; "
+    'if you meant the word, put it in quotes (e.g. "yes")'
+)
 
 
 def shown(value: object, limit: int = 60) -> str:
@@ -70,11 +82,38 @@ def _duration(value: str) -> str:
     return value
 
 
+def control_characters(text: str) -> list[str]:
+    """The characters of `text` a terminal would act on, named, e.g. ['U+202E RIGHT-TO-LEFT
+    OVERRIDE', 'U+009B']; empty for plain text."""
+    found = dict.fromkeys(_CONTROL.findall(text))
+    return [f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip() for ch in found]
+
+
 def _text(value: str) -> str:
+    """Free text may be any length up to MAX_TEXT and hold no control characters."""
     if len(value) > MAX_TEXT:
         raise ValueError(f"text is {len(value)} characters long; the limit is {MAX_TEXT}")
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
-        raise ValueError("text contains control characters")
+    found = control_characters(value)
+    if found:
+        raise PydanticCustomError(
+            "control_characters",
+            "text contains control characters ({names})",
+            {"names": ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")},
+        )
+    return value
+
+
+def _yes_no(value: object) -> object:
+    """An unquoted yes/no/true/false/on/off reaches us as a YAML boolean: it means yes or no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+def _no_boolean(value: object) -> object:
+    """bool is an int in Python: keep `max_retries: true` from reading as 1."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("boolean_number", "a yes/no value is not a number")
     return value
 
 
@@ -82,8 +121,32 @@ Slug = Annotated[str, AfterValidator(_slug)]
 Text = Annotated[str, AfterValidator(_text)]
 Duration = Annotated[str, BeforeValidator(_duration_input), AfterValidator(_duration)]
 Word = Annotated[str, Field(max_length=64)]
-YesNo = Literal["yes", "no", "unknown"]
-Count = Annotated[int, Field(ge=0, le=1000)]
+YesNo = Annotated[Literal["yes", "no", "unknown"], BeforeValidator(_yes_no)]
+Count = Annotated[int, Field(ge=0, le=1000), BeforeValidator(_no_boolean)]
+
+
+def _answer(value: Any) -> Any:
+    """An answer to a knowledge-base question: a word, number, short text or list of words.
+    Whether it fits its question is checked against the knowledge base (expert/assess.py)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):  # a multiple-choice answer: a list of short words
+        if len(value) > 100 or not all(
+            isinstance(item, str) and len(item) <= 64 and not control_characters(item)
+            for item in value
+        ):
+            raise ValueError("a multiple-choice answer must be a list of short words")
+        return value
+    if isinstance(value, dict):
+        raise ValueError("an answer must be a single word, number or short text")
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("the answer is not a finite number")
+    return value
+
+
+Answer = Annotated[Any, AfterValidator(_answer)]
 
 
 class _Model(BaseModel):
@@ -146,23 +209,7 @@ class Loop(_Model):
     controls: list[Slug] | Unknown | None = Field(
         None, description="other loops this loop gates, disables or reconfigures"
     )
-    answers: dict[Slug, Any] = Field(default_factory=dict)
-
-    @field_validator("answers")
-    @classmethod
-    def _answers_plain(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key, answer in value.items():
-            if isinstance(answer, list):  # a multiple-choice answer: a list of short words
-                if len(answer) > 100 or not all(
-                    isinstance(item, str) and len(item) <= 64 for item in answer
-                ):
-                    raise ValueError(f"answer {key!r} must be a list of short words")
-                continue
-            if isinstance(answer, dict) or (isinstance(answer, str) and len(answer) > MAX_TEXT):
-                raise ValueError(f"answer {key!r} must be a single word, number or short text")
-            if isinstance(answer, float) and not math.isfinite(answer):
-                raise ValueError(f"answer {key!r} is not a finite number")
-        return value
+    answers: dict[Slug, Answer] = Field(default_factory=dict)
 
 
 class Resource(_Model):
@@ -178,19 +225,23 @@ class Resource(_Model):
     checkpoint_duration: Duration | None = None
 
 
-Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False), BeforeValidator(_no_boolean)]
 
 
 class Economics(_Model):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    accelerator_count: Annotated[int, Field(ge=0, le=10_000_000)] | Unknown | None = None
+    accelerator_count: (
+        Annotated[int, Field(ge=0, le=10_000_000), BeforeValidator(_no_boolean)] | Unknown | None
+    ) = None
     accelerator_hour_cost: Money | Unknown | None = None
-    monthly_tokens: Annotated[int, Field(ge=0, le=10**16)] | Unknown | None = None
+    monthly_tokens: (
+        Annotated[int, Field(ge=0, le=10**16), BeforeValidator(_no_boolean)] | Unknown | None
+    ) = None
     cost_per_million_tokens: Money | Unknown | None = None
     engineer_hour_cost: Money | Unknown | None = None
-    engineers: Annotated[int, Field(ge=0, le=100_000)] | Unknown | None = Field(
-        None, description="engineers who triage platform incidents"
-    )
+    engineers: (
+        Annotated[int, Field(ge=0, le=100_000), BeforeValidator(_no_boolean)] | Unknown | None
+    ) = Field(None, description="engineers who triage platform incidents")
 
 
 class Assessment(_Model):
@@ -276,6 +327,9 @@ _FIXES = {
     "missing": "add this field",
     "extra_forbidden": "remove it or check its spelling against the format (coherence schema)",
     "literal_error": "use one of the values named in the message",
+    "control_characters": "delete them, retyping the text if you cannot see them: they can "
+    "change what a terminal shows, or display the text in another order than it is written",
+    "boolean_number": "write a number (e.g. 3), or unknown",
 }
 
 
@@ -298,7 +352,9 @@ def _pydantic_problems(
                 msg,
                 where=_loc_text(clean, data),
                 line=lines.line(clean),
-                fix=_FIXES.get(err["type"], ""),
+                fix=_YAML_BOOLEAN_HINT
+                if isinstance(err.get("input"), bool) and err["type"] != "boolean_number"
+                else _FIXES.get(err["type"], ""),
             )
         )
     # Union errors repeat per branch; keep one message per place, preferring the one that
@@ -311,168 +367,196 @@ def _pydantic_problems(
     return list(by_place.values())
 
 
-def _vocab_problem(
-    source: str,
-    lines: LineMap,
-    data: Any,
-    loc: tuple[Any, ...],
-    value: str,
-    what: str,
-    known: list[str],
-) -> Problem:
-    return Problem(
-        source,
-        f"unknown {what} {value!r}",
-        where=_loc_text(loc, data),
-        line=lines.line(loc),
-        fix=suggest(value, known),
-    )
-
-
 def check_semantics(
-    a: Assessment,
+    data: Any,
     vocab: Vocabulary,
     source: str = "<assessment>",
     lines: LineMap | None = None,
-    data: Any = None,
 ) -> list[Problem]:
-    """Vocabulary, uniqueness and reference checks that need the knowledge base."""
+    """Vocabulary, uniqueness and reference checks that need the knowledge base.
+
+    They read the parsed file, not the validated model, so they run even when other parts of
+    the file fail validation: every problem is reported in one pass. What is not text where a
+    term or an id belongs is left to validation."""
     lines = lines or LineMap()
-    data = data if data is not None else a.model_dump(mode="json")
     problems: list[Problem] = []
 
-    def term(loc: tuple[Any, ...], value: Any, what: str, table: str) -> None:
+    def problem(loc: tuple[Any, ...], message: str, fix: str) -> None:
+        problems.append(
+            Problem(source, message, where=_loc_text(loc, data), line=lines.line(loc), fix=fix)
+        )
+
+    def term(loc: tuple[Any, ...], raw: Any, what: str, table: str) -> None:
+        value = limits.word(raw)
         known = vocab.terms(table)
         if value is None or value == UNKNOWN or value in known:
             return
-        problems.append(_vocab_problem(source, lines, data, loc, value, what, known))
+        problem(loc, f"unknown {what} {shown(value)}", suggest(value, known))
 
-    def vocab_list(loc: tuple[Any, ...], values: Any, what: str, table: str) -> None:
+    def terms(loc: tuple[Any, ...], values: Any, what: str, table: str) -> None:
         if isinstance(values, list):
             for i, v in enumerate(values):
                 term((*loc, i), v, what, table)
 
+    loops = limits.entries(data, "loops")
     ids: dict[str, int] = {}
-    for i, lp in enumerate(a.loops):
+    for i, lp in loops:
         base = ("loops", i)
-        if lp.id in ids:
-            problems.append(
-                Problem(
-                    source,
-                    f"loop id {lp.id!r} is used twice (also loops[{ids[lp.id]}])",
-                    where=_loc_text((*base, "id"), data),
-                    line=lines.line((*base, "id")),
-                    fix="give each loop its own id",
-                )
+        lid = limits.word(lp.get("id"))
+        if lid is not None and lid in ids:
+            problem(
+                (*base, "id"),
+                f"loop id {shown(lid)} is used twice (also loops[{ids[lid]}])",
+                "give each loop its own id",
             )
-        ids.setdefault(lp.id, i)
-        term((*base, "layer"), lp.layer, "layer", "layers")
-        term((*base, "objective"), lp.objective, "objective", "objectives")
-        term((*base, "decision_record"), lp.decision_record, "decision record", "decision_records")
-        term((*base, "instances"), lp.instances, "instance count", "instances")
-        vocab_list((*base, "triggers"), lp.triggers, "trigger", "triggers")
-        vocab_list((*base, "actuations"), lp.actuations, "actuation", "actuations")
-        vocab_list((*base, "observes"), lp.observes, "signal", "signals")
-        vocab_list((*base, "changes"), lp.changes, "signal", "signals")
-        if lp.retry is not None:
-            term((*base, "retry", "backoff"), lp.retry.backoff, "backoff kind", "backoff_kinds")
-            vocab_list(
+        if lid is not None:
+            ids.setdefault(lid, i)
+        term((*base, "layer"), lp.get("layer"), "layer", "layers")
+        term((*base, "objective"), lp.get("objective"), "objective", "objectives")
+        term(
+            (*base, "decision_record"),
+            lp.get("decision_record"),
+            "decision record",
+            "decision_records",
+        )
+        term((*base, "instances"), lp.get("instances"), "instance count", "instances")
+        terms((*base, "triggers"), lp.get("triggers"), "trigger", "triggers")
+        terms((*base, "actuations"), lp.get("actuations"), "actuation", "actuations")
+        terms((*base, "observes"), lp.get("observes"), "signal", "signals")
+        terms((*base, "changes"), lp.get("changes"), "signal", "signals")
+        retry = lp.get("retry")
+        if isinstance(retry, dict):
+            term((*base, "retry", "backoff"), retry.get("backoff"), "backoff kind", "backoff_kinds")
+            terms(
                 (*base, "retry", "retries_on"),
-                lp.retry.retries_on,
+                retry.get("retries_on"),
                 "failure class",
                 "failure_classes",
             )
-    for i, lp in enumerate(a.loops):
-        if isinstance(lp.controls, list):
-            for j, other in enumerate(lp.controls):
-                if other not in ids:
-                    loc = ("loops", i, "controls", j)
-                    problems.append(
-                        Problem(
-                            source,
-                            f"controls names loop {other!r}, which is not declared",
-                            where=_loc_text(loc, data),
-                            line=lines.line(loc),
-                            fix=suggest(other, list(ids)),
-                        )
-                    )
-    if a.resources is not None:
-        rids: dict[str, int] = {}
-        for i, res in enumerate(a.resources):
-            loc = ("resources", i)
-            if res.id in rids:
-                problems.append(
-                    Problem(
-                        source,
-                        f"resource id {res.id!r} is declared twice",
-                        where=_loc_text((*loc, "id"), data),
-                        line=lines.line((*loc, "id")),
-                        fix="give each resource its own id",
-                    )
-                )
-            rids.setdefault(res.id, i)
-            term((*loc, "kind"), res.kind, "resource kind", "resource_kinds")
-        for i, res in enumerate(a.resources):
-            for j, callee in enumerate(res.calls):
-                if callee not in rids:
-                    loc = ("resources", i, "calls", j)
-                    problems.append(
-                        Problem(
-                            source,
-                            f"calls names resource {callee!r}, which is not declared",
-                            where=_loc_text(loc, data),
-                            line=lines.line(loc),
-                            fix=suggest(callee, list(rids)),
-                        )
-                    )
-        for i, lp in enumerate(a.loops):
-            if isinstance(lp.acts_on, list):
-                for j, rid in enumerate(lp.acts_on):
-                    if rid not in rids and rid != UNKNOWN:  # [api, unknown]: api and maybe more
-                        loc = ("loops", i, "acts_on", j)
-                        problems.append(
-                            Problem(
-                                source,
-                                f"acts_on names resource {rid!r}, which is not declared "
-                                "under resources",
-                                where=_loc_text(loc, data),
-                                line=lines.line(loc),
-                                fix="declare it under resources, or " + suggest(rid, list(rids)),
-                            )
-                        )
-        problems += _call_cycles(a, source, lines, data)
+    _references(loops, "loops", "controls", "loop", ids, problem)
+    if isinstance(data, dict) and isinstance(data.get("resources"), list):
+        _resource_references(data, loops, problem, term)
     return problems
 
 
-def _call_cycles(a: Assessment, source: str, lines: LineMap, data: Any) -> list[Problem]:
+def _references(
+    items: list[tuple[int, dict[str, Any]]],
+    section: str,
+    key: str,
+    what: str,
+    declared: dict[str, int],
+    problem: Callable[[tuple[Any, ...], str, str], None],
+    under: str = "",
+) -> None:
+    """Every name in each item's `key` list must be declared (`unknown` may stand for more)."""
+    for i, item in items:
+        names = item.get(key)
+        for j, name in enumerate(names if isinstance(names, list) else []):
+            name = limits.word(name)
+            if name is None or name in declared or (under and name == UNKNOWN):
+                continue
+            problem(
+                (section, i, key, j),
+                f"{key} names {what} {shown(name)}, which is not declared"
+                + (f" under {under}" if under else ""),
+                (f"declare it under {under}, or " if under else "") + suggest(name, list(declared)),
+            )
+
+
+def _resource_references(
+    data: dict[str, Any],
+    loops: list[tuple[int, dict[str, Any]]],
+    problem: Callable[[tuple[Any, ...], str, str], None],
+    term: Callable[[tuple[Any, ...], Any, str, str], None],
+) -> None:
+    """Declared resources: unique ids, known kinds, every call and acts_on declared, and no
+    call path that loops back on itself."""
+    resources = limits.entries(data, "resources")
+    rids: dict[str, int] = {}
+    for i, res in resources:
+        rid = limits.word(res.get("id"))
+        if rid is not None and rid in rids:
+            problem(
+                ("resources", i, "id"),
+                f"resource id {shown(rid)} is declared twice",
+                "give each resource its own id",
+            )
+        if rid is not None:
+            rids.setdefault(rid, i)
+        term(("resources", i, "kind"), res.get("kind"), "resource kind", "resource_kinds")
+    _references(resources, "resources", "calls", "resource", rids, problem)
+    # [api, unknown] means api and maybe more.
+    _references(loops, "loops", "acts_on", "resource", rids, problem, under="resources")
     import networkx as nx
 
     graph = nx.DiGraph()
-    for res in a.resources or []:
-        graph.add_node(res.id)
-        graph.add_edges_from((res.id, callee) for callee in res.calls)
+    for _, res in resources:
+        rid = limits.word(res.get("id"))
+        calls = res.get("calls")
+        if rid is None:
+            continue
+        graph.add_node(rid)
+        graph.add_edges_from(
+            (rid, callee)
+            for callee in map(limits.word, calls if isinstance(calls, list) else [])
+            if callee in rids
+        )
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
-        return []
-    path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
-    first = next(i for i, r in enumerate(a.resources or []) if r.id == cycle[0][0])
-    loc = ("resources", first, "calls")
-    return [
-        Problem(
-            source,
-            f"call path loops back on itself: {path}",
-            where=_loc_text(loc, data),
-            line=lines.line(loc),
-            fix="a call path must end somewhere; remove one of these calls",
+        return
+    path = " -> ".join([shown(u)[1:-1] for u, _ in cycle] + [shown(cycle[0][0])[1:-1]])
+    problem(
+        ("resources", rids[cycle[0][0]], "calls"),
+        f"call path loops back on itself: {path}",
+        "a call path must end somewhere; remove one of these calls",
+    )
+
+
+def _schema_version(data: dict[str, Any], source: str, lines: LineMap) -> Problem | None:
+    """A problem with schema_version, if any; InputError at once for another version, whose
+    files this version cannot interpret at all."""
+    if "schema_version" not in data:
+        return None  # reported as a missing field with the rest
+    value = data["schema_version"]
+    line = lines.line(("schema_version",))
+    if type(value) is int and value != SCHEMA_VERSION:  # not bool: True == 1 in Python
+        raise InputError(
+            Problem(
+                source,
+                f"schema_version {value} is not supported",
+                line=line,
+                fix=f"this version of the tool reads schema_version: {SCHEMA_VERSION}",
+            )
         )
-    ]
+    if type(value) is int:
+        return None
+    if isinstance(value, bool) or value is None:  # as YAML spells them
+        written = "null" if value is None else str(value).lower()
+    else:
+        written = shown(value)
+    return Problem(
+        source,
+        f"schema_version {written} is not a version number",
+        line=line,
+        fix=f"write schema_version: {SCHEMA_VERSION} (a plain number, without quotes)",
+    )
 
 
 def validate(
-    data: Any, vocab: Vocabulary, source: str = "<assessment>", lines: LineMap | None = None
+    data: Any,
+    vocab: Vocabulary,
+    source: str = "<assessment>",
+    lines: LineMap | None = None,
+    checks: Callable[[Assessment], list[Problem]] | None = None,
 ) -> Assessment:
-    """Validate already-parsed data; InputError listing every problem found."""
+    """Validate already-parsed data; InputError listing every problem found.
+
+    The input limits (expert/limits.py) are checked first and alone: past them even
+    validating would be the work they exist to avoid. Then structure, vocabulary and
+    references are all checked, and reported together in the order of the file, so fixing
+    one problem never reveals another that could have been reported. `checks` adds checks of
+    the validated model (e.g. answers against the knowledge base's questions)."""
     lines = lines or LineMap()
     if not isinstance(data, dict):
         raise InputError(
@@ -483,35 +567,49 @@ def validate(
                 fix="start from `coherence example llm-platform -o FILE`",
             )
         )
-    if data.get("schema_version") not in (None, SCHEMA_VERSION) and "schema_version" in data:
-        raise InputError(
-            Problem(
-                source,
-                f"schema_version {data['schema_version']!r} is not supported",
-                line=lines.line(("schema_version",)),
-                fix=f"this version of the tool reads schema_version: {SCHEMA_VERSION}",
-            )
-        )
+    too_large = limits.check(data, source, lines)
+    if too_large:
+        raise InputError(too_large)
+    problems: list[Problem] = []
+    version = _schema_version(data, source, lines)
+    if version is not None:
+        problems.append(version)
+        data = {**data, "schema_version": SCHEMA_VERSION}  # the rest is still checked
+    assessment: Assessment | None = None
     try:
         assessment = Assessment.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_pydantic_problems(exc, source, data, lines)) from None
-    problems = check_semantics(assessment, vocab, source, lines, data)
+        problems += _pydantic_problems(exc, source, data, lines)
+    # A value validation refused (e.g. a term too long) is not also reported as unknown.
+    refused = {p.where for p in problems}
+    problems += [p for p in check_semantics(data, vocab, source, lines) if p.where not in refused]
+    if assessment is not None and checks is not None:
+        problems += checks(assessment)
     if problems:
-        raise InputError(problems)
+        raise InputError(sorted(problems, key=lambda p: (p.line is None, p.line or 0)))
+    assert assessment is not None
     return assessment
 
 
-def load(path: Path | str, vocab: Vocabulary) -> Assessment:
+def load(
+    path: Path | str,
+    vocab: Vocabulary,
+    checks: Callable[[Assessment], list[Problem]] | None = None,
+) -> Assessment:
     """Read, parse and validate an assessment file."""
     path = Path(path)
     data, lines = load_yaml(path, what="assessment file")
-    return validate(data, vocab, str(path), lines)
+    return validate(data, vocab, str(path), lines, checks)
 
 
-def loads(text: str, vocab: Vocabulary, source: str = "<text>") -> Assessment:
+def loads(
+    text: str,
+    vocab: Vocabulary,
+    source: str = "<text>",
+    checks: Callable[[Assessment], list[Problem]] | None = None,
+) -> Assessment:
     data, lines = parse_yaml_text(text, source)
-    return validate(data, vocab, source, lines)
+    return validate(data, vocab, source, lines, checks)
 
 
 def save(assessment: Assessment, path: Path | str) -> None:

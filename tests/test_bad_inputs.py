@@ -21,7 +21,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from expert import knowledge
+from expert import knowledge, limits
 from expert.cli import main
 
 HERE = Path(__file__).parent / "bad_inputs"
@@ -92,12 +92,28 @@ GENERATED_ASSESSMENTS: dict[str, Callable[[Path], Path]] = {
             "schema_version: 1\nsystem: {name: s}\nloops:\n  - {id: " + "a" * 100_000 + "}\n"
         ).encode(),
     ),
-    "too-many-loops": lambda t: _write(
-        t / "many.yaml",
-        (
-            "schema_version: 1\nsystem: {name: s}\nloops:\n"
-            + "".join(f"  - {{id: l{i}}}\n" for i in range(20_001))
-        ).encode(),
+    "too-many-loops": lambda t: _assessment(
+        t / "many.yaml", [], [f"{{id: l{i}}}" for i in range(limits.MAX_LOOPS + 1)]
+    ),
+    "too-many-resources": lambda t: _assessment(
+        t / "resources.yaml", [f"{{id: r{i}}}" for i in range(limits.MAX_RESOURCES + 1)], []
+    ),
+    "call-path-too-deep": lambda t: _assessment(
+        t / "deep.yaml",
+        [f"{{id: r{i}, calls: [r{i + 1}]}}" for i in range(limits.MAX_CALL_DEPTH)]
+        + [f"{{id: r{limits.MAX_CALL_DEPTH}}}"],
+        [],
+    ),
+    "loops-crowd-one-resource": lambda t: _assessment(
+        t / "crowd.yaml",
+        ["{id: shared}"],
+        [f"{{id: l{i}, acts_on: [shared]}}" for i in range(limits.MAX_LOOPS_PER_RESOURCE + 1)],
+    ),
+    # 450 loops on each of three resources: under the per-resource limit, over the total.
+    "too-many-shared-pairs": lambda t: _assessment(
+        t / "pairs.yaml",
+        ["{id: r0}", "{id: r1}", "{id: r2}"],
+        [f"{{id: l{i}, acts_on: [r0, r1, r2]}}" for i in range(450)],
     ),
     "tagged-sequence": lambda t: _write(
         t / "tagged-seq.yaml",
@@ -110,6 +126,14 @@ GENERATED_ASSESSMENTS: dict[str, Callable[[Path], Path]] = {
     "a-directory": lambda t: _mkdir(t / "assessment.yaml"),
     "missing-file": lambda t: t / "no-such-file.yaml",
 }
+
+
+def _assessment(path: Path, resources: list[str], loops: list[str]) -> Path:
+    """An assessment with these resources and loops, each written as one flow mapping."""
+    text = "schema_version: 1\nsystem: {name: s}\n"
+    text += "resources:\n" + "".join(f"  - {r}\n" for r in resources) if resources else ""
+    text += "loops:\n" + "".join(f"  - {lp}\n" for lp in loops) if loops else ""
+    return _write(path, text.encode())
 
 
 def _mkdir(path: Path) -> Path:
