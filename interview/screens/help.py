@@ -6,9 +6,9 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Markdown, Static
 
 HELP = """\
 # How this interview works
@@ -29,6 +29,11 @@ watches and how its decisions are recorded. Details follow only when they matter
 * **Don't know** (ctrl+d) is a real answer: findings that need it are marked *possible*, and
   the auditability report counts it.
 * Follow-up questions appear when the engine needs an answer to settle a possible finding.
+* **To change an answer**, press ctrl+o (Edit answers), pick the question with ↑ ↓ and
+  press Enter, then answer it again: the new answer replaces the saved one when you confirm
+  it. Esc also goes back one question at a time.
+* Typed answers may be approximate: *about 30ms*, *a few seconds*, *tens of ms*, *$2.50*,
+  *20 billion*. *Nobody knows*, *n/a* and *no idea* mean don't know.
 
 ## Keys
 
@@ -38,6 +43,7 @@ watches and how its decisions are recorded. Details follow only when they matter
 | ctrl+d | don't know |
 | Page Down | skip this question for now |
 | Esc | back to the previous question |
+| ↑ ↓ | move in a list; Enter picks the highlighted (▸) option |
 | ctrl+f | finish this loop: leave its remaining questions for later |
 | Space | tick or untick (lists where several apply) |
 | ctrl+o | the outline: jump anywhere; **a** adds, **c** copies, **r** renames, **x** deletes |
@@ -56,4 +62,11 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog"):
-            yield Markdown(HELP)
+            # The text is longer than a 24-row terminal: it scrolls, and takes the focus so
+            # the keys scroll it at once.
+            with VerticalScroll(id="help-text"):
+                yield Markdown(HELP)
+            yield Static("↑ ↓ PgUp PgDn Home End: scroll · Esc: close", id="help-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-text").focus()

@@ -79,7 +79,8 @@ class InterviewScreen(Screen[None]):
         Binding("pagedown", "skip", "Skip", priority=True, show=False),
         Binding("ctrl+f", "finish_loop", "Finish loop"),
         Binding("ctrl+r", "app.results", "Results"),
-        Binding("ctrl+o", "outline", "Outline"),
+        # Changing an answer is done through the outline: the footer says so.
+        Binding("ctrl+o", "outline", "Edit answers"),
     ]
 
     def __init__(self) -> None:
@@ -307,7 +308,8 @@ class InterviewScreen(Screen[None]):
         highlight = None
         if keep_highlight:
             actions = self.query_one(QuestionCard).query("#actions")
-            if actions:
+            # Only this step's own list: the previous card's may still be on screen.
+            if actions and actions.first().name == step.key:
                 option = actions.first().highlighted_option  # type: ignore[attr-defined]
                 highlight = option.id if option else None
         view = {

@@ -8,10 +8,12 @@ show a short text and a list of actions.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.console import RenderableType
+from rich.segment import Segment
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -19,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -53,11 +56,36 @@ class InfoView:
     table: RenderableType | None = None
 
 
-class ChoiceList(OptionList):
+MARK = "▸"
+
+
+def marked(label: str | Text) -> Text:
+    """An option's prompt with the column its highlight mark is drawn in."""
+    return Text.assemble("  ", label)
+
+
+class MarkedList(OptionList):
+    """An option list whose highlighted option carries a ▸ in its first column, so the
+    highlight shows without colour (NO_COLOR, a monochrome terminal) as well as with it.
+    Prompts are made with `marked`, which leaves that column blank."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        try:
+            index, offset = self._lines[self.scroll_offset.y + y]
+        except IndexError:
+            return strip
+        if index != self.highlighted or offset or strip.cell_length < 2:
+            return strip
+        first = next(iter(strip), None)
+        return Strip([Segment(MARK, first.style if first else None), *strip.crop(1)])
+
+
+class ChoiceList(MarkedList):
     """Pick one answer: arrows to move, Enter to confirm.
 
-    An unanswered question starts with nothing highlighted, so pressing Enter through the
-    interview never answers "yes" by accident; Enter then says how to choose instead.
+    The list opens on the saved answer, or on the first option, drawn highlighted: the
+    first ↓ moves to the second option, and Enter confirms only what is on screen.
     """
 
     class NothingPicked(Message):
@@ -70,7 +98,7 @@ class ChoiceList(OptionList):
             super().action_select()
 
 
-class MultiChoice(OptionList):
+class MultiChoice(MarkedList):
     """Tick several answers: Space (or a click) ticks, Enter confirms the ticked set.
 
     Ticks are drawn as [x] and [ ], so they read the same without colour (NO_COLOR).
@@ -96,8 +124,8 @@ class MultiChoice(OptionList):
 
     def _prompt(self, index: int) -> Text:
         if index in self.ticked:
-            return Text.assemble(("[x] ", "bold"), (self.labels[index], "bold"))
-        return Text("[ ] " + self.labels[index])
+            return marked(Text.assemble(("[x] ", "bold"), (self.labels[index], "bold")))
+        return marked("[ ] " + self.labels[index])
 
     def toggle(self, index: int) -> None:
         self.ticked ^= {index}
@@ -139,6 +167,9 @@ class QuestionCard(Vertical):
         super().__init__(**kwargs)
         self.view: QuestionView | InfoView | None = None
         self._choices: list[Any] = []
+        # Answers and engine results both redraw the card; one drawing at a time, or two
+        # could interleave and mount two inputs (or carry one card's highlight to the next).
+        self._drawing = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         yield Static(id="crumb")
@@ -161,13 +192,25 @@ class QuestionCard(Vertical):
     # ------------------------------------------------------------ showing
 
     async def show_question(self, view: QuestionView) -> None:
+        async with self._drawing:
+            await self._show_question(view)
+
+    async def show_info(self, view: InfoView) -> None:
+        async with self._drawing:
+            await self._show_info(view)
+
+    async def _show_question(self, view: QuestionView) -> None:
         self.view = view
         spec = view.spec
         self._text("#crumb", view.crumb)
         self._text("#prompt", view.prompt)
         self._text("#help", view.help)
         self._text("#example", f"Example: {view.example}" if view.example else "")
-        notes = [f"Saved answer: {view.saved}"] if view.value is not None else []
+        notes = (
+            [f"Saved answer: {view.saved} (answer again to change it)"]
+            if view.value is not None
+            else []
+        )
         notes += view.notes
         self._text("#saved", "\n".join(notes))
         self.query_one("#saved").display = bool(notes)
@@ -191,7 +234,7 @@ class QuestionCard(Vertical):
         self.query_one("#card-text", VerticalScroll).scroll_home(animate=False)
         widget.focus()
 
-    async def show_info(self, view: InfoView) -> None:
+    async def _show_info(self, view: InfoView) -> None:
         self.view = view
         self._choices = []
         self._text("#crumb", view.crumb)
@@ -214,8 +257,10 @@ class QuestionCard(Vertical):
         table = self.query_one("#info-table", Static)
         table.update(view.table if view.table is not None else "")
         table.display = view.table is not None
-        actions = OptionList(
-            *[Option(Text(label), id=action) for action, label in view.actions], id="actions"
+        actions = MarkedList(
+            *[Option(marked(label), id=action) for action, label in view.actions],
+            id="actions",
+            name=view.key,  # whose actions these are: a redraw keeps only its own highlight
         )
         await area.mount(actions)
         if view.highlight is not None:
@@ -237,17 +282,17 @@ class QuestionCard(Vertical):
     def _answer_widget(self, view: QuestionView) -> Widget:
         spec = view.spec
         if spec.kind == "single":
-            options = [Option(Text(c.label), id=f"c{i}") for i, c in enumerate(spec.choices)]
+            options = [Option(marked(c.label), id=f"c{i}") for i, c in enumerate(spec.choices)]
             self._choices = [c.value for c in spec.choices]
             if spec.allows_unknown:
-                options.append(Option(Text(UNKNOWN_LABEL), id="unknown"))
+                options.append(Option(marked(UNKNOWN_LABEL), id="unknown"))
             widget = ChoiceList(*options, id="answer")
             current = view.value
             if current == UNKNOWN and spec.allows_unknown:
                 widget.highlighted = len(options) - 1
             else:
                 found = [i for i, c in enumerate(spec.choices) if str(c.value) == str(current)]
-                widget.highlighted = found[0] if found else None
+                widget.highlighted = found[0] if found else 0
             return widget
         if spec.kind == "multi":
             ticked = {str(v) for v in view.value} if isinstance(view.value, list) else set()

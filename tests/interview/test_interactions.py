@@ -414,7 +414,7 @@ async def test_the_mouse_works_too(tmp_path: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)  # the live panel's first update changes the layout
         choices = app.screen.query_one("#answer", OptionList)
-        labels = [str(choices.get_option_at_index(i).prompt) for i in range(3)]
+        labels = [str(choices.get_option_at_index(i).prompt).strip() for i in range(3)]
         assert labels[2] == "Minimise cost"
         await pilot.click(choices, offset=(3, 2))  # the third option
         await settle(pilot)
