@@ -168,6 +168,11 @@ HOSTILE = st.one_of(
         [
             "x" * 3000,
             "\x1b[2J",
+            "\x9b2J",
+            "del\x7f",
+            "\u202eevil",
+            "\u2066isolated\u2069",
+            "yes",
             "unknown",
             "1e400s",
             "-5s",
@@ -235,6 +240,34 @@ def _dump(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
+def _control_text(node: Any) -> list[str]:
+    """Every string in `node` (keys too) that holds a character a terminal would act on."""
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in _control_text(k) + _control_text(v)]
+    if isinstance(node, list):
+        return [s for item in node for s in _control_text(item)]
+    return [node] if isinstance(node, str) and assessment_mod.control_characters(node) else []
+
+
+@given(text=st.text(st.characters(codec="utf-8"), max_size=20))
+def test_text_loads_only_without_control_characters(text: str) -> None:
+    """Any text in every free-text field: it is refused because it holds a control character
+    (or is empty where a name is required), or it loads with none (whitespace controls at
+    the ends are stripped, as all surrounding whitespace is)."""
+    data = {
+        "schema_version": 1,
+        "system": {"name": text or "s", "description": text, "respondent": text},
+        "resources": [{"id": "r", "name": text}],
+        "loops": [{"id": "a", "owner": text, "target": text, "name": text}],
+    }
+    try:
+        a = assessment_mod.validate(data, builtin_kb().vocabulary, "text.yaml")
+    except InputError as exc:
+        assert assessment_mod.control_characters(text) or not text.strip(), exc
+        return
+    assert not _control_text(a.model_dump(mode="json"))
+
+
 @given(data=st.data())
 def test_near_valid_assessments_load_or_are_refused(data: st.DataObject) -> None:
     kb = builtin_kb()
@@ -243,6 +276,7 @@ def test_near_valid_assessments_load_or_are_refused(data: st.DataObject) -> None
     a = _loads(text, kb)
     if a is not None:
         event("loaded")
+        assert not _control_text(a.model_dump(mode="json")), "a control character was let in"
         again = assessment_mod.loads(a.to_yaml(), kb.vocabulary, "round-trip.yaml")
         assert again == a
 
