@@ -20,22 +20,31 @@ the target cannot remove it, so a kill may leave the one temporary it was writin
 one per file, and one for the assessment only when the kill came after an answer's key).
 Anything more is a failure. Reopening the file removes such leftovers.
 
-Reproduce a failure with the seed it prints: KILL_SEED=<seed> (KILL_TRIALS=<n> for more or
-fewer trials, KILL_WORKERS=1 to run them one at a time). Run with -s for a summary of where
-the kills landed.
+Races (test_two_writers_and_an_outside_edit_lose_nothing): the same trials, and while the
+interview waits for a key, a second interview (tests/interview/second_writer.py) opens the
+file and must find it read-only, naming the first one's process, and save nothing; an editor
+adds a commented loop to the file at another such moment. After the kill the second one
+answers again: it must now save, on top of everything the first confirmed, and the editor's
+loop and comment must still be there.
+
+Reproduce a failure with the seed it prints: KILL_SEED=<seed> (KILL_TRIALS=<n> and
+KILL_RACE_TRIALS=<n> for more or fewer trials, KILL_WORKERS=1 to run them one at a time).
+Run with -s for a summary of where the kills landed.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import select
 import signal
+import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +58,8 @@ from expert.knowledge import KnowledgeBase
 from interview import resume
 
 from .keyboard import make_app
-from .pty_app import interview_in_pty
+from .pty_app import ROOT, interview_in_pty
+from .second_writer import ANSWER as SECOND_ANSWER
 
 WAIT_S = 60  # a generous bound for a loaded machine; the test waits for events, not time
 POLL_S = 0.005
@@ -60,6 +70,8 @@ SEED = int(os.environ.get("KILL_SEED") or random.SystemRandom().randrange(10**9)
 WORKERS = int(os.environ.get("KILL_WORKERS", "2"))
 RESUME_ONE_IN = 8  # reopen the file in a fresh app after one kill in eight
 KINDS = {"start-up": 16, "between": 22, "typing": 18, "key": 32, "saving": 12}
+RACE_TRIALS = int(os.environ.get("KILL_RACE_TRIALS", "8"))
+BY_HAND = "# a loop added in an editor"
 
 ENTER, CTRL_D, PAGE_DOWN = "\r", "\x04", "\x1b[6~"
 WELCOME, LOOPS, ECONOMICS = "welcome:::", "loops:::", "economics:::"
@@ -151,6 +163,86 @@ def plan(number: int) -> Trial:
     else:
         kill = Kill(kind, rng.choice(answers), 0.0)
     return Trial(number, actions, chunks, pauses, kill, number % RESUME_ONE_IN == 1)
+
+
+@dataclass(frozen=True)
+class Race:
+    """When, relative to the script's actions, the others touch the file."""
+
+    second_at: int  # a second interview opens it while the first waits for this action
+    edit_at: int  # an editor saves it then (after the loops step: a new loop adds steps)
+
+
+def plan_race(number: int, actions: int) -> Race:
+    rng = random.Random(f"{SEED}:race:{number}")
+    return Race(rng.randrange(2, actions), rng.randrange(5, actions))
+
+
+def race_kill(trial: Trial, race: Race) -> Kill:
+    """A kill that lands once both the second interview and the editor have had their turn."""
+    rng = random.Random(f"{SEED}:race-kill:{trial.number}")
+    actions = range(max(race.second_at, race.edit_at), len(trial.actions))
+    options = [Kill("between", i, rng.uniform(0, 0.05)) for i in actions]
+    options += [Kill("key", i, rng.uniform(0, 1.25)) for i in actions]
+    options += [Kill("saving", i, 0.0) for i in actions if trial.actions[i].answer]
+    options += [
+        Kill("typing", i, rng.uniform(0, 0.03), c)
+        for i in actions
+        for c, chunk in enumerate(trial.chunks[i])
+        if chunk
+    ]
+    return rng.choice(options)
+
+
+def edit_outside(path: Path) -> bool:
+    """Save the file as an editor would (write a copy, rename it over): a loop with a
+    comment. False if the file is not in the shape this edit expects."""
+    text = path.read_text(encoding="utf-8")
+    if "loops: []\n" not in text:
+        return False
+    loop = f"loops:  {BY_HAND}\n- id: by-hand\n  name: Added by hand\n"
+    copy = path.with_name("editor-copy.yaml")
+    copy.write_text(text.replace("loops: []\n", loop, 1), encoding="utf-8")
+    os.replace(copy, path)
+    return True
+
+
+class SecondWriter:
+    """A second interview's session on the file, in its own process."""
+
+    def __init__(self, path: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.interview.second_writer", str(path)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.opened = self._line()
+
+    def _line(self) -> str:
+        out = self.process.stdout
+        assert out is not None
+        ready, _, _ = select.select([out], [], [], WAIT_S)
+        if not ready:
+            raise AssertionError("the second interview did not answer")
+        return out.readline().strip()
+
+    def answer(self) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write("answer\n")
+        self.process.stdin.flush()
+        return self._line()
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(WAIT_S)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
 
 
 def temporaries(workdir: Path) -> list[str]:
@@ -249,7 +341,9 @@ class Outcome:
     problems: list[str]
 
 
-def run_trial(trial: Trial, workdir: Path, kb: KnowledgeBase) -> Outcome:
+def run_trial(
+    trial: Trial, workdir: Path, kb: KnowledgeBase, race: Race | None = None
+) -> Outcome:
     workdir.mkdir()
     path = workdir / "platform.yaml"
     watch = Watch(path, trial.actions, kb, workdir.parent / f"seen-{trial.number}.yaml")
@@ -257,6 +351,9 @@ def run_trial(trial: Trial, workdir: Path, kb: KnowledgeBase) -> Outcome:
     started = time.monotonic()
     where = ""
     latency: list[float] = []  # from each key to the app's acknowledgement
+    second: SecondWriter | None = None
+    edited = False
+    problems: list[str] = []
     with interview_in_pty(path, TEXTUAL_ANIMATIONS="none") as (pid, fd):
 
         def send(keys: str) -> None:
@@ -269,6 +366,17 @@ def run_trial(trial: Trial, workdir: Path, kb: KnowledgeBase) -> Outcome:
             if kill.kind == "start-up":
                 break
             watch.wait_for(lambda a=action: watch.step == a.at, f"step {action.at}")
+            if race is not None and i == race.second_at:
+                second = SecondWriter(path)
+                refused = second.answer()
+                if second.opened != f"open read-only {pid}" or f"process {pid}" not in refused:
+                    problems.append(
+                        "a second interview opened while the first had the file: "
+                        f"{second.opened!r}, then its answer: {refused!r}"
+                    )
+            if race is not None and i == race.edit_at:
+                edited = edit_outside(path)
+                watch.look()
             label = f"{action.answer or 'move on'} (action {i})"
             here = kill.action == i
             if here and kill.kind == "between":
@@ -308,8 +416,10 @@ def run_trial(trial: Trial, workdir: Path, kb: KnowledgeBase) -> Outcome:
             watch.look()  # the last look before the kill
             os.kill(pid, signal.SIGKILL)
     step_at_kill = resume.load(path).step  # as the kill left it
+    if race is not None:  # the first interview is dead: the second now saves its answer
+        problems += finish_race(path, kb, second or SecondWriter(path), edited)
 
-    problems = [f"a torn file was seen while the app ran: {t}" for t in watch.torn]
+    problems += [f"a torn file was seen while the app ran: {t}" for t in watch.torn]
     left = temporaries(workdir)
     mine = [n for n in left if not is_sidecar_temporary(n, path)]
     after_answer_key = kill.kind in ("key", "saving") and trial.actions[kill.action].answer
@@ -343,6 +453,29 @@ def run_trial(trial: Trial, workdir: Path, kb: KnowledgeBase) -> Outcome:
         where = where.replace(":", f", {state}:", 1)
     seconds = time.monotonic() - started
     return Outcome(trial, workdir, where, watch.confirmed, step_at_kill, seconds, problems)
+
+
+def finish_race(path: Path, kb: KnowledgeBase, second: SecondWriter, edited: bool) -> list[str]:
+    try:
+        reply = second.answer()
+    finally:
+        second.close()
+    try:
+        saved = load_assessment(path, kb) if path.exists() else None
+    except InputError:
+        return []  # reported with the other checks
+    problems = []
+    if saved is None:
+        if reply == "saved":
+            problems.append("the second interview said saved, yet there is no file")
+        return problems
+    if reply != "saved":
+        problems.append(f"the second interview could not save once the first had ended: {reply}")
+    elif saved.economics is None or saved.economics.cost_per_million_tokens != SECOND_ANSWER:
+        problems.append(f"the second interview's acknowledged answer was lost\n{read(path)}")
+    if edited and (BY_HAND not in read(path) or saved.loop("by-hand") is None):
+        problems.append(f"the editor's loop or its comment was lost\n{read(path)}")
+    return problems
 
 
 def read(path: Path) -> str:
@@ -395,19 +528,32 @@ def summary(outcomes: list[Outcome], seconds: float, left: int) -> str:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 async def test_random_kills_never_lose_a_confirmed_answer(tmp_path: Path) -> None:
+    await run_trials(tmp_path, TRIALS, race=False)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+async def test_two_writers_and_an_outside_edit_lose_nothing(tmp_path: Path) -> None:
+    await run_trials(tmp_path, RACE_TRIALS, race=True)
+
+
+async def run_trials(tmp_path: Path, trials: int, *, race: bool) -> None:
     kb = knowledge.load([])
     started = time.monotonic()
 
     def trial(number: int) -> Outcome:
         try:
-            return run_trial(plan(number), tmp_path / f"trial-{number}", kb)
+            t = plan(number)
+            contest = plan_race(number, len(t.actions)) if race else None
+            if contest is not None:
+                t = replace(t, kill=race_kill(t, contest))
+            return run_trial(t, tmp_path / f"trial-{number}", kb, contest)
         except Exception as exc:  # a trial that could not run still names its seed
             outcome = Outcome(plan(number), tmp_path, "nowhere", set(), "", 0.0, [])
             outcome.problems.append(f"the trial could not run: {exc!r}")
             return outcome
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        outcomes = list(pool.map(trial, range(TRIALS)))
+        outcomes = list(pool.map(trial, range(trials)))
     left = sum(bool(temporaries(o.workdir)) for o in outcomes)
     for outcome in outcomes:  # once every interview is dead: reopening saves the position
         # every trial that left a temporary reopens too: the cleanup is checked each run
