@@ -17,7 +17,7 @@ from expert.assessment import UNKNOWN, Assessment
 from expert.compiler import Compiled, compile_kb
 from expert.deliverables import complete as complete_deliverables
 from expert.engine import EngineProcess
-from expert.errors import InputError, Problem
+from expert.errors import Problem
 from expert.explain import Explainer
 from expert.knowledge import KnowledgeBase
 from expert.patterns import SEVERITY_ORDER
@@ -77,11 +77,11 @@ def check_answers(a: Assessment, kb: KnowledgeBase, source: str = "<assessment>"
 
 def load_assessment(path: Path | str, kb: KnowledgeBase) -> Assessment:
     """Read and validate an assessment file against the knowledge base."""
-    a = assessment_mod.load(path, kb.vocabulary)
-    problems = check_answers(a, kb, str(path))
-    if problems:
-        raise InputError(problems)
-    return a
+    # Answer checks join the loader's one-pass report, so fixing one problem never reveals
+    # the next.
+    return assessment_mod.load(
+        path, kb.vocabulary, checks=lambda a: check_answers(a, kb, str(path))
+    )
 
 
 def engine_facts(base: facts_mod.FactBase, compiled: Compiled) -> list[dict[str, Any]]:
