@@ -14,6 +14,8 @@ which mark findings as possible and ask the question that would settle them.
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,12 @@ UNKNOWN_RETRIES_HI = 10  # an unknown retry count is taken as 0..10 retries
 # highest factors are kept first, so the findings that matter most are the ones that stay.
 MAX_NESTINGS_PER_LOOP = 50
 MAX_AMPLIFICATIONS = 200
+# Loops on one resource are compared pair by pair, so k loops make k(k-1) pair facts and as
+# many same-resource edges. Beyond MAX_PARTNERS + 1 loops on a resource, each loop is
+# compared with its MAX_PARTNERS nearest in timescale (then in declaration order), and with
+# every loop that chose it; likewise an influence reaches at most MAX_PARTNERS loops on any
+# one resource. Real platforms put a handful of loops on a resource; the rest is counted.
+MAX_PARTNERS = 30
 _INVERTED_RANK = {"yes": 0, "unknown": 1, "no": 2}
 
 
@@ -206,8 +214,10 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
     upstream = _reach(calls.reverse(copy=False), set(on))
 
     s.graph.add_nodes_from(lp.id for lp in loops)
-    _edges(s, vocab, on, downstream, upstream)
-    _pairs(s, vocab, on)
+    rank = {lp.id: _rank(lp, i) for i, lp in enumerate(loops)}
+    partners = {rid: _partners(actors, rank) for rid, actors in on.items()}
+    _edges(s, vocab, on, downstream, upstream, partners, rank)
+    _pairs(s, vocab, on, partners)
     by_id = {lp.id: lp for lp in loops}
     _nestings(s, loops, on, downstream)
     _amplifications(s, loops, on, downstream, by_id)
@@ -261,8 +271,14 @@ def _edges(
     on: dict[str, list[Loop]],
     downstream: dict[str, frozenset[str]],
     upstream: dict[str, frozenset[str]],
+    partners: dict[str, dict[str, list[Loop]] | None],
+    rank: dict[str, tuple[float, int]],
 ) -> None:
     seen: set[tuple[str, str, str, str]] = set()
+    left_out = 0
+    # (resource, signal) -> the loops there that react to it, in declaration order and by
+    # rank, with the ranks and the ids
+    reacting: dict[tuple[str, str], _Ranked] = {}
     for rid, actors in on.items():
         reach = {
             "none": [rid],
@@ -273,33 +289,111 @@ def _edges(
             produced = [sig for sig, v in s.emits[a.id].items() if v == "yes"]
             for sig in produced:
                 for r2 in reach[vocab.signals[sig].propagates]:
-                    for b in on.get(r2, []):
-                        if b.id == a.id or s.reacts[b.id].get(sig) != "yes":
-                            continue
+                    if (r2, sig) not in reacting:
+                        loops = [b for b in on.get(r2, []) if s.reacts[b.id].get(sig) == "yes"]
+                        reacting[r2, sig] = _Ranked(loops, rank)
+                    targets = reacting[r2, sig]
+                    count = len(targets.loops) - (a.id in targets.ids)
+                    chosen = partners.get(r2)
+                    if r2 == rid and chosen is not None:
+                        kept = [b for b in chosen[a.id] if b.id in targets.ids]
+                    elif count > MAX_PARTNERS:
+                        kept = targets.nearest(rank[a.id], a.id)
+                    else:
+                        kept = [b for b in targets.loops if b.id != a.id]
+                    left_out += count - len(kept)
+                    for b in kept:
                         key = (a.id, b.id, r2, sig)
                         if key in seen:
                             continue
                         seen.add(key)
                         s.edges.append(Edge(a.id, b.id, r2, sig))
                         s.graph.add_edge(a.id, b.id, resource=r2, signal=sig)
+    if left_out:
+        s.left_out["edges"] = left_out
 
 
-def _pairs(s: Structure, vocab: Vocabulary, on: dict[str, list[Loop]]) -> None:
+def _pairs(
+    s: Structure,
+    vocab: Vocabulary,
+    on: dict[str, list[Loop]],
+    partners: dict[str, dict[str, list[Loop]] | None],
+) -> None:
     signals = vocab.terms("signals")
+    # Loops made from one template react alike: each distinct pair of reactions is
+    # combined once, and its facts share the result (read, never changed).
+    reaction = {lp.id: tuple(s.reacts[lp.id].values()) for actors in on.values() for lp in actors}
+    commons: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Tri]] = {}
+    left_out = 0
     for rid, actors in on.items():
+        chosen = partners[rid]
         for a in actors:
-            for b in actors:
+            others = actors if chosen is None else chosen[a.id]
+            left_out += len(actors) - 1 - (len(others) if chosen is not None else len(actors) - 1)
+            for b in others:
                 if a.id == b.id:
                     continue
                 if a.layer in (None, UNKNOWN) or b.layer in (None, UNKNOWN):
                     same = "unknown"
                 else:
                     same = "yes" if a.layer == b.layer else "no"
-                common = {sig: tri_and(s.reacts[a.id][sig], s.reacts[b.id][sig]) for sig in signals}
+                both = (reaction[a.id], reaction[b.id])
+                common = commons.get(both)
+                if common is None:
+                    common = {
+                        sig: tri_and(s.reacts[a.id][sig], s.reacts[b.id][sig]) for sig in signals
+                    }
+                    commons[both] = common
                 ta, tb = _interval(a.timescale), _interval(b.timescale)
                 s.pairs.append(
                     Pair(a.id, b.id, rid, ratio_x100(ta, tb), same, faster(ta, tb), common)
                 )
+    if left_out:
+        s.left_out["pairs"] = left_out
+
+
+def _rank(loop: Loop, index: int) -> tuple[float, int]:
+    """Where a loop's timescale lies (log scale; unknown last), then its declaration order."""
+    t = _interval(loop.timescale)
+    return (math.log(max(t.lo, 1) * max(t.hi, 1)) / 2 if t.known else math.inf), index
+
+
+class _Ranked:
+    """Loops in declaration order, and ordered by rank (timescale, then declaration)."""
+
+    def __init__(self, loops: list[Loop], rank: dict[str, tuple[float, int]]) -> None:
+        self.loops = loops
+        self.ids = {lp.id for lp in loops}
+        self.ranked = sorted(loops, key=lambda lp: rank[lp.id])
+        self.keys = [rank[lp.id] for lp in self.ranked]
+        self.position = {lp.id: i for i, lp in enumerate(loops)}
+
+    def nearest(self, key: tuple[float, int], skip: str) -> list[Loop]:
+        """The MAX_PARTNERS loops around `key` in rank order (half on each side where there
+        are enough), never `skip`, in declaration order."""
+        at = bisect.bisect_left(self.keys, key)
+        start = max(0, min(at - MAX_PARTNERS // 2, len(self.ranked) - MAX_PARTNERS - 1))
+        window = [lp for lp in self.ranked[start : start + MAX_PARTNERS + 1] if lp.id != skip]
+        return sorted(window[:MAX_PARTNERS], key=lambda lp: self.position[lp.id])
+
+
+def _partners(
+    actors: list[Loop], rank: dict[str, tuple[float, int]]
+) -> dict[str, list[Loop]] | None:
+    """Which loops each loop on a resource is compared with, in declaration order; None for
+    all of them. Each loop takes its MAX_PARTNERS neighbours in rank order and is taken by
+    those that choose it."""
+    if len(actors) <= MAX_PARTNERS + 1:
+        return None
+    ranked = _Ranked(actors, rank)
+    chosen: dict[str, set[str]] = {lp.id: set() for lp in actors}
+    for lp in actors:
+        for other in ranked.nearest(rank[lp.id], lp.id):
+            chosen[lp.id].add(other.id)
+            chosen[other.id].add(lp.id)
+    return {
+        a: [actors[i] for i in sorted(ranked.position[b] for b in bs)] for a, bs in chosen.items()
+    }
 
 
 def _nestings(

@@ -70,8 +70,9 @@ class _Clock:
         setattr(owner, name, timed)
 
 
-def run_one(n_loops: int, seed: int, cli: bool) -> dict[str, Any]:
-    """All stages for one size, in this process."""
+def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict[str, Any]:
+    """All stages for one size, in this process; `text`, if given, is the assessment to run
+    (else a generated platform of n_loops loops)."""
     from expert import deliverables, graph, knowledge
     from expert import facts as facts_mod
     from expert.assess import Assessor, load_assessment
@@ -86,7 +87,7 @@ def run_one(n_loops: int, seed: int, cli: bool) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"platform-{n_loops}.yaml"
-        path.write_text(generate_yaml(n_loops, seed, kb), encoding="utf-8")
+        path.write_text(text or generate_yaml(n_loops, seed, kb), encoding="utf-8")
         size_kb = path.stat().st_size / 1024
 
         start = time.perf_counter()
