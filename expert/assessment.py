@@ -567,6 +567,17 @@ def validate(
                 fix="start from `coherence example llm-platform -o FILE`",
             )
         )
+    if "apiVersion" in data and "kind" in data:
+        # A common first try: pointing the tool at the platform's own manifests.
+        raise InputError(
+            Problem(
+                source,
+                f"this is a Kubernetes manifest (kind {str(data['kind'])[:60]}), "
+                "not an assessment",
+                line=lines.line(("kind",)) or 1,
+                fix="turn configuration into an assessment with `coherence import PATH...`",
+            )
+        )
     too_large = limits.check(data, source, lines)
     if too_large:
         raise InputError(too_large)
