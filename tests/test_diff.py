@@ -1,0 +1,304 @@
+"""Diffs between two runs, and the stability of the finding ids they match on.
+
+Variants of the LLM-platform example are generated here: loops reordered, a loop renamed,
+an unrelated loop added, answers changed. Each is assessed for real, so a change to how
+ids are made that breaks matching fails these tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from expert import assessment, diff
+from expert.assess import Assessor
+from expert.errors import InputError
+from expert.render import render
+from tests.helpers import builtin_kb
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "expert" / "examples" / "llm-platform.yaml"
+PLATFORM_KINDS = {"symptom", "ghost-cost"}
+
+
+@pytest.fixture(scope="module")
+def ax() -> Iterator[Assessor]:
+    with Assessor(builtin_kb()) as assessor:
+        yield assessor
+
+
+@pytest.fixture(scope="module")
+def base_data() -> dict[str, Any]:
+    return yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def base(ax: Assessor, base_data: dict[str, Any]) -> diff.Run:
+    return _run(ax, base_data, "base")
+
+
+def _run(ax: Assessor, data: dict[str, Any], label: str) -> diff.Run:
+    a = assessment.validate(data, builtin_kb().vocabulary, label)
+    return diff.Run(label, ax.assess(a), a)
+
+
+def _loop(data: dict[str, Any], loop_id: str) -> dict[str, Any]:
+    return next(lp for lp in data["loops"] if lp["id"] == loop_id)
+
+
+def _ids(run: diff.Run) -> set[str]:
+    return {f.id for f in run.results.findings}
+
+
+# An isolated loop on a resource nothing else touches.
+CACHE_REFRESH = {
+    "id": "cache-refresh",
+    "name": "Feature cache refresh",
+    "layer": "runtime",
+    "owner": "Data team",
+    "objective": "latency",
+    "target": "cache hit rate",
+    "timescale": "10m",
+    "triggers": ["schedule"],
+    "actuations": ["throttle"],
+    "acts_on": ["feature-store"],
+    "decision_record": "reasoned",
+}
+
+
+def _with_cache_refresh(data: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    out = copy.deepcopy(data)
+    out["resources"].append({"id": "feature-store", "kind": "service"})
+    out["loops"].append({**CACHE_REFRESH, **changes})
+    return out
+
+
+# ---------------------------------------------------------------- id stability
+
+
+def test_reordering_loops_and_resources_keeps_every_finding_id(
+    ax: Assessor, base: diff.Run, base_data: dict[str, Any]
+) -> None:
+    reordered = copy.deepcopy(base_data)
+    reordered["loops"].reverse()
+    reordered["resources"].reverse()
+    reordered["loops"].insert(0, reordered["loops"].pop(4))
+    other = _run(ax, reordered, "reordered")
+    assert _ids(other) == _ids(base)
+    d = diff.diff_runs(base, other, builtin_kb())
+    assert d.empty(), diff.to_text(d)
+    assert d.findings_unchanged == len(base.results.findings)
+
+
+def test_renaming_a_loop_changes_the_loop_but_no_finding(
+    ax: Assessor, base: diff.Run, base_data: dict[str, Any]
+) -> None:
+    renamed = copy.deepcopy(base_data)
+    _loop(renamed, "sdk-retries")["name"] = "Mobile | SDK retries"
+    other = _run(ax, renamed, "renamed")
+    assert _ids(other) == _ids(base)
+    d = diff.diff_runs(base, other, builtin_kb())
+    assert not (d.findings_new or d.findings_resolved or d.findings_changed)
+    assert [(c.id, c.name) for c in d.loops_changed] == [("sdk-retries", "Mobile | SDK retries")]
+    assert [(ch.field, ch.old, ch.new) for ch in d.loops_changed[0].changes] == [
+        ("name", "Client SDK retries", "Mobile | SDK retries")
+    ]
+    # The user's text is escaped in a Markdown table cell.
+    assert "Mobile \\| SDK retries" in diff.to_markdown(d)
+
+
+def test_an_unrelated_loop_without_findings_changes_no_finding_id(
+    ax: Assessor, base: diff.Run, base_data: dict[str, Any]
+) -> None:
+    other = _run(ax, _with_cache_refresh(base_data), "added")
+    assert _ids(other) == _ids(base)
+    d = diff.diff_runs(base, other, builtin_kb())
+    assert [lp.id for lp in d.loops_added] == ["cache-refresh"]
+    assert not (d.findings_new or d.findings_resolved or d.findings_changed)
+    assert d.exposure.central == 0
+
+
+def test_a_loop_with_a_finding_of_its_own_leaves_other_findings_matched(
+    ax: Assessor, base: diff.Run, base_data: dict[str, Any]
+) -> None:
+    """Its own finding is new. Every other incoherence and auditability id is unchanged.
+    Platform-wide symptoms and costs name every loop below them in their id, so theirs
+    change: they are reported as changed (loops), never as resolved plus new."""
+    other = _run(ax, _with_cache_refresh(base_data, decision_record="none"), "added")
+    d = diff.diff_runs(base, other, builtin_kb())
+    assert [f.id for f in d.findings_new] == ["decisions-without-reason:cache-refresh"]
+    assert d.findings_resolved == []
+    gone = _ids(base) - _ids(other)
+    by_id = base.results.by_id()
+    assert {by_id[i].kind for i in gone} <= PLATFORM_KINDS
+    assert gone, "premise: this loop feeds platform-wide costs, whose ids name it"
+    changed = {c.old_id: c for c in d.findings_changed}
+    assert set(changed) == gone
+    for c in changed.values():
+        assert [ch.field for ch in c.changes] == ["loops"]
+        assert "cache-refresh" in c.new.loops and "cache-refresh" not in c.old.loops
+    assert d.exposure.central is not None and d.exposure.central > 0
+    # Rendered as the loop that joined, not two lists of ten loops.
+    assert "loops: +cache-refresh\n" in diff.to_text(d)
+    assert "loops: +cache-refresh |" in diff.to_markdown(d)
+
+
+# ---------------------------------------------------------------- what a diff reports
+
+
+@pytest.fixture(scope="module")
+def edited(ax: Assessor, base_data: dict[str, Any]) -> diff.Run:
+    data = copy.deepcopy(base_data)
+    _loop(data, "gateway-timeout")["propagates_cancellation"] = "unknown"
+    _loop(data, "sdk-retries")["retry"]["jitter"] = "yes"
+    _loop(data, "liveness-probe")["owner"] = "Platform team"
+    return _run(ax, data, "edited")
+
+
+def test_changed_answers_resolve_and_change_findings(base: diff.Run, edited: diff.Run) -> None:
+    d = diff.diff_runs(base, edited, builtin_kb())
+    assert [f.id for f in d.findings_resolved] == [
+        "synchronised-backoff-without-jitter:sdk-retries",
+        "unknown-owner:liveness-probe",
+    ]
+    status = {c.id: [(ch.field, ch.old, ch.new) for ch in c.changes] for c in d.findings_changed}
+    assert status["cancellation-not-propagated:gateway-timeout"] == [
+        ("status", "confirmed", "possible")
+    ]
+    loops = {c.id: {ch.field: (ch.old, ch.new) for ch in c.changes} for c in d.loops_changed}
+    assert loops == {
+        "sdk-retries": {"retry.jitter": ("no", "yes")},
+        "gateway-timeout": {"propagates_cancellation": ("no", "unknown")},
+        "liveness-probe": {"owner": ("unknown", "Platform team")},
+    }
+    assert d.loop_values == "answers"
+    old, new = base.results.economics.total, edited.results.economics.total  # type: ignore[union-attr]
+    assert d.exposure.low == pytest.approx(new.low - old.low)
+    assert d.exposure.central == pytest.approx(new.likely - old.likely)
+    assert d.exposure.high == pytest.approx(new.high - old.high)
+    assert d.exposure.central < 0
+
+
+def test_new_at_or_above_counts_new_findings_and_those_that_crossed_the_level(
+    base: diff.Run, edited: diff.Run
+) -> None:
+    # Going back from the edited run to the example: two findings are new, one confirmed again.
+    d = diff.diff_runs(edited, base, builtin_kb())
+    high = {f.id for f in diff.new_at_or_above(d, "high")}
+    assert high == {
+        "synchronised-backoff-without-jitter:sdk-retries",
+        "cancellation-not-propagated:gateway-timeout",
+        "work-for-departed-callers:continuous-batching+gateway-timeout",
+    }
+    medium = {f.id for f in diff.new_at_or_above(d, "medium")}
+    assert medium == high | {"unknown-owner:liveness-probe"}
+    assert diff.new_at_or_above(d, "critical") == []
+    # Findings that went away or fell below the level never count.
+    assert diff.new_at_or_above(diff.diff_runs(base, edited, builtin_kb()), "low") == []
+    assert diff.new_at_or_above(diff.diff_runs(base, base, builtin_kb()), "low") == []
+    with pytest.raises(ValueError):
+        diff.new_at_or_above(d, "new-high")
+
+
+def test_possible_findings_count_only_when_asked(ax: Assessor, base_data: dict[str, Any]) -> None:
+    data = copy.deepcopy(base_data)
+    del data["loops"][1]  # gateway-timeout: its possible findings go with it
+    without = _run(ax, data, "without")
+    d = diff.diff_runs(without, _run(ax, base_data, "with"), builtin_kb())
+    possible = [f for f in d.findings_new if f.status == "possible"]
+    assert possible, "premise: the loop brings possible findings back"
+    assert not {f.id for f in possible} & {f.id for f in diff.new_at_or_above(d, "low")}
+    assert {f.id for f in possible} <= {
+        f.id for f in diff.new_at_or_above(d, "low", confirmed_only=False)
+    }
+    assert [lp.id for lp in d.loops_added] == ["gateway-timeout"]
+
+
+def test_a_run_without_cost_figures_has_no_exposure_delta(
+    ax: Assessor, base: diff.Run, base_data: dict[str, Any]
+) -> None:
+    data = copy.deepcopy(base_data)
+    del data["economics"]
+    d = diff.diff_runs(base, _run(ax, data, "unpriced"), builtin_kb())
+    assert d.exposure.old is not None and d.exposure.new is None
+    assert d.exposure.central is None and "new" in d.exposure.note
+    assert "not priced" in diff.to_text(d) and "not priced" in diff.to_markdown(d)
+
+
+# ---------------------------------------------------------------- files
+
+
+def test_results_files_and_assessments_compare_alike(
+    tmp_path: Path, ax: Assessor, base: diff.Run, edited: diff.Run
+) -> None:
+    """A results file from `assess --format json` reads back; loops then compare on the
+    inventory, which both sides have."""
+    old = tmp_path / "old.json"
+    assert base.assessment is not None
+    old.write_text(render("json", base.results, base.assessment), encoding="utf-8")
+    new = tmp_path / "new.yaml"
+    assert edited.assessment is not None
+    new.write_text(edited.assessment.to_yaml(), encoding="utf-8")
+    kb = builtin_kb()
+    d = diff.diff_runs(diff.load_run(old, kb), diff.load_run(new, kb, ax), kb)
+    assert (d.old.kind, d.new.kind, d.loop_values) == ("results", "assessment", "inventory")
+    reference = diff.diff_runs(base, edited, kb)
+    for name in ("findings_new", "findings_resolved", "findings_changed", "exposure"):
+        assert getattr(d, name) == getattr(reference, name), name
+    assert {c.id for c in d.loops_changed} == {c.id for c in reference.loops_changed}
+    same = diff.diff_runs(diff.load_run(old, kb), diff.load_run(old, kb), kb)
+    assert same.empty() and same.exposure.central == 0
+
+
+def test_diff_files_assesses_both_sides(tmp_path: Path, edited: diff.Run) -> None:
+    new = tmp_path / "new.yaml"
+    assert edited.assessment is not None
+    new.write_text(edited.assessment.to_yaml(), encoding="utf-8")
+    d = diff.diff_files(EXAMPLE, new, builtin_kb())
+    assert len(d.findings_resolved) == 2 and d.loop_values == "answers"
+    assert d.old.label == str(EXAMPLE) and d.new.kind == "assessment"
+
+
+def test_renderings_carry_the_same_diff(base: diff.Run, edited: diff.Run) -> None:
+    d = diff.diff_runs(base, edited, builtin_kb())
+    back = diff.Diff.model_validate(json.loads(diff.to_json(d)))
+    assert back == d
+    md, text = diff.to_markdown(d), diff.to_text(d)
+    for f in d.findings_resolved:
+        assert f"`{f.id}`" in md and f"({f.id})" in text
+    assert "## Resolved findings" in md and "## New findings" in md
+    assert "status: confirmed → possible" in md
+    assert "status: confirmed -> possible" in text
+    assert "jitter: no -> yes" in text
+    assert "change: low -USD" in text
+    assert set(diff.RENDERERS) == {"markdown", "json", "text"}
+
+
+def _write(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_bad_results_files_are_refused_with_the_file_named(tmp_path: Path, base: diff.Run) -> None:
+    kb = builtin_kb()
+    good = json.loads(base.results.model_dump_json())
+    broken = copy.deepcopy(good)
+    broken["findings"][0]["severity"] = "dire"
+    with pytest.raises(InputError) as err:
+        diff.load_run(_write(tmp_path / "broken.json", broken), kb)
+    text = str(err.value)
+    assert "broken.json" in text and "findings.0.severity" in text and "--format json" in text
+    future = {**good, "schema_version": 2}
+    with pytest.raises(InputError, match="schema_version 2 is not supported"):
+        diff.load_run(_write(tmp_path / "future.json", future), kb)
+    with pytest.raises(InputError, match="standard input"):
+        diff.diff_files("-", "-", kb)
+    empty = tmp_path / "empty.json"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="empty"):
+        diff.load_run(empty, kb)
