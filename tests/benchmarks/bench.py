@@ -238,6 +238,11 @@ def table(rows: list[dict[str, Any]]) -> str:
         per = secs["total"] / max(1, r["loops"] + r["edges"]) * 1e6
         cells += [f"{per:.0f}", f"{r['main_mb']:.0f}", f"{r['engine_mb']:.0f}"]
         body.append(cells)
+    return markdown_table(head, body)
+
+
+def markdown_table(head: list[str], body: list[list[str]]) -> str:
+    """A right-aligned Markdown table, columns as wide as their widest cell."""
     widths = [max([len(h), *(len(b[i]) for b in body)]) for i, h in enumerate(head)]
     lines = ["| " + " | ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)) + " |"]
     lines.append("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")

@@ -32,7 +32,7 @@ ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `expert` and `tests` importable
     sys.path.insert(0, str(ROOT))
 
-from tests.benchmarks.bench import positive  # noqa: E402
+from tests.benchmarks.bench import markdown_table, positive  # noqa: E402
 from tests.benchmarks.generate import chain, crowd, dump  # noqa: E402
 
 TARGET_S = 5.0
@@ -101,14 +101,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             + [left, str(r["findings"]), f"{r['json_mb']:.1f}", f"{r['cli_s']:.2f}"]
             + [f"{r['peak_mb']:.0f}", "yes" if r["cli_s"] < TARGET_S else "NO"]
         )
-    widths = [max([len(h), *(len(b[i]) for b in body)]) for i, h in enumerate(head)]
-    lines = ["| " + " | ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)) + " |"]
-    lines.append("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
-    for cells in body:
-        lines.append(
-            "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-        )
-    return "\n".join(lines)
+    return markdown_table(head, body)
 
 
 def main(argv: list[str] | None = None) -> int:
