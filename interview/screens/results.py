@@ -17,12 +17,78 @@ from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from expert import economics
+from expert.assessment import Assessment
+from expert.economics import CostLine, EconomicSummary
+from expert.knowledge import KnowledgeBase
 from expert.patterns import SEVERITY_ORDER
 from expert.results import Finding, Results
 from interview.widgets.explanation import explain
 from interview.widgets.live_panel import KIND_LABEL, counts_line
 
 KIND_ORDER = ["incoherence", "symptom", "ghost-cost", "auditability"]
+
+
+def exposure(
+    results: Results, assessment: Assessment | None, kb: KnowledgeBase
+) -> EconomicSummary:
+    """The Economic Risk Summary of these results. The interview's re-runs leave it out to
+    stay quick; pricing the ghost costs alone is cheap, so the screen does it here."""
+    if results.economics is not None:
+        return results.economics
+    models = {pid: p.cost for pid, p in kb.patterns.items() if p.cost is not None}
+    return economics.summarise(
+        results.findings, assessment.economics if assessment else None, models
+    )
+
+
+# The user's figures, as short as a line allows (the report states them in full).
+ASSUMPTION_PARTS = (
+    ("accelerator_count", "{n} accelerators"),
+    ("accelerator_hour_cost", "{c} {x}/accelerator-hour"),
+    ("monthly_tokens", "{n} tokens/month"),
+    ("cost_per_million_tokens", "{c} {x}/million tokens"),
+    ("engineers", "{n} engineers"),
+    ("engineer_hour_cost", "{c} {x}/engineer-hour"),
+)
+# One line each (cut with … on a narrow screen): the findings table keeps its rows.
+
+
+def exposure_lines(summary: EconomicSummary) -> list[str]:
+    """The exposure range, then its assumptions on one line."""
+    if not summary.costs:
+        return [summary.headline]
+    if summary.total is None:
+        return [summary.headline, "Give the economic figures (on the review) to price it."]
+    fmt = lambda v: economics.money(v, summary.currency)  # noqa: E731
+    total = summary.total
+    line = (
+        f"Exposure per month: {fmt(total.low)} low, {fmt(total.likely)} likely, "
+        f"{fmt(total.high)} high"
+    )
+    if summary.total_partial:
+        line += " (some costs could not be priced)"
+    values = {f.name: f.value for f in summary.figures if f.value is not None}
+    given = [
+        template.format(
+            n=economics.number(values[name]), x=economics.exact(values[name]), c=summary.currency
+        )
+        for name, template in ASSUMPTION_PARTS
+        if name in values
+    ]
+    assumes = "Assumes " + ", ".join(given)
+    return [line, assumes]
+
+
+def cost_cell(line: CostLine | None, currency: str) -> str:
+    """A finding's likely cost per month for the table: money, else its own units."""
+    if line is None:
+        return ""
+    if line.money is not None:
+        return economics.money(line.money.likely, currency)
+    if line.quantity is not None:
+        return f"{economics.number(line.quantity.likely)} {line.unit}"
+    return ""
 
 
 def sort_findings(results: Results, by: str) -> list[Finding]:
@@ -54,6 +120,7 @@ class ResultsScreen(Screen[None]):
         self.selected = finding_id
         self.sort_by = "severity"
         self.shown: list[Finding] = []
+        self.money: EconomicSummary | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -67,7 +134,7 @@ class ResultsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#findings", DataTable)
-        table.add_columns("Severity", "Kind", "Status", "Finding")
+        table.add_columns("Severity", "Kind", "Status", "Per month", "Finding")
         self.refresh_results()
         table.focus()
 
@@ -87,11 +154,13 @@ class ResultsScreen(Screen[None]):
             self._explain(None)
             return
         session = app.session  # type: ignore[attr-defined]
-        name = session.assessment.system.name if session.assessment else ""
-        line = f"{name}: findings {counts_line(results)} · sorted by {self.sort_by}"
+        line = f"Findings: {counts_line(results)} · sorted by {self.sort_by}"
         if error:
             line += f" · ✗ {error} (showing the last results)"
-        summary.update(Text(line))
+        assessed = app.results_for or session.assessment  # type: ignore[attr-defined]
+        self.money = exposure(results, assessed, session.kb)
+        summary.update(Text("\n".join([line, *exposure_lines(self.money)])))
+        costs = {c.finding: c for c in self.money.costs}
         self.shown = sort_findings(results, self.sort_by)
         table.clear()
         for f in self.shown:
@@ -99,6 +168,7 @@ class ResultsScreen(Screen[None]):
                 f.severity.upper(),
                 KIND_LABEL[f.kind],
                 f.status,
+                cost_cell(costs.get(f.id), self.money.currency),
                 Text(f.title),
                 key=f.id,
             )
@@ -126,7 +196,9 @@ class ResultsScreen(Screen[None]):
                 )
             )
             return
-        widget.update(explain(finding, results, self.app.session))  # type: ignore[attr-defined]
+        widget.update(
+            explain(finding, results, self.app.session, self.money)  # type: ignore[attr-defined]
+        )
         self.query_one("#explanation-scroll", VerticalScroll).scroll_home(animate=False)
 
     @on(DataTable.RowHighlighted, "#findings")

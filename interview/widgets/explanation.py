@@ -10,6 +10,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.markup import escape
 
+from expert import economics
+from expert.economics import EconomicSummary
 from expert.results import Finding, Results
 from interview.session import Session
 
@@ -56,8 +58,31 @@ def _chain(
     return lines
 
 
-def explain(finding: Finding, results: Results, session: Session) -> Content:
-    """The explanation of one finding, as Textual content."""
+def cost_lines(finding: Finding, money: EconomicSummary | None) -> list[str]:
+    """What a ghost cost amounts to per month, and the share of its budget it takes."""
+    line = next((c for c in money.costs if c.finding == finding.id), None) if money else None
+    if money is None or line is None:
+        return []
+    out = []
+    if line.money is not None:
+        fmt = lambda v: economics.money(v, money.currency)  # noqa: E731
+        out.append(f"• {escape(economics.range_text(line.money, fmt))} per month")
+    if line.quantity is not None:
+        amount = economics.range_text(line.quantity, economics.number)
+        out.append(f"• {escape(amount)} {escape(line.unit)} per month")
+    if line.share is not None:
+        share = economics.range_text(line.share, economics.percent)
+        computation = economics.COMPUTATIONS.get(line.computation)
+        what = computation.parameter_label if computation else "share lost"
+        out.append(f"• {escape(what)}: {escape(share)}")
+    out += [f"• needs {escape(m)}" for m in line.missing]
+    return out
+
+
+def explain(
+    finding: Finding, results: Results, session: Session, money: EconomicSummary | None = None
+) -> Content:
+    """The explanation of one finding, as Textual content; `money` prices a ghost cost."""
     index = results.by_id()
     name = session.loop_name
     out: list[str] = []
@@ -96,6 +121,10 @@ def explain(finding: Finding, results: Results, session: Session) -> Content:
         out += down
     if not up and not down:
         out.append("  (no symptom or cost follows from it on its own)")
+
+    costs = cost_lines(finding, money)
+    if costs:
+        out += ["", "[b $accent]What it costs[/]", *costs]
 
     if finding.would_clear_if:
         out += ["", "[b $accent]What would clear it[/]"]
