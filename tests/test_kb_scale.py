@@ -108,3 +108,23 @@ def test_a_rule_too_large_for_any_ruleset_is_a_lint_problem_naming_its_pattern(
         assert "exceed the rule engine's fixed limits" in p["message"]
         assert "alpha stack" in p["message"]
         assert p["file"].endswith(p["where"].removeprefix("pattern ") + ".yaml")
+
+
+def test_one_engine_process_finds_what_two_find(big_assessor: Assessor) -> None:
+    """Many rulesets per stage are dealt out to the processes; one process takes them one
+    after another and must find the same."""
+    from expert import facts as facts_mod
+    from expert import graph
+    from expert.assess import engine_facts
+    from expert.engine import EngineProcess
+
+    kb, compiled = big_assessor.kb, big_assessor.compiled
+    a = assessment_mod.load(EXAMPLES / "training-cluster.yaml", kb.vocabulary)
+    structure = graph.derive(a, kb.vocabulary)
+    base = facts_mod.build(a, structure, kb.vocabulary, "a", kb.answer_fields())
+    facts = engine_facts(base, compiled)
+    with EngineProcess(workers=2) as two, EngineProcess(workers=1) as one:
+        found = two.run(compiled, facts, base.loops_of)
+        assert all(two.pids)  # both processes were started and given rulesets
+        assert one.run(compiled, facts, base.loops_of) == found
+    assert found[1] == [] and {f["stage"] for f in found[0]} == {1, 2, 3}
