@@ -147,12 +147,7 @@ class Assessor:
         )
         results = Results(
             tool={"name": "control-coherence", "version": __version__},
-            knowledge_base={
-                "version": kb.version,
-                "patterns": len(kb.active()),
-                "packs": kb.packs,
-                "disabled": dict(sorted(kb.disabled.items())),
-            },
+            knowledge_base=kb.record(),
             system={"name": a.system.name},
             findings=findings,
             risk_map=riskmap.build(a, structure, findings),

@@ -97,6 +97,11 @@ class RiskMap(BaseModel):
     amplification_paths: list[AmplificationOut]
     conflict_zones: list[ConflictZone] = Field(default_factory=list)
     cycles_truncated: bool = False
+    left_out: dict[str, int] = Field(
+        default_factory=dict,
+        description="what the analysis caps left out, counted (pairs of loops, influences, "
+        "deadline nestings, amplification paths)",
+    )
 
 
 class OpenQuestion(BaseModel):

@@ -16,6 +16,14 @@ from expert.results import (
     RiskNode,
 )
 
+# How a reader names what graph.py's caps counted instead of keeping.
+_LEFT_OUT_WORDS = {
+    "pairs": "pairs of loops on one resource",
+    "edges": "influences between loops",
+    "nestings": "deadline nestings",
+    "amplification paths": "amplification paths",
+}
+
 
 def build(assessment: Assessment, structure: Structure, findings: list[Finding]) -> RiskMap:
     nodes = [
@@ -101,4 +109,5 @@ def build(assessment: Assessment, structure: Structure, findings: list[Finding])
         ],
         conflict_zones=zones,
         cycles_truncated=structure.cycles_truncated,
+        left_out={_LEFT_OUT_WORDS.get(k, k): n for k, n in sorted(structure.left_out.items())},
     )

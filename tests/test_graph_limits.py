@@ -108,3 +108,16 @@ def test_nestings_are_capped_per_outer_loop_keeping_inversions_first() -> None:
     assert max(per_outer.values()) <= graph.MAX_NESTINGS_PER_LOOP
     uncapped = sum(n - 1 - i for i in range(n - 1))
     assert s.left_out["nestings"] == uncapped - len(s.nestings)
+
+
+def test_what_the_caps_left_out_is_said_in_the_report() -> None:
+    from expert.assess import Assessor
+    from expert.render import render
+
+    a = assessment.validate(crowd(40, kb=KB), VOCAB, "<crowd>")
+    with Assessor(KB) as ax:
+        results = ax.assess(a)
+    assert results.risk_map.left_out["pairs of loops on one resource"] > 0
+    text = render("markdown", results, a)
+    assert "counted but not analysed" in text
+    assert "pairs of loops on one resource" in text
