@@ -24,6 +24,7 @@ from expert.errors import InputError
 from expert.templates import LoopTemplate
 from interview import flow
 from interview.flow import Step
+from interview.plain import plain
 from interview.questions import (
     AnswerError,
     AnswerSpec,
@@ -287,7 +288,7 @@ class InterviewScreen(Screen[None]):
             crumb=self._crumb(step),
             prompt=q.text,
             help=q.help,
-            example=q.example,
+            example=plain(self.session.kb, q.example) if q.example else "",
             spec=spec,
             value=value,
             saved=describe(spec, value),
@@ -301,7 +302,7 @@ class InterviewScreen(Screen[None]):
         template = self.session.kb.templates.get(template_id)
         if template is None or not template.notes:
             return []
-        notes = [f"• {note}" for note in template.notes]
+        notes = [f"• {plain(self.session.kb, note)}" for note in template.notes]
         return [f"From the template “{template.title}”. Check:", *notes]
 
     def _info_view(self, step: Step, keep_highlight: bool = False) -> InfoView:

@@ -12,7 +12,9 @@ from textual.markup import escape
 
 from expert import economics
 from expert.economics import EconomicSummary
+from expert.knowledge import KnowledgeBase
 from expert.results import Finding, Results
+from interview.plain import field_words, plain, value_words
 from interview.session import Session
 
 KIND_NAME = {
@@ -29,8 +31,12 @@ CHAIN_NAME = {
 }
 
 
-def field_label(field: str) -> str:
-    return field.replace("answers.", "").replace(".", ": ").replace("_", " ").replace("-", " ")
+def because_field(kb: KnowledgeBase, field: str) -> str:
+    """What an answer a finding rests on is about, in words (its question, if it has one)."""
+    kind, _, rest = field.partition(".")
+    if kind in ("edge", "pair", "platform", "resource", "cycle", "path", "nesting") and rest:
+        return rest.replace("_", " ").replace("-", " ").replace(".", ": ")
+    return field_words(kb, field).strip("“”")
 
 
 def _link(f: Finding) -> str:
@@ -85,6 +91,11 @@ def explain(
     """The explanation of one finding, as Textual content; `money` prices a ghost cost."""
     index = results.by_id()
     name = session.loop_name
+    kb = session.kb
+
+    def words(text: str) -> str:
+        return escape(plain(kb, text))
+
     out: list[str] = []
     out.append(f"[b]{escape(finding.title)}[/b]")
     loops = ", ".join(escape(name(lp)) for lp in finding.loops)
@@ -93,16 +104,17 @@ def explain(
         f"[b]{finding.status}[/b] · loops: {loops}"
     )
     if finding.severity_reason:
-        out.append(f"[i]Why {finding.severity}: {escape(finding.severity_reason)}[/i]")
+        out.append(f"[i]Why {finding.severity}: {words(finding.severity_reason)}[/i]")
     if finding.status == "possible":
         out.append("[i]Possible, not confirmed: it rests on answers marked unknown (below).[/i]")
-    out += ["", "[b $accent]What happens[/]", escape(finding.narrative)]
+    out += ["", "[b $accent]What happens[/]", words(finding.narrative)]
 
     out += ["", "[b $accent]Your answers it rests on[/]"]
     if finding.because:
         for b in finding.because:
             who = f"{escape(name(b.loop))}: " if b.loop else ""
-            line = f"• {who}{escape(field_label(b.field))} = {escape(b.value)}"
+            value = escape(value_words(kb, b.value))
+            line = f"• {who}{escape(because_field(kb, b.field))}: {value}"
             if b.unknown:
                 line += " [i](unknown: so the finding is only possible)[/i]"
             out.append(line)
@@ -128,7 +140,7 @@ def explain(
 
     if finding.would_clear_if:
         out += ["", "[b $accent]What would clear it[/]"]
-        out += [f"• {escape(text)}" for text in finding.would_clear_if]
+        out += [f"• {words(text)}" for text in finding.would_clear_if]
 
     settling = [q for q in results.open_questions if finding.id in q.settles]
     if settling:

@@ -24,6 +24,7 @@ from expert.render import EXTENSIONS, FORMATS
 from interview import resume
 from interview.__main__ import main
 from interview.flow import Step
+from interview.plain import plain
 from interview.screens.export import ExportDialog
 from interview.screens.loop_dialog import LoopDialog
 from interview.screens.results import ResultsScreen
@@ -363,8 +364,9 @@ async def test_every_question_shows_why_it_is_asked(tmp_path: Path, kb: Knowledg
             await pilot.pause()
             assert str(app.screen.query_one("#prompt", Static).content) == q.text
             assert str(app.screen.query_one("#help", Static).content) == q.help
-            if q.example:
-                assert q.example in str(app.screen.query_one("#example", Static).content)
+            if q.example:  # in plain words: ids read as their labels
+                shown = plain(kb, q.example)
+                assert shown in str(app.screen.query_one("#example", Static).content)
 
 
 async def test_a_template_prefills_the_loop(tmp_path: Path) -> None:
