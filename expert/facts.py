@@ -111,6 +111,9 @@ def loop_values(loop: Loop, structure: Structure) -> dict[str, Any]:
             values[spec.name] = structure.emits[loop.id]
         elif spec.name == "reacts":
             values[spec.name] = structure.reacts[loop.id]
+        elif spec.name == "roles":
+            # None (every role unknown) where a caller built the structure without roles.
+            values[spec.name] = structure.roles.get(loop.id)
         else:
             values[spec.name] = _get(loop, spec.name)
     return values
@@ -166,6 +169,8 @@ def build(
                 "deadline_vs_checkpoint_duration": quotient_x100(
                     deadline, _iv(res.checkpoint_duration)
                 ),
+                "roles_here": structure.roles_here[rid],
+                "actuations_here": structure.actuations_here[rid],
             }
             for spec in FACT_KINDS["acts"]:
                 encode_field(spec, vals[spec.name], vocab, fact)

@@ -76,6 +76,13 @@ LOOP_FIELDS = [
         table="signals",
         help="signals it reacts to: its triggers' signals plus `observes`",
     ),
+    _f(
+        "roles",
+        "set",
+        table="roles",
+        help="what it does to work and capacity (the vocabulary's roles), derived from its "
+        "actuations, triggers, instances and the resources it acts on",
+    ),
     _f("propagates_cancellation", "yesno"),
     _f("retry.max_retries", "interval"),
     _f("retry.backoff", "category", table="backoff_kinds"),
@@ -100,7 +107,9 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
     "loop": LOOP_FIELDS,
     "resource": RESOURCE_FIELDS,
     # A loop acts on a resource (one fact per acts_on entry), with how the loop's timing
-    # compares to the resource's: ratio = loop value / resource value (x100 encoded).
+    # compares to the resource's: ratio = loop value / resource value (x100 encoded), and
+    # what all loops on that resource do together (a mechanism that lives in one component
+    # matches whether it was described as one loop or as several).
     "acts": [
         _f("loop", "ident"),
         _f("resource", "ident"),
@@ -128,6 +137,20 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             "interval",
             unit="x100",
             help="loop deadline / resource checkpoint duration (below 1: times out a checkpoint)",
+        ),
+        _f(
+            "roles_here",
+            "set",
+            table="roles",
+            help="roles played on the resource by every loop acting on it, this one included, "
+            "taken together: the same whether one loop or several are described",
+        ),
+        _f(
+            "actuations_here",
+            "set",
+            table="actuations",
+            help="actuations used on the resource by every loop acting on it, this one "
+            "included, taken together",
         ),
     ],
     # Loop `source`'s action produces `signal`, which loop `target` reacts to, on `resource`.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +92,55 @@ def reacts(loop: Loop, vocab: Vocabulary) -> dict[str, Tri]:
             _or_into(out, sig, has)
     for sig, has in membership(loop.observes, signals).items():
         _or_into(out, sig, has if loop.observes is not None else "no")
+    return out
+
+
+def tri_or(values: Iterable[Tri]) -> Tri:
+    """Three-valued "any": yes if one is yes, else unknown if one is unknown, else no."""
+    out = "no"
+    for v in values:
+        if v == "yes":
+            return "yes"
+        if v == "unknown":
+            out = "unknown"
+    return out
+
+
+def _category_in(value: str | None, accepted: list[str]) -> Tri:
+    if value in (None, UNKNOWN, ""):
+        return "unknown"
+    return "yes" if value in accepted else "no"
+
+
+def synchronized_reach(loop: Loop, sync: dict[str, Tri]) -> Tri:
+    """Whether a loop acts on a resource whose members must all take part in each step."""
+    if not isinstance(loop.acts_on, list):
+        return "unknown"
+    found = tri_or(sync.get(r, "unknown") for r in loop.acts_on if r != UNKNOWN)
+    return "unknown" if found == "no" and UNKNOWN in loop.acts_on else found
+
+
+def roles(loop: Loop, vocab: Vocabulary, synchronized: Tri = "unknown") -> dict[str, Tri]:
+    """The roles a loop plays (see `roles` in the vocabulary), three-valued: a role is played
+    when one of its ways holds, and a way holds when each of its conditions does."""
+    acts = membership(loop.actuations, vocab.terms("actuations"))
+    trigs = membership(loop.triggers, vocab.terms("triggers"))
+    out: dict[str, Tri] = {}
+    for rid, role in vocab.roles.items():
+        ways = []
+        for way in role.when:
+            tests = [tri_or(acts.get(a, "no") for a in way.actuations)]
+            if way.triggers:
+                tests.append(tri_or(trigs.get(t, "no") for t in way.triggers))
+            if way.instances:
+                tests.append(_category_in(loop.instances, way.instances))
+            if way.synchronized:
+                tests.append(synchronized)
+            result = "yes"
+            for t in tests:
+                result = tri_and(result, t)
+            ways.append(result)
+        out[rid] = tri_or(ways)
     return out
 
 
@@ -186,6 +235,11 @@ class Structure:
     left_out: dict[str, int] = field(default_factory=dict)
     emits: dict[str, dict[str, Tri]] = field(default_factory=dict)
     reacts: dict[str, dict[str, Tri]] = field(default_factory=dict)
+    roles: dict[str, dict[str, Tri]] = field(default_factory=dict)
+    # What the loops acting on a resource do, taken together (three-valued "any"), so that a
+    # pattern can find a mechanism on one resource however its loops were divided.
+    roles_here: dict[str, dict[str, Tri]] = field(default_factory=dict)
+    actuations_here: dict[str, dict[str, Tri]] = field(default_factory=dict)
     graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
 
 
@@ -205,6 +259,7 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
             on.setdefault(rid, []).append(lp)
 
     resources = assessment.resource_list()
+    _roles(s, vocab, loops, on, {r.id: r.synchronized or "unknown" for r in resources})
     calls = nx.DiGraph()
     calls.add_nodes_from(res.id for res in resources)
     calls.add_edges_from((res.id, c) for res in resources for c in res.calls)
@@ -223,6 +278,24 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
     _amplifications(s, loops, on, downstream, by_id)
     _cycles(s, vocab)
     return s
+
+
+def _roles(
+    s: Structure,
+    vocab: Vocabulary,
+    loops: list[Loop],
+    on: dict[str, list[Loop]],
+    sync: dict[str, Tri],
+) -> None:
+    s.roles = {lp.id: roles(lp, vocab, synchronized_reach(lp, sync)) for lp in loops}
+    actuations = vocab.terms("actuations")
+    acts = {lp.id: membership(lp.actuations, actuations) for lp in loops}
+    for rid in sync.keys() | on.keys():
+        here = on.get(rid, [])
+        s.roles_here[rid] = {
+            role: tri_or(s.roles[lp.id][role] for lp in here) for role in vocab.roles
+        }
+        s.actuations_here[rid] = {a: tri_or(acts[lp.id][a] for lp in here) for a in actuations}
 
 
 def _reach(calls: nx.DiGraph, marked: set[str]) -> dict[str, frozenset[str]]:

@@ -60,8 +60,14 @@ DERIVED_FROM: dict[str, dict[str, set[str]]] = {
         "resource": {"calls"},
     },
     "acts": {
-        "loop": {"acts_on", "timescale", "deadline"},
-        "resource": {"startup_time", "checkpoint_interval", "checkpoint_duration"},
+        # with roles_here and actuations_here, what every loop on the resource does
+        "loop": {"acts_on", "timescale", "deadline", "actuations", "triggers", "instances"},
+        "resource": {
+            "startup_time",
+            "checkpoint_interval",
+            "checkpoint_duration",
+            "synchronized",
+        },
     },
     "platform": {"loop": set(), "resource": {"kind"}},
 }
@@ -69,6 +75,7 @@ DERIVED_FROM: dict[str, dict[str, set[str]]] = {
 LOOP_DERIVED = {
     "emits": {"actuations", "changes"},
     "reacts": {"triggers", "observes"},
+    "roles": {"actuations", "triggers", "instances", "acts_on"},
 }
 
 
@@ -460,6 +467,8 @@ def _reads(kb: knowledge.KnowledgeBase) -> dict[str, set[str]]:
     for derived, inputs in LOOP_DERIVED.items():
         if derived in reads["loop"]:
             reads["loop"] |= inputs
+    if "roles" in reads["loop"]:  # a role may hold only on a synchronised resource
+        reads["resource"].add("synchronized")
     # A loop is matched at all only through the facts it produces; identity is always shown.
     reads["loop"] |= {"name", "id"}
     reads["resource"] |= {"name", "id"}

@@ -31,6 +31,26 @@ class ResourceKindTerm(Term):
     workload: Literal["inference", "training", "any"] = "any"
 
 
+class RoleWay(BaseModel):
+    """One way a loop plays a role: it uses one of `actuations`, and, where given, reacts to
+    one of `triggers`, runs as one of `instances`, and acts on a synchronised resource."""
+
+    model_config = ConfigDict(extra="forbid")
+    actuations: list[str] = Field(min_length=1)
+    triggers: list[str] | None = Field(None, min_length=1)
+    instances: list[str] | None = Field(None, min_length=1)
+    synchronized: bool = Field(
+        False, description="only on a resource whose members must all take part in each step"
+    )
+
+
+class RoleTerm(Term):
+    """What a loop does to work or capacity, whatever word names its actuation. A loop plays
+    the role when any one of `when` holds for it."""
+
+    when: list[RoleWay] = Field(min_length=1)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     timescale_proximity_ratio: float = Field(10, gt=1)
@@ -53,6 +73,7 @@ class Vocabulary(BaseModel):
     decision_records: dict[str, str]
     backoff_kinds: dict[str, str]
     resource_kinds: dict[str, ResourceKindTerm]
+    roles: dict[str, RoleTerm] = Field(default_factory=dict)
     settings: Settings = Field(default_factory=Settings)
 
     def terms(self, name: str) -> list[str]:
@@ -68,7 +89,8 @@ class Vocabulary(BaseModel):
         return term.reacts_to if term else []
 
     def dangling(self) -> list[str]:
-        """Signals named by triggers/actuations that the signal list does not define."""
+        """Signals named by triggers/actuations that the signal list does not define, and
+        actuations, triggers or instance counts named by roles that are not defined."""
         out = []
         for kind, table in (("trigger", self.triggers), ("actuation", self.actuations)):
             for tid, term in table.items():
@@ -78,6 +100,19 @@ class Vocabulary(BaseModel):
                     for s in names
                     if s not in self.signals
                 ]
+        for rid, role in self.roles.items():
+            for i, way in enumerate(role.when):
+                for table, names in (
+                    ("actuations", way.actuations),
+                    ("triggers", way.triggers or []),
+                    ("instances", way.instances or []),
+                ):
+                    known = getattr(self, table)
+                    out += [
+                        f"role {rid!r} (when[{i}]) names unknown {table[:-1]} {n!r}"
+                        for n in names
+                        if n not in known
+                    ]
         return out
 
 
