@@ -21,6 +21,7 @@ from textual.widgets import Button, Footer, Header, Input
 
 from expert.assessment import UNKNOWN
 from expert.errors import InputError
+from expert.results import Finding
 from expert.templates import LoopTemplate
 from interview import flow
 from interview.flow import Step
@@ -69,6 +70,24 @@ def problems_text(exc: InputError) -> str:
         p.message[:1].upper() + p.message[1:] + (f" ({p.fix})" if p.fix else "") + "."
         for p in exc.problems
     )
+
+
+def follow_up_text(findings: list[Finding]) -> str:
+    """What answering a follow-up does to the findings that asked for it. A finding for
+    which not knowing is itself the evidence (an auditability gap) is confirmed, not
+    possible: an answer can clear it, but there is nothing possible to settle."""
+    possible = list(dict.fromkeys(f.title for f in findings if f.status == "possible"))
+    confirmed = list(dict.fromkeys(f.title for f in findings if f.status == "confirmed"))
+    parts = []
+    if possible:
+        noun = "finding" if len(possible) == 1 else "findings"
+        parts.append(f"settles the possible {noun} “{'; '.join(possible)}”")
+    if confirmed:
+        noun = "finding" if len(confirmed) == 1 else "findings"
+        parts.append(
+            f"an answer other than don't know can clear the {noun} “{'; '.join(confirmed)}”"
+        )
+    return "Follow-up: " + "; ".join(parts) if parts else ""
 
 
 class InterviewScreen(Screen[None]):
@@ -233,11 +252,10 @@ class InterviewScreen(Screen[None]):
         results = self.interview_app.results
         if results is None:
             return ""
-        titles = {f.id: f.title for f in results.findings}
+        found = results.by_id()
         for oq in results.open_questions:
             if oq.id == step.question and oq.loop == step.target:
-                settles = "; ".join(dict.fromkeys(titles.get(s, s) for s in oq.settles))
-                return f"Follow-up: settles the possible finding “{settles}”"
+                return follow_up_text([found[s] for s in oq.settles if s in found])
         return ""
 
     def _crumb(self, step: Step) -> str:

@@ -115,8 +115,10 @@ def explain(
             who = f"{escape(name(b.loop))}: " if b.loop else ""
             value = escape(value_words(kb, b.value))
             line = f"• {who}{escape(because_field(kb, b.field))}: {value}"
-            if b.unknown:
+            if b.unknown and finding.status == "possible":
                 line += " [i](unknown: so the finding is only possible)[/i]"
+            elif b.unknown:  # the pattern counts not knowing as evidence of the gap
+                line += " [i](not known: that nobody knows is itself the gap)[/i]"
             out.append(line)
     else:
         out.append("• derived from the findings below, not directly from answers")

@@ -97,12 +97,12 @@ class LivePanel(Vertical):
         questions = [q for q in results.open_questions if not q.answered_unknown]
         if questions:
             options.append(
-                Option(Text("Follow-up questions that would settle them:"), disabled=True)
+                Option(Text("Follow-up questions that would settle or clear them:"), disabled=True)
             )
         for oq in questions[:MAX_QUESTIONS]:
             settles = ", ".join(dict.fromkeys(titles.get(s, s) for s in oq.settles))
             label = Text(f"? {session.loop_name(oq.loop)}: {oq.text}")
-            label.append(f" — settles: {settles}", style="italic")
+            label.append(f" — about: {settles}", style="italic")
             options.append(Option(label, id=f"q:{oq.loop}:{oq.id}"))
         listing.set_options(options)
         listing.set_class(not options, "-empty")

@@ -377,7 +377,10 @@ class QuestionCard(Vertical):
         view = self.view
         if not isinstance(view, QuestionView) or event.option.id == "unknown":
             if isinstance(view, QuestionView):
-                self.set_hint("Unknown is a valid answer: findings that need it become possible.")
+                self.set_hint(
+                    "Don't know is a valid answer: findings that need it become possible "
+                    "(where not knowing is itself a gap, such as an owner, it is recorded)."
+                )
             return
         index = int((event.option.id or "c0")[1:])
         choice = view.spec.choices[index] if index < len(view.spec.choices) else None

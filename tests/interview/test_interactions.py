@@ -345,7 +345,7 @@ async def test_follow_up_questions_say_which_finding_they_settle(tmp_path: Path)
         assert open_questions, "the fixture leaves possible findings to settle"
         listing = app.screen.query_one(LivePanel).query_one("#live-list", OptionList)
         labels = [str(listing.get_option_at_index(i).prompt) for i in range(listing.option_count)]
-        assert any("settles:" in label for label in labels)
+        assert any("about:" in label for label in labels)
         await keys.choose_action("follow-ups")
         first = open_questions[0]
         assert app.interview.current.key == question_key(first.loop, first.id)
