@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from expert import __version__, collector, graph, riskmap
+from expert import __version__, collector, graph, ranking, riskmap
 from expert import assessment as assessment_mod
 from expert import facts as facts_mod
 from expert.assessment import UNKNOWN, Assessment
@@ -139,7 +139,7 @@ class Assessor:
             ex.questions.values(),
             key=lambda q: (
                 q.answered_unknown,
-                -len(q.settles),
+                -len(q.settles) - len(q.could_settle),
                 kb.questions[q.id].priority,
                 q.loop,
                 q.id,
@@ -150,9 +150,11 @@ class Assessor:
             knowledge_base=kb.record(),
             system={"name": a.system.name},
             findings=findings,
-            risk_map=riskmap.build(a, structure, findings),
+            risk_map=riskmap.build(a, structure, [f for f in findings if f.evidence.shown]),
             open_questions=questions,
             engine_errors=errors,
+            held_back=sum(not f.evidence.shown for f in findings),
+            to_check=ranking.to_check(findings, ex.settling),
         )
         return results
 
@@ -160,6 +162,7 @@ class Assessor:
 def _order(f: Any) -> tuple[Any, ...]:
     return (
         KIND_ORDER.index(f.kind),
+        not f.evidence.shown,
         f.status != "confirmed",
         -SEVERITY_ORDER.index(f.severity),
         f.id,

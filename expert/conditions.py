@@ -21,6 +21,26 @@ from expert.vocabulary import Vocabulary
 Tri = str
 _RANK = {"no": 0, "unknown": 1, "yes": 2}
 
+# The structure a finding must rest on, by (fact kind, field): what a loop does, what it reacts
+# to and what it acts on. A possible finding may rest on unknown details (retry properties,
+# deadlines, guards, intervals, recording, answers to detail questions), never on an unknown
+# one of these: explain.py turns such a match into one open question per loop and dimension.
+# Dimensions: "acts" (what it does), "reacts" (what makes it act), "reach" (what it acts on).
+CORE_FIELDS: dict[tuple[str, str], str] = {
+    ("loop", "actuations"): "acts",
+    ("loop", "changes"): "acts",
+    ("loop", "emits"): "acts",
+    ("loop", "roles"): "acts",
+    ("loop", "triggers"): "reacts",
+    ("loop", "observes"): "reacts",
+    ("loop", "reacts"): "reacts",
+    ("loop", "acts_on"): "reach",
+    ("acts", "roles_here"): "acts",
+    ("acts", "actuations_here"): "acts",
+    ("pair", "common"): "reacts",
+    ("edge", "signal"): "reacts",
+}
+
 
 @dataclass(frozen=True)
 class ResolvedField:

@@ -13,19 +13,62 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from expert import durations
+from expert import durations, ranking
 from expert.assessment import UNKNOWN, Assessment
 from expert.compiler import Compiled
-from expert.conditions import ResolvedField, evaluate, evaluate_op, resolve
+from expert.conditions import CORE_FIELDS, ResolvedField, evaluate, evaluate_op, resolve
 from expert.facts import FactBase, loop_values
 from expert.fields import spec as field_spec
 from expert.graph import Structure
 from expert.ids import finding_id
 from expert.knowledge import KnowledgeBase
 from expert.patterns import SEVERITY_ORDER, Pattern, Question, Term
-from expert.results import Because, Finding, OpenQuestion, SourceRef
+from expert.results import Because, Finding, Member, OpenQuestion, SourceRef
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
+
+# The knowledge-base question behind each structural dimension, and how it is put about one
+# loop (see CORE_FIELDS in conditions.py).
+STRUCTURE_QUESTIONS = {
+    "acts": ("loop-actuations", "What does {loop} do when it acts?"),
+    "reacts": ("loop-triggers", "What makes {loop} act, and which signals does it watch?"),
+    "reach": ("loop-acts-on", "Which resources or work units does {loop} act on?"),
+}
+# Which attribute of a matched fact names the resource it concerns (for grouping matches).
+_RESOURCE_ATTR = {
+    "pair": "resource",
+    "edge": "resource",
+    "acts": "resource",
+    "resource": "resource",
+}
+_NAMED_ATTRS = ("loop", "resource", "a", "b", "outer", "inner", "first", "last")
+_NAMED_MEMBERS = 8  # matches named in a grouped finding's narrative; every one is in `members`
+# Plain-words questions for unknown values of derived facts, with the user's names.
+_PLAIN_FACT = {
+    ("acts", "timescale_vs_startup"): "How fast does {loop} react, and how long does {resource} "
+    "take to start?",
+    ("acts", "deadline_vs_startup"): "What is the timeout of {loop}, and how long does "
+    "{resource} take to start?",
+    ("acts", "timescale_vs_checkpoint_interval"): "How often does {loop} act, and how often "
+    "does {resource} save its progress?",
+    ("acts", "deadline_vs_checkpoint_duration"): "What is the timeout of {loop}, and how long "
+    "does {resource} take to write one checkpoint?",
+    ("acts", "*"): "What else do {loop} and the loops beside it do to {resource}?",
+    ("resource", "startup_time"): "How long does {resource} take to start and become useful?",
+    ("resource", "checkpoint_interval"): "How often does {resource} save its progress?",
+    ("resource", "checkpoint_duration"): "How long does {resource} take to write one checkpoint?",
+    ("resource", "synchronized"): "Must all members of {resource} reach each step together?",
+    ("resource", "*"): "What kind of resource is {resource}?",
+    ("pair", "same_layer"): "Which layers do {a} and {b} belong to?",
+    ("pair", "*"): "How fast do {a} and {b} react?",
+    ("nesting", "*"): "What are the timeouts of {outer} and {inner}, and does {outer} cancel "
+    "the work below it when it gives up?",
+    ("amplification", "*"): "How many times does each retrying loop from {first} to {last} retry?",
+    ("cycle", "*"): "How fast do the loops in the cycle starting at {first} react?",
+}
+_PLAIN_PLATFORM = "What does the platform run: inference, training or both?"
+_PLAIN_OTHER = "Which answers about these loops are still unknown?"
+_PLAIN_LOOP_FALLBACK = "a detail of how it acts is not yet known"
 
 
 def readable(value: Any) -> str:
@@ -90,6 +133,15 @@ class Explainer:
         self._plans: dict[str, _Plan] = {}
         self._loop_fields: dict[tuple[str, str], str] = {}  # (loop, field) -> readable value
         self._question_for: dict[str, Question | None] = {}
+        self._settle_cache: dict[tuple[str, str, str], str] = {}
+        # finding id -> the questions (plain words) that would settle what it rests on
+        self.settling: dict[str, list[str]] = {}
+        self._resources = {r.id: r for r in assessment.resource_list()}
+        self._acting_on: dict[str, list[str]] = {}
+        for lp in assessment.loops:
+            if isinstance(lp.acts_on, list):
+                for rid in lp.acts_on:
+                    self._acting_on.setdefault(rid, []).append(lp.id)
 
     def _plan(self, p: Pattern) -> _Plan:
         """What explaining any firing of p needs from the knowledge base, worked out once."""
@@ -242,8 +294,79 @@ class Explainer:
         if finding not in self.questions[key].settles:
             self.questions[key].settles.append(finding)
 
+    # -- structure (cause of open questions, never of findings)
+    def _unknown_structure(
+        self, p: Pattern, bound: dict[str, dict[str, Any]], terms: list[tuple[str, Term, str]]
+    ) -> list[tuple[str, str]]:
+        """(loop, dimension) of each unknown core answer a match would rest on; empty when it
+        rests only on known structure (or when unknown is the pattern's evidence)."""
+        if p.unknown_is_evidence:
+            return []
+        out: list[tuple[str, str]] = []
+        for var, term, result in terms:
+            if result != "unknown":
+                continue
+            kind = p.match[var].fact
+            dim = CORE_FIELDS.get((kind, term.field))
+            if dim is None:
+                continue
+            fact = bound[var]
+            if kind == "loop":
+                loop = fact["loop"]
+                if term.field == "roles":  # a role may be unknown only for want of a detail
+                    dim = self._structure_gap(loop) or ""
+                if dim:
+                    out.append((loop, dim))
+            elif kind == "pair":
+                signals = term.operand if isinstance(term.operand, list) else [term.operand]
+                for loop in (fact["a"], fact["b"]):
+                    reacts = self.values[loop].get("reacts") or {}
+                    if any(reacts.get(sig) == "unknown" for sig in signals):
+                        out.append((loop, dim))
+            elif kind == "acts":
+                for loop in self._acting_on.get(fact["resource"], []):
+                    if self._structure_gap(loop) == "acts":
+                        out.append((loop, dim))
+            else:
+                out += [(loop, dim) for loop in self.facts.loops_of.get(fact["id"], [])]
+        return out
+
+    def _structure_gap(self, loop_id: str) -> str | None:
+        """Which structural answer of a loop is unknown or partial, if any."""
+        for dim, field in (("acts", "actuations"), ("reacts", "triggers")):
+            value = self.values[loop_id].get(field)
+            if value in (None, UNKNOWN) or (isinstance(value, list) and UNKNOWN in value):
+                return dim
+        return None
+
+    def _ask_structure(self, loop_id: str, dim: str, p: Pattern) -> None:
+        """One open question per loop and dimension, naming the patterns it could settle."""
+        qid, wording = STRUCTURE_QUESTIONS[dim]
+        q = self.kb.questions.get(qid)
+        key = (qid, loop_id)
+        oq = self.questions.get(key)
+        if oq is None:
+            raw = _get_path(self.loops[loop_id], q.field) if q and q.field else None
+            oq = self.questions[key] = OpenQuestion(
+                id=qid,
+                loop=loop_id,
+                text=wording.format(loop=self.name(loop_id)),
+                help=q.help if q else "",
+                field=q.field or "" if q else "",
+                answered_unknown=raw is not None,
+            )
+        oq.text = wording.format(loop=self.name(loop_id))
+        oq.dimension = dim
+        if p.title not in oq.could_settle:
+            oq.could_settle.append(p.title)
+
+    # -- stage 1
     def stage1(self, firings: list[dict[str, Any]]) -> dict[str, Finding]:
-        out: dict[str, Finding] = {}
+        """Findings from stage-1 firings. A match resting on an unknown structure becomes an
+        open question instead. Matches of one auditability pattern make one finding, and
+        matches of one incoherence pattern between pairs of loops on one resource make one
+        finding that names every pair."""
+        groups: dict[tuple[Any, ...], list[_Match]] = {}
         for firing in firings:
             p = self.kb.patterns[firing["pattern"]]
             meta = self.compiled.meta[firing["rule"]]
@@ -252,43 +375,164 @@ class Explainer:
                 for var, ev in zip(meta.vars, meta.engine_vars, strict=True)
             }
             terms = self._terms(p, bound)
-            unknown = any(r == "unknown" for _, _, r in terms)
-            status = "possible" if unknown and not p.unknown_is_evidence else "confirmed"
-            because = [self._because(p, var, term, bound[var], r) for var, term, r in terms]
+            structure = self._unknown_structure(p, bound, terms)
+            if structure:
+                for loop_id, dim in structure:
+                    self._ask_structure(loop_id, dim, p)
+                continue
+            unknown = [] if p.unknown_is_evidence else [t for t in terms if t[2] == "unknown"]
             loops = sorted(
                 {lp for f in bound.values() for lp in self.facts.loops_of.get(f["id"], [])}
             )
-            fid = firing["finding"]
-            severity, reason = self._severity(p, bound)
-            finding = Finding(
-                id=fid,
-                rule=p.id,
-                kind=p.kind,
-                title=p.title,
-                status=status,
-                severity=severity,
-                severity_reason=reason,
-                loops=loops,
-                because=because,
-                narrative=self.render(p.narrative, bound, p),
-                would_clear_if=self._clears(p, bound, terms),
-                summary=p.summary,
-                mechanism=p.mechanism,
-                sources=list(self._plan(p).sources),
+            details: dict[tuple[str, str], str] = {}
+            for var, term, _r in unknown:
+                fact = bound[var]
+                key = (fact["id"], term.field)
+                if key not in details:
+                    text = self._settle_cache.get((p.match[var].fact, *key))
+                    if text is None:
+                        text = self._settle_text(p, var, term, fact)
+                        self._settle_cache[(p.match[var].fact, *key)] = text
+                    details[key] = text
+            m = _Match(p, bound, terms, loops, firing["finding"], details)
+            groups.setdefault(self._group_key(m), []).append(m)
+        out: dict[str, Finding] = {}
+        for members in groups.values():
+            finding = self._grouped(members)
+            previous = out.get(finding.id)
+            out[finding.id] = _merge(previous, finding) if previous else finding
+        return out
+
+    @staticmethod
+    def _group_key(m: _Match) -> tuple[Any, ...]:
+        if m.p.kind == "auditability":
+            return ("gap", m.p.id)
+        resources = sorted(
+            {
+                f[attr]
+                for var, f in m.bound.items()
+                for kind in [m.p.match[var].fact]
+                for attr in [_RESOURCE_ATTR.get(kind)]
+                if attr is not None
+            }
+        )
+        if len(m.loops) >= 2 and resources:
+            return ("pairs", m.p.id, *resources)
+        return ("one", m.fid)
+
+    def _grouped(self, members: list[_Match]) -> Finding:
+        """One finding for matches of one pattern: the best-supported match explains it and
+        every match is listed."""
+        members.sort(key=lambda m: (bool(m.details), len(m.details), m.fid))
+        lead, p = members[0], members[0].p
+        loops = sorted({lp for m in members for lp in m.loops})
+        fid = lead.fid if len(members) == 1 else finding_id(p.id, loops)
+        status = "possible" if lead.details else "confirmed"
+        because = [self._because(p, var, term, lead.bound[var], r) for var, term, r in lead.terms]
+        severity, reason = self._severity(p, lead.bound)
+        if p.escalate:
+            for m in members[1:]:
+                sev, why = self._severity(p, m.bound)
+                if SEVERITY_ORDER.index(sev) > SEVERITY_ORDER.index(severity):
+                    severity, reason = sev, why
+        narrative = self.render(p.narrative, lead.bound, p)
+        clears = self._clears(p, lead.bound, lead.terms)
+        distinct = list({tuple(m.loops): m for m in members}.values())
+        if len(distinct) > 1:
+            others = [
+                " and ".join(self.name(lp) for lp in m.loops)
+                for m in distinct
+                if m.loops != lead.loops
+            ]
+            shown = "; ".join(others[:_NAMED_MEMBERS])
+            more = len(others) - _NAMED_MEMBERS
+            also = "between" if p.kind == "incoherence" else "for"
+            narrative += f" The same holds {also}: {shown}" + (
+                f", and {more} more." if more > 0 else "."
             )
-            if status == "possible":
-                for var, term, r in terms:
+            clears.append("the same change for every other match listed with this finding")
+        tests = len(lead.terms)
+        finding = Finding(
+            id=fid,
+            rule=p.id,
+            kind=p.kind,
+            title=p.title,
+            status=status,
+            severity=severity,
+            severity_reason=reason,
+            loops=loops,
+            because=because,
+            narrative=narrative,
+            would_clear_if=clears,
+            summary=p.summary,
+            mechanism=p.mechanism,
+            sources=list(self._plan(p).sources),
+            evidence=ranking.evidence(
+                severity,
+                tests,
+                len(lead.details),
+                sum(r == "unknown" for _, _, r in lead.terms) if lead.details else 0,
+            ),
+            members=(
+                [
+                    Member(
+                        loops=m.loops,
+                        status="possible" if m.details else "confirmed",
+                        resource=", ".join(
+                            sorted(
+                                {
+                                    str(f[a])
+                                    for var, f in m.bound.items()
+                                    for a in [_RESOURCE_ATTR.get(p.match[var].fact)]
+                                    if a
+                                }
+                            )
+                        ),
+                    )
+                    for m in sorted(distinct, key=lambda m: m.loops)
+                ]
+                if len(distinct) > 1
+                else []
+            ),
+        )
+        self.settling[fid] = list(lead.details.values())
+        for m in members:
+            if m.details:
+                for var, term, r in m.terms:
                     if r == "unknown" and p.match[var].fact == "loop":
                         if term.field not in self._question_for:
                             self._question_for[term.field] = self.kb.question_for_field(term.field)
                         q = self._question_for[term.field]
                         if q:
-                            self._ask(q.id, bound[var]["loop"], fid)
+                            self._ask(q.id, m.bound[var]["loop"], fid)
             for ask in p.asks:
-                self._ask(ask.question, bound[ask.about]["loop"], fid)
-            previous = out.get(fid)
-            out[fid] = _merge(previous, finding) if previous else finding
-        return out
+                self._ask(ask.question, m.bound[ask.about]["loop"], fid)
+        return finding
+
+    def _settle_text(self, p: Pattern, var: str, term: Term, fact: dict[str, Any]) -> str:
+        """The question that would settle one unknown test, in plain words."""
+        kind = p.match[var].fact
+        if kind == "loop":
+            q = self.kb.question_for_field(term.field)
+            if q is not None:
+                return f"{self.name(fact['loop'])}: {q.text}"
+            return f"{self.name(fact['loop'])}: {_PLAIN_LOOP_FALLBACK}"
+        wording = _PLAIN_FACT.get((kind, term.field)) or _PLAIN_FACT.get((kind, "*"), "")
+        names = {
+            k: (self.name(v) if v in self.loops else self._resource_name(v))
+            for k, v in fact.items()
+            if isinstance(v, str)
+            and k in ("loop", "resource", "a", "b", "outer", "inner", "first", "last")
+        }
+        try:
+            return wording.format(**names) if wording else _PLAIN_OTHER
+        except KeyError:
+            return _PLAIN_OTHER
+
+    def _resource_name(self, rid: str) -> str:
+        r = self._resources.get(rid)
+        name = getattr(r, "name", None) if r is not None else None
+        return name if name not in (None, UNKNOWN, "") else rid
 
     # -- stages 2 and 3
     def _platform_terms(self, pid: str, fact_id: str) -> None:
@@ -333,15 +577,29 @@ class Explainer:
         out: dict[str, Finding] = {}
         for pid, cause_ids in causes.items():
             p = self.kb.patterns[pid]
-            parents = [known[c] for c in cause_ids if c in known]
+            parents = self._crossing([known[c] for c in cause_ids if c in known], known)
+            if not parents:
+                continue
             loops = sorted({lp for f in parents for lp in f.loops})
             fid = finding_id(pid, loops)
-            platform_unknown = any(b.unknown for b in self.platform_because.get(pid, []))
+            platform = self.platform_because.get(pid, [])
+            platform_unknown = any(b.unknown for b in platform)
             confirmed = any(f.status == "confirmed" for f in parents) and not platform_unknown
             status = "confirmed" if confirmed else "possible"
             names = ", ".join(self.name(lp) for lp in loops) or "the platform"
             titles = "; ".join(sorted({f.title for f in parents}))
             narrative = p.narrative.replace("{loops}", names).replace("{causes}", titles)
+            # It follows from its best-supported cause, plus what its platform test read.
+            best = min(parents, key=lambda f: (f.evidence.missing, -f.evidence.known_share, f.id))
+            missing = (0 if best.status == "confirmed" else best.evidence.missing) + int(
+                platform_unknown
+            )
+            known_tests = best.evidence.known_share * best.evidence.tests
+            tests = best.evidence.tests + len(platform)
+            known_tests += sum(not b.unknown for b in platform)
+            evidence = ranking.evidence(
+                p.severity, tests, missing, round(tests - known_tests) if missing else 0
+            )
             out[fid] = Finding(
                 id=fid,
                 rule=pid,
@@ -352,7 +610,7 @@ class Explainer:
                 loops=loops,
                 because=[
                     *(Because(field="caused by", value=f"{f.title} ({f.id})") for f in parents),
-                    *self.platform_because.get(pid, []),
+                    *platform,
                 ],
                 derived_from=[f.id for f in parents],
                 narrative=narrative,
@@ -360,11 +618,52 @@ class Explainer:
                 summary=p.summary,
                 mechanism=p.mechanism,
                 sources=[SourceRef(**s.model_dump()) for s in p.sources],
+                evidence=evidence,
             )
+            settle = [q for f in parents if not f.evidence.shown for q in self.settling[f.id]]
+            if platform_unknown:
+                settle.append(_PLAIN_PLATFORM)
+            self.settling[fid] = list(dict.fromkeys(settle))
             for f in parents:
                 if fid not in f.leads_to:  # a few items: symptoms and costs per finding
                     f.leads_to.append(fid)
         return out
+
+    @staticmethod
+    def _crossing(parents: list[Finding], known: dict[str, Finding]) -> list[Finding]:
+        """An auditability gap leads to a cost only where it crosses a conflict: a confirmed
+        incoherence finding involving one of the gap's loops. Such gaps count, with the
+        conflicts they cross; a gap on loops in no confirmed conflict costs nothing to
+        investigate, so it leads nowhere. Other causes (symptoms) count as they are."""
+        gaps = [f for f in parents if f.kind == "auditability"]
+        if not gaps:
+            return parents
+        conflicts = [
+            f for f in known.values() if f.kind == "incoherence" and f.status == "confirmed"
+        ]
+        kept, crossed = [], []
+        for gap in gaps:
+            loops = set(gap.loops)
+            hit = [c for c in conflicts if loops.intersection(c.loops)]
+            if hit:
+                kept.append(gap)
+                crossed += hit
+        others = [f for f in parents if f.kind != "auditability"]
+        if not kept:
+            return others
+        return list({f.id: f for f in [*others, *crossed, *kept]}.values())
+
+
+@dataclass
+class _Match:
+    """One firing of a stage-1 rule, evaluated term by term."""
+
+    p: Pattern
+    bound: dict[str, dict[str, Any]]
+    terms: list[tuple[str, Term, str]]
+    loops: list[str]
+    fid: str
+    details: dict[tuple[str, str], str]  # unknown (fact, field) -> the question settling it
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,38 @@ class SourceRef(BaseModel):
     url: str
 
 
+class Evidence(BaseModel):
+    """How strongly a finding is supported, and whether headlines show it."""
+
+    score: float = Field(
+        1.0,
+        description="severity weight (critical 1, high 0.75, medium 0.5, low 0.25) x known "
+        "share: 0 to 1, higher is stronger and more severe",
+    )
+    known_share: float = Field(
+        1.0,
+        description="share of the pattern's tests that rest on known answers (for an "
+        "auditability gap, 'nobody knows' is itself the evidence, so it counts as known)",
+    )
+    tests: int = Field(0, description="tests of the pattern this finding was matched on")
+    missing: int = Field(
+        0, description="distinct answers still unknown that the finding rests on (0: confirmed)"
+    )
+    shown: bool = Field(
+        True,
+        description="shown in the summary, top risks and counts: confirmed, or possible and "
+        "missing a single answer; otherwise held back in the 'to check' list",
+    )
+
+
+class Member(BaseModel):
+    """One match of a grouped finding: a pair of loops (or one loop) it was found for."""
+
+    loops: list[str]
+    status: Literal["confirmed", "possible"]
+    resource: str = ""
+
+
 class Finding(BaseModel):
     id: str
     rule: str
@@ -51,6 +83,12 @@ class Finding(BaseModel):
     summary: str = ""
     mechanism: str = ""
     sources: list[SourceRef] = Field(default_factory=list)
+    evidence: Evidence = Field(default_factory=Evidence)
+    members: list[Member] = Field(
+        default_factory=list,
+        description="every match grouped into this finding: each pair of loops of one pattern "
+        "on one resource, or each loop with one kind of auditability gap",
+    )
 
 
 class RiskNode(BaseModel):
@@ -112,6 +150,23 @@ class OpenQuestion(BaseModel):
     field: str = ""
     settles: list[str] = Field(default_factory=list)
     answered_unknown: bool = Field(False, description="the user already said they don't know")
+    dimension: str = Field(
+        "",
+        description="for a question about the loop's structure: acts (what it does), reacts "
+        "(what makes it act) or reach (what it acts on); such answers are never left to a "
+        "possible finding",
+    )
+    could_settle: list[str] = Field(
+        default_factory=list,
+        description="titles of the patterns the answer could settle (structure questions)",
+    )
+
+
+class CheckGroup(BaseModel):
+    """Held-back findings that one answer would help settle."""
+
+    question: str = Field(description="the question, in plain words with the user's names")
+    findings: list[str]
 
 
 class PatternChange(BaseModel):
@@ -135,6 +190,13 @@ class Results(BaseModel):
     risk_map: RiskMap
     open_questions: list[OpenQuestion]
     engine_errors: list[str] = Field(default_factory=list)
+    held_back: int = Field(
+        0, description="findings held back from the headlines (evidence.shown is false)"
+    )
+    to_check: list[CheckGroup] = Field(
+        default_factory=list,
+        description="the held-back findings, grouped by the question that would settle them",
+    )
     # The four deliverables and their summary (expert/deliverables.py fills them).
     executive_summary: ExecutiveSummary | None = Field(
         None, description="top risks, total exposure and the three most useful changes"
@@ -143,9 +205,14 @@ class Results(BaseModel):
     economics: EconomicSummary | None = Field(None, description="the Economic Risk Summary")
     audit_gaps: AuditGapReport | None = Field(None, description="the Auditability Gap Report")
 
+    def shown(self) -> list[Finding]:
+        """The findings headlines show: confirmed, or possible and missing one answer."""
+        return [f for f in self.findings if f.evidence.shown]
+
     def counts(self) -> dict[str, int]:
+        """Shown findings by kind (held-back ones are counted in `held_back`)."""
         out: dict[str, int] = {}
-        for f in self.findings:
+        for f in self.shown():
             out[f.kind] = out.get(f.kind, 0) + 1
         return out
 

@@ -15,6 +15,16 @@ From the matches it derives what the engine plus explain.py must report:
   and the platform fact passes its own terms; its id is finding_id(pattern, the loops of all
   its causes) and it is confirmed when one of its causes is and no term of its platform test
   is "unknown".
+
+What is reported differs from the raw matches in three ways, each re-derived here by brute
+force from the facts:
+- a match that would rest on an unknown core answer (CORE_FIELDS: what a loop does, what it
+  reacts to, what it acts on) of a loop is no finding;
+- the matches of one auditability pattern are one finding; the matches of one other pattern
+  between two or more loops on one resource (or set of resources) are one finding; the id is
+  finding_id(pattern, every loop of every match) and it is confirmed when one match is;
+- an auditability finding leads to a ghost cost only when it shares a loop with a confirmed
+  incoherence finding, which then counts among the cost's causes.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from expert.conditions import ResolvedField, evaluate, resolve
+from expert.conditions import CORE_FIELDS, ResolvedField, evaluate, resolve
 from expert.facts import FactBase
 from expert.ids import finding_id
 from expert.knowledge import KnowledgeBase
@@ -74,18 +84,21 @@ def by_kind(base: FactBase) -> dict[str, list[Fact]]:
     return out
 
 
+Unknowns = list[tuple[str, Term]]
+
+
 def matches(
     p: Pattern, kb: KnowledgeBase, facts: dict[str, list[Fact]]
-) -> Iterator[tuple[dict[str, Fact], bool]]:
-    """Every binding of p's variables to distinct facts that no term rejects, with whether
-    some non-join term of it was "unknown"."""
+) -> Iterator[tuple[dict[str, Fact], Unknowns]]:
+    """Every binding of p's variables to distinct facts that no term rejects, with the
+    non-join terms of it that were "unknown" (by variable)."""
     variables = list(p.match)
     terms = _terms(p, kb)
     attr_of = _attr_of(p, kb)
 
     def extend(
-        i: int, bound: dict[str, Fact], unknown: bool
-    ) -> Iterator[tuple[dict[str, Fact], bool]]:
+        i: int, bound: dict[str, Fact], unknown: Unknowns
+    ) -> Iterator[tuple[dict[str, Fact], Unknowns]]:
         if i == len(variables):
             yield dict(bound), unknown
             return
@@ -97,12 +110,62 @@ def matches(
             results = [(term, evaluate(term, rf, fact, bound, attr_of)) for term, rf in terms[var]]
             if any(r == "no" for _, r in results):
                 continue
-            here = any(r == "unknown" for term, r in results if term.op != "same_as")
+            here = [(var, term) for term, r in results if r == "unknown" and term.op != "same_as"]
             bound[var] = fact
-            yield from extend(i + 1, bound, unknown or here)
+            yield from extend(i + 1, bound, unknown + here)
             del bound[var]
 
-    yield from extend(0, {}, False)
+    yield from extend(0, {}, [])
+
+
+def _unsure(fact: Fact, stem: str) -> bool:
+    """Some member of a loop fact's set field is unknown (the list is unknown or partial)."""
+    return any(v == "unknown" for k, v in fact.items() if k.startswith(f"{stem}__"))
+
+
+def _on_unknown_structure(
+    p: Pattern, bound: dict[str, Fact], unknown: Unknowns, facts: dict[str, list[Fact]]
+) -> bool:
+    """Whether an unknown term rests on a loop's unknown structure."""
+    if p.unknown_is_evidence:
+        return False
+    loops = {f["loop"]: f for f in facts.get("loop", [])}
+    for var, term in unknown:
+        kind, fact = p.match[var].fact, bound[var]
+        if (kind, term.field) not in CORE_FIELDS:
+            continue
+        if kind == "loop" and term.field == "roles":
+            if _unsure(fact, "actuations") or _unsure(fact, "triggers"):
+                return True
+        elif kind == "loop":
+            return True
+        elif kind == "pair":
+            signals = term.operand if isinstance(term.operand, list) else [term.operand]
+            for lp in (fact["a"], fact["b"]):
+                if any(loops[lp].get(f"reacts__{sig}") == "unknown" for sig in signals):
+                    return True
+        elif kind == "acts":
+            on = [a["loop"] for a in facts.get("acts", []) if a["resource"] == fact["resource"]]
+            if any(_unsure(loops[lp], "actuations") for lp in on):
+                return True
+        else:
+            return True
+    return False
+
+
+def _group(p: Pattern, bound: dict[str, Fact], loops: list[str], fid: str) -> tuple[Any, ...]:
+    if p.kind == "auditability":
+        return ("gap", p.id)
+    resources = sorted(
+        {
+            f["resource"]
+            for var, f in bound.items()
+            if p.match[var].fact in ("pair", "edge", "acts", "resource")
+        }
+    )
+    if len(loops) >= 2 and resources:
+        return ("pairs", p.id, *resources)
+    return ("one", fid)
 
 
 def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
@@ -113,10 +176,20 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
     for p in active:
         if p.stage != 1:
             continue
+        groups: dict[tuple[Any, ...], list[tuple[list[str], str]]] = {}
         for bound, unknown in matches(p, kb, facts):
+            binding = frozenset((var, f["id"]) for var, f in bound.items())
+            out.bindings.setdefault(p.id, set()).add(binding)
+            if _on_unknown_structure(p, bound, unknown, facts):
+                continue
             loops = sorted({lp for f in bound.values() for lp in base.loops_of[f["id"]]})
-            fid = finding_id(p.id, loops)
             status = "possible" if unknown and not p.unknown_is_evidence else "confirmed"
+            key = _group(p, bound, loops, finding_id(p.id, loops))
+            groups.setdefault(key, []).append((loops, status))
+        for members in groups.values():
+            loops = sorted({lp for ls, _ in members for lp in ls})
+            fid = finding_id(p.id, loops)
+            status = "confirmed" if any(st == "confirmed" for _, st in members) else "possible"
             if out.status.get(fid) != "confirmed":
                 out.status[fid] = status
             out.rule[fid] = p.id
@@ -124,8 +197,12 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
             fired_rules.setdefault(p.id, [])
             if fid not in fired_rules[p.id]:
                 fired_rules[p.id].append(fid)
-            binding = frozenset((var, f["id"]) for var, f in bound.items())
-            out.bindings.setdefault(p.id, set()).add(binding)
+    kinds = {p.id: p.kind for p in active}
+    conflicts = [
+        fid
+        for fid, pid in out.rule.items()
+        if kinds[pid] == "incoherence" and out.status[fid] == "confirmed"
+    ]
 
     (platform,) = facts["platform"]
     for stage in (2, 3):
@@ -138,6 +215,14 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
                 if p.id in q.feeds and q.stage < stage
                 for fid in fired_rules.get(q.id, [])
             ]
+            gaps = [c for c in causes if kinds[out.rule[c]] == "auditability"]
+            if gaps:
+                crossing = [
+                    (g, c) for g in gaps for c in conflicts if set(out.loops[g]) & set(out.loops[c])
+                ]
+                causes = [c for c in causes if c not in gaps]
+                causes += [c for _, c in crossing if c not in causes]
+                causes += list(dict.fromkeys(g for g, _ in crossing))
             if not causes or not _platform_passes(p, kb, platform):
                 continue
             loops = sorted({lp for c in causes for lp in out.loops[c]})
