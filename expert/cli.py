@@ -57,7 +57,7 @@ def _kb_option(f: Any) -> Any:
         "--kb",
         "kb_dirs",
         multiple=True,
-        type=click.Path(path_type=Path),
+        type=outputs.PathParam(path_type=Path),
         help="Add an organisation's knowledge-base pack (repeatable).",
     )(f)
 
@@ -69,6 +69,16 @@ def _load_kb(kb_dirs: tuple[Path, ...]) -> Any:
 
 
 EXIT_INTERRUPTED = 130
+
+
+def _output_option(f: Any) -> Any:
+    return click.option(
+        "-o",
+        "--output",
+        "target",
+        type=outputs.PathParam(allow_dash=True),
+        help="Write to this file (- for standard output).",
+    )(f)
 
 
 def _force_option(f: Any) -> Any:
@@ -217,10 +227,10 @@ def main() -> None:
 
 @main.command()
 @click.argument("name", required=False)
-@click.option("-o", "--output", help="Write to this file (- for standard output).")
+@_output_option
 @click.option("--list", "list_", is_flag=True, help="List the built-in examples.")
 @_force_option
-def example(name: str | None, output: str | None, list_: bool, force: bool) -> None:
+def example(name: str | None, target: str | None, list_: bool, force: bool) -> None:
     """Write a built-in example assessment (YAML) to edit into your own.
 
     An existing file is replaced only if it is an unedited copy of an example (or --force).
@@ -243,11 +253,11 @@ def example(name: str | None, output: str | None, list_: bool, force: bool) -> N
                 fix=suggest(name, list(examples)).replace(", or unknown", ""),
             )
         )
-    outputs.write(examples[name].read_text(), output, force=force)
+    outputs.write(examples[name].read_text(), target, force=force)
 
 
 @main.command()
-@click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
+@click.argument("file", type=outputs.PathParam(path_type=Path, allow_dash=True))
 @click.option(
     "-f",
     "--format",
@@ -257,7 +267,7 @@ def example(name: str | None, output: str | None, list_: bool, force: bool) -> N
     show_default=True,
     help="Report format.",
 )
-@click.option("-o", "--output", "target", help="Write to this file (- for standard output).")
+@_output_option
 @click.option(
     "--fail-on",
     type=click.Choice(SEVERITIES),
@@ -299,12 +309,12 @@ def assess(
 
 
 @main.command()
-@click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
+@click.argument("file", type=outputs.PathParam(path_type=Path, allow_dash=True))
 @click.option(
     "-o",
     "--output-dir",
     "output_dir",
-    type=click.Path(path_type=Path),
+    type=outputs.PathParam(path_type=Path),
     required=True,
     help="Directory to write the reports into (created if missing; must not hold FILE).",
 )
@@ -337,7 +347,7 @@ def report(file: Path, output_dir: Path, force: bool, kb_dirs: tuple[Path, ...])
 
 
 @main.command()
-@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.argument("file", required=False, type=outputs.PathParam(path_type=Path))
 @_kb_option
 def interview(file: Path | None, kb_dirs: tuple[Path, ...]) -> None:
     """Open the guided interview (a terminal app) on FILE, creating it if needed.
@@ -360,7 +370,7 @@ def interview(file: Path | None, kb_dirs: tuple[Path, ...]) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=outputs.PathParam(path_type=Path),
     default=Path("coherence-demo.yaml"),
     show_default=True,
     help="Where the copy is kept (reopened if it exists).",
@@ -384,7 +394,7 @@ def demo(name: str, output: Path, kb_dirs: tuple[Path, ...]) -> None:
 
 
 @main.command()
-@click.option("-o", "--output", "target", help="Write to this file (- for standard output).")
+@_output_option
 @_force_option
 def schema(target: str | None, force: bool) -> None:
     """Print the JSON Schema of the assessment file (for editors and validators)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from expert.errors import InputError, Problem
+from expert.output import PathParam
 from expert.terminal import echo
 
 
@@ -23,7 +24,7 @@ def _kb(ctx: click.Context):  # type: ignore[no-untyped-def]
     "--kb",
     "kb_dirs",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=PathParam(path_type=Path),
     help="Add an organisation's knowledge-base pack (repeatable).",
 )
 @click.pass_context
@@ -188,7 +189,7 @@ def lint(ctx: click.Context, fmt: str) -> None:
 
 
 @kb.command()
-@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.argument("directory", required=False, type=PathParam(path_type=Path))
 @click.option(
     "--check",
     is_flag=True,

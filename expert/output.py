@@ -48,6 +48,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+import click
 
 from expert import terminal
 from expert.errors import OutputError, Problem
@@ -118,6 +121,16 @@ def written_by_us(path: Path) -> bool:
         if _SCHEMA_MARK in ends and any(t in ends for t in _schema_titles()):
             return True
     return False
+
+
+class PathParam(click.Path):
+    """A path option or argument: click's own, but a NUL character (which no path can hold
+    and os.stat rejects with ValueError) is a usage error with exit code 2, not a crash."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            self.fail("a path cannot contain a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def _identity(path: Path | str) -> tuple[int, int] | None:

@@ -67,7 +67,7 @@ def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
             Problem(STDOUT, "is closed, so the report cannot be printed", fix="give -o FILE")
         )
     try:
-        click.echo(clean(message), file=stream, nl=nl)
+        _write(stream, clean(message) + ("\n" if nl else ""))
     except OSError as exc:
         if err:
             return
@@ -77,6 +77,27 @@ def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
         else:
             problem = Problem(STDOUT, f"cannot write: {exc.strerror or exc}", fix="give -o FILE")
         raise OutputError(problem) from None
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """Write all of `text`. With PYTHONUNBUFFERED the text layer sits on a raw file whose
+    partial writes it silently drops (a pipe whose reader leaves, a signal mid-write), so
+    the bytes go through the binary layer in a loop until every one is written."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        click.echo(text, file=stream, nl=False)
+        return
+    stream.flush()
+    view = memoryview(text.encode(stream.encoding or "utf-8", errors="backslashreplace"))
+    while view:
+        written = buffer.write(view)
+        if written is None:  # a non-blocking descriptor that is full: wait for it
+            import select
+
+            select.select([], [buffer], [])
+            continue
+        view = view[written:]
+    buffer.flush()
 
 
 def discard_stdout() -> None:
