@@ -270,8 +270,14 @@ def example(name: str | None, target: str | None, list_: bool, force: bool) -> N
 @_output_option
 @click.option(
     "--fail-on",
-    type=click.Choice(SEVERITIES),
-    help="Exit 1 if a confirmed finding has at least this severity (for CI).",
+    type=click.Choice([*SEVERITIES, *(f"new-{s}" for s in SEVERITIES)]),
+    help="Exit 1 if a confirmed finding has at least this severity (for CI); new-LEVEL: "
+    "only findings new since --baseline (or newly confirmed or raised to LEVEL).",
+)
+@click.option(
+    "--baseline",
+    type=outputs.PathParam(path_type=Path),
+    help="An earlier run (results JSON or assessment) that --fail-on new-LEVEL compares with.",
 )
 @_force_option
 @_kb_option
@@ -280,24 +286,46 @@ def assess(
     fmt: str,
     target: str | None,
     fail_on: str | None,
+    baseline: Path | None,
     force: bool,
     kb_dirs: tuple[Path, ...],
 ) -> None:
     """Assess FILE (- for standard input) and print the findings with their explanations."""
+    from expert import diff as diffs
     from expert.assess import Assessor, load_assessment
     from expert.render import render
 
-    inputs = (file, *kb_dirs)
+    if (fail_on or "").startswith("new-") != (baseline is not None):
+        raise InputError(
+            Problem(
+                "--baseline" if baseline is not None else "--fail-on",
+                "--baseline and --fail-on new-LEVEL go together",
+                fix="e.g. --baseline old.json --fail-on new-high",
+            )
+        )
+    inputs = (file, *kb_dirs, *((baseline,) if baseline is not None else ()))
     if target is not None:  # refuse a bad output before the work, not after it
         outputs.check_target(Path(target), inputs=inputs, force=force)
     kb = _load_kb(kb_dirs)
     a = load_assessment(file, kb)
     with Assessor(kb) as ax:
+        old = diffs.load_run(baseline, kb, ax) if baseline is not None else None
         results = ax.assess(a)
     if results.engine_errors:
         raise EngineError("a rule action failed: " + "; ".join(results.engine_errors))
     outputs.write(render(fmt, results, a), target, inputs=inputs, force=force)
-    if fail_on:
+    if old is not None and fail_on:
+        level = fail_on.removeprefix("new-")
+        d = diffs.diff_runs(old, diffs.Run(str(file), results, a), kb)
+        new_hits = diffs.new_at_or_above(d, level)
+        if new_hits:
+            terminal.echo(
+                f"{len(new_hits)} new confirmed finding(s) at or above {level} since "
+                f"{baseline}: " + ", ".join(f.id for f in new_hits),
+                err=True,
+            )
+            sys.exit(EXIT_FAIL_ON)
+    elif fail_on:
         hits = [
             f
             for f in results.findings
@@ -403,6 +431,164 @@ def schema(target: str | None, force: bool) -> None:
     from expert.assessment import json_schema
 
     outputs.write(json.dumps(json_schema(), indent=2) + "\n", target, force=force)
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=outputs.PathParam(path_type=Path))
+@_output_option
+@click.option(
+    "--merge",
+    "existing",
+    type=outputs.PathParam(path_type=Path),
+    help="Add the imported loops and resources to this assessment; its answers always win.",
+)
+@click.option("--name", help="The system's name in the imported assessment.")
+@_force_option
+@_kb_option
+def import_(
+    paths: tuple[Path, ...],
+    target: str | None,
+    existing: Path | None,
+    name: str | None,
+    force: bool,
+    kb_dirs: tuple[Path, ...],
+) -> None:
+    """Turn configuration (Kubernetes manifests, mesh, queue and scheduler settings, serving
+    engines; files or directories) into an assessment. What configuration cannot tell
+    (owners, decision records, cancellation) is left for the interview to ask."""
+    from expert.assess import load_assessment
+    from expert.importers import import_paths
+    from expert.importers.merge import merge_import
+    from expert.yamlio import dump_yaml, load_yaml
+
+    inputs = (*paths, *((existing,) if existing is not None else ()), *kb_dirs)
+    if target is not None:
+        outputs.check_target(Path(target), inputs=inputs, force=force)
+    kb = _load_kb(kb_dirs)
+    mine = load_assessment(existing, kb) if existing is not None else None
+    result = import_paths(list(paths), name=name)
+    for skipped in result.skipped:
+        terminal.echo(f"skipped: {skipped}", err=True)
+    for problem in result.problems:
+        terminal.echo(f"warning: {problem}", err=True)
+    data = result.assessment
+    if existing is not None and mine is not None:
+        raw, _ = load_yaml(existing, what="assessment file")
+        merged = merge_import(raw, mine.resource_ids(), data)
+        data = merged.data
+        for line in merged.matched_by_name:
+            terminal.echo(line, err=True)
+        for conflict in merged.conflicts:
+            terminal.echo(f"conflict: {conflict}", err=True)
+        terminal.echo(
+            f"{existing}: added {len(merged.added)}, filled {len(merged.filled)} unanswered "
+            f"field(s), {len(merged.conflicts)} conflict(s) (your answers kept)",
+            err=True,
+        )
+    _check_valid(data, kb, "the imported assessment")
+    outputs.write(dump_yaml(data), target, inputs=inputs, force=force)
+    terminal.echo(
+        f"imported {len(data.get('loops', []))} loops from {len(result.files)} file(s)", err=True
+    )
+
+
+@main.command()
+@click.argument("old", type=outputs.PathParam(path_type=Path, allow_dash=True))
+@click.argument("new", type=outputs.PathParam(path_type=Path, allow_dash=True))
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@_output_option
+@_force_option
+@_kb_option
+def diff(
+    old: Path, new: Path, fmt: str, target: str | None, force: bool, kb_dirs: tuple[Path, ...]
+) -> None:
+    """Compare two runs: OLD and NEW are each an assessment or a results file written by
+    `assess --format json`. Findings new, resolved and changed, loops added, removed and
+    changed, and the change in exposure."""
+    from expert import diff as diffs
+
+    inputs = (old, new, *kb_dirs)
+    if target is not None:
+        outputs.check_target(Path(target), inputs=inputs, force=force)
+    d = diffs.diff_files(old, new, _load_kb(kb_dirs))
+    outputs.write(diffs.RENDERERS[fmt](d), target, inputs=inputs, force=force)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=outputs.PathParam(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "target",
+    type=outputs.PathParam(allow_dash=True),
+    required=True,
+    help="Write the merged assessment to this file (- for standard output).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Merge files whose system names differ, and replace an output coherence did not write.",
+)
+@_kb_option
+def merge(files: tuple[Path, ...], target: str, force: bool, kb_dirs: tuple[Path, ...]) -> None:
+    """Merge several respondents' assessments of one platform into one file. Where they
+    agree, or one alone answered, the answer is taken; disagreements are listed."""
+    from expert import respondents
+    from expert.assess import load_assessment
+
+    if len(files) < 2:
+        raise InputError(Problem("merge", "needs at least two files", fix="name two or more"))
+    inputs = (*files, *kb_dirs)
+    outputs.check_target(Path(target), inputs=inputs, force=force)
+    kb = _load_kb(kb_dirs)
+    named = []
+    for path in files:
+        a = load_assessment(path, kb)  # each file's problems, with its name and lines
+        named.append((a.system.respondent or path.stem, path, a))
+    whos = [who for who, _, _ in named]
+    pairs = [
+        (
+            who if whos.count(who) == 1 else f"{who} ({path.name})",
+            a.model_dump(mode="json", exclude_none=True),
+        )
+        for who, path, a in named
+    ]
+    result = respondents.merge(pairs, force=force, vocab=kb.vocabulary)
+    try:
+        _check_valid(result.data, kb, "the merged assessment")
+    except InputError as exc:
+        if not result.disputes:
+            raise
+        # The format cannot hold `disputed` yet: refuse rather than write a file that
+        # will not load, and list what to settle.
+        terminal.echo(result.summary(), err=True, nl=False)
+        raise InputError(
+            Problem(
+                "merge",
+                f"the respondents disagree on {len(result.disputes)} answer(s), listed above, "
+                "and the assessment format cannot record a disagreement yet; nothing written",
+                fix="give the same answer in each file (or unknown in all but one), "
+                "then merge again",
+            )
+        ) from exc
+    outputs.write(result.to_yaml(), target, inputs=inputs, force=force)
+    terminal.echo(result.summary(), err=True, nl=False)
+
+
+def _check_valid(data: dict[str, Any], kb: Any, source: str) -> None:
+    """Validate a file this command built, so nothing invalid is ever written."""
+    from expert.assess import check_answers
+    from expert.assessment import validate
+
+    validate(data, kb.vocabulary, source, checks=lambda a: check_answers(a, kb, source))
 
 
 from expert import kbcli  # noqa: E402  (registers `coherence kb ...`)
