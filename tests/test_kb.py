@@ -61,6 +61,56 @@ def test_every_pattern_has_a_firing_and_a_quiet_case(pattern_id: str) -> None:
     assert any(c.expect == "quiet" for c in cases)
 
 
+# Patterns that match on what loops do (roles) rather than on one actuation word.
+ROLE_PATTERNS = sorted(
+    pid
+    for pid, p in KB.patterns.items()
+    if any(t.field in ("roles", "roles_here") for fm in p.match.values() for t in fm.where)
+)
+# Patterns rewritten from actuation words to roles: each shows the role at work.
+REWRITTEN_ON_ROLES = [
+    "collective-timeout-vs-checkpoint",
+    "disruptions-counted-as-failures",
+    "drain-vs-gang-job",
+    "grace-period-shorter-than-checkpoint",
+    "health-automation-removes-capacity",
+    "least-request-black-hole",
+    "load-shedding-vs-global-sync",
+    "metastable-retry-feedback",
+    "pdb-blocks-drain",
+    "preemption-outpaces-checkpointing",
+    "priority-preemption-cascade",
+    "restart-backoff-penalises-kills",
+    "scaling-consumes-restart-budget",
+    "shedding-fails-health-checks",
+    "shutdown-vs-retry",
+    "synchronised-backoff-without-jitter",
+]
+
+
+@pytest.mark.parametrize("pattern_id", REWRITTEN_ON_ROLES)
+def test_a_pattern_on_roles_fires_for_other_members_of_the_role(pattern_id: str) -> None:
+    """Its cases show the role at work through words other than the original example's
+    (cases named "role - ..."), and at least one near miss for a loop outside the role."""
+    cases = KB.cases[pattern_id].cases
+    assert any(c.expect == "fires" and c.name.startswith("role - ") for c in cases)
+    assert any(c.expect == "quiet" for c in cases)
+
+
+def test_the_mechanisms_named_by_the_issue_match_on_roles() -> None:
+    assert {
+        "shutdown-vs-retry",
+        "load-shedding-vs-global-sync",
+        "synchronised-backoff-without-jitter",
+        "drain-vs-gang-job",
+        "restart-backoff-penalises-kills",
+        "disruptions-counted-as-failures",
+        "health-automation-removes-capacity",
+        "metastable-retry-feedback",
+    } <= set(ROLE_PATTERNS)
+    assert set(REWRITTEN_ON_ROLES) <= set(ROLE_PATTERNS)
+
+
 # ------------------------------------------------------------------ schemas
 
 
@@ -130,7 +180,7 @@ MECHANISMS = {
     "collective-timeout-vs-checkpoint": ("acts", "deadline_vs_checkpoint_duration"),
     "power-cap-vs-scheduler-model": ("loop", "answers.sees-node-slowdown"),
     "health-automation-removes-capacity": ("loop", "answers.caps-removal"),
-    "metastable-retry-feedback": ("edge", "signal"),
+    "metastable-retry-feedback": ("loop", "retry.retries_on"),
     "shedding-fails-health-checks": ("loop", "answers.counts-rejections-as-failures"),
     "timescale-proximity-oscillation": ("pair", "timescale_ratio"),
     "timeout-shorter-than-startup": ("acts", "deadline_vs_startup"),
