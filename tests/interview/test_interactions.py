@@ -187,10 +187,13 @@ async def test_an_engine_crash_is_a_message_and_answers_are_kept(
     # A 512 MB address-space limit stands in for the real 4 GB, so running out is quick.
     monkeypatch.setattr(engine_mod, "MEMORY_LIMIT_BYTES", 512 * 1024**2)
     command = [sys.executable, "-c", code]
+    # Only the hang needs a short timeout to be seen; a crash or running out of memory ends
+    # the child by itself, and a loaded machine must not turn it into a timeout instead.
+    timeout_s = 1.0 if death == "timeout" else 60.0
     path = copy_at(tmp_path, question_key("replica-hpa", "loop-owner"))
     app = make_app(
         path,
-        assessor_factory=lambda k: Assessor(k, EngineProcess(timeout_s=1.0, command=command)),
+        assessor_factory=lambda k: Assessor(k, EngineProcess(timeout_s=timeout_s, command=command)),
     )
     async with app.run_test(size=(80, 24)) as pilot:
         keys = Keyboard(pilot)
