@@ -186,6 +186,7 @@ def build(
     economics: EconomicSummary | None = None,
 ) -> AuditGapReport:
     loops = {lp.id: lp for lp in assessment.loops}
+    findings = [f for f in findings if f.evidence.shown]
     audit = [f for f in findings if f.kind == "auditability"]
     gaps: list[LoopGap] = []
     unknown_of: dict[str, list[str]] = {}

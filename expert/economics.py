@@ -782,7 +782,8 @@ def summarise(
     links = _links(findings)
     # Only ghost costs are priced; picked out once, as the sensitivity prices them again for
     # every input it moves.
-    ghosts = [f for f in findings if f.kind == "ghost-cost"]
+    # Held-back costs (resting on several unknown answers) are listed to check, not priced.
+    ghosts = [f for f in findings if f.kind == "ghost-cost" and f.evidence.shown]
     lines = _lines(ghosts, figures, currency, models, links)
     total = _total(lines, figures)
     excluded = [line.finding for line in lines if line.money is None]

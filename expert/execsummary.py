@@ -217,6 +217,8 @@ def build(
     kb: KnowledgeBase,
     economics: EconomicSummary | None,
 ) -> ExecutiveSummary:
+    held_back = sum(not f.evidence.shown for f in findings)
+    findings = [f for f in findings if f.evidence.shown]  # headlines show the strong ones
     by_id = {f.id: f for f in findings}
     conflicts = [f for f in findings if f.kind == "incoherence"]
     gaps = [f for f in findings if f.kind == "auditability"]
@@ -244,6 +246,12 @@ def build(
         verdict += (
             f" {len(gaps)} auditability gap{'s' if len(gaps) != 1 else ''}: decisions that "
             "cannot be reconstructed afterwards."
+        )
+    if held_back:
+        verdict += (
+            f" {held_back} more possible finding{'s' if held_back != 1 else ''} "
+            f"{'rest' if held_back != 1 else 'rests'} on several unknown answers and "
+            f"{'are' if held_back != 1 else 'is'} held back in the list to check."
         )
     ranked = sorted(conflicts, key=_order) or sorted(gaps, key=_order)
     by_rule: dict[str, list[Finding]] = {}

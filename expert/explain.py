@@ -632,7 +632,8 @@ class Explainer:
     @staticmethod
     def _crossing(parents: list[Finding], known: dict[str, Finding]) -> list[Finding]:
         """An auditability gap leads to a cost only where it crosses a conflict: a confirmed
-        incoherence finding involving one of the gap's loops. Such gaps count, with the
+        incoherence finding involving every loop of one of the gap's matches (the loop it is
+        about, or both loops of an unrecorded influence). Such gaps count, with the
         conflicts they cross; a gap on loops in no confirmed conflict costs nothing to
         investigate, so it leads nowhere. Other causes (symptoms) count as they are."""
         gaps = [f for f in parents if f.kind == "auditability"]
@@ -643,8 +644,10 @@ class Explainer:
         ]
         kept, crossed = [], []
         for gap in gaps:
-            loops = set(gap.loops)
-            hit = [c for c in conflicts if loops.intersection(c.loops)]
+            # Each match of the gap (one loop, or the two loops of an unrecorded influence)
+            # crosses a conflict when all its loops take part in it.
+            spans = [set(m.loops) for m in gap.members] or [set(gap.loops)]
+            hit = [c for c in conflicts if any(span <= set(c.loops) for span in spans)]
             if hit:
                 kept.append(gap)
                 crossed += hit

@@ -203,7 +203,7 @@ def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) ->
     groups: dict[str, list[InventoryLoop]] = {}
     unknown_total = unanswered_total = 0
     involving: dict[str, list[str]] = {}
-    for f in findings:
+    for f in (f for f in findings if f.evidence.shown):
         for lp_id in f.loops:
             involving.setdefault(lp_id, []).append(f.id)
     for lp in assessment.loops:

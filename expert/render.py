@@ -162,6 +162,8 @@ class FindingView:
     leads_to: list[tuple[str, str]]  # finding id, title
     would_clear_if: list[str]
     sources: list[tuple[str, str]]  # title, web URL or ""
+    evidence: str  # the evidence score in words
+    members: list[tuple[str, str]]  # each grouped match: the loops' names joined, status
 
 
 class _FindingViews:
@@ -194,21 +196,45 @@ class _FindingViews:
                 leads_to=[(d, titles[d]) for d in f.leads_to],
                 would_clear_if=f.would_clear_if,
                 sources=[(src.title, _web_url(src.url)) for src in f.sources],
+                evidence=evidence_text(f),
+                members=[(" and ".join(names[lp] for lp in m.loops), m.status) for m in f.members],
             )
+
+
+def evidence_text(f: Finding) -> str:
+    """A finding's evidence score in words."""
+    e = f.evidence
+    text = f"score {e.score:.2f}: {f.severity} severity, {round(e.known_share * 100)}% of its tests"
+    text += " on known answers"
+    if e.missing:
+        text += f"; {e.missing} answer{'s' if e.missing != 1 else ''} still unknown"
+    return text
 
 
 def context(results: Results, assessment: Assessment) -> dict[str, Any]:
     """Everything a template may show, precomputed."""
     results = deliverables.ensure(results, assessment)
     assert results.inventory is not None and results.economics is not None
-    findings = results.findings
+    findings = results.shown()  # headlines and counts; held-back findings are listed apart
     of_kind: dict[str, list[Finding]] = {}
     for f in findings:
         of_kind.setdefault(f.kind, []).append(f)
     names = _Lookup(
         (lp.id, lp.name if lp.name not in (None, "unknown") else lp.id) for lp in assessment.loops
     )
-    titles = _Lookup((f.id, f.title) for f in findings)
+    titles = _Lookup((f.id, f.title) for f in results.findings)
+    held = {f.id: f for f in results.findings if not f.evidence.shown}
+    to_check = [
+        (
+            g.question,
+            [
+                (held[i].title, ", ".join(names[lp] for lp in held[i].loops), i)
+                for i in g.findings
+                if i in held
+            ],
+        )
+        for g in results.to_check
+    ]
     by_kind = {kind: _FindingViews(group, names, titles) for kind, group in of_kind.items()}
     layers = [(g.layer, g.label) for g in results.inventory.layers]
     map_edges = svgmap.aggregate(results.risk_map)  # the table, the picture and the diagram
@@ -253,6 +279,8 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         "quantity_range": quantity_range,
         "money": lambda v: money(v, cur),
         "changes": results.changed_patterns(),
+        "held_back": results.held_back,
+        "to_check": to_check,
     }
 
 
