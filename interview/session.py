@@ -24,7 +24,7 @@ import copy
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expert.assess import check_answers
 from expert.assessment import (
@@ -39,7 +39,6 @@ from expert.errors import InputError, Problem
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Question
 from expert.templates import LoopTemplate
-from expert.yamledit import Document, EditError, edited, keyed, same
 from expert.yamlio import (
     LineMap,
     atomic_write_text,
@@ -50,6 +49,9 @@ from expert.yamlio import (
 )
 from interview import lock
 from interview.questions import field_value
+
+if TYPE_CHECKING:
+    from expert import yamledit
 
 Edit = Callable[[dict[str, Any]], None]
 _MISSING = object()
@@ -89,7 +91,7 @@ class Session:
         # The file as last read or written: its data as parsed and the digest of its text.
         self._raw = raw
         self._digest = _digest(text)
-        self._doc: Document | None = None  # that text, loaded for editing in place
+        self._doc: yamledit.Document | None = None  # that text, loaded for editing in place
         self._lock: lock.Lock | None = None
         self._unlockable = False  # no lock file can be made here (e.g. a read-only folder)
         self.holder: lock.Holder | None = None  # who has the file, while this one cannot write
@@ -430,12 +432,14 @@ class Session:
         """The file's new text: edited in place, or in the standard layout for a new file."""
         if not text or self._raw is None:
             return assessment.to_yaml()
+        from expert import yamledit  # ruamel.yaml takes a while to import: not at start-up
+
         try:
             if self._doc is None:
-                self._doc = Document(text)
+                self._doc = yamledit.Document(text)
             order = assessment.model_dump(mode="json", exclude_none=True)
-            return edited(self._doc, self._raw, data, order, str(self.path))
-        except EditError:
+            return yamledit.edited(self._doc, self._raw, data, order, str(self.path))
+        except yamledit.EditError:
             self._doc = None
             self._notice(
                 f"{self.path.name} could not be edited in place this time, so it is written "
@@ -472,6 +476,8 @@ def _leaves(data: Any, prefix: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], An
         for key, value in data.items():
             out.update(_leaves(value, (*prefix, key)))
         return out
+    from expert.yamledit import keyed
+
     if isinstance(data, list) and data and keyed(data):
         out = {}
         for item in data:
@@ -497,6 +503,8 @@ def _conflicts(base: Any, mine: Any, theirs: Any) -> list[str]:
 
 
 def _same(a: Any, b: Any) -> bool:
+    from expert.yamledit import same
+
     if a is _MISSING or b is _MISSING:
         return a is b
     return same(a, b)
