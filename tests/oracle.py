@@ -23,8 +23,8 @@ force from the facts:
 - the matches of one auditability pattern are one finding; the matches of one other pattern
   between two or more loops on one resource (or set of resources) are one finding; the id is
   finding_id(pattern, every loop of every match) and it is confirmed when one match is;
-- an auditability finding leads to a ghost cost only when it shares a loop with a confirmed
-  incoherence finding, which then counts among the cost's causes.
+- an auditability finding leads to a ghost cost only when every loop of one of its matches
+  takes part in a confirmed incoherence finding, which then counts among the cost's causes.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ class Expected:
     status: dict[str, str] = field(default_factory=dict)  # finding id -> confirmed | possible
     rule: dict[str, str] = field(default_factory=dict)  # finding id -> pattern id
     loops: dict[str, list[str]] = field(default_factory=dict)  # finding id -> loop ids
+    # finding id -> the loops of each match grouped into it (stage 1 only)
+    members: dict[str, list[list[str]]] = field(default_factory=dict)
     # pattern id -> every matching binding {variable: fact id} (stage 1 only)
     bindings: dict[str, set[frozenset[tuple[str, str]]]] = field(default_factory=dict)
 
@@ -189,6 +191,7 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
         for members in groups.values():
             loops = sorted({lp for ls, _ in members for lp in ls})
             fid = finding_id(p.id, loops)
+            out.members.setdefault(fid, []).extend(ls for ls, _ in members)
             status = "confirmed" if any(st == "confirmed" for _, st in members) else "possible"
             if out.status.get(fid) != "confirmed":
                 out.status[fid] = status
@@ -217,8 +220,16 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
             ]
             gaps = [c for c in causes if kinds[out.rule[c]] == "auditability"]
             if gaps:
+                # A gap crosses a conflict when every loop of one of its matches (the loop it
+                # is about, or both loops of an unrecorded influence) takes part in it.
                 crossing = [
-                    (g, c) for g in gaps for c in conflicts if set(out.loops[g]) & set(out.loops[c])
+                    (g, c)
+                    for g in gaps
+                    for c in conflicts
+                    if any(
+                        set(span) <= set(out.loops[c])
+                        for span in out.members.get(g) or [out.loops[g]]
+                    )
                 ]
                 causes = [c for c in causes if c not in gaps]
                 causes += [c for _, c in crossing if c not in causes]
