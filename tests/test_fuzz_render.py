@@ -57,14 +57,23 @@ HOSTILE = [
     "{{ 7*7 }} {% raw %} {# c #}",
     "&amp; &lt; &#x3c;",
     "]]><!-- -->",
-    "é 漢字 🙂 \u202eevil\u202c",
+    "é 漢字 🙂 \u200fevil\u200e",  # direction marks are allowed; overrides are refused
     "line\nbreak\r\nand\ttab",
     "x" * 2000,
     "unknown",
 ]
 HOSTILE_TEXT = st.one_of(
     st.sampled_from(HOSTILE),
-    st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40)
+    st.text(
+        st.characters(
+            codec="utf-8",
+            exclude_categories=("Cs", "Cc"),
+            # bidi controls are refused by the loader (they reorder what a reader sees)
+            exclude_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+        ),
+        min_size=1,
+        max_size=40,
+    )
     .map(str.strip)
     .filter(bool),
 )
