@@ -572,8 +572,7 @@ def validate(
         raise InputError(
             Problem(
                 source,
-                f"this is a Kubernetes manifest (kind {str(data['kind'])[:60]}), "
-                "not an assessment",
+                f"this is a Kubernetes manifest (kind {str(data['kind'])[:60]}), not an assessment",
                 line=lines.line(("kind",)) or 1,
                 fix="turn configuration into an assessment with `coherence import PATH...`",
             )

@@ -89,8 +89,10 @@ def _clause(kb: KnowledgeBase, text: str) -> str | None:
     condition = _CONDITION.match(m.group("condition"))
     ending = ""
     yes_no = {"yes": "no", "no": "yes"}
-    if condition is not None and condition.group("op") == "is" and (
-        condition.group("operand") in yes_no
+    if (
+        condition is not None
+        and condition.group("op") == "is"
+        and (condition.group("operand") in yes_no)
     ):
         ending = " with " + yes_no[condition.group("operand")]
     elif condition is not None and condition.group("op") in _CLEARING_ANSWER:

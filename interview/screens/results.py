@@ -29,9 +29,7 @@ from interview.widgets.live_panel import KIND_LABEL, counts_line
 KIND_ORDER = ["incoherence", "symptom", "ghost-cost", "auditability"]
 
 
-def exposure(
-    results: Results, assessment: Assessment | None, kb: KnowledgeBase
-) -> EconomicSummary:
+def exposure(results: Results, assessment: Assessment | None, kb: KnowledgeBase) -> EconomicSummary:
     """The Economic Risk Summary of these results. The interview's re-runs leave it out to
     stay quick; pricing the ghost costs alone is cheap, so the screen does it here."""
     if results.economics is not None:

@@ -341,9 +341,7 @@ class Outcome:
     problems: list[str]
 
 
-def run_trial(
-    trial: Trial, workdir: Path, kb: KnowledgeBase, race: Race | None = None
-) -> Outcome:
+def run_trial(trial: Trial, workdir: Path, kb: KnowledgeBase, race: Race | None = None) -> Outcome:
     workdir.mkdir()
     path = workdir / "platform.yaml"
     watch = Watch(path, trial.actions, kb, workdir.parent / f"seen-{trial.number}.yaml")
