@@ -147,55 +147,81 @@ def parse_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
     The fast (libyaml) parser reads valid files; when it fails, the pure-Python parser reads
     the file again because its messages name the offending character and construct.
     """
+    documents = _parse_with_fallback(text, source, single=True)
+    return documents[0] if documents else (None, LineMap())
+
+
+def parse_yaml_documents(text: str, source: str) -> list[tuple[Any, LineMap]]:
+    """Every non-empty document of a YAML stream (`kubectl get`, `helm template` output),
+    each with its own LineMap; InputError on any problem, as parse_yaml_text."""
+    return _parse_with_fallback(text, source, single=False)
+
+
+def _parse_with_fallback(text: str, source: str, single: bool) -> list[tuple[Any, LineMap]]:
     if _FastLoader is _NoAliasLoader:
-        return _parse(_NoAliasLoader, text, source)
+        return _parse(_NoAliasLoader, text, source, single)
     try:
-        return _parse(_FastLoader, text, source)
+        return _parse(_FastLoader, text, source, single)
     except _SyntaxProblem:
-        return _parse(_NoAliasLoader, text, source)
+        return _parse(_NoAliasLoader, text, source, single)
 
 
 class _SyntaxProblem(InputError):
     """A parse error worth a second opinion from the more precise parser."""
 
 
-def _parse(loader_cls: Any, text: str, source: str) -> tuple[Any, LineMap]:
+def _parse(loader_cls: Any, text: str, source: str, single: bool) -> list[tuple[Any, LineMap]]:
     try:
         loader = loader_cls(text)  # the pure-Python reader checks characters right here
     except yaml.YAMLError as exc:
         raise InputError(
             Problem(source, f"not valid YAML: {exc}", fix="remove control characters from the file")
         ) from None
+    documents: list[tuple[Any, LineMap]] = []
     try:
-        try:
-            node = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            what = exc.problem or exc.context or "invalid YAML"
-            raise _SyntaxProblem(
-                Problem(
-                    source,
-                    f"not valid YAML: {what}",
-                    line=mark.line + 1 if mark else None,
-                    fix="check indentation, quotes and colons around this line",
-                )
-            ) from None
-        except yaml.YAMLError as exc:
-            raise _SyntaxProblem(Problem(source, f"not valid YAML: {exc}")) from None
-        except RecursionError:
-            raise InputError(
-                Problem(source, "nesting too deep to read", fix="flatten the structure")
-            ) from None
-        lines = LineMap()
-        if node is None:
-            return None, lines
-        try:
-            data = _convert(loader, node, (), lines, 0, source, set())
-        except (yaml.YAMLError, ValueError, TypeError) as exc:
-            raise _SyntaxProblem(Problem(source, f"cannot read a value: {exc}")) from None
-        return data, lines
+        while single or loader.check_node():
+            node = _next_node(loader, source, single)
+            if node is not None:
+                lines = LineMap()
+                try:
+                    data = _convert(loader, node, (), lines, 0, source, set())
+                except (yaml.YAMLError, ValueError, TypeError) as exc:
+                    raise _SyntaxProblem(Problem(source, f"cannot read a value: {exc}")) from None
+                documents.append((data, lines))
+            if single:
+                break
+        return documents
+    except yaml.MarkedYAMLError as exc:  # from check_node, between documents
+        raise _syntax_problem(exc, source) from None
     finally:
         loader.dispose()
+
+
+def _next_node(loader: Any, source: str, single: bool) -> Any:
+    """The next document's node (None for an empty one); one document only when `single`."""
+    try:
+        return loader.get_single_node() if single else loader.get_node()
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_problem(exc, source) from None
+    except yaml.YAMLError as exc:
+        raise _SyntaxProblem(Problem(source, f"not valid YAML: {exc}")) from None
+    except RecursionError:
+        raise InputError(
+            Problem(source, "nesting too deep to read", fix="flatten the structure")
+        ) from None
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, source: str) -> _SyntaxProblem:
+    mark = exc.problem_mark or exc.context_mark
+    what = exc.problem or exc.context or "invalid YAML"
+    return _SyntaxProblem(
+        Problem(
+            source,
+            f"not valid YAML: {what}",
+            line=mark.line + 1 if mark else None,
+            fix="check indentation, quotes and colons around this line",
+        )
+    )
 
 
 STDIN = "-"

@@ -1,8 +1,9 @@
 """Reading configuration files: multi-document YAML and JSON with the line of every key,
 `kubectl get -o yaml` Lists unpacked, unrendered Helm templates and oversized inputs refused.
 
-The line-recording conversion is the assessment reader's own (expert/yamlio.py); this module
-only adds the loop over the documents of one stream, which that reader does not need.
+Documents are parsed by the assessment reader's own line-recording parser
+(expert/yamlio.parse_yaml_documents); this module adds what only configuration needs: Lists,
+Helm detection, JSON fallback and the limits on how much is read.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from expert import yamlio
 from expert.errors import InputError, Problem
@@ -179,13 +178,8 @@ def _add(inputs: Inputs, data: Any, lines: LineMap, source: str) -> None:
 
 def parse_documents(text: str, source: str, json_text: bool = False) -> list[tuple[Any, LineMap]]:
     """Every document of a YAML stream (or a JSON text) with a LineMap each."""
-    if yamlio._FastLoader is not yamlio._NoAliasLoader:
-        try:
-            return _documents(yamlio._FastLoader, text, source)
-        except InputError:
-            pass  # the pure-Python parser names the offending construct more precisely
     try:
-        return _documents(yamlio._NoAliasLoader, text, source)
+        return yamlio.parse_yaml_documents(text, source)
     except InputError:
         if not json_text:
             raise
@@ -195,46 +189,3 @@ def parse_documents(text: str, source: str, json_text: bool = False) -> list[tup
         raise InputError(
             Problem(source, f"not valid JSON: {exc.msg}", line=exc.lineno, fix="check the syntax")
         ) from None
-
-
-def _documents(loader_cls: Any, text: str, source: str) -> list[tuple[Any, LineMap]]:
-    out: list[tuple[Any, LineMap]] = []
-    try:
-        loader = loader_cls(text)
-    except yaml.YAMLError as exc:
-        raise InputError(
-            Problem(source, f"not valid YAML: {exc}", fix="remove control characters")
-        ) from None
-    try:
-        while True:
-            try:
-                if not loader.check_node():
-                    break
-                node = loader.get_node()
-            except yaml.MarkedYAMLError as exc:
-                mark = exc.problem_mark or exc.context_mark
-                raise InputError(
-                    Problem(
-                        source,
-                        f"not valid YAML: {exc.problem or exc.context or 'invalid YAML'}",
-                        line=mark.line + 1 if mark else None,
-                        fix="check indentation, quotes and colons around this line",
-                    )
-                ) from None
-            except yaml.YAMLError as exc:
-                raise InputError(Problem(source, f"not valid YAML: {exc}")) from None
-            except RecursionError:
-                raise InputError(
-                    Problem(source, "nesting too deep to read", fix="flatten the structure")
-                ) from None
-            lines = LineMap()
-            if node is None:
-                continue
-            try:
-                data = yamlio._convert(loader, node, (), lines, 0, source, set())
-            except (yaml.YAMLError, ValueError, TypeError) as exc:
-                raise InputError(Problem(source, f"cannot read a value: {exc}")) from None
-            out.append((data, lines))
-    finally:
-        loader.dispose()
-    return out
