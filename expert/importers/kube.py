@@ -17,7 +17,16 @@ from typing import Any
 
 from pydantic import Field
 
-from expert.importers.model import Source, Upstream, at, fmt_ms, fmt_range, name_of, namespace_of
+from expert.importers.model import (
+    Entry,
+    Source,
+    Upstream,
+    at,
+    fmt_ms,
+    fmt_range,
+    name_of,
+    namespace_of,
+)
 from expert.importers.model import parse_model as parse
 from expert.importers.reader import Document
 from expert.importers.registry import (
@@ -563,6 +572,17 @@ def _hpa_metric(metric: dict[str, Any]) -> tuple[str, str]:
     return f"{mtype} {name} {value}".strip(), metric_kind(str(name))
 
 
+def _scales(
+    loop: Entry, doc: Document, ctx: Context, target: str | None, min_replicas: int | None, key: str
+) -> None:
+    """An autoscaler acts on its scale target, whose replica floor a PDB is checked against."""
+    if not target:
+        return
+    loop.put("acts_on", [target], at(doc, ("spec", "scaleTargetRef"), "spec.scaleTargetRef"))
+    if min_replicas is not None:
+        ctx.min_replicas[target] = (min_replicas, at(doc, ("spec", key), f"spec.{key}"))
+
+
 @register(SCALERS, "autoscaling", "HorizontalPodAutoscaler")
 def read_hpa(doc: Document, ctx: Context) -> None:
     spec = parse(HPASpec, doc.data.get("spec"), doc, ("spec",), ctx)
@@ -606,13 +626,7 @@ def read_hpa(doc: Document, ctx: Context) -> None:
     loop.put(
         "actuations", actuations, at(doc, ("spec", "behavior"), "behavior.scaleDown.selectPolicy")
     )
-    if target:
-        loop.put("acts_on", [target], at(doc, ("spec", "scaleTargetRef"), "spec.scaleTargetRef"))
-        if spec.min_replicas is not None:
-            ctx.min_replicas[target] = (
-                spec.min_replicas,
-                at(doc, ("spec", "minReplicas"), "spec.minReplicas"),
-            )
+    _scales(loop, doc, ctx, target, spec.min_replicas, "minReplicas")
     loop.put("instances", "once", src)
     loop.put(
         "guards.rate_limited",
@@ -698,13 +712,7 @@ def read_keda(doc: Document, ctx: Context) -> None:
         trig_src,
     )
     loop.put("actuations", ["scale_out", "scale_in"], src)
-    if target:
-        loop.put("acts_on", [target], at(doc, ("spec", "scaleTargetRef"), "spec.scaleTargetRef"))
-        if spec.min_replica_count is not None:
-            ctx.min_replicas[target] = (
-                spec.min_replica_count,
-                at(doc, ("spec", "minReplicaCount"), "spec.minReplicaCount"),
-            )
+    _scales(loop, doc, ctx, target, spec.min_replica_count, "minReplicaCount")
     loop.put("instances", "once", src)
     loop.put(
         "guards.rate_limited",
