@@ -23,6 +23,7 @@ from expert.graph import Structure
 from expert.ids import finding_id
 from expert.knowledge import KnowledgeBase
 from expert.patterns import SEVERITY_ORDER, Pattern, Question, Term
+from expert.plainwords import clearing_answer, plain, value_words
 from expert.results import Because, Finding, Member, OpenQuestion, SourceRef
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
@@ -194,14 +195,24 @@ class Explainer:
                 return m.group(0)
             kind = pattern.match[var].fact
             if kind == "loop":
-                return self._loop_field(fact["loop"], field or "name")
-            spec = field_spec(kind, field or "id")
-            if spec is None:
-                return m.group(0)
-            if spec.type == "ident":
-                value = fact[spec.attr]
-                return self.name(value) if value in self.loops else value
-            return _fact_value(fact, spec.name, kind)
+                text = self._loop_field(fact["loop"], field or "name")
+                spec = field_spec(kind, field) if field else None
+            else:
+                spec = field_spec(kind, field or "id")
+                if spec is None:
+                    return m.group(0)
+                if spec.type == "ident":
+                    value = fact[spec.attr]
+                    return self.name(value) if value in self.loops else value
+                text = _fact_value(fact, spec.name, kind)
+            # Vocabulary values read as words: a list as its labels ("terminate work, retry
+            # work"); one word as itself unless it is an id ("throughput" stays, since the
+            # objective labels are imperatives, but "per_client" reads as its label).
+            if spec is not None and spec.type == "set":
+                return value_words(self.kb, text)
+            if spec is not None and spec.type == "category":
+                return plain(self.kb, text)
+            return text
 
         return _PLACEHOLDER.sub(sub, template)
 
@@ -262,10 +273,7 @@ class Explainer:
         for var, term, result in terms:
             if result == "unknown" and p.match[var].fact == "loop":
                 loop = self.name(bound[var]["loop"])
-                out.append(
-                    f"{loop}: answering {term.field} (now unknown) with a value that does "
-                    f"not satisfy `{_describe(term)}`"
-                )
+                out.append(clearing_answer(self.kb, loop, term.field, term.op, term.operand))
         return out
 
     def _ask(self, question_id: str, loop_id: str, finding: str) -> None:
@@ -711,13 +719,6 @@ def _get_path(obj: Any, dotted: str) -> Any:
         if obj is None:
             return None
     return obj
-
-
-def _describe(term: Term) -> str:
-    operand = term.operand
-    if isinstance(operand, list):
-        operand = "[" + ", ".join(map(str, operand)) + "]"
-    return f"{term.field} {term.op.replace('_', ' ')} {operand}"
 
 
 def _merge(a: Finding, b: Finding) -> Finding:

@@ -198,3 +198,22 @@ def test_python_dash_m_expert_works() -> None:
         [sys.executable, "-m", "expert", "--version"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "coherence" in proc.stdout
+
+
+# Product setting names a narrative may quote as the user's configuration knows them.
+_SETTING_NAMES = {"max_num_seqs", "max_num_batched_tokens"}
+
+
+@pytest.mark.parametrize("example", ["llm_json", "training_json"])
+def test_report_texts_are_plain_words(example: str, request: pytest.FixtureRequest) -> None:
+    """What a reader of any report reads: no vocabulary ids, field names or conditions."""
+    import re
+
+    snake = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+    found = set()
+    for f in request.getfixturevalue(example)["findings"]:
+        for text in [f["narrative"], f.get("severity_reason") or "", *f["would_clear_if"]]:
+            ids = set(snake.findall(text)) - _SETTING_NAMES
+            if ids or "`" in text or re.search(r"answers\.|retry\.|guards\.", text):
+                found.add((f["rule"], text[:120]))
+    assert not found, sorted(found)

@@ -21,11 +21,11 @@ from textual.widgets import Button, Footer, Header, Input
 
 from expert.assessment import UNKNOWN
 from expert.errors import InputError
+from expert.plainwords import plain
 from expert.results import Finding
 from expert.templates import LoopTemplate
 from interview import flow
 from interview.flow import Step
-from interview.plain import plain
 from interview.questions import (
     AnswerError,
     AnswerSpec,

@@ -13,8 +13,8 @@ from textual.markup import escape
 from expert import economics
 from expert.economics import EconomicSummary
 from expert.knowledge import KnowledgeBase
+from expert.plainwords import field_words, plain, value_words
 from expert.results import Finding, Results
-from interview.plain import field_words, plain, value_words
 from interview.session import Session
 
 KIND_NAME = {

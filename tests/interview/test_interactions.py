@@ -20,11 +20,11 @@ from expert.assess import Assessor, load_assessment
 from expert.assessment import UNKNOWN
 from expert.engine import EngineProcess
 from expert.knowledge import KnowledgeBase
+from expert.plainwords import plain
 from expert.render import EXTENSIONS, FORMATS
 from interview import resume
 from interview.__main__ import main
 from interview.flow import Step
-from interview.plain import plain
 from interview.screens.export import ExportDialog
 from interview.screens.loop_dialog import LoopDialog
 from interview.screens.results import ResultsScreen

@@ -12,7 +12,7 @@ import pytest
 from expert import knowledge
 from expert.assess import Assessor, load_assessment
 from expert.knowledge import KnowledgeBase
-from interview.plain import plain
+from expert.plainwords import clearing_answer, plain
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "expert" / "examples").glob("*.yaml"))
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
@@ -83,10 +83,6 @@ def test_plain_phrases_ids_and_conditions(kb: KnowledgeBase) -> None:
     assert plain(kb, "Client SDK retries runs per_client") == (
         "Client SDK retries runs " + kb.vocabulary.instances["per_client"]
     )
-    clause = (
-        "Liveness probe: answering answers.caps-removal (now unknown) with a value that does "
-        "not satisfy `answers.caps-removal is no`"
-    )
-    said = plain(kb, clause)
+    said = clearing_answer(kb, "Liveness probe", "answers.caps-removal", "is", "no")
     assert kb.questions["caps-removal"].text in said and said.endswith("with yes")
     assert not internal_tokens(said)
