@@ -20,7 +20,7 @@ from expert.conditions import CORE_FIELDS, ResolvedField, evaluate, evaluate_op,
 from expert.facts import FactBase, loop_values
 from expert.fields import spec as field_spec
 from expert.graph import Structure
-from expert.ids import finding_id
+from expert.ids import group_id
 from expert.knowledge import KnowledgeBase
 from expert.patterns import SEVERITY_ORDER, Pattern, Question, Term
 from expert.plainwords import clearing_answer, plain, value_words
@@ -403,7 +403,7 @@ class Explainer:
                         self._settle_cache[(p.match[var].fact, *key)] = text
                     details[key] = text
             m = _Match(p, bound, terms, loops, firing["finding"], details)
-            groups.setdefault(self._group_key(m), []).append(m)
+            groups.setdefault((p.id, *self._group_key(m)), []).append(m)
         out: dict[str, Finding] = {}
         for members in groups.values():
             finding = self._grouped(members)
@@ -412,9 +412,9 @@ class Explainer:
         return out
 
     @staticmethod
-    def _group_key(m: _Match) -> tuple[Any, ...]:
+    def _group_key(m: _Match) -> tuple[str, ...]:
         if m.p.kind == "auditability":
-            return ("gap", m.p.id)
+            return ("gap",)
         resources = sorted(
             {
                 f[attr]
@@ -425,8 +425,8 @@ class Explainer:
             }
         )
         if len(m.loops) >= 2 and resources:
-            return ("pairs", m.p.id, *resources)
-        return ("one", m.fid)
+            return ("pairs", *resources)
+        return ("one", *sorted(set(m.loops)))
 
     def _grouped(self, members: list[_Match]) -> Finding:
         """One finding for matches of one pattern: the best-supported match explains it and
@@ -434,7 +434,7 @@ class Explainer:
         members.sort(key=lambda m: (bool(m.details), len(m.details), m.fid))
         lead, p = members[0], members[0].p
         loops = sorted({lp for m in members for lp in m.loops})
-        fid = lead.fid if len(members) == 1 else finding_id(p.id, loops)
+        fid = group_id(p.id, self._group_key(lead), loops)
         status = "possible" if lead.details else "confirmed"
         because = [self._because(p, var, term, lead.bound[var], r) for var, term, r in lead.terms]
         severity, reason = self._severity(p, lead.bound)
@@ -589,7 +589,7 @@ class Explainer:
             if not parents:
                 continue
             loops = sorted({lp for f in parents for lp in f.loops})
-            fid = finding_id(pid, loops)
+            fid = pid  # one per pattern for the whole platform: stable as its causes change
             platform = self.platform_because.get(pid, [])
             platform_unknown = any(b.unknown for b in platform)
             confirmed = any(f.status == "confirmed" for f in parents) and not platform_unknown

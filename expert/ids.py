@@ -35,6 +35,26 @@ def finding_id(rule: str, loops: list[str]) -> str:
     return f"{rule}:{'+'.join(names[:3])}+{len(names) - 3}-more-{digest}"
 
 
+def group_id(rule: str, key: tuple[str, ...], loops: list[str]) -> str:
+    """The id of a finding that groups matches of one pattern, stable as matches join it or
+    leave it (a decision recorded against it must keep applying):
+    - one kind of auditability gap: the rule alone;
+    - pairs of loops on one resource (or set of resources): the rule @ the resources;
+    - a single match: the rule plus its loops (finding_id)."""
+    kind, *names = key
+    if kind == "gap":
+        return rule
+    if kind == "pairs":
+        full = f"{rule}@{'+'.join(names)}"
+        if len(full) <= MAX_ID:
+            return full
+        import hashlib
+
+        digest = hashlib.sha256("+".join(names).encode()).hexdigest()[:10]
+        return f"{rule}@{names[0]}+{len(names) - 1}-more-{digest}"
+    return finding_id(rule, loops)
+
+
 def make_unique(ids: list[str]) -> dict[str, str]:
     """Map each id to itself, or to a suffixed variant where its hash collides with another."""
     used: dict[int, str] = {}

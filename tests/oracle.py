@@ -8,13 +8,12 @@ attributes. A binding matches when no term evaluates "no" (a strict term already
 binding (durable-rules joins distinct facts).
 
 From the matches it derives what the engine plus explain.py must report:
-- stage 1: finding id = finding_id(pattern, loops of the bound facts); the finding is
+- stage 1: a match's loops are the loops of its bound facts; the finding is
   "possible" when some non-join term of a match is "unknown" (unless the pattern counts
   unknown as evidence), and "confirmed" as soon as one match is confirmed;
 - stages 2 and 3: a pattern fires when a pattern that `feeds` it fired at an earlier stage
-  and the platform fact passes its own terms; its id is finding_id(pattern, the loops of all
-  its causes) and it is confirmed when one of its causes is and no term of its platform test
-  is "unknown".
+  and the platform fact passes its own terms; its id is the pattern's, and it is confirmed
+  when one of its causes is and no term of its platform test is "unknown".
 
 What is reported differs from the raw matches in three ways, each re-derived here by brute
 force from the facts:
@@ -22,7 +21,8 @@ force from the facts:
   reacts to, what it acts on) of a loop is no finding;
 - the matches of one auditability pattern are one finding; the matches of one other pattern
   between two or more loops on one resource (or set of resources) are one finding; the id is
-  finding_id(pattern, every loop of every match) and it is confirmed when one match is;
+  expert.ids.group_id's (the rule for a gap, the rule @ the resources for pairs, the rule
+  and the loops for a single match) and it is confirmed when one match is;
 - an auditability finding leads to a ghost cost only when every loop of one of its matches
   takes part in a confirmed incoherence finding, which then counts among the cost's causes.
 """
@@ -35,7 +35,7 @@ from typing import Any
 
 from expert.conditions import CORE_FIELDS, ResolvedField, evaluate, resolve
 from expert.facts import FactBase
-from expert.ids import finding_id
+from expert.ids import group_id
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Pattern, Term
 
@@ -155,9 +155,9 @@ def _on_unknown_structure(
     return False
 
 
-def _group(p: Pattern, bound: dict[str, Fact], loops: list[str], fid: str) -> tuple[Any, ...]:
+def _group(p: Pattern, bound: dict[str, Fact], loops: list[str]) -> tuple[str, ...]:
     if p.kind == "auditability":
-        return ("gap", p.id)
+        return ("gap",)
     resources = sorted(
         {
             f["resource"]
@@ -166,8 +166,8 @@ def _group(p: Pattern, bound: dict[str, Fact], loops: list[str], fid: str) -> tu
         }
     )
     if len(loops) >= 2 and resources:
-        return ("pairs", p.id, *resources)
-    return ("one", fid)
+        return ("pairs", *resources)
+    return ("one", *loops)
 
 
 def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
@@ -186,11 +186,11 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
                 continue
             loops = sorted({lp for f in bound.values() for lp in base.loops_of[f["id"]]})
             status = "possible" if unknown and not p.unknown_is_evidence else "confirmed"
-            key = _group(p, bound, loops, finding_id(p.id, loops))
+            key = _group(p, bound, loops)
             groups.setdefault(key, []).append((loops, status))
-        for members in groups.values():
+        for key, members in groups.items():
             loops = sorted({lp for ls, _ in members for lp in ls})
-            fid = finding_id(p.id, loops)
+            fid = group_id(p.id, key, loops)
             out.members.setdefault(fid, []).extend(ls for ls, _ in members)
             status = "confirmed" if any(st == "confirmed" for _, st in members) else "possible"
             if out.status.get(fid) != "confirmed":
@@ -237,7 +237,7 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
             if not causes or not _platform_passes(p, kb, platform):
                 continue
             loops = sorted({lp for c in causes for lp in out.loops[c]})
-            fid = finding_id(p.id, loops)
+            fid = p.id
             confirmed = any(out.status[c] == "confirmed" for c in causes)
             confirmed = confirmed and not _platform_unknown(p, kb, platform)
             out.status[fid] = "confirmed" if confirmed else "possible"

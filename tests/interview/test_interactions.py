@@ -264,7 +264,7 @@ async def test_export_writes_every_format_next_to_the_file(tmp_path: Path) -> No
         report = tmp_path / f"four-report.{EXTENSIONS[fmt]}"
         assert report.is_file() and report.stat().st_size > 0, fmt
     data = json.loads((tmp_path / "four-report.json").read_text())
-    assert "shutdown-vs-retry:gateway-timeout+sdk-retries" in [f["id"] for f in data["findings"]]
+    assert "shutdown-vs-retry@inference-gateway" in [f["id"] for f in data["findings"]]
     # re-runs skip the deliverables; the export completes them
     assert data["economics"]["costs"] and data["inventory"]["layers"]
     assert data["audit_gaps"] and data["executive_summary"]

@@ -17,7 +17,7 @@ from interview.screens.results import ResultsScreen
 
 from .keyboard import Keyboard, LoopPlan, Plan, make_app, settle
 
-CONFLICT = "shutdown-vs-retry:gateway-timeout+sdk-retries"
+CONFLICT = "shutdown-vs-retry@gw"
 
 # Two loops on one gateway: a timeout that kills slow requests and client retries that
 # retry timeouts. Short answers keep the keyboard walk quick; every kind of input is used.
