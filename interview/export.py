@@ -1,7 +1,8 @@
 """Writing the reports from inside the interview, next to the assessment by default.
 
 Every format expert.render offers is available; all chosen reports are rendered before any
-file is written, and each is written atomically, so a failure never leaves half a report.
+file is written, and each is written through expert.output like the command line's: atomically,
+never over the assessment, a device or a file coherence did not write.
 The interview's re-runs leave out the deliverables (inventory, economics, audit gaps,
 summary); they are worked out here, with the session's knowledge base and its packs.
 """
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from expert import output
 from expert.assessment import Assessment
 from expert.deliverables import complete
 from expert.errors import InputError, Problem
 from expert.knowledge import KnowledgeBase
 from expert.render import EXTENSIONS, FORMATS, render
 from expert.results import Results
-from expert.yamlio import atomic_write_text
 
 
 def formats() -> list[str]:
@@ -65,15 +66,11 @@ def write_reports(
                     fix="export the other formats, and report this with the assessment file",
                 )
             ) from None
+    # Every target is checked before any is written: a refusal leaves nothing half done.
+    for path in texts:
+        output.check_target(path, inputs=[assessment_path])
     written = []
     for path, text in texts.items():
-        if path.resolve() == assessment_path.resolve():
-            raise InputError(Problem(str(path), "would overwrite the assessment itself"))
-        try:
-            atomic_write_text(path, text)
-        except OSError as exc:
-            raise InputError(
-                Problem(str(path), f"cannot write: {exc.strerror or exc}", fix="check the place")
-            ) from None
+        output.write(text, path, inputs=[assessment_path], announce=False)
         written.append(path)
     return written
