@@ -166,7 +166,23 @@ def check_pack_dir(root: Path) -> None:
     """A pack is data only and stays inside its directory: refuse anything else up front."""
     resolved_root = root.resolve()
     problems = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(
+            Problem(str(exc.filename or root), f"cannot be read: {exc.strerror or exc}")
+        )
+
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unreadable):
+        seen += len(dirnames) + len(filenames)
+        if seen > MAX_KB_FILES:  # stop early: a wrong --kb (a home folder, /proc) is huge
+            raise InputError(
+                Problem(
+                    str(root),
+                    f"holds more than {MAX_KB_FILES} files and folders",
+                    fix="--kb takes a knowledge-base pack: a few hundred files at most",
+                )
+            )
         for name in [*dirnames, *filenames]:
             path = Path(dirpath) / name
             if path.is_symlink():

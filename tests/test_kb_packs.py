@@ -361,3 +361,18 @@ def test_a_source_url_that_is_not_http_is_refused_at_load(tmp_path: Path, url: s
     assert problem.source == str(path) and "sources" in (problem.where or "")
     assert "is not a web address" in problem.message and "https://" in problem.message
     assert "\x1b" not in str(exc.value) and "\u202e" not in str(exc.value)
+
+
+def test_a_huge_directory_given_as_a_pack_is_refused_early(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from expert.errors import InputError
+
+    monkeypatch.setattr(knowledge, "MAX_KB_FILES", 10)
+    for i in range(3):
+        sub = tmp_path / f"d{i}"
+        sub.mkdir()
+        for j in range(5):
+            (sub / f"f{j}.txt").write_text("x")
+    with pytest.raises(InputError, match="more than 10 files and folders"):
+        knowledge.check_pack_dir(tmp_path)
