@@ -119,6 +119,12 @@ def _no_boolean(value: object) -> object:
 
 Slug = Annotated[str, AfterValidator(_slug)]
 Text = Annotated[str, AfterValidator(_text)]
+# Where imported values came from: field path (deadline, retry.max_retries,
+# answers.<question>) -> "file:line", with " (default ...)" when it is an upstream default.
+# Short, so that a hostile file name cannot bloat every report that cites it.
+SourceText = Annotated[str, Field(max_length=300), AfterValidator(_text)]
+SourcePath = Annotated[str, Field(pattern=r"^[a-z0-9_][a-z0-9_.-]{0,127}$")]
+Sources = Annotated[dict[SourcePath, SourceText], Field(max_length=200)]
 Duration = Annotated[str, BeforeValidator(_duration_input), AfterValidator(_duration)]
 Word = Annotated[str, Field(max_length=64)]
 YesNo = Annotated[Literal["yes", "no", "unknown"], BeforeValidator(_yes_no)]
@@ -210,6 +216,7 @@ class Loop(_Model):
         None, description="other loops this loop gates, disables or reconfigures"
     )
     answers: dict[Slug, Answer] = Field(default_factory=dict)
+    sources: Sources | None = Field(None, description="where imported values came from")
 
 
 class Resource(_Model):
@@ -223,6 +230,7 @@ class Resource(_Model):
     startup_time: Duration | None = None
     checkpoint_interval: Duration | None = None
     checkpoint_duration: Duration | None = None
+    sources: Sources | None = Field(None, description="where imported values came from")
 
 
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False), BeforeValidator(_no_boolean)]
