@@ -3,6 +3,7 @@
     uv run python tests/benchmarks/accuracy.py            # table per case, then totals
     uv run python tests/benchmarks/accuracy.py --json     # the same figures as JSON
     uv run python tests/benchmarks/accuracy.py --case vllm-abort-on-disconnect
+    uv run python tests/benchmarks/accuracy.py --irrelevant   # also list what was not relevant
 
 Each incident folder holds `incident.yaml` (sources, facts, expected and relevant ids) and
 `platform.yaml` (written from the sources before reading the pattern conditions). The
@@ -302,8 +303,11 @@ def as_json(measured: dict[str, Any], floors: dict[str, float] | None) -> dict[s
     }
 
 
-def as_text(measured: dict[str, Any], floors: dict[str, float] | None) -> str:
-    """A Markdown table per case, then the totals (and the floors, when given)."""
+def as_text(
+    measured: dict[str, Any], floors: dict[str, float] | None, irrelevant: bool = False
+) -> str:
+    """A Markdown table per case, then the totals (and the floors, when given); with
+    `irrelevant`, every scored finding outside a case's `relevant` list, per case."""
     head = (
         "| case | expected | found | confirmed | precision "
         "| inc c/p | sym c/p | cost c/p | aud c/p |"
@@ -340,6 +344,13 @@ def as_text(measured: dict[str, Any], floors: dict[str, float] | None) -> str:
     if missed:
         lines.append("missed expected ids:")
         lines += [f"  {slug}: {pid}" for slug, pid in missed]
+    if irrelevant:
+        # Each of these is either a false positive of its pattern or a finding the incident's
+        # author did not list; tightening a pattern starts from this list.
+        lines.append("findings not in the case's relevant list:")
+        for c in measured["cases"]:
+            if c.irrelevant:
+                lines.append(f"  {c.slug}: {', '.join(c.irrelevant)}")
     return "\n".join(lines)
 
 
@@ -349,6 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="incident corpus directory")
     parser.add_argument(
         "--case", action="append", metavar="ID", help="score only this incident (repeatable)"
+    )
+    parser.add_argument(
+        "--irrelevant",
+        action="store_true",
+        help="also list, per case, the findings its relevant list does not name",
     )
     args = parser.parse_args(argv)
     try:
@@ -363,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(as_json(measured, floors), indent=2))
     else:
-        print(as_text(measured, floors))
+        print(as_text(measured, floors, irrelevant=args.irrelevant))
     return 0
 
 
