@@ -253,11 +253,19 @@ class Economics(_Model):
 
 
 class Assessment(_Model):
+    # The file it was read from and the line of every key, for reports that point at a
+    # loop's line (SARIF); set by load(), not part of the format.
+    _origin: tuple[str, LineMap] | None = None
+
     schema_version: Literal[1]
     system: System
     loops: Annotated[list[Loop], Field(max_length=MAX_LOOPS)] = Field(default_factory=list)
     resources: list[Resource] | None = None
     economics: Economics | None = None
+
+    def origin(self) -> tuple[str, LineMap] | None:
+        """The file this assessment was loaded from and its line map, if it was loaded."""
+        return self._origin
 
     def loop(self, loop_id: str) -> Loop | None:
         return next((lp for lp in self.loops if lp.id == loop_id), None)
@@ -617,7 +625,9 @@ def load(
     """Read, parse and validate an assessment file."""
     path = Path(path)
     data, lines = load_yaml(path, what="assessment file")
-    return validate(data, vocab, str(path), lines, checks)
+    assessment = validate(data, vocab, str(path), lines, checks)
+    assessment._origin = (str(path), lines)
+    return assessment
 
 
 def loads(
