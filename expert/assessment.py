@@ -8,6 +8,7 @@ A field that is absent has simply not been answered yet and reads as unknown too
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import unicodedata
@@ -22,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -159,6 +161,25 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class Alternative(_Model):
+    """One respondent's answer to a field they disagree about (written by `coherence merge`)."""
+
+    by: Text
+    value: Answer
+
+
+# field (dotted, e.g. retry.max_retries or answers.<question>) -> what each respondent said.
+# expert/respondents.check_disputes checks the rest: the field exists and holds unknown.
+Disputed = dict[
+    Annotated[str, Field(max_length=100)],
+    Annotated[list[Alternative], Field(min_length=2, max_length=100)],
+]
+_DISPUTED_HELP = (
+    "answers respondents gave that disagree, by field; the field itself holds unknown, so "
+    "rules treat it as unknown (written by coherence merge)"
+)
+
+
 class System(_Model):
     name: Text
     description: Text | None = None
@@ -217,6 +238,7 @@ class Loop(_Model):
     )
     answers: dict[Slug, Answer] = Field(default_factory=dict)
     sources: Sources | None = Field(None, description="where imported values came from")
+    disputed: Disputed = Field(default_factory=dict, description=_DISPUTED_HELP)
 
 
 class Resource(_Model):
@@ -231,6 +253,7 @@ class Resource(_Model):
     checkpoint_interval: Duration | None = None
     checkpoint_duration: Duration | None = None
     sources: Sources | None = Field(None, description="where imported values came from")
+    disputed: Disputed = Field(default_factory=dict, description=_DISPUTED_HELP)
 
 
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False), BeforeValidator(_no_boolean)]
@@ -250,22 +273,63 @@ class Economics(_Model):
     engineers: (
         Annotated[int, Field(ge=0, le=100_000), BeforeValidator(_no_boolean)] | Unknown | None
     ) = Field(None, description="engineers who triage platform incidents")
+    disputed: Disputed = Field(default_factory=dict, description=_DISPUTED_HELP)
+
+
+# A finding id (expert/ids.py): rule, then :loops or @resources.
+FindingKey = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9][^\s]*$")]
+
+
+def _reason(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a decision needs a reason: say why, in a sentence")
+    return value
+
+
+class Decision(_Model):
+    """What a team decided about one finding, keyed by the finding's id under `decisions`."""
+
+    state: Literal["accepted", "mitigated", "not-applicable", "false-positive"] = Field(
+        description="accepted: the risk is taken knowingly; mitigated: fixed outside what the "
+        "answers describe; not-applicable; false-positive"
+    )
+    reason: Annotated[str, AfterValidator(_text), AfterValidator(_reason)] = Field(
+        description="why (required)"
+    )
+    by: Text | None = Field(None, description="who decided")
+    date: dt.date = Field(description="when it was decided (YYYY-MM-DD)")
+    expires: dt.date | None = Field(
+        None,
+        description="the last day it holds (YYYY-MM-DD); until then --fail-on ignores an "
+        "accepted or not-applicable finding",
+    )
+
+    @model_validator(mode="after")
+    def _expires_after_date(self) -> Decision:
+        if self.expires is not None and self.expires < self.date:
+            raise ValueError(
+                f"expires ({self.expires}) is before the decision's date ({self.date})"
+            )
+        return self
 
 
 class Assessment(_Model):
-    # The file it was read from and the line of every key, for reports that point at a
-    # loop's line (SARIF); set by load(), not part of the format.
-    _origin: tuple[str, LineMap] | None = None
-
     schema_version: Literal[1]
     system: System
     loops: Annotated[list[Loop], Field(max_length=MAX_LOOPS)] = Field(default_factory=list)
     resources: list[Resource] | None = None
     economics: Economics | None = None
+    decisions: dict[FindingKey, Decision] = Field(
+        default_factory=dict,
+        description="decisions about findings, by finding id (as reports and --format json "
+        "show it)",
+    )
 
     def origin(self) -> tuple[str, LineMap] | None:
-        """The file this assessment was loaded from and its line map, if it was loaded."""
-        return self._origin
+        """The file load() read this assessment from and the line of every key, for reports
+        that point at a loop's line (SARIF). Kept beside the fields, as a cached property
+        is: not part of the format, and equal content is equal wherever it was read from."""
+        return self.__dict__.get("_origin")
 
     def loop(self, loop_id: str) -> Loop | None:
         return next((lp for lp in self.loops if lp.id == loop_id), None)
@@ -290,9 +354,17 @@ class Assessment(_Model):
         for loop in data.get("loops", []):
             if not loop.get("answers"):
                 loop.pop("answers", None)
+            if not loop.get("disputed"):
+                loop.pop("disputed", None)
         for res in data.get("resources", []) or []:
             if not res.get("calls"):
                 res.pop("calls", None)
+            if not res.get("disputed"):
+                res.pop("disputed", None)
+        if data.get("economics") is not None and not data["economics"].get("disputed"):
+            data["economics"].pop("disputed", None)
+        if not data.get("decisions"):
+            data.pop("decisions", None)
         return dump_yaml(data)
 
 
@@ -609,6 +681,9 @@ def validate(
     # A value validation refused (e.g. a term too long) is not also reported as unknown.
     refused = {p.where for p in problems}
     problems += [p for p in check_semantics(data, vocab, source, lines) if p.where not in refused]
+    from expert.respondents import check_disputes  # it imports this module
+
+    problems += [p for p in check_disputes(data, source, lines) if p.where not in refused]
     if assessment is not None and checks is not None:
         problems += checks(assessment)
     if problems:
@@ -626,7 +701,7 @@ def load(
     path = Path(path)
     data, lines = load_yaml(path, what="assessment file")
     assessment = validate(data, vocab, str(path), lines, checks)
-    assessment._origin = (str(path), lines)
+    assessment.__dict__["_origin"] = (str(path), lines)
     return assessment
 
 
