@@ -290,7 +290,11 @@ def assess(
     force: bool,
     kb_dirs: tuple[Path, ...],
 ) -> None:
-    """Assess FILE (- for standard input) and print the findings with their explanations."""
+    """Assess FILE (- for standard input) and print the findings with their explanations.
+
+    Findings the assessment's `decisions` accept or mark not applicable (and that have not
+    expired) do not count for --fail-on."""
+    from expert import decisions
     from expert import diff as diffs
     from expert.assess import Assessor, load_assessment
     from expert.render import render
@@ -313,11 +317,17 @@ def assess(
         results = ax.assess(a)
     if results.engine_errors:
         raise EngineError("a rule action failed: " + "; ".join(results.engine_errors))
+    results = _decided(results, a, kb)
     outputs.write(render(fmt, results, a), target, inputs=inputs, force=force)
     if old is not None and fail_on:
         level = fail_on.removeprefix("new-")
         d = diffs.diff_runs(old, diffs.Run(str(file), results, a), kb)
-        new_hits = diffs.new_at_or_above(d, level)
+        now = results.by_id()
+        new_hits = [
+            f
+            for f in diffs.new_at_or_above(d, level)
+            if not (f.id in now and decisions.waived(now[f.id]))
+        ]
         if new_hits:
             terminal.echo(
                 f"{len(new_hits)} new confirmed finding(s) at or above {level} since "
@@ -326,11 +336,7 @@ def assess(
             )
             sys.exit(EXIT_FAIL_ON)
     elif fail_on:
-        hits = [
-            f
-            for f in results.findings
-            if f.status == "confirmed" and SEVERITIES.index(f.severity) >= SEVERITIES.index(fail_on)
-        ]
+        hits = decisions.fail_on_hits(results, fail_on)
         if hits:
             terminal.echo(f"{len(hits)} confirmed finding(s) at or above {fail_on}", err=True)
             sys.exit(EXIT_FAIL_ON)
@@ -368,6 +374,7 @@ def report(file: Path, output_dir: Path, force: bool, kb_dirs: tuple[Path, ...])
         results = ax.assess(a)
     if results.engine_errors:
         raise EngineError("a rule action failed: " + "; ".join(results.engine_errors))
+    results = _decided(results, a, kb)
     texts = {names[fmt]: render(fmt, results, a) for fmt in FORMATS}  # all before any write
     written = outputs.write_set(texts, output_dir, inputs=inputs, force=force, manifest=manifest)
     for path in written:
@@ -581,6 +588,17 @@ def merge(files: tuple[Path, ...], target: str, force: bool, kb_dirs: tuple[Path
         ) from exc
     outputs.write(result.to_yaml(), target, inputs=inputs, force=force)
     terminal.echo(result.summary(), err=True, nl=False)
+
+
+def _decided(results: Any, a: Any, kb: Any) -> Any:
+    """Results with the assessment's decisions applied; expired, stale and unknown decisions
+    are reported on standard error as well as in the report."""
+    from expert import decisions
+
+    results = decisions.apply(results, a, kb.patterns)
+    for warning in results.decisions.warnings if results.decisions else []:
+        terminal.echo(f"warning: {warning}", err=True)
+    return results
 
 
 def _check_valid(data: dict[str, Any], kb: Any, source: str) -> None:

@@ -15,7 +15,7 @@ import csv
 import io
 
 from expert.assessment import Assessment
-from expert.results import Results
+from expert.results import Finding, Results
 
 COLUMNS = (
     "id",
@@ -29,6 +29,11 @@ COLUMNS = (
     "would_clear_if",
     "sources",
     "rule_override",
+    "decision",
+    "decision_reason",
+    "decision_by",
+    "decision_date",
+    "decision_expires",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -39,6 +44,14 @@ def neutralise(cell: str) -> str:
     if cell.lstrip(" ").startswith(_FORMULA_START):
         return "'" + cell
     return cell
+
+
+def _decision(f: Finding) -> list[str]:
+    """The decision's cells; an expired one says so in its state."""
+    d = f.decision
+    if d is None:
+        return ["", "", "", "", ""]
+    return [f"{d.state} (expired)" if d.expired else d.state, d.reason, d.by, d.date, d.expires]
 
 
 def render(results: Results, assessment: Assessment) -> str:
@@ -66,6 +79,7 @@ def render(results: Results, assessment: Assessment) -> str:
             " | ".join(f.would_clear_if),
             " ".join(s.url for s in f.sources),
             overrides.get(f.rule, ""),
+            *_decision(f),
         ]
         writer.writerow([neutralise(str(cell)) for cell in row])
     return buf.getvalue()

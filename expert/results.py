@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from expert.auditgap import AuditGapReport
-from expert.economics import EconomicSummary
+from expert.economics import EconomicSummary, Range
 from expert.execsummary import ExecutiveSummary
 from expert.inventory import Inventory
 
@@ -66,6 +66,21 @@ class Member(BaseModel):
     resource: str = ""
 
 
+class FindingDecision(BaseModel):
+    """The decision recorded against a finding in the assessment's `decisions`."""
+
+    state: Literal["accepted", "mitigated", "not-applicable", "false-positive"]
+    reason: str
+    by: str = ""
+    date: str = Field(description="YYYY-MM-DD")
+    expires: str = Field("", description="YYYY-MM-DD, or empty: it does not expire")
+    expired: bool = Field(False, description="expires is past: the decision no longer holds")
+    waives: bool = Field(
+        False,
+        description="--fail-on ignores the finding: accepted or not-applicable, and not expired",
+    )
+
+
 class Finding(BaseModel):
     id: str
     rule: str
@@ -88,6 +103,9 @@ class Finding(BaseModel):
         default_factory=list,
         description="every match grouped into this finding: each pair of loops of one pattern "
         "on one resource, or each loop with one kind of auditability gap",
+    )
+    decision: FindingDecision | None = Field(
+        None, description="what the team decided about it, if anything (assessment decisions)"
     )
 
 
@@ -179,6 +197,41 @@ class PatternChange(BaseModel):
     replaces: str = Field("", description="for an override: the pack whose pattern it replaced")
 
 
+class DecisionEntry(BaseModel):
+    """A decision in the assessment file, with what became of it in this run."""
+
+    finding: str = Field(description="the finding id it is keyed by")
+    title: str = Field("", description="the finding's title, if it fired")
+    decision: FindingDecision
+    standing: Literal["applied", "expired", "stale", "unknown"] = Field(
+        description="applied: its finding fired; expired: it fired but the decision expired; "
+        "stale: a finding of a known pattern that no longer fires; unknown: the id names no "
+        "pattern of the knowledge base (a typo?), kept in the file"
+    )
+
+
+class DecisionReport(BaseModel):
+    """The assessment's decisions, and the exposure before and after accepted risks."""
+
+    today: str = Field(description="the date expiries were checked against (YYYY-MM-DD)")
+    entries: list[DecisionEntry] = Field(default_factory=list)
+    exposure_before: Range | None = Field(
+        None, description="economics.total: the monthly money exposure, if priced"
+    )
+    exposure_after: Range | None = Field(
+        None,
+        description="the same total leaving out each priced cost whose root causes all carry "
+        "an unexpired accepted, not-applicable or false-positive decision",
+    )
+    set_aside: list[str] = Field(
+        default_factory=list, description="the ghost costs left out of exposure_after"
+    )
+    warnings: list[str] = Field(default_factory=list, description="expired, stale and unknown")
+
+    def of(self, standing: str) -> list[DecisionEntry]:
+        return [e for e in self.entries if e.standing == standing]
+
+
 class Results(BaseModel):
     schema_version: int = RESULTS_SCHEMA_VERSION
     tool: dict[str, str]
@@ -204,6 +257,9 @@ class Results(BaseModel):
     inventory: Inventory | None = Field(None, description="the Control Plane Inventory")
     economics: EconomicSummary | None = Field(None, description="the Economic Risk Summary")
     audit_gaps: AuditGapReport | None = Field(None, description="the Auditability Gap Report")
+    decisions: DecisionReport | None = Field(
+        None, description="decisions recorded in the assessment, and what became of them"
+    )
 
     def shown(self) -> list[Finding]:
         """The findings headlines show: confirmed, or possible and missing one answer."""
@@ -218,6 +274,10 @@ class Results(BaseModel):
 
     def by_id(self) -> dict[str, Finding]:
         return {f.id: f for f in self.findings}
+
+    def decided(self) -> dict[str, FindingDecision]:
+        """Each decided finding's decision, by finding id."""
+        return {f.id: f.decision for f in self.findings if f.decision is not None}
 
     def changed_patterns(self) -> list[PatternChange]:
         """Patterns the knowledge base's packs overrode or switched off, as recorded."""

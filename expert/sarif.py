@@ -55,6 +55,24 @@ def _locations(f: Finding, layers: dict[str, str], system: str) -> list[dict[str
     ]
 
 
+# Decisions that hide a result in code-scanning UIs: SARIF suppressions, status accepted.
+_SUPPRESSING = ("accepted", "not-applicable", "false-positive")
+
+
+def _decision(f: Finding) -> dict[str, Any]:
+    """A decided finding's suppression (accepted, not applicable or a false positive, and not
+    expired), merged into its result; every decision is also in properties.decision."""
+    d = f.decision
+    if d is None:
+        return {}
+    out: dict[str, Any] = {}
+    if d.state in _SUPPRESSING and not d.expired:
+        out["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": d.reason}
+        ]
+    return out
+
+
 def build(results: Results, assessment: Assessment) -> dict[str, Any]:
     layers = {lp.id: lp.layer or "unknown" for lp in assessment.loops}
     changes = results.changed_patterns()
@@ -95,7 +113,9 @@ def build(results: Results, assessment: Assessment) -> dict[str, Any]:
                     "wouldClearIf": f.would_clear_if,
                     "derivedFrom": f.derived_from,
                     "leadsTo": f.leads_to,
+                    **({"decision": f.decision.model_dump()} if f.decision else {}),
                 },
+                **_decision(f),
             }
         )
     driver: dict[str, Any] = {
