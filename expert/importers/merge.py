@@ -14,6 +14,8 @@ from typing import Any
 
 from expert.respondents import DISPUTED, _flatten, _known, _match, _rename, _same, _set
 
+SOURCES = "sources"
+
 
 @dataclass
 class ImportMerge:
@@ -59,6 +61,8 @@ def _fill(
 ) -> None:
     given = _flatten(mine)
     disputed = set(mine.get(DISPUTED) or {})  # a recorded disagreement is the user's answer
+    # A source is cited only for a value the import filled: a kept answer is the user's own.
+    cited = theirs.pop(SOURCES, None) or {}
     for dotted, value in _flatten(theirs).items():
         if dotted == "name" or dotted in disputed or not _known(value):
             continue
@@ -66,6 +70,8 @@ def _fill(
         if not _known(current):
             _set(mine, dotted, value)
             out.filled.append(f"{what} {dotted}")
+            if dotted in cited:
+                mine.setdefault(SOURCES, {})[dotted] = cited[dotted]
         elif not _same(section, dotted, current, value):
             out.conflicts.append(
                 f"{what} {dotted}: kept your {_shown(current)}; configuration says {_shown(value)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -12,6 +13,7 @@ from pydantic.alias_generators import to_camel
 
 from expert.errors import Problem
 from expert.importers.reader import Document
+from expert.provenance import cite, default_note
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,23 @@ class Source:
     def __str__(self) -> str:
         place = f"{self.file}:{self.line}" if self.line else self.file
         return f"{self.upstream_field} ({'default, ' if self.default else ''}{place})"
+
+    def cite(self) -> str:
+        """As the assessment's `sources:` records it: "hpa.yaml:14", "vs.yaml:9 (default)"."""
+        note = default_note(self.upstream_field) if self.default else ""
+        return cite(_relative(self.file), self.line, note)
+
+
+def _relative(file: str) -> str:
+    """A file under the working directory as a relative path, so that the assessment stays
+    valid for whoever checks out the same repository (and SARIF can point into it)."""
+    path = Path(file)
+    if not path.is_absolute():
+        return file
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return file
 
 
 class Upstream(BaseModel):
@@ -147,6 +166,15 @@ class Entry:
         self.prov[dotted] = source
         return self
 
+    def written(self) -> dict[str, Any]:
+        """The entry as the assessment holds it, with `sources:` citing each field's file
+        and line (so findings and the interview can say where a value came from)."""
+        data = dict(self.data)
+        sources = {k: s.cite() for k, s in sorted(self.prov.items()) if k != "name"}
+        if sources:
+            data["sources"] = sources
+        return data
+
     def add_to(self, key: str, values: list[str], source: Source) -> None:
         """Extend a list field (acts_on, calls) without repeats."""
         current = self.data.setdefault(key, [])
@@ -194,10 +222,10 @@ class Builder:
         provenance: dict[str, Source] = {}
         resources, loops = [], []
         for i, entry in enumerate(self.resources.values()):
-            resources.append(entry.data)
+            resources.append(entry.written())
             provenance.update({f"resources[{i}].{k}": s for k, s in entry.prov.items()})
         for i, entry in enumerate(self.loops.values()):
-            loops.append(entry.data)
+            loops.append(entry.written())
             provenance.update({f"loops[{i}].{k}": s for k, s in entry.prov.items()})
         data = {
             "schema_version": 1,
