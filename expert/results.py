@@ -27,6 +27,12 @@ class Because(BaseModel):
     unknown: bool = Field(
         False, description="the value is unknown, so the finding is only possible"
     )
+    source: str | None = Field(
+        None,
+        description="where an imported value came from, as the assessment's sources cite it "
+        "(hpa.yaml:14); absent for a value someone answered",
+        exclude_if=lambda v: v is None,
+    )
 
 
 class SourceRef(BaseModel):
