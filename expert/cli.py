@@ -547,7 +547,9 @@ def diff(
 @_kb_option
 def merge(files: tuple[Path, ...], target: str, force: bool, kb_dirs: tuple[Path, ...]) -> None:
     """Merge several respondents' assessments of one platform into one file. Where they
-    agree, or one alone answered, the answer is taken; disagreements are listed."""
+    agree, or one alone answered, the answer is taken; where they disagree, the file keeps
+    every answer with who gave it (under `disputed`), the field is unknown, and the
+    assessment reports that the teams describe the loop differently."""
     from expert import respondents
     from expert.assess import load_assessment
 
@@ -569,23 +571,9 @@ def merge(files: tuple[Path, ...], target: str, force: bool, kb_dirs: tuple[Path
         for who, path, a in named
     ]
     result = respondents.merge(pairs, force=force, vocab=kb.vocabulary)
-    try:
-        _check_valid(result.data, kb, "the merged assessment")
-    except InputError as exc:
-        if not result.disputes:
-            raise
-        # The format cannot hold `disputed` yet: refuse rather than write a file that
-        # will not load, and list what to settle.
-        terminal.echo(result.summary(), err=True, nl=False)
-        raise InputError(
-            Problem(
-                "merge",
-                f"the respondents disagree on {len(result.disputes)} answer(s), listed above, "
-                "and the assessment format cannot record a disagreement yet; nothing written",
-                fix="give the same answer in each file (or unknown in all but one), "
-                "then merge again",
-            )
-        ) from exc
+    # Disagreements are kept under `disputed`, the fields themselves unknown: still a file
+    # that assesses, which this checks before anything is written.
+    _check_valid(result.data, kb, "the merged assessment")
     outputs.write(result.to_yaml(), target, inputs=inputs, force=force)
     terminal.echo(result.summary(), err=True, nl=False)
 

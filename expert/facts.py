@@ -114,6 +114,8 @@ def loop_values(loop: Loop, structure: Structure) -> dict[str, Any]:
         elif spec.name == "roles":
             # None (every role unknown) where a caller built the structure without roles.
             values[spec.name] = structure.roles.get(loop.id)
+        elif spec.name == "disputed":
+            values[spec.name] = "yes" if loop.disputed else "no"
         else:
             values[spec.name] = _get(loop, spec.name)
     return values

@@ -92,6 +92,7 @@ LOOP_FIELDS = [
     _f("guards.exemptions", "yesno"),
     _f("guards.rate_limited", "yesno"),
     _f("guards.give_up_after", "interval"),
+    _f("disputed", "yesno", help="respondents gave different answers about this loop"),
 ]
 
 RESOURCE_FIELDS = [

@@ -52,12 +52,21 @@ def test_merge_of_agreeing_respondents_writes_a_valid_file(tmp_path: Path) -> No
     assert code == 0, err
 
 
-def test_merge_with_a_disagreement_refuses_and_writes_nothing(tmp_path: Path) -> None:
+def test_merge_with_a_disagreement_keeps_both_answers_and_reports_it(tmp_path: Path) -> None:
     a, b = respondent(tmp_path, "Platform"), respondent(tmp_path, "Inference", timescale="13m")
     out = tmp_path / "merged.yaml"
     code, _, err = run("merge", str(a), str(b), "-o", str(out))
-    assert code == 2 and not out.exists()
-    assert "disputed loop" in err and "13m" in err and "cannot record a disagreement" in err
+    assert code == 0, err
+    assert "1 disagreement(s)" in err and "13m" in err
+    merged = yaml.safe_load(out.read_text())
+    loop = merged["loops"][0]
+    assert loop["timescale"] == "unknown"
+    assert {x["by"] for x in loop["disputed"]["timescale"]} == {"Platform", "Inference"}
+    code, report, err = run("assess", str(out), "--format", "json")
+    assert code == 0, err
+    hits = [f for f in json.loads(report)["findings"] if f["rule"] == "respondents-disagree"]
+    assert len(hits) == 1 and loop["id"] in hits[0]["loops"]
+    assert "describe" in hits[0]["title"] and hits[0]["status"] == "confirmed"
 
 
 def test_merge_needs_two_files(tmp_path: Path) -> None:
