@@ -24,7 +24,7 @@ import markupsafe
 from expert import collector, csvout, deliverables, mermaid, sarif, svgmap
 from expert.assessment import Assessment
 from expert.economics import Range, exact, money, number, percent, range_text
-from expert.results import Finding, Results
+from expert.results import Because, Finding, Results
 
 FORMATS = ("markdown", "html", "json", "sarif", "csv")
 EXTENSIONS = {"markdown": "md", "html": "html", "json": "json", "sarif": "sarif", "csv": "csv"}
@@ -189,7 +189,7 @@ class _FindingViews:
                 severity_reason=f.severity_reason,
                 loops=[names[lp] for lp in f.loops],
                 because=[
-                    (b.loop, names[b.loop] if b.loop else "", b.field, b.value, b.unknown)
+                    (b.loop, names[b.loop] if b.loop else "", b.field, _cited(b), b.unknown)
                     for b in f.because
                 ],
                 derived_from=[(d, titles[d]) for d in f.derived_from],
@@ -199,6 +199,11 @@ class _FindingViews:
                 evidence=evidence_text(f),
                 members=[(" and ".join(names[lp] for lp in m.loops), m.status) for m in f.members],
             )
+
+
+def _cited(b: Because) -> str:
+    """A because entry's value, with the configuration line it was imported from."""
+    return f"{b.value} (from {b.source})" if b.source else b.value
 
 
 def evidence_text(f: Finding) -> str:
