@@ -24,6 +24,7 @@ from expert.ids import group_id
 from expert.knowledge import KnowledgeBase
 from expert.patterns import SEVERITY_ORDER, Pattern, Question, Term
 from expert.plainwords import clearing_answer, plain, value_words
+from expert.provenance import source_of
 from expert.results import Because, Finding, Member, OpenQuestion, SourceRef
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
@@ -236,9 +237,16 @@ class Explainer:
         if kind == "loop":
             loop_id = fact["loop"]
             value = self._loop_field(loop_id, term.field)
-            return Because(loop=loop_id, field=term.field, value=value, unknown=result == "unknown")
+            return Because(
+                loop=loop_id,
+                field=term.field,
+                value=value,
+                unknown=result == "unknown",
+                source=source_of(self.loops[loop_id], term.field),
+            )
         loops = self.facts.loops_of.get(fact["id"], [])
         field = term.field
+        source = self._fact_source(kind, fact, field)
         value = _fact_value(fact, field, kind)
         if kind == "edge":
             value = (
@@ -251,7 +259,22 @@ class Explainer:
             field=f"{kind}.{field}",
             value=value,
             unknown=result == "unknown",
+            source=source,
         )
+
+    def _fact_source(self, kind: str, fact: dict[str, Any], field: str) -> str | None:
+        """Where a resource's value, or both sides of a loop-to-resource ratio, came from
+        when they were imported (a ratio cites each side it has a source for)."""
+        if kind == "resource":
+            return source_of(self._resources.get(fact["id"].split(":", 1)[1]), field)
+        if kind == "acts" and "_vs_" in field:
+            mine, theirs = field.split("_vs_", 1)
+            cited = [
+                source_of(self.loops.get(fact.get("loop", "")), mine),
+                source_of(self._resources.get(fact.get("resource", "")), theirs),
+            ]
+            return ", ".join(c for c in cited if c) or None
+        return None
 
     def _severity(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> tuple[str, str]:
         severity, reason = p.severity, ""
