@@ -8,14 +8,23 @@ vendored so the test runs offline.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
+from click.testing import CliRunner
 
+from expert.assess import Assessor, load_assessment
+from expert.cli import main
 from expert.render import render
+from tests.helpers import builtin_kb
 from tests.test_reports_escaping import hostile
 from tests.test_reports_golden import NAMES, assessed
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "expert" / "examples"
+CONFIGS = Path(__file__).resolve().parent.parent / "examples" / "configs" / "inference-platform"
 
 SCHEMA = json.loads((Path(__file__).parent / "golden" / "sarif-schema-2.1.0.json").read_text())
 
@@ -57,3 +66,77 @@ def test_the_schema_catches_a_broken_log() -> None:
     log["runs"][0]["results"][0]["level"] = "fatal"
     with pytest.raises(AssertionError):
         _validate(log)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_result_points_at_a_line_of_the_assessment(name: str) -> None:
+    results, a = assessed(name)
+    run = json.loads(render("sarif", results, a))["runs"][0]
+    lines = (EXAMPLES / f"{name}.yaml").read_text().splitlines()
+    for res in run["results"]:
+        assert res["locations"]
+        for loc in res["locations"]:
+            physical = loc["physicalLocation"]
+            assert physical["artifactLocation"]["uri"] == f"expert/examples/{name}.yaml"
+            logical = loc["logicalLocations"][0]
+            line = lines[physical["region"]["startLine"] - 1]
+            if "fullyQualifiedName" in logical:  # a loop: the line of its id
+                assert line.strip() in (f"- id: {logical['name']}", f"id: {logical['name']}")
+            else:  # the platform as a whole
+                assert line.startswith("system:")
+
+
+def test_rules_carry_security_severity_and_help() -> None:
+    results, a = assessed("llm-platform")
+    run = json.loads(render("sarif", results, a))["runs"][0]
+    rank = {"low": 3.0, "medium": 5.0, "high": 7.0, "critical": 9.0}
+    for rule in run["tool"]["driver"]["rules"]:
+        assert rule["help"]["text"]
+        worst = max(rank[f.severity] for f in results.findings if f.rule == rule["id"])
+        assert float(rule["properties"]["security-severity"]) == worst
+
+
+def test_the_automation_id_survives_renaming_the_system(tmp_path: Path) -> None:
+    kb = builtin_kb()
+    ids = []
+    for name in ("Platform", "Platform, renamed"):
+        data = yaml.safe_load((EXAMPLES / "training-cluster.yaml").read_text())
+        data["system"]["name"] = name
+        path = tmp_path / "assessment.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        a = load_assessment(path, kb)
+        with Assessor(kb) as ax:
+            results = ax.assess(a)
+        ids.append(json.loads(render("sarif", results, a))["runs"][0]["automationDetails"]["id"])
+    assert ids[0] == ids[1] and ids[0].startswith("control-coherence/")
+
+
+def test_imported_values_point_at_their_configuration_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(CONFIGS, tmp_path / "cfg")
+    done = CliRunner().invoke(main, ["import", "cfg", "-o", "p.yaml"])
+    assert done.exit_code == 0, done.stderr
+    kb = builtin_kb()
+    a = load_assessment(tmp_path / "p.yaml", kb)
+    with Assessor(kb) as ax:
+        results = ax.assess(a)
+    log = json.loads(render("sarif", results, a))
+    _validate(log)
+    run = log["runs"][0]
+    assert all(loc.get("physicalLocation") for r in run["results"] for loc in r["locations"])
+    related = [loc for r in run["results"] for loc in r.get("relatedLocations", [])]
+    assert related
+    for loc in related:
+        physical = loc["physicalLocation"]
+        uri, line = physical["artifactLocation"]["uri"], physical["region"]["startLine"]
+        assert uri.startswith("cfg/") and (tmp_path / uri).is_file()
+        assert f"{uri}:{line}" in loc["message"]["text"]
+    timeout = (tmp_path / "cfg" / "gateway.yaml").read_text().splitlines()[29]
+    assert timeout.strip() == "timeout: 60s"
+    assert any(
+        loc["physicalLocation"]["artifactLocation"]["uri"] == "cfg/gateway.yaml"
+        and loc["physicalLocation"]["region"]["startLine"] == 30
+        for loc in related
+    )
