@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,6 +213,24 @@ class Session:
                     _put(loop, field, value)
                     if field == "acts_on" and data.get("resources") is not None:
                         _declare(data, value)
+
+        self._change(edit)
+
+    def decide(
+        self, finding_id: str, state: str, reason: str, by: str = "", on: date | None = None
+    ) -> None:
+        """Record a decision about a finding under `decisions`, dated `on` (today), replacing
+        any earlier one; InputError if it is not valid (a blank reason, an unknown state)."""
+        entry: dict[str, Any] = {
+            "state": state,
+            "reason": reason.strip(),
+            "date": (on or date.today()).isoformat(),
+        }
+        if by.strip():
+            entry["by"] = by.strip()
+
+        def edit(data: dict[str, Any]) -> None:
+            _mapping(data, "decisions")[finding_id] = entry
 
         self._change(edit)
 

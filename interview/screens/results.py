@@ -14,15 +14,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from expert import economics
-from expert.assessment import Assessment
+from expert.assessment import Assessment, Decision
 from expert.economics import CostLine, EconomicSummary
+from expert.errors import InputError
 from expert.knowledge import KnowledgeBase
 from expert.patterns import SEVERITY_ORDER
 from expert.results import Finding, Results
+from interview.screens.decision import DecisionDialog
 from interview.widgets.explanation import explain
 from interview.widgets.live_panel import KIND_LABEL, counts_line
 
@@ -110,6 +113,7 @@ class ResultsScreen(Screen[None]):
         Binding("escape", "back", "Back to questions"),
         Binding("s", "sort", "Sort"),
         Binding("a", "answer", "Answer to settle"),
+        Binding("d", "decide", "Decide"),
         Binding("e", "app.export", "Export"),
     ]
 
@@ -160,12 +164,14 @@ class ResultsScreen(Screen[None]):
         summary.update(Text("\n".join([line, *exposure_lines(self.money)])))
         costs = {c.finding: c for c in self.money.costs}
         self.shown = sort_findings(results, self.sort_by)
+        # The file's decisions, which a saved decision changes without a re-run.
+        decided = session.assessment.decisions if session.assessment is not None else {}
         table.clear()
         for f in self.shown:
             table.add_row(
                 f.severity.upper(),
                 KIND_LABEL[f.kind],
-                f.status,
+                f"{f.status}, {decided[f.id].state}" if f.id in decided else f.status,
                 cost_cell(costs.get(f.id), self.money.currency),
                 Text(f.title),
                 key=f.id,
@@ -194,9 +200,14 @@ class ResultsScreen(Screen[None]):
                 )
             )
             return
-        widget.update(
-            explain(finding, results, self.app.session, self.money)  # type: ignore[attr-defined]
-        )
+        text = explain(finding, results, self.app.session, self.money)  # type: ignore[attr-defined]
+        decision = self._decision(finding.id)
+        if decision is not None:
+            said = f"\n\nDecision: {decision.state}, {decision.date}"
+            said += f" by {decision.by}" if decision.by else ""
+            said += f" (expires {decision.expires})" if decision.expires else ""
+            text = text + Content.styled(f"{said}: {decision.reason}", "bold")
+        widget.update(text)
         self.query_one("#explanation-scroll", VerticalScroll).scroll_home(animate=False)
 
     @on(DataTable.RowHighlighted, "#findings")
@@ -229,6 +240,33 @@ class ResultsScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def _decision(self, finding_id: str) -> Decision | None:
+        assessment = self.app.session.assessment  # type: ignore[attr-defined]
+        return assessment.decisions.get(finding_id) if assessment is not None else None
+
+    def action_decide(self) -> None:
+        """Record a decision about the selected finding (saved at once, like an answer)."""
+        results: Results | None = self.app.results  # type: ignore[attr-defined]
+        finding = results.by_id().get(self.selected or "") if results else None
+        if finding is None:
+            return
+
+        def save(chosen: tuple[str, str, str] | None) -> None:
+            if chosen is None:
+                return
+            state, reason, by = chosen
+            try:
+                self.app.session.decide(finding.id, state, reason, by)  # type: ignore[attr-defined]
+            except InputError as exc:
+                self.notify(str(exc), severity="error", timeout=10)
+                return
+            self.notify(f"Saved: {state}.", severity="information")
+            self.refresh_results()
+
+        self.app.push_screen(
+            DecisionDialog(finding.id, finding.title, self._decision(finding.id)), save
+        )
 
     def action_answer(self) -> None:
         results: Results | None = self.app.results  # type: ignore[attr-defined]
