@@ -79,9 +79,10 @@ def _locations(
     ]
     out = []
     for name, qualified in named:
-        logical: dict[str, Any] = {"name": name, "kind": "module"}
+        logical: dict[str, Any] = {"name": name}
         if qualified is not None:
             logical["fullyQualifiedName"] = qualified
+        logical["kind"] = "module"
         location: dict[str, Any] = {"logicalLocations": [logical]}
         if place is not None:
             file, lines, index = place
