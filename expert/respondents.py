@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from expert.vocabulary import Vocabulary
 
 DISPUTED = "disputed"
+# Where imported values came from: bookkeeping that follows the answers, not an answer.
+SOURCES = "sources"
 Section = Literal["loops", "resources", "economics"]
 # The mapping fields of a loop whose keys are answers of their own.
 _NESTED = ("retry", "guards", "answers")
@@ -130,7 +132,7 @@ def _flatten(item: dict[str, Any]) -> dict[str, Any]:
     """A loop's, resource's or economics' answers by dotted field (no id, no disputes)."""
     out: dict[str, Any] = {}
     for key, value in item.items():
-        if key in ("id", DISPUTED):
+        if key in ("id", DISPUTED, SOURCES):
             continue
         if key in _NESTED and isinstance(value, dict):
             for sub, v in value.items():
@@ -256,12 +258,15 @@ class _Merger:
         answers: dict[str, dict[str, list[Alternative]]] = {}
         fields: dict[str, list[str]] = {}
         names: dict[str, str] = {}
+        sources: dict[str, dict[str, str]] = {}
         for r, items in zip(self.respondents, per_respondent, strict=True):
             for item in items:
                 iid = item["id"]
                 if iid not in answers:
                     order.append(iid)
                     answers[iid], fields[iid] = {}, []
+                for fname, where in (item.get(SOURCES) or {}).items():
+                    sources.setdefault(iid, {}).setdefault(fname, where)
                 if _known(item.get("name")) and iid not in names:
                     names[iid] = str(item["name"])
                 self._collect(section, r, iid, _flatten(item), answers[iid], fields[iid])
@@ -273,6 +278,10 @@ class _Merger:
             )
             if disputed:
                 item[DISPUTED] = disputed
+            # A source stays only with an answer that was taken, not with a disputed one.
+            kept = {f: w for f, w in sources.get(iid, {}).items() if f not in disputed}
+            if kept:
+                item[SOURCES] = kept
             out.append(item)
         return out
 

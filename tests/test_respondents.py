@@ -230,3 +230,19 @@ def test_a_merged_file_with_a_broken_dispute_is_refused() -> None:
     _loop(merged, "gateway-timeout")["disputed"] = ["not", "a", "mapping"]
     with pytest.raises(InputError, match="must map each disputed field"):
         _merge([("Both teams", merged), ("Edge networking", _read(DATA / "platform-sre.yaml"))])
+
+
+def test_where_imported_answers_came_from_follows_the_answers_taken() -> None:
+    pairs = _pair()
+    sre, team = pairs[0][1], pairs[1][1]
+    _loop(sre, "gateway-timeout")["sources"] = {
+        "deadline": "gateway.yaml:30",
+        "propagates_cancellation": "gateway.yaml:31",
+    }
+    _loop(team, "gateway-timeout")["sources"] = {"deadline": "other.yaml:9"}
+    result = _merge(pairs)
+    gateway = _loop(result.data, "gateway-timeout")
+    # Sources are not answers: no dispute over them, and a disputed answer keeps none.
+    assert [d.field for d in result.disputes] == ["propagates_cancellation"]
+    assert gateway["sources"] == {"deadline": "gateway.yaml:30"}
+    _load(result.data)
