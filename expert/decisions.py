@@ -60,6 +60,7 @@ def _view(d: Decision, today: dt.date) -> FindingDecision:
         expires=d.expires.isoformat() if d.expires else "",
         expired=expired,
         waives=d.state in WAIVING and not expired,
+        sets_aside=d.state in SET_ASIDE and not expired,
     )
 
 
@@ -140,7 +141,7 @@ def _exposure(results: Results, report: DecisionReport) -> None:
         else:
             kept.append(line)
     report.exposure_before = econ.total
-    report.exposure_after = economics._total(kept, econ.figures) or economics.Range(
+    report.exposure_after = economics.total(kept, econ.figures) or economics.Range(
         low=0, likely=0, high=0
     )
     report.set_aside = aside

@@ -6,7 +6,7 @@ labels, question texts), so the assessor calls it. Reports never compute anythin
 
 from __future__ import annotations
 
-from expert import auditgap, economics, execsummary, inventory
+from expert import auditgap, decisions, economics, execsummary, inventory
 from expert.assessment import Assessment
 from expert.knowledge import KnowledgeBase
 from expert.results import Results
@@ -14,10 +14,12 @@ from expert.results import Results
 
 def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Results:
     """Results with executive_summary, inventory, economics and audit_gaps filled in."""
+    # Findings carry their decisions first, so the summary can leave decided ones out.
+    results = decisions.apply(results, assessment, kb.patterns)
     models = {pid: p.cost for pid, p in kb.patterns.items() if p.cost is not None}
     money = economics.summarise(results.findings, assessment.economics, models)
     names = {node.id: node.name for node in results.risk_map.nodes}
-    return results.model_copy(
+    completed = results.model_copy(
         update={
             "economics": money,
             "inventory": inventory.build(assessment, kb, results.findings),
@@ -29,6 +31,9 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
             ),
         }
     )
+    # Again, now that there is an exposure to state before and after decisions. Every
+    # caller (the command line, the interview's export, diff) sees them.
+    return decisions.apply(completed, assessment, kb.patterns)
 
 
 def ensure(results: Results, assessment: Assessment) -> Results:

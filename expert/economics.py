@@ -639,7 +639,7 @@ def _cap_engineering(r: Range, members: list[CostLine], figures: list[Figure]) -
     )
 
 
-def _total(lines: list[CostLine], figures: list[Figure]) -> Range | None:
+def total(lines: list[CostLine], figures: list[Figure]) -> Range | None:
     budgets = _budgets(lines, figures)
     if not budgets:
         return None
@@ -681,8 +681,8 @@ def _likely_total(
             "parameters": {k: float(v) for k, v in model.parameters.items()},
         }
         repriced.append(line.model_copy(update=update))
-    total = _total(repriced, figures)
-    return total.likely if total else 0.0
+    summed = total(repriced, figures)
+    return summed.likely if summed else 0.0
 
 
 def _sensitivity(
@@ -785,16 +785,16 @@ def summarise(
     # Held-back costs (resting on several unknown answers) are listed to check, not priced.
     ghosts = [f for f in findings if f.kind == "ghost-cost" and f.evidence.shown]
     lines = _lines(ghosts, figures, currency, models, links)
-    total = _total(lines, figures)
+    summed = total(lines, figures)
     excluded = [line.finding for line in lines if line.money is None]
     summary = EconomicSummary(
         currency=currency,
-        priced=total is not None,
+        priced=summed is not None,
         figures=figures,
         costs=lines,
-        total=total,
+        total=summed,
         budgets=_budgets(lines, figures),
-        total_partial=total is not None and bool(excluded),
+        total_partial=summed is not None and bool(excluded),
         excluded=excluded,
         quantities=_quantities(lines),
         rules=RULES,
@@ -819,9 +819,9 @@ def summarise(
             + "; ".join(_missing(f) for f in absent)
             + "), but none of the costs found here needs the missing ones."
         )
-    if total is not None:
+    if summed is not None:
         summary.sensitivity = _sensitivity(
-            ghosts, figures, currency, models, lines, total.likely, links
+            ghosts, figures, currency, models, lines, summed.likely, links
         )
         summary.sensitivity_note = _sensitivity_note(summary.sensitivity)
     summary.headline = headline(summary)

@@ -217,6 +217,10 @@ def build(
     kb: KnowledgeBase,
     economics: EconomicSummary | None,
 ) -> ExecutiveSummary:
+    # Findings a decision set aside (accepted, not applicable, false positive) are listed
+    # with their decisions, not among the risks still open.
+    set_aside = sum(bool(f.decision and f.decision.sets_aside) for f in findings)
+    findings = [f for f in findings if not (f.decision and f.decision.sets_aside)]
     held_back = sum(not f.evidence.shown for f in findings)
     findings = [f for f in findings if f.evidence.shown]  # headlines show the strong ones
     by_id = {f.id: f for f in findings}
@@ -252,6 +256,12 @@ def build(
             f" {held_back} more possible finding{'s' if held_back != 1 else ''} "
             f"{'rest' if held_back != 1 else 'rests'} on several unknown answers and "
             f"{'are' if held_back != 1 else 'is'} held back in the list to check."
+        )
+    if set_aside:
+        verdict += (
+            f" {set_aside} finding{'s' if set_aside != 1 else ''} set aside by a recorded "
+            f"decision {'are' if set_aside != 1 else 'is'} left out here and listed with "
+            f"{'their decisions' if set_aside != 1 else 'its decision'}."
         )
     ranked = sorted(conflicts, key=_order) or sorted(gaps, key=_order)
     by_rule: dict[str, list[Finding]] = {}

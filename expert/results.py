@@ -85,6 +85,11 @@ class FindingDecision(BaseModel):
         False,
         description="--fail-on ignores the finding: accepted or not-applicable, and not expired",
     )
+    sets_aside: bool = Field(
+        False,
+        description="accepted, not-applicable or false-positive, and not expired: left out of "
+        "the summary's risks and of the exposure after decisions",
+    )
 
 
 class Finding(BaseModel):

@@ -222,3 +222,15 @@ def test_baseline_gate_ignores_a_new_finding_that_is_accepted(tmp_path: Path) ->
     path.write_text(yaml.safe_dump(example({i: decision("not-applicable") for i in new})))
     code, _, err = run("assess", str(path), "--baseline", str(small), "--fail-on", "new-high")
     assert code == 0, err
+
+
+def test_the_summary_leaves_accepted_findings_out_of_the_open_risks() -> None:
+    a = assessment.validate(example({ACCEPTED: decision()}), builtin_kb().vocabulary)
+    with Assessor(builtin_kb()) as ax:
+        results = ax.assess(a)
+    summary = results.executive_summary
+    assert summary is not None and results.by_id()[ACCEPTED].decision is not None
+    assert ACCEPTED not in {fid for r in summary.top_risks for fid in r.findings}
+    assert "1 finding set aside by a recorded decision" in summary.verdict
+    undecided = bare()[0].executive_summary
+    assert undecided is not None and "set aside" not in undecided.verdict
