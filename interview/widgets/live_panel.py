@@ -28,18 +28,25 @@ MAX_FINDINGS = 12
 MAX_QUESTIONS = 8
 
 
-def by_severity(results: Results) -> list:
+def by_severity(results: Results, shown_only: bool = False) -> list:
+    """Findings, most severe first; `shown_only` leaves out the held-back ones (possible
+    findings resting on more than one unknown answer), as the reports' headlines do."""
+    findings = [f for f in results.findings if f.evidence.shown or not shown_only]
     return sorted(
-        results.findings,
+        findings,
         key=lambda f: (-SEVERITY_ORDER.index(f.severity), f.status != "confirmed", f.id),
     )
 
 
 def counts_line(results: Results) -> str:
+    """The counts the reports' summary gives: shown findings, and how many are held back."""
     if not results.findings:
         return "none yet"
-    confirmed = sum(f.status == "confirmed" for f in results.findings)
-    return f"{confirmed} confirmed, {len(results.findings) - confirmed} possible"
+    shown = [f for f in results.findings if f.evidence.shown]
+    confirmed = sum(f.status == "confirmed" for f in shown)
+    line = f"{confirmed} confirmed, {len(shown) - confirmed} possible"
+    held_back = len(results.findings) - len(shown)
+    return line + (f", {held_back} held back to check" if held_back else "")
 
 
 class LivePanel(Vertical):
@@ -81,7 +88,7 @@ class LivePanel(Vertical):
             return
         highlighted = listing.highlighted_option.id if listing.highlighted_option else None
         options: list[Option] = []
-        findings = by_severity(results)
+        findings = by_severity(results, shown_only=True)
         for f in findings[:MAX_FINDINGS]:
             label = Text()
             label.append(f"{f.severity.upper():9}", style="bold")

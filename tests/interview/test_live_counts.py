@@ -1,0 +1,26 @@
+"""The interview counts findings as the reports' headlines do: held-back ones apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from expert.assess import Assessor, load_assessment
+from expert.knowledge import load
+from interview.widgets.live_panel import by_severity, counts_line
+
+EXAMPLE = Path(__file__).parents[2] / "expert" / "examples" / "llm-platform.yaml"
+
+
+def test_held_back_findings_are_counted_apart_and_not_listed() -> None:
+    kb = load([])
+    with Assessor(kb) as ax:
+        results = ax.assess(load_assessment(EXAMPLE, kb), deliverables=False)
+    held = [f for f in results.findings if not f.evidence.shown]
+    assert held, "premise: the example holds some findings back"
+    shown = len(results.findings) - len(held)
+    confirmed = sum(f.status == "confirmed" for f in results.findings if f.evidence.shown)
+    assert counts_line(results) == (
+        f"{confirmed} confirmed, {shown - confirmed} possible, {len(held)} held back to check"
+    )
+    listed = {f.id for f in by_severity(results, shown_only=True)}
+    assert listed.isdisjoint(f.id for f in held) and len(listed) == shown
