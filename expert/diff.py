@@ -1,6 +1,10 @@
 """What changed between two runs: findings new, resolved and changed, loops added, removed
 and changed, and the exposure delta.
 
+A finding's decision (expert/decisions.py) travels with it: a decision recorded, removed,
+changed or expired since the old run changes the finding, so a reviewer sees risks being
+accepted as plainly as risks appearing.
+
 Either side may be an assessment file (assessed here) or a results file written by
 `coherence assess --format json`. Findings are matched by their id (expert/ids.py: the rule
 plus the sorted ids of its loops), which does not depend on the order of loops or on their
@@ -24,7 +28,7 @@ from expert.assessment import Assessment
 from expert.economics import money
 from expert.errors import EngineError, InputError, Problem
 from expert.patterns import SEVERITY_ORDER
-from expert.results import RESULTS_SCHEMA_VERSION, Finding, Results
+from expert.results import RESULTS_SCHEMA_VERSION, Finding, FindingDecision, Results
 from expert.yamlio import MAX_BYTES, read_text
 
 if TYPE_CHECKING:
@@ -37,7 +41,7 @@ DIFF_SCHEMA_VERSION = 1
 RESULTS_MAX_BYTES = 512 * 1024 * 1024
 # Kinds that are one finding per rule for the whole platform (expert/explain.py, derived).
 PLATFORM_KINDS = ("symptom", "ghost-cost")
-FINDING_FIELDS = ("status", "severity", "loops")
+FINDING_FIELDS = ("status", "severity", "loops", "decision")
 LoopValues = Literal["answers", "inventory", "risk map"]
 
 
@@ -49,6 +53,9 @@ class FindingRef(BaseModel):
     status: str
     severity: str
     loops: list[str]
+    decision: FindingDecision | None = Field(
+        None, description="the decision recorded against it in that run, if any"
+    )
 
 
 class FieldChange(BaseModel):
@@ -64,7 +71,9 @@ class FindingChange(BaseModel):
     rule: str
     kind: str
     title: str
-    changes: list[FieldChange] = Field(description="status, severity and loops, as changed")
+    changes: list[FieldChange] = Field(
+        description="status, severity, loops and decision, as changed"
+    )
     old: FindingRef
     new: FindingRef
 
@@ -243,7 +252,19 @@ def _ref(f: Finding) -> FindingRef:
         status=f.status,
         severity=f.severity,
         loops=list(f.loops),
+        decision=f.decision,
     )
+
+
+def decision_text(d: FindingDecision | None) -> str | None:
+    """A decision in one line (None: no decision), e.g. `accepted by SRE on 2024-05-02,
+    until 2024-09-30: the deadline is raised in Q3`."""
+    if d is None:
+        return None
+    text = d.state + (f" by {d.by}" if d.by else "") + f" on {d.date}"
+    if d.expires:
+        text += f", expired {d.expires}" if d.expired else f", until {d.expires}"
+    return f"{text}: {d.reason}"
 
 
 def _finding_changes(old: Finding, new: Finding) -> list[FieldChange]:
@@ -251,6 +272,9 @@ def _finding_changes(old: Finding, new: Finding) -> list[FieldChange]:
     for name in FINDING_FIELDS:
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
+            if name == "decision":
+                out.append(FieldChange(field=name, old=decision_text(a), new=decision_text(b)))
+                continue
             text = (lambda v: ", ".join(v)) if name == "loops" else str
             out.append(FieldChange(field=name, old=text(a), new=text(b)))
     return out
@@ -535,6 +559,8 @@ def _finding_change_text(ch: FieldChange, arrow: str) -> str:
         old, new = (set(filter(None, (v or "").split(", "))) for v in (ch.old, ch.new))
         moved = [f"+{lp}" for lp in sorted(new - old)] + [f"-{lp}" for lp in sorted(old - new)]
         return f"loops: {', '.join(moved)}"
+    if ch.field == "decision":
+        return f"decision: {ch.old or 'none'} {arrow} {ch.new or 'none'}"
     return f"{ch.field}: {ch.old} {arrow} {ch.new}"
 
 
@@ -549,10 +575,11 @@ def to_markdown(diff: Diff) -> str:
     def finding_row(f: FindingRef) -> str:
         return (
             f"| {f.severity} | {f.status} | {md_escape(f.title)} | {md_code(f.id)} | "
-            f"{md_escape(', '.join(f.loops)) or '-'} |"
+            f"{md_escape(', '.join(f.loops)) or '-'} | "
+            f"{md_escape(decision_text(f.decision) or '-')} |"
         )
 
-    head = "| severity | status | finding | id | loops |\n|---|---|---|---|---|"
+    head = "| severity | status | finding | id | loops | decision |\n|---|---|---|---|---|---|"
     out = [
         "# Assessment diff",
         "",
@@ -605,7 +632,8 @@ def to_text(diff: Diff) -> str:
     """For a terminal: plain lines (the caller's echo makes control characters visible)."""
 
     def finding_line(sign: str, f: FindingRef) -> str:
-        return f"  {sign} [{f.severity}, {f.status}] {f.title}  ({f.id})"
+        line = f"  {sign} [{f.severity}, {f.status}] {f.title}  ({f.id})"
+        return line + (f"\n      decision: {decision_text(f.decision)}" if f.decision else "")
 
     out = [f"{diff.old.label} -> {diff.new.label}", _counts(diff)]
     out += [f"note: {n}" for n in diff.notes]

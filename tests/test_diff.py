@@ -296,3 +296,77 @@ def test_bad_results_files_are_refused_with_the_file_named(tmp_path: Path, base:
     empty.write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="empty"):
         diff.load_run(empty, kb)
+
+
+def _decided(data: dict[str, Any], finding: str, **decision: Any) -> dict[str, Any]:
+    out = copy.deepcopy(data)
+    entry = {"state": "accepted", "reason": "the gateway deadline is raised in Q3"}
+    out["decisions"] = {finding: {**entry, "by": "Platform SRE", "date": "2024-05-02", **decision}}
+    return out
+
+
+def test_a_decision_recorded_or_expired_since_the_old_run_changes_its_finding(
+    ax: Assessor, base: diff.Run, base_data: dict[str, Any]
+) -> None:
+    target = "cancellation-not-propagated:gateway-timeout"
+    decided = _run(ax, _decided(base_data, target), "decided")
+    d = diff.diff_runs(base, decided, builtin_kb())
+    assert not d.findings_new and not d.findings_resolved
+    assert [
+        (c.id, [(ch.field, ch.old, ch.new) for ch in c.changes]) for c in d.findings_changed
+    ] == [
+        (
+            target,
+            [
+                (
+                    "decision",
+                    None,
+                    "accepted by Platform SRE on 2024-05-02: the gateway deadline is raised in Q3",
+                )
+            ],
+        )
+    ]
+    change = d.findings_changed[0]
+    assert change.old.decision is None
+    assert change.new.decision is not None and change.new.decision.state == "accepted"
+    assert not d.empty()
+    # A decision changes nothing that could fail a baseline gate by itself.
+    assert diff.new_at_or_above(d, "low") == []
+
+    text, md = diff.to_text(d), diff.to_markdown(d)
+    assert f"  ~ {change.title}  ({target})" in text
+    assert "decision: none -> accepted by Platform SRE on 2024-05-02: the gateway" in text
+    assert "decision: none → accepted by Platform SRE on 2024-05-02: the gateway" in md
+    doc = json.loads(diff.to_json(d))
+    assert doc["findings_changed"][0]["new"]["decision"]["by"] == "Platform SRE"
+    assert diff.Diff.model_validate(doc) == d
+
+    # The same decision, now past its date: it no longer waives the finding, and says so.
+    expired = _run(ax, _decided(base_data, target, expires="2024-06-30"), "expired")
+    d = diff.diff_runs(decided, expired, builtin_kb())
+    assert [(c.id, [ch.new for ch in c.changes]) for c in d.findings_changed] == [
+        (
+            target,
+            [
+                "accepted by Platform SRE on 2024-05-02, expired 2024-06-30: the gateway "
+                "deadline is raised in Q3"
+            ],
+        )
+    ]
+    # Removing the decision is a change too, and a decided finding that is new or
+    # resolved shows its decision beside it.
+    d = diff.diff_runs(decided, base, builtin_kb())
+    assert [ch.new for ch in d.findings_changed[0].changes] == [None]
+    assert "-> none" in diff.to_text(d)
+    d = diff.diff_runs(decided, _run(ax, _edited_away(base_data), "cleared"), builtin_kb())
+    (resolved,) = [f for f in d.findings_resolved if f.id == target]
+    assert resolved.decision is not None
+    assert f"({target})\n      decision: accepted by Platform SRE" in diff.to_text(d)
+    assert "| accepted by Platform SRE on 2024-05-02: the gateway" in diff.to_markdown(d)
+
+
+def _edited_away(data: dict[str, Any]) -> dict[str, Any]:
+    """The example with the gateway passing cancellation on: that finding clears."""
+    out = copy.deepcopy(data)
+    _loop(out, "gateway-timeout")["propagates_cancellation"] = "yes"
+    return out
