@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 # Importers register themselves by API group and kind when their modules load.
+from expert.importers import delivery as delivery
 from expert.importers import kube, mesh, sched, serving
 from expert.importers.model import Source
 from expert.importers.reader import MAX_FILES, MAX_TOTAL_BYTES, Document, read_all

@@ -78,6 +78,8 @@ class Context:
     min_replicas: dict[str, tuple[int, Source]] = field(default_factory=dict)
     local_queues: dict[tuple[str, str], str] = field(default_factory=dict)  # -> ClusterQueue
     engine_args: dict[str, tuple[dict[str, Any], Document]] = field(default_factory=dict)
+    # Argo Rollouts analysis templates by (namespace, name); "" for ClusterAnalysisTemplate
+    analysis_templates: dict[tuple[str, str], Document] = field(default_factory=dict)
 
     def workload(self, namespace: str, kind: str, name: str) -> Workload | None:
         for wl in self.workloads:
