@@ -203,6 +203,7 @@ def build(
             "same_layer": p.same_layer,
             "a_faster": p.a_faster,
             "common": p.common,
+            "retry_window_vs_deadline": p.retry_window,
         }
         for spec in FACT_KINDS["pair"]:
             encode_field(spec, vals[spec.name], vocab, fact)
@@ -216,6 +217,7 @@ def build(
             "inner_deadline": n.inner_deadline,
             "inverted": n.inverted,
             "cancels": n.cancels,
+            "inner_retry_window_vs_outer": n.retry_window,
         }
         for spec in FACT_KINDS["nesting"]:
             encode_field(spec, vals[spec.name], vocab, fact)

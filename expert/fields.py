@@ -170,6 +170,14 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
         _f("same_layer", "yesno"),
         _f("a_faster", "yesno", help="loop a reacts faster than loop b"),
         _f("common", "set", table="signals", help="signals both loops react to"),
+        _f(
+            "retry_window_vs_deadline",
+            "interval",
+            unit="x100",
+            help="(a's retries + 1) x a's per-attempt deadline / b's deadline (above 1: the "
+            "retries cannot all run before b gives up); unknown unless a retries and both "
+            "deadlines are stated",
+        ),
     ],
     # Loop `outer` has a deadline on a resource that (transitively) calls the resource on
     # which loop `inner` has a deadline.
@@ -180,6 +188,14 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
         _f("inner_deadline", "interval", unit="ms"),
         _f("inverted", "yesno", help="the inner deadline is not shorter than the outer one"),
         _f("cancels", "yesno", help="the outer loop propagates cancellation downstream"),
+        _f(
+            "inner_retry_window_vs_outer",
+            "interval",
+            unit="x100",
+            help="(inner's retries + 1) x inner's per-attempt deadline / outer deadline (above "
+            "1: the caller gives up before the retries below it end); unknown unless the inner "
+            "loop retries",
+        ),
     ],
     # Retrying loops stacked along one call path: up to `factor` attempts reach the bottom.
     "amplification": [

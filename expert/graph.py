@@ -182,6 +182,24 @@ def ratio_x100(a: durations.Interval, b: durations.Interval) -> tuple[int, int]:
     return int(low * 100), min(int(high * 100 + 0.999999), 10**9)
 
 
+UNKNOWN_RATIO = (0, 10**9)
+
+
+def retry_window_x100(retrier: Loop, bound: Loop) -> tuple[int, int]:
+    """How long every attempt of `retrier` may take, (retries + 1) x its per-attempt deadline,
+    over `bound`'s deadline (x100). Computed here, not in a rule: the two sides share the
+    retry count, which the engine cannot correlate. Unknown unless `retrier` retries and both
+    deadlines are stated."""
+    if not isinstance(retrier.actuations, list) or "retry" not in retrier.actuations:
+        return UNKNOWN_RATIO
+    per_try, limit = _interval(retrier.deadline), _interval(bound.deadline)
+    if not per_try.known or not limit.known:
+        return UNKNOWN_RATIO
+    lo, hi = _retries(retrier)
+    window = durations.Interval(per_try.lo * (lo + 1), per_try.hi * (hi + 1))
+    return quotient_x100(window, limit)
+
+
 @dataclass
 class Edge:
     source: str
@@ -199,6 +217,7 @@ class Pair:
     same_layer: Tri
     a_faster: Tri
     common: dict[str, Tri]
+    retry_window: tuple[int, int] = UNKNOWN_RATIO  # a's attempts x per-try / b's deadline
 
 
 @dataclass
@@ -209,6 +228,7 @@ class Nesting:
     inner_deadline: durations.Interval
     inverted: Tri
     cancels: Tri
+    retry_window: tuple[int, int] = UNKNOWN_RATIO  # inner's attempts x per-try / outer's
 
 
 @dataclass
@@ -419,7 +439,16 @@ def _pairs(
                     commons[both] = common
                 ta, tb = _interval(a.timescale), _interval(b.timescale)
                 s.pairs.append(
-                    Pair(a.id, b.id, rid, ratio_x100(ta, tb), same, faster(ta, tb), common)
+                    Pair(
+                        a.id,
+                        b.id,
+                        rid,
+                        ratio_x100(ta, tb),
+                        same,
+                        faster(ta, tb),
+                        common,
+                        retry_window_x100(a, b),
+                    )
                 )
     if left_out:
         s.left_out["pairs"] = left_out
@@ -496,7 +525,8 @@ def _nestings(
             else:
                 inverted = "unknown"
             cancels = outer.propagates_cancellation or "unknown"
-            found.append(Nesting(outer.id, inner.id, od, idl, inverted, cancels))
+            window = retry_window_x100(inner, outer)
+            found.append(Nesting(outer.id, inner.id, od, idl, inverted, cancels, window))
         s.nestings += _capped(found, MAX_NESTINGS_PER_LOOP, _inverted_first, s, "nestings")
 
 
