@@ -204,6 +204,7 @@ def build(
             "a_faster": p.a_faster,
             "common": p.common,
             "retry_window_vs_deadline": p.retry_window,
+            "slowest_ratio": p.slowest,
         }
         for spec in FACT_KINDS["pair"]:
             encode_field(spec, vals[spec.name], vocab, fact)

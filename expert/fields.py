@@ -178,6 +178,14 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             "retries cannot all run before b gives up); unknown unless a retries and both "
             "deadlines are stated",
         ),
+        _f(
+            "slowest_ratio",
+            "interval",
+            unit="x100",
+            help="upper bound of a's timescale / upper bound of b's (above 1: a holds off its "
+            "slowest action, e.g. a scale-down stabilisation window, longer than b's slowest, "
+            "e.g. a node scale-down delay)",
+        ),
     ],
     # Loop `outer` has a deadline on a resource that (transitively) calls the resource on
     # which loop `inner` has a deadline.

@@ -200,6 +200,15 @@ def retry_window_x100(retrier: Loop, bound: Loop) -> tuple[int, int]:
     return quotient_x100(window, limit)
 
 
+def slowest_ratio_x100(a: durations.Interval, b: durations.Interval) -> tuple[int, int]:
+    """a's slowest reaction over b's (x100): the upper bounds of the two timescales, where an
+    importer writes a scaler's longest hold (HPA scale-down stabilisation window, the
+    cluster-autoscaler's longer scale-down delay). Unknown unless both are known."""
+    if not a.known or not b.known:
+        return UNKNOWN_RATIO
+    return quotient_x100(durations.Interval(a.hi, a.hi), durations.Interval(b.hi, b.hi))
+
+
 @dataclass
 class Edge:
     source: str
@@ -218,6 +227,7 @@ class Pair:
     a_faster: Tri
     common: dict[str, Tri]
     retry_window: tuple[int, int] = UNKNOWN_RATIO  # a's attempts x per-try / b's deadline
+    slowest: tuple[int, int] = UNKNOWN_RATIO  # a's timescale upper bound / b's
 
 
 @dataclass
@@ -448,6 +458,7 @@ def _pairs(
                         faster(ta, tb),
                         common,
                         retry_window_x100(a, b),
+                        slowest_ratio_x100(ta, tb),
                     )
                 )
     if left_out:

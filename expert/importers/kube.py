@@ -613,8 +613,10 @@ def read_hpa(doc: Document, ctx: Context) -> None:
         fmt_range(lo * 1000, hi * 1000),
         Source(
             doc.file,
-            doc.line("spec", "behavior"),
-            down is None or up is None,
+            # the upper bound is what timescale comparisons read: cite the window that sets it
+            doc.line("spec", "behavior", "scaleDown", "stabilizationWindowSeconds")
+            or doc.line("spec", "behavior"),
+            down is None,
             f"sync period {HPA_SYNC_S}s (default) to behavior.scaleDown.stabilizationWindowSeconds "
             f"{hi}s" + (" (default)" if down is None else ""),
         ),
@@ -896,8 +898,8 @@ def read_cluster_autoscaler(ctx: Context) -> None:
                 )
 
             scan, scan_src = flag("scan-interval")
-            unneeded, _ = flag("scale-down-unneeded-time")
-            after_add, _ = flag("scale-down-delay-after-add")
+            unneeded, unneeded_src = flag("scale-down-unneeded-time")
+            after_add, after_add_src = flag("scale-down-delay-after-add")
             threshold, thr_src = flag("scale-down-utilization-threshold")
             grace, grace_src = flag("max-graceful-termination-sec")
             enabled, en_src = flag("scale-down-enabled")
@@ -910,13 +912,21 @@ def read_cluster_autoscaler(ctx: Context) -> None:
             loop.put("layer", "orchestration", src)
             loop.put("objective", "cost", src)
             loop.put("target", f"pending pods; node utilisation below {threshold}", thr_src)
+            # The upper bound, the longer scale-down delay, is what timescale comparisons
+            # read (pod-hold-outlasts-node-removal): cite the flag that sets it.
+            longer = (
+                unneeded_src
+                if (duration_ms(unneeded) or 600_000) >= (duration_ms(after_add) or 600_000)
+                else after_add_src
+            )
+            cited = longer if hi > lo else scan_src
             loop.put(
                 "timescale",
                 fmt_range(lo, hi),
                 Source(
-                    scan_src.file,
-                    scan_src.line,
-                    scan_src.default,
+                    cited.file,
+                    cited.line,
+                    cited.default,
                     f"--scan-interval {scan} to the scale-down delays "
                     f"(--scale-down-unneeded-time {unneeded}, "
                     f"--scale-down-delay-after-add {after_add})",
