@@ -220,6 +220,9 @@ class Loop(_Model):
     objective: Word | None = None
     target: Text | None = Field(None, description="the metric it watches, in words")
     timescale: Duration | None = Field(None, description="how fast it reacts")
+    window: Duration | None = Field(
+        None, description="the period its metric is averaged over before it acts"
+    )
     triggers: list[Word] | Unknown | None = None
     actuations: list[Word] | Unknown | None = None
     acts_on: list[Slug] | Unknown | None = None

@@ -13,7 +13,7 @@ from typing import Any
 from expert import durations
 from expert.assessment import UNKNOWN, Assessment, Loop, Resource
 from expert.fields import COUNT_UNKNOWN_HI, FACT_KINDS, FieldSpec
-from expert.graph import Structure, membership, quotient_x100
+from expert.graph import Structure, membership, quotient_x100, window_vs_reaction_x100
 from expert.ids import make_unique
 from expert.vocabulary import Vocabulary
 
@@ -114,6 +114,8 @@ def loop_values(loop: Loop, structure: Structure) -> dict[str, Any]:
         elif spec.name == "roles":
             # None (every role unknown) where a caller built the structure without roles.
             values[spec.name] = structure.roles.get(loop.id)
+        elif spec.name == "window_vs_reaction":
+            values[spec.name] = window_vs_reaction_x100(loop)
         elif spec.name == "disputed":
             values[spec.name] = "yes" if loop.disputed else "no"
         else:

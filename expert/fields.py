@@ -59,6 +59,14 @@ LOOP_FIELDS = [
     _f("decision_record", "category", table="decision_records"),
     _f("instances", "category", table="instances"),
     _f("timescale", "interval", unit="ms"),
+    _f("window", "interval", unit="ms", help="the period its metric is averaged over"),
+    _f(
+        "window_vs_reaction",
+        "interval",
+        unit="x100",
+        help="window / lower bound of the timescale (above 1: each decision still averages "
+        "load from before its last action); unknown unless both are stated",
+    ),
     _f("deadline", "interval", unit="ms"),
     _f("triggers", "set", table="triggers"),
     _f("actuations", "set", table="actuations"),

@@ -209,6 +209,16 @@ def slowest_ratio_x100(a: durations.Interval, b: durations.Interval) -> tuple[in
     return quotient_x100(durations.Interval(a.hi, a.hi), durations.Interval(b.hi, b.hi))
 
 
+def window_vs_reaction_x100(loop: Loop) -> tuple[int, int]:
+    """The loop's averaging window over its quickest reaction, the timescale's lower bound
+    (x100). Computed here because the rules cannot divide one fact's fields by another's.
+    Unknown unless both are known."""
+    window, reaction = _interval(loop.window), _interval(loop.timescale)
+    if not window.known or not reaction.known:
+        return UNKNOWN_RATIO
+    return quotient_x100(window, durations.Interval(reaction.lo, reaction.lo))
+
+
 @dataclass
 class Edge:
     source: str

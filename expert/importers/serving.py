@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from expert.importers.kube import container_words, flag_values
-from expert.importers.model import Snake, Source, at, fmt_range, name_of
+from expert.importers.model import Snake, Source, at, fmt_ms, fmt_range, name_of
 from expert.importers.model import parse_model as parse
 from expert.importers.reader import Document, parse_documents
 from expert.importers.registry import QUEUES, Context, Workload, register
@@ -208,6 +208,16 @@ def read_serve_config(doc: Document, ctx: Context, offset: int = 0, owner: str =
                     "autoscaling_config",
                     default=auto.upscale_delay_s is None or auto.downscale_delay_s is None,
                     what=f"upscale_delay_s {up:g} to downscale_delay_s {down:g}",
+                ),
+            )
+            loop.put(
+                "window",
+                fmt_ms(int(look * 1000)),
+                src(
+                    "autoscaling_config",
+                    "look_back_period_s",
+                    default=auto.look_back_period_s is None,
+                    what=f"look_back_period_s {look:g}",
                 ),
             )
             loop.put("triggers", ["queue_depth", "threshold"], s)
