@@ -32,6 +32,7 @@ from expert.assessment import (
     SCHEMA_VERSION,
     SLUG,
     SLUG_HELP,
+    UNKNOWN,
     Assessment,
     shown,
     validate,
@@ -39,6 +40,7 @@ from expert.assessment import (
 from expert.errors import InputError, Problem
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Question
+from expert.respondents import DISPUTED, Section
 from expert.templates import LoopTemplate
 from expert.yamlio import (
     LineMap,
@@ -57,6 +59,12 @@ if TYPE_CHECKING:
 Edit = Callable[[dict[str, Any]], None]
 _MISSING = object()
 MAX_CONFLICTS_SHOWN = 3
+# Where a question's answer lives, for the sections respondents can disagree in.
+SECTIONS_OF: dict[str, Section] = {
+    "loop": "loops",
+    "resource": "resources",
+    "economics": "economics",
+}
 
 
 def _is_blank(path: Path) -> bool:
@@ -165,6 +173,21 @@ class Session:
             return loop.answers.get(q.id)
         return field_value(loop, q.field or "")
 
+    def dispute(self, q: Question, target: str = "") -> list[tuple[str, Any]]:
+        """Who said what about q's answer, when respondents disagree about it (a merged
+        file's `disputed`); [] when they do not."""
+        a, section = self.assessment, SECTIONS_OF.get(q.about)
+        if a is None or section is None:
+            return []
+        if section == "economics":
+            item: Any = a.economics
+        elif section == "resources":
+            item = next((r for r in a.resource_list() if r.id == target), None)
+        else:
+            item = a.loop(target)
+        said = item.disputed.get(disputed_field(q), []) if item is not None else []
+        return [(alt.by, alt.value) for alt in said]
+
     def loop_name(self, loop_id: str) -> str:
         loop = self.assessment.loop(loop_id) if self.assessment else None
         if loop is None or not loop.name or loop.name == "unknown":
@@ -213,6 +236,34 @@ class Session:
                     _put(loop, field, value)
                     if field == "acts_on" and data.get("resources") is not None:
                         _declare(data, value)
+            if q.about in SECTIONS_OF and value not in (None, UNKNOWN):
+                # An answer of the user's own settles what respondents disagreed about;
+                # don't know leaves their answers on record.
+                _settle(_item(data, SECTIONS_OF[q.about], target), disputed_field(q))
+
+        self._change(edit)
+
+    def resolve_dispute(self, section: Section, item_id: str, field: str, value: Any) -> None:
+        """Settle a disagreement between respondents: `field` (dotted, as under `disputed`)
+        of the loop or resource `item_id` (or of economics) takes `value`, one respondent's
+        answer or the user's own, and its entry under `disputed` goes (the whole section
+        when it was the last). Saved like an answer; InputError if there is no such
+        disagreement or the value is not a valid answer."""
+
+        def edit(data: dict[str, Any]) -> None:
+            item = _item(data, section, item_id)
+            disputed = item.get(DISPUTED)
+            if not isinstance(disputed, dict) or field not in disputed:
+                where = section if section == "economics" else f"{section[:-1]} {item_id}"
+                raise InputError(
+                    Problem(
+                        str(self.path),
+                        f"respondents do not disagree about {where}'s {field}",
+                        fix="it may have been settled already; answer the question instead",
+                    )
+                )
+            _put(item, field, value)
+            _settle(item, field)
 
         self._change(edit)
 
@@ -482,6 +533,32 @@ class Session:
         if self._raw is None:  # written in the standard layout: read it as it now is
             data = parse_yaml_text(out, source)[0]
         self._raw, self._digest, self.assessment = data, _digest(out), assessment
+
+
+def disputed_field(q: Question) -> str:
+    """The name a disagreement about q's answer has under `disputed`."""
+    return f"answers.{q.id}" if q.answer is not None else q.field or ""
+
+
+def _item(data: dict[str, Any], section: Section, item_id: str) -> dict[str, Any]:
+    """The loop or resource with that id, or the economics section."""
+    if section == "economics":
+        return _mapping(data, "economics")
+    if section == "loops":
+        return _loop(data, item_id)
+    for res in data.get("resources") or []:
+        if isinstance(res, dict) and res.get("id") == item_id:
+            return res
+    raise InputError(Problem("<interview>", f"there is no resource {item_id!r}"))
+
+
+def _settle(item: dict[str, Any], field: str) -> None:
+    """Drop field's entry under `disputed`, and `disputed` itself once it is empty."""
+    disputed = item.get(DISPUTED)
+    if isinstance(disputed, dict) and field in disputed:
+        del disputed[field]
+        if not disputed:
+            del item[DISPUTED]
 
 
 def _skeleton() -> dict[str, Any]:

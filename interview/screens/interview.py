@@ -35,14 +35,15 @@ from interview.questions import (
     spec_for,
 )
 from interview.screens.confirm import ConfirmDialog
+from interview.screens.dispute import OWN, DisputeDialog, who_said
 from interview.screens.loop_dialog import LoopDialog
+from interview.session import SECTIONS_OF, Session, disputed_field
 from interview.widgets.live_panel import LivePanel, counts_line
 from interview.widgets.outline import Outline
 from interview.widgets.question_card import InfoView, QuestionCard, QuestionView
 
 if TYPE_CHECKING:
     from interview.app import InterviewApp
-    from interview.session import Session
 
 SECTIONS = {
     "identity": "who it is",
@@ -98,6 +99,8 @@ class InterviewScreen(Screen[None]):
         Binding("escape", "back", "Back", show=False),
         Binding("pagedown", "skip", "Skip", priority=True, show=False),
         Binding("ctrl+f", "finish_loop", "Finish loop"),
+        # Shown only on a question respondents disagree about (a merged file).
+        Binding("ctrl+t", "settle", "Settle disagreement"),
         Binding("ctrl+r", "app.results", "Results"),
         # Changing an answer is done through the outline: the footer says so.
         Binding("ctrl+o", "outline", "Edit answers"),
@@ -300,6 +303,12 @@ class InterviewScreen(Screen[None]):
         if step.scope == "loop" and self._fresh_loop == step.target:
             notes += self._template_notes(step.target)
             self._fresh_loop = ""
+        said = self._said(step)
+        if said:
+            notes.append(
+                f"Respondents disagree: {who_said(said)}. Press ctrl+t to take one of their "
+                "answers, or answer here to settle it."
+            )
         pending = self.interview_app.position.pending.get(step.key)
         return QuestionView(
             key=step.key,
@@ -616,7 +625,54 @@ class InterviewScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "finish_loop":  # only offered inside a loop's questions
             return self.current.kind == "question" and self.current.scope == "loop"
+        if action == "settle":
+            return self.current.kind == "question" and bool(self._said(self.current))
         return True
+
+    # ------------------------------------------------------------ disagreements
+
+    def _said(self, step: Step) -> list[tuple[str, str]]:
+        """Who said what about this question's answer, in plain words ([] if no one
+        disagrees)."""
+        if step.kind != "question":
+            return []
+        q = self.session.kb.questions[step.question]
+        said = self.session.dispute(q, step.target)
+        if not said:
+            return []
+        spec = self._spec(step)
+        return [(who, describe(spec, value)) for who, value in said]
+
+    def action_settle(self) -> None:
+        step = self.current
+        said = self._said(step)
+        if not said:
+            return
+        q = self.session.kb.questions[step.question]
+        # The answers as shown: the one picked is the one stored.
+        values = [value for _who, value in self.session.dispute(q, step.target)]
+        self.app.push_screen(
+            DisputeDialog(q.text, said), lambda chosen: self._settled(step, values, chosen)
+        )
+
+    async def _settled(self, step: Step, values: list[Any], chosen: int | None) -> None:
+        if chosen is None or step.key != self.current.key:
+            return
+        if chosen == OWN:
+            self._focus_card()
+            return
+        q = self.session.kb.questions[step.question]
+        value = values[chosen]
+        try:
+            self.session.resolve_dispute(
+                SECTIONS_OF[q.about], step.target, disputed_field(q), value
+            )
+        except InputError as exc:
+            self.query_one(QuestionCard).show_error(problems_text(exc))
+            return
+        self.interview_app.position.pending.pop(step.key, None)
+        self.interview_app.request_assessment()
+        await self.go(+1)
 
     async def action_finish_loop(self) -> None:
         """Leave this loop's remaining questions unanswered and go to its summary."""
