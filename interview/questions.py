@@ -34,6 +34,7 @@ from expert.facts import encode_field, loop_values
 from expert.graph import Structure, emits, reacts
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Question
+from expert.provenance import parse
 
 Kind = Literal["text", "duration", "integer", "number", "single", "multi", "ids"]
 
@@ -304,6 +305,22 @@ def describe(spec: AnswerSpec, value: Any) -> str:
             return str(value)
         return str(value) if reading == str(value) else f"{value} ({reading})"
     return spec.label(value)
+
+
+def source_words(cited: str, short: bool = False) -> str:
+    """A `sources` entry as a person reads it: "from cfg/hpa.yaml:14", or for a value the
+    file leaves to its upstream default "from cfg/vllm.yaml:35, the documented default (the
+    file does not set it)". `short` names the file without its folders (for the outline)."""
+    c = parse(cited)
+    file = c.file.rsplit("/", 1)[-1] if short else c.file
+    where = f"{file}:{c.line}" if c.line else file
+    if not c.note:
+        return f"from {where}"
+    if short:
+        return f"from {where}, default" if c.default else f"from {where}"
+    if c.note == "default":
+        return f"from {where}, the documented default (the file does not set it)"
+    return f"from {where} ({c.note})"
 
 
 def as_text(spec: AnswerSpec, value: Any) -> str:

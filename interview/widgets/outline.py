@@ -111,16 +111,17 @@ class Outline(Tree[str]):
                 data=f"loop:{loop.id}",
                 expand=current.target == loop.id and current.scope == "loop",
             )
-            for step in steps:
-                if step.kind == "question" and step.scope == "loop" and step.target == loop.id:
-                    leaf(node, step)
+            mine = [s for s in steps if s.kind == "question" and s.scope == "loop"]
+            mine = [s for s in mine if s.target == loop.id]
+            for step in flow.in_question_order(session, mine):
+                leaf(node, step)
         loops_node.add_leaf(Text("+ Add a control loop"), data="add-loop")
         resource_steps = [s for s in steps if s.scope == "resource"]
         if resource_steps:
             res_node = root.add(
                 Text("Resources"), data=flow.RESOURCES.key, expand=current.scope == "resource"
             )
-            for step in resource_steps:
+            for step in flow.in_question_order(session, resource_steps):
                 leaf(res_node, step)
         answered, total = flow.progress(session, steps, "economics")
         econ = root.add(
@@ -165,10 +166,14 @@ class Outline(Tree[str]):
         q = session.kb.questions.get(step.question)
         value = session.value(q, step.target) if q else None
         if step.scope == "resource":
-            return Text(f"{mark(value)} {step.target}: {short_label(session, step.question)}")
-        label = Text(f"{mark(value)} {short_label(session, step.question)}")
+            label = Text(f"{mark(value)} {step.target}: {short_label(session, step.question)}")
+        else:
+            label = Text(f"{mark(value)} {short_label(session, step.question)}")
         if step.follow_up:
             label.append(" (follow-up)", style="italic")
+        cited = flow.source(session, step, short=True)
+        if cited:  # the full path and any default are on the question's card
+            label.append(f" {cited}", style="dim")
         return label
 
     def show_step(self, key: str) -> None:

@@ -1,7 +1,8 @@
 """The card in the middle of the interview: one question, or one decision, at a time.
 
-A question card shows why the question is asked (help), an example, the saved answer, which
-possible finding it would settle, and an input that fits the answer: a text box, a list to
+A question card shows why the question is asked (help), an example, the saved answer (and,
+for an imported one, the configuration line it came from), which possible finding it would
+settle, and an input that fits the answer: a text box, a list to
 pick one from, or a list to tick several in. Decision cards (welcome, loops, review ...)
 show a short text and a list of actions.
 """
@@ -27,7 +28,10 @@ from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from expert.assessment import UNKNOWN
+from interview import flow
+from interview.flow import Step
 from interview.questions import UNKNOWN_LABEL, AnswerSpec, as_text, duration_reading
+from interview.session import Session
 
 
 @dataclass
@@ -211,6 +215,9 @@ class QuestionCard(Vertical):
             if view.value is not None
             else []
         )
+        source = self._source(view)
+        if source:
+            notes.append(f"Already answered by the import, {source}.")
         notes += view.notes
         self._text("#saved", "\n".join(notes))
         self.query_one("#saved").display = bool(notes)
@@ -274,6 +281,16 @@ class QuestionCard(Vertical):
         self.set_hint("")
         self.query_one("#card-text", VerticalScroll).scroll_home(animate=False)
         actions.focus()
+
+    def _source(self, view: QuestionView) -> str:
+        """Where the shown value was imported from, in plain words ("" if it was not)."""
+        # The card is drawn inside the interview app, whose session holds the file's
+        # `sources`; the step key says which loop or resource and which question.
+        session = getattr(self.app, "session", None)
+        step = Step.from_key(view.key)
+        if not isinstance(session, Session) or step is None:
+            return ""
+        return flow.source(session, step)
 
     def _text(self, selector: str, text: str) -> None:
         # Plain Text: what the knowledge base and the user wrote is never read as markup.
