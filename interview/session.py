@@ -40,7 +40,7 @@ from expert.assessment import (
 from expert.errors import InputError, Problem
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Question
-from expert.respondents import DISPUTED, Section
+from expert.respondents import DISPUTED, SOURCES, Section
 from expert.templates import LoopTemplate
 from expert.yamlio import (
     LineMap,
@@ -236,10 +236,14 @@ class Session:
                     _put(loop, field, value)
                     if field == "acts_on" and data.get("resources") is not None:
                         _declare(data, value)
-            if q.about in SECTIONS_OF and value not in (None, UNKNOWN):
-                # An answer of the user's own settles what respondents disagreed about;
-                # don't know leaves their answers on record.
-                _settle(_item(data, SECTIONS_OF[q.about], target), disputed_field(q))
+            if q.about in SECTIONS_OF:
+                item = _item(data, SECTIONS_OF[q.about], target)
+                # The user's own answer is no longer what an import found in a file.
+                _drop(item, SOURCES, disputed_field(q))
+                if value not in (None, UNKNOWN):
+                    # It settles what respondents disagreed about; don't know leaves their
+                    # answers on record.
+                    _settle(item, disputed_field(q))
 
         self._change(edit)
 
@@ -554,11 +558,16 @@ def _item(data: dict[str, Any], section: Section, item_id: str) -> dict[str, Any
 
 def _settle(item: dict[str, Any], field: str) -> None:
     """Drop field's entry under `disputed`, and `disputed` itself once it is empty."""
-    disputed = item.get(DISPUTED)
-    if isinstance(disputed, dict) and field in disputed:
-        del disputed[field]
-        if not disputed:
-            del item[DISPUTED]
+    _drop(item, DISPUTED, field)
+
+
+def _drop(item: dict[str, Any], section: str, field: str) -> None:
+    """Drop field's entry under `section` (disputed, sources), and the section once empty."""
+    entries = item.get(section)
+    if isinstance(entries, dict) and field in entries:
+        del entries[field]
+        if not entries:
+            del item[section]
 
 
 def _skeleton() -> dict[str, Any]:

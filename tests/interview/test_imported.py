@@ -157,3 +157,31 @@ def _nodes(node):  # type: ignore[no-untyped-def]
     for child in node.children:
         yield child
         yield from _nodes(child)
+
+
+def test_answering_an_imported_question_drops_its_source(tmp_path: Path) -> None:
+    """The user's own answer is no longer what the import found in a file."""
+    from expert.knowledge import load
+    from interview.session import Session
+
+    path = tmp_path / "imported.yaml"
+    data = {
+        "schema_version": 1,
+        "system": {"name": "imported"},
+        "loops": [
+            {
+                "id": "hpa",
+                "timescale": "15s-5m",
+                "acts_on": ["api"],
+                "sources": {"timescale": "hpa.yaml:14", "acts_on": "hpa.yaml:9"},
+            }
+        ],
+    }
+    path.write_text(yaml.safe_dump(data))
+    kb = load([])
+    session = Session.open(path, kb)
+    q = next(q for q in kb.questions.values() if q.about == "loop" and q.field == "timescale")
+    session.answer(q, "hpa", "30s")
+    saved = yaml.safe_load(path.read_text())["loops"][0]
+    assert saved["timescale"] == "30s"
+    assert saved["sources"] == {"acts_on": "hpa.yaml:9"}
