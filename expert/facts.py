@@ -94,12 +94,21 @@ def platform_fact(assessment: Assessment, vocab: Vocabulary, scope: str) -> Fact
             return "yes"
         return "no" if all_known else "unknown"
 
+    accelerators = econ.accelerator_count if econ is not None else None
+    known_kinds = [vocab.resource_kinds[k] for k in kinds if k in vocab.resource_kinds]
+    accelerated = any(kind.accelerated for kind in known_kinds)
+    if accelerated or (isinstance(accelerators, int) and accelerators > 0):
+        uses_accelerators = "yes"
+    else:
+        uses_accelerators = "no" if all_known else "unknown"
+
     return {
         "id": "platform",
         "kind": "platform",
         "scope": scope,
         "serves_inference": judge("inference", has_tokens),
         "trains_models": judge("training", False),
+        "uses_accelerators": uses_accelerators,
     }
 
 

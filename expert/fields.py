@@ -228,7 +228,11 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
     ],
     # The platform as a whole (one fact): what kind of work it runs. Symptoms and ghost
     # costs may test it, e.g. token burn applies only where the platform serves inference.
-    "platform": [_f("serves_inference", "yesno"), _f("trains_models", "yesno")],
+    "platform": [
+        _f("serves_inference", "yesno"),
+        _f("trains_models", "yesno"),
+        _f("uses_accelerators", "yesno"),
+    ],
     # A finding from an earlier stage (incoherence or symptom).
     "finding": [_f("rule", "ident")],
 }

@@ -29,6 +29,8 @@ class ActuationTerm(Term):
 
 class ResourceKindTerm(Term):
     workload: Literal["inference", "training", "any"] = "any"
+    # Work on it runs on accelerators (GPUs, TPUs): accelerator-time costs can apply.
+    accelerated: bool = False
 
 
 class RoleWay(BaseModel):
