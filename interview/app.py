@@ -165,6 +165,7 @@ class InterviewApp(App[None]):
                 screen.refresh_results()
 
     def on_unmount(self) -> None:
+        self.save_position()  # a clean quit keeps unconfirmed typing, as a pause does
         self.session.close()
         acquired = self._engine_lock.acquire(timeout=2)
         try:

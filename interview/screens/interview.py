@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Input
 
 from expert.assessment import UNKNOWN
@@ -44,6 +45,8 @@ from interview.widgets.question_card import InfoView, QuestionCard, QuestionView
 
 if TYPE_CHECKING:
     from interview.app import InterviewApp
+
+TYPING_SAVE_DELAY_S = 0.4  # after the last keystroke, unconfirmed typing is saved
 
 SECTIONS = {
     "identity": "who it is",
@@ -112,6 +115,7 @@ class InterviewScreen(Screen[None]):
         self.steps: list[Step] = []
         self._fresh_loop = ""  # a loop just added: its template notes are shown once
         self._empty_confirm = ""  # a multi-choice confirmed with nothing ticked, once
+        self._typing_timer: Timer | None = None
 
     @property
     def interview_app(self) -> InterviewApp:
@@ -584,6 +588,11 @@ class InterviewScreen(Screen[None]):
             pending.pop(step.key, None)
         else:
             pending[step.key] = event.value
+        # Unconfirmed typing is kept in the position file once the typist pauses, so a
+        # kill -9 or a crash loses at most the last fraction of a second of it.
+        if self._typing_timer is not None:
+            self._typing_timer.stop()
+        self._typing_timer = self.set_timer(TYPING_SAVE_DELAY_S, self.interview_app.save_position)
 
     @on(Button.Pressed, "#card-buttons Button")
     async def _button(self, event: Button.Pressed) -> None:
