@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from expert.assessment import UNKNOWN, Economics
-from expert.patterns import COST_PARAMETERS, CostModel
+from expert.costmodel import COST_PARAMETERS, CostModel
 
 if TYPE_CHECKING:
     from expert.results import Finding

@@ -12,13 +12,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     model_validator,
 )
+
+from expert.costmodel import CostModel
+from expert.kbbase import KBModel, Source
 
 Kind = Literal["incoherence", "symptom", "ghost-cost", "auditability"]
 Severity = Literal["critical", "high", "medium", "low"]
@@ -48,11 +48,7 @@ def _kebab(value: str) -> str:
 PatternId = Annotated[str, AfterValidator(_kebab)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Term(_Model):
+class Term(KBModel):
     """One test on one field of one fact. Exactly one operator is given.
 
     Unless `strict` is set, an unknown value passes the test as "possible": the finding is
@@ -99,42 +95,18 @@ class Term(_Model):
         return self.value(self._op)
 
 
-class FactMatch(_Model):
+class FactMatch(KBModel):
     fact: str
     where: list[Term] = Field(default_factory=list)
 
 
-class Escalation(_Model):
+class Escalation(KBModel):
     to: Severity
     when: dict[str, list[Term]]
     because: str
 
 
-_WEB_URL = re.compile(r"https?://[^/?#\s]+[^\s]*", re.ASCII)
-# Characters no web address needs and that mean something to a terminal, a browser or a
-# shell: controls, DEL, the C1 range, bidi controls and the quote/angle characters.
-_URL_UNSAFE = re.compile("[\x00-\x20\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\"'<>`\\\\]")
-
-
-def _web_url(value: str) -> str:
-    """Sources are shown as links (SARIF helpUri, HTML, JSON): only http(s) addresses, so a
-    pack cannot slip a `javascript:` or `file:` link into a report."""
-    if not _WEB_URL.fullmatch(value) or _URL_UNSAFE.search(value):
-        raise ValueError(
-            f"{value!r} is not a web address: give the full http:// or https:// address, "
-            "without spaces, quotes or control characters"
-        )
-    return value
-
-
-class Source(_Model):
-    title: str
-    url: Annotated[str, AfterValidator(_web_url)] = Field(
-        description="the full http:// or https:// address"
-    )
-
-
-class Override(_Model):
+class Override(KBModel):
     """Why a pack's pattern replaces an earlier pattern with the same id (kept on record and
     shown in every report)."""
 
@@ -147,70 +119,12 @@ class Override(_Model):
         return self
 
 
-class Ask(_Model):
+class Ask(KBModel):
     question: str
     about: str = Field(description="the match variable (a loop) the question is about")
 
 
-# The named computations of expert/economics.py and the parameters each reads. The formulas
-# are code; the numbers are knowledge, kept in the `cost` blocks of ghost-cost patterns.
-COST_PARAMETERS: dict[str, dict[str, bool]] = {  # name -> {parameter: required}
-    "accelerator_hours": {"low": True, "likely": True, "high": True},
-    "tokens": {"low": True, "likely": True, "high": True},
-    "engineer_hours": {
-        "low": True,
-        "likely": True,
-        "high": True,
-        "hours_per_engineer_month": False,
-    },
-}
-SHARE_COMPUTATIONS = ("accelerator_hours", "tokens")  # their low/likely/high are fractions
-
-
-class Assumption(_Model):
-    """One stated assumption behind a cost, with where its number comes from."""
-
-    text: str
-    basis: str = Field("", description="how the number follows from the source, or why it is set")
-    source: Source | None = None
-
-
-def _assumption(value: Any) -> Any:
-    return {"text": value} if isinstance(value, str) else value
-
-
-class CostModel(_Model):
-    """Which named computation in expert/economics.py prices this ghost cost, with its
-    parameters (fractions, hours); the formulas are code, the numbers are knowledge."""
-
-    computation: Literal["accelerator_hours", "tokens", "engineer_hours"]
-    parameters: dict[str, float | int] = Field(default_factory=dict)
-    assumptions: list[Annotated[Assumption, BeforeValidator(_assumption)]] = Field(
-        default_factory=list
-    )
-
-    @model_validator(mode="after")
-    def _parameters(self) -> CostModel:
-        known = COST_PARAMETERS[self.computation]
-        missing = [k for k, required in known.items() if required and k not in self.parameters]
-        extra = [k for k in self.parameters if k not in known]
-        if missing or extra:
-            raise ValueError(
-                f"computation {self.computation} takes parameters {', '.join(known)}"
-                + (f"; missing {', '.join(missing)}" if missing else "")
-                + (f"; unknown {', '.join(extra)}" if extra else "")
-            )
-        values = self.parameters
-        if any(v < 0 for v in values.values()):
-            raise ValueError("cost parameters cannot be negative")
-        if not values["low"] <= values["likely"] <= values["high"]:
-            raise ValueError("cost parameters must satisfy low <= likely <= high")
-        if self.computation in SHARE_COMPUTATIONS and values["high"] > 1:
-            raise ValueError(f"{self.computation} parameters are shares between 0 and 1")
-        return self
-
-
-class Pattern(_Model):
+class Pattern(KBModel):
     id: PatternId
     kind: Kind
     title: str
@@ -258,7 +172,7 @@ class Pattern(_Model):
         return self
 
 
-class CaseSpec(_Model):
+class CaseSpec(KBModel):
     name: str
     expect: Literal["fires", "quiet"]
     status: Literal["confirmed", "possible"] | None = None
@@ -269,17 +183,17 @@ class CaseSpec(_Model):
     assessment: dict[str, Any]
 
 
-class CaseFile(_Model):
+class CaseFile(KBModel):
     pattern: str
     cases: list[CaseSpec]
 
 
-class Choice(_Model):
+class Choice(KBModel):
     value: str | int
     label: str
 
 
-class Question(_Model):
+class Question(KBModel):
     """An interview question. It either sets a structured field of the assessment
     (`field`, e.g. `retry.retries_on`) or stores its answer in a loop's `answers` map
     (`answer`), where rules read it as the field `answers.<id>`."""

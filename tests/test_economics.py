@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from expert.assessment import Economics
+from expert.costmodel import COST_PARAMETERS, CostModel
 from expert.economics import COMPUTATIONS, OVERLAP_LIKELY, combine, number, sig3, summarise
-from expert.patterns import COST_PARAMETERS, CostModel
 from expert.results import Finding
 from tests.helpers import builtin_kb
 
