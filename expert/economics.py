@@ -649,6 +649,28 @@ def total(lines: list[CostLine], figures: list[Figure]) -> Range | None:
     return total
 
 
+def savings(summary: EconomicSummary, finding_ids: set[str]) -> Range | None:
+    """The monthly exposure removed were these findings cleared (by a change or a decision),
+    or None when nothing is priced. A cost goes when its own finding is cleared or when every
+    finding it traces back to is; the rest is totalled again, so overlaps and ceilings apply
+    to what remains exactly as to the full total."""
+    if summary.total is None:
+        return None
+    kept = [
+        line
+        for line in summary.costs
+        if line.finding not in finding_ids
+        and not (line.root_causes and set(line.root_causes) <= finding_ids)
+    ]
+    after = total(kept, summary.figures) or Range(low=0, likely=0, high=0)
+    before = summary.total
+    return Range(
+        low=max(0.0, before.low - after.low),
+        likely=max(0.0, before.likely - after.likely),
+        high=max(0.0, before.high - after.high),
+    )
+
+
 def _quantities(lines: list[CostLine]) -> list[QuantityTotal]:
     units: dict[str, list[Range]] = {}
     for line in lines:

@@ -7,7 +7,16 @@ from pydantic import ValidationError
 
 from expert.assessment import Economics
 from expert.costmodel import COST_PARAMETERS, CostModel
-from expert.economics import COMPUTATIONS, OVERLAP_LIKELY, combine, number, sig3, summarise
+from expert.economics import (
+    COMPUTATIONS,
+    OVERLAP_LIKELY,
+    Range,
+    combine,
+    number,
+    savings,
+    sig3,
+    summarise,
+)
 from expert.results import Finding
 from tests.helpers import builtin_kb
 
@@ -247,3 +256,20 @@ def test_rounding_for_display() -> None:
     assert number(600_000_000) == "600 million"
     assert number(1_800_000_000) == "1.8 billion"
     assert number(0.4567) == "0.457"
+
+
+def test_savings_follow_the_findings_cleared() -> None:
+    s = summarise(base_findings(), LLM_FIGURES, MODELS)
+    assert s.total is not None
+    # clearing the one conflict removes the accelerator and token costs it causes
+    saved = savings(s, {"conflict:a"})
+    assert saved is not None
+    assert saved.likely == pytest.approx(6867.84 + OVERLAP_LIKELY * 360)
+    # clearing nothing saves nothing; clearing a cost itself saves its own line
+    assert savings(s, set()) == Range(low=0, likely=0, high=0)
+    only_tokens = savings(s, {"tok:a"})
+    assert only_tokens is not None and only_tokens.likely == pytest.approx(OVERLAP_LIKELY * 360)
+
+
+def test_savings_without_figures_is_none() -> None:
+    assert savings(summarise(base_findings(), None, MODELS), {"conflict:a"}) is None
