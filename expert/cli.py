@@ -7,7 +7,9 @@ engine or a native library failed (input unchanged); 70 internal error; 130 inte
 
 from __future__ import annotations
 
-import _signal  # the C module: `signal` builds enums first, which takes a while
+# The C module: `signal` builds enums first, which takes a while. Typeshed has no stub for
+# it; it has the same functions as `signal`.
+import _signal  # type: ignore[import-not-found]
 import os
 import sys
 
@@ -132,7 +134,7 @@ def _native_failure(exc: BaseException) -> int:
 class _Group(click.Group):
     """Turns the project's errors into messages and exit codes, never tracebacks."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Any = None,
         prog_name: str | None = None,

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from typing import Literal
 
 from expert import economics
 from expert.assessment import Assessment, Decision
@@ -98,7 +99,9 @@ def apply(
     for fid, view in views.items():
         f = by_id.get(fid)
         if f is not None:
-            standing = "expired" if view.expired else "applied"
+            standing: Literal["applied", "expired", "stale", "unknown"] = (
+                "expired" if view.expired else "applied"
+            )
             if view.expired:
                 warnings.append(
                     f"decision on {fid} ({view.state}) expired on {view.expires}: the finding "

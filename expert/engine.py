@@ -341,7 +341,7 @@ class EngineProcess:
                 self._stage(compiled, rulesets, stage_input) if rulesets else ([], [])
             )
             errors += stage_errors
-            stage_firings = []
+            stage_firings: list[dict[str, Any]] = []
             for name, bound in fired:
                 pattern = compiled.meta[name].pattern
                 if n == 1:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 
 class _Engine:
@@ -30,8 +31,8 @@ class _Engine:
                 # thread while we assert; synchronous assertion needs neither.
                 pass
 
-            def get_action(self, name: str):  # type: ignore[no-untyped-def]
-                def never(c):  # type: ignore[no-untyped-def]
+            def get_action(self, name: str) -> Callable[[Any], NoReturn]:
+                def never(c: Any) -> NoReturn:
                     raise AssertionError("actions are run by _Engine.match")
 
                 return never

@@ -272,17 +272,17 @@ class _Merger:
                 self._collect(section, r, iid, _flatten(item), answers[iid], fields[iid])
         out = []
         for iid in order:
-            item: dict[str, Any] = {"id": iid}
+            merged: dict[str, Any] = {"id": iid}
             disputed = self._decide(
-                section, iid, names.get(iid, iid), answers[iid], fields[iid], item
+                section, iid, names.get(iid, iid), answers[iid], fields[iid], merged
             )
             if disputed:
-                item[DISPUTED] = disputed
+                merged[DISPUTED] = disputed
             # A source stays only with an answer that was taken, not with a disputed one.
             kept = {f: w for f, w in sources.get(iid, {}).items() if f not in disputed}
             if kept:
-                item[SOURCES] = kept
-            out.append(item)
+                merged[SOURCES] = kept
+            out.append(merged)
         return out
 
     def _collect(
@@ -456,12 +456,22 @@ def merge(
 
 def disputable_fields(section: Section) -> set[str]:
     """The dotted fields a `disputed` section may name (answers.<question> aside)."""
-    model = {"loops": Loop, "resources": Resource, "economics": Economics}[section]
+    models: dict[str, type[BaseModel]] = {
+        "loops": Loop,
+        "resources": Resource,
+        "economics": Economics,
+    }
+    model = models[section]
     out = {name for name in model.model_fields if name not in ("id", DISPUTED, *_NESTED)}
     if section == "loops":
         for nested in ("retry", "guards"):
             sub = Loop.model_fields[nested].annotation
-            inner = next(a for a in getattr(sub, "__args__", (sub,)) if a is not type(None))
+            # `Retry | None`: the model is the member that is not None
+            inner = next(
+                a
+                for a in getattr(sub, "__args__", (sub,))
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            )
             out |= {f"{nested}.{name}" for name in inner.model_fields}
     if section == "economics":
         out.discard("currency")  # figures in two currencies are refused, not disputed
@@ -492,7 +502,7 @@ def check_disputes(
             if isinstance(item, dict) and item.get(DISPUTED) is not None:
                 label = f"{section}[{i}] (id {shown(item.get('id'))[1:-1]})"
                 where = _Place(source, lines, (section, i), label)
-                problems += _check_item(section, item, where)  # type: ignore[arg-type]
+                problems += _check_item(section, item, where)
     econ = data.get("economics")
     if isinstance(econ, dict) and econ.get(DISPUTED) is not None:
         problems += _check_item(

@@ -210,7 +210,7 @@ def _insert(node: CommentedMap, key: Any, value: Any, order: Any) -> None:
 def _last_entry(node: Any) -> tuple[Any, Any, int] | None:
     """(container, key, slot) of a block node's innermost last entry: where ruamel keeps
     the blank lines and comments that follow the node."""
-    found = None
+    found: tuple[Any, Any, int] | None = None
     while isinstance(node, (CommentedMap, CommentedSeq)) and node and not node.fa.flow_style():
         if isinstance(node, CommentedMap):
             key: Any = list(node)[-1]

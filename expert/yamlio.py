@@ -33,7 +33,7 @@ Loc = tuple[str | int, ...]
 class _NoAliasLoader(yaml.SafeLoader):
     """SafeLoader that rejects anchors/aliases (the vector for 'billion laughs' bombs)."""
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.MarkedYAMLError(

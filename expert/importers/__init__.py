@@ -16,7 +16,7 @@ from typing import Any
 # Importers register themselves by API group and kind when their modules load.
 from expert.importers import delivery as delivery
 from expert.importers import kube, mesh, sched, serving
-from expert.importers.model import Source
+from expert.importers.model import Source, mapping
 from expert.importers.reader import MAX_FILES, MAX_TOTAL_BYTES, Document, read_all
 from expert.importers.registry import REGISTRY, Context, lookup
 
@@ -35,7 +35,7 @@ class ImportResult:
 
 
 def _describe(doc: Document) -> str:
-    meta = doc.data.get("metadata") if isinstance(doc.data.get("metadata"), dict) else {}
+    meta = mapping(doc.data, "metadata")
     line = doc.line("kind") or doc.line()
     kind = doc.data.get("kind") or "(no kind)"
     api = doc.data.get("apiVersion")

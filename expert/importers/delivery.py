@@ -27,6 +27,7 @@ from expert.importers.model import (
     duration_ms,
     fmt_ms,
     fmt_range,
+    mapping,
     name_of,
     namespace_of,
 )
@@ -110,7 +111,7 @@ def _measured(metric: Metric, doc: Document, loc: tuple[Any, ...]) -> tuple[str,
 
 @register(WORKLOADS + 1, ARGO, "Rollout")
 def read_rollout(doc: Document, ctx: Context) -> None:
-    spec = doc.data.get("spec") if isinstance(doc.data.get("spec"), dict) else {}
+    spec = mapping(doc.data, "spec")
     name, ns = name_of(doc), namespace_of(doc)
     before = len(ctx.workloads)
     if isinstance(spec.get("template"), dict):
@@ -123,7 +124,7 @@ def read_rollout(doc: Document, ctx: Context) -> None:
         workload = found.entry if found is not None else None
     else:
         workload = None
-    strategy = spec.get("strategy") if isinstance(spec.get("strategy"), dict) else {}
+    strategy = mapping(spec, "strategy")
     canary = strategy.get("canary")
     blue_green = strategy.get("blueGreen")
     if isinstance(canary, dict):

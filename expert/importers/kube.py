@@ -24,6 +24,7 @@ from expert.importers.model import (
     at,
     fmt_ms,
     fmt_range,
+    mapping,
     name_of,
     namespace_of,
 )
@@ -171,8 +172,7 @@ def add_workload(
     grace = tmpl.spec.termination_grace_period_seconds
     grace_loc = (*template_loc, "spec", "terminationGracePeriodSeconds")
     grace_src = at(doc, grace_loc, "terminationGracePeriodSeconds", default=grace is None)
-    meta = doc.data.get("metadata") if isinstance(doc.data.get("metadata"), dict) else {}
-    labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
+    labels = mapping(mapping(doc.data, "metadata"), "labels")
     wl = Workload(
         entry=entry,
         doc=doc,
@@ -428,7 +428,7 @@ def read_pytorchjob(doc: Document, ctx: Context) -> None:
     limit = run.backoff_limit
     limit_src = at(doc, ("spec", "runPolicy", "backoffLimit"), "spec.runPolicy.backoffLimit")
     if limit is None and isinstance((spec.elastic_policy or {}).get("maxRestarts"), int):
-        limit = spec.elastic_policy["maxRestarts"]  # type: ignore[index]
+        limit = spec.elastic_policy["maxRestarts"]
         limit_src = at(
             doc, ("spec", "elasticPolicy", "maxRestarts"), "spec.elasticPolicy.maxRestarts"
         )
@@ -678,7 +678,7 @@ def read_keda(doc: Document, ctx: Context) -> None:
     kinds, words = [], []
     for trig in spec.triggers:
         ttype = str(trig.get("type", ""))
-        meta = trig.get("metadata") if isinstance(trig.get("metadata"), dict) else {}
+        meta = mapping(trig, "metadata")
         if _QUEUE_SCALERS.search(ttype):
             kinds.append("queue_depth")
         elif ttype in ("cpu", "memory"):
@@ -811,6 +811,7 @@ def read_pdb(doc: Document, ctx: Context) -> None:
         f"{name}-pdb", f"PodDisruptionBudget {name}", at(doc, ("kind",), "PodDisruptionBudget")
     )
     src = at(doc, ("spec",), "PodDisruptionBudget")
+    rule_loc: tuple[str, ...]
     if spec.min_available is not None:
         rule, rule_loc = f"minAvailable {spec.min_available}", ("spec", "minAvailable")
     elif spec.max_unavailable is not None:

@@ -78,6 +78,13 @@ def parse_model(cls: type[Any], data: Any, doc: Document, at: tuple[Any, ...], c
         return None
 
 
+def mapping(data: Any, key: str) -> dict[Any, Any]:
+    """The mapping under `key` of a parsed object, or an empty one when it is absent or not a
+    mapping (the importers skip what they cannot read rather than fail on it)."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def name_of(doc: Document) -> str:
     """metadata.name, or generateName for objects created with a generated name."""
     meta = doc.data.get("metadata")

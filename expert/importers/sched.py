@@ -12,7 +12,16 @@ from typing import Any
 
 from pydantic import Field
 
-from expert.importers.model import Source, Upstream, at, fmt_ms, fmt_range, name_of, namespace_of
+from expert.importers.model import (
+    Source,
+    Upstream,
+    at,
+    fmt_ms,
+    fmt_range,
+    mapping,
+    name_of,
+    namespace_of,
+)
 from expert.importers.model import parse_model as parse
 from expert.importers.reader import Document
 from expert.importers.registry import QUEUES, Context, register
@@ -84,9 +93,7 @@ def read_cluster_queue(doc: Document, ctx: Context) -> None:
     admit.put("instances", "once", src)
     pre = spec.preemption or {}
     ploc = ("spec", "preemption")
-    borrow = (
-        pre.get("borrowWithinCohort") if isinstance(pre.get("borrowWithinCohort"), dict) else {}
-    )
+    borrow = mapping(pre, "borrowWithinCohort")
     policies = {
         "withinClusterQueue": str(pre.get("withinClusterQueue", "Never")),
         "reclaimWithinCohort": str(pre.get("reclaimWithinCohort", "Never")),
