@@ -101,7 +101,7 @@ def _key(text: Any) -> str:
     return " ".join(str(text).split()).casefold()
 
 
-def _known(value: Any) -> bool:
+def is_known(value: Any) -> bool:
     if value is None or value == UNKNOWN:
         return False
     if isinstance(value, list):
@@ -109,7 +109,7 @@ def _known(value: Any) -> bool:
     return True
 
 
-def _same(section: str, name: str, a: Any, b: Any) -> bool:
+def same_answer(section: str, name: str, a: Any, b: Any) -> bool:
     """Two answers say the same thing: lists in any order, durations by meaning
     (`60s` is `1m`), text case-insensitively."""
     if isinstance(a, list) and isinstance(b, list):
@@ -128,7 +128,7 @@ def _same(section: str, name: str, a: Any, b: Any) -> bool:
     return a == b
 
 
-def _flatten(item: dict[str, Any]) -> dict[str, Any]:
+def flatten_answers(item: dict[str, Any]) -> dict[str, Any]:
     """A loop's, resource's or economics' answers by dotted field (no id, no disputes)."""
     out: dict[str, Any] = {}
     for key, value in item.items():
@@ -142,7 +142,7 @@ def _flatten(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _set(item: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(item: dict[str, Any], dotted: str, value: Any) -> None:
     head, _, tail = dotted.partition(".")
     if tail:
         item.setdefault(head, {})[tail] = value
@@ -196,7 +196,7 @@ def _normalise(who: str, raw: dict[str, Any], vocab: Vocabulary) -> _Respondent:
     return _Respondent(who, dumped, carried, implied)
 
 
-def _match(
+def match_ids(
     items: list[dict[str, Any]], merged: list[dict[str, Any]], who: str, what: str, log: list[str]
 ) -> dict[str, str]:
     """Each item's id -> the merged id it is the same as (by id, then by name)."""
@@ -214,7 +214,7 @@ def _match(
         hits = [
             m["id"]
             for m in merged
-            if _known(name) and _known(m.get("name")) and _key(m["name"]) == _key(name)
+            if is_known(name) and is_known(m.get("name")) and _key(m["name"]) == _key(name)
         ]
         free = [h for h in hits if h not in claimed]
         if len(free) == 1:
@@ -226,7 +226,9 @@ def _match(
     return out
 
 
-def _rename(data: dict[str, Any], loops: dict[str, str], resources: dict[str, str]) -> None:
+def rename_references(
+    data: dict[str, Any], loops: dict[str, str], resources: dict[str, str]
+) -> None:
     """Point one respondent's references at the merged ids."""
 
     def mapped(values: Any, table: dict[str, str]) -> Any:
@@ -267,9 +269,9 @@ class _Merger:
                     answers[iid], fields[iid] = {}, []
                 for fname, where in (item.get(SOURCES) or {}).items():
                     sources.setdefault(iid, {}).setdefault(fname, where)
-                if _known(item.get("name")) and iid not in names:
+                if is_known(item.get("name")) and iid not in names:
                     names[iid] = str(item["name"])
-                self._collect(section, r, iid, _flatten(item), answers[iid], fields[iid])
+                self._collect(section, r, iid, flatten_answers(item), answers[iid], fields[iid])
         out = []
         for iid in order:
             merged: dict[str, Any] = {"id": iid}
@@ -301,7 +303,7 @@ class _Merger:
             said = answers.setdefault(name, [])
             if name in carried:
                 said += carried[name]
-            elif _known(flat.get(name)):
+            elif is_known(flat.get(name)):
                 said.append(Alternative(by=r.who, value=flat[name]))
             elif name in flat and not said:
                 # Only unknowns so far: remember one, so `unknown` survives when no one knows.
@@ -320,20 +322,20 @@ class _Merger:
         for fname in names:
             said = [a for a in answers[fname] if a.by]  # known answers, with who gave them
             if not said:
-                _set(item, fname, answers[fname][0].value if answers[fname] else UNKNOWN)
+                set_dotted(item, fname, answers[fname][0].value if answers[fname] else UNKNOWN)
                 continue
             distinct: list[Any] = []
             for a in said:
-                if not any(_same(section, fname, a.value, v) for v in distinct):
+                if not any(same_answer(section, fname, a.value, v) for v in distinct):
                     distinct.append(a.value)
             if len(distinct) == 1:
-                _set(item, fname, said[0].value)
+                set_dotted(item, fname, said[0].value)
                 continue
             if (section, fname) in _UNION_FIELDS:
                 union = list(dict.fromkeys(v for a in said for v in a.value))
-                _set(item, fname, union)
+                set_dotted(item, fname, union)
             else:
-                _set(item, fname, UNKNOWN)
+                set_dotted(item, fname, UNKNOWN)
             disputed[fname] = [a.model_dump() for a in said]
             self.disputes.append(
                 Dispute(section=section, id=iid, name=name, field=fname, alternatives=said)
@@ -411,9 +413,9 @@ def merge(
         if any_declared and r.data.get("resources") is None:
             # Resources implied by acts_on, declared so the merged file stays consistent.
             r.data["resources"] = [{"id": rid} for rid in r.implied]
-        res_map = _match(r.data.get("resources") or [], merged_res, r.who, "resource", log)
-        loop_map = _match(r.data.get("loops", []), merged_loops, r.who, "loop", log)
-        _rename(r.data, loop_map, res_map)
+        res_map = match_ids(r.data.get("resources") or [], merged_res, r.who, "resource", log)
+        loop_map = match_ids(r.data.get("loops", []), merged_loops, r.who, "loop", log)
+        rename_references(r.data, loop_map, res_map)
         r.carried = {
             (s, (loop_map if s == "loops" else res_map).get(i, i)): v
             for (s, i), v in r.carried.items()

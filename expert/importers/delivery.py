@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from expert.errors import Problem
-from expert.importers.kube import _pod_workload
+from expert.importers.kube import pod_workload
 from expert.importers.model import (
     Entry,
     Source,
@@ -115,7 +115,7 @@ def read_rollout(doc: Document, ctx: Context) -> None:
     name, ns = name_of(doc), namespace_of(doc)
     before = len(ctx.workloads)
     if isinstance(spec.get("template"), dict):
-        _pod_workload(doc, ctx, ("spec", "template"), "Rollout")
+        pod_workload(doc, ctx, ("spec", "template"), "Rollout")
     if len(ctx.workloads) > before:
         workload: Entry | None = ctx.workloads[-1].entry
     elif isinstance(spec.get("workloadRef"), dict):

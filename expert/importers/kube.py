@@ -144,7 +144,7 @@ def flag_values(words: list[str]) -> dict[str, tuple[str, int]]:
 # --------------------------------------------------------------------------- workloads
 
 
-def _pod_workload(doc: Document, ctx: Context, template_loc: tuple[Any, ...], kind: str) -> None:
+def pod_workload(doc: Document, ctx: Context, template_loc: tuple[Any, ...], kind: str) -> None:
     spec = parse(WorkloadSpec, doc.data.get("spec"), doc, ("spec",), ctx)
     if spec is None:
         return
@@ -295,7 +295,7 @@ def _probes(
 
 @register(WORKLOADS, "apps", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
 def read_deployment(doc: Document, ctx: Context) -> None:
-    _pod_workload(doc, ctx, ("spec", "template"), str(doc.data.get("kind")))
+    pod_workload(doc, ctx, ("spec", "template"), str(doc.data.get("kind")))
 
 
 @register(WORKLOADS, "", "Pod")

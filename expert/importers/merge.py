@@ -12,7 +12,15 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from expert.respondents import DISPUTED, _flatten, _known, _match, _rename, _same, _set
+from expert.respondents import (
+    DISPUTED,
+    flatten_answers,
+    is_known,
+    match_ids,
+    rename_references,
+    same_answer,
+    set_dotted,
+)
 
 SOURCES = "sources"
 
@@ -39,11 +47,13 @@ def merge_import(
         data["resources"] = [{"id": rid} for rid in resource_ids]
     mine_res = data.get("resources") or []
     mine_loops = data.setdefault("loops", [])
-    res_map = _match(
+    res_map = match_ids(
         new.get("resources") or [], mine_res, "the import", "resource", out.matched_by_name
     )
-    loop_map = _match(new.get("loops", []), mine_loops, "the import", "loop", out.matched_by_name)
-    _rename(new, loop_map, res_map)
+    loop_map = match_ids(
+        new.get("loops", []), mine_loops, "the import", "loop", out.matched_by_name
+    )
+    rename_references(new, loop_map, res_map)
     for section, mine in (("resources", mine_res), ("loops", mine_loops)):
         by_id = {item["id"]: item for item in mine}
         for item in new.get(section) or []:
@@ -59,20 +69,20 @@ def merge_import(
 def _fill(
     mine: dict[str, Any], theirs: dict[str, Any], section: str, what: str, out: ImportMerge
 ) -> None:
-    given = _flatten(mine)
+    given = flatten_answers(mine)
     disputed = set(mine.get(DISPUTED) or {})  # a recorded disagreement is the user's answer
     # A source is cited only for a value the import filled: a kept answer is the user's own.
     cited = theirs.pop(SOURCES, None) or {}
-    for dotted, value in _flatten(theirs).items():
-        if dotted == "name" or dotted in disputed or not _known(value):
+    for dotted, value in flatten_answers(theirs).items():
+        if dotted == "name" or dotted in disputed or not is_known(value):
             continue
         current = given.get(dotted)
-        if not _known(current):
-            _set(mine, dotted, value)
+        if not is_known(current):
+            set_dotted(mine, dotted, value)
             out.filled.append(f"{what} {dotted}")
             if dotted in cited:
                 mine.setdefault(SOURCES, {})[dotted] = cited[dotted]
-        elif not _same(section, dotted, current, value):
+        elif not same_answer(section, dotted, current, value):
             out.conflicts.append(
                 f"{what} {dotted}: kept your {_shown(current)}; configuration says {_shown(value)}"
             )
