@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from expert import durations, limits
 from expert.errors import InputError, Problem
+from expert.masking import MaskStatement, check_masks
 from expert.vocabulary import Vocabulary, suggest
 from expert.yamlio import LineMap, atomic_write_text, dump_yaml, load_yaml, parse_yaml_text
 
@@ -238,6 +239,11 @@ class Loop(_Model):
     guards: Guards | None = None
     controls: list[Slug] | Unknown | None = Field(
         None, description="other loops this loop gates, disables or reconfigures"
+    )
+    masks: list[MaskStatement] | None = Field(
+        None,
+        description="signals it hides, delays or averages away from loops that read them; "
+        "[] says it masks nothing (expert/masking.py)",
     )
     answers: dict[Slug, Answer] = Field(default_factory=dict)
     sources: Sources | None = Field(None, description="where imported values came from")
@@ -525,6 +531,8 @@ def check_semantics(
                 "failure_classes",
             )
     _references(loops, "loops", "controls", "loop", ids, problem)
+    for loc, message, fix in check_masks(data, vocab):
+        problem(loc, message, fix)
     if isinstance(data, dict) and isinstance(data.get("resources"), list):
         _resource_references(data, loops, problem, term)
     return problems

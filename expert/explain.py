@@ -203,7 +203,10 @@ class Explainer:
                 if spec is None:
                     return m.group(0)
                 if spec.type == "ident":
+                    # The user's own names: a resource's `name` where it has one, as loops'.
                     value = fact[spec.attr]
+                    if spec.attr == "resource":
+                        return self._resource_name(value)
                     return self.name(value) if value in self.loops else value
                 text = _fact_value(fact, spec.name, kind)
             # Vocabulary values read as words: a list as its labels ("terminate work, retry

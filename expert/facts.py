@@ -256,6 +256,15 @@ def build(
             encode_field(spec, vals[spec.name], vocab, fact)
         raw.append((fact, list(cyc.loops)))
 
+    for m in structure.masks:
+        fact = {
+            "id": f"mask:{m.source}>{m.target}@{m.resource}#{m.signal}",
+            "kind": "mask",
+            "scope": scope,
+        }
+        for spec in FACT_KINDS["mask"]:
+            encode_field(spec, getattr(m, spec.name), vocab, fact)
+        raw.append((fact, [m.source, m.target]))
     raw.append((platform_fact(assessment, vocab, scope), []))
 
     renamed = make_unique([f["id"] for f, _ in raw])

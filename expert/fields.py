@@ -213,6 +213,21 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             "loop retries",
         ),
     ],
+    # Loop `source` hides, delays or averages away `signal`, which loop `target` reads on
+    # `resource` (expert/masking.py).
+    "mask": [
+        _f("source", "ident"),
+        _f("target", "ident"),
+        _f("resource", "ident"),
+        _f("signal", "category", table="signals"),
+        _f("how", "category", table="mask_kinds", help="hides | delays | averages"),
+        _f(
+            "stated",
+            "yesno",
+            help="the assessment states the mask (yes); implied by structure alone (unknown: "
+            "a retrier upstream of a loop reading the failure rate)",
+        ),
+    ],
     # Retrying loops stacked along one call path: up to `factor` attempts reach the bottom.
     "amplification": [
         _f("first", "ident"),

@@ -22,7 +22,7 @@ from typing import Any
 
 import networkx as nx
 
-from expert import durations
+from expert import durations, masking
 from expert.assessment import UNKNOWN, Assessment, Loop
 from expert.vocabulary import Vocabulary
 
@@ -270,6 +270,8 @@ class Structure:
     nestings: list[Nesting] = field(default_factory=list)
     amplifications: list[Amplification] = field(default_factory=list)
     cycles: list[Cycle] = field(default_factory=list)
+    # A loop hides, delays or averages away a signal another loop reads (expert/masking.py).
+    masks: list[masking.Mask] = field(default_factory=list)
     cycles_truncated: bool = False
     # What a cap left out, counted: "nestings" and "amplification paths" (see _capped).
     left_out: dict[str, int] = field(default_factory=dict)
@@ -317,6 +319,7 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
     _nestings(s, loops, on, downstream)
     _amplifications(s, loops, on, downstream, by_id)
     _cycles(s, vocab)
+    s.masks = masking.derive(loops, on, downstream, s.reacts, vocab)
     return s
 
 

@@ -208,25 +208,78 @@ def check_pack_dir(root: Path) -> None:
         raise InputError(problems)
 
 
+# Sections a pack may add terms to. `version` is the built-in knowledge base's own; a pack's
+# is ignored. `settings` tune every pattern, built-in ones included, so a pack cannot change
+# them.
+PACK_SECTIONS_IGNORED = ("version",)
+
+
 def _merge_vocabulary(
-    base: dict[str, Any] | None, extra: dict[str, Any], source: str
+    base: dict[str, Any] | None,
+    extra: dict[str, Any],
+    source: str,
+    lines: LineMap | None = None,
+    origin: dict[tuple[str, str], str] | None = None,
 ) -> dict[str, Any]:
+    """`base` with the terms of a pack's vocabulary added. A pack adds new terms to existing
+    word lists only: a section that is not a word list, a term id already defined (by the
+    built-in vocabulary or an earlier pack) and a change of settings are refused, each with
+    the file, line and place. `origin` records which file defined each (section, term)."""
+    if origin is None:
+        origin = {}
     if base is None:
+        for key, value in extra.items():
+            if isinstance(value, dict) and key != "settings":
+                origin.update(dict.fromkeys(((key, term) for term in value), source))
         return extra
+    lines = lines or LineMap()
     merged = dict(base)
+    problems: list[Problem] = []
+    sections = [k for k, v in base.items() if isinstance(v, dict) and k != "settings"]
     for key, value in extra.items():
-        if key == "version":
+        if key in PACK_SECTIONS_IGNORED:
             continue
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            raise InputError(
-                Problem(
-                    source,
-                    f"vocabulary section {key!r} cannot be replaced",
-                    fix="a pack may only add terms to existing word lists",
-                )
+        if key == "settings":
+            refused = (
+                "a pack cannot change the vocabulary's settings",
+                "remove `settings:` from the pack: they tune every pattern, built-in ones included",
             )
+        elif key not in merged:
+            refused = (
+                f"{key!r} is not a vocabulary section",
+                f"add terms under one of: {', '.join(sections)}",
+            )
+        elif not (isinstance(value, dict) and isinstance(merged[key], dict)):
+            refused = (
+                f"vocabulary section {key!r} cannot be replaced",
+                "a pack may only add terms to existing word lists, written as a mapping from "
+                "each new term id to its description",
+            )
+        else:
+            refused = None
+        if refused is not None:
+            problems.append(
+                Problem(source, refused[0], where=key, line=lines.line((key,)), fix=refused[1])
+            )
+            continue
+        for term in value:
+            if term in merged[key]:
+                problems.append(
+                    Problem(
+                        source,
+                        f"{key} term {term!r} is already defined by "
+                        f"{origin.get((key, term), 'the built-in vocabulary')}",
+                        where=f"{key}.{term}",
+                        line=lines.line((key, term)),
+                        fix="a pack may only add terms: give yours a new id (prefix it with "
+                        "your organisation's name), or leave the existing term as it is",
+                    )
+                )
+            else:
+                origin[key, term] = source
+        merged[key] = {**merged[key], **{t: v for t, v in value.items() if t not in merged[key]}}
+    if problems:
+        raise InputError(problems)
     return merged
 
 
@@ -234,6 +287,7 @@ def load(extra_dirs: list[Path] | None = None) -> KnowledgeBase:
     """Load the built-in knowledge base plus packs, validating every file."""
     dirs = [builtin_dir(), *[Path(d) for d in extra_dirs or []]]
     vocab_data: dict[str, Any] | None = None
+    defined_by: dict[tuple[str, str], str] = {}
     loaded: list[tuple[str, Path]] = []
     for d in dirs:
         if not d.is_dir():
@@ -252,7 +306,7 @@ def load(extra_dirs: list[Path] | None = None) -> KnowledgeBase:
             data, vlines = load_yaml(vfile, max_bytes=MAX_KB_FILE, what="vocabulary file")
             if not isinstance(data, dict):
                 raise InputError(Problem(str(vfile), "vocabulary must be a mapping"))
-            vocab_data = _merge_vocabulary(vocab_data, data, str(vfile))
+            vocab_data = _merge_vocabulary(vocab_data, data, str(vfile), vlines, defined_by)
             # Validate after each merge so a problem is blamed on the file that brought it.
             merged = _validate(Vocabulary, vocab_data, str(vfile), vlines)
             if merged.dangling():

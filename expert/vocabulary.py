@@ -76,6 +76,8 @@ class Vocabulary(BaseModel):
     backoff_kinds: dict[str, str]
     resource_kinds: dict[str, ResourceKindTerm]
     roles: dict[str, RoleTerm] = Field(default_factory=dict)
+    # How one loop keeps a signal from another loop that reads it (see expert/masking.py).
+    mask_kinds: dict[str, Term] = Field(default_factory=dict)
     settings: Settings = Field(default_factory=Settings)
 
     def terms(self, name: str) -> list[str]:
