@@ -1,275 +1,273 @@
-"""Economic Risk Summary: every range checked against numbers worked out by hand."""
+"""Economic Risk Summary: money charged to findings, checked against numbers worked out by hand."""
 
 from __future__ import annotations
+
+import itertools
+import math
+import random
 
 import pytest
 from pydantic import ValidationError
 
 from expert.assessment import Economics
-from expert.costmodel import COST_PARAMETERS, CostModel
+from expert.costmodel import CostModel
 from expert.economics import (
-    COMPUTATIONS,
-    OVERLAP_LIKELY,
+    HOURS_PER_MONTH,
     Range,
-    combine,
+    money,
     number,
     savings,
-    sig3,
     summarise,
+    under_ceiling,
 )
 from expert.results import Finding
 from tests.helpers import builtin_kb
 
+SHARES = {"kind": "estimate", "basis": "reasoned", "backs": ["low", "likely", "high"]}
+CEILING = {
+    "kind": "ceiling",
+    "basis": "all causes together",
+    "backs": ["ceiling"],
+    "source": {"title": "t", "url": "https://example.org/c"},
+}
 ACC = CostModel(
-    computation="accelerator_hours", parameters={"low": 0.01, "likely": 0.03, "high": 0.08}
+    computation="accelerator_hours",
+    parameters={"low": 0.01, "likely": 0.02, "high": 0.04},
+    ceiling=0.10,
+    assumptions=[{"text": "share", **SHARES}, {"text": "ceiling", **CEILING}],
 )
-TOK = CostModel(computation="tokens", parameters={"low": 0.005, "likely": 0.02, "high": 0.06})
-ENG = CostModel(
-    computation="engineer_hours",
-    parameters={"low": 4, "likely": 12, "high": 30, "hours_per_engineer_month": 160},
+
+
+def hours(low: float, central: float, high: float) -> CostModel:
+    return CostModel(
+        computation="engineer_hours",
+        parameters={"low": low, "likely": central, "high": high, "hours_per_engineer_month": 160},
+        assumptions=[
+            {"text": "hours", **SHARES},
+            {
+                "text": "team",
+                "kind": "estimate",
+                "basis": "convention",
+                "backs": ["hours_per_engineer_month"],
+            },
+        ],
+    )
+
+
+MODELS = {"acc": ACC, "eng": hours(4, 12, 30), "rec": hours(1, 4, 12)}
+FIGURES = Economics(
+    accelerator_count=100, accelerator_hour_cost=2, engineer_hour_cost=100, engineers=10
 )
-MODELS = {"acc": ACC, "tok": TOK, "eng": ENG}
+FLEET_HOURS = 100 * HOURS_PER_MONTH
 
 
 def finding(
-    fid: str, kind: str, status: str = "confirmed", parents: tuple[str, ...] = ()
+    fid: str, kind: str, parents: tuple[str, ...] = (), loops: tuple[str, ...] = ("a",)
 ) -> Finding:
     return Finding(
         id=fid,
         rule=fid.split(":")[0],
         kind=kind,  # type: ignore[arg-type]
-        title=f"title of {fid}",
-        status=status,  # type: ignore[arg-type]
+        title=f"title of {fid.split(':')[0]}",
+        status="confirmed",
         severity="high",
-        loops=["a"],
+        loops=list(loops),
         because=[],
         derived_from=list(parents),
         narrative="n",
+        would_clear_if=[f"{fid} was fixed"],
     )
 
 
-def base_findings(cost_status: str = "confirmed") -> list[Finding]:
-    return [
-        finding("conflict:a", "incoherence"),
-        finding("gap:a", "auditability"),
-        finding("gap:b", "auditability"),
-        finding("gap:c", "auditability", status="possible"),
-        finding("symptom:a", "symptom", parents=("conflict:a",)),
-        finding("acc:a", "ghost-cost", status=cost_status, parents=("symptom:a",)),
-        finding("tok:a", "ghost-cost", status=cost_status, parents=("symptom:a",)),
-        # 3 confirmed contributors (symptom:a, gap:a, gap:b) and 1 possible (gap:c)
-        finding("eng:a", "ghost-cost", parents=("symptom:a", "gap:a", "gap:b", "gap:c")),
+def platform(conflicts: int = 2, reconstruction: bool = False) -> list[Finding]:
+    roots = [finding(f"retry:{i}", "incoherence", loops=("a",)) for i in range(conflicts - 1)]
+    roots.append(finding("throttle:b", "incoherence", loops=("b",)))
+    out = [
+        *roots,
+        finding("gap:a", "auditability", loops=("a", "z")),
+        finding("symptom:s", "symptom", parents=tuple(r.id for r in roots)),
+        finding("acc:x", "ghost-cost", parents=("symptom:s",)),
+        finding("eng:x", "ghost-cost", parents=("retry:0", "gap:a")),
     ]
+    if reconstruction:
+        out.append(finding("rec:x", "ghost-cost", parents=("retry:0", "gap:a")))
+    return out
 
 
-LLM_FIGURES = Economics(
-    currency="USD",
-    accelerator_count=64,
-    accelerator_hour_cost=4.9,
-    monthly_tokens=30_000_000_000,
-    cost_per_million_tokens=0.6,
-    engineer_hour_cost=120,
-    engineers=12,
-)
+def test_per_pattern_split_worked_by_hand() -> None:
+    s = summarise(platform(), FIGURES, MODELS)
+    assert s.total is not None
+    # accelerators: two conflicts at 2% each add up to 4%; under the 10% ceiling that is
+    # 10% x (1 - e^-0.4) = 3.2968%, half each, of 73,000 accelerator-hours at 2 an hour
+    each = 0.10 * (1 - math.exp(-0.4)) / 2 * FLEET_HOURS * 2
+    assert each == pytest.approx(2406.67, abs=0.01)
+    # engineering: one conflict and the one untraceable loop (a) taking part in it, not
+    # loop z, which is in no conflict: 2 units x 12 h x 100
+    assert s.hidden is not None and s.hidden.likely == pytest.approx(2400)
+    assert s.total.likely == pytest.approx(2 * each + 2400)
+    rows = {r.pattern: r for r in s.by_pattern}
+    assert rows["retry"].direct.likely == pytest.approx(each)
+    assert rows["retry"].hidden.likely == pytest.approx(1200)
+    assert rows["throttle"].total.likely == pytest.approx(each)
+    assert rows["gap"].total.likely == pytest.approx(1200)
+    assert rows["throttle"].action == "throttle:b was fixed"
+    assert sum(r.total.likely for r in s.by_pattern) == pytest.approx(s.total.likely)
+    assert rows["retry"].share == pytest.approx((each + 1200) / s.total.likely)
 
 
-def line(summary, rule):  # type: ignore[no-untyped-def]
-    return next(c for c in summary.costs if c.rule == rule)
+def test_dropping_a_conflict_lowers_the_exposure() -> None:
+    before = summarise(platform(conflicts=3), FIGURES, MODELS)
+    after = summarise(platform(conflicts=2), FIGURES, MODELS)
+    assert before.total is not None and after.total is not None
+    for point in ("low", "likely", "high"):
+        assert getattr(after.total, point) < getattr(before.total, point)
+    saved = savings(before, {"retry:1"})
+    assert saved is not None
+    assert saved.likely == pytest.approx(before.total.likely - after.total.likely)
+    # clearing the throttle conflict leaves one conflict at 2%: 10% x (1 - e^-0.2)
+    one = 0.10 * (1 - math.exp(-0.2)) * FLEET_HOURS * 2
+    two = summarise(platform(), FIGURES, MODELS)
+    assert two.total is not None
+    gone = savings(two, {"throttle:b"})
+    assert gone is not None and gone.likely == pytest.approx(two.total.likely - one - 2400)
+    assert savings(two, set()) == Range(low=0, likely=0, high=0)
+    assert savings(summarise(platform(), None, MODELS), {"throttle:b"}) is None
 
 
-def test_accelerator_hours_by_hand() -> None:
-    s = summarise(base_findings(), LLM_FIGURES, MODELS)
-    acc = line(s, "acc")
-    # 64 accelerators x 730 h = 46,720 accelerator-hours a month
-    assert acc.quantity.low == pytest.approx(467.2)  # x 1%
-    assert acc.quantity.likely == pytest.approx(1401.6)  # x 3%
-    assert acc.quantity.high == pytest.approx(3737.6)  # x 8%
-    assert acc.money.low == pytest.approx(2289.28)  # x USD 4.90
-    assert acc.money.likely == pytest.approx(6867.84)
-    assert acc.money.high == pytest.approx(18314.24)
-    assert acc.steps[1].startswith("likely: 64 accelerators x 730 h x 3% = 1,401.6")
-    assert acc.steps[1].endswith("= USD 6,867.84")
+def test_one_gap_is_charged_in_one_line_only() -> None:
+    s = summarise(platform(reconstruction=True), FIGURES, MODELS)
+    rec = next(c for c in s.costs if c.rule == "rec")
+    # the conflict and loop a are already charged as engineering time (more hours per unit)
+    assert rec.money is not None and rec.money.high == 0
+    assert any("not charged again" in n for n in rec.notes)
+    assert s.hidden is not None and s.hidden.likely == pytest.approx(2400)
+    # clearing the engineering line hands them to the reconstruction line
+    left = savings(s, {"eng:x"})
+    assert left is not None and left.likely == pytest.approx(2400 - 2 * 4 * 100)
 
 
-def test_tokens_by_hand() -> None:
-    tok = line(summarise(base_findings(), LLM_FIGURES, MODELS), "tok")
-    # 30e9 tokens x 0.5% / 2% / 6% = 150M / 600M / 1.8B tokens; x USD 0.60 per million
-    assert tok.quantity.likely == pytest.approx(600_000_000)
-    assert (tok.money.low, tok.money.likely, tok.money.high) == pytest.approx((90, 360, 1080))
+def test_the_accelerator_total_never_exceeds_the_ceiling() -> None:
+    rng = random.Random(18)
+    for _ in range(150):
+        ceiling = rng.choice((0.05, 0.10, 0.2))
+        low = rng.uniform(0, 0.05)
+        central = rng.uniform(low, 0.1)
+        model = ACC.model_copy(
+            update={
+                "ceiling": ceiling,
+                "parameters": {"low": low, "likely": central, "high": rng.uniform(central, 0.5)},
+            }
+        )
+        s = summarise(platform(conflicts=rng.randint(1, 60)), FIGURES, {**MODELS, "acc": model})
+        acc = next(c for c in s.costs if c.rule == "acc")
+        assert acc.quantity is not None
+        for point in ("low", "likely", "high"):
+            assert getattr(acc.quantity, point) <= ceiling * FLEET_HOURS + 1e-6
+        assert acc.quantity.low <= acc.quantity.likely <= acc.quantity.high + 1e-9
 
 
-def test_engineer_hours_by_hand_possible_contributors_count_high_only() -> None:
-    eng = line(summarise(base_findings(), LLM_FIGURES, MODELS), "eng")
-    assert eng.contributors == {"confirmed": 3, "possible": 1}
-    # low 3 x 4 h, likely 3 x 12 h, high 4 x 30 h (the possible gap counts only here)
-    assert (eng.quantity.low, eng.quantity.likely, eng.quantity.high) == (12, 36, 120)
-    assert (eng.money.low, eng.money.likely, eng.money.high) == pytest.approx((1440, 4320, 14400))
-
-
-def test_engineer_hours_capped_by_team_size() -> None:
-    figures = LLM_FIGURES.model_copy(update={"engineers": 1})
-    eng = line(summarise(base_findings(), figures, MODELS), "eng")
-    assert eng.quantity.high == 120  # one engineer's 160 h do not bind
-    small = ENG.model_copy(
-        update={"parameters": {**ENG.parameters, "hours_per_engineer_month": 50}}
-    )
-    figures = LLM_FIGURES.model_copy(update={"engineers": 2})
-    s = summarise(base_findings(), figures, {**MODELS, "eng": small})
-    eng = line(s, "eng")
-    # 2 engineers x 50 h = 100 h caps the high end (120 h); low and likely stay
-    assert (eng.quantity.low, eng.quantity.likely, eng.quantity.high) == (12, 36, 100)
-    assert any("capped at the triage team's 100 hours" in n for n in eng.notes)
-
-
-def test_total_combines_overlapping_costs_on_one_budget() -> None:
-    s = summarise(base_findings(), LLM_FIGURES, MODELS)
-    fleet = next(b for b in s.budgets if b.budget == "accelerators")
-    # accelerators 2,289.28 / 6,867.84 / 18,314.24 and tokens 90 / 360 / 1,080 overlap:
-    # low = the larger low; likely = larger + half the other; high = the sum
-    assert fleet.range.low == pytest.approx(2289.28)
-    assert fleet.range.likely == pytest.approx(6867.84 + OVERLAP_LIKELY * 360)
-    assert fleet.range.high == pytest.approx(18314.24 + 1080)
-    # engineering is another budget and adds up
-    assert s.total.low == pytest.approx(2289.28 + 1440)
-    assert s.total.likely == pytest.approx(7047.84 + 4320)
-    assert s.total.high == pytest.approx(19394.24 + 14400)
-    assert not s.total_partial
-    assert s.headline.startswith("Structural exposure of USD 3,730 to USD 33,800")
-
-
-def test_combine_is_ordered_and_bounded() -> None:
-    from expert.economics import Range
-
-    r = combine([Range(low=1, likely=2, high=3), Range(low=5, likely=6, high=7)])
-    assert (r.low, r.likely, r.high) == (5, 6 + OVERLAP_LIKELY * 2, 10)
-    assert r.low <= r.likely <= r.high
-
-
-def test_possible_cost_counts_towards_the_high_end_only() -> None:
-    s = summarise(base_findings("possible"), LLM_FIGURES, MODELS)
-    acc = line(s, "acc")
-    assert (acc.money.low, acc.money.likely) == (0, 0)
-    assert acc.money.high == pytest.approx(18314.24)
-    assert any("high end only" in n for n in acc.notes)
-    assert s.total.likely == pytest.approx(4320)  # engineering only
-
-
-def test_no_figures_states_exposure_in_units() -> None:
-    s = summarise(base_findings(), None, MODELS)
-    assert s.total is None and not s.priced
-    assert "No economic figures were given" in s.missing_note
-    assert line(s, "acc").quantity is None  # no accelerator count: only a share
-    assert line(s, "acc").share.likely == pytest.approx(0.03)
-    assert "accelerator count (not given)" in line(s, "acc").missing
-    units = {q.unit: q.range for q in s.quantities}
-    assert units == {"engineer-hours": units["engineer-hours"]}
-    assert units["engineer-hours"].likely == 36
-    assert (
-        s.headline
-        == "Structural exposure per month, in units: 12 to 120 (likely 36) engineer-hours."
-    )
-    assert s.sensitivity == []
-
-
-def test_unknown_figure_leaves_cost_in_hours_and_total_partial() -> None:
-    figures = LLM_FIGURES.model_copy(update={"accelerator_hour_cost": "unknown"})
-    s = summarise(base_findings(), figures, MODELS)
-    acc = line(s, "acc")
-    assert acc.money is None
-    assert acc.quantity.likely == pytest.approx(1401.6)
-    assert acc.missing == ["cost of one accelerator-hour (you answered unknown)"]
-    assert s.total_partial and s.excluded == ["acc:a"]
-    assert "understates" in s.missing_note
-    # the total keeps what can be priced: tokens (same budget) and engineering
-    assert s.total.likely == pytest.approx(360 + 4320)
-
-
-def test_sensitivity_names_what_moves_the_total_most() -> None:
-    s = summarise(base_findings(), LLM_FIGURES, MODELS)
-    top = s.sensitivity[0]
-    assert top.kind == "assumption" and top.name == "acc.accelerator_hours"
-    # accelerator share 1% -> 8%, everything else at likely: the fleet's likely value is the
-    # accelerator cost plus half the token cost (180), and engineering adds 4,320
-    assert top.likely_low == pytest.approx(2289.28 + 180 + 4320)
-    assert top.likely_high == pytest.approx(18314.24 + 180 + 4320)
-    figures = [x for x in s.sensitivity if x.kind == "figure"]
-    # a 10% higher accelerator count or hour cost adds 686.784 to the likely total
-    assert figures[0].swing == pytest.approx(686.784)
-    assert {figures[0].name, figures[1].name} == {"accelerator_count", "accelerator_hour_cost"}
-    assert "move it most" in s.sensitivity_note
-    assert "engineers who triage" in s.sensitivity_note  # does not change the total
-
-
-def test_ghost_cost_without_cost_model_is_reported_not_priced() -> None:
-    s = summarise(base_findings(), LLM_FIGURES, {"eng": ENG})
-    assert line(s, "acc").money is None
-    assert "no `cost` block" in line(s, "acc").missing[0]
-
-
-def test_root_causes_trace_to_stage_one_findings() -> None:
-    acc = line(summarise(base_findings(), LLM_FIGURES, MODELS), "acc")
-    assert acc.causes == ["symptom:a"]
-    assert acc.root_causes == ["conflict:a"]
+def test_under_ceiling_is_below_the_sum_and_rises_with_each_finding() -> None:
+    assert under_ceiling(0, 0.1) == 0
+    values = [under_ceiling(n * 0.02, 0.1) for n in range(1, 40)]
+    assert all(a < b for a, b in itertools.pairwise(values))
+    assert all(v < 0.1 and v <= n * 0.02 for n, v in enumerate(values, 1))
 
 
 @pytest.mark.parametrize(
-    ("computation", "parameters", "message"),
+    ("assumption", "message"),
     [
-        ("accelerator_hours", {"low": 0.1, "likely": 0.05, "high": 0.2}, "low <= likely"),
-        ("tokens", {"low": 0.1, "likely": 0.5, "high": 2}, "shares between 0 and 1"),
-        ("engineer_hours", {"low": 1, "likely": 2}, "missing high"),
-        ("engineer_hours", {"low": 1, "likely": 2, "high": 3, "days": 1}, "unknown days"),
+        ({"text": "t", "basis": "b", "backs": ["low", "likely", "high"]}, "kind"),
+        ({"text": "t", "kind": "estimate", "basis": " ", "backs": ["low"]}, "basis"),
+        ({"text": "t", "kind": "measurement", "basis": "b", "backs": ["low"]}, "source"),
+        (
+            {
+                "text": "t",
+                "kind": "measurement",
+                "basis": "b",
+                "backs": ["low"],
+                "source": {"title": "t", "url": "https://example.org"},
+            },
+            "measured",
+        ),
     ],
 )
-def test_cost_model_rejects_bad_parameters(
-    computation: str, parameters: dict[str, float], message: str
-) -> None:
+def test_a_number_without_its_kind_and_basis_is_refused(assumption: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        CostModel(computation=computation, parameters=parameters)  # type: ignore[arg-type]
+        CostModel(
+            computation="engineer_hours",
+            parameters={"low": 1, "likely": 2, "high": 3},
+            assumptions=[assumption],
+        )
 
 
-def test_cost_model_rejects_unknown_computation() -> None:
-    with pytest.raises(ValidationError):
-        CostModel(computation="eval_this", parameters={"low": 1, "likely": 1, "high": 1})  # type: ignore[arg-type]
-
-
-def test_plain_assumption_strings_are_accepted() -> None:
+def test_every_parameter_needs_an_assumption_and_shares_a_ceiling() -> None:
+    with pytest.raises(ValidationError, match="kind and basis of ceiling"):
+        CostModel(
+            computation="tokens",
+            parameters={"low": 0.01, "likely": 0.02, "high": 0.03},
+            ceiling=0.1,
+            assumptions=[{"text": "share", **SHARES}],
+        )
+    with pytest.raises(ValidationError, match="needs a `ceiling`"):
+        CostModel(
+            computation="tokens",
+            parameters={"low": 0.01, "likely": 0.02, "high": 0.03},
+            assumptions=[{"text": "share", **SHARES}],
+        )
+    # `central` is accepted for the central estimate
     m = CostModel(
-        computation="tokens",
-        parameters={"low": 0, "likely": 0, "high": 0},
-        assumptions=["a plain statement"],
+        computation="engineer_hours",
+        parameters={"low": 1, "central": 2, "high": 3},
+        assumptions=[{"text": "h", **SHARES}],
     )
-    assert m.assumptions[0].text == "a plain statement" and m.assumptions[0].source is None
+    assert m.parameters["likely"] == 2
 
 
-def test_every_knowledge_base_cost_names_a_computation_in_code() -> None:
-    assert set(COMPUTATIONS) == set(COST_PARAMETERS)
-    costs = [p for p in builtin_kb().patterns.values() if p.kind == "ghost-cost"]
-    assert costs and all(p.cost is not None for p in costs)
-    for p in costs:
-        assert p.cost is not None and p.cost.computation in COMPUTATIONS
+def test_every_cost_block_of_the_knowledge_base_states_its_basis() -> None:
+    kb = builtin_kb()
+    costs = [p.cost for p in kb.patterns.values() if p.cost is not None]
+    assert costs
+    for cost in costs:
+        backed = {b for a in cost.assumptions for b in a.backs}
+        assert set(cost.parameters) <= backed
+        assert all(a.kind for a in cost.assumptions)
 
 
-def test_rounding_for_display() -> None:
-    assert sig3(24147.84) == 24100
-    assert number(24147.84) == "24,100"
-    assert number(600_000_000) == "600 million"
-    assert number(1_800_000_000) == "1.8 billion"
-    assert number(0.4567) == "0.457"
+def test_figures_that_disagree_get_a_note() -> None:
+    cheap = Economics(
+        accelerator_count=64,
+        accelerator_hour_cost=4.9,
+        monthly_tokens=30_000_000_000,
+        cost_per_million_tokens=0.6,
+    )
+    s = summarise(platform(), cheap, MODELS)
+    assert len(s.figure_notes) == 1 and "less than a tenth" in s.figure_notes[0]
+    fair = cheap.model_copy(update={"cost_per_million_tokens": 3})
+    assert summarise(platform(), fair, MODELS).figure_notes == []
 
 
-def test_savings_follow_the_findings_cleared() -> None:
-    s = summarise(base_findings(), LLM_FIGURES, MODELS)
-    assert s.total is not None
-    # clearing the one conflict removes the accelerator and token costs it causes
-    saved = savings(s, {"conflict:a"})
-    assert saved is not None
-    assert saved.likely == pytest.approx(6867.84 + OVERLAP_LIKELY * 360)
-    # clearing nothing saves nothing; clearing a cost itself saves its own line
-    assert savings(s, set()) == Range(low=0, likely=0, high=0)
-    only_tokens = savings(s, {"tok:a"})
-    assert only_tokens is not None and only_tokens.likely == pytest.approx(OVERLAP_LIKELY * 360)
+def test_headline_precision_and_no_cents() -> None:
+    assert number(62_377.28) == "62,000"
+    assert number(196_270.56) == "200,000"
+    assert money(4.9, "USD") == "USD 5"
+    s = summarise(platform(), FIGURES, MODELS)
+    assert "central estimate" in s.headline and "likely" not in s.headline
+    for line in s.costs:
+        for step in line.steps:
+            assert "." not in step.split("= ")[-1].replace("USD ", "")
 
 
-def test_savings_without_figures_is_none() -> None:
-    assert savings(summarise(base_findings(), None, MODELS), {"conflict:a"}) is None
+def test_sensitivity_shows_only_inputs_that_move_the_total() -> None:
+    s = summarise(platform(), FIGURES, MODELS)
+    assert s.total is not None and s.sensitivity
+    swings = [abs(x.swing) for x in s.sensitivity]
+    assert swings == sorted(swings, reverse=True)
+    assert all(abs(x.swing) >= 0.02 * s.total.likely for x in s.sensitivity)
+    # the token figures were not given: nothing about tokens is listed
+    assert not any("token" in x.label for x in s.sensitivity)
+
+
+def test_the_dominant_unsourced_line_is_named() -> None:
+    lots = Economics(accelerator_count=1, accelerator_hour_cost=1, engineer_hour_cost=500)
+    s = summarise(platform(), lots, MODELS)
+    assert "title of eng" in s.dominance_note and "estimates" in s.dominance_note
