@@ -133,15 +133,38 @@ class RiskEdge(BaseModel):
     target: str
     signal: str
     resource: str
-    kind: Literal["influence", "feedback", "amplification"]
+    kind: Literal["influence", "feedback", "amplification", "masks"]
     severity: str | None = Field(
         None, description="highest severity of a conflict between the two loops"
     )
+    how: str | None = Field(
+        None,
+        description="for a masks edge: how the source keeps the signal from the target "
+        "(hides, delays or averages)",
+        exclude_if=lambda v: v is None,
+    )
+
+
+CycleKind = Literal["amplifying", "oscillating", "damping", "unclassified"]
 
 
 class CycleOut(BaseModel):
+    """One feedback cycle: the loops in order, each reacting to the one before. Orderings of
+    the same loops are one cycle, counted in `variants`."""
+
     loops: list[str]
-    amplifying: bool
+    amplifying: bool = Field(description="kind is amplifying")
+    kind: CycleKind = Field(
+        "unclassified",
+        description="amplifying: every hop reinforces load or pressure; oscillating: some hops "
+        "reinforce and some relieve, so the loops pull the resource back and forth; damping: "
+        "every hop relieves; unclassified: a hop carries only signals of no known direction",
+    )
+    signals: list[str] = Field(
+        default_factory=list,
+        description="the signal each hop carries (hop i runs from loops[i] to the next loop)",
+    )
+    variants: int = Field(1, description="orderings of these same loops found, this one included")
 
 
 class AmplificationOut(BaseModel):
@@ -155,6 +178,12 @@ class ConflictZone(BaseModel):
     loops: list[str]
     severity: str
     status: str
+    title: str = Field("", description="the pattern's short name")
+    pairs: list[list[str]] = Field(
+        default_factory=list,
+        description="the pairs of loops the conflict was found between (a grouped finding "
+        "lists several; its loops are their union)",
+    )
 
 
 class RiskMap(BaseModel):
@@ -164,6 +193,9 @@ class RiskMap(BaseModel):
     amplification_paths: list[AmplificationOut]
     conflict_zones: list[ConflictZone] = Field(default_factory=list)
     cycles_truncated: bool = False
+    cycles_found: int = Field(
+        0, description="cycles the analysis found, counting each ordering of the same loops"
+    )
     left_out: dict[str, int] = Field(
         default_factory=dict,
         description="what the analysis caps left out, counted (pairs of loops, influences, "

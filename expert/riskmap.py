@@ -16,6 +16,28 @@ from expert.results import (
     RiskNode,
 )
 
+# Which way each signal pushes the resource it travels on, for classifying feedback cycles.
+# Reinforcing: more work, waiting or failure arrives (more load, more pressure). Relieving: load
+# falls or capacity appears. Signals not listed (utilisation changes, moves, deployments,
+# batch changes) can go either way, so a hop carrying only those classifies nothing.
+REINFORCES = frozenset(
+    {
+        "load_increase",
+        "latency_increase",
+        "queue_growth",
+        "resource_pressure",
+        "task_failure",
+        "task_terminated",
+        "rejection",
+        "capacity_removed",
+        "instance_unhealthy",
+        "progress_stall",
+        "priority_arrival",
+    }
+)
+RELIEVES = frozenset({"load_decrease", "idle_capacity", "capacity_freed", "capacity_added"})
+_KIND_RANK = {"amplifying": 0, "oscillating": 1, "damping": 2, "unclassified": 3}
+
 # How a reader names what graph.py's caps counted instead of keeping.
 _LEFT_OUT_WORDS = {
     "pairs": "pairs of loops on one resource",
@@ -51,16 +73,21 @@ def build(assessment: Assessment, structure: Structure, findings: list[Finding])
     for f in findings:
         if f.kind != "incoherence":
             continue
+        pairs = conflict_pairs(f)
         zones.append(
-            ConflictZone(finding=f.id, loops=f.loops, severity=f.severity, status=f.status)
+            ConflictZone(
+                finding=f.id,
+                loops=f.loops,
+                severity=f.severity,
+                status=f.status,
+                title=f.title,
+                pairs=[list(p) for p in pairs],
+            )
         )
-        for a in f.loops:
-            for b in f.loops:
-                key = frozenset((a, b))
-                if a != b and SEVERITY_ORDER.index(f.severity) >= SEVERITY_ORDER.index(
-                    conflict.get(key, "low")
-                ):
-                    conflict[key] = f.severity
+        for a, b in pairs:
+            key = frozenset((a, b))
+            if SEVERITY_ORDER.index(f.severity) >= SEVERITY_ORDER.index(conflict.get(key, "low")):
+                conflict[key] = f.severity
     edges = []
     seen_pairs = set()
     for e in structure.edges:
@@ -97,17 +124,118 @@ def build(assessment: Assessment, structure: Structure, findings: list[Finding])
                         severity=conflict.get(frozenset((src, tgt))),
                     )
                 )
+    # Another loop keeping a signal from the loop that reads it: hidden, delayed or averaged
+    # away. Structures without masks (older ones) have no such attribute.
+    for m in getattr(structure, "masks", []):
+        edges.append(
+            RiskEdge(
+                source=m.source,
+                target=m.target,
+                signal=m.signal,
+                resource=getattr(m, "resource", "") or "",
+                kind="masks",
+                how=m.how,
+            )
+        )
+    amp_paths = [
+        AmplificationOut(loops=a.loops, factor_low=a.factor[0], factor_high=a.factor[1])
+        for a in structure.amplifications
+    ]
     return RiskMap(
         nodes=nodes,
         edges=edges,
-        cycles=[
-            CycleOut(loops=c.loops, amplifying=c.amplifying == "yes") for c in structure.cycles
-        ],
-        amplification_paths=[
-            AmplificationOut(loops=a.loops, factor_low=a.factor[0], factor_high=a.factor[1])
-            for a in structure.amplifications
-        ],
+        cycles=summarise_cycles(structure, conflict, amp_paths),
+        cycles_found=len(structure.cycles),
+        amplification_paths=amp_paths,
         conflict_zones=zones,
         cycles_truncated=structure.cycles_truncated,
         left_out={_LEFT_OUT_WORDS.get(k, k): n for k, n in sorted(structure.left_out.items())},
     )
+
+
+def conflict_pairs(f: Finding) -> list[tuple[str, str]]:
+    """The pairs of loops a conflict finding was found between: its members' pairs when it
+    groups several matches (so loops that never met are not drawn as fighting), else every
+    pair of its loops."""
+    groups = [m.loops for m in f.members if len(m.loops) > 1] or [f.loops]
+    out: dict[tuple[str, str], None] = {}
+    for loops in groups:
+        for i, a in enumerate(loops):
+            for b in loops[i + 1 :]:
+                if a != b:
+                    out[(a, b) if a < b else (b, a)] = None
+    return list(out)
+
+
+def hop_sign(signals: list[str]) -> str | None:
+    """+ when one of a hop's signals reinforces load or pressure, - when one relieves it and
+    none reinforces, None when none has a known direction."""
+    if any(s in REINFORCES for s in signals):
+        return "+"
+    if any(s in RELIEVES for s in signals):
+        return "-"
+    return None
+
+
+def classify(hops: list[list[str]]) -> str:
+    """A cycle's kind from the signals on each of its hops (see CycleOut.kind). A sign change
+    among the known hops is enough for oscillating; amplifying and damping need every hop."""
+    signs = [hop_sign(h) for h in hops]
+    known = {s for s in signs if s is not None}
+    if known == {"+", "-"}:
+        return "oscillating"
+    if None in signs or not known:
+        return "unclassified"
+    return "amplifying" if known == {"+"} else "damping"
+
+
+def summarise_cycles(
+    structure: Structure,
+    conflict: dict[frozenset[str], str],
+    amplification_paths: list[AmplificationOut],
+) -> list[CycleOut]:
+    """The structure's cycles classified, one per set of loops, strongest first: amplifying
+    before oscillating, then by the retry factor riding on the cycle, the worst conflict
+    between its neighbours, and the fewest hops."""
+    on_hop: dict[tuple[str, str], list[str]] = {}
+    for e in structure.edges:
+        signals = on_hop.setdefault((e.source, e.target), [])
+        if e.signal not in signals:
+            signals.append(e.signal)
+    factor: dict[tuple[str, str], int] = {}
+    for a in amplification_paths:
+        for hop in zip(a.loops, a.loops[1:], strict=False):
+            factor[hop] = max(factor.get(hop, 1), a.factor_high)
+
+    best: dict[frozenset[str], tuple[tuple, CycleOut]] = {}
+    for c in structure.cycles:
+        hops = list(zip(c.loops, c.loops[1:] + c.loops[:1], strict=True))
+        signals = [on_hop.get(h, []) for h in hops]
+        kind = classify(signals)
+        chosen = [_pick(s) for s in signals]
+        severities = [conflict[frozenset(h)] for h in hops if frozenset(h) in conflict]
+        worst = max((SEVERITY_ORDER.index(sev) for sev in severities), default=-1)
+        key = (
+            _KIND_RANK[kind],
+            -max((factor.get(h, 1) for h in hops), default=1),
+            -worst,
+            len(c.loops),
+            c.loops,
+        )
+        out = CycleOut(loops=c.loops, amplifying=kind == "amplifying", kind=kind, signals=chosen)
+        loops = frozenset(c.loops)
+        if loops in best:
+            variants = best[loops][1].variants + 1
+            if key < best[loops][0]:
+                best[loops] = (key, out)
+            best[loops][1].variants = variants
+        else:
+            best[loops] = (key, out)
+    return [out for _, out in sorted(best.values(), key=lambda kv: kv[0])]
+
+
+def _pick(signals: list[str]) -> str:
+    """The signal to name for a hop: the one that gave the hop its sign."""
+    sign = hop_sign(signals)
+    table = REINFORCES if sign == "+" else RELIEVES if sign == "-" else None
+    return next((s for s in signals if table is None or s in table), "")

@@ -1,0 +1,254 @@
+"""The risk map as drawn: routed edges that never pass behind a box, named conflicts, the
+conflict subgraph of a large map, Mermaid under its size limit, masking edges, and feedback
+cycles classified and reported once per set of loops."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from expert import assessment, graph, mermaid, riskmap, svgmap
+from expert.render import render
+from expert.results import ConflictZone, RiskEdge, RiskMap, RiskNode
+from tests.benchmarks.generate import generate
+from tests.helpers import builtin_kb, make
+from tests.map_geometry import edges_behind_boxes, labels_over_boxes, map_svg, parse
+from tests.test_reports_golden import NAMES, assess_model, assessed
+
+LAYERS = [
+    ("scheduler", "Cluster scheduler"),
+    ("orchestration", "Orchestration"),
+    ("runtime", "Runtime"),
+    ("model", "Model"),
+    ("safety", "Safety"),
+]
+
+
+def _check_geometry(html: str) -> None:
+    geo = parse(map_svg(html))
+    assert geo.boxes and geo.edges
+    assert edges_behind_boxes(geo) == [], "edges pass behind a box that is not their end"
+    assert labels_over_boxes(geo) == [], "a conflict's name covers a box"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_edge_of_an_example_passes_behind_a_box(name: str) -> None:
+    results, a = assessed(name)
+    html = render("html", results, a)
+    _check_geometry(html)
+    # Every pair of loops in conflict is named once on the picture, as is every masking edge.
+    geo = parse(map_svg(html))
+    pairs = svgmap.conflicts_by_pair(results.risk_map)
+    masks = [e for e in svgmap.aggregate(results.risk_map) if e.kind == "masks"]
+    assert len(geo.labels) == len(pairs) + len(masks) and pairs
+
+
+def test_the_throttle_and_backfill_conflict_is_named_on_the_map() -> None:
+    results, _a = assessed("llm-platform")
+    m = svgmap.build(results.risk_map, LAYERS)
+    labels = {e.label.text for e in m.edges if e.label}
+    assert "Safety throttling vs scheduler backfill" in labels
+
+
+@pytest.fixture(scope="module")
+def generated_30() -> tuple:
+    kb = builtin_kb()
+    a = assessment.validate(generate(30, seed=1, kb=kb), kb.vocabulary, "<generated 30>")
+    return assess_model(a), a
+
+
+def test_no_edge_of_a_30_loop_map_passes_behind_a_box(generated_30, monkeypatch) -> None:
+    results, a = generated_30
+    _check_geometry(render("html", results, a))  # the conflict subgraph
+    monkeypatch.setattr(svgmap, "SMALL_MAP", 100)  # every loop and every edge
+    html = render("html", results, a)
+    geo = parse(map_svg(html))
+    assert len(geo.boxes) == 30 and len(geo.edges) > 100
+    _check_geometry(html)
+
+
+def _dense(n: int) -> RiskMap:
+    """n loops over the five layers, each influencing the next four; two loops in three in
+    conflict with the six after them, the rest in none: a worst case for size."""
+    layers = [lid for lid, _ in LAYERS]
+    nodes = [
+        RiskNode(
+            id=f"l{i}", name=f"loop {i} " + "é" * 30, layer=layers[i % 5], owner="o", timescale="1s"
+        )
+        for i in range(n)
+    ]
+    edges = [
+        RiskEdge(
+            source=f"l{i}",
+            target=f"l{(i + k) % n}",
+            signal="load_increase",
+            resource="r",
+            kind="influence",
+        )
+        for i in range(n)
+        for k in range(1, 5)
+    ]
+    zones = [
+        ConflictZone(
+            finding=f"f{i}",
+            loops=[f"l{i}", *(f"l{j}" for j in range(i + 1, min(n, i + 7)) if j % 3)],
+            severity=("high", "medium", "critical")[i % 3],
+            status="confirmed",
+            title=f"Pattern number {i % 7} & co <b>",
+            pairs=[[f"l{i}", f"l{j}"] for j in range(i + 1, min(n, i + 7)) if j % 3],
+        )
+        for i in range(n)
+        if i % 3
+    ]
+    return RiskMap(
+        nodes=nodes, edges=edges, cycles=[], amplification_paths=[], conflict_zones=zones
+    )
+
+
+@pytest.mark.parametrize("n", [100, 300])
+def test_a_large_map_shows_its_conflict_subgraph_and_mermaid_fits(n: int) -> None:
+    rm = _dense(n)
+    m = svgmap.build(rm, LAYERS)
+    in_conflict = {lp for z in rm.conflict_zones for lp in z.loops}
+    assert {node.id for node in m.nodes} <= in_conflict
+    assert len(m.nodes) == min(len(in_conflict), svgmap.MAX_DRAWN)
+    assert m.scroll and f"leaves out {n - len(m.nodes)} loops" in m.note
+    text = mermaid.flowchart(rm, LAYERS)
+    assert 0 < len(text) < mermaid.MAX_TEXT
+    arrows = re.findall(r"^  n\d+ (?:-->|-\.->|==>|---)", text, re.M)
+    assert 0 < len(arrows) <= mermaid.MAX_EDGES
+    assert text.startswith("---\ntitle:") and "flowchart TB" in text
+
+
+def test_a_small_map_draws_every_loop_at_page_width() -> None:
+    rm = _dense(12)
+    m = svgmap.build(rm, LAYERS)
+    assert len(m.nodes) == 12 and not m.note and not m.scroll
+    assert "leaves out" not in mermaid.flowchart(rm, LAYERS)
+
+
+def test_a_long_unbroken_name_is_cut_on_the_picture_and_whole_in_its_title() -> None:
+    name = "x" * 1999
+    rm = RiskMap(
+        nodes=[RiskNode(id="a", name=name, layer="runtime", owner="o", timescale="1s")],
+        edges=[],
+        cycles=[],
+        amplification_paths=[],
+    )
+    m = svgmap.build(rm, LAYERS)
+    assert m.width < 1000
+    assert all(len(line) <= svgmap.NODE_W / svgmap.CHAR_W for line in m.nodes[0].lines)
+    assert name in m.nodes[0].title
+
+
+def _structure(**kw: object) -> SimpleNamespace:
+    base = {
+        "edges": [],
+        "cycles": [],
+        "amplifications": [],
+        "cycles_truncated": False,
+        "left_out": {},
+    }
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_masking_edges_are_drawn_dotted_and_named() -> None:
+    a = make([{"id": "smoother"}, {"id": "reader"}])
+    mask = SimpleNamespace(
+        source="smoother", target="reader", signal="queue_growth", how="averages"
+    )
+    rm = riskmap.build(a, _structure(masks=[mask]), [])
+    assert [(e.kind, e.how) for e in rm.edges] == [("masks", "averages")]
+    m = svgmap.build(rm, LAYERS)
+    (edge,) = m.edges
+    assert edge.dash == svgmap.KIND_DASH["masks"] and edge.stroke == svgmap.KIND_COLOUR["masks"]
+    assert edge.label is not None and edge.label.text == "averages away queue_growth"
+    assert any("keeps a signal" in item.label for item in m.legend)
+    assert "averages away queue_growth" in mermaid.flowchart(rm, LAYERS)
+    # A structure from before masks existed has no such attribute.
+    assert riskmap.build(a, _structure(), []).edges == []
+    assert "how" not in rm.edges[0].model_copy(update={"how": None}).model_dump()
+
+
+def _cycles(loops: list[dict]) -> list:
+    a = make(loops)
+    s = graph.derive(a, builtin_kb().vocabulary)
+    return riskmap.build(a, s, []).cycles
+
+
+def test_throttle_against_backfill_oscillates() -> None:
+    (c,) = _cycles(
+        [
+            {
+                "id": "throttle",
+                "actuations": ["throttle"],
+                "triggers": ["rate_limit"],
+                "acts_on": ["gpus"],
+            },
+            {
+                "id": "backfill",
+                "actuations": ["backfill"],
+                "triggers": ["idle_capacity"],
+                "acts_on": ["gpus"],
+            },
+        ]
+    )
+    assert c.kind == "oscillating" and not c.amplifying
+    assert dict(zip(c.loops, c.signals, strict=True)) == {
+        "throttle": "idle_capacity",
+        "backfill": "load_increase",
+    }
+
+
+def test_scale_in_against_retries_amplifies() -> None:
+    (c,) = _cycles(
+        [
+            {
+                "id": "scaler",
+                "actuations": ["scale_in"],
+                "triggers": ["threshold"],
+                "acts_on": ["api"],
+            },
+            {"id": "retrier", "actuations": ["retry"], "triggers": ["failure"], "acts_on": ["api"]},
+        ]
+    )
+    assert c.kind == "amplifying" and c.amplifying
+    assert dict(zip(c.loops, c.signals, strict=True)) == {
+        "scaler": "task_terminated",
+        "retrier": "load_increase",
+    }
+
+
+def test_classification_needs_known_directions() -> None:
+    assert riskmap.classify([["load_increase"], ["task_terminated"]]) == "amplifying"
+    assert riskmap.classify([["idle_capacity"], ["load_increase"]]) == "oscillating"
+    assert riskmap.classify([["load_decrease"], ["capacity_added"]]) == "damping"
+    # A hop that can go either way settles nothing, unless the others already change sign.
+    assert riskmap.classify([["load_increase"], ["placement_change"]]) == "unclassified"
+    assert riskmap.classify([["no_such_signal"], ["load_increase"]]) == "unclassified"
+    assert riskmap.classify([["capacity_freed"], ["rejection"], ["deployment"]]) == "oscillating"
+    # One reinforcing signal on a hop is enough for the hop to reinforce.
+    assert riskmap.classify([["idle_capacity", "latency_increase"], ["load_increase"]]) == (
+        "amplifying"
+    )
+
+
+def test_orderings_of_one_set_of_loops_are_one_cycle() -> None:
+    edges = [
+        graph.Edge(a, b, "r", "load_increase")
+        for a, b in [("a", "b"), ("b", "c"), ("c", "a"), ("a", "c"), ("c", "b"), ("b", "a")]
+    ]
+    cycles = [
+        graph.Cycle(["a", "b", "c"], "yes"),
+        graph.Cycle(["a", "c", "b"], "yes"),
+        graph.Cycle(["a", "b"], "yes"),
+    ]
+    a = make([{"id": "a"}, {"id": "b"}, {"id": "c"}])
+    rm = riskmap.build(a, _structure(edges=edges, cycles=cycles), [])
+    assert rm.cycles_found == 3
+    assert [(sorted(c.loops), c.variants) for c in rm.cycles] == [
+        (["a", "b"], 1),
+        (["a", "b", "c"], 2),
+    ]
