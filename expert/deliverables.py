@@ -6,16 +6,24 @@ labels, question texts), so the assessor calls it. Reports never compute anythin
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+
 from expert import auditgap, decisions, economics, execsummary, inventory
 from expert.assessment import Assessment
 from expert.knowledge import KnowledgeBase
-from expert.results import Results
+from expert.results import Finding, OpenQuestion, ReportInfo, Results
 
 
 def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Results:
     """Results with executive_summary, inventory, economics and audit_gaps filled in."""
     # Findings carry their decisions first, so the summary can leave decided ones out.
     results = decisions.apply(results, assessment, kb.patterns)
+    results = results.model_copy(
+        update={"findings": [_with_severity_reason(f, kb) for f in results.findings]}
+    )
     models = {pid: p.cost for pid, p in kb.patterns.items() if p.cost is not None}
     money = economics.summarise(results.findings, assessment.economics, models)
     names = {node.id: node.name for node in results.risk_map.nodes}
@@ -27,7 +35,36 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
                 assessment, kb, results.findings, results.open_questions, money
             ),
             "executive_summary": execsummary.build(
-                results.findings, names, len(assessment.loops), kb, money
+                results.findings,
+                names,
+                len(assessment.loops),
+                kb,
+                money,
+                owners={lp.id: lp.owner for lp in assessment.loops if _known(lp.owner)},
+                edges=[(e.source, e.target) for e in results.risk_map.edges],
+            ),
+        }
+    )
+    inv = completed.inventory
+    assert inv is not None and completed.executive_summary is not None
+    asked = {q.id for q in completed.open_questions}  # completing twice asks once
+    completed = completed.model_copy(
+        update={
+            "open_questions": [
+                *completed.open_questions,
+                *(
+                    OpenQuestion(
+                        id=f"layer-described:{e.layer}", loop="", text=e.question, field="layer"
+                    )
+                    for e in inv.empty_layers
+                    if f"layer-described:{e.layer}" not in asked
+                ),
+            ],
+            "report": ReportInfo(
+                date=report_date().isoformat(),
+                input=_input_name(assessment),
+                input_sha256=input_digest(assessment),
+                verdict=completed.executive_summary.headline,
             ),
         }
     )
@@ -36,10 +73,64 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
     return decisions.apply(completed, assessment, kb.patterns)
 
 
+def report_date() -> dt.date:
+    """Today, or the day SOURCE_DATE_EPOCH names, so a rebuilt report can be byte-identical
+    (the reproducible-builds convention)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.UTC).date()
+    return dt.date.today()
+
+
+def input_digest(assessment: Assessment) -> str:
+    """SHA-256 of the file the assessment was read from, so a reader can check which input a
+    report describes (`sha256sum platform.yaml`); of its canonical JSON if it has no file."""
+    origin = assessment.origin()
+    if origin is not None:
+        try:
+            return hashlib.sha256(Path(origin[0]).read_bytes()).hexdigest()
+        except OSError:
+            pass  # gone or unreadable since it was loaded: the content still identifies it
+    return hashlib.sha256(assessment.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def _input_name(assessment: Assessment) -> str:
+    origin = assessment.origin()
+    return Path(origin[0]).name if origin is not None else ""
+
+
+def _with_severity_reason(f: Finding, kb: KnowledgeBase) -> Finding:
+    """A finding whose severity was not raised gets the base rating's reason, so every
+    finding says why it has its severity."""
+    if f.severity_reason:
+        return f
+    p = kb.patterns.get(f.rule)
+    reason = f"{BASE_REASON} {_KIND_WORD.get(f.kind, 'finding')}"
+    if p is not None and p.escalate:
+        reason += ", and none of the conditions that would raise it holds"
+    return f.model_copy(update={"severity_reason": reason})
+
+
+# How a severity reason that only restates the pattern's own rating begins (reports show the
+# reason only when a condition raised the severity).
+BASE_REASON = "that is the knowledge base's rating of this"
+_KIND_WORD = {
+    "incoherence": "conflict",
+    "symptom": "symptom",
+    "ghost-cost": "ghost cost",
+    "auditability": "auditability gap",
+}
+
+
+def _known(value: object) -> bool:
+    return isinstance(value, str) and value not in ("", "unknown")
+
+
 def ensure(results: Results, assessment: Assessment) -> Results:
     """Results as reports need them. Results from an assessor that did not complete them get
     the deliverables computed against the built-in knowledge base."""
     if None not in (
+        results.report,
         results.executive_summary,
         results.inventory,
         results.economics,

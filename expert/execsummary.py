@@ -5,7 +5,12 @@ The changes are chosen greedily from what the knowledge base says would clear ea
 (a pattern's `clears`, rendered with the user's loop names). Several findings often share a
 clearing condition (one retry budget clears every shutdown-vs-retry pair), and clearing all the
 causes of a symptom or ghost cost clears it too. Each finding weighs by severity, half as much
-when it is only possible.
+when it is only possible. Each change is stated as an instruction (expert/imperative.py), with
+the teams that own the loops it changes and the exposure it removes.
+
+The degree of coherence is one figure for the whole assessment: the share of interacting pairs
+of loops that do not work against each other, each conflicting pair counting by its evidence
+score (severity weight times the share of its tests resting on known answers).
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from expert.economics import STATEMENT, EconomicSummary, money
+from expert import economics as econ
+from expert.economics import STATEMENT, EconomicSummary, Range, money
+from expert.imperative import instruction
 
 if TYPE_CHECKING:
     from expert.knowledge import KnowledgeBase
@@ -47,22 +54,54 @@ class TopRisk(BaseModel):
 
 
 class Action(BaseModel):
-    text: str
+    text: str = Field(description="what to do, as an instruction")
+    condition: str = Field("", description="the clearing condition it comes from, as stated")
     clears: list[str] = Field(description="findings it would clear, derived ones included")
     summary: str
     weight: float
-    exposure_removed: float | None = Field(
-        None, description="likely money per month of the ghost costs it would clear"
+    owners: list[str] = Field(
+        default_factory=list, description="the teams owning the loops the change touches"
     )
+    exposure_removed: float | None = Field(
+        None, description="central estimate of the money per month the change removes"
+    )
+    removes: Range | None = Field(None, description="the money per month it removes")
+    share: float | None = Field(None, description="the share of the central exposure removed")
+    not_priced: str = Field("", description="why no money is given, when none is")
+
+
+class Coherence(BaseModel):
+    """The degree of coherence: one figure for the whole assessment, with its definition."""
+
+    value: float = Field(description="0 (every interacting pair conflicts) to 1 (none does)")
+    pairs: int = Field(description="pairs of loops that interact or conflict")
+    conflicting: int = Field(description="of those, pairs with at least one conflict")
+    definition: str
+    text: str = Field(description="the figure in one sentence")
+
+
+DEFINITION = (
+    "the share of the pairs of control loops that interact (one's action reaches what the "
+    "other reacts to, or they conflict) that do not work against each other; a conflicting "
+    "pair counts by its strongest conflict's evidence (a confirmed critical conflict counts "
+    "fully, a confirmed high one three quarters, medium half, low a quarter, less when it "
+    "rests on unknown answers), and conflicts set aside by a recorded decision do not count"
+)
 
 
 class ExecutiveSummary(BaseModel):
+    headline: str = Field(
+        "",
+        description="one sentence: confirmed conflicts, the central monthly exposure and the "
+        "single change that removes the most",
+    )
     verdict: str
     top_risks: list[TopRisk]
     exposure: str
     statement: str = STATEMENT
     actions: list[Action]
     actions_note: str = ""
+    coherence: Coherence | None = Field(None, description="the degree of coherence")
 
 
 def _weight(f: Finding) -> float:
@@ -104,6 +143,7 @@ class _Clearing:
 
     def __init__(self, findings: list[Finding], kb: KnowledgeBase) -> None:
         self.by_condition: dict[str, list[str]] = {}
+        self.template: dict[str, str] = {}  # each condition's text in the knowledge base
         self.children: dict[str, list[str]] = {}
         self.pending: dict[str, int] = {}
         self.done: set[str] = set()
@@ -114,8 +154,11 @@ class _Clearing:
                 for d in parents:
                     self.children.setdefault(d, []).append(f.id)
             else:
-                for c in clearing_conditions(f, kb):
+                p = kb.patterns.get(f.rule)
+                for i, c in enumerate(clearing_conditions(f, kb)):
                     self.by_condition.setdefault(c, []).append(f.id)
+                    if p is not None and i < len(p.clears):
+                        self.template.setdefault(c, p.clears[i])
 
     def spread(self, start: Iterable[str]) -> set[str]:
         """What clearing `start` would add to `done`, derived findings included."""
@@ -147,7 +190,12 @@ def cleared_by(chosen: set[str], findings: list[Finding], kb: KnowledgeBase) -> 
 
 
 def choose_actions(
-    findings: list[Finding], kb: KnowledgeBase, economics: EconomicSummary | None, n: int = ACTIONS
+    findings: list[Finding],
+    kb: KnowledgeBase,
+    economics: EconomicSummary | None,
+    n: int = ACTIONS,
+    names: dict[str, str] | None = None,
+    owners: dict[str, str] | None = None,
 ) -> list[Action]:
     weights = {f.id: _weight(f) for f in findings}
     by_id = {f.id: f for f in findings}
@@ -177,12 +225,56 @@ def choose_actions(
         chosen.add(best)
         clearing.commit(best_set)
         new = [f for i, f in by_id.items() if i in best_set]
-        actions.append(_action(best, new, best_gain, economics))
+        text = instruction(clearing.template.get(best, best), best)
+        actions.append(_action(best, text, new, best_gain, economics, names or {}, owners or {}))
     return actions
 
 
+def _central(r: Range) -> float:
+    """A range's central estimate (the middle of the three figures)."""
+    return float(getattr(r, "central", None) or getattr(r, "likely", 0.0))
+
+
+def _owners_of(text: str, cleared: list[Finding], names: dict[str, str], owners: dict[str, str]):
+    """The teams that own the loops a change touches: the loops it names, or, for a change
+    that names none (a shared retry budget), every loop of the conflicts it clears."""
+    roots = [lp for f in cleared if not f.derived_from for lp in f.loops]
+    named = [lp for lp in dict.fromkeys(roots) if names.get(lp, lp) and names.get(lp, lp) in text]
+    loops = named or list(dict.fromkeys(roots))
+    return sorted({owners[lp] for lp in loops if owners.get(lp)})
+
+
+def _removed(
+    cleared: list[Finding], economics: EconomicSummary | None
+) -> tuple[Range | None, float | None, str]:
+    """The money a change removes, its share of the central exposure, or why not priced."""
+    if economics is None or not economics.priced or economics.total is None:
+        return None, None, "not priced: the assessment gives no cost figures"
+    saving = getattr(econ, "savings", None)
+    if saving is None:
+        return None, None, "not priced: savings per change are not computed yet"
+    removed = saving(economics, {f.id for f in cleared})
+    if removed is None:
+        return None, None, "not priced: nothing in the assessment is priced"
+    if _central(removed) <= 0:
+        return (
+            None,
+            None,
+            "not priced: no priced cost goes with this change alone "
+            "(each also rests on other findings)",
+        )
+    total = _central(economics.total)
+    return removed, (_central(removed) / total if total > 0 else None), ""
+
+
 def _action(
-    text: str, cleared: list[Finding], weight: float, economics: EconomicSummary | None
+    condition: str,
+    text: str,
+    cleared: list[Finding],
+    weight: float,
+    economics: EconomicSummary | None,
+    names: dict[str, str],
+    owners: dict[str, str],
 ) -> Action:
     parts = []
     for kind, (one, many) in KIND_NOUN.items():
@@ -192,22 +284,102 @@ def _action(
         titles = sorted({f.title for f in of_kind})
         noun = one if len(of_kind) == 1 else many
         parts.append(f"{len(of_kind)} {noun} ({'; '.join(titles)})")
-    removed = None
-    if economics is not None and economics.priced:
-        ids = {f.id for f in cleared}
-        money_lines = [c for c in economics.costs if c.finding in ids and c.money is not None]
-        if money_lines:
-            removed = sum(c.money.likely for c in money_lines if c.money is not None)
-            parts.append(
-                f"removing about {money(removed, economics.currency)} a month of likely exposure"
-            )
+    removed, share, why = _removed(cleared, economics)
+    summary = "Clears " + "; ".join(parts) + "." if parts else ""
+    if removed is not None and economics is not None:
+        amount = money(_central(removed), economics.currency)
+        summary += f" Removes about {amount} a month (central estimate)"
+        summary += f", {round(share * 100)}% of the exposure." if share is not None else "."
+    else:
+        summary += " " + why[:1].upper() + why[1:] + "."
+    team = _owners_of(condition, cleared, names, owners)
+    summary += f" Owned by {_join(team)}." if team else " No owner is named in the assessment."
     return Action(
-        text=text[:1].upper() + text[1:],
+        text=text,
+        condition=condition,
         clears=[f.id for f in cleared],
-        summary="Clears " + "; ".join(parts) + "." if parts else "",
+        summary=summary.strip(),
         weight=weight,
-        exposure_removed=removed,
+        owners=team,
+        exposure_removed=_central(removed) if removed is not None else None,
+        removes=removed,
+        share=share,
+        not_priced=why,
     )
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pairs(f: Finding) -> list[tuple[str, str]]:
+    """The pairs of loops a conflict was found between."""
+    groups = [m.loops for m in f.members] or [f.loops]
+    out = []
+    for loops in groups:
+        ids = sorted(set(loops))
+        out += [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+    return out
+
+
+def degree(findings: list[Finding], edges: Iterable[tuple[str, str]]) -> Coherence:
+    """The degree of coherence of an assessment: its findings and the influence edges between
+    its loops (source, target)."""
+    strength: dict[tuple[str, str], float] = {}
+    for a, b in edges:
+        if a != b:
+            strength.setdefault((min(a, b), max(a, b)), 0.0)
+    for f in findings:
+        if f.kind != "incoherence" or (f.decision and f.decision.sets_aside):
+            continue
+        for pair in _pairs(f):
+            strength[pair] = max(strength.get(pair, 0.0), f.evidence.score)
+    pairs = len(strength)
+    conflicting = sum(v > 0 for v in strength.values())
+    value = 1.0 - sum(strength.values()) / pairs if pairs else 1.0
+    if pairs:
+        text = (
+            f"Degree of coherence: {round(value * 100)}%. Of {pairs} pairs of control loops "
+            f"that interact, {conflicting} work against each other"
+            + (", weighted by severity and evidence." if conflicting else ".")
+        )
+    else:
+        text = "Degree of coherence: 100%. No two control loops interact."
+    return Coherence(
+        value=round(value, 3),
+        pairs=pairs,
+        conflicting=conflicting,
+        definition=DEFINITION,
+        text=text,
+    )
+
+
+def _headline(
+    conflicts: list[Finding], actions: list[Action], economics: EconomicSummary | None
+) -> str:
+    """The verdict in one sentence: confirmed conflicts, central exposure, the best change."""
+    confirmed = sum(f.status == "confirmed" for f in conflicts)
+    if not conflicts:
+        out = "No conflict between the control loops was found"
+    else:
+        out = (
+            f"{confirmed} of {len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''} "
+            f"between the control loops {'is' if confirmed == 1 else 'are'} confirmed"
+        )
+    if economics is not None and economics.total is not None:
+        out += (
+            f"; the central estimate of the exposure is "
+            f"{money(_central(economics.total), economics.currency)} a month"
+        )
+    else:
+        out += "; the exposure is not priced (no cost figures were given)"
+    if actions:
+        best = max(actions, key=lambda a: (a.exposure_removed or 0.0, -actions.index(a)))
+        change = best.text[:1].lower() + best.text[1:]
+        out += f"; the change that removes the most: {change}"
+        if best.exposure_removed and economics is not None:
+            out += f" (about {money(best.exposure_removed, economics.currency)} a month)"
+    return out + "."
 
 
 def build(
@@ -216,7 +388,10 @@ def build(
     loop_count: int,
     kb: KnowledgeBase,
     economics: EconomicSummary | None,
+    owners: dict[str, str] | None = None,
+    edges: Iterable[tuple[str, str]] = (),
 ) -> ExecutiveSummary:
+    coherence = degree(findings, edges)
     # Findings a decision set aside (accepted, not applicable, false positive) are listed
     # with their decisions, not among the risks still open.
     set_aside = sum(bool(f.decision and f.decision.sets_aside) for f in findings)
@@ -282,7 +457,7 @@ def build(
                 leads_to=sorted({by_id[i].title for g in group for i in g.leads_to if i in by_id}),
             )
         )
-    actions = choose_actions(findings, kb, economics)
+    actions = choose_actions(findings, kb, economics, names=names, owners=owners)
     note = ""
     if actions:
         rest = len([f for f in findings if not f.derived_from]) - len(
@@ -295,6 +470,8 @@ def build(
         )
     exposure = economics.headline if economics is not None else ""
     return ExecutiveSummary(
+        headline=_headline(conflicts, actions, economics),
+        coherence=coherence,
         verdict=verdict,
         top_risks=top,
         exposure=exposure,

@@ -109,12 +109,24 @@ class InventoryResource(BaseModel):
     details: str
 
 
+class EmptyLayer(BaseModel):
+    """A layer of the control plane no loop was described in: worth a question, since most
+    platforms have loops in every layer and a missing one hides its conflicts."""
+
+    layer: str
+    label: str
+    question: str = Field(description="the question to the user, in plain words")
+
+
 class Inventory(BaseModel):
     loop_count: int
     unknown_count: int = Field(description="answers the user could not give, over all loops")
     unanswered_count: int = Field(description="core answers never given, over all loops")
     layers: list[LayerGroup]
     resources: list[InventoryResource] = Field(default_factory=list)
+    empty_layers: list[EmptyLayer] = Field(
+        default_factory=list, description="layers with no loop described"
+    )
 
 
 def _is_unknown(value: Any) -> bool:
@@ -242,8 +254,20 @@ def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) ->
             )
         )
     layers = []
+    empty = []
     for layer in layer_order:
         if layer not in groups:
+            term = kb.vocabulary.layers.get(layer)
+            if term is not None and assessment.loops:
+                empty.append(
+                    EmptyLayer(
+                        layer=layer,
+                        label=term.label,
+                        question=f"No {_lower(term.label)} loops were described: is that "
+                        f"true? ({term.help}) A layer left out hides its conflicts with the "
+                        "others.",
+                    )
+                )
             continue
         term = kb.vocabulary.layers.get(layer)
         layers.append(
@@ -281,4 +305,10 @@ def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) ->
         unanswered_count=unanswered_total,
         layers=layers,
         resources=resources,
+        empty_layers=empty,
     )
+
+
+def _lower(label: str) -> str:
+    """'Orchestration' -> 'orchestration'; an acronym ('GPU pool') stays as it is."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label

@@ -275,6 +275,26 @@ class DecisionReport(BaseModel):
         return [e for e in self.entries if e.standing == standing]
 
 
+SCOPE = (
+    "This assessment covers how the platform's control loops interact; interconnect and "
+    "hardware faults are out of its scope: the conflicts it finds arise even when the "
+    "interconnect and the hardware work within specification."
+)
+
+
+class ReportInfo(BaseModel):
+    """What every report states at its top: when, from what input, the verdict, the scope."""
+
+    date: str = Field(description="the day the report was made (YYYY-MM-DD)")
+    input: str = Field("", description="the assessment file's name, if read from a file")
+    input_sha256: str = Field(
+        description="SHA-256 of the assessment file's bytes, or of the assessment's canonical "
+        "JSON when it was not read from a file"
+    )
+    verdict: str = Field(description="the verdict in one sentence")
+    scope: str = SCOPE
+
+
 class Results(BaseModel):
     schema_version: int = RESULTS_SCHEMA_VERSION
     tool: dict[str, str]
@@ -282,6 +302,9 @@ class Results(BaseModel):
     # and changed_patterns (a list of PatternChange: every override and switch-off).
     knowledge_base: dict[str, Any]
     system: dict[str, str]
+    report: ReportInfo | None = Field(
+        None, description="date, input digest, one-sentence verdict and scope (deliverables)"
+    )
     findings: list[Finding]
     risk_map: RiskMap
     open_questions: list[OpenQuestion]
