@@ -3,6 +3,13 @@
 A finding whose pattern an organisation pack replaced says so in `rule_override` (the pack
 and its reason); disabled patterns make no rows, and the other formats list them.
 
+Each row also carries the owners and layers of its loops, its evidence score, the central
+estimate of the money per month it accounts for (a ghost cost's own amount; for a conflict or
+gap, what clearing it alone would remove) and, so a row pasted into a tracker keeps its
+provenance, the report's date and the SHA-256 of the assessment it came from. The one-sentence
+verdict the other formats open with is not in the file: RFC 4180 has no comment lines, and a
+row above the header would shift every reader that takes the first row as the header.
+
 Quoting follows RFC 4180 (the csv module; CRLF line ends). A cell that a spreadsheet would
 read as a formula (starting with = + - @, a tab or a carriage return, even after spaces) is
 prefixed with an apostrophe, so a hostile loop name cannot run anything when the file is
@@ -14,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 
+from expert import economics
 from expert.assessment import Assessment
 from expert.results import Finding, Results
 
@@ -34,6 +42,13 @@ COLUMNS = (
     "decision_by",
     "decision_date",
     "decision_expires",
+    "owner",
+    "layer",
+    "evidence_score",
+    "central_per_month",
+    "currency",
+    "report_date",
+    "input_sha256",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -54,6 +69,35 @@ def _decision(f: Finding) -> list[str]:
     return [f"{d.state} (expired)" if d.expired else d.state, d.reason, d.by, d.date, d.expires]
 
 
+def _central(r: economics.Range | None) -> str:
+    """A money range's central estimate, in whole units ("" when not priced)."""
+    if r is None:
+        return ""
+    value = float(getattr(r, "central", None) or getattr(r, "likely", 0.0))
+    return str(round(value))
+
+
+def _money(results: Results) -> dict[str, str]:
+    """Each priced finding's central money per month: a ghost cost's own amount, and for a
+    conflict or gap what clearing it alone removes (when the economics can say)."""
+    econ = results.economics
+    if econ is None or not econ.priced:
+        return {}
+    out = {c.finding: _central(c.money) for c in econ.costs if c.money is not None}
+    savings = getattr(economics, "savings", None)
+    if savings is not None and econ.total is not None:
+        for f in results.findings:
+            if f.kind in ("incoherence", "auditability"):
+                removed = _central(savings(econ, {f.id}))
+                if removed not in ("", "0"):
+                    out[f.id] = removed
+    return out
+
+
+def _joined(values: list[str]) -> str:
+    return "; ".join(dict.fromkeys(v for v in values if v))
+
+
 def render(results: Results, assessment: Assessment) -> str:
     names = {
         lp.id: (lp.name if lp.name not in (None, "unknown") else lp.id) for lp in assessment.loops
@@ -63,6 +107,11 @@ def render(results: Results, assessment: Assessment) -> str:
         for c in results.changed_patterns()
         if c.change == "overridden"
     }
+    owners = {lp.id: lp.owner if isinstance(lp.owner, str) else "" for lp in assessment.loops}
+    layers = {lp.id: lp.layer if isinstance(lp.layer, str) else "" for lp in assessment.loops}
+    priced = _money(results)
+    currency = results.economics.currency if results.economics is not None else ""
+    info = results.report
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(COLUMNS)
@@ -80,6 +129,13 @@ def render(results: Results, assessment: Assessment) -> str:
             " ".join(s.url for s in f.sources),
             overrides.get(f.rule, ""),
             *_decision(f),
+            _joined([owners.get(lp, "") for lp in f.loops]),
+            _joined([layers.get(lp, "") for lp in f.loops]),
+            f"{f.evidence.score:.2f}",
+            priced.get(f.id, ""),
+            currency if f.id in priced else "",
+            info.date if info is not None else "",
+            info.input_sha256 if info is not None else "",
         ]
         writer.writerow([neutralise(str(cell)) for cell in row])
     return buf.getvalue()

@@ -1,5 +1,5 @@
 """What changed between two runs: findings new, resolved and changed, loops added, removed
-and changed, and the exposure delta.
+and changed, the exposure delta and the degree of coherence on each side.
 
 A finding's decision (expert/decisions.py) travels with it: a decision recorded, removed,
 changed or expired since the old run changes the finding, so a reviewer sees risks being
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from expert import inventory
+from expert import execsummary, inventory
 from expert.assessment import Assessment
 from expert.economics import money
 from expert.errors import EngineError, InputError, Problem
@@ -109,6 +109,16 @@ class ExposureDelta(BaseModel):
     note: str = ""
 
 
+class CoherenceDelta(BaseModel):
+    """The degree of coherence of each run (expert/execsummary.py), recomputed from its
+    findings and risk map so results files written before it existed compare too."""
+
+    old: float
+    new: float
+    change: float = Field(description="new minus old: positive is more coherent")
+    definition: str = execsummary.DEFINITION
+
+
 class DiffSide(BaseModel):
     label: str = Field(description="the file compared")
     kind: Literal["assessment", "results"]
@@ -133,6 +143,7 @@ class Diff(BaseModel):
     loops_removed: list[LoopRef] = Field(default_factory=list)
     loops_changed: list[LoopChange] = Field(default_factory=list)
     exposure: ExposureDelta
+    coherence: CoherenceDelta | None = None
     notes: list[str] = Field(default_factory=list)
 
     def empty(self) -> bool:
@@ -448,6 +459,22 @@ def _exposure_delta(old: Results, new: Results) -> ExposureDelta:
     )
 
 
+def _coherence(r: Results) -> float:
+    return execsummary.degree(r.findings, [(e.source, e.target) for e in r.risk_map.edges]).value
+
+
+def _coherence_delta(old: Results, new: Results) -> CoherenceDelta:
+    a, b = _coherence(old), _coherence(new)
+    return CoherenceDelta(old=a, new=b, change=round(b - a, 3))
+
+
+def _coherence_line(c: CoherenceDelta, arrow: str) -> str:
+    line = f"Degree of coherence: {round(c.old * 100)}% {arrow} {round(c.new * 100)}%"
+    step = round(c.change * 100)
+    line += " (unchanged)" if step == 0 else f" ({step:+d} points)"
+    return line + ": the share of interacting pairs of loops that do not conflict."
+
+
 def _side(run: Run) -> DiffSide:
     r = run.results
     return DiffSide(
@@ -468,6 +495,7 @@ def diff_runs(old: Run, new: Run, kb: KnowledgeBase | None = None) -> Diff:
         new=_side(new),
         loop_values=kind,
         exposure=_exposure_delta(old.results, new.results),
+        coherence=_coherence_delta(old.results, new.results),
     )
     if diff.old.system != diff.new.system:
         diff.notes.append(
@@ -625,6 +653,8 @@ def to_markdown(diff: Diff) -> str:
         out += ["No loop changed.", ""]
     out += ["## Exposure (per month)", ""]
     out += [f"- {md_escape(line)}" for line in _exposure_lines(diff.exposure)]
+    if diff.coherence is not None:
+        out += ["", "## Degree of coherence", "", md_escape(_coherence_line(diff.coherence, "→"))]
     return "\n".join(out) + "\n"
 
 
@@ -657,6 +687,8 @@ def to_text(diff: Diff) -> str:
                 for ch in lc.changes
             ]
     out += ["", "Exposure per month:"] + [f"  {line}" for line in _exposure_lines(diff.exposure)]
+    if diff.coherence is not None:
+        out += ["", _coherence_line(diff.coherence, "->")]
     return "\n".join(out) + "\n"
 
 

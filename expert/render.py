@@ -39,9 +39,14 @@ KIND_HEADINGS = [
 _MD_SPECIAL = [(ch, "\\" + ch) for ch in "\\`*_~[]<>#|"]
 
 
+# An ampersand that would start a character reference (&amp; &#60; &#x3c;): only these need
+# escaping, so "Edge & mesh" stays readable where a viewer shows headings literally.
+_ENTITY_START = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+
+
 def md_escape(text: Any) -> str:
     """Escape Markdown and HTML metacharacters in user-typed text (one line)."""
-    s = str(text).replace("&", "&amp;").replace("\r", " ").replace("\n", " ")
+    s = _ENTITY_START.sub("&amp;", str(text)).replace("\r", " ").replace("\n", " ")
     # A str.replace per character beats a regex substitution two to three times over.
     for ch, escaped in _MD_SPECIAL:
         if ch in s:
@@ -97,6 +102,11 @@ def _forget() -> None:
         cache.clear()
 
 
+def times(low: int, high: int) -> str:
+    """An amplification factor range in words: 'up to 9x', or 'from 4x up to 9x'."""
+    return f"up to {high}x" if low >= high else f"from {low}x up to {high}x"
+
+
 def _html_escape(value: Any) -> str:
     # What autoescaping writes: markupsafe's escaping, Markup passed through unchanged.
     return str(markupsafe.escape(value))
@@ -129,6 +139,7 @@ def _env(html: bool) -> jinja2.Environment:
         number=number,
         exact=exact,
         percent=percent,
+        times=times,
     )
     return env
 
@@ -141,6 +152,10 @@ class _Lookup(dict[str, str]):
         return key
 
 
+APPENDIX_GROUPS = [
+    ("incoherence", "Conflicts between loops"),
+    ("auditability", "Auditability gaps"),
+]
 Reason = tuple[str | None, str, str, str, bool]  # loop id, its name, field, value, unknown
 
 
@@ -156,6 +171,7 @@ class FindingView:
     mark: str
     narrative: str
     severity_reason: str
+    raised: bool  # a condition raised the severity above the pattern's own rating
     loops: list[str]  # the loops' names
     because: list[Reason]
     derived_from: list[tuple[str, str]]  # finding id, title
@@ -187,6 +203,8 @@ class _FindingViews:
                 mark=SEVERITY_MARK[f.severity],
                 narrative=f.narrative,
                 severity_reason=f.severity_reason,
+                raised=bool(f.severity_reason)
+                and not f.severity_reason.startswith(deliverables.BASE_REASON),
                 loops=[names[lp] for lp in f.loops],
                 because=[
                     (b.loop, names[b.loop] if b.loop else "", b.field, _cited(b), b.unknown)
@@ -199,6 +217,17 @@ class _FindingViews:
                 evidence=evidence_text(f),
                 members=[(" and ".join(names[lp] for lp in m.loops), m.status) for m in f.members],
             )
+
+
+@dataclass(slots=True)
+class PatternGroup:
+    """The findings of one pattern, explained once in the appendix."""
+
+    rule: str
+    title: str
+    summary: str
+    sources: list[tuple[str, str]]  # title, web URL or ""
+    findings: _FindingViews
 
 
 def _cited(b: Because) -> str:
@@ -241,6 +270,33 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         for g in results.to_check
     ]
     by_kind = {kind: _FindingViews(group, names, titles) for kind, group in of_kind.items()}
+    # The appendix explains each kind of conflict (and of gap) once, with every finding of it
+    # below; symptoms and ghost costs follow from them and are listed compactly.
+    by_pattern: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.kind in ("incoherence", "auditability"):
+            by_pattern.setdefault(f.rule, []).append(f)
+    appendix = [
+        (
+            kind,
+            heading,
+            [
+                PatternGroup(
+                    rule=group[0].rule,
+                    title=group[0].title,
+                    summary=group[0].summary,
+                    sources=[(src.title, _web_url(src.url)) for src in group[0].sources],
+                    findings=_FindingViews(group, names, titles),
+                )
+                for group in by_pattern.values()
+                if group[0].kind == kind
+            ],
+        )
+        for kind, heading in APPENDIX_GROUPS
+    ]
+    derived = _FindingViews(
+        [f for f in findings if f.kind in ("symptom", "ghost-cost")], names, titles
+    )
     layers = [(g.layer, g.label) for g in results.inventory.layers]
     map_edges = svgmap.aggregate(results.risk_map)  # the table, the picture and the diagram
     econ = results.economics
@@ -260,6 +316,14 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         "econ": econ,
         "audit": results.audit_gaps,
         "by_kind": by_kind,
+        "appendix": appendix,
+        "derived": derived,
+        "info": results.report,
+        # Ghost costs the economic summary prices and explains: the appendix only links there.
+        "priced_costs": {c.finding for c in econ.costs if c.money is not None},
+        "coherence": results.executive_summary.coherence
+        if results.executive_summary is not None
+        else None,
         "kind_headings": KIND_HEADINGS,
         "names": names,
         "titles": titles,

@@ -210,10 +210,31 @@ def build(results: Results, assessment: Assessment) -> dict[str, Any]:
                     + (artifact(origin[0])["uri"] + "/" if origin is not None else "")
                 },
                 "results": out,
-                "properties": {"system": results.system.get("name", "")},
+                "properties": _run_properties(results),
             }
         ],
     }
+
+
+def _run_properties(results: Results) -> dict[str, Any]:
+    """The run's verdict, date, input digest, scope and degree of coherence, as every report
+    format opens with them."""
+    out: dict[str, Any] = {"system": results.system.get("name", "")}
+    info = results.report
+    if info is not None:
+        out.update(
+            verdict=info.verdict,
+            date=info.date,
+            inputSha256=info.input_sha256,
+            scope=info.scope,
+        )
+    summary = results.executive_summary
+    if summary is not None and summary.coherence is not None:
+        out["degreeOfCoherence"] = {
+            "value": summary.coherence.value,
+            "definition": summary.coherence.definition,
+        }
+    return out
 
 
 def render(results: Results, assessment: Assessment) -> str:

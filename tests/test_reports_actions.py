@@ -1,0 +1,308 @@
+"""Reports a reader acts on: changes stated as instructions with owners and money, a verdict
+sentence, date and input digest at the top of every format, the degree of coherence, layers
+nobody described, and the smaller wording fixes."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from expert import deliverables, execsummary
+from expert.diff import diff_results, to_text
+from expert.imperative import base_form, instruction
+from expert.render import md_escape, render, times
+from expert.results import Evidence, Finding, Member
+from tests.helpers import builtin_kb
+from tests.test_reports_golden import EXAMPLES, NAMES, assessed
+
+_PAST_START = re.compile(r"^\S+ (was|were)\b|^[A-Z][a-z]+ed\b")
+
+
+def _placeholders(template: str) -> str:
+    return re.sub(r"\{([^{}]+)\}", lambda m: "Loop " + m.group(1).split(".")[0].title(), template)
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (
+            "a start-up probe sized to the worst-case load time held {prober.name} off until "
+            "{res.id} had started",
+            "Add a start-up probe sized to the worst-case load time that holds Loop Prober off "
+            "until Loop Res had started",
+        ),
+        (
+            "the deadline of {killer.name} was set above the worst-case start-up time",
+            "Set the deadline of Loop Killer above the worst-case start-up time",
+        ),
+        (
+            "{retrier.name} stopped retrying work that another loop terminated on purpose",
+            "Make Loop Retrier stop retrying work that another loop terminated on purpose",
+        ),
+        (
+            "{retrier.name} did not retry open-circuit rejections",
+            "Make sure Loop Retrier does not retry open-circuit rejections",
+        ),
+        (
+            "scale events for the training pool were rate-limited or batched",
+            "Rate-limit or batch scale events for the training pool",
+        ),
+        (
+            "{retrier.name} had a retry budget and honoured the breaker's Retry-After",
+            "Make Loop Retrier have a retry budget and honour the breaker's Retry-After",
+        ),
+        (
+            "members of synchronised jobs on {res.id} were exempt from {drainer.name}",
+            "Make members of synchronised jobs on Loop Res exempt from Loop Drainer",
+        ),
+        (
+            "a shared retry budget caps how many times terminated work may be re-submitted",
+            "Make sure that a shared retry budget caps how many times terminated work may be "
+            "re-submitted",
+        ),
+    ],
+)
+def test_clearing_conditions_become_instructions(template: str, expected: str) -> None:
+    assert instruction(template, _placeholders(template)) == expected
+
+
+def test_a_loop_name_that_reads_like_a_verb_is_left_alone() -> None:
+    template = "the deadline of {killer.name} was set above the start-up time"
+    rendered = "the deadline of was stopped was set above the start-up time"
+    assert (
+        instruction(template, rendered) == "Set the deadline of was stopped above the start-up time"
+    )
+
+
+@pytest.mark.parametrize(
+    ("word", "base"),
+    [
+        ("stopped", "stop"),
+        ("measured", "measure"),
+        ("listed", "list"),
+        ("retried", "retry"),
+        ("controlled", "control"),
+        ("treated", "treat"),
+        ("correlated", "correlate"),
+        ("held", "hold"),
+        ("budget", None),
+    ],
+)
+def test_base_forms(word: str, base: str | None) -> None:
+    assert base_form(word) == base
+
+
+def test_every_clearing_condition_of_the_knowledge_base_reads_as_an_instruction() -> None:
+    kb = builtin_kb()
+    for p in kb.patterns.values():
+        if p.kind not in ("incoherence", "auditability"):
+            continue
+        for c in p.clears:
+            text = instruction(c, _placeholders(c))
+            assert text[:1].isupper(), (p.id, text)
+            assert not _PAST_START.match(text), (p.id, text)
+            assert "{" not in text, (p.id, text)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_actions_are_instructions_with_owners_and_money(name: str) -> None:
+    results, a = assessed(name)
+    summary = results.executive_summary
+    assert summary is not None and summary.actions
+    owners = {lp.owner for lp in a.loops}
+    for act in summary.actions:
+        assert act.text.split()[0] in ("Make", "Add", "Set", "Use", "Shorten", "Lengthen") or (
+            act.text.split()[0][:1].isupper() and not act.text.split()[0].endswith("ed")
+        ), act.text
+        assert not re.search(r"\b[a-z]+_[a-z_]+\b", act.text), act.text  # no field names
+        assert set(act.owners) <= owners
+        if act.removes is None:
+            assert act.not_priced.startswith("not priced: "), act
+            assert "Not priced: " in act.summary
+        else:
+            assert act.exposure_removed is not None and act.share is not None
+            assert "a month (central estimate)" in act.summary
+        assert "likely" not in act.summary
+
+
+def test_an_action_names_the_owner_of_the_loop_it_changes() -> None:
+    results, a = assessed("llm-platform")
+    summary = results.executive_summary
+    assert summary is not None
+    by_name = {lp.name: lp.owner for lp in a.loops}
+    for act in summary.actions:
+        named = {
+            owner
+            for name, owner in by_name.items()
+            if name in act.condition and owner not in (None, "unknown")
+        }
+        if named:
+            assert set(act.owners) == named, act
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_format_opens_with_the_verdict_date_and_digest(name: str) -> None:
+    results, a = assessed(name)
+    info = results.report
+    assert info is not None
+    digest = hashlib.sha256((EXAMPLES / f"{name}.yaml").read_bytes()).hexdigest()
+    assert info.input_sha256 == digest
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", info.date)
+    assert "confirmed" in info.verdict and "central estimate" in info.verdict
+    assert "interconnect" in info.scope and "out of" in info.scope
+
+    md = render("markdown", results, a)
+    head = md.split("## Executive summary")[0]
+    assert f"**Verdict:** {md_escape(info.verdict)}" in head
+    assert digest in head and info.date in head and "interconnect" in head
+
+    html = render("html", results, a)
+    head = html.split('<section id="summary">')[0]
+    assert 'id="verdict"' in head and digest in head and info.date in head
+
+    data = json.loads(render("json", results, a))
+    assert list(data).index("report") < list(data).index("findings")
+    assert data["report"]["verdict"] == info.verdict
+
+    run = json.loads(render("sarif", results, a))["runs"][0]
+    assert run["properties"]["verdict"] == info.verdict
+    assert run["properties"]["inputSha256"] == digest
+
+    rows = list(csv.DictReader(io.StringIO(render("csv", results, a), newline="")))
+    assert {r["input_sha256"] for r in rows} == {digest}
+    assert {r["report_date"] for r in rows} == {info.date}
+
+
+def test_the_date_follows_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01T00:00:00Z
+    assert deliverables.report_date().isoformat() == "2026-01-01"
+
+
+def test_csv_carries_owner_layer_evidence_and_money() -> None:
+    results, a = assessed("llm-platform")
+    rows = list(csv.DictReader(io.StringIO(render("csv", results, a), newline="")))
+    layers = {lp.id: lp.layer for lp in a.loops}
+    econ = results.economics
+    assert econ is not None and econ.priced
+    priced = {c.finding for c in econ.costs if c.money is not None}
+    assert priced
+    for row, f in zip(rows, results.findings, strict=True):
+        assert row["evidence_score"] == f"{f.evidence.score:.2f}"
+        if f.loops:
+            assert row["layer"].split("; ")[0] == layers[f.loops[0]]
+        if f.id in priced:  # every priced ghost cost carries its amount
+            assert row["central_per_month"].isdigit()
+            assert row["currency"] == econ.currency
+    assert any(r["owner"] for r in rows)
+
+
+def _conflict(fid: str, loops: list[str], score: float) -> Finding:
+    return Finding(
+        id=fid,
+        rule=fid,
+        kind="incoherence",
+        title=fid,
+        status="confirmed",
+        severity="high",
+        loops=loops,
+        because=[],
+        narrative="",
+        evidence=Evidence(score=score),
+        members=[Member(loops=loops, status="confirmed")],
+    )
+
+
+def test_degree_of_coherence_by_hand() -> None:
+    edges = [("a", "b"), ("b", "a"), ("b", "c"), ("c", "d")]  # three interacting pairs
+    none = execsummary.degree([], edges)
+    assert (none.value, none.pairs, none.conflicting) == (1.0, 3, 0)
+    one = execsummary.degree([_conflict("x", ["a", "b"], 0.75)], edges)
+    assert one.value == pytest.approx(1 - 0.75 / 3, abs=1e-3)
+    assert one.conflicting == 1
+    # The strongest conflict of a pair counts; a conflict between loops with no influence
+    # edge adds its pair.
+    two = execsummary.degree(
+        [
+            _conflict("x", ["a", "b"], 0.75),
+            _conflict("y", ["b", "a"], 1.0),
+            _conflict("z", ["a", "d"], 0.5),
+        ],
+        edges,
+    )
+    assert (two.pairs, two.conflicting) == (4, 2)
+    assert two.value == pytest.approx(1 - 1.5 / 4, abs=1e-3)
+    assert "%" in two.text and two.definition
+
+
+def test_fewer_conflicts_mean_more_coherence_and_diff_says_so() -> None:
+    results, a = assessed("training-cluster")
+    fewer = results.model_copy(
+        update={"findings": [f for f in results.findings if f.kind != "incoherence"]}
+    )
+    d = diff_results(results, fewer)
+    assert d.coherence is not None and d.coherence.change > 0 and d.coherence.new == 1.0
+    assert "Degree of coherence:" in to_text(d)
+    summary = results.executive_summary
+    assert summary is not None and summary.coherence is not None
+    assert summary.coherence.value == d.coherence.old
+    assert summary.coherence.text in render("markdown", results, a)
+
+
+def test_a_layer_without_loops_is_flagged_and_asked() -> None:
+    results, a = assessed("training-cluster")
+    inv = results.inventory
+    assert inv is not None
+    described = {lp.layer for lp in a.loops}
+    assert "orchestration" not in described
+    empty = {e.layer for e in inv.empty_layers}
+    assert "orchestration" in empty and not (empty & described)
+    asked = [q for q in results.open_questions if q.id == "layer-described:orchestration"]
+    assert len(asked) == 1 and "is that true?" in asked[0].text
+    assert asked[0].text.startswith("No orchestration loops were described")
+    md = render("markdown", results, a)
+    assert md.count(asked[0].text.split(" (")[0]) >= 2  # inventory and open questions
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_finding_says_why_it_has_its_severity(name: str) -> None:
+    results, _ = assessed(name)
+    assert all(f.severity_reason for f in results.findings)
+
+
+def test_markdown_escapes_only_ampersands_that_start_a_reference() -> None:
+    assert md_escape("Edge & mesh") == "Edge & mesh"
+    assert md_escape("&amp; &lt;b&gt; &#60;") == "&amp;amp; &amp;lt;b&amp;gt; &amp;\\#60;"
+
+
+def test_amplification_wording_does_not_repeat_a_single_factor() -> None:
+    assert times(9, 9) == "up to 9x"
+    assert times(4, 9) == "from 4x up to 9x"
+
+
+def test_long_unbroken_names_wrap_in_html() -> None:
+    results, a = assessed("llm-platform")
+    assert "overflow-wrap: anywhere" in render("html", results, a)
+
+
+def test_the_findings_appendix_explains_each_pattern_once() -> None:
+    results, a = assessed("llm-platform")
+    html = render("html", results, a)
+    appendix = html.split('<section id="findings">')[1].split("</section>")[0]
+    rules = {f.rule for f in results.shown() if f.kind in ("incoherence", "auditability")}
+    for rule in rules:
+        assert appendix.count(f'id="p-{rule}"') == 1
+    held = [f for f in results.findings if not f.evidence.shown]
+    for f in held:  # held-back findings are collapsed in Appendix C, not detailed here
+        assert f'id="f-{f.id}"' not in appendix
+
+
+def test_reports_state_the_seed_scope(tmp_path: Path) -> None:
+    results, a = assessed("llm-platform")
+    for fmt in ("markdown", "html"):
+        assert "interconnect and hardware faults are out of its scope" in render(fmt, results, a)
