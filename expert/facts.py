@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from expert import durations
+from expert import comparisons, durations
 from expert.assessment import UNKNOWN, Assessment, Loop, Resource
 from expert.fields import COUNT_UNKNOWN_HI, FACT_KINDS, FieldSpec
-from expert.graph import Structure, membership, quotient_x100, window_vs_reaction_x100
+from expert.graph import Structure, membership, quotient_x100
 from expert.ids import make_unique
 from expert.vocabulary import Vocabulary
 
@@ -123,12 +123,22 @@ def loop_values(loop: Loop, structure: Structure) -> dict[str, Any]:
         elif spec.name == "roles":
             # None (every role unknown) where a caller built the structure without roles.
             values[spec.name] = structure.roles.get(loop.id)
-        elif spec.name == "window_vs_reaction":
-            values[spec.name] = window_vs_reaction_x100(loop)
         elif spec.name == "disputed":
             values[spec.name] = "yes" if loop.disputed else "no"
         else:
             values[spec.name] = _get(loop, spec.name)
+    # Comparisons a pattern declares between this loop's own values (the outcome the fact
+    # carries, for explanations: expert/comparisons.py).
+    own = [d for d in comparisons.derivations("loop") if not d.links]
+    if own:
+        fact: Fact = {}
+        for spec in FACT_KINDS["loop"]:
+            if spec.type == "interval":
+                fact[f"{spec.attr}_lo"], fact[f"{spec.attr}_hi"] = interval_of(
+                    spec, values[spec.name]
+                )
+        for d in own:
+            values[d.field] = comparisons.evaluate(d, {d.hostvar: fact})
     return values
 
 
@@ -214,8 +224,6 @@ def build(
             "same_layer": p.same_layer,
             "a_faster": p.a_faster,
             "common": p.common,
-            "retry_window_vs_deadline": p.retry_window,
-            "slowest_ratio": p.slowest,
         }
         for spec in FACT_KINDS["pair"]:
             encode_field(spec, vals[spec.name], vocab, fact)
@@ -229,7 +237,6 @@ def build(
             "inner_deadline": n.inner_deadline,
             "inverted": n.inverted,
             "cancels": n.cancels,
-            "inner_retry_window_vs_outer": n.retry_window,
         }
         for spec in FACT_KINDS["nesting"]:
             encode_field(spec, vals[spec.name], vocab, fact)
@@ -267,6 +274,8 @@ def build(
         raw.append((fact, [m.source, m.target]))
     raw.append((platform_fact(assessment, vocab, scope), []))
 
+    # Declared comparisons over the facts just built, before the engine sees them.
+    comparisons.annotate([f for f, _ in raw])
     renamed = make_unique([f["id"] for f, _ in raw])
     for fact, loops in raw:
         fact["id"] = renamed[fact["id"]]

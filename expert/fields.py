@@ -60,13 +60,6 @@ LOOP_FIELDS = [
     _f("instances", "category", table="instances"),
     _f("timescale", "interval", unit="ms"),
     _f("window", "interval", unit="ms", help="the period its metric is averaged over"),
-    _f(
-        "window_vs_reaction",
-        "interval",
-        unit="x100",
-        help="window / lower bound of the timescale (above 1: each decision still averages "
-        "load from before its last action); unknown unless both are stated",
-    ),
     _f("deadline", "interval", unit="ms"),
     _f("triggers", "set", table="triggers"),
     _f("actuations", "set", table="actuations"),
@@ -178,22 +171,6 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
         _f("same_layer", "yesno"),
         _f("a_faster", "yesno", help="loop a reacts faster than loop b"),
         _f("common", "set", table="signals", help="signals both loops react to"),
-        _f(
-            "retry_window_vs_deadline",
-            "interval",
-            unit="x100",
-            help="(a's retries + 1) x a's per-attempt deadline / b's deadline (above 1: the "
-            "retries cannot all run before b gives up); unknown unless a retries and both "
-            "deadlines are stated",
-        ),
-        _f(
-            "slowest_ratio",
-            "interval",
-            unit="x100",
-            help="upper bound of a's timescale / upper bound of b's (above 1: a holds off its "
-            "slowest action, e.g. a scale-down stabilisation window, longer than b's slowest, "
-            "e.g. a node scale-down delay)",
-        ),
     ],
     # Loop `outer` has a deadline on a resource that (transitively) calls the resource on
     # which loop `inner` has a deadline.
@@ -204,14 +181,6 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
         _f("inner_deadline", "interval", unit="ms"),
         _f("inverted", "yesno", help="the inner deadline is not shorter than the outer one"),
         _f("cancels", "yesno", help="the outer loop propagates cancellation downstream"),
-        _f(
-            "inner_retry_window_vs_outer",
-            "interval",
-            unit="x100",
-            help="(inner's retries + 1) x inner's per-attempt deadline / outer deadline (above "
-            "1: the caller gives up before the retries below it end); unknown unless the inner "
-            "loop retries",
-        ),
     ],
     # Loop `source` hides, delays or averages away `signal`, which loop `target` reads on
     # `resource` (expert/masking.py).
@@ -254,10 +223,28 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
 
 
 _BY_NAME = {(kind, f.name): f for kind, specs in FACT_KINDS.items() for f in specs}
+# Yes/no fields derived from comparisons that patterns declare (expert/comparisons.py),
+# registered as patterns are loaded: (kind, name) -> (spec, the fields it is computed from).
+_DERIVED: dict[tuple[str, str], tuple[FieldSpec, tuple[str, ...]]] = {}
 
 
 def spec(kind: str, name: str) -> FieldSpec | None:
-    return _BY_NAME.get((kind, name))
+    found = _BY_NAME.get((kind, name))
+    if found is None and name.startswith("compare."):
+        derived = _DERIVED.get((kind, name))
+        return derived[0] if derived else None
+    return found
+
+
+def register_derived(kind: str, field: FieldSpec, reads: tuple[str, ...]) -> None:
+    """Make a declared comparison's outcome a field of `kind` facts."""
+    _DERIVED[(kind, field.name)] = (field, reads)
+
+
+def derived_from(kind: str, name: str) -> tuple[str, ...]:
+    """The loop and resource fields a declared comparison's outcome is computed from."""
+    derived = _DERIVED.get((kind, name))
+    return derived[1] if derived else ()
 
 
 def answer_field(question_id: str, type_: FieldType, table: str = "") -> FieldSpec:

@@ -120,11 +120,35 @@ def synchronized_reach(loop: Loop, sync: dict[str, Tri]) -> Tri:
     return "unknown" if found == "no" and UNKNOWN in loop.acts_on else found
 
 
-def roles(loop: Loop, vocab: Vocabulary, synchronized: Tri = "unknown") -> dict[str, Tri]:
+def kind_reach(loop: Loop, kinds: dict[str, str], accepted: set[str], inside: bool) -> Tri:
+    """Whether a loop acts on a resource whose kind is (`inside`) or is not in `accepted`.
+    A resource that is not declared, or whose kind is not given, could be of any kind."""
+    if not isinstance(loop.acts_on, list):
+        return "unknown"
+    found = tri_or(
+        "unknown" if kinds.get(r) in (None, UNKNOWN, "") else _yes((kinds[r] in accepted) == inside)
+        for r in loop.acts_on
+        if r != UNKNOWN
+    )
+    return "unknown" if found == "no" and UNKNOWN in loop.acts_on else found
+
+
+def _yes(value: bool) -> Tri:
+    return "yes" if value else "no"
+
+
+def roles(
+    loop: Loop,
+    vocab: Vocabulary,
+    synchronized: Tri = "unknown",
+    kinds: dict[str, str] | None = None,
+) -> dict[str, Tri]:
     """The roles a loop plays (see `roles` in the vocabulary), three-valued: a role is played
-    when one of its ways holds, and a way holds when each of its conditions does."""
+    when one of its ways holds, and a way holds when each of its conditions does. `kinds`
+    maps resource ids to their kinds; without it every resource's kind is unknown."""
     acts = membership(loop.actuations, vocab.terms("actuations"))
     trigs = membership(loop.triggers, vocab.terms("triggers"))
+    kinds = kinds or {}
     out: dict[str, Tri] = {}
     for rid, role in vocab.roles.items():
         ways = []
@@ -134,6 +158,12 @@ def roles(loop: Loop, vocab: Vocabulary, synchronized: Tri = "unknown") -> dict[
                 tests.append(tri_or(trigs.get(t, "no") for t in way.triggers))
             if way.instances:
                 tests.append(_category_in(loop.instances, way.instances))
+            if way.layers:
+                tests.append(_category_in(loop.layer, way.layers))
+            if way.kinds:
+                tests.append(kind_reach(loop, kinds, set(way.kinds), inside=True))
+            if way.not_kinds:
+                tests.append(kind_reach(loop, kinds, set(way.not_kinds), inside=False))
             if way.synchronized:
                 tests.append(synchronized)
             result = "yes"
@@ -182,43 +212,6 @@ def ratio_x100(a: durations.Interval, b: durations.Interval) -> tuple[int, int]:
     return int(low * 100), min(int(high * 100 + 0.999999), 10**9)
 
 
-UNKNOWN_RATIO = (0, 10**9)
-
-
-def retry_window_x100(retrier: Loop, bound: Loop) -> tuple[int, int]:
-    """How long every attempt of `retrier` may take, (retries + 1) x its per-attempt deadline,
-    over `bound`'s deadline (x100). Computed here, not in a rule: the two sides share the
-    retry count, which the engine cannot correlate. Unknown unless `retrier` retries and both
-    deadlines are stated."""
-    if not isinstance(retrier.actuations, list) or "retry" not in retrier.actuations:
-        return UNKNOWN_RATIO
-    per_try, limit = _interval(retrier.deadline), _interval(bound.deadline)
-    if not per_try.known or not limit.known:
-        return UNKNOWN_RATIO
-    lo, hi = _retries(retrier)
-    window = durations.Interval(per_try.lo * (lo + 1), per_try.hi * (hi + 1))
-    return quotient_x100(window, limit)
-
-
-def slowest_ratio_x100(a: durations.Interval, b: durations.Interval) -> tuple[int, int]:
-    """a's slowest reaction over b's (x100): the upper bounds of the two timescales, where an
-    importer writes a scaler's longest hold (HPA scale-down stabilisation window, the
-    cluster-autoscaler's longer scale-down delay). Unknown unless both are known."""
-    if not a.known or not b.known:
-        return UNKNOWN_RATIO
-    return quotient_x100(durations.Interval(a.hi, a.hi), durations.Interval(b.hi, b.hi))
-
-
-def window_vs_reaction_x100(loop: Loop) -> tuple[int, int]:
-    """The loop's averaging window over its quickest reaction, the timescale's lower bound
-    (x100). Computed here because the rules cannot divide one fact's fields by another's.
-    Unknown unless both are known."""
-    window, reaction = _interval(loop.window), _interval(loop.timescale)
-    if not window.known or not reaction.known:
-        return UNKNOWN_RATIO
-    return quotient_x100(window, durations.Interval(reaction.lo, reaction.lo))
-
-
 @dataclass
 class Edge:
     source: str
@@ -236,8 +229,6 @@ class Pair:
     same_layer: Tri
     a_faster: Tri
     common: dict[str, Tri]
-    retry_window: tuple[int, int] = UNKNOWN_RATIO  # a's attempts x per-try / b's deadline
-    slowest: tuple[int, int] = UNKNOWN_RATIO  # a's timescale upper bound / b's
 
 
 @dataclass
@@ -248,7 +239,6 @@ class Nesting:
     inner_deadline: durations.Interval
     inverted: Tri
     cancels: Tri
-    retry_window: tuple[int, int] = UNKNOWN_RATIO  # inner's attempts x per-try / outer's
 
 
 @dataclass
@@ -301,7 +291,14 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
             on.setdefault(rid, []).append(lp)
 
     resources = assessment.resource_list()
-    _roles(s, vocab, loops, on, {r.id: r.synchronized or "unknown" for r in resources})
+    _roles(
+        s,
+        vocab,
+        loops,
+        on,
+        {r.id: r.synchronized or "unknown" for r in resources},
+        {r.id: r.kind for r in resources if r.kind},
+    )
     calls = nx.DiGraph()
     calls.add_nodes_from(res.id for res in resources)
     calls.add_edges_from((res.id, c) for res in resources for c in res.calls)
@@ -329,8 +326,9 @@ def _roles(
     loops: list[Loop],
     on: dict[str, list[Loop]],
     sync: dict[str, Tri],
+    kinds: dict[str, str],
 ) -> None:
-    s.roles = {lp.id: roles(lp, vocab, synchronized_reach(lp, sync)) for lp in loops}
+    s.roles = {lp.id: roles(lp, vocab, synchronized_reach(lp, sync), kinds) for lp in loops}
     actuations = vocab.terms("actuations")
     acts = {lp.id: membership(lp.actuations, actuations) for lp in loops}
     for rid in sync.keys() | on.keys():
@@ -470,8 +468,6 @@ def _pairs(
                         same,
                         faster(ta, tb),
                         common,
-                        retry_window_x100(a, b),
-                        slowest_ratio_x100(ta, tb),
                     )
                 )
     if left_out:
@@ -549,8 +545,7 @@ def _nestings(
             else:
                 inverted = "unknown"
             cancels = outer.propagates_cancellation or "unknown"
-            window = retry_window_x100(inner, outer)
-            found.append(Nesting(outer.id, inner.id, od, idl, inverted, cancels, window))
+            found.append(Nesting(outer.id, inner.id, od, idl, inverted, cancels))
         s.nestings += _capped(found, MAX_NESTINGS_PER_LOOP, _inverted_first, s, "nestings")
 
 

@@ -8,6 +8,7 @@ conditions.py explains every match term by term.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from expert import comparisons
+from expert.comparisons import Comparison
 from expert.costmodel import CostModel
 from expert.kbbase import KBModel, Source
 
@@ -102,8 +105,17 @@ class FactMatch(KBModel):
 
 class Escalation(KBModel):
     to: Severity
-    when: dict[str, list[Term]]
+    when: dict[str, list[Term]] = Field(default_factory=dict)
+    compare: list[Comparison] = Field(
+        default_factory=list, description="comparisons that must also hold (all proven)"
+    )
     because: str
+
+    @model_validator(mode="after")
+    def _says_when(self) -> Escalation:
+        if not self.when and not self.compare:
+            raise ValueError("an escalation needs `when` terms or a `compare`")
+        return self
 
 
 class Override(KBModel):
@@ -134,6 +146,11 @@ class Pattern(KBModel):
     severity: Severity
     escalate: list[Escalation] = Field(default_factory=list)
     match: dict[str, FactMatch] = Field(default_factory=dict)
+    compare: list[Comparison] = Field(
+        default_factory=list,
+        description="comparisons between values of the matched facts, evaluated before the "
+        "engine runs, e.g. {left: inner.deadline, op: '>=', right: outer.deadline}",
+    )
     feeds: list[str] = Field(
         default_factory=list, description="symptoms (or costs) this finding leads to"
     )
@@ -169,6 +186,60 @@ class Pattern(KBModel):
             )
         if len(self.match) > 3:
             raise ValueError("a pattern may match at most 3 facts (the engine's proven join size)")
+        return self
+
+    def _comparisons(self) -> list[tuple[str, Comparison]]:
+        """Every declared comparison with where it was declared."""
+        out = [(f"compare[{i}]", c) for i, c in enumerate(self.compare)]
+        for i, esc in enumerate(self.escalate):
+            out += [(f"escalate[{i}].compare[{j}]", c) for j, c in enumerate(esc.compare)]
+        return out
+
+    def _refuse(self, check: Callable[[Comparison, dict[str, str]], list[str]]) -> Pattern:
+        """Raise every problem `check` finds in the declared comparisons, with its place."""
+        kinds = {var: fm.fact for var, fm in self.match.items()}
+        problems = [
+            f"{where}: {msg}" for where, c in self._comparisons() for msg in check(c, kinds)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _compare_fields(self) -> Pattern:
+        return self._refuse(comparisons.check_fields)
+
+    @model_validator(mode="after")
+    def _compare_units(self) -> Pattern:
+        return self._refuse(comparisons.check_units)
+
+    @model_validator(mode="after")
+    def _compare_joined(self) -> Pattern:
+        problems = [
+            f"{where}: {found}"
+            for where, c in self._comparisons()
+            if isinstance(found := comparisons.host(c, self.match), str)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _compare_as_terms(self) -> Pattern:
+        """Each comparison becomes a test on its derived yes/no field, so the compiler, the
+        explanation and the reference evaluator treat it like any other term."""
+
+        def add(terms: list[Term], name: str, strict: bool) -> None:
+            if not any(t.field == name for t in terms):  # re-validation adds nothing
+                terms.append(Term.model_validate({"field": name, "is": "yes", "strict": strict}))
+
+        for c in self.compare:
+            var, name = comparisons.register(c, self.match)
+            add(self.match[var].where, name, c.strict)
+        for esc in self.escalate:
+            for c in esc.compare:
+                var, name = comparisons.register(c, self.match)
+                add(esc.when.setdefault(var, []), name, True)
         return self
 
 
