@@ -91,9 +91,21 @@ def show(ctx: click.Context, pattern_id: str) -> None:
     if p.id in base.disabled:
         echo(f"DISABLED: {base.disabled[p.id]}")
     echo(f"\n{p.summary}\n\nMechanism: {p.mechanism}\n")
+    from expert import comparisons
+
     for var, fm in p.match.items():
-        tests = "; ".join(f"{t.field} {t.op.replace('_', ' ')} {t.operand}" for t in fm.where)
+        # A declared comparison is shown once, in words, below: not as its derived field.
+        tests = "; ".join(
+            f"{t.field} {t.op.replace('_', ' ')} {t.operand}"
+            for t in fm.where
+            if not t.field.startswith("compare.")
+        )
         echo(f"  matches {var} ({fm.fact}): {tests}")
+    for c in p.compare:
+        var, name = comparisons.register(c, p.match)
+        d = comparisons.derivation(p.match[var].fact, name)
+        proven = "must hold" if c.strict else "must not be disproven"
+        echo(f"  compares ({proven}): {comparisons.words(d, {}) if d else c.left}")
     if p.feeds:
         echo(f"\nLeads to: {', '.join(p.feeds)}")
     if p.clears:
@@ -127,8 +139,104 @@ def test(ctx: click.Context, pattern_ids: tuple[str, ...]) -> None:
         for line in r.detail:
             echo(f"       {line}")
     echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    reminder = golden_reminder(base)
+    if reminder:
+        echo(reminder, err=True)
     if failed:
         sys.exit(1)
+
+
+def golden_reminder(base) -> str | None:  # type: ignore[no-untyped-def]
+    """In a source checkout, a reminder that the report goldens need regenerating when the
+    built-in knowledge base's pattern count differs from the one they were made with (every
+    report states the count, so adding a pattern changes every golden)."""
+    from expert.knowledge import builtin_dir
+
+    golden = builtin_dir().parent / "tests" / "golden" / "llm-platform.json"
+    try:
+        made_with = json.loads(golden.read_text(encoding="utf-8"))["knowledge_base"]["patterns"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # an installed copy, or goldens of another shape: nothing to remind
+    now = sum(1 for p in base.active() if base.origins[p.id].pack == "built-in")
+    if now == made_with:
+        return None
+    return (
+        f"note: the built-in knowledge base has {now} patterns and the report goldens were "
+        f"made with {made_with}; the count is in every report, so regenerate them and review "
+        "the diff: UPDATE_GOLDEN=1 uv run pytest tests/test_reports_golden.py"
+    )
+
+
+@kb.command()
+@click.argument("pattern_id")
+@click.option("--kind", type=click.Choice(["incoherence", "auditability"]), help="Pattern kind.")
+@click.option("--layer", "layers", multiple=True, help="A layer it concerns (repeatable).")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    help="The role of a loop it matches (repeatable: one role, or two for two loops on one "
+    "resource); see the roles in knowledge_base/vocabulary.yaml.",
+)
+@click.option(
+    "--into",
+    type=PathParam(path_type=Path),
+    help="The knowledge base or pack directory to write into (default: the built-in one).",
+)
+@click.pass_context
+def new(
+    ctx: click.Context,
+    pattern_id: str,
+    kind: str | None,
+    layers: tuple[str, ...],
+    roles: tuple[str, ...],
+    into: Path | None,
+) -> None:
+    """Start a pattern: write PATTERN_ID.yaml and its cases file, with text to fill in.
+
+    Asks for the kind, layers and roles not given as options. Never replaces a file;
+    `coherence kb lint` refuses the files until every <fill in: ...> text and the
+    placeholder source are replaced.
+    """
+    from expert import kbnew
+    from expert.knowledge import builtin_dir
+
+    vocab = _kb(ctx).vocabulary
+    if kind is None:
+        kind = click.prompt("Kind", type=click.Choice(list(kbnew.KINDS)), default="incoherence")
+    if not layers:
+        layers = tuple(
+            _words(click.prompt(f"Layers, comma-separated ({', '.join(sorted(vocab.layers))})"))
+        )
+    if not roles:
+        roles = tuple(
+            _words(
+                click.prompt(
+                    "Roles of the loops it matches: one, or two for two loops on one resource "
+                    f"({', '.join(sorted(vocab.roles))})"
+                )
+            )
+        )
+    root = into or builtin_dir()
+    if not root.is_dir():
+        raise InputError(
+            Problem(str(root), "is not a directory", fix="give a knowledge-base pack directory")
+        )
+    s = kbnew.scaffold(root, pattern_id, kind, list(layers), list(roles), vocab)
+    kbnew.write(s)
+    echo(f"wrote {s.pattern}\nwrote {s.cases}")
+    if not (root / "schema").is_dir():
+        echo(
+            f"the modelines point at {root / 'schema'}: run `coherence kb schema {root / 'schema'}`"
+        )
+    echo(
+        "next: replace every <fill in: ...> text and the source, then `coherence kb lint` and "
+        f"`coherence kb test {pattern_id}`" + ("" if into is None else f" with --kb {root}")
+    )
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in text.replace(",", " ").split() if w.strip()]
 
 
 @kb.command()

@@ -120,6 +120,7 @@ VALIDATORS: dict[str, str] = {
     "asks": "asked questions exist and are loop questions about matched loops",
     "costs": "ghost costs name a known computation with low <= likely <= high",
     "templates": "loop templates are valid loops in the vocabulary",
+    "scaffold": "no text or source left as `coherence kb new` wrote it",
     "compile": "the knowledge base compiles into engine rules",
 }
 
@@ -371,6 +372,56 @@ def _check_vocabulary(kb: knowledge.KnowledgeBase) -> list[Problem]:
     return problems
 
 
+def _check_scaffold(kb: knowledge.KnowledgeBase) -> list[Problem]:
+    """A pattern or case written by `coherence kb new` still holds a fill-in mark or the
+    reserved source address: the author has not finished it."""
+    from expert.kbnew import FILL_IN, PLACEHOLDER_URL
+
+    problems = []
+    for p in kb.active():
+        texts = [
+            ("title", p.title),
+            ("summary", p.summary),
+            ("mechanism", p.mechanism),
+            *_texts(p),
+            *((f"sources[{i}].title", s.title) for i, s in enumerate(p.sources)),
+        ]
+        problems += [
+            Problem(
+                _origin(kb, p.id),
+                f"{where} is still the text `coherence kb new` wrote",
+                where=where,
+                fix="replace the <fill in: ...> text with your own words",
+            )
+            for where, text in texts
+            if FILL_IN in text
+        ]
+        problems += [
+            Problem(
+                _origin(kb, p.id),
+                f"sources[{i}] is the placeholder address {PLACEHOLDER_URL}",
+                where=f"sources[{i}].url",
+                fix="cite the postmortem, paper, documentation page or issue the pattern rests on",
+            )
+            for i, s in enumerate(p.sources)
+            if s.url == PLACEHOLDER_URL
+        ]
+        cases = kb.cases.get(p.id)
+        for i, case in enumerate(cases.cases if cases else []):
+            if FILL_IN in case.name or FILL_IN in case.why:
+                problems.append(
+                    Problem(
+                        str(kb.origins[p.id].path).replace(".yaml", ".cases.yaml")
+                        if p.id in kb.origins
+                        else p.id,
+                        f"case {i + 1} is still the text `coherence kb new` wrote",
+                        where=f"cases[{i}]",
+                        fix="name the case and say why it fires or stays quiet",
+                    )
+                )
+    return problems
+
+
 def _check_sources(kb: knowledge.KnowledgeBase) -> list[Problem]:
     problems = []
     for p in kb.active():
@@ -460,6 +511,10 @@ def _reads(kb: knowledge.KnowledgeBase) -> dict[str, set[str]]:
         for _, text in _placeholders(p):
             var, _, fname = text.partition(".")
             if var in p.match and fname:
+                reads[p.match[var].fact].add(fname)
+        # A declared comparison reads each value it names (expert/comparisons.py).
+        for c in [*p.compare, *(c for esc in p.escalate for c in esc.compare)]:
+            for var, fname, _bound in c.refs():
                 reads[p.match[var].fact].add(fname)
     for kind in matched_kinds:
         for target, fields in DERIVED_FROM.get(kind, {}).items():
@@ -844,6 +899,7 @@ def lint(extra_dirs: list[Path] | None = None) -> list[LintResult]:
         "asks": _check_asks,
         "costs": _check_costs,
         "cases": _check_cases,
+        "scaffold": _check_scaffold,
     }
     for name in VALIDATORS:
         if name in ("schema", "modeline", "unique-ids", "load"):

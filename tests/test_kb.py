@@ -359,6 +359,9 @@ AFTER_LOAD: dict[str, Callable[[Path], None]] = {
         "feeds:",
         "cost: {computation: tokens, parameters: {low: 0.1, likely: 0.2, high: 0.3}}\nfeeds:",
     ),
+    "scaffold": lambda r: _edit(
+        r, "t-scaffold.yaml", 'narrative: "{loop.name}', 'narrative: "<fill in: {loop.name}'
+    ),
     "templates": lambda r: _write(
         r / "templates" / "t-templates.yaml",
         "- {id: t-tpl, title: T, description: D, loop: {layer: nowhere}, notes: [n]}\n",
@@ -421,7 +424,7 @@ def test_no_validator_is_left_untested() -> None:
 def test_kb_lint_command_exits_zero_on_the_builtin_kb() -> None:
     result = CliRunner().invoke(main, ["kb", "lint"])
     assert result.exit_code == 0, result.output
-    assert "16 validators passed, 0 failed" in result.output
+    assert "17 validators passed, 0 failed" in result.output
 
 
 def test_kb_lint_command_fails_on_a_broken_pack(tmp_path: Path) -> None:
