@@ -26,7 +26,6 @@ from expert.svgmap import (
     conflicts_by_pair,
     labelled_edges,
     select,
-    with_conflict_links,
     zone_severity,
 )
 
@@ -76,7 +75,6 @@ def _draw(
     nodes, edges, note = select(risk_map, edges, pairs, limit)
     if not nodes:
         return "", 0
-    edges = with_conflict_links(edges, nodes, pairs)
     names_on = labelled_edges(edges, pairs)
     ids = {n.id: f"n{i}" for i, n in enumerate(nodes)}
     known = [lid for lid, _ in layers]

@@ -24,6 +24,7 @@ from expert.patterns import SEVERITY_ORDER
 from expert.results import RiskMap, RiskNode
 
 NODE_W, NODE_H = 196, 58
+BADGE_CLEAR = 64  # the width of a box's top edge its severity badge covers, from the right
 LABEL_W = 176
 MARGIN = 12
 CHAR_W = 6.4  # average width of a 12px sans-serif character
@@ -33,6 +34,7 @@ GAP_X_MIN, GAP_Y_MIN = 34, 30  # the narrowest corridors between columns and row
 TRACK_X, TRACK_Y, TRACK_LABEL = 8, 8, 18  # spacing of parallel segments; a labelled one
 SMALL_MAP = 25  # above this many loops the picture keeps only the loops in a conflict
 MAX_DRAWN = 80  # and at most this many of those, the worst conflicts first
+MAX_PAIRS = 100  # pairs of loops in conflict drawn on a large map, one line each
 LABEL_MAX = 48  # characters of a conflict's name on the picture (all of it in the tooltip)
 
 SEVERITY_COLOUR = {
@@ -271,36 +273,49 @@ def select(
     pairs: dict[tuple[str, str], list[tuple[str, str]]],
     limit: int = MAX_DRAWN,
 ) -> tuple[list[RiskNode], list[MapEdge], str]:
-    """The loops and edges to draw, and a note on what is left out. A small map draws every
-    loop; a large one only the loops in a conflict (the worst first, up to `limit`) and the
-    edges between two loops in conflict with each other."""
+    """The loops and edges to draw (conflict lines included), and a note on what is left out.
+    A small map draws every loop and edge. A large one draws the conflict subgraph: one line
+    for each pair of loops in conflict, the worst conflicts first, up to MAX_PAIRS pairs among
+    at most `limit` loops."""
     nodes = list(risk_map.nodes)
     known = {n.id for n in nodes}
     pairs = {p: v for p, v in pairs.items() if p[0] in known and p[1] in known}
     if len(nodes) <= SMALL_MAP:
-        return nodes, edges, ""
-    worst: dict[str, tuple[int, int]] = {}
-    for (a, b), conflicts in pairs.items():
-        rank = SEVERITY_ORDER.index(conflicts[0][0])
-        for lp in (a, b):
-            top, n = worst.get(lp, (-1, 0))
-            worst[lp] = (max(top, rank), n + len(conflicts))
-    index = {n.id: i for i, n in enumerate(nodes)}
-    chosen = sorted(worst, key=lambda lp: (-worst[lp][0], -worst[lp][1], index[lp]))[:limit]
-    keep = set(chosen)
+        return nodes, with_conflict_links(edges, nodes, pairs), ""
+    ranked = sorted(pairs, key=lambda p: (-SEVERITY_ORDER.index(pairs[p][0][0]), -len(pairs[p]), p))
+    keep: set[str] = set()
+    fighting: list[tuple[str, str]] = []
+    for a, b in ranked:
+        if len(fighting) == MAX_PAIRS:
+            break
+        if len(keep | {a, b}) <= limit:
+            keep |= {a, b}
+            fighting.append((a, b))
+    # One line per pair: the edge the conflict is marked on, else any edge between the two.
+    line: dict[tuple[str, str], MapEdge] = {}
+    for e in edges:
+        key = (min(e.source, e.target), max(e.source, e.target))
+        if (
+            e.kind != "masks"
+            and key in pairs
+            and (key not in line or (e.severity and not line[key].severity))
+        ):
+            line[key] = e
     drawn = [n for n in nodes if n.id in keep]
-    fighting = {p for p in pairs if p[0] in keep and p[1] in keep}
-    kept = [
-        e
-        for e in edges
-        if e.kind != "masks" and (min(e.source, e.target), max(e.source, e.target)) in fighting
-    ]
-    left = len(nodes) - len(drawn)
-    more = f", the {limit} with the worst conflicts" if len(worst) > limit else ""
+    kept = with_conflict_links(
+        [line[p] for p in fighting if p in line], drawn, {p: pairs[p] for p in fighting}
+    )
+    in_conflict = {lp for p in pairs for lp in p}
+    worst = ""
+    if len(fighting) < len(pairs):
+        worst = (
+            f" ({len(fighting)} of the {len(pairs)} pairs in conflict, the worst first, so "
+            f"{_count(len(in_conflict) - len(drawn), 'loop')} in a conflict are not drawn)"
+        )
     note = (
-        f"With {len(nodes)} loops the picture shows only the {len(drawn)} in a conflict{more}, "
-        f"and the edges between loops in conflict with each other: it leaves out "
-        f"{_count(left, 'loop')}. The tables list every loop and edge."
+        f"With {len(nodes)} loops the picture shows only the loops in a conflict and one line "
+        f"for each pair of them{worst}: it draws {_count(len(drawn), 'loop')} and leaves out "
+        f"{_count(len(nodes) - len(drawn), 'loop')}. The tables list every loop and edge."
     )
     return drawn, kept, note
 
@@ -384,7 +399,6 @@ def build(
     zones = zone_severity(risk_map)
     pairs = conflicts_by_pair(risk_map)
     nodes_in, edges, note = select(risk_map, edges, pairs)
-    edges = with_conflict_links(edges, nodes_in, pairs)
 
     known = [lid for lid, _ in layers]
     band_of = {n.id: (n.layer if n.layer in known else "unknown") for n in nodes_in}
@@ -595,10 +609,12 @@ def _attach(routes: list[_Route], xs: dict[str, float], col_of: dict[str, int]) 
         back = col_of[e.source] if r.col_gap < 0 else r.col_gap - 0.5
         at.setdefault((e.source, r.s_side), []).append((toward, i, 0, "s"))
         at.setdefault((e.target, r.t_side), []).append((back, i, 1, "t"))
-    for (nid, _side), items in at.items():
+    for (nid, side), items in at.items():
         items.sort()
+        # The top side keeps clear of the severity badge in the box's top-right corner.
+        span = NODE_W - BADGE_CLEAR if side == "top" else NODE_W
         for k, (_, i, _, role) in enumerate(items):
-            x = round(xs[nid] + NODE_W * (k + 1) / (len(items) + 1), 1)
+            x = round(xs[nid] + span * (k + 1) / (len(items) + 1), 1)
             if role == "s":
                 routes[i].xs = x
             else:

@@ -113,8 +113,11 @@ def test_a_large_map_shows_its_conflict_subgraph_and_mermaid_fits(n: int) -> Non
     m = svgmap.build(rm, LAYERS)
     in_conflict = {lp for z in rm.conflict_zones for lp in z.loops}
     assert {node.id for node in m.nodes} <= in_conflict
-    assert len(m.nodes) == min(len(in_conflict), svgmap.MAX_DRAWN)
+    assert 0 < len(m.nodes) <= svgmap.MAX_DRAWN and 0 < len(m.edges) <= svgmap.MAX_PAIRS
     assert m.scroll and f"leaves out {n - len(m.nodes)} loops" in m.note
+    # One line per pair of loops in conflict, each named.
+    ends = [tuple(sorted(re.findall(r"loop (\d+) é+ → loop (\d+)", e.title)[0])) for e in m.edges]
+    assert len(set(ends)) == len(ends) and all(e.label for e in m.edges)
     text = mermaid.flowchart(rm, LAYERS)
     assert 0 < len(text) < mermaid.MAX_TEXT
     arrows = re.findall(r"^  n\d+ (?:-->|-\.->|==>|---)", text, re.M)
