@@ -35,12 +35,24 @@ class ResourceKindTerm(Term):
 
 class RoleWay(BaseModel):
     """One way a loop plays a role: it uses one of `actuations`, and, where given, reacts to
-    one of `triggers`, runs as one of `instances`, and acts on a synchronised resource."""
+    one of `triggers`, runs as one of `instances`, sits in one of `layers`, acts on a resource
+    of one of `kinds` (or of a kind outside `not_kinds`), and acts on a synchronised resource.
+    """
 
     model_config = ConfigDict(extra="forbid")
     actuations: list[str] = Field(min_length=1)
     triggers: list[str] | None = Field(None, min_length=1)
     instances: list[str] | None = Field(None, min_length=1)
+    layers: list[str] | None = Field(None, min_length=1)
+    kinds: list[str] | None = Field(
+        None, min_length=1, description="only on a resource of one of these kinds"
+    )
+    not_kinds: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="only on a resource of another kind (the same word means another effect "
+        "there, e.g. a model server's preemption recomputes a sequence)",
+    )
     synchronized: bool = Field(
         False, description="only on a resource whose members must all take part in each step"
     )
@@ -94,7 +106,8 @@ class Vocabulary(BaseModel):
 
     def dangling(self) -> list[str]:
         """Signals named by triggers/actuations that the signal list does not define, and
-        actuations, triggers or instance counts named by roles that are not defined."""
+        actuations, triggers, instance counts, layers or resource kinds named by roles that are
+        not defined."""
         out = []
         for kind, table in (("trigger", self.triggers), ("actuation", self.actuations)):
             for tid, term in table.items():
@@ -110,10 +123,13 @@ class Vocabulary(BaseModel):
                     ("actuations", way.actuations),
                     ("triggers", way.triggers or []),
                     ("instances", way.instances or []),
+                    ("layers", way.layers or []),
+                    ("resource_kinds", [*(way.kinds or []), *(way.not_kinds or [])]),
                 ):
                     known = getattr(self, table)
+                    what = table[:-1].replace("_", " ")
                     out += [
-                        f"role {rid!r} (when[{i}]) names unknown {table[:-1]} {n!r}"
+                        f"role {rid!r} (when[{i}]) names unknown {what} {n!r}"
                         for n in names
                         if n not in known
                     ]

@@ -228,3 +228,102 @@ def test_every_builtin_role_has_a_plain_label_and_help() -> None:
     for rid, role in VOCAB.roles.items():
         assert role.help and "_" not in role.label, rid
     assert VOCAB.dangling() == []
+
+
+# A vocabulary whose ways also name layers and resource kinds.
+PLACED = Vocabulary.model_validate(
+    {
+        **SMALL.model_dump(),
+        "layers": {"low": {"label": "low"}, "high": {"label": "high"}},
+        "resource_kinds": {k: {"label": k} for k in ("box", "engine", "cache")},
+        "roles": {
+            "stops": {
+                "label": "stops",
+                "when": [
+                    {"actuations": ["kill"], "not_kinds": ["engine", "cache"]},
+                    {"actuations": ["kill"], "layers": ["low"]},
+                ],
+            },
+            "inside": {"label": "inside", "when": [{"actuations": ["wait"], "kinds": ["engine"]}]},
+        },
+    }
+)
+KINDS = {"b": "box", "e": "engine", "c": "cache"}  # resource id -> kind; "x" is undeclared
+
+
+def _kind_sets(acts_on: Any) -> list[set[str]]:
+    """Every set of kinds a stated, partial or unknown acts_on list may reach."""
+    universe = list(PLACED.resource_kinds)
+    if not isinstance(acts_on, list):
+        return _completions(UNKNOWN, universe)
+    choices = [[KINDS[r]] if r in KINDS else universe for r in acts_on if r != UNKNOWN]
+    extra = _completions([UNKNOWN] if UNKNOWN in acts_on else [], universe)
+    return [set(pick) | more for pick in itertools.product(*choices) for more in extra]
+
+
+def _placed_brute(loop: Loop) -> dict[str, str]:
+    layers = list(PLACED.layers) if loop.layer in (None, UNKNOWN) else [str(loop.layer)]
+    out = {}
+    for rid, role in PLACED.roles.items():
+        seen = {
+            any(
+                acts & set(way.actuations)
+                and (way.layers is None or layer in way.layers)
+                and (way.kinds is None or bool(reached & set(way.kinds)))
+                and (way.not_kinds is None or bool(reached - set(way.not_kinds)))
+                for way in role.when
+            )
+            for acts in _completions(loop.actuations, list(PLACED.actuations))
+            for layer in layers
+            for reached in _kind_sets(loop.acts_on)
+        }
+        out[rid] = "yes" if seen == {True} else "no" if seen == {False} else "unknown"
+    return out
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_roles_by_layer_and_resource_kind_agree_with_every_completion(seed: int) -> None:
+    rng = random.Random(seed)
+    acts_on: Any = rng.choice(
+        [UNKNOWN, None, *[_random_list(rng, ["b", "e", "c", "x"]) for _ in range(4)]]
+    )
+    loop = Loop(
+        id="a",
+        actuations=_random_list(rng, ["kill", "wait", "shed"]),
+        layer=rng.choice([None, UNKNOWN, "low", "high"]),
+        acts_on=acts_on,
+    )
+    assert graph.roles(loop, PLACED, "unknown", KINDS) == _placed_brute(loop)
+
+
+def test_a_model_servers_own_preemption_stops_no_work_but_a_cluster_schedulers_does() -> None:
+    resources = [{"id": "replicas", "kind": "model_replica"}, {"id": "jobs", "kind": "job"}]
+    loop = {"triggers": ["priority_arrival"], "actuations": ["preempt"]}
+    s = graph.derive(
+        make(
+            [
+                {"id": "engine", "layer": "model", "acts_on": ["replicas"], **loop},
+                {"id": "pods", "layer": "scheduler", "acts_on": ["replicas"], **loop},
+                {"id": "queue", "layer": "model", "acts_on": ["jobs"], **loop},
+                {"id": "unsaid", "acts_on": ["replicas"], **loop},
+            ],
+            resources,
+        ),
+        VOCAB,
+    )
+    for role in ("stops_work", "removes_capacity", "disrupts_work"):
+        assert s.roles["engine"][role] == "no", role
+        assert s.roles["pods"][role] == "yes", role
+        assert s.roles["queue"][role] == "yes", role
+        assert s.roles["unsaid"][role] == "unknown", role
+
+
+def test_role_ways_must_name_known_layers_and_kinds() -> None:
+    data = PLACED.model_dump()
+    data["roles"]["typo"] = {
+        "label": "typo",
+        "when": [{"actuations": ["kill"], "layers": ["lwo"], "not_kinds": ["engin"]}],
+    }
+    problems = Vocabulary.model_validate(data).dangling()
+    assert "role 'typo' (when[0]) names unknown layer 'lwo'" in problems
+    assert "role 'typo' (when[0]) names unknown resource kind 'engin'" in problems
