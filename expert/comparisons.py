@@ -479,3 +479,17 @@ def words(d: Derivation, names: dict[str, str]) -> str:
         unit = "count"
     left, right = _words(d.left, kinds, names), _words(d.right, kinds, names)
     return f"{left} {_OP_WORDS[(d.op, unit)]} {right}"
+
+
+def sentence(kind: str, field: str, host_fact: dict[str, Any], name: Any) -> str | None:
+    """What a finding rests on when it tests a declared comparison, in words: the loops
+    (or resources) named by `name(id)`, read from the ids the host fact links; None when
+    `field` is no declared comparison of `kind` facts."""
+    d = derivation(kind, field)
+    if d is None:
+        return None
+    names = {var: name(str(host_fact.get(attr, var))) for var, _kind, attr in d.links}
+    own = _BY_ID.get(kind)
+    if own is not None:
+        names[d.hostvar] = name(str(host_fact.get(own, d.hostvar)))
+    return words(d, names)

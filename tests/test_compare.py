@@ -279,3 +279,21 @@ def test_the_narratives_of_the_moved_patterns_read_in_plain_words() -> None:
         for text in [p.narrative, *p.clears, *(e.because for e in p.escalate)]:
             for leftover in ("_vs_", "slowest_ratio", "compare.", ">", "x100"):
                 assert leftover not in text, (pid, text)
+
+
+def test_what_a_finding_rests_on_names_the_loops_the_fact_links() -> None:
+    p = KB.patterns["retries-outlast-timeout"]
+    field = next(t.field for t in p.match["pair"].where if t.field.startswith("compare."))
+    host = {"a": "mesh-retries", "b": "route-timeout", "resource": "api"}
+    names = {"mesh-retries": "Mesh retries", "route-timeout": "Route timeout"}
+    text = comparisons.sentence("pair", field, host, names.__getitem__)
+    assert text == (
+        "(the retries of Mesh retries plus 1) times the deadline of Mesh retries is longer "
+        "than the deadline of Route timeout"
+    )
+    scaler = KB.patterns["averaging-window-outlasts-reaction"]
+    own = next(t.field for t in scaler.match["scaler"].where if t.field.startswith("compare."))
+    assert comparisons.sentence("loop", own, {"loop": "ray"}, {"ray": "Ray Serve"}.get) == (
+        "the window of Ray Serve is longer than the shortest reaction time of Ray Serve"
+    )
+    assert comparisons.sentence("pair", "compare.nothing", host, str) is None
