@@ -163,7 +163,8 @@ def golden_reminder(base) -> str | None:  # type: ignore[no-untyped-def]
     return (
         f"note: the built-in knowledge base has {now} patterns and the report goldens were "
         f"made with {made_with}; the count is in every report, so regenerate them and review "
-        "the diff: UPDATE_GOLDEN=1 uv run pytest tests/test_reports_golden.py"
+        "the diff: UPDATE_GOLDEN=1 uv run pytest tests/test_reports_golden.py (and the "
+        "interview snapshots: uv run pytest tests/interview --snapshot-update)"
     )
 
 

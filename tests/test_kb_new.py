@@ -122,6 +122,7 @@ def test_kb_test_reminds_to_regenerate_the_goldens_when_the_count_moved(
     assert text is not None
     assert f"has {builtin} patterns" in text and f"made with {builtin - 1}" in text
     assert "UPDATE_GOLDEN=1 uv run pytest tests/test_reports_golden.py" in text
+    assert "uv run pytest tests/interview --snapshot-update" in text
     golden.write_text(json.dumps({"knowledge_base": {"patterns": builtin}}))
     assert golden_reminder(kb) is None
     golden.unlink()  # an installed copy has no goldens: nothing to say
