@@ -42,3 +42,40 @@ def test_assessing_pauses_the_collector(monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch.setattr(ax.engine, "run", run)
         ax.assess(load_assessment(EXAMPLE, kb.vocabulary))
     assert seen == [False] and gc.isenabled()
+
+
+def test_objects_made_in_the_block_skip_the_young_generations() -> None:
+    # What the block made must not be walked by the next young collection, and a cycle it
+    # left must still be collected by a full collection.
+    import weakref
+
+    class Node:
+        pass
+
+    before = gc.isenabled()
+    try:
+        gc.enable()
+        with collector.paused():
+            cycle = Node()
+            cycle.self = cycle  # type: ignore[attr-defined]
+            ref = weakref.ref(cycle)
+            del cycle
+            kept = [[] for _ in range(1000)]
+        assert gc.get_count()[0] < 100  # nothing left for the young collection to walk
+        assert ref() is not None
+        gc.collect()
+        assert ref() is None
+        assert kept
+    finally:
+        (gc.enable if before else gc.disable)()
+
+
+def test_objects_the_program_froze_stay_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector.paused():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
