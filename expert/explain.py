@@ -676,12 +676,26 @@ class Explainer:
         conflicts = [
             f for f in known.values() if f.kind == "incoherence" and f.status == "confirmed"
         ]
+        # A span can only lie within a conflict that involves its first loop: index the
+        # conflicts by loop once, instead of testing every span against every conflict.
+        loop_sets = [set(c.loops) for c in conflicts]
+        by_loop: dict[str, list[int]] = {}
+        for n, c in enumerate(conflicts):
+            for lp in c.loops:
+                by_loop.setdefault(lp, []).append(n)
         kept, crossed = [], []
         for gap in gaps:
             # Each match of the gap (one loop, or the two loops of an unrecorded influence)
             # crosses a conflict when all its loops take part in it.
             spans = [set(m.loops) for m in gap.members] or [set(gap.loops)]
-            hit = [c for c in conflicts if any(span <= set(c.loops) for span in spans)]
+            hit_at: set[int] = set()
+            for span in spans:
+                if not span:  # an empty span lies within every conflict
+                    hit_at.update(range(len(conflicts)))
+                    continue
+                first = next(iter(span))
+                hit_at.update(n for n in by_loop.get(first, []) if span <= loop_sets[n])
+            hit = [conflicts[n] for n in sorted(hit_at)]
             if hit:
                 kept.append(gap)
                 crossed += hit
