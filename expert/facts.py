@@ -257,6 +257,7 @@ def build(
         vals = {
             "first": cyc.loops[0],
             "length": (len(cyc.loops), len(cyc.loops)),
+            "kind": cyc.kind,
             "amplifying": cyc.amplifying,
         }
         for spec in FACT_KINDS["cycle"]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from expert.durations import UNKNOWN_HI
+from expert.graph import CYCLE_KINDS
 
 FieldType = Literal["category", "set", "interval", "yesno", "known", "ident"]
 COUNT_UNKNOWN_HI = 10**9
@@ -31,6 +32,9 @@ class FieldSpec:
     table: str = ""  # vocabulary table for category/set fields
     unit: str = ""  # "ms" for durations, "" for plain counts, "x100" for ratios
     help: str = ""
+    # The values of a category fixed by the code that derives it rather than by a vocabulary
+    # table (a cycle's kind follows from how graph.py classifies it).
+    values: tuple[str, ...] = ()
 
     @property
     def unknown_hi(self) -> int:
@@ -204,11 +208,26 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
         _f("layers", "interval"),
         _f("factor", "interval"),
     ],
-    # A feedback cycle in the influence graph.
+    # A feedback cycle in the influence graph, classified from the directions the vocabulary
+    # gives its signals (graph.cycle_kind), as the risk map classifies it.
     "cycle": [
         _f("first", "ident"),
         _f("length", "interval"),
-        _f("amplifying", "yesno", help="the cycle contains a load-increasing signal"),
+        FieldSpec(
+            "kind",
+            "category",
+            "cycle_kind",  # every fact's own `kind` attribute already names its fact kind
+            values=CYCLE_KINDS,
+            help="amplifying (every hop reinforces load or pressure), oscillating (some hops "
+            "reinforce and some relieve), damping (every hop relieves) or unclassified (a hop "
+            "carries only signals of no known direction)",
+        ),
+        _f(
+            "amplifying",
+            "yesno",
+            help="yes only when kind is amplifying; unknown when kind is unclassified and no "
+            "hop relieves (a hop of no known direction could still make it amplifying); else no",
+        ),
     ],
     # The platform as a whole (one fact): what kind of work it runs. Symptoms and ghost
     # costs may test it, e.g. token burn applies only where the platform serves inference.

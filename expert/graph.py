@@ -18,7 +18,7 @@ import bisect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import networkx as nx
 
@@ -247,10 +247,77 @@ class Amplification:
     factor: tuple[int, int]
 
 
+# What a feedback cycle does to the resources it runs over, from the directions the
+# vocabulary gives the signals on its hops (see cycle_kind), strongest first.
+CycleKind = Literal["amplifying", "oscillating", "damping", "unclassified"]
+CYCLE_KINDS: tuple[CycleKind, ...] = get_args(CycleKind)
+
+
 @dataclass
 class Cycle:
+    """Loops each reacting to the one before; hop i runs from loops[i] to the next loop (the
+    last hop back to the first). Per hop: the direction it pushes the resource it runs over
+    ("reinforces", "relieves", or None when none of its signals has one) and the signal named
+    for it."""
+
     loops: list[str]
-    amplifying: Tri
+    directions: list[str | None] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> CycleKind:
+        return cycle_kind(self.directions)
+
+    @property
+    def amplifying(self) -> Tri:
+        """yes for an amplifying cycle; unknown where a hop of no known direction could still
+        make it one (no hop relieves); no otherwise."""
+        if self.kind == "amplifying":
+            return "yes"
+        return "no" if "relieves" in self.directions else "unknown"
+
+
+def hop_direction(signals: Iterable[str], vocab: Vocabulary) -> str | None:
+    """reinforces when one of a hop's signals reinforces, relieves when one relieves and none
+    reinforces, None when none has a direction (or the signal is not in the vocabulary)."""
+    found = {vocab.signals[s].direction for s in signals if s in vocab.signals}
+    if "reinforces" in found:
+        return "reinforces"
+    return "relieves" if "relieves" in found else None
+
+
+def cycle_kind(directions: list[str | None]) -> CycleKind:
+    """amplifying: every hop reinforces; damping: every hop relieves; oscillating: some hops
+    reinforce and some relieve, so the loops pull the resource back and forth (a sign change
+    among the hops of known direction is enough); unclassified otherwise."""
+    known = {d for d in directions if d is not None}
+    if known == {"reinforces", "relieves"}:
+        return "oscillating"
+    if None in directions or not known:
+        return "unclassified"
+    return "amplifying" if known == {"reinforces"} else "damping"
+
+
+def classify(hops: list[list[str]], vocab: Vocabulary) -> CycleKind:
+    """The kind of a cycle whose hops carry these signals."""
+    return cycle_kind([hop_direction(h, vocab) for h in hops])
+
+
+def cycle_of(
+    loops: list[str], on_hop: dict[tuple[str, str], list[str]], vocab: Vocabulary
+) -> Cycle:
+    """A cycle through `loops`, classified from the signals `on_hop` each hop carries. Each hop
+    names the first signal that gave it its direction (its first signal when none did)."""
+    hops = [on_hop.get(h, []) for h in zip(loops, loops[1:] + loops[:1], strict=True)]
+    directions = [hop_direction(h, vocab) for h in hops]
+    signals = [
+        next(
+            (s for s in h if d is None or (s in vocab.signals and vocab.signals[s].direction == d)),
+            "",
+        )
+        for h, d in zip(hops, directions, strict=True)
+    ]
+    return Cycle(list(loops), directions, signals)
 
 
 @dataclass
@@ -645,11 +712,12 @@ def _cycles(s: Structure, vocab: Vocabulary) -> None:
     number = {name: i for i, name in enumerate(names)}
     simple = nx.DiGraph()
     simple.add_nodes_from(range(len(names)))
-    load_edges: set[tuple[str, str]] = set()
+    on_hop: dict[tuple[str, str], list[str]] = {}
     for e in s.edges:
         simple.add_edge(number[e.source], number[e.target])
-        if e.signal == "load_increase":
-            load_edges.add((e.source, e.target))
+        signals = on_hop.setdefault((e.source, e.target), [])
+        if e.signal not in signals:
+            signals.append(e.signal)
     # When there are too many, keep the tightest. Two-loop cycles (each loop reacting to the
     # other) come straight from the edges; longer ones from one lazy networkx pass, stopped
     # at CYCLE_SEARCH_CAP so that a graph of many long paths stays cheap. The
@@ -666,8 +734,5 @@ def _cycles(s: Structure, vocab: Vocabulary) -> None:
     kept = sorted(found, key=lambda c: (len(c), c))
     s.cycles_truncated = len(kept) > MAX_CYCLES
     for loops in kept[:MAX_CYCLES]:
-        cyc = list(loops)
-        hops = list(zip(cyc, cyc[1:] + cyc[:1], strict=True))
-        amplifying = "yes" if any(h in load_edges for h in hops) else "no"
-        s.cycles.append(Cycle(cyc, amplifying))
+        s.cycles.append(cycle_of(list(loops), on_hop, vocab))
     s.cycles.sort(key=lambda c: (len(c.loops), c.loops))

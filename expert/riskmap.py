@@ -4,7 +4,7 @@ feedback cycle or carry retry amplification), cycles, amplification paths, confl
 from __future__ import annotations
 
 from expert.assessment import UNKNOWN, Assessment
-from expert.graph import Structure
+from expert.graph import CYCLE_KINDS, Structure
 from expert.patterns import SEVERITY_ORDER
 from expert.results import (
     AmplificationOut,
@@ -16,27 +16,8 @@ from expert.results import (
     RiskNode,
 )
 
-# Which way each signal pushes the resource it travels on, for classifying feedback cycles.
-# Reinforcing: more work, waiting or failure arrives (more load, more pressure). Relieving: load
-# falls or capacity appears. Signals not listed (utilisation changes, moves, deployments,
-# batch changes) can go either way, so a hop carrying only those classifies nothing.
-REINFORCES = frozenset(
-    {
-        "load_increase",
-        "latency_increase",
-        "queue_growth",
-        "resource_pressure",
-        "task_failure",
-        "task_terminated",
-        "rejection",
-        "capacity_removed",
-        "instance_unhealthy",
-        "progress_stall",
-        "priority_arrival",
-    }
-)
-RELIEVES = frozenset({"load_decrease", "idle_capacity", "capacity_freed", "capacity_added"})
-_KIND_RANK = {"amplifying": 0, "oscillating": 1, "damping": 2, "unclassified": 3}
+# Amplifying cycles first, then oscillating ones (graph.CYCLE_KINDS is in that order).
+_KIND_RANK = {kind: i for i, kind in enumerate(CYCLE_KINDS)}
 
 # How a reader names what graph.py's caps counted instead of keeping.
 _LEFT_OUT_WORDS = {
@@ -167,28 +148,6 @@ def conflict_pairs(f: Finding) -> list[tuple[str, str]]:
     return list(out)
 
 
-def hop_sign(signals: list[str]) -> str | None:
-    """+ when one of a hop's signals reinforces load or pressure, - when one relieves it and
-    none reinforces, None when none has a known direction."""
-    if any(s in REINFORCES for s in signals):
-        return "+"
-    if any(s in RELIEVES for s in signals):
-        return "-"
-    return None
-
-
-def classify(hops: list[list[str]]) -> str:
-    """A cycle's kind from the signals on each of its hops (see CycleOut.kind). A sign change
-    among the known hops is enough for oscillating; amplifying and damping need every hop."""
-    signs = [hop_sign(h) for h in hops]
-    known = {s for s in signs if s is not None}
-    if known == {"+", "-"}:
-        return "oscillating"
-    if None in signs or not known:
-        return "unclassified"
-    return "amplifying" if known == {"+"} else "damping"
-
-
 def summarise_cycles(
     structure: Structure,
     conflict: dict[frozenset[str], str],
@@ -196,12 +155,8 @@ def summarise_cycles(
 ) -> list[CycleOut]:
     """The structure's cycles classified, one per set of loops, strongest first: amplifying
     before oscillating, then by the retry factor riding on the cycle, the worst conflict
-    between its neighbours, and the fewest hops."""
-    on_hop: dict[tuple[str, str], list[str]] = {}
-    for e in structure.edges:
-        signals = on_hop.setdefault((e.source, e.target), [])
-        if e.signal not in signals:
-            signals.append(e.signal)
+    between its neighbours, and the fewest hops. The kind is the one graph.py gave the cycle,
+    which the cycle facts carry too, so the map and the rules never disagree."""
     factor: dict[tuple[str, str], int] = {}
     for a in amplification_paths:
         for hop in zip(a.loops, a.loops[1:], strict=False):
@@ -210,9 +165,7 @@ def summarise_cycles(
     best: dict[frozenset[str], tuple[tuple, CycleOut]] = {}
     for c in structure.cycles:
         hops = list(zip(c.loops, c.loops[1:] + c.loops[:1], strict=True))
-        signals = [on_hop.get(h, []) for h in hops]
-        kind = classify(signals)
-        chosen = [_pick(s) for s in signals]
+        kind = c.kind
         severities = [conflict[frozenset(h)] for h in hops if frozenset(h) in conflict]
         worst = max((SEVERITY_ORDER.index(sev) for sev in severities), default=-1)
         key = (
@@ -222,7 +175,9 @@ def summarise_cycles(
             len(c.loops),
             c.loops,
         )
-        out = CycleOut(loops=c.loops, amplifying=kind == "amplifying", kind=kind, signals=chosen)
+        out = CycleOut(
+            loops=c.loops, amplifying=kind == "amplifying", kind=kind, signals=list(c.signals)
+        )
         loops = frozenset(c.loops)
         if loops in best:
             variants = best[loops][1].variants + 1
@@ -232,10 +187,3 @@ def summarise_cycles(
         else:
             best[loops] = (key, out)
     return [out for _, out in sorted(best.values(), key=lambda kv: kv[0])]
-
-
-def _pick(signals: list[str]) -> str:
-    """The signal to name for a hop: the one that gave the hop its sign."""
-    sign = hop_sign(signals)
-    table = REINFORCES if sign == "+" else RELIEVES if sign == "-" else None
-    return next((s for s in signals if table is None or s in table), "")

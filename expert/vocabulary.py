@@ -17,6 +17,12 @@ class Term(BaseModel):
 
 class SignalTerm(Term):
     propagates: Literal["downstream", "upstream", "none"] = "none"
+    direction: Literal["reinforces", "relieves"] | None = Field(
+        None,
+        description="which way the signal pushes the resource it travels on, for classifying "
+        "feedback cycles: reinforces (more work, waiting or failure arrives; capacity goes) "
+        "or relieves (load falls, capacity appears); left out where it can go either way",
+    )
 
 
 class TriggerTerm(Term):

@@ -144,4 +144,5 @@ def test_feedback_cycle_is_found_with_a_stable_rotation():
         ]
     )
     assert [c.loops for c in s.cycles] == [["a-backfill", "z-throttle"]]
-    assert s.cycles[0].amplifying == "yes"
+    # The throttle's idle capacity relieves what the backfill's load reinforces.
+    assert s.cycles[0].kind == "oscillating" and s.cycles[0].amplifying == "no"

@@ -1,0 +1,122 @@
+"""Feedback cycles are classified once, in graph.py, from the directions the vocabulary gives
+the signals on their hops: the `cycle` facts the rules read and the risk map the reports
+draw carry the same kind. A pack may give its own signals a direction, and only one of the
+two the classification knows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+
+from expert import facts, graph, knowledge, riskmap
+from expert.errors import InputError
+from expert.fields import FACT_KINDS
+from expert.results import CycleKind
+from tests.helpers import builtin_kb, make
+
+THROTTLE_AND_BACKFILL = [
+    {"id": "throttle", "actuations": ["throttle"], "triggers": ["rate_limit"], "acts_on": ["gpus"]},
+    {
+        "id": "backfill",
+        "actuations": ["backfill"],
+        "triggers": ["idle_capacity"],
+        "acts_on": ["gpus"],
+    },
+]
+SCALE_IN_AND_RETRIES = [
+    {"id": "scaler", "actuations": ["scale_in"], "triggers": ["threshold"], "acts_on": ["api"]},
+    {"id": "retrier", "actuations": ["retry"], "triggers": ["failure"], "acts_on": ["api"]},
+]
+
+
+def _facts_and_map(loops: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Any]]:
+    vocab = builtin_kb().vocabulary
+    a = make(loops)
+    s = graph.derive(a, vocab)
+    base = facts.build(a, s, vocab, "test")
+    cycle_facts = [f for f in base.facts.values() if f["kind"] == "cycle"]
+    return cycle_facts, riskmap.build(a, s, []).cycles
+
+
+@pytest.mark.parametrize(
+    ("loops", "kind", "amplifying"),
+    [(THROTTLE_AND_BACKFILL, "oscillating", "no"), (SCALE_IN_AND_RETRIES, "amplifying", "yes")],
+    ids=["throttle-vs-backfill", "scale-in-vs-retries"],
+)
+def test_the_rules_and_the_map_see_one_kind(
+    loops: list[dict[str, Any]], kind: str, amplifying: str
+) -> None:
+    (fact,) = _facts_and_map(loops)[0]
+    (drawn,) = _facts_and_map(loops)[1]
+    assert fact["cycle_kind"] == drawn.kind == kind
+    assert fact["amplifying"] == amplifying
+    assert drawn.amplifying == (amplifying == "yes")
+
+
+def test_throttle_against_backfill_is_no_longer_called_amplifying() -> None:
+    # A load increase on one hop used to make the whole cycle amplifying; the throttle's
+    # idle capacity relieves, so the loops pull the GPUs back and forth instead.
+    vocab = builtin_kb().vocabulary
+    (cyc,) = graph.derive(make(THROTTLE_AND_BACKFILL), vocab).cycles
+    hops = dict(zip(cyc.loops, zip(cyc.directions, cyc.signals, strict=True), strict=True))
+    assert hops == {
+        "throttle": ("relieves", "idle_capacity"),
+        "backfill": ("reinforces", "load_increase"),
+    }
+    assert cyc.kind == "oscillating" and cyc.amplifying == "no"
+
+
+def test_amplifying_stays_open_only_where_a_hop_of_no_direction_could_make_it_so() -> None:
+    assert graph.Cycle(["a", "b"], ["reinforces", None]).amplifying == "unknown"
+    assert graph.Cycle(["a", "b"], [None, None]).amplifying == "unknown"
+    assert graph.Cycle(["a", "b"], ["relieves", None]).amplifying == "no"
+    assert graph.Cycle(["a", "b"], ["relieves", "relieves"]).amplifying == "no"
+    assert graph.Cycle(["a", "b"], ["reinforces", "reinforces"]).amplifying == "yes"
+
+
+def test_every_kind_the_classifier_gives_is_one_the_results_and_rules_know() -> None:
+    assert get_args(CycleKind) == graph.CYCLE_KINDS
+    (spec,) = [f for f in FACT_KINDS["cycle"] if f.name == "kind"]
+    assert spec.values == graph.CYCLE_KINDS
+
+
+def test_directions_come_from_the_vocabulary() -> None:
+    vocab = builtin_kb().vocabulary
+    directions = {sid: s.direction for sid, s in vocab.signals.items()}
+    assert directions["load_increase"] == "reinforces"
+    assert directions["idle_capacity"] == "relieves"
+    # Utilisation moving can mean more or less load: such a hop settles nothing.
+    assert directions["utilization_change"] is None
+    # Swapping a signal's direction in the data changes the cycle's kind, with no code.
+    swapped = vocab.model_copy(deep=True)
+    swapped.signals["idle_capacity"].direction = "reinforces"
+    assert graph.classify([["idle_capacity"], ["load_increase"]], vocab) == "oscillating"
+    assert graph.classify([["idle_capacity"], ["load_increase"]], swapped) == "amplifying"
+
+
+def _pack(tmp_path: Path, signals: str) -> Path:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "vocabulary.yaml").write_text(f"signals:\n{signals}", encoding="utf-8")
+    return pack
+
+
+def test_a_pack_signal_with_a_direction_classifies_cycles(tmp_path: Path) -> None:
+    pack = _pack(tmp_path, '  acme_quota_cut: {label: "quota cut", direction: relieves}\n')
+    vocab = knowledge.load([pack]).vocabulary
+    assert graph.classify([["acme_quota_cut"], ["load_increase"]], vocab) == "oscillating"
+    # Without the pack the signal is unknown, so its hop settles nothing.
+    assert graph.classify([["acme_quota_cut"], ["load_increase"]], builtin_kb().vocabulary) == (
+        "unclassified"
+    )
+
+
+def test_a_pack_signal_with_another_direction_is_refused(tmp_path: Path) -> None:
+    pack = _pack(tmp_path, '  acme_drift: {label: "drift", direction: sideways}\n')
+    with pytest.raises(InputError) as exc:
+        knowledge.load([pack])
+    text = str(exc.value)
+    assert "vocabulary.yaml" in text and "acme_drift" in text
+    assert "'reinforces'" in text and "'relieves'" in text
