@@ -85,13 +85,18 @@ def load_assessment(path: Path | str, kb: KnowledgeBase) -> Assessment:
 
 
 def engine_facts(base: facts_mod.FactBase, compiled: Compiled) -> list[dict[str, Any]]:
-    """Only what some rule reads crosses into the engine (smaller, faster)."""
+    """Only what some rule reads crosses into the engine (smaller, faster). The scope is
+    left out: the engine puts each run in a session of its own (expert/engine.py)."""
     out = []
+    keep_of: dict[str, frozenset[str] | None] = {}
     for fact in base.facts.values():
-        wanted = compiled.attrs.get(fact["kind"])
-        if wanted is None:
-            continue
-        out.append({k: v for k, v in fact.items() if k in wanted or k in ("id", "kind", "scope")})
+        kind = fact["kind"]
+        if kind not in keep_of:
+            wanted = compiled.attrs.get(kind)
+            keep_of[kind] = None if wanted is None else frozenset(wanted) | {"id", "kind"}
+        keep = keep_of[kind]
+        if keep is not None:
+            out.append({k: v for k, v in fact.items() if k in keep})
     return out
 
 

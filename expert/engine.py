@@ -199,9 +199,10 @@ class EngineProcess:
         self, requests: list[tuple[_Worker, dict[str, Any]]], what: str
     ) -> list[dict[str, Any]]:
         """Send each request to its worker and return the replies, in request order. Workers
-        that got a request work at the same time; a worker given several requests (one
-        core: one worker) gets them one after another, so a reply is never left waiting in
-        a pipe's read buffer, where select() cannot see it."""
+        work at the same time; a worker given several requests gets the next as soon as it
+        answers the last (never waiting for the others), and never has more than one
+        outstanding, so a reply is never left waiting in a pipe's read buffer, where
+        select() cannot see it."""
         for w in {id(w): w for w, _ in requests}.values():
             if w.command != self.command:  # swapped by the caller: start the new program
                 w.close()
@@ -210,19 +211,37 @@ class EngineProcess:
         # another worker's reply unread in its pipe, to be taken for the next run's.
         lines = [json.dumps(request) + "\n" for _w, request in requests]
         replies: list[dict[str, Any] | None] = [None] * len(requests)
-        left = [(n, w) for n, (w, _request) in enumerate(requests)]
+        queues: dict[int, list[int]] = {}  # worker -> its requests still to send, in order
+        workers: dict[int, _Worker] = {}
+        for n, (w, _request) in enumerate(requests):
+            queues.setdefault(id(w), []).append(n)
+            workers[id(w)] = w
+        waiting: dict[int, tuple[int, float]] = {}  # worker -> (request, its deadline)
         try:
-            while left:
-                batch: dict[int, tuple[int, _Worker]] = {}
-                for n, w in left:
-                    batch.setdefault(id(w), (n, w))
-                left = [(n, w) for n, w in left if batch[id(w)][0] != n]
-                for n, w in batch.values():
-                    if not w.send(lines[n]):
-                        raise self._fail(what, w)
-                deadline = time.monotonic() + self.timeout_s
-                for n, w in batch.values():
-                    replies[n] = self._receive(w, deadline, what)
+
+            def send_next(key: int) -> None:
+                n = queues[key].pop(0)
+                if not workers[key].send(lines[n]):
+                    raise self._fail(what, workers[key])
+                waiting[key] = (n, time.monotonic() + self.timeout_s)
+
+            for key in queues:
+                send_next(key)
+            while waiting:
+                key, (n, deadline) = min(waiting.items(), key=lambda item: item[1][1])
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._fail(
+                        what + f" (no answer within {self.timeout_s:g}s)", workers[key]
+                    )
+                by_stream = {id(workers[k].stdout): k for k in waiting}
+                ready, _, _ = select.select([workers[k].stdout for k in waiting], [], [], remaining)
+                for stream in ready:
+                    key = by_stream[id(stream)]
+                    n, _deadline = waiting.pop(key)
+                    replies[n] = self._read_reply(workers[key], what)
+                    if queues[key]:
+                        send_next(key)
         except EngineError:
             raise
         except BaseException:  # anything else mid-exchange: no child may keep a stale reply
@@ -230,14 +249,8 @@ class EngineProcess:
             raise
         return [r for r in replies if r is not None]
 
-    def _receive(self, w: _Worker, deadline: float, what: str) -> dict[str, Any]:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._fail(what + f" (no answer within {self.timeout_s:g}s)", w)
-            ready, _, _ = select.select([w.stdout], [], [], remaining)
-            if ready:
-                break
+    def _read_reply(self, w: _Worker, what: str) -> dict[str, Any]:
+        """The reply a worker has ready (select() said so)."""
         line = w.stdout.readline()
         if not line:
             raise self._fail(what, w)
@@ -265,11 +278,24 @@ class EngineProcess:
         self, compiled: Compiled, rulesets: list[str], facts: list[dict[str, Any]]
     ) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:
         """Assert facts into each ruleset of one stage, one ruleset per worker at a time."""
+        # Each fact is encoded once for all the rulesets that read it; the child adds its
+        # session to the text (see expert/enginechild.py).
+        texts = [json.dumps(_without_session(f), ensure_ascii=False) for f in facts]
+        chosen = [
+            [t for f, t in zip(facts, texts, strict=True) if f["kind"] in compiled.kinds[name]]
+            for name in rulesets
+        ]
+        # Rulesets are dealt out largest first, each to the worker with the fewest facts so
+        # far: a stage takes as long as its busiest worker.
+        load = [0] * len(self._workers)
+        owner: dict[int, int] = {}
+        for n in sorted(range(len(rulesets)), key=lambda n: -len(chosen[n])):
+            owner[n] = min(range(len(load)), key=load.__getitem__)
+            load[owner[n]] += len(chosen[n])
         requests = []
         for n, name in enumerate(rulesets):
-            w = self._workers[n % len(self._workers)]
+            w = self._workers[owner[n]]
             w.sessions += 1
-            kinds = compiled.kinds[name]
             requests.append(
                 (
                     w,
@@ -278,7 +304,7 @@ class EngineProcess:
                         "key": compiled.key,
                         "ruleset": name,
                         "sid": f"s{w.sessions}",  # never reused within a process
-                        "facts": [f for f in facts if f["kind"] in kinds],
+                        "facts": chosen[n],
                     },
                 )
             )
@@ -364,6 +390,13 @@ class EngineProcess:
                 {"id": f"rule:{p}", "kind": "finding", "rule": p} for p in rules_found
             ]
         return firings, errors
+
+
+def _without_session(fact: dict[str, Any]) -> dict[str, Any]:
+    """The fact without the session keys the child sets (a copy only where needed)."""
+    if "sid" not in fact and "scope" not in fact:
+        return fact
+    return {k: v for k, v in fact.items() if k not in ("sid", "scope")}
 
 
 class _Retry(Exception):
