@@ -22,10 +22,14 @@ from expert.knowledge import KnowledgeBase
 from expert.patterns import Question
 from expert.provenance import source_of
 from expert.results import OpenQuestion
-from interview.questions import applies, encoded, source_words
+from expert.templates import LoopTemplate
+from interview.questions import applies, encoded, field_value, source_words
+from interview.relevance import can_change_finding
 from interview.session import Session
 
-StepKind = Literal["welcome", "question", "loops", "loop-done", "resources", "economics", "review"]
+StepKind = Literal[
+    "welcome", "question", "loops", "template", "loop-done", "resources", "economics", "review"
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Step:
             "welcome",
             "question",
             "loops",
+            "template",
             "loop-done",
             "resources",
             "economics",
@@ -67,22 +72,161 @@ def ordered(kb: KnowledgeBase, about: str) -> list[Question]:
     return sorted((q for q in kb.questions.values() if q.about == about), key=_order)
 
 
-def loop_steps(session: Session, loop_id: str, open_questions: list[OpenQuestion]) -> list[Step]:
-    """A loop's questions: those that apply, those already answered (so they stay editable)
-    and the follow-ups the engine asks about this loop, most useful first."""
+MORE = "more"  # the section of details asked only on demand ("More about this loop")
+# What every loop is described by (who owns it and the five dimensions): the inventory is
+# made of these, so they are asked whether or not a pattern reads them.
+DESCRIBED = ("identity", "dimensions")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a template proposed for one loop: the questions it fills and the values not
+    confirmed yet (question id -> value)."""
+
+    template: LoopTemplate
+    questions: frozenset[str]
+    unconfirmed: dict[str, Any]
+
+
+def proposal(session: Session, template_id: str, values: dict[str, Any]) -> Proposal | None:
+    """What template `template_id` proposed, with `values` still unconfirmed."""
+    template = session.kb.templates.get(template_id)
+    if template is None:
+        return None
+    return Proposal(template, template_answers(session.kb, template), values)
+
+
+def loop_steps(
+    session: Session,
+    loop_id: str,
+    open_questions: list[OpenQuestion],
+    proposed: Proposal | None = None,
+) -> tuple[list[Step], list[Step]]:
+    """A loop's questions as (asked in turn, reached on demand).
+
+    Asked: for a loop started from a template, its card and the values it proposes that are
+    not confirmed yet; then the questions that apply and can change a finding, those the
+    user answered (so they stay editable in place) and the follow-ups the engine asks about
+    this loop, most useful first. On demand: details (section "more") nobody asked a
+    follow-up about, and the template's values once confirmed.
+    """
     kb, a = session.kb, session.assessment
-    steps = []
+    steps: list[Step] = []
+    later: list[Step] = []
     included = set()
     fact = encoded(kb, a, "loop", loop_id) if a is not None else {}
+    follow_ups = {oq.id for oq in open_questions if oq.loop == loop_id}
+    unconfirmed: dict[str, Any] = proposed.unconfirmed if proposed else {}
+    if proposed is not None:
+        steps.append(Step("template", "loop", loop_id))
+        for qid in walked_proposals(session, loop_id, unconfirmed):
+            steps.append(Step("question", "loop", loop_id, qid))
+            included.add(qid)
     for q in ordered(kb, "loop"):
-        if session.value(q, loop_id) is not None or applies(q, kb, a, loop_id, fact):
-            steps.append(Step("question", "loop", loop_id, q.id))
+        if q.id in included or q.id in unconfirmed:
+            continue
+        answered = session.value(q, loop_id) is not None
+        if answered or wanted(q, kb, a, loop_id, fact):
+            step = Step("question", "loop", loop_id, q.id)
+            on_demand = (
+                # the name is given in the dialog that adds the loop
+                (q.field == "name" and answered)
+                or (proposed is not None and q.id in proposed.questions and answered)
+                or (q.section == MORE and not answered and q.id not in follow_ups)
+            )
+            (later if on_demand else steps).append(step)
             included.add(q.id)
     for oq in open_questions:
-        if oq.loop == loop_id and oq.id not in included and oq.id in kb.questions:
+        if oq.loop != loop_id or oq.id in included or oq.id not in kb.questions:
+            continue
+        # A follow-up the loop's own structure rules out (its `asked_when` fails, e.g. a
+        # workload's give-up count for a per-request retry) does not apply to it.
+        if applies(kb.questions[oq.id], kb, a, loop_id, fact):
             steps.append(Step("question", "loop", loop_id, oq.id, follow_up=True))
             included.add(oq.id)
-    return steps
+    return steps, later
+
+
+def walked_proposals(session: Session, loop_id: str, unconfirmed: dict[str, Any]) -> list[str]:
+    """The proposed values shown one by one, in question order: those whose question
+    applies once the template's values are taken into account. The rest (say, the HPA's
+    metric in words, where the metric it scales on is proposed too) are confirmed with
+    them, never asked twice."""
+    if not unconfirmed:
+        return []
+    kb, a = session.kb, session.assessment
+    loop = a.loop(loop_id) if a is not None else None
+    if loop is None:
+        return []
+    fact = encoded(kb, a, "loop", loop_id, with_proposals(kb, loop, unconfirmed))
+    return [
+        q.id
+        for q in ordered(kb, "loop")
+        if q.id in unconfirmed and applies(q, kb, a, loop_id, fact)
+    ]
+
+
+def with_proposals(kb: KnowledgeBase, loop: Any, values: dict[str, Any]) -> Any:
+    """The loop as it would be with the proposed values confirmed (the loop itself if they
+    do not make a valid loop)."""
+    data = loop.model_dump(mode="json", exclude_none=True)
+    for qid, value in values.items():
+        q = kb.questions.get(qid)
+        if q is None:
+            continue
+        if q.answer is not None:
+            data.setdefault("answers", {})[qid] = value
+        else:
+            target = data
+            *parents, last = (q.field or "").split(".")
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[last] = value
+    try:
+        return type(loop).model_validate(data)
+    except ValueError:
+        return loop
+
+
+def wanted(q: Question, kb: KnowledgeBase, a: Any, target: str, fact: dict[str, Any]) -> bool:
+    """Whether an unanswered question is asked: it applies to the loop or resource (its
+    `asked_when` tests can hold) and describes the loop or can change a finding."""
+    if not applies(q, kb, a, target, fact):
+        return False
+    if q.section in DESCRIBED:
+        return True
+    acted_on = None
+    loop = a.loop(target) if a is not None and q.about == "loop" else None
+    if loop is not None and isinstance(loop.acts_on, list) and loop.acts_on:
+        acted_on = [encoded(kb, a, "resource", rid) for rid in loop.acts_on]
+    return can_change_finding(kb, q, fact, acted_on)
+
+
+def template_answers(kb: KnowledgeBase, template: LoopTemplate) -> frozenset[str]:
+    """Ids of the loop questions a template fills in (its name aside)."""
+    loop = template.loop
+    found = set()
+    for q in ordered(kb, "loop"):
+        if q.field == "name":
+            continue  # named in the dialog that adds the loop
+        if q.answer is not None:
+            if q.id in (loop.get("answers") or {}):
+                found.add(q.id)
+        elif field_value(loop, q.field or "") is not None:
+            found.add(q.id)
+    return frozenset(found)
+
+
+def proposed_values(kb: KnowledgeBase, template: LoopTemplate) -> dict[str, Any]:
+    """Question id -> the value a template proposes for it."""
+    out: dict[str, Any] = {}
+    for qid in template_answers(kb, template):
+        q = kb.questions[qid]
+        if q.answer is not None:
+            out[qid] = (template.loop.get("answers") or {})[qid]
+        else:
+            out[qid] = field_value(template.loop, q.field or "")
+    return out
 
 
 def item_of(session: Session, scope: str, target: str) -> Any:
@@ -150,17 +294,25 @@ def _split(
     return [s for s in steps if s not in answered], answered
 
 
-def build(session: Session, open_questions: list[OpenQuestion]) -> list[Step]:
+def build(
+    session: Session,
+    open_questions: list[OpenQuestion],
+    proposed: dict[str, Proposal] | None = None,
+) -> list[Step]:
+    """Every step in order. `proposed`: per loop started from a template, what it
+    proposed (see `proposal`)."""
     kb, a = session.kb, session.assessment
     done = settled(session)
     steps = [WELCOME]
     steps += [Step("question", "system", "", q.id) for q in ordered(kb, "system")]
     steps.append(LOOPS)
     for loop in a.loops if a else []:
-        ask, answered = _split(loop_steps(session, loop.id, open_questions), done)
+        own, more = loop_steps(session, loop.id, open_questions, (proposed or {}).get(loop.id))
+        ask, answered = _split(own, done)
         steps += ask
         steps.append(Step("loop-done", "loop", loop.id))
         steps += answered  # reached from the outline (or by going back), never by going on
+        steps += more
     resource_questions = ordered(kb, "resource")
     if resource_questions and a is not None and a.resource_ids():
         resource_steps = []
@@ -169,7 +321,7 @@ def build(session: Session, open_questions: list[OpenQuestion]) -> list[Step]:
             resource_steps += [
                 Step("question", "resource", rid, q.id)
                 for q in resource_questions
-                if session.value(q, rid) is not None or applies(q, kb, a, rid, fact)
+                if session.value(q, rid) is not None or wanted(q, kb, a, rid, fact)
             ]
         ask, answered = _split(resource_steps, done)
         # After the last loop's closing step, as a loop's own are: "Describe them" on the

@@ -31,7 +31,7 @@ from expert.assessment import (
 )
 from expert.conditions import evaluate, resolve
 from expert.facts import encode_field, loop_values
-from expert.graph import Structure, emits, reacts
+from expert.graph import Structure, emits, reacts, roles
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Question
 from expert.provenance import parse
@@ -368,16 +368,26 @@ def _answer_fields(kb: KnowledgeBase) -> dict[str, Any]:
     return entry[1]
 
 
-def encoded(kb: KnowledgeBase, assessment: Assessment, scope: str, target: str) -> dict[str, Any]:
-    """The engine fact of one loop or resource (empty if it does not exist)."""
+def encoded(
+    kb: KnowledgeBase,
+    assessment: Assessment,
+    scope: str,
+    target: str,
+    loop: Loop | None = None,
+) -> dict[str, Any]:
+    """The engine fact of one loop or resource (empty if it does not exist). `loop`: the
+    loop as it would be (with values not saved yet), instead of the saved one."""
     fact: dict[str, Any] = {}
     if scope == "loop":
-        loop = assessment.loop(target)
+        loop = loop or assessment.loop(target)
         if loop is None:
             return fact
         structure = Structure()
         structure.emits = {loop.id: emits(loop, kb.vocabulary)}
         structure.reacts = {loop.id: reacts(loop, kb.vocabulary)}
+        # Roles follow from what the loop does, so applicability can rest on them; whether
+        # its resources are synchronised is left unknown here, as the engine starts from.
+        structure.roles = {loop.id: roles(loop, kb.vocabulary)}
         values = loop_values(loop, structure)
         for spec in field_registry.FACT_KINDS["loop"]:
             encode_field(spec, values[spec.name], kb.vocabulary, fact)

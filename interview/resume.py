@@ -1,11 +1,12 @@
 """Where the user was: kept beside the assessment in a small hidden file.
 
 The assessment file holds only the assessment (the format `coherence assess` reads), so the
-interview's own state lives in `.FILE.interview.json` next to it: the step on screen and any
-text typed but not yet confirmed. A missing or damaged file just means "start at the
-beginning"; it never stops the interview. Neither does something that is not a regular file
-in its place (a FIFO, a device, a folder): it is never opened, since opening a FIFO with no
-writer waits for ever, and never replaced; the interview says so once and goes on without it.
+interview's own state lives in `.FILE.interview.json` next to it: the step on screen, any
+text typed but not yet confirmed, and the values a template proposed that are not confirmed.
+A missing or damaged file just means "start at the beginning"; it never stops the interview.
+Neither does something that is not a regular file in its place (a FIFO, a device, a
+folder): it is never opened, since opening a FIFO with no writer waits for ever, and never
+replaced; the interview says so once and goes on without it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 VERSION = 1
 MAX_PENDING = 200  # typed-but-unconfirmed answers remembered at most
@@ -32,6 +34,9 @@ class Position:
     step: str = ""
     pending: dict[str, str] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)  # loop id -> template it came from
+    # loop id -> {question id: value} a template proposed and the user has not confirmed:
+    # kept here, not in the assessment, so they count as answers only once confirmed.
+    proposed: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Why the position file was ignored, for the user ("" when it was read or absent).
     warning: str = field(default="", compare=False)
 
@@ -81,7 +86,27 @@ def load(assessment_path: Path) -> Position:
         step=step if isinstance(step, str) else "",
         pending=_strings(data.get("pending")),
         templates=_strings(data.get("templates")),
+        proposed=_proposals(data.get("proposed")),
     )
+
+
+def _proposals(value: object) -> dict[str, dict[str, Any]]:
+    """Proposed values as saved: text, whole numbers or lists of text, per question."""
+    if not isinstance(value, dict):
+        return {}
+
+    def fits(v: object) -> bool:
+        if isinstance(v, list):
+            return all(isinstance(x, str) for x in v)
+        return isinstance(v, (str, int, float)) and not isinstance(v, bool)
+
+    out: dict[str, dict[str, Any]] = {}
+    for loop_id, values in value.items():
+        if isinstance(loop_id, str) and isinstance(values, dict):
+            kept = {k: v for k, v in values.items() if isinstance(k, str) and fits(v)}
+            if kept:
+                out[loop_id] = kept
+    return out
 
 
 def _strings(value: object) -> dict[str, str]:
@@ -103,6 +128,7 @@ def save(assessment_path: Path, position: Position) -> None:
             "step": position.step,
             "pending": pending,
             "templates": position.templates,
+            "proposed": position.proposed,
         },
         indent=1,
     )

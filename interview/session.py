@@ -198,6 +198,21 @@ class Session:
 
     def answer(self, q: Question, target: str, value: Any) -> None:
         """Store the answer to q (None clears it); InputError if the result is invalid."""
+        self._change(self._answering(q, target, value))
+
+    def answer_many(self, answers: list[tuple[Question, str, Any]]) -> None:
+        """Store several answers at once, in one save: all of them or, if the result is
+        invalid, none (InputError). How a template's proposed values are accepted."""
+        edits = [self._answering(q, target, value) for q, target, value in answers]
+
+        def edit(data: dict[str, Any]) -> None:
+            for one in edits:
+                one(data)
+
+        self._change(edit)
+
+    def _answering(self, q: Question, target: str, value: Any) -> Edit:
+        """The edit that stores one answer (InputError if it cannot be stored yet)."""
         if self.assessment is None and (q.about != "system" or q.field != "name"):
             raise InputError(
                 Problem(
@@ -245,7 +260,7 @@ class Session:
                     # answers on record.
                     _settle(item, disputed_field(q))
 
-        self._change(edit)
+        return edit
 
     def resolve_dispute(self, section: Section, item_id: str, field: str, value: Any) -> None:
         """Settle a disagreement between respondents: `field` (dotted, as under `disputed`)

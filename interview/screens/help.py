@@ -29,6 +29,12 @@ watches and how its decisions are recorded. Details follow only when they matter
 * **Don't know** (ctrl+d) is a real answer: findings that need it are marked *possible*, and
   the auditability report counts it.
 * Follow-up questions appear when the engine needs an answer to settle a possible finding.
+* **Templates propose, you confirm.** A loop started from a template ("Kubernetes HPA",
+  "client SDK retries") shows the template's answers on one card: Enter accepts them all,
+  or go through them one by one. Until confirmed they are only proposals (◦ in the
+  outline, ✓ once confirmed) and no finding rests on them.
+* Only what can change a finding is asked. Details that rarely matter wait behind
+  "More about this loop" on the loop's closing card.
 * **To change an answer**, press ctrl+o (Edit answers), pick the question with ↑ ↓ and
   press Enter, then answer it again: the new answer replaces the saved one when you confirm
   it. Esc also goes back one question at a time.

@@ -58,6 +58,7 @@ SECTIONS = {
     "guards": "guards on its actions",
     "economics": "economic figures",
     "system": "the platform",
+    "more": "more about this loop",
 }
 # The five dimensions every loop is described by (the method's core).
 DIMENSIONS = {
@@ -67,6 +68,12 @@ DIMENSIONS = {
     "triggers": "trigger conditions",
     "actuations": "actuation mechanism",
 }
+
+
+def _rank(kb: Any) -> Any:
+    """Sort key for question ids: the order the knowledge base asks them in."""
+    order = {q.id: i for i, q in enumerate(flow.ordered(kb, "loop"))}
+    return lambda qid: order.get(qid, len(order))
 
 
 def problems_text(exc: InputError) -> str:
@@ -144,7 +151,22 @@ class InterviewScreen(Screen[None]):
 
     def _build(self) -> list[Step]:
         results = self.interview_app.results
-        return flow.build(self.session, results.open_questions if results else [])
+        return flow.build(
+            self.session, results.open_questions if results else [], self._proposals()
+        )
+
+    def _proposals(self) -> dict[str, flow.Proposal]:
+        """Per loop started from a template: what it proposed, and what is unconfirmed."""
+        position = self.interview_app.position
+        out = {}
+        for loop_id, template_id in position.templates.items():
+            found = flow.proposal(self.session, template_id, position.proposed.get(loop_id, {}))
+            if found is not None:
+                out[loop_id] = found
+        return out
+
+    def _unconfirmed(self, loop_id: str) -> dict[str, Any]:
+        return self.interview_app.position.proposed.get(loop_id, {})
 
     def _resume_step(self) -> Step:
         key = self.interview_app.position.step
@@ -181,6 +203,9 @@ class InterviewScreen(Screen[None]):
         return steps[j] if 0 <= j < len(steps) else None
 
     def loop_first_step(self, loop_id: str, skip_name: bool = False) -> Step:
+        card = Step("template", "loop", loop_id)
+        if flow.index_of(self.steps, card.key) is not None:
+            return card
         for step in self.steps:
             if step.kind == "question" and step.scope == "loop" and step.target == loop_id:
                 q = self.session.kb.questions.get(step.question)
@@ -206,8 +231,16 @@ class InterviewScreen(Screen[None]):
         self.interview_app.save_position()
 
     async def go(self, delta: int) -> None:
+        before = self._neighbour(self.current, delta)
         self.steps = self._build()
-        target = self._neighbour(self.current, delta)
+        if flow.index_of(self.steps, self.current.key) is None and before is not None:
+            # The step just left moved out of the walk (a template's value, once confirmed,
+            # is reached from the outline): go on from where it was.
+            target: Step | None = before
+            if flow.index_of(self.steps, before.key) is None:
+                target = self._neighbour(before, delta)
+        else:
+            target = self._neighbour(self.current, delta)
         if target is not None:
             await self.show(target)
 
@@ -314,6 +347,9 @@ class InterviewScreen(Screen[None]):
                 "answers, or answer here to settle it."
             )
         pending = self.interview_app.position.pending.get(step.key)
+        proposed = step.scope == "loop" and value is None and q.id in self._unconfirmed(step.target)
+        if proposed:
+            value = self._unconfirmed(step.target)[q.id]
         return QuestionView(
             key=step.key,
             crumb=self._crumb(step),
@@ -326,6 +362,7 @@ class InterviewScreen(Screen[None]):
             pending=pending,
             follow_up=self._follow_up_text(step),
             notes=notes,
+            proposed=proposed,
         )
 
     def _template_notes(self, loop_id: str) -> list[str]:
@@ -347,6 +384,7 @@ class InterviewScreen(Screen[None]):
         view = {
             "welcome": self._welcome,
             "loops": self._loops,
+            "template": self._template_card,
             "loop-done": self._loop_done,
             "resources": self._resources,
             "economics": self._economics,
@@ -404,6 +442,65 @@ class InterviewScreen(Screen[None]):
             actions.append(self._onward())
         return InfoView(step.key, "Control loops", "Your platform's control loops", body, actions)
 
+    def _template_card(self, step: Step) -> InfoView:
+        """What a template proposes for a loop, with one action to accept it all."""
+        kb = self.session.kb
+        template_id = self.interview_app.position.templates.get(step.target, "")
+        template = kb.templates.get(template_id)
+        unconfirmed = self._unconfirmed(step.target)
+        walked = flow.walked_proposals(self.session, step.target, unconfirmed)
+        body = Text()
+        rows = []
+        for qid in sorted(flow.template_answers(kb, template) if template else (), key=_rank(kb)):
+            q = kb.questions[qid]
+            spec = spec_for(q, kb, self.session.assessment, step.target)
+            saved = self.session.value(q, step.target)
+            if qid in walked:
+                rows.append(f"◦ {q.text} {describe(spec, unconfirmed[qid])} (proposed)")
+            elif qid not in unconfirmed and saved is not None:
+                rows.append(f"✓ {q.text} {describe(spec, saved)}")
+        if unconfirmed:
+            body.append(
+                f"The template proposes {len(walked)} answers. They count only once you "
+                "confirm them: accept them all here, or go through them one by one.\n"
+            )
+        else:
+            body.append("The template's answers are confirmed; change any from the outline.\n")
+        body.append("\n".join(rows))
+        for note in self._template_notes(step.target):
+            body.append("\n\n" + note)
+        if unconfirmed:
+            actions = [
+                ("accept", f"Accept the {len(walked)} proposed answers (Enter)"),
+                ("next", "Go through them one by one"),
+            ]
+        else:
+            actions = [("next", "Go on with this loop's questions")]
+        title = template.title if template else template_id
+        return InfoView(
+            step.key, f"Loop {self.session.loop_name(step.target)} · template", title, body, actions
+        )
+
+    async def accept_proposals(self, loop_id: str) -> None:
+        """Confirm every value the template proposed for the loop, in one save."""
+        position = self.interview_app.position
+        unconfirmed = position.proposed.get(loop_id, {})
+        kb = self.session.kb
+        answers = [
+            (kb.questions[qid], loop_id, v) for qid, v in unconfirmed.items() if qid in kb.questions
+        ]
+        try:
+            self.session.answer_many(answers)
+        except InputError as exc:
+            self.notify(problems_text(exc), severity="error", title="Not saved")
+            return
+        position.proposed.pop(loop_id, None)
+        for qid in unconfirmed:
+            position.pending.pop(Step("question", "loop", loop_id, qid).key, None)
+        self.interview_app.save_position()
+        self.interview_app.request_assessment()
+        await self.go(+1)
+
     def _onward(self) -> tuple[str, str]:
         """The action that leaves the loops: to their resources if asked about, else costs."""
         if flow.index_of(self.steps, flow.RESOURCES.key) is not None:
@@ -442,6 +539,9 @@ class InterviewScreen(Screen[None]):
                 )
             )
             highlight = actions[0][0]
+        more = self._more_about(step.target)
+        if more is not None:
+            actions.append((f"goto:{more.key}", "More about this loop (details, on demand)"))
         actions.append(("add-loop", "Add another control loop"))
         if position == len(loop_ids) - 1:
             actions.append(self._onward())
@@ -458,6 +558,16 @@ class InterviewScreen(Screen[None]):
             actions,
             highlight=highlight,
         )
+
+    def _more_about(self, loop_id: str) -> Step | None:
+        """The first detail about a loop that is asked only on demand, if any is open."""
+        kb = self.session.kb
+        for s in self.steps:
+            if s.kind == "question" and s.scope == "loop" and s.target == loop_id:
+                q = kb.questions[s.question]
+                if q.section == flow.MORE and self.session.value(q, loop_id) is None:
+                    return s
+        return None
 
     def _resources(self, step: Step) -> InfoView:
         a = self.session.assessment
@@ -558,7 +668,7 @@ class InterviewScreen(Screen[None]):
                 raise AnswerError(
                     "Nothing is ticked (tick with Space). If none apply, press Enter again."
                 )
-            self.session.answer(q, step.target, value)
+            self._store(q, step, value)
         except AnswerError as exc:
             card.show_error(str(exc))
             return
@@ -568,6 +678,27 @@ class InterviewScreen(Screen[None]):
         self.interview_app.position.pending.pop(step.key, None)
         self.interview_app.request_assessment()
         await self.go(+1)
+
+    def _store(self, q: Any, step: Step, value: Any) -> None:
+        """Save one answer. Confirming a template's value one by one also saves those
+        proposed values that are never asked on their own (they ride with the first)."""
+        unconfirmed = self._unconfirmed(step.target) if step.scope == "loop" else {}
+        if q.id not in unconfirmed:
+            self.session.answer(q, step.target, value)
+            return
+        walked = flow.walked_proposals(self.session, step.target, unconfirmed)
+        kb = self.session.kb
+        riders = [qid for qid in unconfirmed if qid not in walked and qid != q.id]
+        self.session.answer_many(
+            [
+                (q, step.target, value),
+                *((kb.questions[r], step.target, unconfirmed[r]) for r in riders),
+            ]
+        )
+        for qid in (q.id, *riders):
+            unconfirmed.pop(qid, None)
+        if not unconfirmed:
+            self.interview_app.position.proposed.pop(step.target, None)
 
     @on(QuestionCard.Answered)
     async def _answered(self, message: QuestionCard.Answered) -> None:
@@ -718,6 +849,8 @@ class InterviewScreen(Screen[None]):
             await self.jump(argument)
         elif command == "add-loop":
             self.add_loop()
+        elif command == "accept" and self.current.kind == "template":
+            await self.accept_proposals(self.current.target)
         elif command in ("duplicate", "rename", "delete"):
             self.loop_command(command, argument)
         elif command == "results":
@@ -761,9 +894,15 @@ class InterviewScreen(Screen[None]):
         kb = self.session.kb
 
         def commit(template: LoopTemplate | None, loop_id: str, name: str) -> None:
-            self.session.add_loop(loop_id, name, template)
+            # A template's values are proposed, not saved: they count once confirmed.
+            self.session.add_loop(
+                loop_id, name or (template.loop.get("name", "") if template else "")
+            )
             if template is not None:
-                self.interview_app.position.templates[loop_id] = template.id
+                position = self.interview_app.position
+                position.templates[loop_id] = template.id
+                position.proposed[loop_id] = flow.proposed_values(kb, template)
+                self.interview_app.save_position()
 
         self.app.push_screen(
             LoopDialog(
@@ -782,7 +921,8 @@ class InterviewScreen(Screen[None]):
             return
         self.interview_app.request_assessment()
         self.steps = self._build()
-        self._fresh_loop = loop_id
+        # A template's notes are on its card; a loop from scratch has none.
+        self._fresh_loop = "" if loop_id in self.interview_app.position.templates else loop_id
         await self.show(self.loop_first_step(loop_id, skip_name=True))
 
     def loop_command(self, command: str, loop_id: str) -> None:
@@ -842,6 +982,8 @@ class InterviewScreen(Screen[None]):
         }
         if old in position.templates:
             position.templates[new] = position.templates.pop(old)
+        if old in position.proposed:
+            position.proposed[new] = position.proposed.pop(old)
         self.interview_app.request_assessment()
         self.steps = self._build()
         current = self.current
@@ -860,6 +1002,7 @@ class InterviewScreen(Screen[None]):
             key: text for key, text in position.pending.items() if f":loop:{loop_id}:" not in key
         }
         position.templates.pop(loop_id, None)
+        position.proposed.pop(loop_id, None)
         self.notify(f"Deleted {loop_id}.")
         self.interview_app.request_assessment()
         self.steps = self._build()

@@ -20,7 +20,7 @@ from interview import flow
 from interview.flow import Step
 from interview.session import Session
 
-ANSWERED, UNKNOWN_MARK, OPEN = "✓", "?", "·"
+ANSWERED, UNKNOWN_MARK, OPEN, PROPOSED = "✓", "?", "·", "◦"
 
 
 def short_label(session: Session, question_id: str) -> str:
@@ -165,16 +165,26 @@ class Outline(Tree[str]):
     def _leaf_label(self, session: Session, step: Step) -> Text:
         q = session.kb.questions.get(step.question)
         value = session.value(q, step.target) if q else None
+        sign = mark(value)
+        if value is None and step.question in self._proposed(step):
+            sign = PROPOSED  # a template's value, not an answer until confirmed
         if step.scope == "resource":
-            label = Text(f"{mark(value)} {step.target}: {short_label(session, step.question)}")
+            label = Text(f"{sign} {step.target}: {short_label(session, step.question)}")
         else:
-            label = Text(f"{mark(value)} {short_label(session, step.question)}")
+            label = Text(f"{sign} {short_label(session, step.question)}")
         if step.follow_up:
             label.append(" (follow-up)", style="italic")
         cited = flow.source(session, step, short=True)
         if cited:  # the full path and any default are on the question's card
             label.append(f" {cited}", style="dim")
         return label
+
+    def _proposed(self, step: Step) -> dict[str, object]:
+        """The values a template proposed for the step's loop, not confirmed yet."""
+        position = getattr(self.app, "position", None)
+        if step.scope != "loop" or position is None:
+            return {}
+        return position.proposed.get(step.target, {})  # type: ignore[no-any-return]
 
     def show_step(self, key: str) -> None:
         """Put the cursor on the entry of a step (once the tree has laid out its lines)."""

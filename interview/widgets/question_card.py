@@ -47,6 +47,8 @@ class QuestionView:
     pending: str | None = None  # typed earlier but not confirmed
     follow_up: str = ""
     notes: list[str] = field(default_factory=list)
+    # `value` is what a template proposed, not a saved answer: it counts once confirmed.
+    proposed: bool = False
 
 
 @dataclass
@@ -210,11 +212,12 @@ class QuestionCard(Vertical):
         self._text("#prompt", view.prompt)
         self._text("#help", view.help)
         self._text("#example", f"Example: {view.example}" if view.example else "")
-        notes = (
-            [f"Saved answer: {view.saved} (answer again to change it)"]
-            if view.value is not None
-            else []
-        )
+        if view.proposed:
+            notes = [f"Proposed by the template: {view.saved}. Enter accepts it; or change it."]
+        elif view.value is not None:
+            notes = [f"Saved answer: {view.saved} (answer again to change it)"]
+        else:
+            notes = []
         source = self._source(view)
         if source:
             notes.append(f"Already answered by the import, {source}.")

@@ -62,12 +62,15 @@ class Keyboard:
     def __init__(self, pilot: Pilot) -> None:
         self.pilot = pilot
         self.app: InterviewApp = pilot.app  # type: ignore[assignment]
+        self.keys = 0  # keys pressed so far
+        self.questions = 0  # question screens met by `run` (answered or skipped)
 
     @property
     def interview(self) -> InterviewScreen:
         return self.app.interview
 
     async def press(self, *keys: str) -> None:
+        self.keys += len(keys)
         await self.pilot.press(*keys)
 
     async def highlight(self, widget: OptionList, index: int) -> None:
@@ -159,11 +162,14 @@ class Keyboard:
                     await self.choose_action("goto:loop:")
                 else:
                     await self.choose_action("goto:resources", "goto:economics")
+            elif step.kind == "template":
+                await self.choose_action("accept", "next")
             elif step.kind == "resources":
                 await self.choose_action("next" if plan.resources else "goto:economics")
             elif step.kind == "economics":
                 await self.choose_action("next" if plan.economics else "goto:review")
             else:
+                self.questions += 1
                 name = self._field(step.question)
                 if step.scope == "system":
                     wanted = plan.system

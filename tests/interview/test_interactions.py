@@ -385,8 +385,20 @@ async def test_a_template_prefills_the_loop(tmp_path: Path) -> None:
         assert app.screen.query_one("#name", Input).value == "Liveness probe restarts"
         await keys.press("enter", "enter")
         await settle(pilot)
-        notes = str(app.screen.query_one("#saved", Static).content)
-        assert "Check:\n• Probe timeouts shorter" in notes
+        # The template's card proposes its values and says what to check ...
+        assert app.interview.current.kind == "template"
+        card = str(app.screen.query_one("#help", Static).content)
+        assert "Check:\n\n• Probe timeouts shorter" in card
+        assert "◦ What does it do when it acts? Restart an instance (proposed)" in card
+        # ... which are not answers until confirmed,
+        loop = load_assessment(path, knowledge.load([PACK])).loop("liveness-probe-restarts")
+        assert loop is not None and loop.actuations is None
+        # (no finding rests on what it does: only gaps in what is known about it)
+        mine = [f for f in app.results.findings if "liveness-probe-restarts" in f.loops]
+        assert not [f.id for f in mine if f.kind == "incoherence"]
+        await keys.press("enter")  # one key accepts them all
+        await settle(pilot)
+        assert app.interview.current.kind != "template"
     loop = load_assessment(path, knowledge.load([PACK])).loop("liveness-probe-restarts")
     assert loop is not None
     assert loop.actuations == ["restart"] and loop.triggers == ["health_check"]

@@ -36,7 +36,6 @@ PLAN = Plan(
                 "triggers": ["timeout"],
                 "actuations": ["terminate"],
                 "acts_on": ["gw"],
-                "observes": [],
                 "decision_record": "events",
                 "deadline": "60s",
                 "propagates_cancellation": "no",
@@ -55,6 +54,8 @@ PLAN = Plan(
                 "actuations": ["retry"],
                 "acts_on": ["gw"],
                 "decision_record": "none",
+                # (how many act: jitter matters only for a stated population of clients)
+                "instances": "per_client",
                 "retry.max_retries": 3,
                 "retry.retries_on": ["transient", "timeout"],
                 "retry.jitter": "no",
