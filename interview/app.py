@@ -1,9 +1,11 @@
 """The guided interview: a Textual app in which a non-expert builds an assessment.
 
 `run(file, kb_dirs)` is what `coherence interview [FILE]` and `coherence demo` call. The app
-keeps one contained engine (expert.assess.Assessor) and re-runs it in a worker thread after
-every saved answer, so findings and follow-up questions follow the answers live while the
-interface stays responsive; an engine crash becomes a message and the answers stay saved.
+keeps one contained engine (expert.assess.Assessor, in its own process: see
+interview.assessproc) and re-runs it after every saved answer, so findings and follow-up
+questions follow the answers live while typing and layout never wait on it; results for an
+answer already superseded are dropped, and an engine crash becomes a message while the
+answers stay saved.
 """
 
 from __future__ import annotations
@@ -15,25 +17,35 @@ import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from expert import knowledge
-from expert.assess import Assessor
 from expert.assessment import Assessment
 from expert.errors import EngineError, InputError, Problem
 from expert.knowledge import KnowledgeBase
 from expert.results import Results
 from interview import flow, resume
+from interview.assessproc import ProcessAssessor
 from interview.screens.interview import InterviewScreen
 from interview.screens.results import ResultsScreen
 from interview.session import Session
 
 DEFAULT_FILE = Path("assessment.yaml")
-AssessorFactory = Callable[[KnowledgeBase], Assessor]
+
+
+class Assessing(Protocol):
+    """What the app needs of an assessor: expert.assess.Assessor, or ProcessAssessor."""
+
+    def assess(self, assessment: Assessment, deliverables: bool = True) -> Results: ...
+
+    def close(self) -> None: ...
+
+
+AssessorFactory = Callable[[KnowledgeBase], Assessing]
 
 
 class InterviewApp(App[None]):
@@ -43,7 +55,9 @@ class InterviewApp(App[None]):
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (36, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [Binding("f1", "help", "Help")]
 
-    def __init__(self, session: Session, assessor_factory: AssessorFactory = Assessor) -> None:
+    def __init__(
+        self, session: Session, assessor_factory: AssessorFactory = ProcessAssessor
+    ) -> None:
         super().__init__()
         self.session = session
         session.on_notice = self._file_notice
@@ -55,7 +69,7 @@ class InterviewApp(App[None]):
         self.engine_busy = False
         self.last_run_seconds: float | None = None
         self._assessor_factory = assessor_factory
-        self._assessor: Assessor | None = None
+        self._assessor: Assessing | None = None
         self._engine_lock = threading.Lock()  # one engine run at a time
         self._run_again = False
         self.interview = InterviewScreen()
@@ -145,6 +159,12 @@ class InterviewApp(App[None]):
     ) -> None:
         self.engine_busy = False
         self.last_run_seconds = elapsed
+        if self._run_again and self.session.assessment is not assessment:
+            # An answer came in while this ran: these results are already stale. Drop them
+            # and run on the newest answers instead.
+            self._run_again = False
+            self.request_assessment()
+            return
         if results is not None:
             self.results, self.results_for = results, assessment
         if error and error != self.engine_error:
