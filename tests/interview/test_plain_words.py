@@ -51,6 +51,22 @@ def test_template_notes_speak_plainly(kb: KnowledgeBase) -> None:
     assert not found, sorted(found)
 
 
+def test_template_notes_name_questions_by_their_words(kb: KnowledgeBase) -> None:
+    """A note says "say whether the budget can reach zero", not "answer
+    budget-can-reach-zero" or "guards.exemptions": question ids and field paths are not
+    words a reader knows."""
+    ids = re.compile(r"(?<![\w/-])(" + "|".join(map(re.escape, kb.questions)) + r")(?![\w-])")
+    dotted = re.compile(r"\b(?:retry|guards|answers)\.[a-z_-]+")
+    found = {
+        f"{t.id}: {ids.findall(text) + dotted.findall(text)}"
+        for t in kb.templates.values()
+        for note in t.notes
+        for text in [URL.sub("", plain(kb, note))]
+        if ids.findall(text) or dotted.findall(text)
+    }
+    assert not found, sorted(found)
+
+
 @pytest.fixture(scope="module")
 def example_findings(kb: KnowledgeBase) -> list[tuple[str, str, str]]:
     assessor = Assessor(kb)
