@@ -40,7 +40,7 @@ from expert.yamlio import LineMap, load_yaml
 
 COST_COMPUTATIONS = ("accelerator_hours", "tokens", "engineer_hours")
 # The engine renders placeholders matching this (explain.py); anything else is left as typed.
-ENGINE_PLACEHOLDER = re.compile(r"^(\w+)(?:\.([\w.]+))?$")
+ENGINE_PLACEHOLDER = re.compile(r"^(\w+)(?:\.([\w.-]+))?$")
 ANY_PLACEHOLDER = re.compile(r"\{([^{}\s]+)\}")
 
 # Loop and resource fields that feed the facts the engine derives, by derived fact kind.
@@ -70,6 +70,11 @@ DERIVED_FROM: dict[str, dict[str, set[str]]] = {
         },
     },
     "platform": {"loop": set(), "resource": {"kind"}},
+    # stated masks, or those implied by a retrying loop upstream of a reader (masking.py)
+    "mask": {
+        "loop": {"masks", "acts_on", "actuations", "triggers", "observes", "retry.retries_on"},
+        "resource": {"calls"},
+    },
 }
 # Loop fields the engine derives from others: reading them reads their inputs.
 LOOP_DERIVED = {
@@ -688,9 +693,9 @@ def _check_placeholders(kb: knowledge.KnowledgeBase) -> list[Problem]:
                     Problem(
                         src,
                         f"{{{text}}} cannot be filled (placeholders are {{var}} or {{var.field}} "
-                        "with letters, digits, '_' and '.')",
+                        "with letters, digits, '_', '-' and '.')",
                         where=where,
-                        fix="drop it; answers whose id has '-' cannot be shown yet",
+                        fix="name a matched variable and a field, e.g. {retrier.deadline}",
                     )
                 )
                 continue

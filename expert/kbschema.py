@@ -68,17 +68,6 @@ def _merge_defs(schema: dict[str, Any], extra: dict[str, Any]) -> None:
 
 def pattern_schema() -> dict[str, Any]:
     schema = Pattern.model_json_schema()
-    # The model also accepts a plain string as an assumption (a before-validator turns it
-    # into {text: ...}); pydantic's schema shows only the object form, so say both.
-    cost = schema.get("$defs", {}).get("CostModel", {}).get("properties", {})
-    items = cost.get("assumptions", {}).get("items")
-    if isinstance(items, dict) and items.get("$ref") == "#/$defs/Assumption":
-        cost["assumptions"]["items"] = {
-            "anyOf": [
-                {"type": "string", "description": "the assumption in words"},
-                {"$ref": "#/$defs/Assumption"},
-            ]
-        }
     return _titled(
         schema,
         "Knowledge-base pattern",
