@@ -70,7 +70,7 @@ def resolve(
     elif spec.type == "known":
         values = ("known",)
     elif spec.type in ("category", "set"):
-        values = tuple(choices or (vocab.terms(spec.table) if spec.table else ()))
+        values = tuple(choices or spec.values or (vocab.terms(spec.table) if spec.table else ()))
     else:
         values = ()
     return ResolvedField(spec, values)

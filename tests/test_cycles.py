@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
+import yaml
 
 from expert import facts, graph, knowledge, riskmap
+from expert.assess import Assessor
 from expert.errors import InputError
 from expert.fields import FACT_KINDS
+from expert.kblint import lint
 from expert.results import CycleKind
 from tests.helpers import builtin_kb, make
 
@@ -120,3 +123,39 @@ def test_a_pack_signal_with_another_direction_is_refused(tmp_path: Path) -> None
     text = str(exc.value)
     assert "vocabulary.yaml" in text and "acme_drift" in text
     assert "'reinforces'" in text and "'relieves'" in text
+
+
+def test_a_rule_reads_the_kind_the_map_draws(tmp_path: Path) -> None:
+    pattern = {
+        "id": "acme-oscillating-cycle",
+        "kind": "incoherence",
+        "title": "Loops pulling one resource back and forth",
+        "summary": "Two loops undo each other on one resource.",
+        "mechanism": "One loop relieves what the other reinforces.",
+        "severity": "low",
+        "match": {"c": {"fact": "cycle", "where": [{"field": "kind", "is": "oscillating"}]}},
+        "narrative": "{loops} pull the resource back and forth.",
+        "sources": [{"title": "Issue 18", "url": "https://example.org/issue-18"}],
+    }
+    pack = tmp_path / "pack"
+    (pack / "patterns" / "incoherence").mkdir(parents=True)
+    (pack / "patterns" / "incoherence" / "acme-oscillating-cycle.yaml").write_text(
+        yaml.safe_dump(pattern), encoding="utf-8"
+    )
+    with Assessor(knowledge.load([pack])) as ax:
+        for loops, fires in ((THROTTLE_AND_BACKFILL, True), (SCALE_IN_AND_RETRIES, False)):
+            results = ax.assess(make(loops))
+            found = [f for f in results.findings if f.rule == "acme-oscillating-cycle"]
+            assert bool(found) == fires
+            kinds = {c.kind for c in results.risk_map.cycles}
+            assert kinds == {"oscillating" if fires else "amplifying"}
+        # Any other value is refused by kb lint, naming the four.
+        pattern["match"]["c"]["where"] = [{"field": "kind", "is": "oscilating"}]
+        (pack / "patterns" / "incoherence" / "acme-oscillating-cycle.yaml").write_text(
+            yaml.safe_dump(pattern), encoding="utf-8"
+        )
+    (vocabulary,) = [r for r in lint([pack]) if r.name == "vocabulary"]
+    assert [p.message for p in vocabulary.problems] == [
+        "match.c.where[0]: 'kind' has no value 'oscilating'; known: amplifying, damping, "
+        "oscillating, unclassified, unknown"
+    ]
