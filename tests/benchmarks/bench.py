@@ -18,6 +18,10 @@ measured separately). Stages, in the order the CLI runs them:
   <format>  render each report format
   total     kb + load + compile + graph + facts + engine + explain + markdown
   cli       wall time of `coherence assess FILE -o OUT` in a new process (end to end)
+Every figure is wall time, in seconds. CPU time is given too, since a shared machine's wall
+time says little: "total cpu" is this process's CPU over the stages in total, "engine cpu"
+the engine processes' CPU in the first run (they run at once, so their wall time is about
+the larger half), "cli cpu" the CLI process's and its engine processes' together.
 Targets (reported, not asserted): 1,000 loops end to end <= 2 s; growth no worse than linear
 in loops plus influence edges (see the "us/(loop+edge)" column).
 """
@@ -25,6 +29,7 @@ in loops plus influence edges (see the "us/(loop+edge)" column).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -32,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,23 +57,45 @@ def _maxrss_mb(who: int) -> float:
 
 class _Clock:
     def __init__(self) -> None:
-        self.t: dict[str, float] = {}
+        self.t: dict[str, float] = {}  # wall seconds
+        self.cpu: dict[str, float] = {}  # this process's CPU seconds
 
-    def add(self, key: str, seconds: float) -> None:
+    def add(self, key: str, seconds: float, cpu: float = 0.0) -> None:
         self.t[key] = self.t.get(key, 0.0) + seconds
+        self.cpu[key] = self.cpu.get(key, 0.0) + cpu
+
+    @contextlib.contextmanager
+    def stage(self, key: str) -> Iterator[None]:
+        """Time the block under `key`, wall and CPU."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.add(key, time.perf_counter() - wall, time.process_time() - cpu)
 
     def wrap(self, owner: Any, name: str, key: str) -> None:
         """Time every call of owner.name under `key` (the pipeline's own code, unchanged)."""
         real = getattr(owner, name)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
+            with self.stage(key):
                 return real(*args, **kwargs)
-            finally:
-                self.add(key, time.perf_counter() - start)
 
         setattr(owner, name, timed)
+
+
+def _cpu_of(pids: list[int | None]) -> float:
+    """CPU seconds (user and system) the live processes `pids` have used (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        if pid is None:
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return float("nan")
+    return total
 
 
 def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict[str, Any]:
@@ -81,22 +109,19 @@ def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict
     from tests.benchmarks.generate import generate_yaml
 
     clock = _Clock()
-    start = time.perf_counter()
-    kb = knowledge.load([])
-    clock.add("kb", time.perf_counter() - start)
+    with clock.stage("kb"):
+        kb = knowledge.load([])
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"platform-{n_loops}.yaml"
         path.write_text(text or generate_yaml(n_loops, seed, kb), encoding="utf-8")
         size_kb = path.stat().st_size / 1024
 
-        start = time.perf_counter()
-        a = load_assessment(path, kb)
-        clock.add("load", time.perf_counter() - start)
+        with clock.stage("load"):
+            a = load_assessment(path, kb)
 
-        start = time.perf_counter()
-        compiled = compile_kb(kb)
-        clock.add("compile", time.perf_counter() - start)
+        with clock.stage("compile"):
+            compiled = compile_kb(kb)
 
         clock.wrap(graph, "derive", "graph")
         clock.wrap(facts_mod, "build", "facts")
@@ -106,64 +131,57 @@ def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict
         real_run = ax.engine.run
 
         def engine_run(c: Any, facts: list[dict[str, Any]], loops_of: Any) -> Any:
-            t0 = time.perf_counter()
-            firings, errors = real_run(c, facts, loops_of)
-            clock.add("engine_now", time.perf_counter() - t0)
+            with clock.stage("engine_now"):
+                firings, errors = real_run(c, facts, loops_of)
             counts["facts"] = len(facts)
             counts["firings"] = len(firings)
             return firings, errors
 
         ax.engine.run = engine_run  # type: ignore[method-assign]
         try:
-            t0 = time.perf_counter()
-            results = ax.assess(a)
-            assess_s = time.perf_counter() - t0
-            clock.add("engine", clock.t.pop("engine_now"))
+            with clock.stage("assess"):
+                results = ax.assess(a)
+            engine_cpu = _cpu_of(ax.engine.pids)  # the children started in this run
+            clock.add("engine", clock.t.pop("engine_now"), clock.cpu.pop("engine_now"))
             # Whatever assess() does besides graph, facts and engine is explanation.
-            inner = sum(clock.t.get(k, 0) for k in ("graph", "facts", "engine"))
-            clock.add("explain", assess_s - inner)
+            inner = [
+                sum(d.get(k, 0) for k in ("graph", "facts", "engine")) for d in (clock.t, clock.cpu)
+            ]
+            clock.add(
+                "explain", clock.t.pop("assess") - inner[0], clock.cpu.pop("assess") - inner[1]
+            )
             if results.inventory is None:  # an assessor that leaves deliverables to reports
-                t0 = time.perf_counter()
-                results = deliverables.complete(results, a, kb)
-                clock.add("explain", time.perf_counter() - t0)
+                with clock.stage("explain"):
+                    results = deliverables.complete(results, a, kb)
             if results.engine_errors:
                 raise SystemExit(f"engine errors: {results.engine_errors[:3]}")
             # Re-run on the warm children: what one more answer costs in the interview, which
             # leaves the deliverables to its export.
-            snapshot = dict(clock.t)
-            t0 = time.perf_counter()
-            ax.assess(a, deliverables=False)
-            rerun_s = time.perf_counter() - t0
-            clock.t = snapshot
+            snapshot, cpu_snapshot = dict(clock.t), dict(clock.cpu)
+            with clock.stage("rerun_now"):
+                ax.assess(a, deliverables=False)
+            rerun_s = clock.t["rerun_now"]
+            clock.t, clock.cpu = snapshot, cpu_snapshot
             clock.add("rerun", rerun_s)
             engine_child_mb = _child_peak_mb(ax)
         finally:
             ax.close()
         for fmt in FORMATS:
-            t0 = time.perf_counter()
-            text = render(fmt, results, a)
-            clock.add(fmt, time.perf_counter() - t0)
+            with clock.stage(fmt):
+                text = render(fmt, results, a)
             counts[f"{fmt}_kb"] = len(text.encode()) // 1024
         structure_edges = len(results.risk_map.edges)
+        in_total = ("kb", "load", "compile", "graph", "facts", "engine", "explain", "markdown")
         clock.add(
             "total",
-            sum(
-                clock.t.get(k, 0)
-                for k in (
-                    "kb",
-                    "load",
-                    "compile",
-                    "graph",
-                    "facts",
-                    "engine",
-                    "explain",
-                    "markdown",
-                )
-            ),
+            sum(clock.t.get(k, 0) for k in in_total),
+            sum(clock.cpu.get(k, 0) for k in in_total),
         )
+        cpu = {"total cpu": clock.cpu["total"], "engine cpu": engine_cpu}
         if cli:
             out = Path(tmp) / "report.md"
             t0 = time.perf_counter()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             proc = subprocess.run(
                 [sys.executable, "-m", "expert", "assess", str(path), "-o", str(out)],
                 cwd=ROOT,
@@ -172,6 +190,11 @@ def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict
                 check=False,
             )
             clock.add("cli", time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            # The CLI waits for its engine processes, so their CPU is counted here too.
+            cpu["cli cpu"] = sum(
+                getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime")
+            )
             if proc.returncode != 0:
                 raise SystemExit(f"the CLI failed ({proc.returncode}): {proc.stderr[-500:]}")
     return {
@@ -182,6 +205,7 @@ def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict
         "file_kb": round(size_kb),
         **counts,
         "seconds": clock.t,
+        "cpu": cpu,
         "main_mb": _maxrss_mb(resource.RUSAGE_SELF),
         "engine_mb": engine_child_mb,
     }
@@ -225,16 +249,18 @@ STAGES = [
     "total",
     "cli",
 ]
+CPU = ["total cpu", "engine cpu", "cli cpu"]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = [c[0] for c in COLUMNS] + [f"{s} s" for s in STAGES]
+    head = [c[0] for c in COLUMNS] + [f"{s} s" for s in STAGES] + [f"{c} s" for c in CPU]
     head += ["us/(loop+edge)", "main MB", "engine MB"]
     body = []
     for r in rows:
         cells = [fmt.format(r.get(key, "")).strip() for _, key, fmt in COLUMNS]
         secs = r["seconds"]
         cells += [f"{secs[s]:.3f}" if s in secs else "-" for s in STAGES]
+        cells += [f"{r['cpu'][c]:.3f}" if c in r.get("cpu", {}) else "-" for c in CPU]
         per = secs["total"] / max(1, r["loops"] + r["edges"]) * 1e6
         cells += [f"{per:.0f}", f"{r['main_mb']:.0f}", f"{r['engine_mb']:.0f}"]
         body.append(cells)
