@@ -8,6 +8,7 @@ message that names the file and the field.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -92,33 +93,66 @@ def test_a_malformed_incident_is_refused_with_its_reason(
     assert "incident.yaml" in str(err.value)
 
 
-def test_scoring_counts_relevant_findings_and_confirmed_recall() -> None:
-    class F:
-        def __init__(self, rule: str, kind: str, status: str) -> None:
-            self.rule, self.kind, self.status = rule, kind, status
-
-    incident = accuracy.Incident(
+def _scored_incident(expected: list[str], relevant: list[str]) -> accuracy.Incident:
+    return accuracy.Incident(
         slug="s",
         title="t",
         workload="inference",
         layers=["safety"],
-        expected=["a", "b"],
-        relevant=["a", "b", "c"],
+        expected=expected,
+        relevant=relevant,
         uncovered=[],
         assessment=Path("x"),
     )
+
+
+def test_scoring_counts_relevant_findings_and_confirmed_recall() -> None:
+    class F:
+        def __init__(self, rule: str, kind: str, status: str, shown: bool = True) -> None:
+            self.rule, self.kind, self.status = rule, kind, status
+            self.evidence = SimpleNamespace(shown=shown)
+
+    incident = _scored_incident(["a", "b"], ["a", "b", "c"])
     case = accuracy.score_case(
         incident,
         [
             F("a", "incoherence", "confirmed"),
             F("b", "symptom", "possible"),
             F("d", "ghost-cost", "possible"),
+            F("c", "symptom", "possible", shown=False),
             F("e", "auditability", "confirmed"),
         ],
     )
     assert case.found == ["a", "b"] and case.found_confirmed == ["a"]
-    assert (case.scored, case.scored_relevant) == (3, 2)
+    assert (case.scored, case.scored_relevant) == (4, 3)
     assert case.counts["auditability"] == {"confirmed": 1, "possible": 0}
     t = accuracy.totals([case])
     assert (t["recall"], t["recall_confirmed"]) == (1.0, 0.5)
-    assert t["precision"] == pytest.approx(2 / 3)
+    assert t["precision"] == pytest.approx(3 / 4)
+
+
+def test_shown_figures_leave_out_what_the_report_holds_back() -> None:
+    class F:
+        def __init__(self, rule: str, kind: str, shown: bool) -> None:
+            self.rule, self.kind, self.status = rule, kind, "possible"
+            self.evidence = SimpleNamespace(shown=shown)
+
+    incident = _scored_incident(["a", "b"], ["a", "b"])
+    case = accuracy.score_case(
+        incident,
+        [
+            F("a", "incoherence", True),
+            F("b", "symptom", False),  # relevant but held back: counts only in all-findings
+            F("d", "ghost-cost", True),
+            F("x", "ghost-cost", False),
+            F("e", "auditability", False),  # held back, counted but not scored
+        ],
+    )
+    assert case.found_shown == ["a"] and case.held_back == 3
+    assert (case.scored_shown, case.scored_shown_relevant) == (2, 1)
+    t = accuracy.totals([case])
+    assert (t["recall"], t["recall_shown"]) == (1.0, 0.5)
+    assert t["precision"] == pytest.approx(2 / 4)
+    assert t["precision_shown"] == pytest.approx(1 / 2)
+    assert t["held_back"] == 3
+    assert "x (possible, held back)" in case.irrelevant

@@ -21,7 +21,9 @@ def _incident() -> accuracy.Incident:
 
 
 def _finding(rule: str, kind: str, status: str = "possible") -> SimpleNamespace:
-    return SimpleNamespace(rule=rule, kind=kind, status=status)
+    return SimpleNamespace(
+        rule=rule, kind=kind, status=status, evidence=SimpleNamespace(shown=True)
+    )
 
 
 def test_irrelevant_findings_are_listed_per_case_only_when_asked() -> None:
