@@ -57,7 +57,7 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> None:
     the input ends."""
     from expert.assess import Assessor
 
-    kb = _receive(inp)
+    kb = _restored(_receive(inp))
     assessor = Assessor(kb)
     try:
         while True:
@@ -80,6 +80,20 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> None:
                 return
     finally:
         assessor.close()
+
+
+def _restored(kb: KnowledgeBase) -> KnowledgeBase:
+    """The knowledge base as loading leaves it in this process.
+
+    Validating a pattern registers process-wide state (the yes/no fields its declared
+    comparisons derive), which a pickle does not carry: validate each pattern again here.
+    Re-validation adds nothing to a pattern that already holds it.
+    """
+    for pid, pattern in list(kb.patterns.items()):
+        kb.patterns[pid] = type(pattern).model_validate(
+            pattern.model_dump(by_alias=True, exclude_unset=True)
+        )
+    return kb
 
 
 class ProcessAssessor:

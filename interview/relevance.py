@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from expert.conditions import evaluate, resolve
+from expert.fields import derived_from
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Pattern, Question, Term
 
@@ -120,13 +121,13 @@ def _index(kb: KnowledgeBase) -> dict[tuple[str, str], list[_Reader]]:
                         _acted_on(p, var) if kind == "loop" else None,
                     )
                     index.setdefault((kind, term.field), []).append(reader)
-                    for base in _DERIVED.get((kind, term.field), ()):
+                    for base in _bases(kind, term.field):
                         index.setdefault((kind, base), []).append(reader)
                         # A loop's derived roles also follow its resources' kinds.
                         index.setdefault(("resource", base), []).extend(
                             a for a in anchors if a.kind == "resource"
                         )
-                for base in _DERIVED.get((kind, term.field), ()):
+                for base in _bases(kind, term.field):
                     # A derived fact mixes loops and resources: any anchor that can still
                     # match keeps the field worth asking, and without one it always is.
                     for scope in _OWN:
@@ -136,6 +137,12 @@ def _index(kb: KnowledgeBase) -> dict[tuple[str, str], list[_Reader]]:
                         )
     _INDEX[id(kb)] = (kb, index)
     return index
+
+
+def _bases(kind: str, name: str) -> tuple[str, ...]:
+    """The loop or resource fields a derived field is computed from: the fixed ones above,
+    or those of a comparison a pattern declares (registered as the pattern is loaded)."""
+    return _DERIVED.get((kind, name), ()) or derived_from(kind, name)
 
 
 def field_of(q: Question) -> str:

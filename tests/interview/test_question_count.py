@@ -117,8 +117,12 @@ def _can_move(kb: KnowledgeBase, a: Assessment, question_id: str) -> list[str]:
             verdicts = []
             for t in tests:
                 resolved = resolve("loop", t.field, kb.vocabulary, kb.answer_fields())
-                if resolved is not None:
+                if resolved is None:
+                    continue
+                try:
                     verdicts.append(evaluate(t, resolved, fact, {}, {}))
+                except KeyError:  # derived across facts (a comparison): not decided here
+                    verdicts.append("unknown")
             if "no" not in verdicts:
                 out.append(pid)
                 break
