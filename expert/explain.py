@@ -9,6 +9,7 @@ names, what would clear it, and the questions that would settle it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -224,12 +225,19 @@ class Explainer:
     def _terms(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> list[tuple[str, Term, str]]:
         """(variable, term, three-valued result) for every non-join term of the match."""
         plan = self._plan(p)
+        memo = plan.results
         out = []
-        for c in plan.checks:
+        for n, c in enumerate(plan.checks):
             if c.op != "same_as":
-                result = evaluate_op(
-                    c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of
-                )
+                # A non-join term reads only its own fact, and one fact (a loop, say) is in
+                # many matches of a pattern: each term is evaluated once per fact.
+                fact = bound[c.var]
+                key = (n, fact["id"])
+                result = memo.get(key)
+                if result is None:
+                    result = memo[key] = evaluate_op(
+                        c.op, c.operand, c.strict, c.field, fact, bound, plan.attr_of
+                    )
                 out.append((c.var, c.term, result))
         return out
 
@@ -735,6 +743,8 @@ class _Plan:
     escalations: list[list[_Check]]  # the terms of each of p.escalate
     attr_of: _AttrOf
     sources: list[SourceRef]
+    # (index in checks, fact id) -> three-valued result of that non-join term on that fact
+    results: dict[tuple[int, str], str] = dataclasses.field(default_factory=dict)
 
 
 class _AttrOf(dict):  # type: ignore[type-arg]
