@@ -380,7 +380,7 @@ class Assessment(_Model):
 # ---------------------------------------------------------------- loading and checking
 
 
-def _loc_text(loc: tuple[Any, ...], data: Any) -> str:
+def loc_text(loc: tuple[Any, ...], data: Any) -> str:
     """Readable location: loops[2] (id gateway-timeout).timescale"""
     parts: list[str] = []
     node = data
@@ -430,7 +430,7 @@ _FIXES = {
 }
 
 
-def _pydantic_problems(
+def pydantic_problems(
     exc: ValidationError, source: str, data: Any, lines: LineMap
 ) -> list[Problem]:
     problems = []
@@ -447,7 +447,7 @@ def _pydantic_problems(
             Problem(
                 source,
                 msg,
-                where=_loc_text(clean, data),
+                where=loc_text(clean, data),
                 line=lines.line(clean),
                 fix=_YAML_BOOLEAN_HINT
                 if isinstance(err.get("input"), bool) and err["type"] != "boolean_number"
@@ -480,7 +480,7 @@ def check_semantics(
 
     def problem(loc: tuple[Any, ...], message: str, fix: str) -> None:
         problems.append(
-            Problem(source, message, where=_loc_text(loc, data), line=lines.line(loc), fix=fix)
+            Problem(source, message, where=loc_text(loc, data), line=lines.line(loc), fix=fix)
         )
 
     def term(loc: tuple[Any, ...], raw: Any, what: str, table: str) -> None:
@@ -688,7 +688,7 @@ def validate(
     try:
         assessment = Assessment.model_validate(data)
     except ValidationError as exc:
-        problems += _pydantic_problems(exc, source, data, lines)
+        problems += pydantic_problems(exc, source, data, lines)
     # A value validation refused (e.g. a term too long) is not also reported as unknown.
     refused = {p.where for p in problems}
     problems += [p for p in check_semantics(data, vocab, source, lines) if p.where not in refused]

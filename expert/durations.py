@@ -14,7 +14,7 @@ UNKNOWN = "unknown"
 UNKNOWN_HI = 10**13  # ~300 years in ms: larger than any real timescale
 MAX_MS = 400 * 24 * 3600 * 1000
 
-_UNITS = {
+UNITS = {
     "ms": 1,
     "msec": 1,
     "millisecond": 1,
@@ -38,6 +38,7 @@ _UNITS = {
     "day": 86_400_000,
     "days": 86_400_000,
 }
+_UNITS = UNITS  # the former name, still read by expert/naturalinput.py until it reads UNITS
 BANDS = {
     "milliseconds": (1, 999),
     "seconds": (1_000, 59_999),
@@ -80,7 +81,7 @@ def _exact_ms(text: str) -> int:
     if not m:
         raise DurationError(f"{text!r} is not a duration; {HELP}")
     number, unit = m.groups()
-    factor = _UNITS.get(unit.lower())
+    factor = UNITS.get(unit.lower())
     if factor is None:
         raise DurationError(f"unknown unit {unit!r} in {text!r}; use ms, s, m, h or d")
     value = float(number) * factor

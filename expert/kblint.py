@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from expert import knowledge
-from expert.assessment import Economics, Guards, Loop, Resource, Retry, System, _pydantic_problems
+from expert.assessment import Economics, Guards, Loop, Resource, Retry, System, pydantic_problems
 from expert.errors import InputError, Problem
 from expert.fields import FACT_KINDS
 from expert.kbschema import MODELINE_PREFIX, SCHEMA_FILES
@@ -155,7 +155,7 @@ def _validated(
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
-        problems = _pydantic_problems(exc, source, data, _Shifted(lines, loc))
+        problems = pydantic_problems(exc, source, data, _Shifted(lines, loc))
         if loc:
             prefix = f"[{loc[0]}]"
             problems = [

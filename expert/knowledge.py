@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from expert.assessment import _pydantic_problems
+from expert.assessment import pydantic_problems
 from expert.errors import InputError, Problem
 from expert.fields import FieldSpec, answer_field
 from expert.patterns import CaseFile, Pattern, Question
@@ -129,7 +129,7 @@ def _validate(model: type[BaseModel], data: Any, source: str, lines: LineMap | N
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_pydantic_problems(exc, source, data, lines or LineMap())) from None
+        raise InputError(pydantic_problems(exc, source, data, lines or LineMap())) from None
 
 
 def _yaml_files(root: Path, sub: str) -> list[Path]:

@@ -104,7 +104,7 @@ def longest_call_path(resources: list[tuple[int, dict[str, Any]]]) -> list[str]:
 def check(data: Any, source: str, lines: LineMap) -> list[Problem]:
     """Every limit the parsed assessment exceeds; empty if it is within all of them."""
     # Ids here are not validated yet: show them escaped, as validation messages do.
-    from expert.assessment import _loc_text, shown
+    from expert.assessment import loc_text, shown
 
     problems: list[Problem] = []
     loops = entries(data, "loops")
@@ -149,7 +149,7 @@ def check(data: Any, source: str, lines: LineMap) -> list[Problem]:
                 source,
                 f"the call path from {shown(path[0])} to {shown(path[-1])} passes {len(path):,} "
                 f"resources; the limit is {MAX_CALL_DEPTH:,}",
-                where=_loc_text(("resources", first, "calls"), data),
+                where=loc_text(("resources", first, "calls"), data),
                 line=lines.line(("resources", first, "calls")),
                 fix="describe the path at the level of services (gateway, model replicas, GPU "
                 "pool), not every hop between them",
@@ -168,7 +168,7 @@ def check(data: Any, source: str, lines: LineMap) -> list[Problem]:
                 source,
                 f"{k:,} loops act on resource {shown(rid)}; the limit is "
                 f"{MAX_LOOPS_PER_RESOURCE:,} loops on one resource",
-                where=_loc_text(("resources", i), data) if i is not None else "loops",
+                where=loc_text(("resources", i), data) if i is not None else "loops",
                 line=lines.line(("resources", i) if i is not None else ("loops",)),
                 fix="merge loops that are copies of one another into one loop with "
                 "`instances`, or split the resource into the parts each group acts on",

@@ -19,9 +19,6 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 # Private names imported across modules today, each in a module being reworked by its owner:
 # listed so that no new one can join them. Remove an entry once its import is gone.
 KNOWN_PRIVATE_IMPORTS = {
-    ("expert/kblint.py", "expert.assessment._pydantic_problems"),
-    ("expert/knowledge.py", "expert.assessment._pydantic_problems"),
-    ("expert/limits.py", "expert.assessment._loc_text"),
     ("expert/naturalinput.py", "expert.durations._UNITS"),
 }
 
