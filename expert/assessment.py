@@ -588,7 +588,7 @@ def _resource_references(
     _references(loops, "loops", "acts_on", "resource", rids, problem, under="resources")
     import networkx as nx
 
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     for _, res in resources:
         rid = limits.word(res.get("id"))
         calls = res.get("calls")

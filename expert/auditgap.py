@@ -432,10 +432,10 @@ def _teams(
             unknown = value == UNKNOWN or (isinstance(value, list) and UNKNOWN in value)
             if value is not None and not unknown:
                 continue
-            q = field_question[field]
-            if q is not None and field != "owner":
+            question = field_question[field]
+            if question is not None and field != "owner":
                 why = "nobody could say" if unknown else "not answered yet"
-                ask(q.text, f"{LABELS[field]}: {why}")
+                ask(question.text, f"{LABELS[field]}: {why}")
         if lp.decision_record != REASONED:
             ask(
                 "Can it record the reason for each decision, with a correlation id that links "

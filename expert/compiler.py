@@ -189,8 +189,8 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
                 rules = _compile_fed(p, target, kb, out)
                 units.append(_Unit(target.stage, ("", (), fed, p.id), fed, rules))
     out.attrs.setdefault("finding", set()).add("rule")
-    problems = _split(units, out)
-    if problems:
+    too_big = _split(units, out)
+    if too_big:
         raise InputError(
             [
                 Problem(
@@ -200,7 +200,7 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
                     fix="test fewer alternatives at once (shorter `in`/`has_any` lists), or "
                     "split the pattern into several patterns",
                 )
-                for pid, why in problems
+                for pid, why in too_big
             ]
         )
     for name, ruleset in out.rulesets.items():
@@ -326,7 +326,8 @@ def _compile_fed(
     """Rules `finding(rule=producer) [and platform(...)] -> target` for one stage-2/3 pattern."""
     rules: dict[str, Any] = {}
     cause = {"v0": {"$and": [{"kind": "finding"}, {"rule": producer.id}]}}
-    variables, alternatives = ["cause"], [[]]
+    variables = ["cause"]
+    alternatives: list[list[dict[str, Any]]] = [[]]
     for var, fm in target.match.items():  # only the platform fact (checked by Pattern)
         variables.append(var)
         choices = []

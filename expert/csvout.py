@@ -73,7 +73,7 @@ def _central(r: economics.Range | None) -> str:
     """A money range's central estimate, in whole units ("" when not priced)."""
     if r is None:
         return ""
-    value = float(getattr(r, "central", None) or getattr(r, "likely", 0.0))
+    value = float(r.central)
     return str(round(value))
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import os
 from pathlib import Path
+from typing import TypeGuard
 
 from expert import auditgap, decisions, economics, execsummary, inventory
 from expert.assessment import Assessment
@@ -122,7 +123,7 @@ _KIND_WORD = {
 }
 
 
-def _known(value: object) -> bool:
+def _known(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value not in ("", "unknown")
 
 

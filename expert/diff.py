@@ -390,7 +390,7 @@ def _loop_tables(
             _loops_from_answers(old.assessment, kb),
             _loops_from_answers(new.assessment, kb),
         )
-    tables = []
+    tables: list[LoopTable | None] = []
     for run in (old, new):
         if run.results.inventory is not None:
             tables.append(_loops_from_inventory(run.results.inventory))
@@ -436,10 +436,11 @@ def _exposure_delta(old: Results, new: Results) -> ExposureDelta:
     a, b = _exposure(old), _exposure(new)
     if a is None or b is None:
         missing = [side for side, e in (("old", a), ("new", b)) if e is None]
+        either = a or b
         return ExposureDelta(
             old=a,
             new=b,
-            currency=(a or b).currency if (a or b) else None,
+            currency=either.currency if either else None,
             note=f"no priced exposure in the {' and '.join(missing)} run "
             "(cost figures missing under economics)",
         )

@@ -1003,7 +1003,7 @@ def _sensitivity(
             continue
         bumped = [
             f.model_copy(update={"value": f.value * (1 + SENSITIVITY_STEP)})
-            if f.name == fig.name
+            if f.name == fig.name and f.value is not None
             else f
             for f in figures
         ]

@@ -232,7 +232,7 @@ def choose_actions(
 
 def _central(r: Range) -> float:
     """A range's central estimate (the middle of the three figures)."""
-    return float(getattr(r, "central", None) or getattr(r, "likely", 0.0))
+    return float(r.central)
 
 
 def _owners_of(text: str, cleared: list[Finding], names: dict[str, str], owners: dict[str, str]):

@@ -366,7 +366,7 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
         {r.id: r.synchronized or "unknown" for r in resources},
         {r.id: r.kind for r in resources if r.kind},
     )
-    calls = nx.DiGraph()
+    calls: nx.DiGraph[str] = nx.DiGraph()
     calls.add_nodes_from(res.id for res in resources)
     calls.add_edges_from((res.id, c) for res in resources for c in res.calls)
     # Only resources that loops act on can end an edge, a nesting or an amplification, so
@@ -649,7 +649,7 @@ def _amplifications(
     ]
     if len(retriers) < 2:
         return
-    dag = nx.DiGraph()
+    dag: nx.DiGraph[str] = nx.DiGraph()
     dag.add_nodes_from(lp.id for lp in retriers)
     order = {lp.id: i for i, lp in enumerate(retriers)}
     own = {lp.id: set(_acts_on(lp)) for lp in retriers}
@@ -710,7 +710,7 @@ def _cycles(s: Structure, vocab: Vocabulary) -> None:
     # labels in sorted order make the same input give the same cycles in every run.
     names = sorted({e.source for e in s.edges} | {e.target for e in s.edges})
     number = {name: i for i, name in enumerate(names)}
-    simple = nx.DiGraph()
+    simple: nx.DiGraph[int] = nx.DiGraph()
     simple.add_nodes_from(range(len(names)))
     on_hop: dict[tuple[str, str], list[str]] = {}
     for e in s.edges:

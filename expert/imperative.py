@@ -169,8 +169,8 @@ def _split(template: str, rendered: str, start: int, end: int) -> tuple[str, str
             regex += re.escape(part[at : m.start()]) + "(?:.*?)"
             at = m.end()
         pieces.append(regex + re.escape(part[at:]))
-    m = re.fullmatch(f"({pieces[0]})({pieces[1]})({pieces[2]})", rendered, re.DOTALL)
-    return (m.group(1), m.group(2), m.group(3)) if m else None
+    whole = re.fullmatch(f"({pieces[0]})({pieces[1]})({pieces[2]})", rendered, re.DOTALL)
+    return (whole.group(1), whole.group(2), whole.group(3)) if whole else None
 
 
 def _tokens(template: str) -> list[re.Match[str]]:

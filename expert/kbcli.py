@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,8 +13,11 @@ from expert.errors import InputError, Problem
 from expert.output import PathParam
 from expert.terminal import echo
 
+if TYPE_CHECKING:  # the knowledge base loads only when a command needs it
+    from expert.knowledge import KnowledgeBase
 
-def _kb(ctx: click.Context):  # type: ignore[no-untyped-def]
+
+def _kb(ctx: click.Context) -> KnowledgeBase:
     from expert import knowledge
 
     return knowledge.load(list(ctx.obj or []))
@@ -39,7 +43,7 @@ def kb(ctx: click.Context, kb_dirs: tuple[Path, ...]) -> None:
 def list_(ctx: click.Context, fmt: str) -> None:
     """List every pattern with its kind, layers and example-case counts."""
     base = _kb(ctx)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for pid, p in sorted(base.patterns.items()):
         cases = base.cases.get(pid)
         fires = sum(c.expect == "fires" for c in cases.cases) if cases else 0
@@ -110,8 +114,8 @@ def show(ctx: click.Context, pattern_id: str) -> None:
         echo(f"\nLeads to: {', '.join(p.feeds)}")
     if p.clears:
         echo("\nWould clear if:")
-        for c in p.clears:
-            echo(f"  - {c}")
+        for clear in p.clears:
+            echo(f"  - {clear}")
     echo("\nSources:")
     for s in p.sources:
         echo(f"  - {s.title}\n    {s.url}")
@@ -146,7 +150,7 @@ def test(ctx: click.Context, pattern_ids: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-def golden_reminder(base) -> str | None:  # type: ignore[no-untyped-def]
+def golden_reminder(base: KnowledgeBase) -> str | None:
     """In a source checkout, a reminder that the report goldens need regenerating when the
     built-in knowledge base's pattern count differs from the one they were made with (every
     report states the count, so adding a pattern changes every golden)."""

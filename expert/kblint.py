@@ -224,7 +224,7 @@ def _check_schema(files: _Files) -> list[Problem]:
                     obj, found = _validated(model, item, src, lines, (i,))
                     problems += found
                     if obj is not None:
-                        store.append((pack, path, obj))  # type: ignore[arg-type]
+                        store.append((pack, path, obj))
             elif kind == "vocabulary":
                 if not isinstance(data, dict):
                     problems.append(Problem(src, "the vocabulary must be a mapping", line=1))
@@ -541,8 +541,12 @@ def _model_fields(about: str) -> set[str]:
         names |= {f"retry.{n}" for n in Retry.model_fields}
         names |= {f"guards.{n}" for n in Guards.model_fields}
         return names - {"retry", "guards", "answers"}
-    model = {"resource": Resource, "system": System, "economics": Economics}[about]
-    return set(model.model_fields)
+    models: dict[str, type[BaseModel]] = {
+        "resource": Resource,
+        "system": System,
+        "economics": Economics,
+    }
+    return set(models[about].model_fields)
 
 
 def _check_questions(kb: knowledge.KnowledgeBase) -> list[Problem]:

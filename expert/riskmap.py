@@ -3,6 +3,8 @@ feedback cycle or carry retry amplification), cycles, amplification paths, confl
 
 from __future__ import annotations
 
+from typing import Literal
+
 from expert.assessment import UNKNOWN, Assessment
 from expert.graph import CYCLE_KINDS, Structure
 from expert.patterns import SEVERITY_ORDER
@@ -73,7 +75,7 @@ def build(assessment: Assessment, structure: Structure, findings: list[Finding])
     seen_pairs = set()
     for e in structure.edges:
         pair = (e.source, e.target)
-        kind = (
+        kind: Literal["feedback", "amplification", "influence"] = (
             "feedback"
             if pair in in_cycle
             else "amplification"
@@ -92,8 +94,8 @@ def build(assessment: Assessment, structure: Structure, findings: list[Finding])
         )
         seen_pairs.add(pair)
     # Stacked retries multiply load even where no trigger of the lower loop reacts to it.
-    for a in structure.amplifications:
-        for src, tgt in zip(a.loops, a.loops[1:], strict=False):
+    for amp in structure.amplifications:
+        for src, tgt in zip(amp.loops, amp.loops[1:], strict=False):
             if (src, tgt) not in seen_pairs:
                 edges.append(
                     RiskEdge(

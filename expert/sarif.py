@@ -74,9 +74,9 @@ def _locations(
 ) -> list[dict[str, Any]]:
     """One location per loop (the system's for a platform-wide finding): the loop's line in
     the assessment file when it was read from one, and its layer/id as a logical location."""
-    named = [(loop, f"{layers.get(loop, 'unknown')}/{loop}") for loop in f.loops] or [
-        (system, None)
-    ]
+    named: list[tuple[str, str | None]] = [
+        (loop, f"{layers.get(loop, 'unknown')}/{loop}") for loop in f.loops
+    ] or [(system, None)]
     out = []
     for name, qualified in named:
         logical: dict[str, Any] = {"name": name}

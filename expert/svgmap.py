@@ -422,10 +422,10 @@ def build(
     n_cols = max((len(r) for r in rows), default=1)
     row_of: dict[str, int] = {}
     col_of: dict[str, int] = {}
-    for r, row in enumerate(rows):
+    for row_n, row in enumerate(rows):
         start = (n_cols - len(row)) // 2
         for c, nid in enumerate(row):
-            row_of[nid], col_of[nid] = r, start + c
+            row_of[nid], col_of[nid] = row_n, start + c
 
     routes = _route(edges, row_of, col_of, pairs, n_cols)
     # Column gaps: as wide as their tracks need.
@@ -602,7 +602,8 @@ def _route(
 def _attach(routes: list[_Route], xs: dict[str, float], col_of: dict[str, int]) -> None:
     """Spread the points where edges meet a box's side along it, in the order of their other
     ends, so edges do not start on top of each other."""
-    at: dict[tuple[str, str], list[tuple[int, int, int, str]]] = {}
+    # the other end's column: half-way between two columns for an edge run down a gap
+    at: dict[tuple[str, str], list[tuple[float, int, int, str]]] = {}
     for i, r in enumerate(routes):
         e = r.edge
         toward = col_of[e.target] if r.col_gap < 0 else r.col_gap - 0.5

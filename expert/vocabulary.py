@@ -115,25 +115,25 @@ class Vocabulary(BaseModel):
         actuations, triggers, instance counts, layers or resource kinds named by roles that are
         not defined."""
         out = []
-        for kind, table in (("trigger", self.triggers), ("actuation", self.actuations)):
-            for tid, term in table.items():
-                names = term.reacts_to if kind == "trigger" else term.produces  # type: ignore[attr-defined]
-                out += [
-                    f"{kind} {tid!r} names unknown signal {s!r}"
-                    for s in names
-                    if s not in self.signals
-                ]
+        named = [("trigger", tid, t.reacts_to) for tid, t in self.triggers.items()]
+        named += [("actuation", aid, a.produces) for aid, a in self.actuations.items()]
+        for kind, tid, signals in named:
+            out += [
+                f"{kind} {tid!r} names unknown signal {s!r}"
+                for s in signals
+                if s not in self.signals
+            ]
         for rid, role in self.roles.items():
             for i, way in enumerate(role.when):
-                for table, names in (
+                for table_name, names in (
                     ("actuations", way.actuations),
                     ("triggers", way.triggers or []),
                     ("instances", way.instances or []),
                     ("layers", way.layers or []),
                     ("resource_kinds", [*(way.kinds or []), *(way.not_kinds or [])]),
                 ):
-                    known = getattr(self, table)
-                    what = table[:-1].replace("_", " ")
+                    known = getattr(self, table_name)
+                    what = table_name[:-1].replace("_", " ")
                     out += [
                         f"role {rid!r} (when[{i}]) names unknown {what} {n!r}"
                         for n in names
