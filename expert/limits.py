@@ -85,7 +85,7 @@ def longest_call_path(resources: list[tuple[int, dict[str, Any]]]) -> list[str]:
     end = queue[0] if queue else None
     while queue:
         rid = queue.popleft()
-        if longest[rid] > longest.get(end, 0):  # type: ignore[arg-type]
+        if end is None or longest[rid] > longest[end]:
             end = rid
         for callee in callees[rid]:
             if longest[rid] + 1 > longest.get(callee, 0):
