@@ -607,14 +607,17 @@ def _check_question_fields(kb: knowledge.KnowledgeBase) -> list[Problem]:
                     fix="known: " + ", ".join(sorted(_model_fields(q.about))),
                 )
             )
-        if q.asked_when and q.about != "loop":
-            problems.append(Problem(src, "asked_when applies to loop questions only", where=where))
+        if q.asked_when and q.about not in ("loop", "resource"):
+            problems.append(
+                Problem(src, "asked_when applies to loop and resource questions only", where=where)
+            )
             continue
         for i, term in enumerate(q.asked_when):
-            rf = resolve("loop", term.field, kb.vocabulary, answer_fields)
+            # the terms test the loop or resource being asked about, as the interview does
+            rf = resolve(q.about, term.field, kb.vocabulary, answer_fields)
             problems += [
                 Problem(src, msg, where=f"{where}.asked_when[{i}]")
-                for msg in check_term(term, "loop", rf, {}, kb.vocabulary, answer_fields)
+                for msg in check_term(term, q.about, rf, {}, kb.vocabulary, answer_fields)
             ]
         values = [str(c.value) for c in q.choices]
         if len(values) != len(set(values)):

@@ -376,3 +376,23 @@ def test_a_huge_directory_given_as_a_pack_is_refused_early(
             (sub / f"f{j}.txt").write_text("x")
     with pytest.raises(InputError, match="more than 10 files and folders"):
         knowledge.check_pack_dir(tmp_path)
+
+
+def _lint_problems(pack: Path, validator: str) -> list[str]:
+    return [p.message for r in lint([pack]) if r.name == validator for p in r.problems]
+
+
+def test_a_resource_question_may_be_asked_only_for_some_kinds(tmp_path: Path) -> None:
+    """asked_when on a resource question tests the resource, as the interview does; a field
+    resources do not have is refused."""
+    pack = _copy_pack(tmp_path)
+    questions = pack / "questions" / "resources.yaml"
+    question = (
+        "- id: acme-pool-drains\n  about: resource\n  field: synchronized\n"
+        "  text: Does it drain?\n  help: Whether it drains.\n"
+        "  asked_when: [{field: %s, in: [job, gpu_pool]}]\n"
+    )
+    questions.write_text(question % "kind", encoding="utf-8")
+    assert _lint_problems(pack, "question-fields") == []
+    questions.write_text(question % "triggers", encoding="utf-8")
+    assert _lint_problems(pack, "question-fields")
