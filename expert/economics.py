@@ -675,10 +675,11 @@ def _settle_shares(members: list[CostLine], figs: dict[str, Figure], currency: s
     # above the central: each range stays ordered and the budget stays under the ceiling.
     rise = [max(0.0, c.raw.high - c.raw.likely) for c in parts]
     extra = combined["high"] - combined["likely"]
+    total_rise = sum(rise)  # once: summed inside the loop it was quadratic in the findings
     for c, up in zip(parts, rise, strict=True):
         mid = c.raw.likely * combined["likely"] / summed["likely"] if summed["likely"] else 0.0
         low = c.raw.low * combined["low"] / summed["low"] if summed["low"] else 0.0
-        high = mid + (extra * up / sum(rise) if sum(rise) else 0.0)
+        high = mid + (extra * up / total_rise if total_rise else 0.0)
         c.share = Range(low=min(low, mid), likely=mid, high=high)
     base, price = figs[comp.base], figs[comp.price]
     for m in members:
@@ -868,16 +869,21 @@ def savings(summary: EconomicSummary, finding_ids: set[str]) -> Range | None:
     if summary.total is None:
         return None
     kept = []
+    changed = False
     for line in summary.costs:
         if line.finding in finding_ids:
+            changed = True
             continue
         parts = [
             c
             for c in line.contributions
             if c.finding not in finding_ids and not (c.via and set(c.via) <= finding_ids)
         ]
+        changed = changed or len(parts) != len(line.contributions)
         if parts or not line.contributions:
             kept.append(line.model_copy(update={"contributions": parts}))
+    if not changed:  # nothing charged to these findings: combining again would change nothing
+        return Range(low=0.0, likely=0.0, high=0.0)
     after = total(kept, summary.figures) or ZERO
     before = summary.total
     return Range(**{p: max(0.0, getattr(before, p) - getattr(after, p)) for p in POINTS})
