@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from expert import durations, ranking
 from expert.assessment import UNKNOWN, Assessment
@@ -23,10 +23,12 @@ from expert.fields import spec as field_spec
 from expert.graph import Structure
 from expert.ids import group_id
 from expert.knowledge import KnowledgeBase
-from expert.patterns import SEVERITY_ORDER, Pattern, Question, Term
+from expert.patterns import SEVERITY_ORDER, Pattern, Question, Severity, Term
 from expert.plainwords import clearing_answer, plain, value_words
 from expert.provenance import source_of
 from expert.results import Because, Finding, Member, OpenQuestion, SourceRef
+
+Status = Literal["confirmed", "possible"]
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
 
@@ -287,8 +289,9 @@ class Explainer:
             return ", ".join(c for c in cited if c) or None
         return None
 
-    def _severity(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> tuple[str, str]:
-        severity, reason = p.severity, ""
+    def _severity(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> tuple[Severity, str]:
+        severity: Severity = p.severity
+        reason = ""
         plan = self._plan(p)
         for esc, checks in zip(p.escalate, plan.escalations, strict=True):
             ok = all(
@@ -469,7 +472,7 @@ class Explainer:
         lead, p = members[0], members[0].p
         loops = sorted({lp for m in members for lp in m.loops})
         fid = group_id(p.id, self._group_key(lead), loops)
-        status = "possible" if lead.details else "confirmed"
+        status: Status = "possible" if lead.details else "confirmed"
         because = [self._because(p, var, term, lead.bound[var], r) for var, term, r in lead.terms]
         severity, reason = self._severity(p, lead.bound)
         if p.escalate:
@@ -627,7 +630,7 @@ class Explainer:
             platform = self.platform_because.get(pid, [])
             platform_unknown = any(b.unknown for b in platform)
             confirmed = any(f.status == "confirmed" for f in parents) and not platform_unknown
-            status = "confirmed" if confirmed else "possible"
+            status: Status = "confirmed" if confirmed else "possible"
             names = ", ".join(self.name(lp) for lp in loops) or "the platform"
             titles = "; ".join(sorted({f.title for f in parents}))
             narrative = p.narrative.replace("{loops}", names).replace("{causes}", titles)
@@ -747,7 +750,7 @@ class _Plan:
     results: dict[tuple[int, str], str] = dataclasses.field(default_factory=dict)
 
 
-class _AttrOf(dict):  # type: ignore[type-arg]
+class _AttrOf(dict):
     """(variable, field) -> engine attribute, resolved lazily for same_as joins."""
 
     def __init__(self, p: Pattern, ex: Explainer) -> None:

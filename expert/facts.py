@@ -181,7 +181,7 @@ def build(
             res = by_resource.get(rid) or Resource(id=rid)
             startup = _iv(res.startup_time)
             fact = {"id": f"acts:{loop.id}@{rid}", "kind": "acts", "scope": scope}
-            vals = {
+            vals: dict[str, Any] = {
                 "loop": loop.id,
                 "resource": rid,
                 "timescale_vs_startup": quotient_x100(timescale, startup),
