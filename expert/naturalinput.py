@@ -181,7 +181,7 @@ def parse_count(text: str) -> int:
 
 # ---------------------------------------------------------------- durations
 
-_UNIT_MS = durations._UNITS  # the units the assessment itself reads
+_UNIT_MS = durations.UNITS  # the units the assessment itself reads
 # How many "a few" and its kin mean, as (low, high) multipliers of the unit.
 _QUANTIFIERS = {
     "a few": (2, 9),
@@ -272,11 +272,11 @@ def parse_duration(text: str) -> str:
     m = re.match(
         r"^(?:between\s+)?(\d+(?:\.\d+)?)\s*(?:-|–|to|and)\s*(\d+(?:\.\d+)?)\s*([a-z]+)$", s
     )
-    if m and _unit(m.group(3)) is not None:
-        unit = _unit(m.group(3)) or 1
-        lo, hi = float(m.group(1)) * unit, float(m.group(2)) * unit
-        if lo <= hi:
-            return _interval(lo, hi)
+    range_unit = _unit(m.group(3)) if m else None
+    if m and range_unit is not None:
+        lo_ms, hi_ms = float(m.group(1)) * range_unit, float(m.group(2)) * range_unit
+        if lo_ms <= hi_ms:
+            return _interval(lo_ms, hi_ms)
     # "under a second", "less than 5s", "up to 2 minutes": from a millisecond to that
     m = re.match(r"^(?:under|below|less than|up to|at most|within|<=?)\s*(.+)$", s)
     if m:

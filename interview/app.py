@@ -51,8 +51,10 @@ AssessorFactory = Callable[[KnowledgeBase], Assessing]
 class InterviewApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Control coherence interview"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (36, "-tall")]
+    # Textual annotates these `ClassVar[...] | None`, which mypy reads as instance variables;
+    # they are class-level settings (and ruff's RUF012 wants them marked ClassVar).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]  # type: ignore[misc]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (36, "-tall")]  # type: ignore[misc]
     BINDINGS: ClassVar[list[BindingType]] = [Binding("f1", "help", "Help")]
 
     def __init__(
@@ -152,7 +154,9 @@ class InterviewApp(App[None]):
             error = f"internal error while assessing ({type(exc).__name__}: {exc})"
         elapsed = time.perf_counter() - started
         with contextlib.suppress(RuntimeError):  # raised when the app is already closing
-            self.call_from_thread(self._assessed, assessment, results, error, elapsed)
+            # Textual types the callback `T | Awaitable[T]`; mypy cannot solve T for a
+            # coroutine function, although call_from_thread awaits it.
+            self.call_from_thread(self._assessed, assessment, results, error, elapsed)  # type: ignore[arg-type]
 
     async def _assessed(
         self, assessment: Assessment, results: Results | None, error: str | None, elapsed: float

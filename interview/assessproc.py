@@ -138,7 +138,7 @@ class ProcessAssessor:
                     f"answer ({type(exc).__name__})"
                 ) from None
         if kind == "ok":
-            return payload  # type: ignore[no-any-return]
+            return payload
         if kind == "input":
             raise InputError(Problem("assessment", payload))
         if kind == "engine":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
+from expert.assessment import Loop, Resource
 from expert.knowledge import KnowledgeBase
 from expert.patterns import Question
 from expert.provenance import source_of
@@ -156,7 +157,7 @@ def walked_proposals(session: Session, loop_id: str, unconfirmed: dict[str, Any]
         return []
     kb, a = session.kb, session.assessment
     loop = a.loop(loop_id) if a is not None else None
-    if loop is None:
+    if a is None or loop is None:
         return []
     fact = encoded(kb, a, "loop", loop_id, with_proposals(kb, loop, unconfirmed))
     return [
@@ -274,7 +275,7 @@ def settled(session: Session) -> frozenset[tuple[str, str, str]]:
     if known is None:
         found = set()
         a = session.assessment
-        items = [("loop", lp) for lp in a.loops] if a else []
+        items: list[tuple[str, Loop | Resource]] = [("loop", lp) for lp in a.loops] if a else []
         items += [("resource", r) for r in a.resource_list()] if a else []
         for scope, item in items:
             if not item.sources:

@@ -636,7 +636,8 @@ def _shown(value: Any) -> str:
 
 def _place(place: tuple[Any, ...]) -> str:
     """("loops", ("id", "hpa"), "timescale") as "loop hpa's timescale"."""
-    owner, names = "", []
+    owner = ""
+    names: list[str] = []
     for part in place:
         if isinstance(part, tuple):
             kind = {"loops": "loop", "resources": "resource"}.get(names[-1] if names else "", "")

@@ -936,9 +936,13 @@ class InterviewScreen(Screen[None]):
                 f"{self.session.path.name}. Loops that named it as one they control no "
                 "longer do."
             )
+
+            async def delete_if_confirmed(yes: bool | None) -> None:
+                if yes:
+                    await self._delete(loop_id)
+
             self.app.push_screen(
-                ConfirmDialog(f"Delete {name}?", message, yes="Delete"),
-                lambda yes: self._delete(loop_id) if yes else None,
+                ConfirmDialog(f"Delete {name}?", message, yes="Delete"), delete_if_confirmed
             )
         elif command == "duplicate":
             new_id = self._free_id(loop_id)

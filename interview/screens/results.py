@@ -190,7 +190,7 @@ class ResultsScreen(Screen[None]):
         widget = self.query_one("#explanation", Static)
         results: Results | None = self.app.results  # type: ignore[attr-defined]
         finding = results.by_id().get(finding_id) if results and finding_id else None
-        if finding is None:
+        if finding is None or results is None:
             widget.update(
                 Text(
                     "No findings yet. Conflicts need at least two loops that act on the same "

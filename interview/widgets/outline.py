@@ -184,7 +184,7 @@ class Outline(Tree[str]):
         position = getattr(self.app, "position", None)
         if step.scope != "loop" or position is None:
             return {}
-        return position.proposed.get(step.target, {})  # type: ignore[no-any-return]
+        return position.proposed.get(step.target, {})
 
     def show_step(self, key: str) -> None:
         """Put the cursor on the entry of a step (once the tree has laid out its lines)."""

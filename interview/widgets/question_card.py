@@ -56,7 +56,7 @@ class InfoView:
     key: str
     crumb: str
     title: str
-    body: str | Content
+    body: str | Content | Text
     actions: list[tuple[str, str]]
     highlight: str | None = None
     table: RenderableType | None = None
@@ -111,7 +111,7 @@ class MultiChoice(MarkedList):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle", "Tick", show=False),
+        Binding("space", "tick", "Tick", show=False),
         Binding("enter", "confirm", "Confirm", show=False),
     ]
 
@@ -138,7 +138,8 @@ class MultiChoice(MarkedList):
         self.replace_option_prompt_at_index(index, self._prompt(index))
         self.post_message(self.Toggled())
 
-    def action_toggle(self) -> None:
+    # Not action_toggle: DOMNode already has one (toggling a named attribute).
+    def action_tick(self) -> None:
         if self.highlighted is not None:
             self.toggle(self.highlighted)
 
