@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 from expert.errors import InputError
 from expert.templates import LoopTemplate
 from interview.questions import slugify
+from interview.widgets.question_card import MarkedList, marked
 
 Mode = Literal["add", "duplicate", "rename"]
 SCRATCH = "scratch"
@@ -75,7 +76,8 @@ class LoopDialog(ModalScreen[str | None]):
                     ),
                     classes="dialog-help",
                 )
-                yield OptionList(*self._template_options(), id="templates")
+                # Marked: the highlighted template shows without colour too (NO_COLOR)
+                yield MarkedList(*self._template_options(), id="templates")
                 yield Static(id="template-help", classes="dialog-help")
             yield Label("Name (what your teams call it)")
             yield Input(
@@ -90,7 +92,7 @@ class LoopDialog(ModalScreen[str | None]):
 
     def _template_options(self) -> list[Option]:
         """Scratch first, then the templates under a heading per layer."""
-        options = [Option(Text("From scratch: a blank loop"), id=SCRATCH)]
+        options = [Option(marked("From scratch: a blank loop"), id=SCRATCH)]
         layer = None
         for t in self.templates:
             if t.loop.get("layer") != layer:

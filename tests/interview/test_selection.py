@@ -13,6 +13,7 @@ from expert.assess import load_assessment
 from expert.assessment import UNKNOWN
 from interview import flow
 from interview.flow import Step
+from interview.screens.loop_dialog import LoopDialog
 from interview.widgets.question_card import MARK
 
 from .keyboard import Keyboard, make_app, settle
@@ -89,6 +90,25 @@ async def test_the_review_opens_on_see_the_findings(tmp_path: Path) -> None:
         option = actions.highlighted_option
         assert option is not None and option.id == "results"
         assert f"{MARK} See the findings" in screen_text(app, "#actions")
+
+
+async def test_the_template_list_shows_its_highlight_without_colour(tmp_path: Path) -> None:
+    """The add-loop dialog's list is read the way the answers are: the highlighted template
+    carries the mark, and it follows the arrows."""
+    path = at(tmp_path, Step("loops"))
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.choose_action("add-loop")
+        await settle(pilot)
+        assert isinstance(app.screen, LoopDialog)
+        assert f"{MARK} From scratch" in screen_text(app, "#templates")
+        await keys.press("down")
+        templates = app.screen.query_one("#templates", OptionList)
+        option = templates.highlighted_option
+        assert option is not None and option.id != "scratch"
+        drawn = [line for line in screen_text(app, "#templates").splitlines() if MARK in line]
+        assert len(drawn) == 1 and str(option.prompt).strip()[:30] in drawn[0]
 
 
 async def test_nobody_knows_typed_as_the_owner_is_unknown(tmp_path: Path) -> None:
