@@ -71,6 +71,12 @@ INTERRUPTING = textwrap.dedent(
 )
 
 
+def _as_from_a_shell() -> None:
+    # A test runner's worker may ignore SIGINT (pytest-xdist's do), and an ignored signal is
+    # inherited; a command started from a shell has it at its default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     "module",
     [
@@ -88,6 +94,7 @@ def test_ctrl_c_anywhere_is_130_and_one_line(module: str) -> None:
         timeout=GUARD_S,
         check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=_as_from_a_shell,
     )
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr == "interrupted\n"
@@ -207,5 +214,22 @@ def test_standard_input_is_read_boundedly() -> None:
 
 
 def test_interrupt_handler_is_left_alone_when_imported() -> None:
-    """Importing the command line (tests, the interview) must not change Ctrl-C."""
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    """Importing the command line (tests, the interview) must not change Ctrl-C. Checked in a
+    fresh interpreter: this process's handler is whatever the test runner set."""
+    probe = (
+        "import signal; before = signal.getsignal(signal.SIGINT); "
+        "import expert.cli, interview.app; "
+        "raise SystemExit(0 if signal.getsignal(signal.SIGINT) is before "
+        "is signal.default_int_handler else 1)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=GUARD_S,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=_as_from_a_shell,
+    )
+    assert proc.returncode == 0, proc.stderr
