@@ -127,17 +127,18 @@ def _known(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value not in ("", "unknown")
 
 
-def ensure(results: Results, assessment: Assessment) -> Results:
-    """Results as reports need them. Results from an assessor that did not complete them get
-    the deliverables computed against the built-in knowledge base."""
-    if None not in (
-        results.report,
-        results.executive_summary,
-        results.inventory,
-        results.economics,
-        results.audit_gaps,
-    ):
-        return results
-    from expert import knowledge
-
-    return complete(results, assessment, knowledge.load())
+def ensure(results: Results) -> Results:
+    """Results as reports need them: with their deliverables, made against the knowledge base
+    of the run (an organisation's pack included). Rendering never loads a knowledge base of
+    its own, so a caller that skipped the deliverables is told, not given the built-in's."""
+    missing = [
+        name
+        for name in ("report", "executive_summary", "inventory", "economics", "audit_gaps")
+        if getattr(results, name) is None
+    ]
+    if missing:
+        raise ValueError(
+            "these results lack their deliverables (" + ", ".join(missing) + "): make them "
+            "with deliverables.complete(results, assessment, kb), using the run's knowledge base"
+        )
+    return results

@@ -739,19 +739,29 @@ def _settle_hours(members: list[CostLine], figs: dict[str, Figure], currency: st
     for m in order:
         m.notes = _possible_note(m)
         has_conflict = any(not c.loop for c in m.contributions)
-        again = []
+        again: list[str] = []
+        loops_again: set[str] = set()
         for c in m.contributions:
             c.charged = has_conflict or not c.loop
             if c.charged and c.unit in charged:
                 c.charged = False
-                again.append(c.loop or c.title)
+                if c.loop:
+                    loops_again.add(c.loop)
+                else:
+                    again.append(c.title)
             if c.charged:
                 charged[c.unit] = m.title
             c.amount = c.raw if c.charged else ZERO
-        if again:
+        if again or loops_again:
+            # conflicts by their titles; untraceable loops counted (the note is read by people,
+            # and a loop's id is not its name)
+            named = list(dict.fromkeys(again))
+            if loops_again:
+                n = len(loops_again)
+                named.append(f"{n} untraceable loop{'s' if n != 1 else ''}")
             m.notes.append(
                 "not charged again here, as another line already counts them: "
-                + "; ".join(dict.fromkeys(again))
+                + "; ".join(named)
             )
     hours = {
         p: sum(getattr(c.amount, p) for m in members for c in m.contributions if c.amount)

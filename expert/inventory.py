@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from expert import durations
+from expert import durations, plainwords
 from expert.assessment import UNKNOWN, Assessment, Loop
 
 if TYPE_CHECKING:
@@ -129,6 +129,10 @@ class Inventory(BaseModel):
     )
 
 
+# Answers chosen from a vocabulary word list, shown by their labels.
+_WORD_LISTS = frozenset({"triggers", "actuations", "observes", "changes", "retry.retries_on"})
+
+
 def _is_unknown(value: Any) -> bool:
     return value == UNKNOWN or (isinstance(value, list) and UNKNOWN in value)
 
@@ -171,6 +175,9 @@ def _describe_value(field: str, value: Any, state: State, kb: KnowledgeBase) -> 
         return durations.describe(durations.parse(value))
     if field == "instances" and value in vocab.instances:
         return f"{value} ({vocab.instances[value]})"
+    if field in _WORD_LISTS and isinstance(value, list) and value:
+        # what the loop reacts to and does, in the vocabulary's words, not its ids
+        return ", ".join(plainwords.label(kb, str(v)) for v in value)
     return _text(value)
 
 

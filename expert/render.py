@@ -247,7 +247,7 @@ def evidence_text(f: Finding) -> str:
 
 def context(results: Results, assessment: Assessment) -> dict[str, Any]:
     """Everything a template may show, precomputed."""
-    results = deliverables.ensure(results, assessment)
+    results = deliverables.ensure(results)
     assert results.inventory is not None and results.economics is not None
     findings = results.shown()  # headlines and counts; held-back findings are listed apart
     of_kind: dict[str, list[Finding]] = {}
@@ -369,7 +369,7 @@ def render_html(results: Results, assessment: Assessment) -> str:
 
 
 def render_json(results: Results, assessment: Assessment) -> str:
-    return deliverables.ensure(results, assessment).model_dump_json(indent=2) + "\n"
+    return deliverables.ensure(results).model_dump_json(indent=2) + "\n"
 
 
 def render(fmt: str, results: Results, assessment: Assessment) -> str:
@@ -378,6 +378,9 @@ def render(fmt: str, results: Results, assessment: Assessment) -> str:
 
 
 def _render_format(fmt: str, results: Results, assessment: Assessment) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    results = deliverables.ensure(results)  # every format, before anything is rendered
     if fmt == "json":
         return render_json(results, assessment)
     if fmt == "markdown":

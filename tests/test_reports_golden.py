@@ -67,13 +67,14 @@ def test_golden(name: str, fmt: str) -> None:
     )
 
 
-def test_render_completes_results_an_assessor_left_bare() -> None:
-    """Results without the deliverables still render in full (computed on the way)."""
+def test_render_refuses_results_without_their_deliverables() -> None:
+    """Rendering never computes deliverables itself (it would have to load a knowledge base,
+    and the built-in one would ignore an organisation's pack): it names what is missing."""
     results, a = assessed("training-cluster")
-    bare = results.model_copy(
-        update={"economics": None, "inventory": None, "audit_gaps": None, "executive_summary": None}
-    )
-    assert render("markdown", bare, a) == render("markdown", results, a)
+    bare = results.model_copy(update={"economics": None, "inventory": None})
+    for fmt in FORMATS:
+        with pytest.raises(ValueError, match=r"lack their deliverables .*economics"):
+            render(fmt, bare, a)
 
 
 def test_unknown_format_is_refused() -> None:
