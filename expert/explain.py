@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from expert import durations, ranking
+from expert import comparisons, durations, ranking
 from expert.assessment import UNKNOWN, Assessment
 from expert.compiler import Compiled
 from expert.conditions import CORE_FIELDS, ResolvedField, evaluate, evaluate_op, resolve
@@ -24,7 +24,7 @@ from expert.graph import Structure
 from expert.ids import group_id
 from expert.knowledge import KnowledgeBase
 from expert.patterns import SEVERITY_ORDER, Pattern, Question, Severity, Term
-from expert.plainwords import clearing_answer, plain, value_words
+from expert.plainwords import because_words, clearing_answer, label, plain, value_words
 from expert.provenance import source_of
 from expert.results import Because, Finding, Member, OpenQuestion, SourceRef
 
@@ -256,23 +256,46 @@ class Explainer:
                 value=value,
                 unknown=result == "unknown",
                 source=source_of(self.loops[loop_id], term.field),
+                said=because_words(self.kb, term.field, value),
             )
         loops = self.facts.loops_of.get(fact["id"], [])
         field = term.field
+        compared = comparisons.sentence(
+            kind,
+            field,
+            fact,
+            lambda i: self.name(i) if i in self.loops else self._resource_name(i),
+        )
+        if compared is not None:
+            return Because(
+                loop=loops[0] if len(loops) == 1 else None,
+                field="comparison",
+                value=compared,
+                unknown=result == "unknown",
+                said=compared,
+            )
         source = self._fact_source(kind, fact, field)
         value = _fact_value(fact, field, kind)
+        said = because_words(self.kb, f"{kind}.{field}", value)
         if kind == "edge":
             value = (
                 f"{self.name(fact['source'])} -> {self.name(fact['target'])}: "
                 f"{fact['signal']} on {fact['resource']}"
             )
             field = "influence"
+            said = (
+                f"what {self.name(fact['source'])} does leads to "
+                f"“{label(self.kb, str(fact['signal']))}” on "
+                f"{self._resource_name(str(fact['resource']))}, and "
+                f"{self.name(fact['target'])} reacts to it"
+            )
         return Because(
             loop=loops[0] if len(loops) == 1 else None,
             field=f"{kind}.{field}",
             value=value,
             unknown=result == "unknown",
             source=source,
+            said=said,
         )
 
     def _fact_source(self, kind: str, fact: dict[str, Any], field: str) -> str | None:

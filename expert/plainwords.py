@@ -99,3 +99,21 @@ def value_words(kb: KnowledgeBase, value: str) -> str:
     if items and all(item in known for item in items):
         return ", ".join(known[item] for item in items)
     return plain(kb, value)
+
+
+_FACT_KINDS = ("edge", "pair", "platform", "resource", "cycle", "path", "nesting", "acts", "mask")
+
+
+def because_field(kb: KnowledgeBase, field: str) -> str:
+    """What an answer a finding rests on is about, in words (its question, if it has one)."""
+    if field == "roles":  # derived from its actions and triggers: no question asks it
+        return "what it does"
+    kind, _, rest = field.partition(".")
+    if kind in _FACT_KINDS and rest:
+        return rest.replace("_", " ").replace("-", " ").replace(".", ": ")
+    return field_words(kb, field).strip("“”")
+
+
+def because_words(kb: KnowledgeBase, field: str, value: str) -> str:
+    """One answer a finding rests on, as a reader takes it: "its question: its value"."""
+    return f"{because_field(kb, field)}: {value_words(kb, value)}"

@@ -156,7 +156,7 @@ APPENDIX_GROUPS = [
     ("incoherence", "Conflicts between loops"),
     ("auditability", "Auditability gaps"),
 ]
-Reason = tuple[str | None, str, str, str, bool]  # loop id, its name, field, value, unknown
+Reason = tuple[str | None, str, str, str, bool]  # loop id, name, field, words, unknown
 
 
 @dataclass(slots=True)
@@ -231,8 +231,11 @@ class PatternGroup:
 
 
 def _cited(b: Because) -> str:
-    """A because entry's value, with the configuration line it was imported from."""
-    return f"{b.value} (from {b.source})" if b.source else b.value
+    """A because entry in words (the answer's question and its value; the raw field and
+    value only for results made before they carried words), with the configuration line it
+    was imported from."""
+    text = b.said or f"{b.field} = {b.value}"
+    return f"{text} (from {b.source})" if b.source else text
 
 
 def evidence_text(f: Finding) -> str:

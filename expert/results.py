@@ -33,6 +33,11 @@ class Because(BaseModel):
         "(hpa.yaml:14); absent for a value someone answered",
         exclude_if=lambda v: v is None,
     )
+    said: str = Field(
+        "",
+        description="the answer in plain words, as reports show it: what it is about (its "
+        "question) and its value in the vocabulary's words",
+    )
 
 
 class SourceRef(BaseModel):

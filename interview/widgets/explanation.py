@@ -12,8 +12,7 @@ from textual.markup import escape
 
 from expert import economics
 from expert.economics import EconomicSummary
-from expert.knowledge import KnowledgeBase
-from expert.plainwords import field_words, plain, value_words
+from expert.plainwords import because_field, plain, value_words
 from expert.results import Finding, Results
 from interview.session import Session
 
@@ -29,14 +28,6 @@ CHAIN_NAME = {
     "ghost-cost": "ghost cost",
     "auditability": "audit gap",
 }
-
-
-def because_field(kb: KnowledgeBase, field: str) -> str:
-    """What an answer a finding rests on is about, in words (its question, if it has one)."""
-    kind, _, rest = field.partition(".")
-    if kind in ("edge", "pair", "platform", "resource", "cycle", "path", "nesting") and rest:
-        return rest.replace("_", " ").replace("-", " ").replace(".", ": ")
-    return field_words(kb, field).strip("“”")
 
 
 def _link(f: Finding) -> str:
