@@ -75,6 +75,17 @@ RESOURCES = {
 TIMEOUT = 120.0  # seconds one screen may take to appear before the run is declared stuck
 
 
+def typed(line: str) -> str:
+    """What a field's screen line holds: the text after its focus bar, inside any dialog
+    border; "" for an empty field showing its example."""
+    inside = line.split("▕", 1)[-1].strip().strip("█").strip().removeprefix("▌").strip()
+    return "" if inside.startswith("e.g.") else inside
+
+
+def cleared(line: str) -> bool:
+    return typed(line) == ""
+
+
 class Stuck(Exception):
     """The screen did not reach what the run waited for."""
 
@@ -146,7 +157,8 @@ class Run:
 
     # --- the scenario -------------------------------------------------------------------
     def add_loop(self, template_id: str, name: str, loop_id: str) -> None:
-        self.press("Enter")  # "Add a control loop" is the highlighted action
+        # Read, not assumed: the highlighted action can change when the findings update.
+        self.choose("Add a")
         self.wait_text("Name (what your teams call it)")
         title = self.kb.templates[template_id].title
         for _ in range(80):
@@ -167,20 +179,37 @@ class Run:
         if self.step() == step:
             raise Stuck(f"the dialog refused the loop:\n{self.screen()}")
 
+    def choose(self, label: str) -> None:
+        """Move the highlight of the actions on screen to the one starting with `label`,
+        then Enter."""
+        key = "Down"
+        for _ in range(30):
+            if self.highlighted().split("▸", 1)[-1].strip().startswith(label):
+                self.press("Enter")
+                return
+            before = self.screen()
+            self.press(key)
+            try:
+                self.wait("the highlight to move", lambda b=before: self.screen() != b, 5)
+            except Stuck:
+                key = "Up"  # the end of the list: look the other way
+        raise Stuck(f"no action {label!r} on screen:\n{self.screen()}")
+
     def dialog_field(self, label: str, text: str) -> None:
         """Fill the dialog's field under `label` and see the text there (not its example);
         type it again if it did not arrive (counted in `retyped`)."""
 
-        def shown() -> bool:
+        def line() -> str:
             lines = self.screen().splitlines()
             at = next((i for i, line in enumerate(lines) if label in line), None)
-            return at is not None and at + 1 < len(lines) and text in lines[at + 1]
+            return lines[at + 1] if at is not None and at + 1 < len(lines) else ""
 
         for _ in range(3):
             self.press("C-u")
+            self.wait("the field cleared", lambda: cleared(line()))
             self.type(text)
             try:
-                self.wait(f"{text!r} under {label!r}", shown, 10)
+                self.wait(f"{text!r} under {label!r}", lambda: typed(line()) == text, 10)
             except Stuck:
                 self.retyped += 1
                 continue
@@ -220,13 +249,23 @@ class Run:
         person watching the screen would (counted in `retyped`)."""
         for _ in range(3):
             self.press("End", "C-u")
+            # Typing straight after ctrl+u can arrive before the clearing does (and be
+            # cleared with it): a typist sees the field empty first.
+            self.wait("the field cleared", lambda: cleared(self.field()))
             self.type(text)
             try:
-                self.wait(f"{text!r} in the field", lambda: text[:40] in self.screen(), 10)
+                self.wait(f"{text!r} in the field", lambda: typed(self.field()) == text, 10)
                 return
             except Stuck:
                 self.retyped += 1
         raise Stuck(f"typing {text!r} never reached the field:\n{self.screen()}")
+
+    def field(self) -> str:
+        """The answer field's line: the one under "..., then Enter." (the other places a
+        word can appear, such as examples and notes, do not count)."""
+        lines = self.screen().splitlines()
+        at = next((i for i, line in enumerate(lines) if "then Enter." in line), None)
+        return lines[at + 1] if at is not None and at + 1 < len(lines) else ""
 
     def submit_text(self, text: str) -> None:
         """Type, Enter; if the card then says the field was empty (the typing vanished), type
@@ -270,7 +309,7 @@ class Run:
                 template_id, name, loop_id, _ = pending.pop(0)
                 self.add_loop(template_id, name, loop_id)
             elif kind == "loop-done":
-                self.press("Down", "Enter")  # past "add another loop": go on
+                self.choose("Go on to the")
             elif kind == "template":
                 self.screens.append(self.screen())
                 self.press("Enter")  # accept the template's proposed answers
