@@ -263,23 +263,36 @@ class QuestionCard(Vertical):
         for button in ("#unknown", "#skip", "#next"):
             self.query_one(button).display = False
         area = self.query_one("#answer-area")
-        await area.remove_children()
         # A table (the review's inventory) scrolls with the text: the actions stay in view.
         table = self.query_one("#info-table", Static)
         table.update(view.table if view.table is not None else "")
         table.display = view.table is not None
-        actions = MarkedList(
-            *[Option(marked(label), id=action) for action, label in view.actions],
-            id="actions",
-            name=view.key,  # whose actions these are: a redraw keeps only its own highlight
-        )
-        await area.mount(actions)
-        if view.highlight is not None:
-            ids = [a for a, _ in view.actions]
-            if view.highlight in ids:
-                actions.highlighted = ids.index(view.highlight)
-        elif view.actions:
-            actions.highlighted = 0
+        ids = [a for a, _ in view.actions]
+        options = [Option(marked(label), id=action) for action, label in view.actions]
+        shown = self.query("#actions")
+        if shown and shown.first().name == view.key:
+            # The same card redrawn (its counts follow the findings): replace the options in
+            # place, with no await between, so a key pressed meanwhile cannot reach a list
+            # whose highlight has not been restored yet.
+            actions = shown.first(MarkedList)
+            current = actions.highlighted_option.id if actions.highlighted_option else None
+            actions.clear_options()
+            actions.add_options(options)
+            keep = view.highlight if view.highlight in ids else current
+            actions.highlighted = ids.index(keep) if keep in ids else (0 if ids else None)
+        else:
+            await area.remove_children()
+            actions = MarkedList(
+                *options,
+                id="actions",
+                name=view.key,  # whose actions these are: a redraw keeps only its own highlight
+            )
+            await area.mount(actions)
+            if view.highlight is not None:
+                if view.highlight in ids:
+                    actions.highlighted = ids.index(view.highlight)
+            elif view.actions:
+                actions.highlighted = 0
         self._text("#how", "Pick with the arrow keys and press Enter.")
         self.query_one("#how").display = True
         self.set_hint("")
