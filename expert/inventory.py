@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from expert import durations, plainwords
+from expert import plainwords
 from expert.assessment import UNKNOWN, Assessment, Loop
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ def _describe_value(field: str, value: Any, state: State, kb: KnowledgeBase) -> 
     if field == "decision_record" and value in vocab.decision_records:
         return f"{value} ({vocab.decision_records[value]})"
     if field == "timescale":
-        return durations.describe(durations.parse(value))
+        return str(value)  # as the user wrote it ("60s" stays "60s", never "1m")
     if field == "instances" and value in vocab.instances:
         return f"{value} ({vocab.instances[value]})"
     if field in _WORD_LISTS and isinstance(value, list) and value:

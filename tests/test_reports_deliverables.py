@@ -262,3 +262,12 @@ def test_a_team_question_names_a_few_partners_and_counts_the_rest() -> None:
     assert question.text.count("Timeout ") == auditgap.MAX_NAMED - 1
     assert f"and {10 - auditgap.MAX_NAMED + 1} other loops can make this loop act" in question.text
     assert question.why.count(";") <= auditgap.MAX_NAMED
+
+
+def test_the_inventory_shows_a_timescale_as_the_user_wrote_it() -> None:
+    """The example writes the gateway's timescale as 60s: the inventory says 60s, not 1m."""
+    results, _ = assessed("llm-platform")
+    assert results.inventory is not None
+    rows = {lp.id: lp for layer in results.inventory.layers for lp in layer.loops}
+    assert rows["gateway-timeout"].timescale == "60s"
+    assert rows["tenant-rate-limit"].timescale == "1m"
