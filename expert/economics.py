@@ -760,8 +760,7 @@ def _settle_hours(members: list[CostLine], figs: dict[str, Figure], currency: st
                 n = len(loops_again)
                 named.append(f"{n} untraceable loop{'s' if n != 1 else ''}")
             m.notes.append(
-                "not charged again here, as another line already counts them: "
-                + "; ".join(named)
+                "not charged again here, as another line already counts them: " + "; ".join(named)
             )
     hours = {
         p: sum(getattr(c.amount, p) for m in members for c in m.contributions if c.amount)
