@@ -155,7 +155,9 @@ class Assessor:
             knowledge_base=kb.record(),
             system={"name": a.system.name},
             findings=findings,
-            risk_map=riskmap.build(a, structure, [f for f in findings if f.evidence.shown]),
+            risk_map=riskmap.build(
+                a, structure, [f for f in findings if f.evidence.shown], kb.vocabulary
+            ),
             open_questions=questions,
             engine_errors=errors,
             held_back=sum(not f.evidence.shown for f in findings),

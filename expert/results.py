@@ -206,6 +206,11 @@ class RiskMap(BaseModel):
         description="what the analysis caps left out, counted (pairs of loops, influences, "
         "deadline nestings, amplification paths)",
     )
+    signal_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="the vocabulary's words for each signal the map shows, so every picture "
+        "and table names signals in words without loading the knowledge base",
+    )
 
 
 class OpenQuestion(BaseModel):

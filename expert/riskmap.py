@@ -17,6 +17,7 @@ from expert.results import (
     RiskMap,
     RiskNode,
 )
+from expert.vocabulary import Vocabulary
 
 # Amplifying cycles first, then oscillating ones (graph.CYCLE_KINDS is in that order).
 _KIND_RANK = {kind: i for i, kind in enumerate(CYCLE_KINDS)}
@@ -30,7 +31,12 @@ _LEFT_OUT_WORDS = {
 }
 
 
-def build(assessment: Assessment, structure: Structure, findings: list[Finding]) -> RiskMap:
+def build(
+    assessment: Assessment,
+    structure: Structure,
+    findings: list[Finding],
+    vocab: Vocabulary | None = None,
+) -> RiskMap:
     nodes = [
         RiskNode(
             id=lp.id,
@@ -124,10 +130,17 @@ def build(assessment: Assessment, structure: Structure, findings: list[Finding])
         AmplificationOut(loops=a.loops, factor_low=a.factor[0], factor_high=a.factor[1])
         for a in structure.amplifications
     ]
+    cycles = summarise_cycles(structure, conflict, amp_paths)
+    shown = {e.signal for e in edges} | {sig for c in cycles for sig in c.signals}
     return RiskMap(
         nodes=nodes,
         edges=edges,
-        cycles=summarise_cycles(structure, conflict, amp_paths),
+        cycles=cycles,
+        signal_labels={
+            sig: vocab.signals[sig].label
+            for sig in sorted(shown)
+            if vocab is not None and sig in vocab.signals
+        },
         cycles_found=len(structure.cycles),
         amplification_paths=amp_paths,
         conflict_zones=zones,

@@ -182,6 +182,7 @@ def aggregate(risk_map: RiskMap) -> list[MapEdge]:
     """One edge per ordered pair of loops, with every signal and resource it carries; masking
     edges apart, as they are drawn in their own style."""
     names = {n.id: n.name for n in risk_map.nodes}
+    words = risk_map.signal_labels  # signals in the vocabulary's words, where it has them
     merged: dict[tuple[str, str, bool], MapEdge] = {}
     for e in risk_map.edges:
         masks = e.kind == "masks"
@@ -197,12 +198,13 @@ def aggregate(risk_map: RiskMap) -> list[MapEdge]:
                 resources=[],
                 kind=e.kind,
             )
-        if e.signal not in m.signals:
-            m.signals.append(e.signal)
+        signal = words.get(e.signal, e.signal.replace("_", " "))
+        if signal not in m.signals:
+            m.signals.append(signal)
         if e.resource and e.resource not in m.resources:
             m.resources.append(e.resource)
         if masks:
-            m.how.append(f"{MASK_VERB.get(e.how or '', e.how or 'masks')} {e.signal}")
+            m.how.append(f"{MASK_VERB.get(e.how or '', e.how or 'masks')} {signal}")
             continue
         if KIND_RANK.get(e.kind, 0) > KIND_RANK.get(m.kind, 0):
             m.kind = e.kind

@@ -162,14 +162,18 @@ def test_masking_edges_are_drawn_dotted_and_named() -> None:
     mask = SimpleNamespace(
         source="smoother", target="reader", signal="queue_growth", how="averages"
     )
-    rm = riskmap.build(a, _structure(masks=[mask]), [])
+    vocab = builtin_kb().vocabulary
+    rm = riskmap.build(a, _structure(masks=[mask]), [], vocab)
     assert [(e.kind, e.how) for e in rm.edges] == [("masks", "averages")]
     m = svgmap.build(rm, LAYERS)
     (edge,) = m.edges
     assert edge.dash == svgmap.KIND_DASH["masks"] and edge.stroke == svgmap.KIND_COLOUR["masks"]
-    assert edge.label is not None and edge.label.text == "averages away queue_growth"
+    # the signal in the vocabulary's words, never its id
+    said = f"averages away {vocab.signals['queue_growth'].label}"
+    assert edge.label is not None and edge.label.text == said
     assert any("keeps a signal" in item.label for item in m.legend)
-    assert "averages away queue_growth" in mermaid.flowchart(rm, LAYERS)
+    assert said in mermaid.flowchart(rm, LAYERS)
+    assert "queue_growth" not in mermaid.flowchart(rm, LAYERS)
     # A structure from before masks existed has no such attribute.
     assert riskmap.build(a, _structure(), []).edges == []
     assert "how" not in rm.edges[0].model_copy(update={"how": None}).model_dump()

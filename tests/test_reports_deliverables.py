@@ -182,7 +182,7 @@ def _map(n: int) -> RiskMap:
 def test_edges_are_merged_per_pair() -> None:
     merged = svgmap.aggregate(_map(2))
     assert [(e.source, e.target) for e in merged] == [("l0", "l1"), ("l1", "l0")]
-    assert merged[0].signals == ["load_increase", "rejection"] and merged[0].kind == "feedback"
+    assert merged[0].signals == ["load increase", "rejection"] and merged[0].kind == "feedback"
     assert merged[1].severity == "high"
 
 
@@ -210,7 +210,7 @@ def test_mermaid_flowchart_structure() -> None:
     text = mermaid.flowchart(_map(2), [("runtime", "Runtime & co")])
     assert text.startswith("flowchart TB\n")
     assert 'subgraph L0["Runtime #38; co"]' in text
-    assert 'n0 -.->|"load_increase, rejection"| n1' in text
+    assert 'n0 -.->|"load increase, rejection"| n1' in text
     assert "linkStyle 1 stroke:#e8710a" in text
     assert "class n0,n1 sev_high" in text
     assert mermaid.label('a"b<c>#') == "a#34;b#60;c#62;#35;"
