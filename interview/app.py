@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -75,6 +76,31 @@ class InterviewApp(App[None]):
         self._engine_lock = threading.Lock()  # one engine run at a time
         self._run_again = False
         self.interview = InterviewScreen()
+        self._held_keys: list[events.Key] | None = None  # keys held while a field is replaced
+
+    def hold_keys(self) -> None:
+        """Hold the keys the terminal delivers from now on, until `release_keys`."""
+        if self._held_keys is None:
+            self._held_keys = []
+
+    async def release_keys(self) -> None:
+        """Deliver the held keys, in order, to whatever has the focus now."""
+        held = self._held_keys
+        if held is None:
+            return
+        # Still holding while delivering: a key that arrives meanwhile queues behind them.
+        while held:
+            await super().on_event(held.pop(0))
+        self._held_keys = None
+
+    async def on_event(self, event: events.Event) -> None:
+        # A card replaces its answer field by removing the old one, which hands the focus to
+        # whatever is next (the card's text); typing in that gap was dropped there, while a
+        # ctrl+u, resolved later, still cleared the new field.
+        if isinstance(event, events.Key) and not event.is_forwarded and self._held_keys is not None:
+            self._held_keys.append(event)
+            return
+        await super().on_event(event)
 
     def get_default_screen(self) -> Screen:
         return self.interview

@@ -21,7 +21,7 @@ from textual.widgets.option_list import Option
 from expert.errors import InputError
 from expert.templates import LoopTemplate
 from interview.questions import slugify
-from interview.widgets.question_card import MarkedList, marked
+from interview.widgets.question_card import MarkedList, TypedInput, marked
 
 Mode = Literal["add", "duplicate", "rename"]
 SCRATCH = "scratch"
@@ -80,11 +80,13 @@ class LoopDialog(ModalScreen[str | None]):
                 yield MarkedList(*self._template_options(), id="templates")
                 yield Static(id="template-help", classes="dialog-help")
             yield Label("Name (what your teams call it)")
-            yield Input(
+            yield TypedInput(
                 value=self.initial_name, placeholder="e.g. API gateway request timeout", id="name"
             )
             yield Label("Id (short, lower-case; used in the file and the reports)")
-            yield Input(value=self.initial_id, placeholder="e.g. gateway-timeout", id="loop-id")
+            yield TypedInput(
+                value=self.initial_id, placeholder="e.g. gateway-timeout", id="loop-id"
+            )
             yield Static(id="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK ⏎", id="ok", variant="primary", compact=True)
@@ -130,7 +132,7 @@ class LoopDialog(ModalScreen[str | None]):
         name = self.query_one("#name", Input)
         if template is not None and not name.value.strip():
             name.value = template.title
-        name.focus()
+        self.set_focus(name)  # at once: a deferred focus() would run after keys already sent
 
     @on(Input.Changed, "#name")
     def _name_changed(self, event: Input.Changed) -> None:
@@ -152,7 +154,7 @@ class LoopDialog(ModalScreen[str | None]):
     @on(Input.Submitted, "#name")
     def _name_done(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one("#loop-id").focus()
+        self.set_focus(self.query_one("#loop-id"))
 
     @on(Input.Submitted, "#loop-id")
     def _id_done(self, event: Input.Submitted) -> None:

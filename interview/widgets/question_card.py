@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from rich.console import RenderableType
 from rich.segment import Segment
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -68,6 +68,27 @@ MARK = "▸"
 def marked(label: str | Text) -> Text:
     """An option's prompt with the column its highlight mark is drawn in."""
     return Text.assemble("  ", label)
+
+
+class TypedInput(Input):
+    """A text field whose own editing keys (ctrl+u, End, Enter...) take effect in the order
+    they were typed.
+
+    Textual runs a focused widget's key bindings only once the key has bubbled back up to
+    the app, while typed characters go in at once: when the terminal delivered ctrl+u and
+    the typing after it together (a busy app reads them in one go), the ctrl+u ran last and
+    cleared the typing, and the Enter that followed found the field empty.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        for key in event.aliases:
+            bindings = self._bindings.key_to_bindings.get(key)
+            if bindings:
+                event.stop()
+                event.prevent_default()
+                await self.run_action(bindings[0].action)
+                return
+        await super()._on_key(event)
 
 
 class MarkedList(OptionList):
@@ -235,15 +256,12 @@ class QuestionCard(Vertical):
         self.query_one("#unknown").display = spec.allows_unknown
         self.query_one("#skip").display = True
         self.query_one("#next").display = True
-        area = self.query_one("#answer-area")
-        await area.remove_children()
         widget = self._answer_widget(view)
-        await area.mount(widget)
+        await self._replace_answer(widget)
         self._text("#how", spec.how)
         self.query_one("#how").display = True
         self.set_hint("")
         self.query_one("#card-text", VerticalScroll).scroll_home(animate=False)
-        widget.focus()
 
     async def _show_info(self, view: InfoView) -> None:
         self.view = view
@@ -262,7 +280,6 @@ class QuestionCard(Vertical):
         self.query_one("#card-buttons").display = True
         for button in ("#unknown", "#skip", "#next"):
             self.query_one(button).display = False
-        area = self.query_one("#answer-area")
         # A table (the review's inventory) scrolls with the text: the actions stay in view.
         table = self.query_one("#info-table", Static)
         table.update(view.table if view.table is not None else "")
@@ -281,13 +298,12 @@ class QuestionCard(Vertical):
             keep = view.highlight if view.highlight in ids else current
             actions.highlighted = ids.index(keep) if keep in ids else (0 if ids else None)
         else:
-            await area.remove_children()
             actions = MarkedList(
                 *options,
                 id="actions",
                 name=view.key,  # whose actions these are: a redraw keeps only its own highlight
             )
-            await area.mount(actions)
+            await self._replace_answer(actions)
             if view.highlight is not None:
                 if view.highlight in ids:
                     actions.highlighted = ids.index(view.highlight)
@@ -297,7 +313,28 @@ class QuestionCard(Vertical):
         self.query_one("#how").display = True
         self.set_hint("")
         self.query_one("#card-text", VerticalScroll).scroll_home(animate=False)
-        actions.focus()
+        if self.screen.focused is not actions:
+            self.screen.set_focus(actions)
+
+    async def _replace_answer(self, widget: Widget) -> None:
+        """Put `widget` in the answer area, in place of what is there, with the focus.
+
+        Keys are held from before the old widget goes until the new one has the focus
+        (given at once: `focus()` would wait behind keys already queued), so typing sent as
+        soon as the new field shows reaches it rather than the card's text.
+        """
+        hold = getattr(self.app, "hold_keys", None)
+        if hold is not None:
+            hold()
+        try:
+            area = self.query_one("#answer-area")
+            await area.remove_children()
+            await area.mount(widget)
+            self.screen.set_focus(widget)
+        finally:
+            release = getattr(self.app, "release_keys", None)
+            if release is not None:
+                await release()
 
     def _source(self, view: QuestionView) -> str:
         """Where the shown value was imported from, in plain words ("" if it was not)."""
@@ -339,7 +376,7 @@ class QuestionCard(Vertical):
         self._choices = []
         text = view.pending if view.pending is not None else as_text(spec, view.value)
         placeholder = f"e.g. {view.example}" if view.example else ""
-        return Input(value=text, placeholder=placeholder, id="answer", select_on_focus=False)
+        return TypedInput(value=text, placeholder=placeholder, id="answer", select_on_focus=False)
 
     # ------------------------------------------------------------ feedback
 
