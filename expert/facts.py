@@ -192,6 +192,8 @@ def build(
                 "deadline_vs_checkpoint_duration": quotient_x100(
                     deadline, _iv(res.checkpoint_duration)
                 ),
+                "triggers": _get(loop, "triggers"),
+                "instances": _get(loop, "instances"),
                 "roles_here": structure.roles_here[rid],
                 "actuations_here": structure.actuations_here[rid],
             }

@@ -145,6 +145,14 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             help="loop deadline / resource checkpoint duration (below 1: times out a checkpoint)",
         ),
         _f(
+            "triggers",
+            "set",
+            table="triggers",
+            help="what this loop itself reacts to (a request timeout apart from a health "
+            "check's window on the same resource)",
+        ),
+        _f("instances", "category", table="instances", help="how many copies of this loop act"),
+        _f(
             "roles_here",
             "set",
             table="roles",
