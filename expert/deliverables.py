@@ -14,6 +14,7 @@ from typing import TypeGuard
 
 from expert import auditgap, decisions, economics, execsummary, inventory
 from expert.assessment import Assessment
+from expert.imperative import instruction
 from expert.knowledge import KnowledgeBase
 from expert.results import Finding, OpenQuestion, ReportInfo, Results
 
@@ -27,6 +28,7 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
     )
     models = {pid: p.cost for pid, p in kb.patterns.items() if p.cost is not None}
     money = economics.summarise(results.findings, assessment.economics, models)
+    money = _as_instructions(money, kb)
     names = {node.id: node.name for node in results.risk_map.nodes}
     completed = results.model_copy(
         update={
@@ -72,6 +74,20 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
     # Again, now that there is an exposure to state before and after decisions. Every
     # caller (the command line, the interview's export, diff) sees them.
     return decisions.apply(completed, assessment, kb.patterns)
+
+
+def _as_instructions(
+    money: economics.EconomicSummary, kb: KnowledgeBase
+) -> economics.EconomicSummary:
+    """What removes each pattern's exposure, said as an instruction, as the executive summary
+    says its changes (the economics states the clearing condition as the pattern words it)."""
+    rows = []
+    for row in money.by_pattern:
+        p = kb.patterns.get(row.pattern)
+        if p is not None and p.clears and row.action:
+            row = row.model_copy(update={"action": instruction(p.clears[0], row.action)})
+        rows.append(row)
+    return money.model_copy(update={"by_pattern": rows})
 
 
 def report_date() -> dt.date:
