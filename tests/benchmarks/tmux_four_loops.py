@@ -78,7 +78,10 @@ TIMEOUT = 120.0  # seconds one screen may take to appear before the run is decla
 def typed(line: str) -> str:
     """What a field's screen line holds: the text after its focus bar, inside any dialog
     border; "" for an empty field showing its example."""
-    inside = line.split("▕", 1)[-1].strip().strip("█").strip().removeprefix("▌").strip()
+    parts = line.split("█")
+    # Inside a dialog's border, the outline's text shows to its left: read between the two.
+    inside = parts[1] if len(parts) >= 3 else line.split("▕", 1)[-1]
+    inside = inside.strip().removeprefix("▌").strip()
     return "" if inside.startswith("e.g.") else inside
 
 
