@@ -12,6 +12,7 @@ it. Needs tmux. The file given is replaced: pass one you do not need.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
@@ -288,15 +289,18 @@ class Run:
 
     def highlight(self, labels: list[str], label: str) -> None:
         """Move the list's highlight to `label`, reading where it is from the screen."""
-        for _ in range(len(labels) + 1):
-            line = self.highlighted().split("▸", 1)[-1]
+        for _ in range(3 * len(labels) + 1):
+            marked = self.highlighted()
+            line = marked.split("▸", 1)[-1]
             here = max((lb for lb in labels if lb in line), key=len, default=None)
             if here == label:
                 return
-            before = self.screen()
             at = labels.index(here) if here is not None else -1
             self.press("Down" if labels.index(label) > at else "Up")
-            self.wait("the highlight to move", lambda b=before: self.screen() != b)
+            # The marked line itself, not any change: the findings panel redraws on its own,
+            # and reading the list before the arrow was handled made the run press again.
+            with contextlib.suppress(Stuck):
+                self.wait("the highlight to move", lambda m=marked: self.highlighted() != m, 10)
         raise Stuck(f"could not highlight {label!r}:\n{self.screen()}")
 
     def run(self) -> str:
