@@ -112,12 +112,13 @@ def test_findings_explain_themselves(llm_json: dict) -> None:
     ]
     assert f["status"] == "confirmed"
     assert "Gateway request timeout" in f["narrative"] and "Client SDK retries" in f["narrative"]
-    assert {
-        "loop": "sdk-retries",
-        "field": "retry.retries_on",
-        "value": "transient, timeout, rate_limited",
-        "unknown": False,
-    } in f["because"]
+    retried = [b for b in f["because"] if b["field"] == "retry.retries_on"]
+    assert [(b["loop"], b["value"], b["unknown"]) for b in retried] == [
+        ("sdk-retries", "transient, timeout, rate_limited", False)
+    ]
+    # and in words, as reports show it: the question and the vocabulary's labels, no ids
+    assert retried[0]["said"].startswith("Which failures does it retry?: transient errors")
+    assert "rate_limited" not in retried[0]["said"]
     assert f["leads_to"], "an incoherence finding leads to its symptoms"
     symptom = by_id[f["leads_to"][0]]
     assert f["id"] in symptom["derived_from"]
