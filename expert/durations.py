@@ -38,7 +38,6 @@ UNITS = {
     "day": 86_400_000,
     "days": 86_400_000,
 }
-_UNITS = UNITS  # the former name, still read by expert/naturalinput.py until it reads UNITS
 BANDS = {
     "milliseconds": (1, 999),
     "seconds": (1_000, 59_999),

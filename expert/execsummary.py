@@ -250,10 +250,7 @@ def _removed(
     """The money a change removes, its share of the central exposure, or why not priced."""
     if economics is None or not economics.priced or economics.total is None:
         return None, None, "not priced: the assessment gives no cost figures"
-    saving = getattr(econ, "savings", None)
-    if saving is None:
-        return None, None, "not priced: savings per change are not computed yet"
-    removed = saving(economics, {f.id for f in cleared})
+    removed = econ.savings(economics, {f.id for f in cleared})
     if removed is None:
         return None, None, "not priced: nothing in the assessment is priced"
     if _central(removed) <= 0:

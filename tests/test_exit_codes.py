@@ -77,6 +77,20 @@ def _as_from_a_shell() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def python_as_from_a_shell(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` in the project, with Ctrl-C at its default as a shell would start it."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=GUARD_S,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=_as_from_a_shell,
+    )
+
+
 @pytest.mark.parametrize(
     "module",
     [
@@ -86,16 +100,7 @@ def _as_from_a_shell() -> None:
     ],
 )
 def test_ctrl_c_anywhere_is_130_and_one_line(module: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", INTERRUPTING, module, "assess", str(EXAMPLE)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=GUARD_S,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        preexec_fn=_as_from_a_shell,
-    )
+    proc = python_as_from_a_shell("-c", INTERRUPTING, module, "assess", str(EXAMPLE))
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr == "interrupted\n"
     assert proc.stdout == ""
@@ -222,14 +227,5 @@ def test_interrupt_handler_is_left_alone_when_imported() -> None:
         "raise SystemExit(0 if signal.getsignal(signal.SIGINT) is before "
         "is signal.default_int_handler else 1)"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=GUARD_S,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        preexec_fn=_as_from_a_shell,
-    )
+    proc = python_as_from_a_shell("-c", probe)
     assert proc.returncode == 0, proc.stderr
