@@ -1,3 +1,3 @@
-from expert.cli import main
+from expert.cli.main import main
 
 main()

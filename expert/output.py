@@ -68,14 +68,14 @@ _FD_LINK = re.compile(r"^(?:/proc/(?:self|\d+)/fd|/dev/fd)/(\d+)$")
 
 @lru_cache(maxsize=1)
 def _csv_header() -> bytes:
-    from expert.csvout import COLUMNS
+    from expert.render.csvout import COLUMNS
 
     return (",".join(COLUMNS) + "\r\n").encode()
 
 
 @lru_cache(maxsize=1)
 def _schema_titles() -> tuple[bytes, ...]:
-    from expert.kbschema import all_schemas
+    from expert.knowledge.schema import all_schemas
 
     return tuple(f'"title": "{s["title"]}"'.encode() for s in all_schemas().values())
 

@@ -1,7 +1,7 @@
 """The guided interview: a Textual app in which a non-expert builds an assessment.
 
 `run(file, kb_dirs)` is what `coherence interview [FILE]` and `coherence demo` call. The app
-keeps one contained engine (expert.assess.Assessor, in its own process: see
+keeps one contained engine (expert.analysis.assess.Assessor, in its own process: see
 interview.assessproc) and re-runs it after every saved answer, so findings and follow-up
 questions follow the answers live while typing and layout never wait on it; results for an
 answer already superseded are dropped, and an engine crash becomes a message while the
@@ -24,11 +24,11 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from expert import knowledge
-from expert.assessment import Assessment
+from expert.analysis.results import Results
+from expert.assessment.model import Assessment
 from expert.errors import EngineError, InputError, Problem
-from expert.knowledge import KnowledgeBase
-from expert.results import Results
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
 from interview import flow, resume
 from interview.assessproc import ProcessAssessor
 from interview.screens.interview import InterviewScreen
@@ -39,7 +39,7 @@ DEFAULT_FILE = Path("assessment.yaml")
 
 
 class Assessing(Protocol):
-    """What the app needs of an assessor: expert.assess.Assessor, or ProcessAssessor."""
+    """What the app needs of an assessor: expert.analysis.assess.Assessor, or ProcessAssessor."""
 
     def assess(self, assessment: Assessment, deliverables: bool = True) -> Results: ...
 

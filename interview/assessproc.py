@@ -2,7 +2,7 @@
 
 The interview's engine re-run used to share the interface's interpreter: graph derivation,
 fact building and explanation (Python work, holding the interpreter lock) made keystrokes
-wait. `ProcessAssessor` keeps one `expert.assess.Assessor` in a child program
+wait. `ProcessAssessor` keeps one `expert.analysis.assess.Assessor` in a child program
 (`python -m interview.assessproc`) started on first use; the interface thread only sends
 the assessment down a pipe and waits for the results, which costs it nothing.
 
@@ -25,10 +25,10 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from expert.assessment import Assessment
+from expert.analysis.results import Results
+from expert.assessment.model import Assessment
 from expert.errors import EngineError, InputError, Problem
-from expert.knowledge import KnowledgeBase
-from expert.results import Results
+from expert.knowledge.knowledgebase import KnowledgeBase
 
 STOP_TIMEOUT_S = 2.0
 _LENGTH = struct.Struct(">Q")
@@ -55,7 +55,7 @@ def _receive(stream: IO[bytes]) -> Any:
 def serve(inp: IO[bytes], out: IO[bytes]) -> None:
     """The child: receive the knowledge base, then assess each assessment received until
     the input ends."""
-    from expert.assess import Assessor
+    from expert.analysis.assess import Assessor
 
     kb = _restored(_receive(inp))
     assessor = Assessor(kb)

@@ -1,6 +1,6 @@
 """Writing the reports from inside the interview, next to the assessment by default.
 
-Every format expert.render offers is available; all chosen reports are rendered before any
+Every format expert.render.reports offers is available; all chosen reports are rendered before any
 file is written, and each is written through expert.output like the command line's: atomically,
 never over the assessment, a device or a file coherence did not write.
 The interview's re-runs leave out the deliverables (inventory, economics, audit gaps,
@@ -12,12 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from expert import output
-from expert.assessment import Assessment
-from expert.deliverables import complete
+from expert.analysis.results import Results
+from expert.assessment.model import Assessment
+from expert.deliverables.complete import complete
 from expert.errors import InputError, Problem
-from expert.knowledge import KnowledgeBase
-from expert.render import EXTENSIONS, FORMATS, render
-from expert.results import Results
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.render.reports import EXTENSIONS, FORMATS, render
 
 
 def formats() -> list[str]:

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
-from expert.assessment import Loop, Resource
-from expert.knowledge import KnowledgeBase
-from expert.patterns import Question
-from expert.provenance import source_of
-from expert.results import OpenQuestion
-from expert.templates import LoopTemplate
+from expert.analysis.results import OpenQuestion
+from expert.assessment.model import Loop, Resource
+from expert.assessment.provenance import source_of
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import Question
+from expert.knowledge.templates import LoopTemplate
 from interview.questions import applies, encoded, field_value, source_words
 from interview.relevance import can_change_finding
 from interview.session import Session

@@ -3,7 +3,7 @@
 A question either sets a field of the assessment (`field`) or stores its answer in a loop's
 `answers` map (`answer`). The kind of input (free text, a duration, a number, one choice,
 several choices, a list of ids) follows from the field's type in the assessment model, and
-the choices from the vocabulary list the field is bound to (expert.fields), so questions the
+the choices from the vocabulary list the field is bound to (assessment/fields.py), so questions the
 knowledge base adds need no code here.
 """
 
@@ -17,9 +17,11 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from expert import durations, naturalinput
-from expert import fields as field_registry
-from expert.assessment import (
+from expert.analysis.facts import encode_field, loop_values
+from expert.analysis.graph import Structure, emits, reacts, roles
+from expert.assessment import durations, naturalinput
+from expert.assessment import fields as field_registry
+from expert.assessment.model import (
     SLUG,
     UNKNOWN,
     Assessment,
@@ -29,12 +31,10 @@ from expert.assessment import (
     Resource,
     System,
 )
-from expert.conditions import evaluate, resolve
-from expert.facts import encode_field, loop_values
-from expert.graph import Structure, emits, reacts, roles
-from expert.knowledge import KnowledgeBase
-from expert.patterns import Question
-from expert.provenance import parse
+from expert.assessment.provenance import parse
+from expert.knowledge.conditions import evaluate, resolve
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import Question
 
 Kind = Literal["text", "duration", "integer", "number", "single", "multi", "ids"]
 
@@ -248,7 +248,7 @@ def slugify(text: str) -> str:
 def parse_typed(spec: AnswerSpec, text: str) -> Any:
     """The value of a typed answer; AnswerError explains what is wrong with it.
 
-    Typed text is read as people write it (expert.naturalinput): "nobody knows", "n/a" or
+    Typed text is read as people write it (expert.assessment.naturalinput): "nobody knows", "n/a" or
     "never" is unknown, "a few seconds" a range, "20 billion" a number.
     """
     s = text.strip()

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from expert.conditions import evaluate, resolve
-from expert.fields import derived_from
-from expert.knowledge import KnowledgeBase
-from expert.patterns import Pattern, Question, Term
+from expert.assessment.fields import derived_from
+from expert.knowledge.conditions import evaluate, resolve
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import Pattern, Question, Term
 
-# Derived fields and the loop or resource fields they are computed from (expert.graph,
-# expert.facts): a question setting one of these can move the derived field.
+# Derived fields and the loop or resource fields they are computed from (expert.analysis.graph,
+# expert.analysis.facts): a question setting one of these can move the derived field.
 _DERIVED: dict[tuple[str, str], tuple[str, ...]] = {
     ("loop", "emits"): ("actuations", "changes"),
     ("loop", "reacts"): ("triggers", "observes"),

@@ -27,8 +27,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from expert.assess import check_answers
-from expert.assessment import (
+from expert.analysis.assess import check_answers
+from expert.assessment.model import (
     SCHEMA_VERSION,
     SLUG,
     SLUG_HELP,
@@ -37,11 +37,11 @@ from expert.assessment import (
     shown,
     validate,
 )
+from expert.assessment.respondents import DISPUTED, SOURCES, Section
 from expert.errors import InputError, Problem
-from expert.knowledge import KnowledgeBase
-from expert.patterns import Question
-from expert.respondents import DISPUTED, SOURCES, Section
-from expert.templates import LoopTemplate
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import Question
+from expert.knowledge.templates import LoopTemplate
 from expert.yamlio import (
     LineMap,
     atomic_write_text,

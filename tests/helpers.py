@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from expert import assessment, knowledge
-from expert.knowledge import KnowledgeBase
+from expert.assessment import model as assessment
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,8 @@
 """A brute-force evaluator of the knowledge base, independent of durable-rules.
 
-Given the facts `expert.facts.build` made for an assessment, it enumerates every binding of
+Given the facts `expert.analysis.facts.build` made for an assessment, it enumerates every binding of
 every stage-1 pattern's match variables with nested loops, evaluates each term with
-`expert.conditions.evaluate` (the reference three-valued semantics) and joins by comparing
+`expert.knowledge.conditions.evaluate` (the reference three-valued semantics) and joins by comparing
 attributes. A binding matches when no term evaluates "no" (a strict term already turns
 "unknown" into "no"). As in the engine, one fact is never bound to two variables of one
 binding (durable-rules joins distinct facts).
@@ -21,7 +21,7 @@ force from the facts:
   reacts to, what it acts on) of a loop is no finding;
 - the matches of one auditability pattern are one finding; the matches of one other pattern
   between two or more loops on one resource (or set of resources) are one finding; the id is
-  expert.ids.group_id's (the rule for a gap, the rule @ the resources for pairs, the rule
+  expert.engine.ids.group_id's (the rule for a gap, the rule @ the resources for pairs, the rule
   and the loops for a single match) and it is confirmed when one match is;
 - an auditability finding leads to a ghost cost only when every loop of one of its matches
   takes part in a confirmed incoherence finding, which then counts among the cost's causes.
@@ -33,11 +33,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from expert.conditions import CORE_FIELDS, ResolvedField, evaluate, resolve
-from expert.facts import FactBase
-from expert.ids import group_id
-from expert.knowledge import KnowledgeBase
-from expert.patterns import Pattern, Term
+from expert.analysis.facts import FactBase
+from expert.engine.ids import group_id
+from expert.knowledge.conditions import CORE_FIELDS, ResolvedField, evaluate, resolve
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import Pattern, Term
 
 Fact = dict[str, Any]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from expert import knowledge
 from expert.errors import InputError
+from expert.knowledge import knowledgebase as knowledge
 from tests.benchmarks import accuracy
 
 CORPUS = accuracy.CORPUS

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from expert import assessment, limits
+from expert.assessment import limits
+from expert.assessment import model as assessment
 from expert.errors import InputError, Problem
 from expert.yamlio import LineMap
 from tests.helpers import builtin_kb, make

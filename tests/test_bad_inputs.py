@@ -21,8 +21,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from expert import knowledge, limits
-from expert.cli import main
+from expert.assessment import limits
+from expert.cli.main import main
+from expert.knowledge import knowledgebase as knowledge
 
 HERE = Path(__file__).parent / "bad_inputs"
 ROOT = Path(__file__).parent.parent

@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from expert import assessment, knowledge
-from expert.assess import check_answers
+from expert.analysis.assess import check_answers
+from expert.assessment import model as assessment
+from expert.knowledge import knowledgebase as knowledge
 from tests.benchmarks.generate import generate
 
 ROOT = Path(__file__).resolve().parent.parent

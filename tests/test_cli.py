@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from expert.cli import main
+from expert.cli.main import main
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -178,7 +178,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_report_writes_every_format(tmp_path: Path) -> None:
-    from expert.render import EXTENSIONS, FORMATS
+    from expert.render.reports import EXTENSIONS, FORMATS
 
     code, _, _ = run("report", "expert/examples/llm-platform.yaml", "-o", str(tmp_path / "r"))
     assert code == 0

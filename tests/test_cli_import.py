@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from expert.cli import main
+from expert.cli.main import main
 
 CONFIGS = Path(__file__).resolve().parent.parent / "examples" / "configs" / "inference-platform"
 

@@ -25,9 +25,9 @@ def test_paused_restores_the_previous_state(was_enabled: bool) -> None:
 
 
 def test_assessing_pauses_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
-    from expert import knowledge
-    from expert.assess import Assessor
-    from expert.assessment import load as load_assessment
+    from expert.analysis.assess import Assessor
+    from expert.assessment.model import load as load_assessment
+    from expert.knowledge import knowledgebase as knowledge
     from tests.test_engine_containment import EXAMPLE
 
     kb = knowledge.load([])

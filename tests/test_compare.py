@@ -1,4 +1,4 @@
-"""Comparisons declared in pattern data (expert/comparisons.py): validation, three-valued
+"""Comparisons declared in pattern data (expert/knowledge/comparisons.py): validation, three-valued
 evaluation over intervals, plain words, and equivalence with the Python formulas they
 replaced for the four patterns that moved to data."""
 
@@ -11,9 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expert import comparisons, durations, facts, graph, knowledge
-from expert.assessment import validate
-from expert.patterns import Pattern
+from expert.analysis import facts, graph
+from expert.assessment import durations
+from expert.assessment.model import validate
+from expert.knowledge import comparisons
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.patterns import Pattern
 
 KB = knowledge.load()
 
@@ -96,7 +99,7 @@ def test_a_comparison_between_loops_nothing_links_is_refused() -> None:
 def test_a_bad_comparison_in_a_pack_names_the_file_and_exits_2(tmp_path: Any) -> None:
     from click.testing import CliRunner
 
-    from expert.cli import main
+    from expert.cli.main import main
 
     folder = tmp_path / "patterns" / "incoherence"
     folder.mkdir(parents=True)
@@ -267,7 +270,7 @@ def test_window_outcomes_equal_the_old_formula(window: str, reaction: str) -> No
 
 
 def test_the_moved_patterns_still_fire_and_near_miss_as_their_cases_say() -> None:
-    from expert.casetest import run_cases
+    from expert.knowledge.casetest import run_cases
 
     results = run_cases(KB, sorted(MOVED))
     assert results and all(r.passed for r in results), [r for r in results if not r.passed]

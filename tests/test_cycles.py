@@ -11,12 +11,15 @@ from typing import Any, get_args
 import pytest
 import yaml
 
-from expert import facts, graph, knowledge, riskmap
-from expert.assess import Assessor
+from expert.analysis import facts, graph
+from expert.analysis.assess import Assessor
+from expert.analysis.results import CycleOut
+from expert.assessment.fields import FACT_KINDS
+from expert.assessment.vocabulary import CYCLE_KINDS
+from expert.deliverables import riskmap
 from expert.errors import InputError
-from expert.fields import FACT_KINDS
-from expert.kblint import lint
-from expert.results import CycleKind
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.lint import lint
 from tests.helpers import builtin_kb, make
 
 THROTTLE_AND_BACKFILL = [
@@ -80,9 +83,9 @@ def test_amplifying_stays_open_only_where_a_hop_of_no_direction_could_make_it_so
 
 
 def test_every_kind_the_classifier_gives_is_one_the_results_and_rules_know() -> None:
-    assert get_args(CycleKind) == graph.CYCLE_KINDS
+    assert get_args(CycleOut.model_fields["kind"].annotation) == CYCLE_KINDS
     (spec,) = [f for f in FACT_KINDS["cycle"] if f.name == "kind"]
-    assert spec.values == graph.CYCLE_KINDS
+    assert spec.values == CYCLE_KINDS
 
 
 def test_directions_come_from_the_vocabulary() -> None:

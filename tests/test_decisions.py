@@ -14,12 +14,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from expert import assessment, decisions
-from expert.assess import Assessor
-from expert.cli import main
+from expert.analysis.assess import Assessor
+from expert.analysis.results import Results
+from expert.assessment import model as assessment
+from expert.cli.main import main
+from expert.deliverables import decisions
 from expert.errors import InputError
-from expert.render import render
-from expert.results import Results
+from expert.render.reports import render
 from tests.helpers import builtin_kb
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "expert" / "examples" / "llm-platform.yaml"

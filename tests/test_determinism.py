@@ -12,8 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from expert import graph, knowledge
-from expert.assess import load_assessment
+from expert.analysis import graph
+from expert.analysis.assess import load_assessment
+from expert.knowledge import knowledgebase as knowledge
 from tests.benchmarks.generate import generate_yaml
 
 ROOT = Path(__file__).resolve().parent.parent

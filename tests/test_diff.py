@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-from expert import assessment, diff
-from expert.assess import Assessor
+from expert.analysis import diff
+from expert.analysis.assess import Assessor
+from expert.assessment import model as assessment
 from expert.errors import InputError
-from expert.render import render
+from expert.render.reports import render
 from tests.helpers import builtin_kb
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "expert" / "examples" / "llm-platform.yaml"

@@ -1,7 +1,7 @@
 import pytest
 
-from expert import durations
-from expert.durations import UNKNOWN_HI, DurationError, Interval
+from expert.assessment import durations
+from expert.assessment.durations import UNKNOWN_HI, DurationError, Interval
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from expert.assessment import Economics
-from expert.costmodel import CostModel
-from expert.economics import (
+from expert.analysis.results import Finding
+from expert.assessment.model import Economics
+from expert.deliverables.economics import (
     HOURS_PER_MONTH,
     Range,
     money,
@@ -20,7 +20,7 @@ from expert.economics import (
     summarise,
     under_ceiling,
 )
-from expert.results import Finding
+from expert.knowledge.costmodel import CostModel
 from tests.helpers import builtin_kb
 
 SHARES = {"kind": "estimate", "basis": "reasoned", "backs": ["low", "likely", "high"]}

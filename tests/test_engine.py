@@ -5,10 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from expert.assess import Assessor
+from expert.analysis.assess import Assessor
 from tests.helpers import builtin_kb, make
 
-CHILD = Path(__file__).resolve().parent.parent / "expert" / "enginechild.py"
+CHILD = Path(__file__).resolve().parent.parent / "expert" / "engine" / "child.py"
 
 
 def test_child_never_calls_unsafe_engine_methods() -> None:
@@ -69,8 +69,8 @@ def test_repeated_runs_in_one_worker_stay_correct() -> None:
 def test_one_engine_process_finds_what_two_find() -> None:
     # On one core the engine runs in one process, which then serves both halves of stage 1
     # in turn; the findings must not depend on how many processes there are.
-    from expert.assessment import load as load_assessment
-    from expert.engine import EngineProcess
+    from expert.assessment.model import load as load_assessment
+    from expert.engine.process import EngineProcess
 
     kb = builtin_kb()
     root = Path(__file__).resolve().parent.parent / "expert" / "examples"
@@ -92,10 +92,10 @@ def test_a_failed_exchange_leaves_no_stale_reply_for_the_next_run() -> None:
     # answer to the next run's request.
     import pytest
 
-    from expert import facts as facts_mod
-    from expert import graph
-    from expert.assess import engine_facts
-    from expert.assessment import load as load_assessment
+    from expert.analysis import facts as facts_mod
+    from expert.analysis import graph
+    from expert.analysis.assess import engine_facts
+    from expert.assessment.model import load as load_assessment
 
     kb = builtin_kb()
     root = Path(__file__).resolve().parent.parent / "expert" / "examples"

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from expert import assess as assess_mod
-from expert import engine as engine_mod
-from expert import knowledge
-from expert.assess import Assessor
-from expert.assessment import load as load_assessment
-from expert.cli import main
-from expert.engine import EngineProcess
+from expert.analysis import assess as assess_mod
+from expert.analysis.assess import Assessor
+from expert.assessment.model import load as load_assessment
+from expert.cli.main import main
+from expert.engine import process as engine_mod
+from expert.engine.process import EngineProcess
 from expert.errors import EngineError
-from expert.knowledge import KnowledgeBase
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "expert" / "examples" / "llm-platform.yaml"
@@ -53,8 +53,8 @@ CRASH_ONCE = """
 import json, os, signal, sys
 marker, when = sys.argv[1], sys.argv[2]
 if os.path.exists(marker):
-    os.execv(sys.executable, [sys.executable, "-m", "expert.enginechild"])
-from expert.enginechild import serve
+    os.execv(sys.executable, [sys.executable, "-m", "expert.engine.child"])
+from expert.engine.child import serve
 def requests():
     for line in sys.stdin:
         if json.loads(line).get("op") == when:

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from expert import facts as facts_mod
-from expert import graph
-from expert.assess import Assessor, engine_facts
-from expert.assessment import load as load_assessment
-from expert.compiler import Compiled
-from expert.engine import EngineProcess
-from expert.knowledge import KnowledgeBase
+from expert.analysis import facts as facts_mod
+from expert.analysis import graph
+from expert.analysis.assess import Assessor, engine_facts
+from expert.assessment.model import load as load_assessment
+from expert.engine.compiler import Compiled
+from expert.engine.process import EngineProcess
+from expert.knowledge.knowledgebase import KnowledgeBase
 from tests.helpers import builtin_kb
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "expert" / "examples" / "llm-platform.yaml"
@@ -65,7 +65,7 @@ def test_the_largest_ruleset_has_a_process_to_itself(
 HOLD_UNTIL_SECOND = """
 import json, os, sys, time
 marker, held = sys.argv[1], sys.argv[2]
-from expert.enginechild import serve
+from expert.engine.child import serve
 def requests():
     asserts, holder = 0, False
     for line in sys.stdin:

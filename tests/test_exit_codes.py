@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from expert.cli import main
+from expert.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "expert/examples/llm-platform.yaml"
@@ -65,7 +65,7 @@ INTERRUPTING = textwrap.dedent(
 
     sys.meta_path.insert(0, Once())
     sys.argv = [os.path.join(os.path.dirname(sys.executable), "coherence"), *sys.argv[2:]]
-    from expert.cli import main
+    from expert.cli.main import main
     main()
     """
 )
@@ -95,8 +95,8 @@ def python_as_from_a_shell(*args: str) -> subprocess.CompletedProcess[str]:
     "module",
     [
         "click",  # while the command line itself is still loading
-        "expert.render",  # while the report machinery loads, before any command
-        "expert.assess",  # inside the command
+        "expert.render.reports",  # while the report machinery loads, before any command
+        "expert.analysis.assess",  # inside the command
     ],
 )
 def test_ctrl_c_anywhere_is_130_and_one_line(module: str) -> None:
@@ -117,7 +117,7 @@ def test_a_native_panic_exits_3_not_1(monkeypatch: pytest.MonkeyPatch) -> None:
     def panic(*args: object) -> None:
         raise PanicException("called `Result::unwrap()` on an `Err` value: alloc failed")
 
-    monkeypatch.setattr("expert.assess.Assessor.assess", panic)
+    monkeypatch.setattr("expert.analysis.assess.Assessor.assess", panic)
     code, out, err = run("assess", str(EXAMPLE), "--fail-on", "low")
     assert code == 3 and out == ""
     assert "native component failed" in err and "PanicException" in err
@@ -223,7 +223,7 @@ def test_interrupt_handler_is_left_alone_when_imported() -> None:
     fresh interpreter: this process's handler is whatever the test runner set."""
     probe = (
         "import signal; before = signal.getsignal(signal.SIGINT); "
-        "import expert.cli, interview.app; "
+        "import expert.cli.main, interview.app; "
         "raise SystemExit(0 if signal.getsignal(signal.SIGINT) is before "
         "is signal.default_int_handler else 1)"
     )

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from expert.cli import main
-from expert.provenance import parse
+from expert.assessment.provenance import parse
+from expert.cli.main import main
 
 CONFIGS = Path(__file__).resolve().parent.parent / "examples" / "configs" / "inference-platform"
 

@@ -21,11 +21,12 @@ import yaml
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from expert import assessment as assessment_mod
-from expert import facts as facts_mod
-from expert import graph, knowledge
-from expert.assess import Assessor, check_answers, engine_facts
-from expert.knowledge import KnowledgeBase
+from expert.analysis import facts as facts_mod
+from expert.analysis import graph
+from expert.analysis.assess import Assessor, check_answers, engine_facts
+from expert.assessment import model as assessment_mod
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
 from tests import oracle
 from tests.benchmarks.generate import TEMPLATES
 

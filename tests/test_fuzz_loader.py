@@ -21,14 +21,14 @@ import yaml
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from expert import assessment as assessment_mod
-from expert import knowledge
-from expert.assess import check_answers, load_assessment
-from expert.compiler import compile_kb
+from expert.analysis.assess import check_answers, load_assessment
+from expert.assessment import model as assessment_mod
+from expert.assessment.fields import FACT_KINDS
+from expert.engine.compiler import compile_kb
 from expert.errors import InputError
-from expert.fields import FACT_KINDS
-from expert.knowledge import KnowledgeBase
-from expert.patterns import OPERATORS
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import OPERATORS
 from tests.test_fuzz_engine import assessment_dicts
 
 ROOT = Path(__file__).parent.parent

@@ -22,12 +22,8 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from expert import deliverables, knowledge
-from expert import render as render_mod
-from expert.assess import Assessor
-from expert.assessment import Assessment
-from expert.knowledge import KnowledgeBase
-from expert.results import (
+from expert.analysis.assess import Assessor
+from expert.analysis.results import (
     AmplificationOut,
     Because,
     ConflictZone,
@@ -40,6 +36,11 @@ from expert.results import (
     RiskNode,
     SourceRef,
 )
+from expert.assessment.model import Assessment
+from expert.deliverables import complete as deliverables
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.render import reports as render_mod
 from tests.test_fuzz_engine import assessment_dicts, validated
 
 SCRIPT = "<script>alert(1)</script>"

@@ -1,6 +1,6 @@
 """Influence-structure derivation: edges, pairs, nestings, amplification, cycles."""
 
-from expert import graph
+from expert.analysis import graph
 from tests.helpers import builtin_kb, make
 
 VOCAB = builtin_kb().vocabulary

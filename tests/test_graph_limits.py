@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import tracemalloc
 
-from expert import assessment, graph
+from expert.analysis import graph
+from expert.assessment import model as assessment
 from tests.benchmarks.generate import chain, crowd
 from tests.helpers import builtin_kb, make
 
@@ -111,8 +112,8 @@ def test_nestings_are_capped_per_outer_loop_keeping_inversions_first() -> None:
 
 
 def test_what_the_caps_left_out_is_said_in_the_report() -> None:
-    from expert.assess import Assessor
-    from expert.render import render
+    from expert.analysis.assess import Assessor
+    from expert.render.reports import render
 
     a = assessment.validate(crowd(40, kb=KB), VOCAB, "<crowd>")
     with Assessor(KB) as ax:

@@ -9,10 +9,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from expert import assessment
-from expert.cli import main
+from expert.assessment import model as assessment
+from expert.assessment.provenance import MAX_CITATION, cite, parse
+from expert.cli.main import main
 from expert.errors import InputError
-from expert.provenance import MAX_CITATION, cite, parse
 from tests.helpers import builtin_kb
 from tests.importers.helpers import loop, run, source
 

@@ -17,11 +17,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from expert import kbschema, knowledge
-from expert.assess import Assessor
-from expert.casetest import run_cases
-from expert.cli import main
-from expert.kblint import VALIDATORS, lint
+from expert.analysis.assess import Assessor
+from expert.cli.main import main
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge import schema as kbschema
+from expert.knowledge.casetest import run_cases
+from expert.knowledge.lint import VALIDATORS, lint
 
 KB = knowledge.load()
 BUILTIN = knowledge.builtin_dir()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from expert import knowledge
-from expert.cli import main
-from expert.kbcli import golden_reminder
+from expert.cli.kb import golden_reminder
+from expert.cli.main import main
+from expert.knowledge import knowledgebase as knowledge
 
 FLAGS = ["--kind", "incoherence", "--layer", "runtime", "--layer", "safety"]
 ROLES = ["--role", "resubmits_work", "--role", "stops_work"]

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from expert import knowledge
-from expert.assess import Assessor
-from expert.assessment import Assessment
-from expert.casetest import case_assessment, run_cases
-from expert.cli import main
+from expert.analysis.assess import Assessor
+from expert.analysis.results import Results
+from expert.assessment.model import Assessment
+from expert.cli.main import main
 from expert.errors import InputError
-from expert.kblint import lint
-from expert.render import render
-from expert.results import Results
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.casetest import case_assessment, run_cases
+from expert.knowledge.lint import lint
+from expert.render.reports import render
 
 PACK = Path(__file__).parent / "packs" / "example-org"
 ADDED = "acme-maintenance-drain-vs-training"
@@ -181,8 +181,8 @@ def test_assess_reports_a_broken_pack_without_a_traceback(tmp_path: Path) -> Non
 def test_pattern_ids_that_collide_in_the_engine_hash_are_refused(tmp_path: Path) -> None:
     # Two ids whose `rule:<id>` facts share a 32-bit FNV-1a hash: the engine would drop one
     # of them in stages 2 and 3, so compiling names both and says what to do.
-    from expert.compiler import compile_kb
-    from expert.ids import fnv1a32
+    from expert.engine.compiler import compile_kb
+    from expert.engine.ids import fnv1a32
 
     first, second = "pack-pattern-522789", "pack-pattern-739192"
     assert fnv1a32(f"rule:{first}") == fnv1a32(f"rule:{second}")

@@ -16,12 +16,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from expert import assessment as assessment_mod
-from expert import knowledge
-from expert.assess import Assessor
-from expert.cli import main
-from expert.compiler import compile_kb
-from expert.rulesafety import MAX_ALPHA_STACK, MAX_CHILDREN, MAX_PATTERNS_PER_CHAIN, check_ruleset
+from expert.analysis.assess import Assessor
+from expert.assessment import model as assessment_mod
+from expert.cli.main import main
+from expert.engine.compiler import compile_kb
+from expert.engine.safety import (
+    MAX_ALPHA_STACK,
+    MAX_CHILDREN,
+    MAX_PATTERNS_PER_CHAIN,
+    check_ruleset,
+)
+from expert.knowledge import knowledgebase as knowledge
 from tests.generated_pack import COST, SYMPTOMS, write_pack
 from tests.test_fuzz_engine import check_against_oracle
 
@@ -95,7 +100,7 @@ def test_a_rule_too_large_for_any_ruleset_is_a_lint_problem_naming_its_pattern(
 ) -> None:
     """No valid pattern of today's grammar makes one rule exceed the limits, so the limit is
     lowered: the compiler must name the patterns instead of failing an assertion."""
-    from expert import rulesafety
+    from expert.engine import safety as rulesafety
 
     monkeypatch.setattr(rulesafety, "MAX_ALPHA_STACK", 1)
     out = CliRunner().invoke(main, ["kb", "lint", "--format", "json"])
@@ -113,10 +118,10 @@ def test_a_rule_too_large_for_any_ruleset_is_a_lint_problem_naming_its_pattern(
 def test_one_engine_process_finds_what_two_find(big_assessor: Assessor) -> None:
     """Many rulesets per stage are dealt out to the processes; one process takes them one
     after another and must find the same."""
-    from expert import facts as facts_mod
-    from expert import graph
-    from expert.assess import engine_facts
-    from expert.engine import EngineProcess
+    from expert.analysis import facts as facts_mod
+    from expert.analysis import graph
+    from expert.analysis.assess import engine_facts
+    from expert.engine.process import EngineProcess
 
     kb, compiled = big_assessor.kb, big_assessor.compiled
     a = assessment_mod.load(EXAMPLES / "training-cluster.yaml", kb.vocabulary)

@@ -9,9 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from expert import assessment, graph, mermaid, riskmap, svgmap
-from expert.render import render
-from expert.results import ConflictZone, RiskEdge, RiskMap, RiskNode
+from expert.analysis import graph
+from expert.analysis.results import ConflictZone, RiskEdge, RiskMap, RiskNode
+from expert.assessment import model as assessment
+from expert.deliverables import riskmap
+from expert.render import mermaid, svgmap
+from expert.render.reports import render
 from tests.benchmarks.generate import generate
 from tests.helpers import builtin_kb, make
 from tests.map_geometry import edges_behind_boxes, labels_over_boxes, map_svg, parse

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from expert import graph, knowledge
-from expert.cli import main
+from expert.analysis import graph
+from expert.assessment.masking import Mask
+from expert.cli.main import main
 from expert.errors import InputError
-from expert.masking import Mask
+from expert.knowledge import knowledgebase as knowledge
 from tests.helpers import builtin_kb, make
 
 PACK = Path(__file__).parent / "packs" / "example-delivery"

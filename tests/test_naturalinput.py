@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from expert import durations
-from expert.naturalinput import (
+from expert.assessment import durations
+from expert.assessment.naturalinput import (
     NaturalInputError,
     is_unknown,
     parse_count,

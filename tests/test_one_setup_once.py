@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from expert.assess import Assessor
-from expert.casetest import case_assessment
+from expert.analysis.assess import Assessor
+from expert.knowledge.casetest import case_assessment
 from tests.helpers import builtin_kb
 
 KB = builtin_kb()

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from expert import output
-from expert.cli import main
+from expert.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "expert/examples/llm-platform.yaml"
@@ -182,7 +182,7 @@ def test_refusal_comes_before_the_work(tmp_path: Path, monkeypatch: pytest.Monke
     def never(*args: object) -> None:
         raise AssertionError("the assessment ran although the output was refused")
 
-    monkeypatch.setattr("expert.assess.Assessor.assess", never)
+    monkeypatch.setattr("expert.analysis.assess.Assessor.assess", never)
     code, _, err = run("assess", str(EXAMPLE), "-o", str(notes))
     assert code == 2 and "--force" in err
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from expert import assessment as assessment_mod
-from expert.assess import Assessor
-from expert.render import render
-from expert.results import Results
+from expert.analysis.assess import Assessor
+from expert.analysis.results import Results
+from expert.assessment import model as assessment_mod
+from expert.render.reports import render
 from tests.helpers import builtin_kb, make
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "expert" / "examples"

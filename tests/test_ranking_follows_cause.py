@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from expert import knowledge
-from expert.assess import Assessor, load_assessment
-from expert.results import Results
+from expert.analysis.assess import Assessor, load_assessment
+from expert.analysis.results import Results
+from expert.knowledge import knowledgebase as knowledge
 from tests.benchmarks import accuracy
 
 ROOT = Path(__file__).resolve().parent.parent

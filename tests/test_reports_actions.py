@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from expert import deliverables, execsummary
-from expert.diff import diff_results, to_text
-from expert.imperative import base_form, instruction
-from expert.render import md_escape, render, times
-from expert.results import Evidence, Finding, Member
+from expert.analysis.diff import diff_results, to_text
+from expert.analysis.results import Evidence, Finding, Member
+from expert.deliverables import complete as deliverables
+from expert.deliverables import execsummary
+from expert.knowledge.imperative import base_form, instruction
+from expert.render.reports import md_escape, render, times
 from tests.helpers import builtin_kb
 from tests.test_reports_golden import EXAMPLES, NAMES, assessed
 

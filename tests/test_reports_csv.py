@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from expert.csvout import COLUMNS, neutralise
-from expert.render import render
+from expert.render.csvout import COLUMNS, neutralise
+from expert.render.reports import render
 from tests.test_reports_golden import assessed
 
 

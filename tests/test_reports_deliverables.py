@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from expert import auditgap, execsummary, inventory, mermaid, svgmap
-from expert.results import ConflictZone, CycleOut, Finding, RiskEdge, RiskMap, RiskNode
+from expert.analysis.results import ConflictZone, CycleOut, Finding, RiskEdge, RiskMap, RiskNode
+from expert.deliverables import auditgap, execsummary, inventory
+from expert.render import mermaid, svgmap
 from tests.helpers import builtin_kb, make
 from tests.test_reports_golden import assess_model, assessed
 
@@ -218,7 +219,7 @@ def test_mermaid_flowchart_structure() -> None:
 
 
 def test_every_format_renders_an_empty_assessment() -> None:
-    from expert.render import FORMATS, render
+    from expert.render.reports import FORMATS, render
 
     a = make([])
     results = assess_model(a)

@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from expert.assessment import Assessment
-from expert.render import md_escape, md_url, render, web_url
-from expert.results import Results, SourceRef
+from expert.analysis.results import Results, SourceRef
+from expert.assessment.model import Assessment
+from expert.render.reports import md_escape, md_url, render, web_url
 from tests.helpers import make
 from tests.test_reports_golden import assess_model
 

@@ -15,11 +15,11 @@ from unittest import mock
 
 import pytest
 
-from expert import deliverables
-from expert.assess import Assessor, load_assessment
-from expert.assessment import Assessment
-from expert.render import EXTENSIONS, FORMATS, render
-from expert.results import Results
+from expert.analysis.assess import Assessor, load_assessment
+from expert.analysis.results import Results
+from expert.assessment.model import Assessment
+from expert.deliverables import complete as deliverables
+from expert.render.reports import EXTENSIONS, FORMATS, render
 from tests.helpers import builtin_kb
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from expert.assess import Assessor, load_assessment
-from expert.cli import main
-from expert.render import render
+from expert.analysis.assess import Assessor, load_assessment
+from expert.cli.main import main
+from expert.render.reports import render
 from tests.helpers import builtin_kb
 from tests.test_reports_escaping import hostile
 from tests.test_reports_golden import NAMES, assessed

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from expert import assessment, respondents
-from expert.assess import Assessor
+from expert.analysis.assess import Assessor
+from expert.assessment import model as assessment
+from expert.assessment import respondents
 from expert.errors import InputError
 from tests.helpers import builtin_kb
 

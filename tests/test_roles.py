@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from expert import facts, graph
-from expert.assessment import UNKNOWN, Loop
-from expert.vocabulary import Vocabulary
+from expert.analysis import facts, graph
+from expert.assessment.model import UNKNOWN, Loop
+from expert.assessment.vocabulary import Vocabulary
 from tests.helpers import builtin_kb, make
 
 VOCAB = builtin_kb().vocabulary

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from expert import terminal
-from expert.cli import main
+from expert.cli.main import main
 
 PACK = Path("tests/packs/example-org")
 EXAMPLE = Path("expert/examples/llm-platform.yaml")

@@ -12,7 +12,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from expert.respondents import (
+from expert.assessment.respondents import (
     DISPUTED,
     flatten_answers,
     is_known,

@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from expert.assessment.provenance import cite, default_note
 from expert.errors import Problem
 from expert.importers.reader import Document
-from expert.provenance import cite, default_note
 
 
 @dataclass(frozen=True)

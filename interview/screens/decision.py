@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
-from expert.assessment import Decision
+from expert.assessment.model import Decision
 
 STATES = [
     ("Accepted: we take this risk knowingly", "accepted"),

@@ -20,11 +20,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Input
 
-from expert.assessment import UNKNOWN
+from expert.analysis.plainwords import plain
+from expert.analysis.results import Finding
+from expert.assessment.model import UNKNOWN
 from expert.errors import InputError
-from expert.plainwords import plain
-from expert.results import Finding
-from expert.templates import LoopTemplate
+from expert.knowledge.templates import LoopTemplate
 from interview import flow
 from interview.flow import Step
 from interview.questions import (

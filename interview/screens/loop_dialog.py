@@ -19,7 +19,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from expert.errors import InputError
-from expert.templates import LoopTemplate
+from expert.knowledge.templates import LoopTemplate
 from interview.questions import slugify
 from interview.widgets.question_card import MarkedList, TypedInput, marked
 

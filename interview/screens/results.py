@@ -18,13 +18,13 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from expert import economics
-from expert.assessment import Assessment, Decision
-from expert.economics import CostLine, EconomicSummary
+from expert.analysis.results import Finding, Results
+from expert.assessment.model import Assessment, Decision
+from expert.deliverables import economics
+from expert.deliverables.economics import CostLine, EconomicSummary
 from expert.errors import InputError
-from expert.knowledge import KnowledgeBase
-from expert.patterns import SEVERITY_ORDER
-from expert.results import Finding, Results
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import SEVERITY_ORDER
 from interview.screens.decision import DecisionDialog
 from interview.widgets.explanation import explain
 from interview.widgets.live_panel import KIND_LABEL, counts_line

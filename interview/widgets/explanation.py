@@ -10,10 +10,10 @@ from __future__ import annotations
 from textual.content import Content
 from textual.markup import escape
 
-from expert import economics
-from expert.economics import EconomicSummary
-from expert.plainwords import because_field, plain, value_words
-from expert.results import Finding, Results
+from expert.analysis.plainwords import because_field, plain, value_words
+from expert.analysis.results import Finding, Results
+from expert.deliverables import economics
+from expert.deliverables.economics import EconomicSummary
 from interview.session import Session
 
 KIND_NAME = {

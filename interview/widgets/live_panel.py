@@ -14,8 +14,8 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from expert.patterns import SEVERITY_ORDER
-from expert.results import Results
+from expert.analysis.results import Results
+from expert.knowledge.patterns import SEVERITY_ORDER
 from interview.session import Session
 
 KIND_LABEL = {

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from expert.assessment import UNKNOWN
+from expert.assessment.model import UNKNOWN
 from interview import flow
 from interview.flow import Step
 from interview.session import Session

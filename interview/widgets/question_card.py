@@ -27,7 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from expert.assessment import UNKNOWN
+from expert.assessment.model import UNKNOWN
 from interview import flow
 from interview.flow import Step
 from interview.questions import UNKNOWN_LABEL, AnswerSpec, as_text, duration_reading

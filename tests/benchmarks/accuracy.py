@@ -278,8 +278,8 @@ def load_floors(path: Path = FLOORS) -> dict[str, float]:
 
 def measure(root: Path = CORPUS, only: list[str] | None = None) -> dict[str, Any]:
     """Assess every incident with one engine and return per-case scores and totals."""
-    from expert import knowledge
-    from expert.assess import Assessor, load_assessment
+    from expert.analysis.assess import Assessor, load_assessment
+    from expert.knowledge import knowledgebase as knowledge
 
     kb = knowledge.load()
     known = {p.id: p.kind for p in kb.active()}

@@ -101,11 +101,13 @@ def _cpu_of(pids: list[int | None]) -> float:
 def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict[str, Any]:
     """All stages for one size, in this process; `text`, if given, is the assessment to run
     (else a generated platform of n_loops loops)."""
-    from expert import deliverables, graph, knowledge
-    from expert import facts as facts_mod
-    from expert.assess import Assessor, load_assessment
-    from expert.compiler import compile_kb
-    from expert.render import FORMATS, render
+    from expert.analysis import facts as facts_mod
+    from expert.analysis import graph
+    from expert.analysis.assess import Assessor, load_assessment
+    from expert.deliverables import complete as deliverables
+    from expert.engine.compiler import compile_kb
+    from expert.knowledge import knowledgebase as knowledge
+    from expert.render.reports import FORMATS, render
     from tests.benchmarks.generate import generate_yaml
 
     clock = _Clock()

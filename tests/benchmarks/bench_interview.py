@@ -55,8 +55,8 @@ async def rerun_latencies(
 ) -> tuple[list[float], list[float], list[float]]:
     """(Enter -> findings on screen, saved -> findings on screen, assessment run alone) in
     seconds, per answer to the owner question of loop `loop_id`."""
-    from expert import knowledge
-    from expert.assess import Assessor
+    from expert.analysis.assess import Assessor
+    from expert.knowledge import knowledgebase as knowledge
     from interview import resume
     from interview.app import InterviewApp
     from interview.assessproc import ProcessAssessor
@@ -123,8 +123,8 @@ def main() -> None:
     )
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up figures")
     args = parser.parse_args()
-    from expert import knowledge
-    from expert.assessment import load as load_assessment
+    from expert.assessment.model import load as load_assessment
+    from expert.knowledge import knowledgebase as knowledge
     from tests.benchmarks.generate import generate_yaml
 
     with tempfile.TemporaryDirectory() as tmp:

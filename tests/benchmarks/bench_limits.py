@@ -8,7 +8,7 @@
 - crowd: N loops of every kind, all acting on one resource (generate.py: crowd).
 
 For each, it prints the influence structure's size (edges, loop pairs, deadline nestings,
-amplification paths, and what the caps in expert/graph.py left out) and the wall time, peak
+amplification paths, and what the caps in expert/analysis/graph.py left out) and the wall time, peak
 memory and output size of `coherence assess FILE --format json -o OUT` in a new process. The
 CLI runs once on a small file first so that Python's bytecode cache is warm, as it is for an
 installed package. Target (reported, not asserted): each under 5 s end to end.
@@ -61,7 +61,9 @@ def _cli(path: Path, out: Path) -> tuple[float, float]:
 
 
 def measure(shape: str, size: int, tmp: Path) -> dict[str, Any]:
-    from expert import assessment, graph, knowledge
+    from expert.analysis import graph
+    from expert.assessment import model as assessment
+    from expert.knowledge import knowledgebase as knowledge
 
     kb = knowledge.load([])
     doc = chain(size, CHAIN_LOOPS, kb=kb) if shape == "chain" else crowd(size, kb=kb)

@@ -451,7 +451,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     kb = None
     if not args.no_answers:
-        from expert import knowledge
+        from expert.knowledge import knowledgebase as knowledge
 
         kb = knowledge.load([])
     sys.stdout.write(generate_yaml(args.loops, args.seed, kb))

@@ -65,9 +65,10 @@ def dom(browser: str, page: Path) -> str:
 
 def assessments(sizes: list[int]) -> list[tuple[str, object, object]]:
     """(name, results, assessment) for both examples and a generated assessment per size."""
-    from expert import assessment, deliverables
-    from expert.assess import Assessor, load_assessment
-    from expert.knowledge import load
+    from expert.analysis.assess import Assessor, load_assessment
+    from expert.assessment import model as assessment
+    from expert.deliverables import complete as deliverables
+    from expert.knowledge.knowledgebase import load
     from tests.benchmarks.generate import generate
 
     kb = load([])
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    from expert.render import render
+    from expert.render.reports import render
 
     args.out.mkdir(parents=True, exist_ok=True)
     failed = []

@@ -25,8 +25,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from expert import knowledge  # noqa: E402
-from expert.assessment import UNKNOWN, load  # noqa: E402
+from expert.assessment.model import UNKNOWN, load  # noqa: E402
+from expert.knowledge import knowledgebase as knowledge  # noqa: E402
 from interview.questions import spec_for  # noqa: E402
 
 TMUX = "iv"

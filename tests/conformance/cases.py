@@ -2,7 +2,7 @@
 
 Imported by the parent test process (oracle, validator checks) and by child.py (engine run).
 It must never import durable: the parent process keeps the C extension out of its address space.
-Every ruleset uses only the allowed grammar (see expert/rulesafety.py) unless its case name
+Every ruleset uses only the allowed grammar (see expert/engine/safety.py) unless its case name
 starts with ``crash_`` (documented crash shapes, run only in a child and never required to crash).
 """
 

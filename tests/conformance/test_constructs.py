@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("expert") is None:  # pytest run without the repo root on sys.path
     sys.path.insert(0, str(ROOT))
 
-from expert.rulesafety import (  # noqa: E402
+from expert.engine.safety import (  # noqa: E402
     MAX_ALPHA_STACK,
     alpha_stack_bound,
     check_fact,

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from expert import assessment
+from expert.assessment import model as assessment
 from expert.importers import ImportResult, import_paths
 from tests.helpers import builtin_kb
 

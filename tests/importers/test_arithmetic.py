@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from expert.assess import Assessor, load_assessment
+from expert.analysis.assess import Assessor, load_assessment
 from expert.importers import import_paths
 from expert.yamlio import dump_yaml
 from tests.helpers import builtin_kb

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from expert.assess import Assessor, load_assessment
+from expert.analysis.assess import Assessor, load_assessment
 from expert.yamlio import dump_yaml
 from tests.helpers import builtin_kb
 from tests.importers.helpers import loop, run, source

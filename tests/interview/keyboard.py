@@ -16,8 +16,8 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
-from expert import knowledge
-from expert.assessment import UNKNOWN
+from expert.assessment.model import UNKNOWN
+from expert.knowledge import knowledgebase as knowledge
 from interview.app import InterviewApp
 from interview.questions import spec_for
 from interview.screens.interview import InterviewScreen

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from expert import knowledge
 from expert.errors import InputError
+from expert.knowledge import knowledgebase as knowledge
 from interview.session import Session
 
 ANSWER = 0.5

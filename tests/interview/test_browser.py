@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from expert import knowledge
-from expert.assess import load_assessment
+from expert.analysis.assess import load_assessment
+from expert.knowledge import knowledgebase as knowledge
 
 from .places import FIXTURE
 

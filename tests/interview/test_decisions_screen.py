@@ -10,11 +10,12 @@ from pathlib import Path
 import yaml
 from textual.widgets import DataTable, Input, Static
 
-from expert import respondents
+from expert.assessment import respondents
 from interview import resume
 from interview.flow import Step
 from interview.screens.decision import DecisionDialog
 from interview.screens.results import ResultsScreen
+from tests.helpers import builtin_kb
 
 from .keyboard import make_app, settle
 
@@ -73,7 +74,9 @@ async def test_a_merged_file_with_a_disagreement_opens(tmp_path: Path) -> None:
     one = yaml.safe_load(EXAMPLE.read_text())
     two = yaml.safe_load(EXAMPLE.read_text())
     two["loops"][0]["timescale"] = "13m"
-    merged = respondents.merge([("Platform", one), ("Inference", two)])
+    merged = respondents.merge(
+        [("Platform", one), ("Inference", two)], vocab=builtin_kb().vocabulary
+    )
     assert len(merged.disputes) == 1
     path = tmp_path / "merged.yaml"
     path.write_text(merged.to_yaml())

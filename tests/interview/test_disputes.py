@@ -11,9 +11,9 @@ import pytest
 import yaml
 from textual.widgets import OptionList, Static
 
-from expert import respondents
-from expert.assess import Assessor
-from expert.assessment import load
+from expert.analysis.assess import Assessor
+from expert.assessment import respondents
+from expert.assessment.model import load
 from expert.errors import InputError
 from interview import resume
 from interview.flow import Step

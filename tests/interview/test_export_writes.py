@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from expert.assess import Assessor, load_assessment
+from expert.analysis.assess import Assessor, load_assessment
 from expert.errors import InputError
-from expert.knowledge import load
+from expert.knowledge.knowledgebase import load
 from interview.export import report_path, write_reports
 
 EXAMPLE = Path(__file__).parents[2] / "expert" / "examples" / "llm-platform.yaml"

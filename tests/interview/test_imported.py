@@ -9,8 +9,8 @@ import yaml
 from click.testing import CliRunner
 from textual.widgets import Static
 
-from expert.cli import main as cli
-from expert.provenance import source_of
+from expert.assessment.provenance import source_of
+from expert.cli.main import main as cli
 from interview import flow, resume
 from interview.flow import Step
 from interview.questions import source_words
@@ -161,7 +161,7 @@ def _nodes(node):  # type: ignore[no-untyped-def]
 
 def test_answering_an_imported_question_drops_its_source(tmp_path: Path) -> None:
     """The user's own answer is no longer what the import found in a file."""
-    from expert.knowledge import load
+    from expert.knowledge.knowledgebase import load
     from interview.session import Session
 
     path = tmp_path / "imported.yaml"

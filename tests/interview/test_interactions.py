@@ -14,14 +14,14 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
-from expert import engine as engine_mod
-from expert import knowledge
-from expert.assess import Assessor, load_assessment
-from expert.assessment import UNKNOWN
-from expert.engine import EngineProcess
-from expert.knowledge import KnowledgeBase
-from expert.plainwords import plain
-from expert.render import EXTENSIONS, FORMATS
+from expert.analysis.assess import Assessor, load_assessment
+from expert.analysis.plainwords import plain
+from expert.assessment.model import UNKNOWN
+from expert.engine import process as engine_mod
+from expert.engine.process import EngineProcess
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.render.reports import EXTENSIONS, FORMATS
 from interview import resume
 from interview.__main__ import main
 from interview.flow import Step

@@ -50,11 +50,11 @@ from typing import Any
 
 import pytest
 
-from expert import knowledge
-from expert.assess import load_assessment
-from expert.assessment import UNKNOWN, Assessment
+from expert.analysis.assess import load_assessment
+from expert.assessment.model import UNKNOWN, Assessment
 from expert.errors import InputError
-from expert.knowledge import KnowledgeBase
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
 from interview import resume
 
 from .keyboard import make_app

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from expert import knowledge
-from expert.assess import load_assessment
-from expert.assessment import UNKNOWN
+from expert.analysis.assess import load_assessment
+from expert.assessment.model import UNKNOWN
+from expert.knowledge import knowledgebase as knowledge
 from interview import resume
 
 from .keyboard import make_app

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from expert.assess import Assessor, load_assessment
-from expert.knowledge import load
+from expert.analysis.assess import Assessor, load_assessment
+from expert.knowledge.knowledgebase import load
 from interview.widgets.live_panel import by_severity, counts_line
 
 EXAMPLE = Path(__file__).parents[2] / "expert" / "examples" / "llm-platform.yaml"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Static
 
-from expert import economics, knowledge
-from expert.assess import Assessor, load_assessment
+from expert.analysis.assess import Assessor, load_assessment
+from expert.deliverables import economics
+from expert.knowledge import knowledgebase as knowledge
 from interview import resume
 from interview.flow import Step
 from interview.screens.results import ResultsScreen

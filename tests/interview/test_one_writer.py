@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from expert import knowledge
-from expert.assess import load_assessment
+from expert.analysis.assess import load_assessment
 from expert.errors import InputError
-from expert.knowledge import KnowledgeBase
-from expert.patterns import Question
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import Question
 from interview import lock, resume
 from interview.session import OutsideChange, Session
 

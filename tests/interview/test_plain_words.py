@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from expert import knowledge
-from expert.assess import Assessor, load_assessment
-from expert.knowledge import KnowledgeBase
-from expert.plainwords import clearing_answer, plain
+from expert.analysis.assess import Assessor, load_assessment
+from expert.analysis.plainwords import clearing_answer, plain
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "expert" / "examples").glob("*.yaml"))
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")

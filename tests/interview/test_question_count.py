@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from expert import knowledge
-from expert.assess import load_assessment
-from expert.assessment import UNKNOWN, Assessment
-from expert.conditions import evaluate, resolve
-from expert.knowledge import KnowledgeBase
+from expert.analysis.assess import load_assessment
+from expert.assessment.model import UNKNOWN, Assessment
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.conditions import evaluate, resolve
+from expert.knowledge.knowledgebase import KnowledgeBase
 from interview import flow
 from interview.questions import applies, encoded
 from interview.relevance import field_of, readers

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from expert import knowledge
-from expert.assessment import UNKNOWN, validate
-from expert.knowledge import KnowledgeBase
-from expert.patterns import Question
+from expert.assessment.model import UNKNOWN, validate
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import Question
 from interview.questions import (
     AnswerError,
     AnswerSpec,
@@ -90,7 +90,7 @@ def test_the_platform_name_cannot_be_unknown(kb: KnowledgeBase) -> None:
         ("text", "  Edge team ", "Edge team"),
         ("text", "don't know", UNKNOWN),
         ("duration", "?", UNKNOWN),
-        # typed as people write them (expert.naturalinput)
+        # typed as people write them (expert.assessment.naturalinput)
         ("text", "Nobody knows", UNKNOWN),
         ("text", "unknown", UNKNOWN),
         ("text", "Don't know.", UNKNOWN),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from textual.widgets import OptionList
 
-from expert import knowledge
-from expert.assess import load_assessment
-from expert.assessment import UNKNOWN
+from expert.analysis.assess import load_assessment
+from expert.assessment.model import UNKNOWN
+from expert.knowledge import knowledgebase as knowledge
 from interview import flow
 from interview.flow import Step
 from interview.screens.loop_dialog import LoopDialog

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from expert import knowledge
-from expert.assess import load_assessment
-from expert.assessment import UNKNOWN
+from expert.analysis.assess import load_assessment
+from expert.assessment.model import UNKNOWN
 from expert.errors import InputError
-from expert.knowledge import KnowledgeBase
-from expert.patterns import Question
-from expert.templates import LoopTemplate
+from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import Question
+from expert.knowledge.templates import LoopTemplate
 from interview import flow, resume
 from interview.session import Session
 

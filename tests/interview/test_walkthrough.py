@@ -9,10 +9,10 @@ from pathlib import Path
 from click.testing import CliRunner
 from textual.widgets import DataTable, Static
 
-from expert import knowledge
-from expert.assess import load_assessment
-from expert.assessment import UNKNOWN
-from expert.cli import main as cli
+from expert.analysis.assess import load_assessment
+from expert.assessment.model import UNKNOWN
+from expert.cli.main import main as cli
+from expert.knowledge import knowledgebase as knowledge
 from interview.screens.results import ResultsScreen
 
 from .keyboard import Keyboard, LoopPlan, Plan, make_app, settle

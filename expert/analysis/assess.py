@@ -1,0 +1,178 @@
+"""The assessment pipeline, end to end:
+
+assessment -> graph.derive (influence structure) -> facts.build (engine facts)
+-> engine (child process, compiled knowledge base) -> explain (findings with provenance)
+-> results (what reports render)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from expert import __version__, collector
+from expert.analysis import facts as facts_mod
+from expert.analysis import graph, ranking
+from expert.analysis.explain import Explainer
+from expert.analysis.results import Results
+from expert.assessment import model as assessment_mod
+from expert.assessment.model import UNKNOWN, Assessment
+from expert.deliverables import riskmap
+from expert.deliverables.complete import complete as complete_deliverables
+from expert.engine.compiler import Compiled, compile_kb
+from expert.engine.process import EngineProcess
+from expert.errors import Problem
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import SEVERITY_ORDER
+
+KIND_ORDER = ["incoherence", "auditability", "symptom", "ghost-cost"]
+
+
+def check_answers(a: Assessment, kb: KnowledgeBase, source: str = "<assessment>") -> list[Problem]:
+    """Answers must belong to known loop questions and fit their choices."""
+    problems = []
+    for i, lp in enumerate(a.loops):
+        for qid, value in lp.answers.items():
+            q = kb.questions.get(qid)
+            where = f"loops[{i}] (id {lp.id}).answers.{qid}"
+            if q is None or q.answer is None or q.about != "loop":
+                problems.append(
+                    Problem(
+                        source,
+                        f"no knowledge-base question {qid!r} stores an answer here",
+                        where=where,
+                        fix="remove it, or load the pack that defines it (--kb)",
+                    )
+                )
+                continue
+            if value == UNKNOWN or value is None:
+                continue
+            choices = [str(c.value) for c in q.choices]
+            if q.answer == "yesno" and value not in ("yes", "no"):
+                problems.append(
+                    Problem(source, f"answer {value!r} is not yes, no or unknown", where=where)
+                )
+            elif q.answer == "category" and str(value) not in choices:
+                problems.append(
+                    Problem(
+                        source, f"answer {value!r} is not one of {', '.join(choices)}", where=where
+                    )
+                )
+            elif q.answer == "set" and (
+                not isinstance(value, list) or any(str(v) not in choices for v in value)
+            ):
+                problems.append(
+                    Problem(
+                        source,
+                        f"answer must be a list drawn from {', '.join(choices)}",
+                        where=where,
+                    )
+                )
+            elif q.answer == "number" and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                problems.append(
+                    Problem(source, f"answer {value!r} is not a whole number", where=where)
+                )
+    return problems
+
+
+def load_assessment(path: Path | str, kb: KnowledgeBase) -> Assessment:
+    """Read and validate an assessment file against the knowledge base."""
+    # Answer checks join the loader's one-pass report, so fixing one problem never reveals
+    # the next.
+    return assessment_mod.load(
+        path, kb.vocabulary, checks=lambda a: check_answers(a, kb, str(path))
+    )
+
+
+def engine_facts(base: facts_mod.FactBase, compiled: Compiled) -> list[dict[str, Any]]:
+    """Only what some rule reads crosses into the engine (smaller, faster). The scope is
+    left out: the engine puts each run in a session of its own (expert/engine/process.py)."""
+    out = []
+    keep_of: dict[str, frozenset[str] | None] = {}
+    for fact in base.facts.values():
+        kind = fact["kind"]
+        if kind not in keep_of:
+            wanted = compiled.attrs.get(kind)
+            keep_of[kind] = None if wanted is None else frozenset(wanted) | {"id", "kind"}
+        keep = keep_of[kind]
+        if keep is not None:
+            out.append({k: v for k, v in fact.items() if k in keep})
+    return out
+
+
+class Assessor:
+    """Holds the compiled knowledge base and a contained engine across runs."""
+
+    def __init__(self, kb: KnowledgeBase, engine: EngineProcess | None = None) -> None:
+        self.kb = kb
+        self.compiled = compile_kb(kb)
+        self.engine = engine or EngineProcess()
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> Assessor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def assess(self, a: Assessment, deliverables: bool = True) -> Results:
+        """Findings, risk map and open questions; with `deliverables`, also the inventory,
+        economics, audit gaps and summary (the interview leaves those to its export, so a
+        re-run after each answer does only what the screen shows)."""
+        with collector.paused():  # see expert/collector.py
+            results = self._assess(a)
+            # This run's knowledge base, so an organisation pack's cost models are honoured.
+            return complete_deliverables(results, a, self.kb) if deliverables else results
+
+    def _assess(self, a: Assessment) -> Results:
+        kb = self.kb
+        structure = graph.derive(a, kb.vocabulary)
+        base = facts_mod.build(
+            a, structure, kb.vocabulary, scope="a", answer_fields=kb.answer_fields()
+        )
+        firings, errors = self.engine.run(
+            self.compiled, engine_facts(base, self.compiled), base.loops_of
+        )
+        ex = Explainer(a, kb, self.compiled, structure, base)
+        found = ex.stage1([f for f in firings if f["stage"] == 1])
+        symptoms = ex.derived(firings, 2, found)
+        costs = ex.derived(firings, 3, {**found, **symptoms})
+        findings = sorted([*found.values(), *symptoms.values(), *costs.values()], key=_order)
+        questions = sorted(
+            ex.questions.values(),
+            key=lambda q: (
+                q.answered_unknown,
+                -len(q.settles) - len(q.could_settle),
+                kb.questions[q.id].priority,
+                q.loop,
+                q.id,
+            ),
+        )
+        results = Results(
+            tool={"name": "control-coherence", "version": __version__},
+            knowledge_base=kb.record(),
+            system={"name": a.system.name},
+            findings=findings,
+            risk_map=riskmap.build(
+                a, structure, [f for f in findings if f.evidence.shown], kb.vocabulary
+            ),
+            open_questions=questions,
+            engine_errors=errors,
+            held_back=sum(not f.evidence.shown for f in findings),
+            to_check=ranking.to_check(findings, ex.settling),
+        )
+        return results
+
+
+def _order(f: Any) -> tuple[Any, ...]:
+    return (
+        KIND_ORDER.index(f.kind),
+        not f.evidence.shown,
+        f.status != "confirmed",
+        -SEVERITY_ORDER.index(f.severity),
+        f.id,
+    )

@@ -1,0 +1,810 @@
+"""Where a rule firing becomes an explained finding.
+
+The engine reports only which facts each rule matched. Everything a reader needs is
+reconstructed here from the knowledge base and the user's own answers: which term of the
+pattern each answer satisfied (with its value), whether any was unknown (then the finding is
+possible), the chain from findings to symptoms to costs, the narrative with the user's loop
+names, what would clear it, and the questions that would settle it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from expert.analysis import ranking
+from expert.analysis.facts import FactBase, loop_values
+from expert.analysis.graph import Structure
+from expert.analysis.plainwords import because_words, clearing_answer, label, plain, value_words
+from expert.analysis.results import Because, Finding, Member, OpenQuestion, SourceRef
+from expert.assessment import durations
+from expert.assessment.fields import spec as field_spec
+from expert.assessment.model import UNKNOWN, Assessment
+from expert.assessment.provenance import source_of
+from expert.engine.compiler import Compiled
+from expert.engine.ids import group_id
+from expert.knowledge import comparisons
+from expert.knowledge.conditions import CORE_FIELDS, ResolvedField, evaluate, evaluate_op, resolve
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import SEVERITY_ORDER, Pattern, Question, Severity, Term
+
+Status = Literal["confirmed", "possible"]
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
+
+# The knowledge-base question behind each structural dimension, and how it is put about one
+# loop (see CORE_FIELDS in conditions.py).
+STRUCTURE_QUESTIONS = {
+    "acts": ("loop-actuations", "What does {loop} do when it acts?"),
+    "reacts": ("loop-triggers", "What makes {loop} act, and which signals does it watch?"),
+    "reach": ("loop-acts-on", "Which resources or work units does {loop} act on?"),
+}
+# Which attribute of a matched fact names the resource it concerns (for grouping matches).
+_RESOURCE_ATTR = {
+    "pair": "resource",
+    "edge": "resource",
+    "acts": "resource",
+    "resource": "resource",
+}
+_NAMED_ATTRS = ("loop", "resource", "a", "b", "outer", "inner", "first", "last")
+_NAMED_MEMBERS = 8  # matches named in a grouped finding's narrative; every one is in `members`
+# Plain-words questions for unknown values of derived facts, with the user's names.
+_PLAIN_FACT = {
+    ("acts", "timescale_vs_startup"): "How fast does {loop} react, and how long does {resource} "
+    "take to start?",
+    ("acts", "deadline_vs_startup"): "What is the timeout of {loop}, and how long does "
+    "{resource} take to start?",
+    ("acts", "timescale_vs_checkpoint_interval"): "How often does {loop} act, and how often "
+    "does {resource} save its progress?",
+    ("acts", "deadline_vs_checkpoint_duration"): "What is the timeout of {loop}, and how long "
+    "does {resource} take to write one checkpoint?",
+    ("acts", "*"): "What else do {loop} and the loops beside it do to {resource}?",
+    ("resource", "startup_time"): "How long does {resource} take to start and become useful?",
+    ("resource", "checkpoint_interval"): "How often does {resource} save its progress?",
+    ("resource", "checkpoint_duration"): "How long does {resource} take to write one checkpoint?",
+    ("resource", "synchronized"): "Must all members of {resource} reach each step together?",
+    ("resource", "*"): "What kind of resource is {resource}?",
+    ("pair", "same_layer"): "Which layers do {a} and {b} belong to?",
+    ("pair", "*"): "How fast do {a} and {b} react?",
+    ("nesting", "*"): "What are the timeouts of {outer} and {inner}, and does {outer} cancel "
+    "the work below it when it gives up?",
+    ("amplification", "*"): "How many times does each retrying loop from {first} to {last} retry?",
+    ("cycle", "*"): "How fast do the loops in the cycle starting at {first} react?",
+}
+_PLAIN_PLATFORM = "What does the platform run: inference, training or both?"
+_PLAIN_OTHER = "Which answers about these loops are still unknown?"
+_PLAIN_LOOP_FALLBACK = "a detail of how it acts is not yet known"
+
+
+def readable(value: Any) -> str:
+    """An answer as a person would read it."""
+    if value is None:
+        return "not answered"
+    if isinstance(value, dict):  # three-valued set (emits/reacts)
+        yes = [k for k, v in value.items() if v == "yes"]
+        maybe = [k for k, v in value.items() if v == "unknown"]
+        if not yes and maybe:
+            return UNKNOWN
+        return ", ".join(yes) + (" (and possibly more)" if maybe else "") if yes else "none"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "none"
+    if hasattr(value, "model_dump"):
+        return ", ".join(f"{k}={v}" for k, v in value.model_dump(exclude_none=True).items())
+    return str(value)
+
+
+def _fact_value(fact: dict[str, Any], field: str, kind: str) -> str:
+    """Readable value of a derived fact's field (through the field registry's encoding)."""
+    spec = field_spec(kind, field)
+    if spec is None:
+        return "?"
+    if spec.type == "interval":
+        lo, hi = fact[f"{spec.attr}_lo"], fact[f"{spec.attr}_hi"]
+        if hi >= spec.unknown_hi:
+            return UNKNOWN
+        if spec.unit == "ms":
+            return durations.describe(durations.Interval(lo, hi))
+        if spec.unit == "x100":
+            return f"{lo / 100:g}x" if lo == hi else f"{lo / 100:g}x-{hi / 100:g}x"
+        return str(lo) if lo == hi else f"{lo}-{hi}"
+    if spec.type == "set":
+        return readable(
+            {k.split("__", 1)[1]: v for k, v in fact.items() if k.startswith(f"{spec.attr}__")}
+        )
+    return str(fact.get(spec.attr, "?"))
+
+
+class Explainer:
+    def __init__(
+        self,
+        assessment: Assessment,
+        kb: KnowledgeBase,
+        compiled: Compiled,
+        structure: Structure,
+        facts: FactBase,
+    ) -> None:
+        self.a, self.kb, self.compiled, self.structure, self.facts = (
+            assessment,
+            kb,
+            compiled,
+            structure,
+            facts,
+        )
+        self.loops = {lp.id: lp for lp in assessment.loops}
+        self.values = {lp.id: loop_values(lp, structure) for lp in assessment.loops}
+        self.answer_fields = kb.answer_fields()
+        self.questions: dict[tuple[str, str], OpenQuestion] = {}
+        self.platform_because: dict[str, list[Because]] = {}
+        self._plans: dict[str, _Plan] = {}
+        self._loop_fields: dict[tuple[str, str], str] = {}  # (loop, field) -> readable value
+        self._question_for: dict[str, Question | None] = {}
+        self._settle_cache: dict[tuple[str, str, str], str] = {}
+        # finding id -> the questions (plain words) that would settle what it rests on
+        self.settling: dict[str, list[str]] = {}
+        self._resources = {r.id: r for r in assessment.resource_list()}
+        self._acting_on: dict[str, list[str]] = {}
+        for lp in assessment.loops:
+            if isinstance(lp.acts_on, list):
+                for rid in lp.acts_on:
+                    self._acting_on.setdefault(rid, []).append(lp.id)
+
+    def _plan(self, p: Pattern) -> _Plan:
+        """What explaining any firing of p needs from the knowledge base, worked out once."""
+        plan = self._plans.get(p.id)
+        if plan is None:
+
+            def check(var: str, term: Term) -> _Check:
+                fact = p.match[var].fact
+                field = resolve(fact, term.field, self.kb.vocabulary, self.answer_fields)
+                assert field is not None  # checked when the pattern was compiled
+                return _Check(var, term, field, term.op, term.operand, term.strict)
+
+            plan = _Plan(
+                checks=[check(var, t) for var, fm in p.match.items() for t in fm.where],
+                escalations=[
+                    [check(var, t) for var, terms in esc.when.items() for t in terms]
+                    for esc in p.escalate
+                ],
+                attr_of=_AttrOf(p, self),
+                sources=[SourceRef(**s.model_dump()) for s in p.sources],
+            )
+            self._plans[p.id] = plan
+        return plan
+
+    # -- naming
+    def name(self, loop_id: str) -> str:
+        lp = self.loops.get(loop_id)
+        if lp is None or lp.name in (None, UNKNOWN):
+            return loop_id
+        return lp.name
+
+    def _loop_field(self, loop_id: str, field: str) -> str:
+        key = (loop_id, field)
+        text = self._loop_fields.get(key)
+        if text is None:
+            if field == "name":
+                text = self.name(loop_id)
+            elif field.startswith("answers."):
+                text = readable(self.loops[loop_id].answers.get(field.split(".", 1)[1]))
+            else:
+                text = readable(self.values[loop_id].get(field))
+            self._loop_fields[key] = text
+        return text
+
+    def render(self, template: str, bound: dict[str, dict[str, Any]], pattern: Pattern) -> str:
+        def sub(m: re.Match[str]) -> str:
+            var, field = m.group(1), m.group(2)
+            fact = bound.get(var)
+            if fact is None:
+                return m.group(0)
+            kind = pattern.match[var].fact
+            if kind == "loop":
+                text = self._loop_field(fact["loop"], field or "name")
+                spec = field_spec(kind, field) if field else None
+            else:
+                spec = field_spec(kind, field or "id")
+                if spec is None:
+                    return m.group(0)
+                if spec.type == "ident":
+                    # The user's own names: a resource's `name` where it has one, as loops'.
+                    value = fact[spec.attr]
+                    if spec.attr == "resource":
+                        return self._resource_name(value)
+                    return self.name(value) if value in self.loops else value
+                text = _fact_value(fact, spec.name, kind)
+            # Vocabulary values read as words: a list as its labels ("terminate work, retry
+            # work"); one word as itself unless it is an id ("throughput" stays, since the
+            # objective labels are imperatives, but "per_client" reads as its label).
+            if spec is not None and spec.type == "set":
+                return value_words(self.kb, text)
+            if spec is not None and spec.type == "category":
+                return plain(self.kb, text)
+            return text
+
+        return _PLACEHOLDER.sub(sub, template)
+
+    # -- stage 1
+    def _terms(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> list[tuple[str, Term, str]]:
+        """(variable, term, three-valued result) for every non-join term of the match."""
+        plan = self._plan(p)
+        memo = plan.results
+        out = []
+        for n, c in enumerate(plan.checks):
+            if c.op != "same_as":
+                # A non-join term reads only its own fact, and one fact (a loop, say) is in
+                # many matches of a pattern: each term is evaluated once per fact.
+                fact = bound[c.var]
+                key = (n, fact["id"])
+                result = memo.get(key)
+                if result is None:
+                    result = memo[key] = evaluate_op(
+                        c.op, c.operand, c.strict, c.field, fact, bound, plan.attr_of
+                    )
+                out.append((c.var, c.term, result))
+        return out
+
+    def _because(
+        self, p: Pattern, var: str, term: Term, fact: dict[str, Any], result: str
+    ) -> Because:
+        kind = p.match[var].fact
+        if kind == "loop":
+            loop_id = fact["loop"]
+            value = self._loop_field(loop_id, term.field)
+            return Because(
+                loop=loop_id,
+                field=term.field,
+                value=value,
+                unknown=result == "unknown",
+                source=source_of(self.loops[loop_id], term.field),
+                said=because_words(self.kb, term.field, value),
+            )
+        loops = self.facts.loops_of.get(fact["id"], [])
+        field = term.field
+        compared = comparisons.sentence(
+            kind,
+            field,
+            fact,
+            lambda i: self.name(i) if i in self.loops else self._resource_name(i),
+        )
+        if compared is not None:
+            return Because(
+                loop=loops[0] if len(loops) == 1 else None,
+                field="comparison",
+                value=compared,
+                unknown=result == "unknown",
+                said=compared,
+            )
+        source = self._fact_source(kind, fact, field)
+        value = _fact_value(fact, field, kind)
+        said = because_words(self.kb, f"{kind}.{field}", value)
+        if kind == "edge":
+            value = (
+                f"{self.name(fact['source'])} -> {self.name(fact['target'])}: "
+                f"{fact['signal']} on {fact['resource']}"
+            )
+            field = "influence"
+            said = (
+                f"what {self.name(fact['source'])} does leads to "
+                f"“{label(self.kb, str(fact['signal']))}” on "
+                f"{self._resource_name(str(fact['resource']))}, and "
+                f"{self.name(fact['target'])} reacts to it"
+            )
+        return Because(
+            loop=loops[0] if len(loops) == 1 else None,
+            field=f"{kind}.{field}",
+            value=value,
+            unknown=result == "unknown",
+            source=source,
+            said=said,
+        )
+
+    def _fact_source(self, kind: str, fact: dict[str, Any], field: str) -> str | None:
+        """Where a resource's value, or both sides of a loop-to-resource ratio, came from
+        when they were imported (a ratio cites each side it has a source for)."""
+        if kind == "resource":
+            return source_of(self._resources.get(fact["id"].split(":", 1)[1]), field)
+        if kind == "acts" and "_vs_" in field:
+            mine, theirs = field.split("_vs_", 1)
+            cited = [
+                source_of(self.loops.get(fact.get("loop", "")), mine),
+                source_of(self._resources.get(fact.get("resource", "")), theirs),
+            ]
+            return ", ".join(c for c in cited if c) or None
+        return None
+
+    def _severity(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> tuple[Severity, str]:
+        severity: Severity = p.severity
+        reason = ""
+        plan = self._plan(p)
+        for esc, checks in zip(p.escalate, plan.escalations, strict=True):
+            ok = all(
+                evaluate_op(c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of)
+                == "yes"
+                for c in checks
+            )
+            if ok and SEVERITY_ORDER.index(esc.to) > SEVERITY_ORDER.index(severity):
+                severity, reason = esc.to, self.render(esc.because, bound, p)
+        return severity, reason
+
+    def _clears(
+        self, p: Pattern, bound: dict[str, dict[str, Any]], terms: list[tuple[str, Term, str]]
+    ) -> list[str]:
+        out = [self.render(c, bound, p) for c in p.clears]
+        for var, term, result in terms:
+            if result == "unknown" and p.match[var].fact == "loop":
+                loop = self.name(bound[var]["loop"])
+                out.append(clearing_answer(self.kb, loop, term.field, term.op, term.operand))
+        return out
+
+    def _ask(self, question_id: str, loop_id: str, finding: str) -> None:
+        """Ask a question about a loop, unless the loop already answers it."""
+        q = self.kb.questions.get(question_id)
+        if q is None or q.about != "loop":
+            return
+        field = q.field or f"answers.{q.id}"
+        raw = (
+            self.loops[loop_id].answers.get(q.id)
+            if q.answer
+            else _get_path(self.loops[loop_id], field)
+        )
+        if raw not in (None, UNKNOWN) and not (isinstance(raw, list) and UNKNOWN in raw):
+            return  # known: nothing to settle
+        key = (question_id, loop_id)
+        if key not in self.questions:
+            self.questions[key] = OpenQuestion(
+                id=q.id,
+                loop=loop_id,
+                text=q.text,
+                help=q.help,
+                field=field,
+                answered_unknown=raw is not None,
+            )
+        if finding not in self.questions[key].settles:
+            self.questions[key].settles.append(finding)
+
+    # -- structure (cause of open questions, never of findings)
+    def _unknown_structure(
+        self, p: Pattern, bound: dict[str, dict[str, Any]], terms: list[tuple[str, Term, str]]
+    ) -> list[tuple[str, str]]:
+        """(loop, dimension) of each unknown core answer a match would rest on; empty when it
+        rests only on known structure (or when unknown is the pattern's evidence)."""
+        if p.unknown_is_evidence:
+            return []
+        out: list[tuple[str, str]] = []
+        for var, term, result in terms:
+            if result != "unknown":
+                continue
+            kind = p.match[var].fact
+            dim = CORE_FIELDS.get((kind, term.field))
+            if dim is None:
+                continue
+            fact = bound[var]
+            if kind == "loop":
+                loop = fact["loop"]
+                if term.field == "roles":  # a role may be unknown only for want of a detail
+                    dim = self._structure_gap(loop) or ""
+                if dim:
+                    out.append((loop, dim))
+            elif kind == "pair":
+                signals = term.operand if isinstance(term.operand, list) else [term.operand]
+                for loop in (fact["a"], fact["b"]):
+                    reacts = self.values[loop].get("reacts") or {}
+                    if any(reacts.get(sig) == "unknown" for sig in signals):
+                        out.append((loop, dim))
+            elif kind == "acts":
+                for loop in self._acting_on.get(fact["resource"], []):
+                    if self._structure_gap(loop) == "acts":
+                        out.append((loop, dim))
+            else:
+                out += [(loop, dim) for loop in self.facts.loops_of.get(fact["id"], [])]
+        return out
+
+    def _structure_gap(self, loop_id: str) -> str | None:
+        """Which structural answer of a loop is unknown or partial, if any."""
+        for dim, field in (("acts", "actuations"), ("reacts", "triggers")):
+            value = self.values[loop_id].get(field)
+            if value in (None, UNKNOWN) or (isinstance(value, list) and UNKNOWN in value):
+                return dim
+        return None
+
+    def _ask_structure(self, loop_id: str, dim: str, p: Pattern) -> None:
+        """One open question per loop and dimension, naming the patterns it could settle."""
+        qid, wording = STRUCTURE_QUESTIONS[dim]
+        q = self.kb.questions.get(qid)
+        key = (qid, loop_id)
+        oq = self.questions.get(key)
+        if oq is None:
+            raw = _get_path(self.loops[loop_id], q.field) if q and q.field else None
+            oq = self.questions[key] = OpenQuestion(
+                id=qid,
+                loop=loop_id,
+                text=wording.format(loop=self.name(loop_id)),
+                help=q.help if q else "",
+                field=q.field or "" if q else "",
+                answered_unknown=raw is not None,
+            )
+        oq.text = wording.format(loop=self.name(loop_id))
+        oq.dimension = dim
+        if p.title not in oq.could_settle:
+            oq.could_settle.append(p.title)
+
+    # -- stage 1
+    def stage1(self, firings: list[dict[str, Any]]) -> dict[str, Finding]:
+        """Findings from stage-1 firings. A match resting on an unknown structure becomes an
+        open question instead. Matches of one auditability pattern make one finding, and
+        matches of one incoherence pattern between pairs of loops on one resource make one
+        finding that names every pair."""
+        groups: dict[tuple[Any, ...], list[_Match]] = {}
+        for firing in firings:
+            p = self.kb.patterns[firing["pattern"]]
+            meta = self.compiled.meta[firing["rule"]]
+            bound = {
+                var: self.facts.facts[firing["bound"][ev]]
+                for var, ev in zip(meta.vars, meta.engine_vars, strict=True)
+            }
+            terms = self._terms(p, bound)
+            structure = self._unknown_structure(p, bound, terms)
+            if structure:
+                for loop_id, dim in structure:
+                    self._ask_structure(loop_id, dim, p)
+                continue
+            unknown = [] if p.unknown_is_evidence else [t for t in terms if t[2] == "unknown"]
+            loops = sorted(
+                {lp for f in bound.values() for lp in self.facts.loops_of.get(f["id"], [])}
+            )
+            details: dict[tuple[str, str], str] = {}
+            for var, term, _r in unknown:
+                fact = bound[var]
+                key = (fact["id"], term.field)
+                if key not in details:
+                    text = self._settle_cache.get((p.match[var].fact, *key))
+                    if text is None:
+                        text = self._settle_text(p, var, term, fact)
+                        self._settle_cache[(p.match[var].fact, *key)] = text
+                    details[key] = text
+            m = _Match(p, bound, terms, loops, firing["finding"], details)
+            groups.setdefault((p.id, *self._group_key(m)), []).append(m)
+        out: dict[str, Finding] = {}
+        for members in groups.values():
+            finding = self._grouped(members)
+            previous = out.get(finding.id)
+            out[finding.id] = _merge(previous, finding) if previous else finding
+        return out
+
+    @staticmethod
+    def _group_key(m: _Match) -> tuple[str, ...]:
+        if m.p.kind == "auditability":
+            return ("gap",)
+        resources = sorted(
+            {
+                f[attr]
+                for var, f in m.bound.items()
+                for kind in [m.p.match[var].fact]
+                for attr in [_RESOURCE_ATTR.get(kind)]
+                if attr is not None
+            }
+        )
+        if len(m.loops) >= 2 and resources:
+            return ("pairs", *resources)
+        return ("one", *sorted(set(m.loops)))
+
+    def _grouped(self, members: list[_Match]) -> Finding:
+        """One finding for matches of one pattern: the best-supported match explains it and
+        every match is listed."""
+        members.sort(key=lambda m: (bool(m.details), len(m.details), m.fid))
+        lead, p = members[0], members[0].p
+        loops = sorted({lp for m in members for lp in m.loops})
+        fid = group_id(p.id, self._group_key(lead), loops)
+        status: Status = "possible" if lead.details else "confirmed"
+        because = [self._because(p, var, term, lead.bound[var], r) for var, term, r in lead.terms]
+        severity, reason = self._severity(p, lead.bound)
+        if p.escalate:
+            for m in members[1:]:
+                sev, why = self._severity(p, m.bound)
+                if SEVERITY_ORDER.index(sev) > SEVERITY_ORDER.index(severity):
+                    severity, reason = sev, why
+        narrative = self.render(p.narrative, lead.bound, p)
+        clears = self._clears(p, lead.bound, lead.terms)
+        distinct = list({tuple(m.loops): m for m in members}.values())
+        if len(distinct) > 1:
+            others = [
+                " and ".join(self.name(lp) for lp in m.loops)
+                for m in distinct
+                if m.loops != lead.loops
+            ]
+            shown = "; ".join(others[:_NAMED_MEMBERS])
+            more = len(others) - _NAMED_MEMBERS
+            also = "between" if p.kind == "incoherence" else "for"
+            narrative += f" The same holds {also}: {shown}" + (
+                f", and {more} more." if more > 0 else "."
+            )
+            clears.append("the same change for every other match listed with this finding")
+        tests = len(lead.terms)
+        finding = Finding(
+            id=fid,
+            rule=p.id,
+            kind=p.kind,
+            title=p.title,
+            status=status,
+            severity=severity,
+            severity_reason=reason,
+            loops=loops,
+            because=because,
+            narrative=narrative,
+            would_clear_if=clears,
+            summary=p.summary,
+            mechanism=p.mechanism,
+            sources=list(self._plan(p).sources),
+            evidence=ranking.evidence(
+                severity,
+                tests,
+                len(lead.details),
+                sum(r == "unknown" for _, _, r in lead.terms) if lead.details else 0,
+            ),
+            members=(
+                [
+                    Member(
+                        loops=m.loops,
+                        status="possible" if m.details else "confirmed",
+                        resource=", ".join(
+                            sorted(
+                                {
+                                    str(f[a])
+                                    for var, f in m.bound.items()
+                                    for a in [_RESOURCE_ATTR.get(p.match[var].fact)]
+                                    if a
+                                }
+                            )
+                        ),
+                    )
+                    for m in sorted(distinct, key=lambda m: m.loops)
+                ]
+                if len(distinct) > 1
+                else []
+            ),
+        )
+        self.settling[fid] = list(lead.details.values())
+        for m in members:
+            if m.details:
+                for var, term, r in m.terms:
+                    if r == "unknown" and p.match[var].fact == "loop":
+                        if term.field not in self._question_for:
+                            self._question_for[term.field] = self.kb.question_for_field(term.field)
+                        q = self._question_for[term.field]
+                        if q:
+                            self._ask(q.id, m.bound[var]["loop"], fid)
+            for ask in p.asks:
+                self._ask(ask.question, m.bound[ask.about]["loop"], fid)
+        return finding
+
+    def _settle_text(self, p: Pattern, var: str, term: Term, fact: dict[str, Any]) -> str:
+        """The question that would settle one unknown test, in plain words."""
+        kind = p.match[var].fact
+        if kind == "loop":
+            q = self.kb.question_for_field(term.field)
+            if q is not None:
+                return f"{self.name(fact['loop'])}: {q.text}"
+            return f"{self.name(fact['loop'])}: {_PLAIN_LOOP_FALLBACK}"
+        wording = _PLAIN_FACT.get((kind, term.field)) or _PLAIN_FACT.get((kind, "*"), "")
+        names = {
+            k: (self.name(v) if v in self.loops else self._resource_name(v))
+            for k, v in fact.items()
+            if isinstance(v, str)
+            and k in ("loop", "resource", "a", "b", "outer", "inner", "first", "last")
+        }
+        try:
+            return wording.format(**names) if wording else _PLAIN_OTHER
+        except KeyError:
+            return _PLAIN_OTHER
+
+    def _resource_name(self, rid: str) -> str:
+        r = self._resources.get(rid)
+        name = getattr(r, "name", None) if r is not None else None
+        return name if name not in (None, UNKNOWN, "") else rid
+
+    # -- stages 2 and 3
+    def _platform_terms(self, pid: str, fact_id: str) -> None:
+        """What a symptom's or cost's platform test read, and whether it rested on unknown."""
+        if pid in self.platform_because:
+            return
+        p, fact = self.kb.patterns[pid], self.facts.facts[fact_id]
+        out = []
+        for var, fm in p.match.items():
+            for term in fm.where:
+                field = resolve(fm.fact, term.field, self.kb.vocabulary, self.answer_fields)
+                assert field is not None
+                result = evaluate(term, field, fact, {var: fact}, _AttrOf(p, self))
+                out.append(
+                    Because(
+                        field=f"platform.{term.field}",
+                        value=_fact_value(fact, term.field, fm.fact),
+                        unknown=result == "unknown",
+                    )
+                )
+        self.platform_because[pid] = out
+
+    def derived(
+        self, firings: list[dict[str, Any]], stage: int, known: dict[str, Finding]
+    ) -> dict[str, Finding]:
+        """Symptoms (stage 2) or costs (stage 3), each with every earlier finding it follows
+        from. A firing's cause is `rule:<pattern>`, standing for all findings of that pattern;
+        causes keep the order in which the findings were found."""
+        targets: dict[str, list[str]] = {}  # cause pattern -> the patterns it leads to here
+        for firing in firings:
+            if firing["stage"] != stage:
+                continue
+            rule = firing["bound"]["v0"].removeprefix("rule:")
+            if firing["pattern"] not in targets.setdefault(rule, []):
+                targets[rule].append(firing["pattern"])
+            if "v1" in firing["bound"]:
+                self._platform_terms(firing["pattern"], firing["bound"]["v1"])
+        causes: dict[str, list[str]] = {}
+        for fid, f in known.items():
+            for pid in targets.get(f.rule, []):
+                causes.setdefault(pid, []).append(fid)
+        out: dict[str, Finding] = {}
+        for pid, cause_ids in causes.items():
+            p = self.kb.patterns[pid]
+            parents = self._crossing([known[c] for c in cause_ids if c in known], known)
+            if not parents:
+                continue
+            loops = sorted({lp for f in parents for lp in f.loops})
+            fid = pid  # one per pattern for the whole platform: stable as its causes change
+            platform = self.platform_because.get(pid, [])
+            platform_unknown = any(b.unknown for b in platform)
+            confirmed = any(f.status == "confirmed" for f in parents) and not platform_unknown
+            status: Status = "confirmed" if confirmed else "possible"
+            names = ", ".join(self.name(lp) for lp in loops) or "the platform"
+            titles = "; ".join(sorted({f.title for f in parents}))
+            narrative = p.narrative.replace("{loops}", names).replace("{causes}", titles)
+            # It follows from its best-supported cause, plus what its platform test read.
+            best = min(parents, key=lambda f: (f.evidence.missing, -f.evidence.known_share, f.id))
+            missing = (0 if best.status == "confirmed" else best.evidence.missing) + int(
+                platform_unknown
+            )
+            known_tests = best.evidence.known_share * best.evidence.tests
+            tests = best.evidence.tests + len(platform)
+            known_tests += sum(not b.unknown for b in platform)
+            evidence = ranking.evidence(
+                p.severity, tests, missing, round(tests - known_tests) if missing else 0
+            )
+            out[fid] = Finding(
+                id=fid,
+                rule=pid,
+                kind=p.kind,
+                title=p.title,
+                status=status,
+                severity=p.severity,
+                loops=loops,
+                because=[
+                    *(Because(field="caused by", value=f"{f.title} ({f.id})") for f in parents),
+                    *platform,
+                ],
+                derived_from=[f.id for f in parents],
+                narrative=narrative,
+                would_clear_if=[*p.clears, "clearing every finding it is derived from"],
+                summary=p.summary,
+                mechanism=p.mechanism,
+                sources=[SourceRef(**s.model_dump()) for s in p.sources],
+                evidence=evidence,
+            )
+            settle = [q for f in parents if not f.evidence.shown for q in self.settling[f.id]]
+            if platform_unknown:
+                settle.append(_PLAIN_PLATFORM)
+            self.settling[fid] = list(dict.fromkeys(settle))
+            for f in parents:
+                if fid not in f.leads_to:  # a few items: symptoms and costs per finding
+                    f.leads_to.append(fid)
+        return out
+
+    @staticmethod
+    def _crossing(parents: list[Finding], known: dict[str, Finding]) -> list[Finding]:
+        """An auditability gap leads to a cost only where it crosses a conflict: a confirmed
+        incoherence finding involving every loop of one of the gap's matches (the loop it is
+        about, or both loops of an unrecorded influence). Such gaps count, with the
+        conflicts they cross; a gap on loops in no confirmed conflict costs nothing to
+        investigate, so it leads nowhere. Other causes (symptoms) count as they are."""
+        gaps = [f for f in parents if f.kind == "auditability"]
+        if not gaps:
+            return parents
+        conflicts = [
+            f for f in known.values() if f.kind == "incoherence" and f.status == "confirmed"
+        ]
+        # A span can only lie within a conflict that involves its first loop: index the
+        # conflicts by loop once, instead of testing every span against every conflict.
+        loop_sets = [set(c.loops) for c in conflicts]
+        by_loop: dict[str, list[int]] = {}
+        for n, c in enumerate(conflicts):
+            for lp in c.loops:
+                by_loop.setdefault(lp, []).append(n)
+        kept, crossed = [], []
+        for gap in gaps:
+            # Each match of the gap (one loop, or the two loops of an unrecorded influence)
+            # crosses a conflict when all its loops take part in it.
+            spans = [set(m.loops) for m in gap.members] or [set(gap.loops)]
+            hit_at: set[int] = set()
+            for span in spans:
+                if not span:  # an empty span lies within every conflict
+                    hit_at.update(range(len(conflicts)))
+                    continue
+                first = next(iter(span))
+                hit_at.update(n for n in by_loop.get(first, []) if span <= loop_sets[n])
+            hit = [conflicts[n] for n in sorted(hit_at)]
+            if hit:
+                kept.append(gap)
+                crossed += hit
+        others = [f for f in parents if f.kind != "auditability"]
+        if not kept:
+            return others
+        return list({f.id: f for f in [*others, *crossed, *kept]}.values())
+
+
+@dataclass
+class _Match:
+    """One firing of a stage-1 rule, evaluated term by term."""
+
+    p: Pattern
+    bound: dict[str, dict[str, Any]]
+    terms: list[tuple[str, Term, str]]
+    loops: list[str]
+    fid: str
+    details: dict[tuple[str, str], str]  # unknown (fact, field) -> the question settling it
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One term of a pattern with its field resolved and its parts read once."""
+
+    var: str
+    term: Term
+    field: ResolvedField
+    op: str
+    operand: Any
+    strict: bool
+
+
+@dataclass
+class _Plan:
+    checks: list[_Check]
+    escalations: list[list[_Check]]  # the terms of each of p.escalate
+    attr_of: _AttrOf
+    sources: list[SourceRef]
+    # (index in checks, fact id) -> three-valued result of that non-join term on that fact
+    results: dict[tuple[int, str], str] = dataclasses.field(default_factory=dict)
+
+
+class _AttrOf(dict):
+    """(variable, field) -> engine attribute, resolved lazily for same_as joins."""
+
+    def __init__(self, p: Pattern, ex: Explainer) -> None:
+        super().__init__()
+        self.p, self.ex = p, ex
+
+    def __missing__(self, key: tuple[str, str]) -> str:
+        var, field = key
+        resolved = resolve(
+            self.p.match[var].fact, field, self.ex.kb.vocabulary, self.ex.answer_fields
+        )
+        assert resolved is not None
+        return resolved.spec.attr
+
+
+def _get_path(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _merge(a: Finding, b: Finding) -> Finding:
+    """Two matches of one rule on the same loops: one finding, confirmed if either is."""
+    keep, other = (a, b) if (a.status == "confirmed" or b.status == "possible") else (b, a)
+    because = list(keep.because) + [x for x in other.because if x not in keep.because]
+    severity = max(a.severity, b.severity, key=SEVERITY_ORDER.index)
+    reason = a.severity_reason if a.severity == severity else b.severity_reason
+    return keep.model_copy(
+        update={"because": because, "severity": severity, "severity_reason": reason}
+    )

@@ -1,0 +1,287 @@
+"""Where an answer becomes a fact: the assessment and its derived structure, encoded as flat
+engine facts (strings and integers only; see fields.py for the encoding of each type).
+
+Each fact also records which loops it concerns, so a rule firing can be traced back to the
+loops and answers behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from expert.analysis.graph import Structure, membership, quotient_x100
+from expert.assessment import durations
+from expert.assessment.fields import COUNT_UNKNOWN_HI, FACT_KINDS, FieldSpec
+from expert.assessment.model import UNKNOWN, Assessment, Loop, Resource
+from expert.assessment.vocabulary import Vocabulary
+from expert.engine.ids import make_unique
+from expert.knowledge import comparisons
+
+Fact = dict[str, Any]
+
+
+@dataclass
+class FactBase:
+    """All base facts of one assessment, by id, with the loops each concerns."""
+
+    facts: dict[str, Fact] = field(default_factory=dict)
+    loops_of: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, fact: Fact, loops: list[str]) -> None:
+        self.facts[fact["id"]] = fact
+        self.loops_of[fact["id"]] = loops
+
+
+def _get(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if obj is None:
+            return None
+        obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
+    return obj
+
+
+def encode_field(
+    spec: FieldSpec, value: Any, vocab: Vocabulary, out: Fact, choices: list[str] | None = None
+) -> None:
+    """Write the engine attributes of one field value into `out`."""
+    if spec.type == "ident":
+        out[spec.attr] = str(value)
+    elif spec.type == "known":
+        known = value not in (None, UNKNOWN, "") and not (isinstance(value, list) and not value)
+        out[spec.attr] = "known" if known else "unknown"
+    elif spec.type in ("category", "yesno"):
+        out[spec.attr] = str(value) if value not in (None, "") else "unknown"
+    elif spec.type == "set":
+        universe = choices or vocab.terms(spec.table)
+        # Derived sets (emits, reacts, common) arrive already three-valued.
+        tri = value if isinstance(value, dict) else membership(value, universe)
+        for term in universe:
+            out[f"{spec.attr}__{term}"] = tri.get(term, "no")
+    elif spec.type == "interval":
+        lo, hi = interval_of(spec, value)
+        out[f"{spec.attr}_lo"] = lo
+        out[f"{spec.attr}_hi"] = hi
+
+
+def interval_of(spec: FieldSpec, value: Any) -> tuple[int, int]:
+    if isinstance(value, tuple):
+        return int(value[0]), int(value[1])
+    if isinstance(value, durations.Interval):
+        return value.lo, value.hi
+    if spec.unit == "ms":
+        iv = durations.parse(value) if value is not None else durations.UNKNOWN_INTERVAL
+        return iv.lo, iv.hi
+    if value is None or value == UNKNOWN:
+        return 0, COUNT_UNKNOWN_HI
+    return int(value), int(value)
+
+
+def _iv(text: str | None) -> durations.Interval:
+    return durations.parse(text) if text is not None else durations.UNKNOWN_INTERVAL
+
+
+def platform_fact(assessment: Assessment, vocab: Vocabulary, scope: str) -> Fact:
+    """What the platform runs, judged from its resources' kinds and its economic figures."""
+    kinds = [r.kind for r in assessment.resource_list()]
+    workloads = {vocab.resource_kinds[k].workload for k in kinds if k in vocab.resource_kinds}
+    all_known = bool(kinds) and all(k in vocab.resource_kinds for k in kinds)
+    econ = assessment.economics
+    tokens = econ.monthly_tokens if econ is not None else None
+    has_tokens = isinstance(tokens, int) and tokens > 0
+
+    def judge(workload: str, extra: bool) -> str:
+        if workload in workloads or extra:
+            return "yes"
+        return "no" if all_known else "unknown"
+
+    accelerators = econ.accelerator_count if econ is not None else None
+    known_kinds = [vocab.resource_kinds[k] for k in kinds if k in vocab.resource_kinds]
+    accelerated = any(kind.accelerated for kind in known_kinds)
+    if accelerated or (isinstance(accelerators, int) and accelerators > 0):
+        uses_accelerators = "yes"
+    else:
+        uses_accelerators = "no" if all_known else "unknown"
+
+    return {
+        "id": "platform",
+        "kind": "platform",
+        "scope": scope,
+        "serves_inference": judge("inference", has_tokens),
+        "trains_models": judge("training", False),
+        "uses_accelerators": uses_accelerators,
+    }
+
+
+def loop_values(loop: Loop, structure: Structure) -> dict[str, Any]:
+    """Field name -> value for one loop, as rules see it (including emits/reacts)."""
+    values: dict[str, Any] = {}
+    for spec in FACT_KINDS["loop"]:
+        if spec.name == "emits":
+            values[spec.name] = structure.emits[loop.id]
+        elif spec.name == "reacts":
+            values[spec.name] = structure.reacts[loop.id]
+        elif spec.name == "roles":
+            # None (every role unknown) where a caller built the structure without roles.
+            values[spec.name] = structure.roles.get(loop.id)
+        elif spec.name == "disputed":
+            values[spec.name] = "yes" if loop.disputed else "no"
+        else:
+            values[spec.name] = _get(loop, spec.name)
+    # Comparisons a pattern declares between this loop's own values (the outcome the fact
+    # carries, for explanations: expert/knowledge/comparisons.py).
+    own = [d for d in comparisons.derivations("loop") if not d.links]
+    if own:
+        fact: Fact = {}
+        for spec in FACT_KINDS["loop"]:
+            if spec.type == "interval":
+                fact[f"{spec.attr}_lo"], fact[f"{spec.attr}_hi"] = interval_of(
+                    spec, values[spec.name]
+                )
+        for d in own:
+            values[d.field] = comparisons.evaluate(d, {d.hostvar: fact})
+    return values
+
+
+def build(
+    assessment: Assessment,
+    structure: Structure,
+    vocab: Vocabulary,
+    scope: str,
+    answer_fields: dict[str, tuple[FieldSpec, list[str] | None]] | None = None,
+) -> FactBase:
+    """Encode everything the rules may read. `answer_fields` maps question ids to their field."""
+    base = FactBase()
+    answer_fields = answer_fields or {}
+    raw: list[tuple[Fact, list[str]]] = []
+
+    for loop in assessment.loops:
+        fact: Fact = {"id": f"loop:{loop.id}", "kind": "loop", "scope": scope}
+        values = loop_values(loop, structure)
+        for spec in FACT_KINDS["loop"]:
+            encode_field(spec, values[spec.name], vocab, fact)
+        for qid, (spec, choices) in answer_fields.items():
+            encode_field(spec, loop.answers.get(qid), vocab, fact, choices)
+        raw.append((fact, [loop.id]))
+
+    resources: list[Resource] = assessment.resource_list()
+    for res in resources:
+        fact = {"id": f"res:{res.id}", "kind": "resource", "scope": scope}
+        for spec in FACT_KINDS["resource"]:
+            encode_field(spec, getattr(res, spec.name), vocab, fact)
+        raw.append((fact, []))
+
+    by_resource = {r.id: r for r in resources}
+    for loop in assessment.loops:
+        if not isinstance(loop.acts_on, list):
+            continue
+        timescale, deadline = _iv(loop.timescale), _iv(loop.deadline)
+        for rid in loop.acts_on:
+            if rid == UNKNOWN:
+                continue
+            res = by_resource.get(rid) or Resource(id=rid)
+            startup = _iv(res.startup_time)
+            fact = {"id": f"acts:{loop.id}@{rid}", "kind": "acts", "scope": scope}
+            vals: dict[str, Any] = {
+                "loop": loop.id,
+                "resource": rid,
+                "timescale_vs_startup": quotient_x100(timescale, startup),
+                "deadline_vs_startup": quotient_x100(deadline, startup),
+                "timescale_vs_checkpoint_interval": quotient_x100(
+                    timescale, _iv(res.checkpoint_interval)
+                ),
+                "deadline_vs_checkpoint_duration": quotient_x100(
+                    deadline, _iv(res.checkpoint_duration)
+                ),
+                "triggers": _get(loop, "triggers"),
+                "instances": _get(loop, "instances"),
+                "roles_here": structure.roles_here[rid],
+                "actuations_here": structure.actuations_here[rid],
+            }
+            for spec in FACT_KINDS["acts"]:
+                encode_field(spec, vals[spec.name], vocab, fact)
+            raw.append((fact, [loop.id]))
+
+    for e in structure.edges:
+        raw.append(
+            (
+                {
+                    "id": f"edge:{e.source}>{e.target}@{e.resource}#{e.signal}",
+                    "kind": "edge",
+                    "scope": scope,
+                    "source": e.source,
+                    "target": e.target,
+                    "resource": e.resource,
+                    "signal": e.signal,
+                },
+                [e.source, e.target],
+            )
+        )
+    for p in structure.pairs:
+        fact = {"id": f"pair:{p.a}~{p.b}@{p.resource}", "kind": "pair", "scope": scope}
+        vals = {
+            "a": p.a,
+            "b": p.b,
+            "resource": p.resource,
+            "timescale_ratio": p.ratio,
+            "same_layer": p.same_layer,
+            "a_faster": p.a_faster,
+            "common": p.common,
+        }
+        for spec in FACT_KINDS["pair"]:
+            encode_field(spec, vals[spec.name], vocab, fact)
+        raw.append((fact, [p.a, p.b]))
+    for n in structure.nestings:
+        fact = {"id": f"nest:{n.outer}>{n.inner}", "kind": "nesting", "scope": scope}
+        vals = {
+            "outer": n.outer,
+            "inner": n.inner,
+            "outer_deadline": n.outer_deadline,
+            "inner_deadline": n.inner_deadline,
+            "inverted": n.inverted,
+            "cancels": n.cancels,
+        }
+        for spec in FACT_KINDS["nesting"]:
+            encode_field(spec, vals[spec.name], vocab, fact)
+        raw.append((fact, [n.outer, n.inner]))
+    for amp in structure.amplifications:
+        fact = {"id": f"amp:{'>'.join(amp.loops)}", "kind": "amplification", "scope": scope}
+        vals = {
+            "first": amp.loops[0],
+            "last": amp.loops[-1],
+            "layers": (len(amp.loops), len(amp.loops)),
+            "factor": amp.factor,
+        }
+        for spec in FACT_KINDS["amplification"]:
+            encode_field(spec, vals[spec.name], vocab, fact)
+        raw.append((fact, list(amp.loops)))
+    for cyc in structure.cycles:
+        fact = {"id": f"cycle:{'>'.join(cyc.loops)}", "kind": "cycle", "scope": scope}
+        vals = {
+            "first": cyc.loops[0],
+            "length": (len(cyc.loops), len(cyc.loops)),
+            "kind": cyc.kind,
+            "amplifying": cyc.amplifying,
+        }
+        for spec in FACT_KINDS["cycle"]:
+            encode_field(spec, vals[spec.name], vocab, fact)
+        raw.append((fact, list(cyc.loops)))
+
+    for m in structure.masks:
+        fact = {
+            "id": f"mask:{m.source}>{m.target}@{m.resource}#{m.signal}",
+            "kind": "mask",
+            "scope": scope,
+        }
+        for spec in FACT_KINDS["mask"]:
+            encode_field(spec, getattr(m, spec.name), vocab, fact)
+        raw.append((fact, [m.source, m.target]))
+    raw.append((platform_fact(assessment, vocab, scope), []))
+
+    # Declared comparisons over the facts just built, before the engine sees them.
+    comparisons.annotate([f for f, _ in raw])
+    renamed = make_unique([f["id"] for f, _ in raw])
+    for fact, loops in raw:
+        fact["id"] = renamed[fact["id"]]
+        base.add(fact, loops)
+    return base

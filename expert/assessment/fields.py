@@ -1,0 +1,279 @@
+"""What rules can read: every fact kind, its fields, their types and how they are encoded.
+
+This registry is the contract between the knowledge base (which names fields), the fact
+builder (which encodes them) and the compiler (which tests them). Encoding rules, chosen so
+that the engine only ever compares plain strings and integers (see notes on durable-rules):
+
+- category: one attribute holding a vocabulary term or "unknown";
+- set:      one attribute per vocabulary term, `<attr>__<term>` = "yes" | "no" | "unknown";
+- interval: two integer attributes `<attr>_lo`, `<attr>_hi` (unknown spans 0..UNKNOWN_HI);
+- yesno:    one attribute "yes" | "no" | "unknown";
+- known:    free text reduced to "known" | "unknown" (rules never read what people typed);
+- ident:    an id, used only to join facts (string equality).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from expert.assessment.durations import UNKNOWN_HI
+from expert.assessment.vocabulary import CYCLE_KINDS
+
+FieldType = Literal["category", "set", "interval", "yesno", "known", "ident"]
+COUNT_UNKNOWN_HI = 10**9
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str  # as the knowledge base writes it, e.g. "retry.max_retries"
+    type: FieldType
+    attr: str  # attribute (or attribute stem) in the engine fact
+    table: str = ""  # vocabulary table for category/set fields
+    unit: str = ""  # "ms" for durations, "" for plain counts, "x100" for ratios
+    help: str = ""
+    # The values of a category fixed by the code that derives it rather than by a vocabulary
+    # table (a cycle's kind follows from how graph.py classifies it).
+    values: tuple[str, ...] = ()
+
+    @property
+    def unknown_hi(self) -> int:
+        return UNKNOWN_HI if self.unit == "ms" else COUNT_UNKNOWN_HI
+
+
+def _f(
+    name: str,
+    type_: FieldType,
+    attr: str | None = None,
+    table: str = "",
+    unit: str = "",
+    help: str = "",
+) -> FieldSpec:
+    return FieldSpec(name, type_, attr or name.replace(".", "_"), table, unit, help)
+
+
+LOOP_FIELDS = [
+    _f("id", "ident", "loop"),
+    _f("name", "known"),
+    _f("owner", "known"),
+    _f("target", "known"),
+    _f("acts_on", "known", help="whether the resources it acts on are known"),
+    _f("layer", "category", table="layers"),
+    _f("objective", "category", table="objectives"),
+    _f("decision_record", "category", table="decision_records"),
+    _f("instances", "category", table="instances"),
+    _f("timescale", "interval", unit="ms"),
+    _f("window", "interval", unit="ms", help="the period its metric is averaged over"),
+    _f("deadline", "interval", unit="ms"),
+    _f("triggers", "set", table="triggers"),
+    _f("actuations", "set", table="actuations"),
+    _f("observes", "set", table="signals"),
+    _f("changes", "set", table="signals"),
+    _f(
+        "emits",
+        "set",
+        table="signals",
+        help="signals its action produces: its actuations' signals plus `changes`",
+    ),
+    _f(
+        "reacts",
+        "set",
+        table="signals",
+        help="signals it reacts to: its triggers' signals plus `observes`",
+    ),
+    _f(
+        "roles",
+        "set",
+        table="roles",
+        help="what it does to work and capacity (the vocabulary's roles), derived from its "
+        "actuations, triggers, instances and the resources it acts on",
+    ),
+    _f("propagates_cancellation", "yesno"),
+    _f("retry.max_retries", "interval"),
+    _f("retry.backoff", "category", table="backoff_kinds"),
+    _f("retry.jitter", "yesno"),
+    _f("retry.budget", "yesno"),
+    _f("retry.retries_on", "set", table="failure_classes"),
+    _f("guards.exemptions", "yesno"),
+    _f("guards.rate_limited", "yesno"),
+    _f("guards.give_up_after", "interval"),
+    _f("disputed", "yesno", help="respondents gave different answers about this loop"),
+]
+
+RESOURCE_FIELDS = [
+    _f("id", "ident", "resource"),
+    _f("kind", "category", "rkind", table="resource_kinds"),
+    _f("synchronized", "yesno"),
+    _f("startup_time", "interval", unit="ms"),
+    _f("checkpoint_interval", "interval", unit="ms"),
+    _f("checkpoint_duration", "interval", unit="ms"),
+]
+
+FACT_KINDS: dict[str, list[FieldSpec]] = {
+    "loop": LOOP_FIELDS,
+    "resource": RESOURCE_FIELDS,
+    # A loop acts on a resource (one fact per acts_on entry), with how the loop's timing
+    # compares to the resource's: ratio = loop value / resource value (x100 encoded), and
+    # what all loops on that resource do together (a mechanism that lives in one component
+    # matches whether it was described as one loop or as several).
+    "acts": [
+        _f("loop", "ident"),
+        _f("resource", "ident"),
+        _f(
+            "timescale_vs_startup",
+            "interval",
+            unit="x100",
+            help="loop timescale / resource start-up time (below 1: acts before it has started)",
+        ),
+        _f(
+            "deadline_vs_startup",
+            "interval",
+            unit="x100",
+            help="loop deadline / resource start-up time",
+        ),
+        _f(
+            "timescale_vs_checkpoint_interval",
+            "interval",
+            unit="x100",
+            help="loop timescale / resource checkpoint interval (below 1: acts more often "
+            "than progress is saved)",
+        ),
+        _f(
+            "deadline_vs_checkpoint_duration",
+            "interval",
+            unit="x100",
+            help="loop deadline / resource checkpoint duration (below 1: times out a checkpoint)",
+        ),
+        _f(
+            "triggers",
+            "set",
+            table="triggers",
+            help="what this loop itself reacts to (a request timeout apart from a health "
+            "check's window on the same resource)",
+        ),
+        _f("instances", "category", table="instances", help="how many copies of this loop act"),
+        _f(
+            "roles_here",
+            "set",
+            table="roles",
+            help="roles played on the resource by every loop acting on it, this one included, "
+            "taken together: the same whether one loop or several are described",
+        ),
+        _f(
+            "actuations_here",
+            "set",
+            table="actuations",
+            help="actuations used on the resource by every loop acting on it, this one "
+            "included, taken together",
+        ),
+    ],
+    # Loop `source`'s action produces `signal`, which loop `target` reacts to, on `resource`.
+    "edge": [
+        _f("source", "ident"),
+        _f("target", "ident"),
+        _f("resource", "ident"),
+        _f("signal", "category", table="signals"),
+    ],
+    # Two different loops act on one resource (both orders are facts).
+    "pair": [
+        _f("a", "ident"),
+        _f("b", "ident"),
+        _f("resource", "ident"),
+        _f("timescale_ratio", "interval", unit="x100", help="slower timescale / faster timescale"),
+        _f("same_layer", "yesno"),
+        _f("a_faster", "yesno", help="loop a reacts faster than loop b"),
+        _f("common", "set", table="signals", help="signals both loops react to"),
+    ],
+    # Loop `outer` has a deadline on a resource that (transitively) calls the resource on
+    # which loop `inner` has a deadline.
+    "nesting": [
+        _f("outer", "ident"),
+        _f("inner", "ident"),
+        _f("outer_deadline", "interval", unit="ms"),
+        _f("inner_deadline", "interval", unit="ms"),
+        _f("inverted", "yesno", help="the inner deadline is not shorter than the outer one"),
+        _f("cancels", "yesno", help="the outer loop propagates cancellation downstream"),
+    ],
+    # Loop `source` hides, delays or averages away `signal`, which loop `target` reads on
+    # `resource` (expert/assessment/masking.py).
+    "mask": [
+        _f("source", "ident"),
+        _f("target", "ident"),
+        _f("resource", "ident"),
+        _f("signal", "category", table="signals"),
+        _f("how", "category", table="mask_kinds", help="hides | delays | averages"),
+        _f(
+            "stated",
+            "yesno",
+            help="the assessment states the mask (yes); implied by structure alone (unknown: "
+            "a retrier upstream of a loop reading the failure rate)",
+        ),
+    ],
+    # Retrying loops stacked along one call path: up to `factor` attempts reach the bottom.
+    "amplification": [
+        _f("first", "ident"),
+        _f("last", "ident"),
+        _f("layers", "interval"),
+        _f("factor", "interval"),
+    ],
+    # A feedback cycle in the influence graph, classified from the directions the vocabulary
+    # gives its signals (graph.cycle_kind), as the risk map classifies it.
+    "cycle": [
+        _f("first", "ident"),
+        _f("length", "interval"),
+        FieldSpec(
+            "kind",
+            "category",
+            "cycle_kind",  # every fact's own `kind` attribute already names its fact kind
+            values=CYCLE_KINDS,
+            help="amplifying (every hop reinforces load or pressure), oscillating (some hops "
+            "reinforce and some relieve), damping (every hop relieves) or unclassified (a hop "
+            "carries only signals of no known direction)",
+        ),
+        _f(
+            "amplifying",
+            "yesno",
+            help="yes only when kind is amplifying; unknown when kind is unclassified and no "
+            "hop relieves (a hop of no known direction could still make it amplifying); else no",
+        ),
+    ],
+    # The platform as a whole (one fact): what kind of work it runs. Symptoms and ghost
+    # costs may test it, e.g. token burn applies only where the platform serves inference.
+    "platform": [
+        _f("serves_inference", "yesno"),
+        _f("trains_models", "yesno"),
+        _f("uses_accelerators", "yesno"),
+    ],
+    # A finding from an earlier stage (incoherence or symptom).
+    "finding": [_f("rule", "ident")],
+}
+
+
+_BY_NAME = {(kind, f.name): f for kind, specs in FACT_KINDS.items() for f in specs}
+# Yes/no fields derived from comparisons that patterns declare (expert/knowledge/comparisons.py),
+# registered as patterns are loaded: (kind, name) -> (spec, the fields it is computed from).
+_DERIVED: dict[tuple[str, str], tuple[FieldSpec, tuple[str, ...]]] = {}
+
+
+def spec(kind: str, name: str) -> FieldSpec | None:
+    found = _BY_NAME.get((kind, name))
+    if found is None and name.startswith("compare."):
+        derived = _DERIVED.get((kind, name))
+        return derived[0] if derived else None
+    return found
+
+
+def register_derived(kind: str, field: FieldSpec, reads: tuple[str, ...]) -> None:
+    """Make a declared comparison's outcome a field of `kind` facts."""
+    _DERIVED[(kind, field.name)] = (field, reads)
+
+
+def derived_from(kind: str, name: str) -> tuple[str, ...]:
+    """The loop and resource fields a declared comparison's outcome is computed from."""
+    derived = _DERIVED.get((kind, name))
+    return derived[1] if derived else ()
+
+
+def answer_field(question_id: str, type_: FieldType, table: str = "") -> FieldSpec:
+    """Field for a knowledge-base question stored in a loop's `answers` map."""
+    return FieldSpec(f"answers.{question_id}", type_, "ans_" + question_id.replace("-", "_"), table)

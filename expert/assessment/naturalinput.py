@@ -1,0 +1,297 @@
+"""Answers as people type them, turned into the values an assessment stores.
+
+Pure text-to-value functions, with no user-interface code, so the interview (and anything
+else that reads typed answers) shares one reading:
+
+- "don't know", "nobody knows", "n/a", "never", "none", "no idea" ... mean *unknown*. The
+  assessment has no "does not apply" value yet, so these read as unknown everywhere.
+- Approximate durations become the interval the words mean: "tens of ms" is 10ms-100ms,
+  "a few seconds" 2s-9s, "a few tens of ms" 20ms-90ms. "About X" ("~30ms", "around 2
+  minutes") is X within a factor of 1.5 either way: "~30ms" is 20ms-45ms.
+- Numbers may carry a currency ("$2.50", "USD 2.5"), a rate ("2.5/h", "per month"), a scale
+  word ("20 billion", "1.5k"), an exponent ("20e9") and thousands separators ("20 000",
+  "20,000,000", "20_000").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from expert.assessment import durations
+
+UNKNOWN = durations.UNKNOWN
+
+
+class NaturalInputError(ValueError):
+    """Text that cannot be read as the value asked for; the message says how to write it."""
+
+
+# ---------------------------------------------------------------- unknown
+
+_UNKNOWN_PHRASES = frozenset(
+    {
+        "unknown",
+        "?",
+        "??",
+        "don't know",
+        "dont know",
+        "do not know",
+        "i don't know",
+        "i dont know",
+        "i do not know",
+        "idk",
+        "not known",
+        "no idea",
+        "not sure",
+        "unsure",
+        "nobody knows",
+        "no one knows",
+        "noone knows",
+        "nobody",
+        "no one",
+        "n/a",
+        "na",
+        "n.a.",
+        "not applicable",
+        "does not apply",
+        "doesn't apply",
+        "none",
+        "never",
+        "-",
+        "tbd",
+    }
+)
+
+
+def _normal(text: str) -> str:
+    """Lower case, typographic quotes as ASCII, inner spaces collapsed, end stops dropped."""
+    s = text.strip().lower().replace("’", "'").replace("‘", "'")
+    s = re.sub(r"\s+", " ", s)
+    return s.rstrip(".!") if len(s) > 1 else s
+
+
+def is_unknown(text: str) -> bool:
+    """Whether the text says the answer is not known (or does not apply)."""
+    return _normal(text) in _UNKNOWN_PHRASES
+
+
+# ---------------------------------------------------------------- numbers
+
+_WORD_NUMBERS = {
+    "zero": 0,
+    "one": 1,
+    "a": 1,
+    "an": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "ninety": 90,
+    "hundred": 100,
+}
+_SCALES = {
+    "k": 1e3,
+    "thousand": 1e3,
+    "m": 1e6,
+    "mn": 1e6,
+    "mio": 1e6,
+    "million": 1e6,
+    "millions": 1e6,
+    "b": 1e9,
+    "bn": 1e9,
+    "billion": 1e9,
+    "billions": 1e9,
+    "t": 1e12,
+    "tn": 1e12,
+    "trillion": 1e12,
+}
+_CURRENCY = r"(?:usd|eur|gbp|chf|jpy|cad|aud|us\$|\$|€|£|¥)"
+_RATE = (
+    r"(?:/|per |an |a )\s*(?:h|hr|hrs|hour|gpu-hour|gpu hour|device-hour|month|mo|"
+    r"million(?: tokens)?|m tokens|1m tokens|mtok)"
+)
+# Nouns a count may be followed by ("8 GPUs", "20 billion tokens"): said, not needed.
+_NOUNS = (
+    r"(?:tokens?|gpus?|tpus?|accelerators?|devices?|engineers?|people|persons?|"
+    r"retries|retry|times|attempts?|dollars?|euros?|pounds?|usd|eur|gbp)"
+)
+_GROUPED = re.compile(r"^\d{1,3}(?:([ ,_'\u202f\u00a0])\d{3})(?:\1\d{3})*(?:\.\d+)?$")
+_PLAIN = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$")
+
+NUMBER_HELP = "write it like 12, 4.90, 20 000, 20,000, 20 billion or 20e9"
+COUNT_HELP = "write it like 12, 20 000, 20,000, 20 billion or 20e9"
+
+
+def _digits(token: str) -> float | None:
+    """A number written with digits: plain, with an exponent, or in groups of three."""
+    if _PLAIN.match(token):
+        return float(token)
+    if _GROUPED.match(token):
+        return float(re.sub(r"[ ,_'\u202f\u00a0]", "", token))
+    return None
+
+
+def parse_number(text: str) -> float:
+    """The number in text such as "$2.50", "USD 2.5", "2.5/h", "20 billion", "20e9",
+    "20 000 000 000" or "20,000,000,000". Raises NaturalInputError when there is none."""
+    s = _normal(text)
+    s = re.sub(rf"\s*{_RATE}$", "", s)
+    s = re.sub(rf"^{_CURRENCY}\s*", "", s)
+    s = re.sub(rf"\s*{_NOUNS}$", "", s)
+    s = re.sub(rf"\s*{_CURRENCY}$", "", s)
+    if s.startswith("-"):
+        raise NaturalInputError(f"{text.strip()!r} is negative; give a number of zero or more")
+    m = re.match(r"^(.*?)\s*([a-z]+)$", s)
+    scale = 1.0
+    if m and m.group(2) in _SCALES and m.group(1):
+        s, scale = m.group(1), _SCALES[m.group(2)]
+    value = _digits(s)
+    if value is None:
+        value = _WORD_NUMBERS.get(s)
+    if value is None or not math.isfinite(value * scale):
+        raise NaturalInputError(f"{text.strip()!r} is not a number; {NUMBER_HELP}")
+    return value * scale
+
+
+def parse_count(text: str) -> int:
+    """A whole number, read as parse_number reads it ("20 billion" is 20000000000)."""
+    whole = f"{text.strip()!r} is not a whole number; {COUNT_HELP}"
+    try:
+        value = parse_number(text)
+    except NaturalInputError as exc:
+        raise NaturalInputError(whole if "not a number" in str(exc) else str(exc)) from None
+    if not float(value).is_integer():
+        raise NaturalInputError(whole)
+    return int(value)
+
+
+# ---------------------------------------------------------------- durations
+
+_UNIT_MS = durations.UNITS  # the units the assessment itself reads
+# How many "a few" and its kin mean, as (low, high) multipliers of the unit.
+_QUANTIFIERS = {
+    "a few": (2, 9),
+    "few": (2, 9),
+    "several": (3, 9),
+    "a couple of": (2, 3),
+    "a couple": (2, 3),
+    "couple of": (2, 3),
+}
+_MAGNITUDES = {"tens": 10, "hundreds": 100, "thousands": 1000}
+APPROX_FACTOR = 1.5  # "about X" is X/1.5 to X*1.5
+_APPROX = re.compile(r"^(?:~|≈|about|around|approx\.?|approximately|roughly|circa|ca\.?)\s*")
+_NUMBER_WORD = "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True))
+_AMOUNT = re.compile(rf"^(\d+(?:\.\d+)?|{_NUMBER_WORD}|half an?|half)\s*([a-z]+)$")
+
+
+def _fmt(ms: int) -> str:
+    """A millisecond value in the largest unit that writes it in at most one decimal
+    (80s, 1.5s, 6.7s), rounded to two significant digits: it is an estimate."""
+    if ms >= 100:
+        ms = round(ms, 2 - len(str(ms)))
+    for unit, factor in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms >= factor and (ms * 10) % factor == 0:
+            value = ms / factor
+            return f"{value:g}{unit}"
+    return f"{ms}ms"
+
+
+def _interval(lo: float, hi: float) -> str:
+    low, high = max(1, round(lo)), max(1, round(hi))
+    return _fmt(low) if low == high else f"{_fmt(low)}-{_fmt(high)}"
+
+
+def _unit(word: str) -> int | None:
+    return _UNIT_MS.get(word.strip().removeprefix("of ").strip())
+
+
+def _amount_ms(text: str) -> float | None:
+    """'30ms', '2 minutes', 'two minutes', 'a second', 'half a minute' in milliseconds."""
+    m = _AMOUNT.match(text.strip())
+    if not m:
+        return None
+    number, unit = m.groups()
+    factor = _unit(unit)
+    if factor is None:
+        return None
+    if number.startswith("half"):
+        value = 0.5
+    elif number in _WORD_NUMBERS:
+        value = float(_WORD_NUMBERS[number])
+    else:
+        value = float(number)
+    return value * factor
+
+
+def parse_duration(text: str) -> str:
+    """A duration as the assessment stores it ("30s", "10s-2m", "seconds", "unknown"),
+    read from what a person typed. Raises NaturalInputError explaining how to write it."""
+    s = _normal(text)
+    if is_unknown(s):
+        return UNKNOWN
+    if durations.is_valid(s):
+        return s
+    s = re.sub(r"\s+", " ", s.replace("-ish", "").replace("ish", "")).strip()
+    approx = _APPROX.match(s)
+    if approx:
+        ms = _amount_ms(s[approx.end() :])
+        if ms is not None:
+            return _interval(ms / APPROX_FACTOR, ms * APPROX_FACTOR)
+    # "a few tens of ms", "tens of ms", "a few seconds", "hundreds of milliseconds"
+    m = re.match(
+        r"^(?:(a few|few|several|a couple of|a couple|couple of)\s+)?"
+        r"(?:(tens|hundreds|thousands)\s+of\s+)?([a-z]+)$",
+        s,
+    )
+    if m and (m.group(1) or m.group(2)):
+        unit = _unit(m.group(3))
+        if unit is not None:
+            # Without a quantifier, "tens of ms" spans one magnitude: 10 to 100.
+            lo, hi = _QUANTIFIERS.get(m.group(1) or "", (1, 10))
+            scale = _MAGNITUDES.get(m.group(2) or "", 1)
+            return _interval(lo * scale * unit, hi * scale * unit)
+    # A plain amount in words: "two minutes", "a second", "half a minute"
+    ms = _amount_ms(s)
+    if ms is not None:
+        return _interval(ms, ms)
+    # "10-30s", "between 10 and 30 seconds", "10 to 30 s": the unit said once, at the end
+    m = re.match(
+        r"^(?:between\s+)?(\d+(?:\.\d+)?)\s*(?:-|–|to|and)\s*(\d+(?:\.\d+)?)\s*([a-z]+)$", s
+    )
+    range_unit = _unit(m.group(3)) if m else None
+    if m and range_unit is not None:
+        lo_ms, hi_ms = float(m.group(1)) * range_unit, float(m.group(2)) * range_unit
+        if lo_ms <= hi_ms:
+            return _interval(lo_ms, hi_ms)
+    # "under a second", "less than 5s", "up to 2 minutes": from a millisecond to that
+    m = re.match(r"^(?:under|below|less than|up to|at most|within|<=?)\s*(.+)$", s)
+    if m:
+        ms = _amount_ms(m.group(1))
+        if ms is None and durations.is_valid(m.group(1)):
+            ms = durations.parse(m.group(1)).hi
+        if ms is not None:
+            return _interval(1, ms)
+    try:
+        durations.parse(s)
+    except durations.DurationError as exc:
+        raise NaturalInputError(
+            f"{text.strip()!r} is not a duration; write e.g. 200ms, 30s, 5m, "
+            "a range such as 10s-2m, about 30ms, a few seconds, tens of ms, or don't know"
+            if "not a duration" in str(exc)
+            else str(exc)
+        ) from None
+    return s

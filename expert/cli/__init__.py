@@ -1,0 +1,1 @@
+"""The command line: `coherence` and its `kb` commands."""

@@ -1,0 +1,346 @@
+"""`coherence kb ...`: inspect, lint and test the knowledge base."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from expert.errors import InputError, Problem
+from expert.output import PathParam
+from expert.terminal import echo
+
+if TYPE_CHECKING:  # the knowledge base loads only when a command needs it
+    from expert.knowledge.knowledgebase import KnowledgeBase
+
+
+def _kb(ctx: click.Context) -> KnowledgeBase:
+    from expert.knowledge import knowledgebase as knowledge
+
+    return knowledge.load(list(ctx.obj or []))
+
+
+@click.group()
+@click.option(
+    "--kb",
+    "kb_dirs",
+    multiple=True,
+    type=PathParam(path_type=Path),
+    help="Add an organisation's knowledge-base pack (repeatable).",
+)
+@click.pass_context
+def kb(ctx: click.Context, kb_dirs: tuple[Path, ...]) -> None:
+    """Inspect, lint and test the knowledge base (patterns, questions, templates)."""
+    ctx.obj = kb_dirs
+
+
+@kb.command("list")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def list_(ctx: click.Context, fmt: str) -> None:
+    """List every pattern with its kind, layers and example-case counts."""
+    base = _kb(ctx)
+    rows: list[dict[str, Any]] = []
+    for pid, p in sorted(base.patterns.items()):
+        cases = base.cases.get(pid)
+        fires = sum(c.expect == "fires" for c in cases.cases) if cases else 0
+        quiet = sum(c.expect == "quiet" for c in cases.cases) if cases else 0
+        rows.append(
+            {
+                "id": pid,
+                "kind": p.kind,
+                "severity": p.severity,
+                "layers": p.layers,
+                "title": p.title,
+                "firing_cases": fires,
+                "quiet_cases": quiet,
+                "pack": base.origins[pid].pack,
+                "disabled": base.disabled.get(pid),
+            }
+        )
+    if fmt == "json":
+        echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        off = f"  [off: {r['disabled']}]" if r["disabled"] else ""
+        echo(
+            f"{r['id']:42} {r['kind']:13} {r['severity']:8} "
+            f"{','.join(r['layers']) or '-':30} {r['firing_cases']}+/{r['quiet_cases']}-{off}"
+        )
+    echo(f"{len(rows)} patterns", err=True)
+
+
+@kb.command()
+@click.argument("pattern_id")
+@click.pass_context
+def show(ctx: click.Context, pattern_id: str) -> None:
+    """Show one pattern in words, with its sources."""
+    from expert.assessment.vocabulary import suggest
+
+    base = _kb(ctx)
+    p = base.patterns.get(pattern_id)
+    if p is None:
+        raise InputError(
+            Problem(
+                pattern_id,
+                "no such pattern",
+                fix=suggest(pattern_id, sorted(base.patterns)).replace(", or unknown", ""),
+            )
+        )
+    echo(f"{p.title}  [{p.id}]")
+    echo(f"kind: {p.kind}   severity: {p.severity}   layers: {', '.join(p.layers) or '-'}")
+    if p.id in base.disabled:
+        echo(f"DISABLED: {base.disabled[p.id]}")
+    echo(f"\n{p.summary}\n\nMechanism: {p.mechanism}\n")
+    from expert.knowledge import comparisons
+
+    for var, fm in p.match.items():
+        # A declared comparison is shown once, in words, below: not as its derived field.
+        tests = "; ".join(
+            f"{t.field} {t.op.replace('_', ' ')} {t.operand}"
+            for t in fm.where
+            if not t.field.startswith("compare.")
+        )
+        echo(f"  matches {var} ({fm.fact}): {tests}")
+    for c in p.compare:
+        var, name = comparisons.register(c, p.match)
+        d = comparisons.derivation(p.match[var].fact, name)
+        proven = "must hold" if c.strict else "must not be disproven"
+        echo(f"  compares ({proven}): {comparisons.words(d, {}) if d else c.left}")
+    if p.feeds:
+        echo(f"\nLeads to: {', '.join(p.feeds)}")
+    if p.clears:
+        echo("\nWould clear if:")
+        for clear in p.clears:
+            echo(f"  - {clear}")
+    echo("\nSources:")
+    for s in p.sources:
+        echo(f"  - {s.title}\n    {s.url}")
+    echo(f"\nDefined in {base.origins[p.id].path}")
+
+
+@kb.command()
+@click.argument("pattern_ids", nargs=-1)
+@click.pass_context
+def test(ctx: click.Context, pattern_ids: tuple[str, ...]) -> None:
+    """Run the patterns' example cases (all, or the given ids)."""
+    from expert.knowledge.casetest import run_cases
+
+    base = _kb(ctx)
+    missing = [pid for pid in pattern_ids if pid not in base.patterns]
+    if missing:
+        raise InputError(
+            [Problem(pid, "no such pattern", fix="see `coherence kb list`") for pid in missing]
+        )
+    results = run_cases(base, list(pattern_ids) or None)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        mark = "ok  " if r.passed else "FAIL"
+        echo(f"{mark} {r.pattern}: {r.case} (expects {r.expect})")
+        for line in r.detail:
+            echo(f"       {line}")
+    echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    reminder = golden_reminder(base)
+    if reminder:
+        echo(reminder, err=True)
+    if failed:
+        sys.exit(1)
+
+
+def golden_reminder(base: KnowledgeBase) -> str | None:
+    """In a source checkout, a reminder that the report goldens need regenerating when the
+    built-in knowledge base's pattern count differs from the one they were made with (every
+    report states the count, so adding a pattern changes every golden)."""
+    from expert.knowledge.knowledgebase import builtin_dir
+
+    golden = builtin_dir().parent / "tests" / "golden" / "llm-platform.json"
+    try:
+        made_with = json.loads(golden.read_text(encoding="utf-8"))["knowledge_base"]["patterns"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # an installed copy, or goldens of another shape: nothing to remind
+    now = sum(1 for p in base.active() if base.origins[p.id].pack == "built-in")
+    if now == made_with:
+        return None
+    return (
+        f"note: the built-in knowledge base has {now} patterns and the report goldens were "
+        f"made with {made_with}; the count is in every report, so regenerate them and review "
+        "the diff: UPDATE_GOLDEN=1 uv run pytest tests/test_reports_golden.py (and the "
+        "interview snapshots: uv run pytest tests/interview --snapshot-update)"
+    )
+
+
+@kb.command()
+@click.argument("pattern_id")
+@click.option("--kind", type=click.Choice(["incoherence", "auditability"]), help="Pattern kind.")
+@click.option("--layer", "layers", multiple=True, help="A layer it concerns (repeatable).")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    help="The role of a loop it matches (repeatable: one role, or two for two loops on one "
+    "resource); see the roles in knowledge_base/vocabulary.yaml.",
+)
+@click.option(
+    "--into",
+    type=PathParam(path_type=Path),
+    help="The knowledge base or pack directory to write into (default: the built-in one).",
+)
+@click.pass_context
+def new(
+    ctx: click.Context,
+    pattern_id: str,
+    kind: str | None,
+    layers: tuple[str, ...],
+    roles: tuple[str, ...],
+    into: Path | None,
+) -> None:
+    """Start a pattern: write PATTERN_ID.yaml and its cases file, with text to fill in.
+
+    Asks for the kind, layers and roles not given as options. Never replaces a file;
+    `coherence kb lint` refuses the files until every <fill in: ...> text and the
+    placeholder source are replaced.
+    """
+    from expert.knowledge import scaffold as kbnew
+    from expert.knowledge.knowledgebase import builtin_dir
+
+    vocab = _kb(ctx).vocabulary
+    if kind is None:
+        kind = click.prompt("Kind", type=click.Choice(list(kbnew.KINDS)), default="incoherence")
+    if not layers:
+        layers = tuple(
+            _words(click.prompt(f"Layers, comma-separated ({', '.join(sorted(vocab.layers))})"))
+        )
+    if not roles:
+        roles = tuple(
+            _words(
+                click.prompt(
+                    "Roles of the loops it matches: one, or two for two loops on one resource "
+                    f"({', '.join(sorted(vocab.roles))})"
+                )
+            )
+        )
+    root = into or builtin_dir()
+    if not root.is_dir():
+        raise InputError(
+            Problem(str(root), "is not a directory", fix="give a knowledge-base pack directory")
+        )
+    s = kbnew.scaffold(root, pattern_id, kind, list(layers), list(roles), vocab)
+    kbnew.write(s)
+    echo(f"wrote {s.pattern}\nwrote {s.cases}")
+    if not (root / "schema").is_dir():
+        echo(
+            f"the modelines point at {root / 'schema'}: run `coherence kb schema {root / 'schema'}`"
+        )
+    echo(
+        "next: replace every <fill in: ...> text and the source, then `coherence kb lint` and "
+        f"`coherence kb test {pattern_id}`" + ("" if into is None else f" with --kb {root}")
+    )
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in text.replace(",", " ").split() if w.strip()]
+
+
+@kb.command()
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def lint(ctx: click.Context, fmt: str) -> None:
+    """Check the knowledge base (and packs) with named validators; exit 1 on any problem."""
+    from expert.knowledge.lint import lint as run_lint
+
+    results = run_lint(list(ctx.obj or []))
+    failed = [r for r in results if r.problems]
+    skipped = [r for r in results if r.skipped]
+    if fmt == "json":
+        echo(
+            json.dumps(
+                [
+                    {
+                        "validator": r.name,
+                        "checks": r.description,
+                        "ok": r.ok,
+                        "skipped": r.skipped or None,
+                        "problems": [
+                            {
+                                "file": p.source,
+                                "line": p.line,
+                                "where": p.where,
+                                "message": p.message,
+                                "fix": p.fix,
+                            }
+                            for p in r.problems
+                        ],
+                        "notes": r.notes,
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for r in results:
+            if r.skipped:
+                echo(f"skip {r.name}: {r.skipped}")
+            elif r.problems:
+                echo(f"FAIL {r.name} ({r.description}): {len(r.problems)} problem(s)")
+                for p in r.problems:
+                    echo("       " + str(p).replace("\n", "\n       "))
+            else:
+                echo(f"ok   {r.name} ({r.description})")
+            for note in r.notes:
+                echo(f"       note: {note}")
+        total = sum(len(r.problems) for r in results)
+        echo(
+            f"{len(results) - len(failed) - len(skipped)} validators passed, "
+            f"{len(failed)} failed, {len(skipped)} skipped ({total} problems)"
+        )
+    if failed or skipped:
+        sys.exit(1)
+
+
+@kb.command()
+@click.argument("directory", required=False, type=PathParam(path_type=Path))
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 if the schemas in DIRECTORY differ from the generated ones.",
+)
+@click.option(
+    "--force", is_flag=True, help="Replace files in DIRECTORY that coherence did not write."
+)
+def schema(directory: Path | None, check: bool, force: bool) -> None:
+    """Write the JSON Schemas of every knowledge-base file (and the assessment) for editors.
+
+    DIRECTORY defaults to the built-in knowledge base's schema/ directory.
+    """
+    from expert import output as outputs
+    from expert.knowledge import schema as kbschema
+    from expert.knowledge.knowledgebase import builtin_dir
+
+    target = directory or builtin_dir() / "schema"
+    if target.exists() and not target.is_dir():
+        raise InputError(Problem(str(target), "is not a directory", fix="give a directory"))
+    if check:
+        stale = kbschema.stale(target)
+        for name in stale:
+            echo(f"stale: {target / name}")
+        if stale:
+            echo("run `coherence kb schema` to regenerate them", err=True)
+            sys.exit(1)
+        echo(f"schemas in {target} are up to date")
+        return
+    texts = {name: kbschema.render(s) for name, s in kbschema.all_schemas().items()}
+    if target.exists():  # every refusal before the first write
+        for name in texts:
+            outputs.check_target(target / name, force=force)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            Problem(str(target), f"cannot write the schemas: {exc.strerror}")
+        ) from None
+    for name, text in texts.items():
+        outputs.write(text, target / name, force=force)

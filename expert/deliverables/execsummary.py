@@ -1,0 +1,477 @@
+"""The one-page executive summary: the top risks in plain words, the total exposure, and the
+three changes that would remove the most risk.
+
+The changes are chosen greedily from what the knowledge base says would clear each finding
+(a pattern's `clears`, rendered with the user's loop names). Several findings often share a
+clearing condition (one retry budget clears every shutdown-vs-retry pair), and clearing all the
+causes of a symptom or ghost cost clears it too. Each finding weighs by severity, half as much
+when it is only possible. Each change is stated as an instruction (knowledge/imperative.py), with
+the teams that own the loops it changes and the exposure it removes.
+
+The degree of coherence is one figure for the whole assessment: the share of interacting pairs
+of loops that do not work against each other, each conflicting pair counting by its evidence
+score (severity weight times the share of its tests resting on known answers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from expert.deliverables import economics as econ
+from expert.deliverables.economics import STATEMENT, EconomicSummary, Range, money
+from expert.knowledge.imperative import instruction
+
+if TYPE_CHECKING:
+    from expert.analysis.results import Finding
+    from expert.knowledge.knowledgebase import KnowledgeBase
+
+SEVERITY_WEIGHT = {"critical": 8.0, "high": 4.0, "medium": 2.0, "low": 1.0}
+POSSIBLE_WEIGHT = 0.5
+TOP_RISKS = 5
+ACTIONS = 3
+KIND_NOUN = {
+    "incoherence": ("conflict", "conflicts"),
+    "auditability": ("auditability gap", "auditability gaps"),
+    "symptom": ("symptom", "symptoms"),
+    "ghost-cost": ("ghost cost", "ghost costs"),
+}
+
+
+class TopRisk(BaseModel):
+    """One kind of conflict (one pattern) with every group of loops it was found between."""
+
+    finding: str = Field(description="its most severe finding")
+    findings: list[str]
+    title: str
+    severity: str
+    status: str
+    loops: list[list[str]] = Field(description="the loops' names, per finding")
+    plain: str = Field(description="what happens, in plain words")
+    leads_to: list[str] = Field(default_factory=list, description="titles of its consequences")
+
+
+class Action(BaseModel):
+    text: str = Field(description="what to do, as an instruction")
+    condition: str = Field("", description="the clearing condition it comes from, as stated")
+    clears: list[str] = Field(description="findings it would clear, derived ones included")
+    summary: str
+    weight: float
+    owners: list[str] = Field(
+        default_factory=list, description="the teams owning the loops the change touches"
+    )
+    exposure_removed: float | None = Field(
+        None, description="central estimate of the money per month the change removes"
+    )
+    removes: Range | None = Field(None, description="the money per month it removes")
+    share: float | None = Field(None, description="the share of the central exposure removed")
+    not_priced: str = Field("", description="why no money is given, when none is")
+
+
+class Coherence(BaseModel):
+    """The degree of coherence: one figure for the whole assessment, with its definition."""
+
+    value: float = Field(description="0 (every interacting pair conflicts) to 1 (none does)")
+    pairs: int = Field(description="pairs of loops that interact or conflict")
+    conflicting: int = Field(description="of those, pairs with at least one conflict")
+    definition: str
+    text: str = Field(description="the figure in one sentence")
+
+
+DEFINITION = (
+    "the share of the pairs of control loops that interact (one's action reaches what the "
+    "other reacts to, or they conflict) that do not work against each other; a conflicting "
+    "pair counts by its strongest conflict's evidence (a confirmed critical conflict counts "
+    "fully, a confirmed high one three quarters, medium half, low a quarter, less when it "
+    "rests on unknown answers), and conflicts set aside by a recorded decision do not count"
+)
+
+
+class ExecutiveSummary(BaseModel):
+    headline: str = Field(
+        "",
+        description="one sentence: confirmed conflicts, the central monthly exposure and the "
+        "single change that removes the most",
+    )
+    verdict: str
+    top_risks: list[TopRisk]
+    exposure: str
+    statement: str = STATEMENT
+    actions: list[Action]
+    actions_note: str = ""
+    coherence: Coherence | None = Field(None, description="the degree of coherence")
+
+
+def _weight(f: Finding) -> float:
+    return SEVERITY_WEIGHT.get(f.severity, 1.0) * (POSSIBLE_WEIGHT if f.status == "possible" else 1)
+
+
+def _lower_first(title: str) -> str:
+    """'SLA drift ...' stays, 'Queue inflation ...' becomes 'queue inflation ...'."""
+    if len(title) > 1 and title[0].isupper() and title[1].islower():
+        return title[0].lower() + title[1:]
+    return title
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
+def _order(f: Finding) -> tuple[object, ...]:
+    return (f.status != "confirmed", -_weight(f), -len(f.leads_to), f.id)
+
+
+def clearing_conditions(f: Finding, kb: KnowledgeBase) -> list[str]:
+    """The knowledge base's own clearing conditions of a finding (not the generic ones the
+    explainer appends, such as answering an unknown question)."""
+    p = kb.patterns.get(f.rule)
+    n = len(p.clears) if p is not None else len(f.would_clear_if)
+    return f.would_clear_if[:n]
+
+
+class _Clearing:
+    """Which findings each condition clears, and how clearing spreads to derived findings
+    (a symptom or ghost cost clears when every finding it is derived from has cleared).
+
+    `done` holds what the conditions chosen so far clear; `pending` counts each derived
+    finding's parents not yet in it, so trying a condition costs only what it adds, not a
+    copy of `done` or a rescan of every parent (a ghost cost can have thousands)."""
+
+    def __init__(self, findings: list[Finding], kb: KnowledgeBase) -> None:
+        self.by_condition: dict[str, list[str]] = {}
+        self.template: dict[str, str] = {}  # each condition's text in the knowledge base
+        self.children: dict[str, list[str]] = {}
+        self.pending: dict[str, int] = {}
+        self.done: set[str] = set()
+        for f in sorted(findings, key=_order):
+            if f.derived_from:
+                parents = dict.fromkeys(f.derived_from)  # a repeated parent counts once
+                self.pending[f.id] = len(parents)
+                for d in parents:
+                    self.children.setdefault(d, []).append(f.id)
+            else:
+                p = kb.patterns.get(f.rule)
+                for i, c in enumerate(clearing_conditions(f, kb)):
+                    self.by_condition.setdefault(c, []).append(f.id)
+                    if p is not None and i < len(p.clears):
+                        self.template.setdefault(c, p.clears[i])
+
+    def spread(self, start: Iterable[str]) -> set[str]:
+        """What clearing `start` would add to `done`, derived findings included."""
+        added = set(start) - self.done
+        queue = list(added)
+        hits: dict[str, int] = {}  # parents of a derived finding cleared by this start
+        while queue:
+            for child in self.children.get(queue.pop(), []):
+                if child in self.done or child in added:
+                    continue
+                hits[child] = hits.get(child, 0) + 1
+                if hits[child] == self.pending[child]:
+                    added.add(child)
+                    queue.append(child)
+        return added
+
+    def commit(self, added: set[str]) -> None:
+        """Make a spread's findings part of `done`."""
+        self.done |= added
+        for i in added:
+            for child in self.children.get(i, []):
+                self.pending[child] -= 1
+
+
+def cleared_by(chosen: set[str], findings: list[Finding], kb: KnowledgeBase) -> set[str]:
+    """Findings that would clear if the chosen conditions held."""
+    clearing = _Clearing(findings, kb)
+    return clearing.spread(i for c in chosen for i in clearing.by_condition.get(c, []))
+
+
+def choose_actions(
+    findings: list[Finding],
+    kb: KnowledgeBase,
+    economics: EconomicSummary | None,
+    n: int = ACTIONS,
+    names: dict[str, str] | None = None,
+    owners: dict[str, str] | None = None,
+) -> list[Action]:
+    weights = {f.id: _weight(f) for f in findings}
+    by_id = {f.id: f for f in findings}
+    clearing = _Clearing(findings, kb)
+    candidates = list(clearing.by_condition)  # most severe findings' conditions first
+    # A condition clears at most its own findings and every derived one; most clear a finding
+    # or two, so those that cannot beat the best so far are skipped without spreading.
+    derived = sum(weights[i] for i in clearing.pending)
+    bound = {
+        text: derived + sum(weights[i] for i in set(ids))
+        for text, ids in clearing.by_condition.items()
+    }
+    chosen: set[str] = set()
+    actions = []
+    for _ in range(n):
+        best, best_gain, best_set = None, 0.0, set()
+        for text in candidates:
+            if text in chosen or bound[text] <= best_gain:
+                continue
+            now = clearing.spread(clearing.by_condition[text])
+            # Weights are small multiples of 0.5, so the sum is exact in any order.
+            gain = sum(weights[i] for i in now)
+            if gain > best_gain:  # ties keep the earlier (more severe) candidate
+                best, best_gain, best_set = text, gain, now
+        if best is None:
+            break
+        chosen.add(best)
+        clearing.commit(best_set)
+        new = [f for i, f in by_id.items() if i in best_set]
+        text = instruction(clearing.template.get(best, best), best)
+        actions.append(_action(best, text, new, best_gain, economics, names or {}, owners or {}))
+    return actions
+
+
+def _central(r: Range) -> float:
+    """A range's central estimate (the middle of the three figures)."""
+    return float(r.central)
+
+
+def _owners_of(text: str, cleared: list[Finding], names: dict[str, str], owners: dict[str, str]):
+    """The teams that own the loops a change touches: the loops it names, or, for a change
+    that names none (a shared retry budget), every loop of the conflicts it clears."""
+    roots = [lp for f in cleared if not f.derived_from for lp in f.loops]
+    named = [lp for lp in dict.fromkeys(roots) if names.get(lp, lp) and names.get(lp, lp) in text]
+    loops = named or list(dict.fromkeys(roots))
+    return sorted({owners[lp] for lp in loops if owners.get(lp)})
+
+
+def _removed(
+    cleared: list[Finding], economics: EconomicSummary | None
+) -> tuple[Range | None, float | None, str]:
+    """The money a change removes, its share of the central exposure, or why not priced."""
+    if economics is None or not economics.priced or economics.total is None:
+        return None, None, "not priced: the assessment gives no cost figures"
+    removed = econ.savings(economics, {f.id for f in cleared})
+    if removed is None:
+        return None, None, "not priced: nothing in the assessment is priced"
+    if _central(removed) <= 0:
+        return (
+            None,
+            None,
+            "not priced: no priced cost goes with this change alone "
+            "(each also rests on other findings)",
+        )
+    total = _central(economics.total)
+    return removed, (_central(removed) / total if total > 0 else None), ""
+
+
+def _action(
+    condition: str,
+    text: str,
+    cleared: list[Finding],
+    weight: float,
+    economics: EconomicSummary | None,
+    names: dict[str, str],
+    owners: dict[str, str],
+) -> Action:
+    parts = []
+    for kind, (one, many) in KIND_NOUN.items():
+        of_kind = [f for f in cleared if f.kind == kind]
+        if not of_kind:
+            continue
+        titles = sorted({f.title for f in of_kind})
+        noun = one if len(of_kind) == 1 else many
+        parts.append(f"{len(of_kind)} {noun} ({'; '.join(titles)})")
+    removed, share, why = _removed(cleared, economics)
+    summary = "Clears " + "; ".join(parts) + "." if parts else ""
+    if removed is not None and economics is not None:
+        amount = money(_central(removed), economics.currency)
+        summary += f" Removes about {amount} a month (central estimate)"
+        summary += f", {round(share * 100)}% of the exposure." if share is not None else "."
+    else:
+        summary += " " + why[:1].upper() + why[1:] + "."
+    team = _owners_of(condition, cleared, names, owners)
+    summary += f" Owned by {_join(team)}." if team else " No owner is named in the assessment."
+    return Action(
+        text=text,
+        condition=condition,
+        clears=[f.id for f in cleared],
+        summary=summary.strip(),
+        weight=weight,
+        owners=team,
+        exposure_removed=_central(removed) if removed is not None else None,
+        removes=removed,
+        share=share,
+        not_priced=why,
+    )
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pairs(f: Finding) -> list[tuple[str, str]]:
+    """The pairs of loops a conflict was found between."""
+    groups = [m.loops for m in f.members] or [f.loops]
+    out = []
+    for loops in groups:
+        ids = sorted(set(loops))
+        out += [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+    return out
+
+
+def degree(findings: list[Finding], edges: Iterable[tuple[str, str]]) -> Coherence:
+    """The degree of coherence of an assessment: its findings and the influence edges between
+    its loops (source, target)."""
+    strength: dict[tuple[str, str], float] = {}
+    for a, b in edges:
+        if a != b:
+            strength.setdefault((min(a, b), max(a, b)), 0.0)
+    for f in findings:
+        if f.kind != "incoherence" or (f.decision and f.decision.sets_aside):
+            continue
+        for pair in _pairs(f):
+            strength[pair] = max(strength.get(pair, 0.0), f.evidence.score)
+    pairs = len(strength)
+    conflicting = sum(v > 0 for v in strength.values())
+    value = 1.0 - sum(strength.values()) / pairs if pairs else 1.0
+    if pairs:
+        text = (
+            f"Degree of coherence: {round(value * 100)}%. Of {pairs} pairs of control loops "
+            f"that interact, {conflicting} work against each other"
+            + (", weighted by severity and evidence." if conflicting else ".")
+        )
+    else:
+        text = "Degree of coherence: 100%. No two control loops interact."
+    return Coherence(
+        value=round(value, 3),
+        pairs=pairs,
+        conflicting=conflicting,
+        definition=DEFINITION,
+        text=text,
+    )
+
+
+def _headline(
+    conflicts: list[Finding], actions: list[Action], economics: EconomicSummary | None
+) -> str:
+    """The verdict in one sentence: confirmed conflicts, central exposure, the best change."""
+    confirmed = sum(f.status == "confirmed" for f in conflicts)
+    if not conflicts:
+        out = "No conflict between the control loops was found"
+    else:
+        out = (
+            f"{confirmed} of {len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''} "
+            f"between the control loops {'is' if confirmed == 1 else 'are'} confirmed"
+        )
+    if economics is not None and economics.total is not None:
+        out += (
+            f"; the central estimate of the exposure is "
+            f"{money(_central(economics.total), economics.currency)} a month"
+        )
+    else:
+        out += "; the exposure is not priced (no cost figures were given)"
+    if actions:
+        best = max(actions, key=lambda a: (a.exposure_removed or 0.0, -actions.index(a)))
+        change = best.text[:1].lower() + best.text[1:]
+        out += f"; the change that removes the most: {change}"
+        if best.exposure_removed and economics is not None:
+            out += f" (about {money(best.exposure_removed, economics.currency)} a month)"
+    return out + "."
+
+
+def build(
+    findings: list[Finding],
+    names: dict[str, str],
+    loop_count: int,
+    kb: KnowledgeBase,
+    economics: EconomicSummary | None,
+    owners: dict[str, str] | None = None,
+    edges: Iterable[tuple[str, str]] = (),
+) -> ExecutiveSummary:
+    coherence = degree(findings, edges)
+    # Findings a decision set aside (accepted, not applicable, false positive) are listed
+    # with their decisions, not among the risks still open.
+    set_aside = sum(bool(f.decision and f.decision.sets_aside) for f in findings)
+    findings = [f for f in findings if not (f.decision and f.decision.sets_aside)]
+    held_back = sum(not f.evidence.shown for f in findings)
+    findings = [f for f in findings if f.evidence.shown]  # headlines show the strong ones
+    by_id = {f.id: f for f in findings}
+    conflicts = [f for f in findings if f.kind == "incoherence"]
+    gaps = [f for f in findings if f.kind == "auditability"]
+    symptoms = [f for f in findings if f.kind == "symptom"]
+    confirmed = sum(f.status == "confirmed" for f in conflicts)
+    if conflicts:
+        verdict = (
+            f"{len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''} between the "
+            f"platform's {loop_count} control loops "
+            f"({confirmed} confirmed, {len(conflicts) - confirmed} possible). Each loop can "
+            "report healthy on its own terms while together they work against each other."
+        )
+        if symptoms:
+            verdict += (
+                " What this looks like in operation: "
+                + "; ".join(_lower_first(f.title) for f in symptoms)
+                + "."
+            )
+    else:
+        verdict = (
+            f"No conflict between the platform's {loop_count} control loops was found from "
+            "the answers given."
+        )
+    if gaps:
+        verdict += (
+            f" {len(gaps)} auditability gap{'s' if len(gaps) != 1 else ''}: decisions that "
+            "cannot be reconstructed afterwards."
+        )
+    if held_back:
+        verdict += (
+            f" {held_back} more possible finding{'s' if held_back != 1 else ''} "
+            f"{'rest' if held_back != 1 else 'rests'} on several unknown answers and "
+            f"{'are' if held_back != 1 else 'is'} held back in the list to check."
+        )
+    if set_aside:
+        verdict += (
+            f" {set_aside} finding{'s' if set_aside != 1 else ''} set aside by a recorded "
+            f"decision {'are' if set_aside != 1 else 'is'} left out here and listed with "
+            f"{'their decisions' if set_aside != 1 else 'its decision'}."
+        )
+    ranked = sorted(conflicts, key=_order) or sorted(gaps, key=_order)
+    by_rule: dict[str, list[Finding]] = {}
+    for f in ranked:
+        by_rule.setdefault(f.rule, []).append(f)
+    top = []
+    for group in list(by_rule.values())[:TOP_RISKS]:
+        f = group[0]
+        top.append(
+            TopRisk(
+                finding=f.id,
+                findings=[g.id for g in group],
+                title=f.title,
+                severity=f.severity,
+                status=f.status,
+                loops=[[names.get(lp, lp) for lp in g.loops] for g in group],
+                plain=_first_sentence(f.summary) if f.summary else f.narrative,
+                leads_to=sorted({by_id[i].title for g in group for i in g.leads_to if i in by_id}),
+            )
+        )
+    actions = choose_actions(findings, kb, economics, names=names, owners=owners)
+    note = ""
+    if actions:
+        rest = len([f for f in findings if not f.derived_from]) - len(
+            [i for a in actions for i in a.clears if not by_id[i].derived_from]
+        )
+        note = (
+            f"Together these clear {sum(len(a.clears) for a in actions)} of "
+            f"{len(findings)} findings; {rest} other conflicts and gaps need their own changes "
+            "(see each finding's 'would clear if')."
+        )
+    exposure = economics.headline if economics is not None else ""
+    return ExecutiveSummary(
+        headline=_headline(conflicts, actions, economics),
+        coherence=coherence,
+        verdict=verdict,
+        top_risks=top,
+        exposure=exposure,
+        actions=actions,
+        actions_note=note,
+    )

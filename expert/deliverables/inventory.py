@@ -1,0 +1,321 @@
+"""The Control Plane Inventory: every control loop with all its answers, grouped by layer,
+saying which answers are unknown (the user could not say) and which were never given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from expert.analysis import plainwords
+from expert.assessment.model import UNKNOWN, Assessment, Loop
+
+if TYPE_CHECKING:
+    from expert.analysis.results import Finding
+    from expert.knowledge.knowledgebase import KnowledgeBase
+
+# The seed's five dimensions plus what every loop needs to be assessed at all.
+CORE = (
+    "name",
+    "layer",
+    "owner",
+    "objective",
+    "target",
+    "timescale",
+    "triggers",
+    "actuations",
+    "acts_on",
+    "decision_record",
+)
+LABELS = {
+    "name": "name",
+    "layer": "layer",
+    "owner": "owner",
+    "objective": "objective",
+    "target": "optimisation target",
+    "timescale": "reaction timescale",
+    "triggers": "trigger conditions",
+    "actuations": "actuation mechanisms",
+    "acts_on": "acts on",
+    "observes": "also watches",
+    "changes": "also changes",
+    "decision_record": "decision record",
+    "instances": "instances",
+    "retry.max_retries": "retries",
+    "retry.backoff": "backoff",
+    "retry.jitter": "jitter",
+    "retry.budget": "retry budget",
+    "retry.retries_on": "retries on",
+    "deadline": "deadline",
+    "propagates_cancellation": "propagates cancellation",
+    "guards.exemptions": "exemptions",
+    "guards.rate_limited": "own actions rate-limited",
+    "guards.give_up_after": "gives up after",
+    "controls": "controls loops",
+}
+LAYER_UNKNOWN = "unknown"
+# Each answer's attribute path, split once rather than once per loop.
+_PATHS = {field: field.split(".") for field in LABELS}
+# Fields the inventory shows in their own columns; the rest are details.
+_COLUMNS = frozenset((*CORE, "observes", "changes"))
+
+State = Literal["given", "unknown", "unanswered"]
+
+
+class InventoryField(BaseModel):
+    field: str
+    label: str
+    value: str
+    state: State
+
+
+class InventoryLoop(BaseModel):
+    id: str
+    name: str
+    layer: str
+    owner: str
+    objective: str
+    target: str
+    timescale: str
+    triggers: str
+    actuations: str
+    acts_on: str
+    watches: str = Field(description="signals it observes beyond its triggers, and changes")
+    decision_record: str
+    details: list[InventoryField] = Field(
+        default_factory=list, description="retry, deadline, guards and other answers"
+    )
+    fields: list[InventoryField] = Field(description="every answer, in order")
+    states: dict[str, State] = Field(default_factory=dict, description="field -> state")
+    unknown: list[str] = Field(description="labels of answers the user could not give")
+    unanswered: list[str] = Field(description="labels of core answers never given")
+    findings: list[str] = Field(default_factory=list, description="findings involving the loop")
+
+
+class LayerGroup(BaseModel):
+    layer: str
+    label: str
+    help: str
+    loops: list[InventoryLoop]
+
+
+class InventoryResource(BaseModel):
+    id: str
+    name: str
+    kind: str
+    synchronized: str
+    calls: str
+    details: str
+
+
+class EmptyLayer(BaseModel):
+    """A layer of the control plane no loop was described in: worth a question, since most
+    platforms have loops in every layer and a missing one hides its conflicts."""
+
+    layer: str
+    label: str
+    question: str = Field(description="the question to the user, in plain words")
+
+
+class Inventory(BaseModel):
+    loop_count: int
+    unknown_count: int = Field(description="answers the user could not give, over all loops")
+    unanswered_count: int = Field(description="core answers never given, over all loops")
+    layers: list[LayerGroup]
+    resources: list[InventoryResource] = Field(default_factory=list)
+    empty_layers: list[EmptyLayer] = Field(
+        default_factory=list, description="layers with no loop described"
+    )
+
+
+# Answers chosen from a vocabulary word list, shown by their labels.
+_WORD_LISTS = frozenset({"triggers", "actuations", "observes", "changes", "retry.retries_on"})
+
+
+def _is_unknown(value: Any) -> bool:
+    return value == UNKNOWN or (isinstance(value, list) and UNKNOWN in value)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "not answered"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "none"
+    return str(value)
+
+
+def _get(lp: Loop, dotted: str) -> Any:
+    obj: Any = lp
+    for part in _PATHS[dotted]:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _relevant(lp: Loop, field: str) -> bool:
+    """Optional details matter only for loops they apply to (retries for retrying loops)."""
+    if field.startswith("retry."):
+        return isinstance(lp.actuations, list) and "retry" in lp.actuations
+    if field in ("deadline", "propagates_cancellation"):
+        return isinstance(lp.triggers, list) and "timeout" in lp.triggers
+    return False
+
+
+def _describe_value(field: str, value: Any, state: State, kb: KnowledgeBase) -> str:
+    vocab = kb.vocabulary
+    if state != "given":
+        return _text(value)
+    if field == "objective" and value in vocab.objectives:
+        return f"{value} ({vocab.objectives[value].label.lower()})"
+    if field == "decision_record" and value in vocab.decision_records:
+        return f"{value} ({vocab.decision_records[value]})"
+    if field == "timescale":
+        return str(value)  # as the user wrote it ("60s" stays "60s", never "1m")
+    if field == "instances" and value in vocab.instances:
+        return f"{value} ({vocab.instances[value]})"
+    if field in _WORD_LISTS and isinstance(value, list) and value:
+        # what the loop reacts to and does, in the vocabulary's words, not its ids
+        return ", ".join(plainwords.label(kb, str(v)) for v in value)
+    return _text(value)
+
+
+def loop_answers(lp: Loop, kb: KnowledgeBase) -> Iterator[tuple[str, str, Any, State]]:
+    """Every answer of a loop in reading order as (field, label, raw value, state); cheaper
+    than `loop_fields` for callers that only need the states."""
+    for field, label in LABELS.items():
+        value = _get(lp, field)
+        if value is None and field not in CORE and not _relevant(lp, field):
+            continue
+        yield field, label, value, _state(value)
+    for qid, value in sorted(lp.answers.items()):
+        q = kb.questions.get(qid)
+        # Extra answers are given or unknown; "unanswered" is for the fields above.
+        yield (
+            f"answers.{qid}",
+            q.text if q else qid,
+            value,
+            "unknown" if _is_unknown(value) else "given",
+        )
+
+
+def _state(value: Any) -> State:
+    return "unanswered" if value is None else "unknown" if _is_unknown(value) else "given"
+
+
+def loop_fields(lp: Loop, kb: KnowledgeBase) -> list[InventoryField]:
+    """Every answer of a loop in reading order, each with its state."""
+    return [
+        InventoryField(
+            field=field,
+            label=label,
+            value=_describe_value(field, value, state, kb) if field in LABELS else _text(value),
+            state=state,
+        )
+        for field, label, value, state in loop_answers(lp, kb)
+    ]
+
+
+def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) -> Inventory:
+    layer_order = [*kb.vocabulary.layers, LAYER_UNKNOWN]
+    groups: dict[str, list[InventoryLoop]] = {}
+    unknown_total = unanswered_total = 0
+    involving: dict[str, list[str]] = {}
+    for f in (f for f in findings if f.evidence.shown):
+        for lp_id in f.loops:
+            involving.setdefault(lp_id, []).append(f.id)
+    for lp in assessment.loops:
+        fields = loop_fields(lp, kb)
+        by = {f.field: f for f in fields}
+        unknown = [f.label for f in fields if f.state == "unknown"]
+        unanswered = [f.label for f in fields if f.state == "unanswered" and f.field in CORE]
+        unknown_total += len(unknown)
+        unanswered_total += len(unanswered)
+        layer = lp.layer if lp.layer in kb.vocabulary.layers else LAYER_UNKNOWN
+        watched = [by[k].value for k in ("observes", "changes") if k in by]
+        groups.setdefault(layer, []).append(
+            InventoryLoop(
+                id=lp.id,
+                name=lp.name if lp.name not in (None, UNKNOWN) else lp.id,
+                layer=layer,
+                owner=by["owner"].value,
+                objective=by["objective"].value,
+                target=by["target"].value,
+                timescale=by["timescale"].value,
+                triggers=by["triggers"].value,
+                actuations=by["actuations"].value,
+                acts_on=by["acts_on"].value,
+                watches="; ".join(
+                    f"{LABELS[k]}: {by[k].value}" for k in ("observes", "changes") if k in by
+                )
+                if watched
+                else "",
+                decision_record=by["decision_record"].value,
+                details=[f for f in fields if f.field not in _COLUMNS],
+                fields=fields,
+                states={f.field: f.state for f in fields},
+                unknown=unknown,
+                unanswered=unanswered,
+                findings=involving.get(lp.id, []),
+            )
+        )
+    layers = []
+    empty = []
+    for layer in layer_order:
+        if layer not in groups:
+            term = kb.vocabulary.layers.get(layer)
+            if term is not None and assessment.loops:
+                empty.append(
+                    EmptyLayer(
+                        layer=layer,
+                        label=term.label,
+                        question=f"No {_lower(term.label)} loops were described: is that "
+                        f"true? ({term.help}) A layer left out hides its conflicts with the "
+                        "others.",
+                    )
+                )
+            continue
+        term = kb.vocabulary.layers.get(layer)
+        layers.append(
+            LayerGroup(
+                layer=layer,
+                label=term.label if term else "Layer not known",
+                help=term.help if term else "Loops whose layer nobody could name.",
+                loops=groups[layer],
+            )
+        )
+    resources = []
+    for res in assessment.resource_list():
+        extra = [
+            f"{label} {value}"
+            for label, value in (
+                ("start-up", res.startup_time),
+                ("checkpoint every", res.checkpoint_interval),
+                ("checkpoint takes", res.checkpoint_duration),
+            )
+            if value
+        ]
+        resources.append(
+            InventoryResource(
+                id=res.id,
+                name=res.name or res.id,
+                kind=res.kind or "not answered",
+                synchronized=res.synchronized or "not answered",
+                calls=", ".join(res.calls) if res.calls else "none",
+                details="; ".join(extra),
+            )
+        )
+    return Inventory(
+        loop_count=len(assessment.loops),
+        unknown_count=unknown_total,
+        unanswered_count=unanswered_total,
+        layers=layers,
+        resources=resources,
+        empty_layers=empty,
+    )
+
+
+def _lower(label: str) -> str:
+    """'Orchestration' -> 'orchestration'; an acronym ('GPU pool') stays as it is."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label

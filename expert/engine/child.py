@@ -1,0 +1,142 @@
+"""The rule engine's process. durable-rules can crash (segfault) or leak; it runs only here,
+never in the process that holds the user's answers.
+
+Protocol: one JSON request per line on stdin, one JSON reply per line on stdout.
+  {"op": "load", "key": K, "rulesets": {...}, "meta": {...}}     -> {"ok": true}
+  {"op": "assert", "key": K, "ruleset": R, "sid": S, "facts": [F, ...]}
+      -> {"ok": true, "fired": [[rule, {var: fact id}], ...], "errors": [...], "rss": bytes}
+Each F is one fact as JSON object text, without `sid` or `scope`: this process adds the
+session to the text, so no fact is decoded and encoded again here.
+The parent (expert/engine/process.py) decides which ruleset sees which facts, in which stage and in
+which process; this process only matches. Errors inside rule actions are returned, never
+swallowed. Imports are kept minimal so the process starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+
+class _Engine:
+    def __init__(self, rulesets: dict[str, Any], meta: dict[str, Any]) -> None:
+        import durable.engine as de
+
+        self.meta = meta
+        self.errors: list[str] = []
+
+        class Host(de.Host):
+            def _run(self) -> None:
+                # The stock Host starts two timer threads that may run actions on another
+                # thread while we assert; synchronous assertion needs neither.
+                pass
+
+            def get_action(self, name: str) -> Callable[[Any], NoReturn]:
+                def never(c: Any) -> NoReturn:
+                    raise AssertionError("actions are run by _Engine.match")
+
+                return never
+
+        self.host = Host()
+        self.rulesets = {name for name, rules in rulesets.items() if rules}
+        self.host.set_rulesets({name: rulesets[name] for name in self.rulesets})
+
+    def match(self, ruleset: str, sid: str, facts: list[str]) -> list[tuple[str, dict[str, str]]]:
+        """Assert facts (JSON object texts) one at a time into one session (sid) of a ruleset
+        and record every rule they complete, as (rule name, {engine variable: fact id}).
+
+        Never delete_state afterwards: in durable-rules 2.0.28 it segfaults after an
+        unhandled assert or a partial join (tests/conformance). The parent gives each run
+        its own sid and recycles this process, which bounds the memory instead.
+
+        This is Host.assert_fact and Ruleset.do_actions with the per-firing Python machinery
+        (Closure, Promise, state re-encoding) left out: the same C calls in the same order,
+        and the state handed back unchanged, since recording a firing never modifies it.
+        The firings are half the engine's time at 1,000 loops without this."""
+        from durable import engine as de
+
+        dre = de.durable_rules_engine
+        if ruleset not in self.rulesets:
+            return []  # an empty ruleset: nothing can fire
+        handle = self.host.get_ruleset(ruleset)._handle
+        loads = json.loads
+        meta = self.meta
+        # The session joins every fact (the sentinel joins compare scope).
+        session = f'"sid": {json.dumps(sid)}, "scope": {json.dumps(sid)}}}'
+        fired: list[tuple[str, dict[str, str]]] = []
+        for text in facts:
+            body = text.rstrip()[:-1].rstrip()  # the object without its closing brace
+            fact = f"{body}, {session}" if body != "{" else body + session
+            code, state_handle = dre.assert_fact(handle, fact)[:2]
+            if code == 1:
+                continue  # no rule of this ruleset reads this fact
+            if code == 2:
+                self.errors.append(f"duplicate fact id {loads(text).get('id')!r} in {ruleset}")
+                continue
+            started = dre.start_action_for_state(handle, 0 if code == 3 else state_handle)
+            if not started:
+                continue
+            state, action = started[0], started[1]
+            while action:
+                name, bound = next(iter(loads(action).items()))
+                try:
+                    fired.append((name, {v: bound[v]["id"] for v in meta[name]["vars"]}))
+                except Exception as exc:  # record, never lose it
+                    self.errors.append(f"rule {name}: {exc!r}")
+                dre.update_state(handle, state)
+                action = dre.complete_and_start_action(handle, state_handle)
+        return fired
+
+
+def _rss_bytes() -> int:
+    """Resident memory now (Linux /proc), so the parent can recycle this process in time."""
+    try:
+        with open("/proc/self/statm") as statm:
+            import os
+
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def serve(stdin: Any = sys.stdin, stdout: Any = sys.stdout) -> None:
+    engine: _Engine | None = None
+    key = None
+    for line in stdin:
+        try:
+            request = json.loads(line)
+            op = request.get("op")
+            if op == "load":
+                engine, key = _Engine(request["rulesets"], request["meta"]), request["key"]
+                reply: dict[str, Any] = {"ok": True}
+            elif op == "assert":
+                if engine is None or request.get("key") != key:
+                    reply = {"ok": False, "reload": True}
+                else:
+                    engine.errors = []
+                    fired = engine.match(request["ruleset"], request["sid"], request["facts"])
+                    reply = {
+                        "ok": True,
+                        "fired": fired,
+                        "errors": engine.errors,
+                        "rss": _rss_bytes(),
+                    }
+            elif op == "ping":
+                reply = {"ok": True}
+            else:
+                reply = {"ok": False, "error": f"unknown op {op!r}"}
+        except MemoryError:
+            engine = None  # the parent restarts this process; say so plainly
+            reply = {"ok": False, "error": "the rule engine ran out of memory", "memory": True}
+        except Exception as exc:  # report, keep serving
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        stdout.write(json.dumps(reply) + "\n")
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,409 @@
+"""Containment for the rule engine: it runs in child processes (expert.engine.child).
+
+A segfault, a hang or runaway memory in the engine becomes an EngineError with a plain
+message; the calling process (the CLI or the interview) and the user's answers are never
+affected. Long-lived children are reused between runs (the interview re-runs after every
+answer) and restarted after a crash or after RESTART_AFTER_RUNS runs: the engine cannot
+safely free a run's state (delete_state crashes), so recycling the process bounds memory.
+
+This module also runs the stages: each stage's rulesets (as many as the compiler needed to
+stay within the engine's limits) are dealt out to the children in turn and run at once, one
+request at a time per child, and the findings of one stage become the facts of the next
+here, in the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from expert.engine.compiler import Compiled
+from expert.engine.ids import finding_id
+from expert.errors import EngineError
+
+DEFAULT_TIMEOUT_S = 60.0
+MEMORY_LIMIT_BYTES = 4 * 1024**3
+RESTART_AFTER_RUNS = 100
+# The engine keeps every run's state (freeing it crashes), so the child is recycled once its
+# resident memory passes this mark, well before MEMORY_LIMIT_BYTES makes a run fail.
+RECYCLE_ABOVE_BYTES = 1024**3
+
+
+def _limit_memory() -> None:  # runs in the child before exec
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = {
+            "SIGSEGV": "a crash inside the durable-rules C extension",
+            "SIGKILL": "killed, usually for running out of memory",
+            "SIGABRT": "an abort inside the engine",
+        }.get(name, "terminated")
+        return f"it died with {name} ({hint})"
+    return f"it exited with code {code}"
+
+
+class _Worker:
+    """One engine child process: started on demand, loaded with the compiled rules."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self._proc: subprocess.Popen[str] | None = None
+        self.loaded_key: str | None = None
+        self.runs = 0  # assessments served since the process started
+        self.sessions = 0  # rulesets asserted into, each in a session (sid) of its own
+        self.rss = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.pop("PYTHONSTARTUP", None)
+        self._proc = subprocess.Popen(
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            preexec_fn=_limit_memory if os.name == "posix" else None,
+        )
+        self.loaded_key = None
+        self.runs = 0
+        self.sessions = 0
+        self.rss = 0
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+    def failure(self) -> str:
+        """Kill and reap the process; say how it ended (signal, exit code, last words)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return ""
+        if proc.poll() is None:
+            proc.kill()
+        detail = _describe_exit(proc.wait())
+        if proc.stderr:
+            err = proc.stderr.read()[-800:].strip()
+            if err:
+                detail += f"; its last words: {err.splitlines()[-1]}"
+        for stream in (proc.stdout, proc.stderr, proc.stdin):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
+        return detail
+
+    def send(self, line: str) -> bool:
+        """Send one encoded request (a JSON line); False if the process is gone."""
+        if self._proc is None or self._proc.poll() is not None:
+            self.close()  # a process that died while idle: release its pipes first
+            self.start()
+        assert self._proc and self._proc.stdin
+        try:
+            self._proc.stdin.write(line)
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return False
+        return True
+
+    @property
+    def stdout(self) -> Any:
+        return self._proc.stdout if self._proc else None
+
+
+class EngineProcess:
+    """The contained rule engine: two child processes (one on a single core). Use as a
+    context manager or call close(). `command` replaces the child program (tests use it to
+    make children misbehave); `workers` fixes the number of processes."""
+
+    def __init__(
+        self,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        command: list[str] | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.command = command or [sys.executable, "-m", "expert.engine.child"]
+        # Two children let a stage's rulesets run two at a time; one core gains nothing.
+        count = workers or (2 if (os.cpu_count() or 1) > 1 else 1)
+        self._workers = [_Worker(self.command) for _ in range(count)]
+
+    @property
+    def pid(self) -> int | None:
+        """The first live child's pid (None when none is running)."""
+        return next((p for p in self.pids if p is not None), None)
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [w.pid for w in self._workers]
+
+    def close(self) -> None:
+        for w in self._workers:
+            w.close()
+
+    def __enter__(self) -> EngineProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _fail(self, what: str, worker: _Worker | None = None) -> EngineError:
+        """Stop every child (a run is all or nothing) and describe the one that failed."""
+        detail = worker.failure() if worker else ""
+        self.close()
+        return EngineError(
+            f"the rule engine failed while {what}: {detail or 'no detail'}. "
+            "Your input is unchanged; run again, and if it repeats, report it "
+            "with the assessment file."
+        )
+
+    def _exchange(
+        self, requests: list[tuple[_Worker, dict[str, Any]]], what: str
+    ) -> list[dict[str, Any]]:
+        """Send each request to its worker and return the replies, in request order. Workers
+        work at the same time; a worker given several requests gets the next as soon as it
+        answers the last (never waiting for the others), and never has more than one
+        outstanding, so a reply is never left waiting in a pipe's read buffer, where
+        select() cannot see it."""
+        for w in {id(w): w for w, _ in requests}.values():
+            if w.command != self.command:  # swapped by the caller: start the new program
+                w.close()
+                w.command = self.command
+        # Encoded before anything is sent: a request that cannot be encoded must not leave
+        # another worker's reply unread in its pipe, to be taken for the next run's.
+        lines = [json.dumps(request) + "\n" for _w, request in requests]
+        replies: list[dict[str, Any] | None] = [None] * len(requests)
+        queues: dict[int, list[int]] = {}  # worker -> its requests still to send, in order
+        workers: dict[int, _Worker] = {}
+        for n, (w, _request) in enumerate(requests):
+            queues.setdefault(id(w), []).append(n)
+            workers[id(w)] = w
+        waiting: dict[int, tuple[int, float]] = {}  # worker -> (request, its deadline)
+        try:
+
+            def send_next(key: int) -> None:
+                n = queues[key].pop(0)
+                if not workers[key].send(lines[n]):
+                    raise self._fail(what, workers[key])
+                waiting[key] = (n, time.monotonic() + self.timeout_s)
+
+            for key in queues:
+                send_next(key)
+            while waiting:
+                key, (n, deadline) = min(waiting.items(), key=lambda item: item[1][1])
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._fail(
+                        what + f" (no answer within {self.timeout_s:g}s)", workers[key]
+                    )
+                by_stream = {id(workers[k].stdout): k for k in waiting}
+                ready, _, _ = select.select([workers[k].stdout for k in waiting], [], [], remaining)
+                for stream in ready:
+                    key = by_stream[id(stream)]
+                    n, _deadline = waiting.pop(key)
+                    replies[n] = self._read_reply(workers[key], what)
+                    if queues[key]:
+                        send_next(key)
+        except EngineError:
+            raise
+        except BaseException:  # anything else mid-exchange: no child may keep a stale reply
+            self.close()
+            raise
+        return [r for r in replies if r is not None]
+
+    def _read_reply(self, w: _Worker, what: str) -> dict[str, Any]:
+        """The reply a worker has ready (select() said so)."""
+        line = w.stdout.readline()
+        if not line:
+            raise self._fail(what, w)
+        try:
+            reply: dict[str, Any] = json.loads(line)
+        except json.JSONDecodeError:
+            raise self._fail(what + " (it answered garbage)", w) from None
+        return reply
+
+    def _load(self, compiled: Compiled) -> None:
+        recycle_at = min(RECYCLE_ABOVE_BYTES, MEMORY_LIMIT_BYTES // 2)
+        for w in self._workers:
+            if w.runs >= RESTART_AFTER_RUNS or w.rss > recycle_at:
+                w.close()
+        stale = [w for w in self._workers if w.pid is None or w.loaded_key != compiled.key]
+        request = {"op": "load", "key": compiled.key, **compiled.payload()}
+        replies = self._exchange([(w, request) for w in stale], "loading the rules")
+        for w, reply in zip(stale, replies, strict=True):
+            if not reply.get("ok"):
+                self.close()
+                raise EngineError(f"the rule engine rejected the rules: {reply.get('error')}")
+            w.loaded_key = compiled.key
+
+    def _stage(
+        self, compiled: Compiled, rulesets: list[str], facts: list[dict[str, Any]]
+    ) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:
+        """Assert facts into each ruleset of one stage, one ruleset per worker at a time."""
+        # Each fact is encoded once for all the rulesets that read it; the child adds its
+        # session to the text (see expert/engine/child.py).
+        texts = [json.dumps(_without_session(f), ensure_ascii=False) for f in facts]
+        chosen = [
+            [t for f, t in zip(facts, texts, strict=True) if f["kind"] in compiled.kinds[name]]
+            for name in rulesets
+        ]
+        # Rulesets are dealt out largest first, each to the worker with the fewest facts so
+        # far: a stage takes as long as its busiest worker.
+        load = [0] * len(self._workers)
+        owner: dict[int, int] = {}
+        for n in sorted(range(len(rulesets)), key=lambda n: -len(chosen[n])):
+            owner[n] = min(range(len(load)), key=load.__getitem__)
+            load[owner[n]] += len(chosen[n])
+        requests = []
+        for n, name in enumerate(rulesets):
+            w = self._workers[owner[n]]
+            w.sessions += 1
+            requests.append(
+                (
+                    w,
+                    {
+                        "op": "assert",
+                        "key": compiled.key,
+                        "ruleset": name,
+                        "sid": f"s{w.sessions}",  # never reused within a process
+                        "facts": chosen[n],
+                    },
+                )
+            )
+        fired: list[tuple[str, dict[str, str]]] = []
+        errors: list[str] = []
+        for (w, _), reply in zip(
+            requests, self._exchange(requests, "evaluating the rules"), strict=True
+        ):
+            if reply.get("reload"):
+                raise _Retry
+            if reply.get("memory"):
+                self.close()
+                raise _Retry(memory=True)
+            if not reply.get("ok"):
+                self.close()
+                raise EngineError(f"the rule engine failed: {reply.get('error')}")
+            w.rss = int(reply.get("rss", 0))
+            fired += [(name, bound) for name, bound in reply["fired"]]
+            errors += reply.get("errors", [])
+        return fired, errors
+
+    # -- the one public operation
+    def run(
+        self, compiled: Compiled, facts: list[dict[str, Any]], loops_of: dict[str, list[str]]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """Forward-chain the compiled rulesets over facts; return (firings, action errors).
+
+        A firing is {"stage", "rule", "pattern", "bound": {var: fact id}, "finding"}. In
+        stages 2 and 3 the cause (v0) is `rule:<pattern>`: it stands for every finding of
+        that pattern from the earlier stages."""
+        memory_retry = False
+        for _attempt in range(3):
+            try:
+                self._load(compiled)
+                result = self._run_stages(compiled, facts, loops_of)
+                for w in self._workers:
+                    w.runs += 1
+                return result
+            except _Retry as retry:
+                if retry.memory:
+                    if memory_retry:
+                        break
+                    memory_retry = True  # start afresh and try once more
+                else:
+                    for w in self._workers:
+                        w.loaded_key = None
+        raise EngineError("the rule engine did not accept the rules, or ran out of memory twice")
+
+    def _run_stages(
+        self, compiled: Compiled, facts: list[dict[str, Any]], loops_of: dict[str, list[str]]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        firings: list[dict[str, Any]] = []
+        errors: list[str] = []
+        # The platform fact stays available to the later stages (symptoms and costs test it).
+        carried = [f for f in facts if f.get("kind") == "platform"]
+        stage_input = facts
+        rules_found: dict[str, None] = {}  # patterns with a finding so far, in order
+        for n, rulesets in enumerate(compiled.stages(), start=1):
+            fired, stage_errors = (
+                self._stage(compiled, rulesets, stage_input) if rulesets else ([], [])
+            )
+            errors += stage_errors
+            stage_firings: list[dict[str, Any]] = []
+            for name, bound in fired:
+                pattern = compiled.meta[name].pattern
+                if n == 1:
+                    loops = sorted({lp for fid in bound.values() for lp in loops_of.get(fid, [])})
+                    fid = finding_id(pattern, loops)
+                else:
+                    fid = pattern  # a symptom or cost is one finding for the whole system
+                stage_firings.append(
+                    {"stage": n, "rule": name, "pattern": pattern, "bound": bound, "finding": fid}
+                )
+            # One order, whichever process found what first.
+            stage_firings.sort(key=_firing_order)
+            firings += stage_firings
+            rules_found.update(dict.fromkeys(f["pattern"] for f in stage_firings))
+            # Stage 2 reads stage-1 findings; stage 3 reads stage-1 and stage-2 findings. Their
+            # rules test only a finding's pattern, so one fact per pattern stands for all its
+            # findings (id `rule:<pattern>`); the explainer expands it. At 1,000 loops this is
+            # about 100 facts instead of 10,000.
+            stage_input = carried + [
+                {"id": f"rule:{p}", "kind": "finding", "rule": p} for p in rules_found
+            ]
+        return firings, errors
+
+
+def _without_session(fact: dict[str, Any]) -> dict[str, Any]:
+    """The fact without the session keys the child sets (a copy only where needed)."""
+    if "sid" not in fact and "scope" not in fact:
+        return fact
+    return {k: v for k, v in fact.items() if k not in ("sid", "scope")}
+
+
+class _Retry(Exception):
+    def __init__(self, memory: bool = False) -> None:
+        super().__init__()
+        self.memory = memory
+
+
+def _firing_order(firing: dict[str, Any]) -> tuple[Any, ...]:
+    return (firing["finding"], firing["rule"], sorted(firing["bound"].items()))

@@ -1,0 +1,292 @@
+"""Knowledge-base models: patterns (rules as data), their example cases, and questions.
+
+A pattern never contains code. Its `match` names facts (see fields.py) and the tests their
+fields must pass; the compiler turns those into engine rules and the evaluator in
+conditions.py explains every match term by term.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
+
+from expert.knowledge import comparisons
+from expert.knowledge.comparisons import Comparison
+from expert.knowledge.costmodel import CostModel
+from expert.knowledge.kbmodel import KBModel, Source
+
+Kind = Literal["incoherence", "symptom", "ghost-cost", "auditability"]
+Severity = Literal["critical", "high", "medium", "low"]
+SEVERITY_ORDER = ["low", "medium", "high", "critical"]
+STAGE_OF_KIND = {"incoherence": 1, "auditability": 1, "symptom": 2, "ghost-cost": 3}
+OPERATORS = (
+    "in",
+    "not_in",
+    "is",
+    "has",
+    "has_any",
+    "lacks",
+    "below",
+    "at_most",
+    "above",
+    "at_least",
+    "same_as",
+)
+
+
+def _kebab(value: str) -> str:
+    if not re.match(r"^[a-z0-9][a-z0-9-]{1,79}$", value):
+        raise ValueError(f"{value!r} is not a valid id: use lower-case words joined by '-'")
+    return value
+
+
+PatternId = Annotated[str, AfterValidator(_kebab)]
+
+
+class Term(KBModel):
+    """One test on one field of one fact. Exactly one operator is given.
+
+    Unless `strict` is set, an unknown value passes the test as "possible": the finding is
+    then marked possible and the question that would settle it is asked.
+    """
+
+    field: str
+    in_: list[str] | None = Field(None, alias="in")
+    not_in: list[str] | None = None
+    is_: str | None = Field(None, alias="is")
+    has: str | None = None
+    has_any: list[str] | None = None
+    lacks: str | None = None
+    below: str | int | float | None = None
+    at_most: str | int | float | None = None
+    above: str | int | float | None = None
+    at_least: str | int | float | None = None
+    same_as: str | None = Field(None, description="VAR.FIELD of an earlier fact (join)")
+    strict: bool = False
+
+    # The operator is fixed once validated; rules evaluate it thousands of times per run.
+    _op: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Term:
+        given = [op for op in OPERATORS if self.value(op) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a term on {self.field!r} needs exactly one of "
+                f"{', '.join(OPERATORS)} (found {len(given) or 'none'})"
+            )
+        self._op = given[0]
+        return self
+
+    def value(self, op: str) -> Any:
+        return getattr(self, {"in": "in_", "is": "is_"}.get(op, op))
+
+    @property
+    def op(self) -> str:
+        return self._op
+
+    @property
+    def operand(self) -> Any:
+        return self.value(self._op)
+
+
+class FactMatch(KBModel):
+    fact: str
+    where: list[Term] = Field(default_factory=list)
+
+
+class Escalation(KBModel):
+    to: Severity
+    when: dict[str, list[Term]] = Field(default_factory=dict)
+    compare: list[Comparison] = Field(
+        default_factory=list, description="comparisons that must also hold (all proven)"
+    )
+    because: str
+
+    @model_validator(mode="after")
+    def _says_when(self) -> Escalation:
+        if not self.when and not self.compare:
+            raise ValueError("an escalation needs `when` terms or a `compare`")
+        return self
+
+
+class Override(KBModel):
+    """Why a pack's pattern replaces an earlier pattern with the same id (kept on record and
+    shown in every report)."""
+
+    reason: str = Field(min_length=1, description="why this pack replaces the earlier pattern")
+
+    @model_validator(mode="after")
+    def _said(self) -> Override:
+        if not self.reason.strip():
+            raise ValueError("an override needs a reason: say why the pack replaces the pattern")
+        return self
+
+
+class Ask(KBModel):
+    question: str
+    about: str = Field(description="the match variable (a loop) the question is about")
+
+
+class Pattern(KBModel):
+    id: PatternId
+    kind: Kind
+    title: str
+    summary: str
+    mechanism: str
+    layers: list[str] = Field(default_factory=list)
+    severity: Severity
+    escalate: list[Escalation] = Field(default_factory=list)
+    match: dict[str, FactMatch] = Field(default_factory=dict)
+    compare: list[Comparison] = Field(
+        default_factory=list,
+        description="comparisons between values of the matched facts, evaluated before the "
+        "engine runs, e.g. {left: inner.deadline, op: '>=', right: outer.deadline}",
+    )
+    feeds: list[str] = Field(
+        default_factory=list, description="symptoms (or costs) this finding leads to"
+    )
+    narrative: str
+    clears: list[str] = Field(default_factory=list)
+    asks: list[Ask] = Field(default_factory=list)
+    unknown_is_evidence: bool = False
+    cost: CostModel | None = None
+    sources: list[Source] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    status: Literal["stable", "experimental"] = "stable"
+    overrides: Override | None = Field(
+        None,
+        description="in a pack, replaces the earlier pattern with this id; the reason is "
+        "required and shown in every report",
+    )
+
+    @property
+    def stage(self) -> int:
+        return STAGE_OF_KIND[self.kind]
+
+    @model_validator(mode="after")
+    def _shape(self) -> Pattern:
+        if self.kind in ("incoherence", "auditability") and not self.match:
+            article = "an" if self.kind[0] in "aeiou" else "a"  # an incoherence, an auditability
+            raise ValueError(f"{article} {self.kind} pattern needs a `match`")
+        if self.kind in ("symptom", "ghost-cost") and (
+            len(self.match) > 1 or any(m.fact != "platform" for m in self.match.values())
+        ):
+            raise ValueError(
+                f"a {self.kind} pattern is caused by other findings through their "
+                "`feeds`; its `match` may only test the `platform` fact"
+            )
+        if len(self.match) > 3:
+            raise ValueError("a pattern may match at most 3 facts (the engine's proven join size)")
+        return self
+
+    def _comparisons(self) -> list[tuple[str, Comparison]]:
+        """Every declared comparison with where it was declared."""
+        out = [(f"compare[{i}]", c) for i, c in enumerate(self.compare)]
+        for i, esc in enumerate(self.escalate):
+            out += [(f"escalate[{i}].compare[{j}]", c) for j, c in enumerate(esc.compare)]
+        return out
+
+    def _refuse(self, check: Callable[[Comparison, dict[str, str]], list[str]]) -> Pattern:
+        """Raise every problem `check` finds in the declared comparisons, with its place."""
+        kinds = {var: fm.fact for var, fm in self.match.items()}
+        problems = [
+            f"{where}: {msg}" for where, c in self._comparisons() for msg in check(c, kinds)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _compare_fields(self) -> Pattern:
+        return self._refuse(comparisons.check_fields)
+
+    @model_validator(mode="after")
+    def _compare_units(self) -> Pattern:
+        return self._refuse(comparisons.check_units)
+
+    @model_validator(mode="after")
+    def _compare_joined(self) -> Pattern:
+        problems = [
+            f"{where}: {found}"
+            for where, c in self._comparisons()
+            if isinstance(found := comparisons.host(c, self.match), str)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _compare_as_terms(self) -> Pattern:
+        """Each comparison becomes a test on its derived yes/no field, so the compiler, the
+        explanation and the reference evaluator treat it like any other term."""
+
+        def add(terms: list[Term], name: str, strict: bool) -> None:
+            if not any(t.field == name for t in terms):  # re-validation adds nothing
+                terms.append(Term.model_validate({"field": name, "is": "yes", "strict": strict}))
+
+        for c in self.compare:
+            var, name = comparisons.register(c, self.match)
+            add(self.match[var].where, name, c.strict)
+        for esc in self.escalate:
+            for c in esc.compare:
+                var, name = comparisons.register(c, self.match)
+                add(esc.when.setdefault(var, []), name, True)
+        return self
+
+
+class CaseSpec(KBModel):
+    name: str
+    expect: Literal["fires", "quiet"]
+    status: Literal["confirmed", "possible"] | None = None
+    loops: list[str] | None = Field(
+        None, description="the finding must involve exactly these loops"
+    )
+    why: str = ""
+    assessment: dict[str, Any]
+
+
+class CaseFile(KBModel):
+    pattern: str
+    cases: list[CaseSpec]
+
+
+class Choice(KBModel):
+    value: str | int
+    label: str
+
+
+class Question(KBModel):
+    """An interview question. It either sets a structured field of the assessment
+    (`field`, e.g. `retry.retries_on`) or stores its answer in a loop's `answers` map
+    (`answer`), where rules read it as the field `answers.<id>`."""
+
+    id: PatternId
+    about: Literal["system", "loop", "resource", "economics"]
+    field: str | None = None
+    answer: Literal["yesno", "category", "set", "number", "text"] | None = None
+    text: str
+    help: str
+    example: str = ""
+    choices: list[Choice] = Field(default_factory=list)
+    section: str = "details"
+    priority: int = Field(50, ge=0, le=100, description="lower is asked earlier")
+    asked_when: list[Term] = Field(
+        default_factory=list, description="tests on the loop that make the question relevant"
+    )
+
+    @model_validator(mode="after")
+    def _target(self) -> Question:
+        if (self.field is None) == (self.answer is None):
+            raise ValueError("a question sets exactly one of `field` or `answer`")
+        if self.answer in ("category", "set") and not self.choices:
+            raise ValueError("a category or set answer needs `choices`")
+        return self

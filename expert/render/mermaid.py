@@ -1,0 +1,119 @@
+"""The Coherence Risk Surface Map as a Mermaid flowchart, for Markdown reports.
+
+Loops sit in one subgraph per layer; edges are solid (influence), dotted (part of a feedback
+cycle) or thick (retry amplification) and coloured by conflict severity; a conflict between
+two loops is named on one edge between them; loops in conflict zones get a border in their
+worst severity. Every label is written with Mermaid entity codes for anything but plain
+letters, digits and simple punctuation, so a loop name can neither break the diagram's syntax
+nor inject markup.
+
+Mermaid refuses a diagram longer than its default maxTextSize (50,000 characters) or with more
+than its default maxEdges (500) edges. Large maps keep the loops in a conflict, as the SVG
+does; if that is still too much, fewer of them (the worst conflicts first) until it fits, and
+the diagram's title says how many it shows.
+"""
+
+from __future__ import annotations
+
+from expert.analysis.results import RiskMap
+from expert.knowledge.patterns import SEVERITY_ORDER
+from expert.render.svgmap import (
+    KIND_COLOUR,
+    MAX_DRAWN,
+    SEVERITY_COLOUR,
+    MapEdge,
+    aggregate,
+    conflicts_by_pair,
+    labelled_edges,
+    select,
+    zone_severity,
+)
+
+_SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,-_/()'")
+ARROW = {
+    "influence": "-->",
+    "feedback": "-.->",
+    "amplification": "==>",
+    "masks": "-.->",
+    "conflict": "---",
+}
+MAX_TEXT = 50_000  # Mermaid's default maxTextSize
+MAX_EDGES = 500  # Mermaid's default maxEdges
+BUDGET = MAX_TEXT - 2_000  # room for the fence and a reader's own edits
+NAME_MAX = 48  # characters of a loop's name in a box
+
+
+def label(text: str) -> str:
+    """Text for inside a quoted Mermaid label: everything unusual as a #code; entity."""
+    return "".join(ch if ch in _SAFE else f"#{ord(ch)};" for ch in " ".join(str(text).split()))
+
+
+def _short(text: str, n: int = NAME_MAX) -> str:
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def flowchart(
+    risk_map: RiskMap, layers: list[tuple[str, str]], edges: list[MapEdge] | None = None
+) -> str:
+    """Mermaid source (without the code fence), under MAX_TEXT characters; empty when there is
+    nothing to draw. `edges` is aggregate(risk_map) when the caller has it already."""
+    edges = aggregate(risk_map) if edges is None else edges
+    limit = MAX_DRAWN
+    while True:
+        text, n_edges = _draw(risk_map, layers, edges, limit)
+        if (len(text) <= BUDGET and n_edges <= MAX_EDGES) or limit <= 1:
+            return text
+        limit = max(1, limit * 3 // 4)
+
+
+def _draw(
+    risk_map: RiskMap, layers: list[tuple[str, str]], edges: list[MapEdge], limit: int
+) -> tuple[str, int]:
+    """The diagram of at most `limit` loops, and how many edges it has."""
+    zones = zone_severity(risk_map)
+    pairs = conflicts_by_pair(risk_map)
+    nodes, edges, note = select(risk_map, edges, pairs, limit)
+    if not nodes:
+        return "", 0
+    names_on = labelled_edges(edges, pairs)
+    ids = {n.id: f"n{i}" for i, n in enumerate(nodes)}
+    known = [lid for lid, _ in layers]
+    names = dict(layers)
+    out = []
+    if note:
+        shown = f"{len(nodes)} of {len(risk_map.nodes)} loops: those in conflicts, worst first"
+        out += ["---", f'title: "{label(shown)}"', "---"]
+    out.append("flowchart TB")
+    groups: dict[str, list[str]] = {}
+    for n in nodes:
+        groups.setdefault(n.layer if n.layer in known else "unknown", []).append(n.id)
+    order = [lid for lid in [*known, "unknown"] if lid in groups]
+    by_id = {n.id: n for n in nodes}
+    for i, lid in enumerate(order):
+        out.append(f'  subgraph L{i}["{label(names.get(lid, "Layer not known"))}"]')
+        for nid in groups[lid]:
+            n = by_id[nid]
+            out.append(f'    {ids[nid]}["{label(_short(n.name))} #183; {label(n.timescale)}"]')
+        out.append("  end")
+    # Edges sharing a style share one linkStyle line, which keeps large maps short.
+    styles: dict[str, list[str]] = {}
+    for k, e in enumerate(edges):
+        if k in names_on:
+            text = names_on[k]
+        elif e.kind == "masks":
+            text = "; ".join(e.how)
+        else:
+            text = ", ".join(e.signals)
+        link = f'|"{label(text)}"|' if text else ""
+        out.append(f"  {ids[e.source]} {ARROW.get(e.kind, '-->')}{link} {ids[e.target]}")
+        colour = SEVERITY_COLOUR[e.severity] if e.severity else KIND_COLOUR.get(e.kind)
+        width = {"amplification": 4, "feedback": 2}.get(e.kind, 1) + (1 if e.severity else 0)
+        styles.setdefault(f"stroke:{colour},stroke-width:{width}px", []).append(str(k))
+    for style, links in styles.items():
+        out.append(f"  linkStyle {','.join(links)} {style}")
+    for sev in SEVERITY_ORDER:
+        members = [ids[lp] for lp, s in zones.items() if s == sev and lp in ids]
+        if members:
+            out.append(f"  classDef sev_{sev} stroke:{SEVERITY_COLOUR[sev]},stroke-width:3px")
+            out.append(f"  class {','.join(members)} sev_{sev}")
+    return "\n".join(out) + "\n", len(edges)

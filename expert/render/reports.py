@@ -1,0 +1,399 @@
+"""Where results reach a report: Markdown, self-contained HTML, JSON, SARIF and CSV.
+
+Templates in reports/ hold layout only; everything they show is computed in expert/ (the
+deliverables in Results, the map geometry in svgmap.py, the Mermaid text in mermaid.py) or by
+the small formatting filters here. User-typed text is escaped in every format: HTML by the
+environment's finalize hook, which escapes every expression a template writes exactly as
+Jinja2 autoescaping would, Markdown through the `md` filter, Mermaid labels through entity
+codes, CSV through formula neutralisation.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+import markupsafe
+
+from expert import collector
+from expert.analysis.results import Because, Finding, Results
+from expert.assessment.model import Assessment
+from expert.deliverables import complete as deliverables
+from expert.deliverables.economics import Range, exact, money, number, percent, range_text
+from expert.render import csvout, mermaid, sarif, svgmap
+
+FORMATS = ("markdown", "html", "json", "sarif", "csv")
+EXTENSIONS = {"markdown": "md", "html": "html", "json": "json", "sarif": "sarif", "csv": "csv"}
+SEVERITY_MARK = {"critical": "CRITICAL", "high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
+KIND_HEADINGS = [
+    ("incoherence", "Incoherence patterns"),
+    ("symptom", "Soft-degradation symptoms"),
+    ("ghost-cost", "Ghost costs"),
+    ("auditability", "Auditability gaps"),
+]
+# Backslash first, so the backslashes added for the others are not doubled.
+_MD_SPECIAL = [(ch, "\\" + ch) for ch in "\\`*_~[]<>#|"]
+
+
+# An ampersand that would start a character reference (&amp; &#60; &#x3c;): only these need
+# escaping, so "Edge & mesh" stays readable where a viewer shows headings literally.
+_ENTITY_START = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+
+
+def md_escape(text: Any) -> str:
+    """Escape Markdown and HTML metacharacters in user-typed text (one line)."""
+    s = _ENTITY_START.sub("&amp;", str(text)).replace("\r", " ").replace("\n", " ")
+    # A str.replace per character beats a regex substitution two to three times over.
+    for ch, escaped in _MD_SPECIAL:
+        if ch in s:
+            s = s.replace(ch, escaped)
+    return s
+
+
+_IDENT = re.compile(r"^[A-Za-z0-9_.:+/-]+$")
+
+
+def md_code(text: Any) -> str:
+    """An identifier as inline code; anything else is escaped text (a code span would show
+    hostile text literally, but readers and scanners take it for markup)."""
+    s = str(text)
+    return f"`{s}`" if _IDENT.match(s) else md_escape(s)
+
+
+def web_url(url: Any) -> str:
+    """The URL if it is a plain web address, else "" (no javascript:, data: or file:)."""
+    s = str(url).strip()
+    return s if re.match(r"^https?://[^\s<>\"']+$", s) else ""
+
+
+def md_url(url: Any) -> str:
+    """A web URL made safe inside a Markdown link target."""
+    return quote(web_url(url), safe=":/?#=&%.,~+-_@!$*;")
+
+
+_CACHES: list[dict[str, str]] = []
+
+
+def _memoised(fn: Callable[[Any], str]) -> Callable[[Any], str]:
+    """`fn` with a cache for the length of one render: a large report writes the same loop
+    names, titles and answers thousands of times. Only plain strings are cached (1 and 1.0
+    are equal keys that print differently)."""
+    cache: dict[str, str] = {}
+    _CACHES.append(cache)
+
+    def memoised(value: Any) -> str:
+        if type(value) is not str:
+            return fn(value)
+        out = cache.get(value)
+        if out is None:
+            out = cache[value] = fn(value)
+        return out
+
+    return memoised
+
+
+def _forget() -> None:
+    """Empty the caches after a render, so they never outgrow one report."""
+    for cache in _CACHES:
+        cache.clear()
+
+
+def times(low: int, high: int) -> str:
+    """An amplification factor range in words: 'up to 9x', or 'from 4x up to 9x'."""
+    return f"up to {high}x" if low >= high else f"from {low}x up to {high}x"
+
+
+def _html_escape(value: Any) -> str:
+    # What autoescaping writes: markupsafe's escaping, Markup passed through unchanged.
+    return str(markupsafe.escape(value))
+
+
+_web_url = _memoised(web_url)
+
+
+@functools.lru_cache(maxsize=2)  # one environment per format, built once
+def _env(html: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.files("reports"))),
+        # HTML: the finalize hook escapes every expression the template writes, as
+        # autoescaping would, but into memoised plain strings. Autoescaping builds a new
+        # Markup object per expression, half a million in a large report: making them and
+        # the garbage collector's passes over them took over half the rendering time.
+        # Markdown escapes through the `md` filter.
+        autoescape=False,
+        finalize=_memoised(_html_escape) if html else None,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        md=_memoised(md_escape),
+        code=_memoised(md_code),
+        web_url=_web_url,
+        md_url=_memoised(md_url),
+        number=number,
+        exact=exact,
+        percent=percent,
+        times=times,
+    )
+    return env
+
+
+class _Lookup(dict[str, str]):
+    """A mapping that gives back a key it does not know, so templates write `names[id]` (a
+    plain subscript) rather than `names.get(id, id)` (a call, several times slower)."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+APPENDIX_GROUPS = [
+    ("incoherence", "Conflicts between loops"),
+    ("auditability", "Auditability gaps"),
+]
+Reason = tuple[str | None, str, str, str, bool]  # loop id, name, field, words, unknown
+
+
+@dataclass(slots=True)
+class FindingView:
+    """A finding as Appendix A shows it, with loop names and titles looked up and links
+    checked, so the template's innermost loops only unpack and print."""
+
+    id: str
+    title: str
+    status: str
+    severity: str
+    mark: str
+    narrative: str
+    severity_reason: str
+    raised: bool  # a condition raised the severity above the pattern's own rating
+    loops: list[str]  # the loops' names
+    because: list[Reason]
+    derived_from: list[tuple[str, str]]  # finding id, title
+    leads_to: list[tuple[str, str]]  # finding id, title
+    would_clear_if: list[str]
+    sources: list[tuple[str, str]]  # title, web URL or ""
+    evidence: str  # the evidence score in words
+    members: list[tuple[str, str]]  # each grouped match: the loops' names joined, status
+
+
+class _FindingViews:
+    """The views of some findings, made one at a time as the template reaches them, so a
+    report never holds tens of thousands of them at once."""
+
+    def __init__(self, findings: list[Finding], names: _Lookup, titles: _Lookup) -> None:
+        self.findings, self.names, self.titles = findings, names, titles
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+    def __iter__(self) -> Iterator[FindingView]:
+        names, titles = self.names, self.titles
+        for f in self.findings:
+            yield FindingView(
+                id=f.id,
+                title=f.title,
+                status=f.status,
+                severity=f.severity,
+                mark=SEVERITY_MARK[f.severity],
+                narrative=f.narrative,
+                severity_reason=f.severity_reason,
+                raised=bool(f.severity_reason)
+                and not f.severity_reason.startswith(deliverables.BASE_REASON),
+                loops=[names[lp] for lp in f.loops],
+                because=[
+                    (b.loop, names[b.loop] if b.loop else "", b.field, _cited(b), b.unknown)
+                    for b in f.because
+                ],
+                derived_from=[(d, titles[d]) for d in f.derived_from],
+                leads_to=[(d, titles[d]) for d in f.leads_to],
+                would_clear_if=f.would_clear_if,
+                sources=[(src.title, _web_url(src.url)) for src in f.sources],
+                evidence=evidence_text(f),
+                members=[(" and ".join(names[lp] for lp in m.loops), m.status) for m in f.members],
+            )
+
+
+@dataclass(slots=True)
+class PatternGroup:
+    """The findings of one pattern, explained once in the appendix."""
+
+    rule: str
+    title: str
+    summary: str
+    sources: list[tuple[str, str]]  # title, web URL or ""
+    findings: _FindingViews
+
+
+def _cited(b: Because) -> str:
+    """A because entry in words (the answer's question and its value; the raw field and
+    value only for results made before they carried words), with the configuration line it
+    was imported from."""
+    text = b.said or f"{b.field} = {b.value}"
+    return f"{text} (from {b.source})" if b.source else text
+
+
+def evidence_text(f: Finding) -> str:
+    """A finding's evidence score in words."""
+    e = f.evidence
+    text = f"score {e.score:.2f}: {f.severity} severity, {round(e.known_share * 100)}% of its tests"
+    text += " on known answers"
+    if e.missing:
+        text += f"; {e.missing} answer{'s' if e.missing != 1 else ''} still unknown"
+    return text
+
+
+def context(results: Results, assessment: Assessment) -> dict[str, Any]:
+    """Everything a template may show, precomputed."""
+    results = deliverables.ensure(results)
+    assert results.inventory is not None and results.economics is not None
+    findings = results.shown()  # headlines and counts; held-back findings are listed apart
+    of_kind: dict[str, list[Finding]] = {}
+    for f in findings:
+        of_kind.setdefault(f.kind, []).append(f)
+    names = _Lookup(
+        (lp.id, lp.name if lp.name not in (None, "unknown") else lp.id) for lp in assessment.loops
+    )
+    titles = _Lookup((f.id, f.title) for f in results.findings)
+    held = {f.id: f for f in results.findings if not f.evidence.shown}
+    to_check = [
+        (
+            g.question,
+            [
+                (held[i].title, ", ".join(names[lp] for lp in held[i].loops), i)
+                for i in g.findings
+                if i in held
+            ],
+        )
+        for g in results.to_check
+    ]
+    by_kind = {kind: _FindingViews(group, names, titles) for kind, group in of_kind.items()}
+    # The appendix explains each kind of conflict (and of gap) once, with every finding of it
+    # below; symptoms and ghost costs follow from them and are listed compactly.
+    by_pattern: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.kind in ("incoherence", "auditability"):
+            by_pattern.setdefault(f.rule, []).append(f)
+    appendix = [
+        (
+            kind,
+            heading,
+            [
+                PatternGroup(
+                    rule=group[0].rule,
+                    title=group[0].title,
+                    summary=group[0].summary,
+                    sources=[(src.title, _web_url(src.url)) for src in group[0].sources],
+                    findings=_FindingViews(group, names, titles),
+                )
+                for group in by_pattern.values()
+                if group[0].kind == kind
+            ],
+        )
+        for kind, heading in APPENDIX_GROUPS
+    ]
+    derived = _FindingViews(
+        [f for f in findings if f.kind in ("symptom", "ghost-cost")], names, titles
+    )
+    layers = [(g.layer, g.label) for g in results.inventory.layers]
+    map_edges = svgmap.aggregate(results.risk_map)  # the table, the picture and the diagram
+    econ = results.economics
+    cur = econ.currency
+
+    def money_range(r: Range | None) -> str:
+        return range_text(r, lambda v: money(v, cur)) if r is not None else ""
+
+    def quantity_range(r: Range | None, unit: str) -> str:
+        return f"{range_text(r, number)} {unit}" if r is not None else ""
+
+    return {
+        "r": results,
+        "a": assessment,
+        "s": results.executive_summary,
+        "inv": results.inventory,
+        "econ": econ,
+        "audit": results.audit_gaps,
+        "by_kind": by_kind,
+        "appendix": appendix,
+        "derived": derived,
+        "info": results.report,
+        # Ghost costs the economic summary prices and explains: the appendix only links there.
+        "priced_costs": {c.finding for c in econ.costs if c.money is not None},
+        "coherence": results.executive_summary.coherence
+        if results.executive_summary is not None
+        else None,
+        "kind_headings": KIND_HEADINGS,
+        "names": names,
+        "titles": titles,
+        "severity_mark": SEVERITY_MARK,
+        "counts": results.counts(),
+        "confirmed": sum(f.status == "confirmed" for f in findings),
+        "possible": sum(f.status == "possible" for f in findings),
+        "svg": svgmap.build(results.risk_map, layers, map_edges),
+        "map_edges": [
+            (
+                e.source_name,
+                e.target_name,
+                ", ".join(e.signals),
+                ", ".join(e.resources),
+                e.kind,
+                e.severity,
+            )
+            for e in map_edges
+        ],
+        "mermaid": mermaid.flowchart(results.risk_map, layers, map_edges),
+        "money_range": money_range,
+        "quantity_range": quantity_range,
+        "money": lambda v: money(v, cur),
+        "changes": results.changed_patterns(),
+        "held_back": results.held_back,
+        "to_check": to_check,
+    }
+
+
+def _render(template: str, html: bool, results: Results, assessment: Assessment) -> str:
+    try:
+        return _env(html).get_template(template).render(**context(results, assessment))
+    finally:
+        _forget()
+
+
+def render_markdown(results: Results, assessment: Assessment) -> str:
+    return _render("markdown.md.j2", False, results, assessment)
+
+
+def render_html(results: Results, assessment: Assessment) -> str:
+    return _render("report.html.j2", True, results, assessment)
+
+
+def render_json(results: Results, assessment: Assessment) -> str:
+    return deliverables.ensure(results).model_dump_json(indent=2) + "\n"
+
+
+def render(fmt: str, results: Results, assessment: Assessment) -> str:
+    with collector.paused():  # see expert/collector.py
+        return _render_format(fmt, results, assessment)
+
+
+def _render_format(fmt: str, results: Results, assessment: Assessment) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    results = deliverables.ensure(results)  # every format, before anything is rendered
+    if fmt == "json":
+        return render_json(results, assessment)
+    if fmt == "markdown":
+        return render_markdown(results, assessment)
+    if fmt == "html":
+        return render_html(results, assessment)
+    if fmt == "sarif":
+        return sarif.render(results, assessment)
+    if fmt == "csv":
+        return csvout.render(results, assessment)
+    raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
