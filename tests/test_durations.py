@@ -48,3 +48,17 @@ def test_describe_round_trips_to_the_same_interval() -> None:
         iv = durations.parse(text)
         assert durations.parse(durations.describe(iv)) == iv
     assert durations.describe(durations.UNKNOWN_INTERVAL) == "unknown"
+
+
+def test_a_duration_is_parsed_once_when_read_and_keeps_its_text() -> None:
+    """The model turns a duration answer into a Duration: the text as written, with its
+    interval, so nothing downstream parses it again or shows it in other words."""
+    from expert.assessment.model import Loop
+
+    loop = Loop.model_validate({"id": "gw", "deadline": "60s", "timescale": "10s-2m"})
+    assert isinstance(loop.deadline, durations.Duration)
+    assert loop.deadline == "60s" and loop.deadline.interval == durations.Interval(60000, 60000)
+    assert durations.interval_of(loop.timescale) == durations.Interval(10000, 120000)
+    assert durations.interval_of(None) == durations.UNKNOWN_INTERVAL
+    dumped = loop.model_dump(exclude_none=True)
+    assert type(dumped["deadline"]) is str and dumped["deadline"] == "60s"

@@ -1,6 +1,7 @@
 """Influence-structure derivation: edges, pairs, nestings, amplification, cycles."""
 
 from expert.analysis import graph
+from expert.assessment import durations
 from tests.helpers import builtin_kb, make
 
 VOCAB = builtin_kb().vocabulary
@@ -120,10 +121,11 @@ def test_timeout_inversion_is_detected_on_nested_deadlines():
 
 
 def test_timescale_ratio_spans_every_value_the_intervals_allow():
-    assert graph.ratio_x100(graph._interval("1s"), graph._interval("10s")) == (1000, 1000)
-    lo, hi = graph.ratio_x100(graph._interval("seconds"), graph._interval("1m"))
+    iv = durations.interval_of
+    assert graph.ratio_x100(iv("1s"), iv("10s")) == (1000, 1000)
+    lo, hi = graph.ratio_x100(iv("seconds"), iv("1m"))
     assert lo == 100 and hi >= 6000  # 59.999s vs 60s ~ 1x; 1s vs 60s = 60x
-    assert graph.ratio_x100(graph._interval("unknown"), graph._interval("1s"))[1] == 10**9
+    assert graph.ratio_x100(iv("unknown"), iv("1s"))[1] == 10**9
 
 
 def test_feedback_cycle_is_found_with_a_stable_rotation():

@@ -70,15 +70,11 @@ def interval_of(spec: FieldSpec, value: Any) -> tuple[int, int]:
     if isinstance(value, durations.Interval):
         return value.lo, value.hi
     if spec.unit == "ms":
-        iv = durations.parse(value) if value is not None else durations.UNKNOWN_INTERVAL
+        iv = durations.interval_of(value)
         return iv.lo, iv.hi
     if value is None or value == UNKNOWN:
         return 0, COUNT_UNKNOWN_HI
     return int(value), int(value)
-
-
-def _iv(text: str | None) -> durations.Interval:
-    return durations.parse(text) if text is not None else durations.UNKNOWN_INTERVAL
 
 
 def platform_fact(assessment: Assessment, vocab: Vocabulary, scope: str) -> Fact:
@@ -175,12 +171,15 @@ def build(
     for loop in assessment.loops:
         if not isinstance(loop.acts_on, list):
             continue
-        timescale, deadline = _iv(loop.timescale), _iv(loop.deadline)
+        timescale, deadline = (
+            durations.interval_of(loop.timescale),
+            durations.interval_of(loop.deadline),
+        )
         for rid in loop.acts_on:
             if rid == UNKNOWN:
                 continue
             res = by_resource.get(rid) or Resource(id=rid)
-            startup = _iv(res.startup_time)
+            startup = durations.interval_of(res.startup_time)
             fact = {"id": f"acts:{loop.id}@{rid}", "kind": "acts", "scope": scope}
             vals: dict[str, Any] = {
                 "loop": loop.id,
@@ -188,10 +187,10 @@ def build(
                 "timescale_vs_startup": quotient_x100(timescale, startup),
                 "deadline_vs_startup": quotient_x100(deadline, startup),
                 "timescale_vs_checkpoint_interval": quotient_x100(
-                    timescale, _iv(res.checkpoint_interval)
+                    timescale, durations.interval_of(res.checkpoint_interval)
                 ),
                 "deadline_vs_checkpoint_duration": quotient_x100(
-                    deadline, _iv(res.checkpoint_duration)
+                    deadline, durations.interval_of(res.checkpoint_duration)
                 ),
                 "triggers": _get(loop, "triggers"),
                 "instances": _get(loop, "instances"),

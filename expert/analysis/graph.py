@@ -174,10 +174,6 @@ def roles(
     return out
 
 
-def _interval(text: str | None) -> durations.Interval:
-    return durations.parse(text) if text is not None else durations.UNKNOWN_INTERVAL
-
-
 def quotient_x100(a: durations.Interval, b: durations.Interval) -> tuple[int, int]:
     """Range of a / b (x100) over every value the intervals allow; unknown if either is."""
     if not a.known or not b.known:
@@ -519,7 +515,7 @@ def _pairs(
                         sig: tri_and(s.reacts[a.id][sig], s.reacts[b.id][sig]) for sig in signals
                     }
                     commons[both] = common
-                ta, tb = _interval(a.timescale), _interval(b.timescale)
+                ta, tb = durations.interval_of(a.timescale), durations.interval_of(b.timescale)
                 s.pairs.append(
                     Pair(
                         a.id,
@@ -537,7 +533,7 @@ def _pairs(
 
 def _rank(loop: Loop, index: int) -> tuple[float, int]:
     """Where a loop's timescale lies (log scale; unknown last), then its declaration order."""
-    t = _interval(loop.timescale)
+    t = durations.interval_of(loop.timescale)
     return (math.log(max(t.lo, 1) * max(t.hi, 1)) / 2 if t.known else math.inf), index
 
 
@@ -598,7 +594,7 @@ def _nestings(
         found = []
         for inner_id in sorted(inside, key=position.__getitem__):
             inner = with_deadline[position[inner_id]]
-            od, idl = _interval(outer.deadline), _interval(inner.deadline)
+            od, idl = durations.interval_of(outer.deadline), durations.interval_of(inner.deadline)
             if od.known and idl.known and idl.lo >= od.hi:
                 inverted = "yes"
             elif od.known and idl.known and idl.hi < od.lo:

@@ -129,6 +129,29 @@ def _parse(text: object) -> Interval:
     raise DurationError(f"{text!r} is not a duration; {HELP}")
 
 
+class Duration(str):
+    """A duration as its author wrote it ("60s", "10s-2m", "unknown"), carrying the interval
+    it means, parsed once when the assessment is read. It is the text everywhere text is
+    shown (so a report says "60s" where the user wrote "60s"), and `interval_of` reads the
+    interval without parsing again."""
+
+    interval: Interval
+
+    def __new__(cls, text: str) -> Duration:
+        interval = parse(text)  # DurationError before anything is built
+        self = super().__new__(cls, text)
+        self.interval = interval
+        return self
+
+
+def interval_of(value: str | None) -> Interval:
+    """The interval a duration field holds: the parsed one when the assessment was read
+    (a Duration), else parsed now (values built in code); None reads as unknown."""
+    if isinstance(value, Duration):
+        return value.interval
+    return parse(value) if value is not None else UNKNOWN_INTERVAL
+
+
 def is_valid(text: object) -> bool:
     try:
         parse(text)

@@ -109,6 +109,29 @@ RESOURCE_FIELDS = [
     _f("checkpoint_duration", "interval", unit="ms"),
 ]
 
+# Every field of a loop or resource in the assessment is either a fact field above, or
+# listed here with the way it reaches the analysis instead (tests/test_field_registry.py
+# keeps the model and this registry in step).
+NOT_FACT_FIELDS: dict[str, dict[str, str]] = {
+    "loop": {
+        "answers": "answers to a pattern's own questions: fields `answers.<question>` of the loop fact",
+        "controls": "becomes control edges of the influence graph",
+        "masks": "become the graph's masks, then `mask` facts (assessment/masking.py)",
+        "sources": "where imported values came from: shown beside them, never reasoned on",
+    },
+    "resource": {
+        "calls": "becomes the call paths of the influence graph",
+        "disputed": "shown to respondents; a resource's answers are merged, not reasoned on",
+        "name": "shown only",
+        "sources": "where imported values came from: shown beside them, never reasoned on",
+    },
+}
+# Fact fields no one answers: the analysis derives them from the answers.
+DERIVED_FACT_FIELDS: dict[str, frozenset[str]] = {
+    "loop": frozenset({"emits", "reacts", "roles"}),
+    "resource": frozenset(),
+}
+
 FACT_KINDS: dict[str, list[FieldSpec]] = {
     "loop": LOOP_FIELDS,
     "resource": RESOURCE_FIELDS,

@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     model_validator,
 )
@@ -78,11 +79,11 @@ def _duration_input(value: object) -> object:
 
 
 def _duration(value: str) -> str:
+    """The one place a duration is parsed: the value keeps the text and carries its interval."""
     try:
-        durations.parse(value)
+        return durations.Duration(value)
     except durations.DurationError as exc:
         raise ValueError(str(exc)) from None
-    return value
 
 
 def control_characters(text: str) -> list[str]:
@@ -128,7 +129,13 @@ Text = Annotated[str, AfterValidator(_text)]
 SourceText = Annotated[str, Field(max_length=300), AfterValidator(_text)]
 SourcePath = Annotated[str, Field(pattern=r"^[a-z0-9_][a-z0-9_.-]{0,127}$")]
 Sources = Annotated[dict[SourcePath, SourceText], Field(max_length=200)]
-Duration = Annotated[str, BeforeValidator(_duration_input), AfterValidator(_duration)]
+# Written back as plain text (YAML and JSON dumpers know only `str` itself).
+Duration = Annotated[
+    str,
+    BeforeValidator(_duration_input),
+    AfterValidator(_duration),
+    PlainSerializer(str),
+]
 Word = Annotated[str, Field(max_length=64)]
 YesNo = Annotated[Literal["yes", "no", "unknown"], BeforeValidator(_yes_no)]
 Count = Annotated[int, Field(ge=0, le=1000), BeforeValidator(_no_boolean)]
