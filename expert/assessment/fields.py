@@ -114,7 +114,7 @@ RESOURCE_FIELDS = [
 # keeps the model and this registry in step).
 NOT_FACT_FIELDS: dict[str, dict[str, str]] = {
     "loop": {
-        "answers": "answers to a pattern's own questions: fields `answers.<question>` of the loop fact",
+        "answers": "answers to a pattern's own questions: the loop fact's `answers.<id>`",
         "controls": "becomes control edges of the influence graph",
         "masks": "become the graph's masks, then `mask` facts (assessment/masking.py)",
         "sources": "where imported values came from: shown beside them, never reasoned on",
