@@ -74,6 +74,7 @@ RESOURCES = {
     "vllm": {"kind": "model_replica", "calls": [], "startup_time": "4m"},
 }
 TIMEOUT = 120.0  # seconds one screen may take to appear before the run is declared stuck
+STILL = 0.2  # seconds a screen must stay the same to count as drawn
 
 
 def typed(line: str) -> str:
@@ -103,6 +104,7 @@ class Run:
         self.questions = 0
         self.screens: list[str] = []
         self.retyped = 0  # answers typed again because the first typing did not show
+        self.shown = ""  # the heading of the card last seen on screen
 
     # --- the terminal -------------------------------------------------------------------
     def tmux(self, *args: str) -> str:
@@ -138,26 +140,57 @@ class Run:
         except (OSError, ValueError, KeyError):
             return ""
 
+    def heading(self) -> str:
+        """The card's crumb and question, right of the outline: they tell one step from
+        the next."""
+        lines = self.screen().splitlines()[1:4]
+        return "\n".join(line.split("▕", 1)[-1] for line in lines)
+
     def wait_step(self, old: str) -> str:
-        """Wait until the step on screen is another one, then until the screen is still."""
+        """Wait until the step recorded is another one, then until the screen shows it, then
+        until the screen is still.
+
+        The interview records the step as soon as the card is built, a moment before the
+        terminal is repainted: a run reading the screen at once saw the card before, pressed
+        ↓ for it, and the ↓ landed on the new card.
+        """
         self.wait(f"a step after {old!r}", lambda: self.step() not in ("", old))
+        with contextlib.suppress(Stuck):  # two steps can share a heading: then go on
+            self.wait("the next card on screen", lambda: self.heading() != self.shown, 10)
         self.wait_still()
+        self.shown = self.heading()
         return self.step()
 
     def wait_still(self) -> None:
-        last = [self.screen()]
+        """Wait until the screen has not changed for STILL seconds."""
+        last = [self.screen(), time.monotonic()]
 
         def same() -> bool:
             now = self.screen()
-            still = now == last[0]
-            last[0] = now
-            return still
+            if now != last[0]:
+                last[:] = [now, time.monotonic()]
+            return time.monotonic() - last[1] >= STILL
 
         self.wait("the screen to settle", same)
 
-    def highlighted(self) -> str:
-        """The line of the option list that carries the highlight mark."""
+    def marked_line(self) -> str:
         return next((line for line in self.screen().splitlines() if "▸" in line), "")
+
+    def highlighted(self) -> str:
+        """The line of the option list that carries the highlight mark, once two captures in
+        a row agree on it: a capture can catch the terminal halfway through a repaint, with
+        no mark on screen, and a run that took that for an answer pressed ↓ past it."""
+        seen = [self.marked_line()]
+
+        def steady() -> bool:
+            now = self.marked_line()
+            same = now == seen[0] != ""
+            seen[0] = now
+            return same
+
+        with contextlib.suppress(Stuck):  # a card with no list: no mark to wait for
+            self.wait("a steady highlight", steady, 5)
+        return seen[0]
 
     # --- the scenario -------------------------------------------------------------------
     def add_loop(self, template_id: str, name: str, loop_id: str) -> None:
@@ -188,13 +221,14 @@ class Run:
         then Enter."""
         key = "Down"
         for _ in range(30):
-            if self.highlighted().split("▸", 1)[-1].strip().startswith(label):
+            marked = self.highlighted()
+            if marked.split("▸", 1)[-1].strip().startswith(label):
                 self.press("Enter")
                 return
-            before = self.screen()
             self.press(key)
+            # The marked line itself, not any change: the findings panel redraws on its own.
             try:
-                self.wait("the highlight to move", lambda b=before: self.screen() != b, 5)
+                self.wait("the highlight to move", lambda m=marked: self.highlighted() != m, 5)
             except Stuck:
                 key = "Up"  # the end of the list: look the other way
         raise Stuck(f"no action {label!r} on screen:\n{self.screen()}")
@@ -247,6 +281,9 @@ class Run:
             if spec.kind != "single":
                 self.press("Space")
         self.press("Enter")
+        if spec.kind == "multi" and not value:  # none of them: the card asks to be sure
+            self.wait_text("press Enter again")
+            self.press("Enter")
 
     def type_answer(self, text: str) -> None:
         """Type into the answer field and see it there; type again if it did not arrive, as a

@@ -26,6 +26,7 @@ class LateTerminal(Run):
         self.reads = 0
         self.history: list[tuple[int, str]] = []  # (capture count at the change, picture)
         self.chosen: list[str] = []
+        self.torn: set[int] = set()  # captures that catch a repaint halfway: no mark shows
         self.show_card(step, heading, options, at)
         self.reads = LAG  # the first card is on screen from the start
 
@@ -46,7 +47,8 @@ class LateTerminal(Run):
     def screen(self) -> str:
         self.reads += 1
         shown = [picture for at, picture in self.history if at <= self.reads - LAG]
-        return shown[-1] if shown else self.history[0][1]
+        picture = shown[-1] if shown else self.history[0][1]
+        return picture.replace("▸", " ") if self.reads in self.torn else picture
 
     def press(self, *keys: str) -> None:
         for key in keys:
@@ -78,3 +80,19 @@ def test_an_action_is_chosen_from_the_card_on_screen_not_the_one_before(tmp_path
     term.wait_step(question)
     term.choose("Add a")
     assert term.chosen == ["Add another control loop"]
+    assert term.keys == 1  # Enter alone: the highlight was already there
+
+
+def test_a_capture_caught_mid_repaint_is_not_read_as_the_highlight(tmp_path: Path) -> None:
+    term = LateTerminal(
+        tmp_path / "a.yaml",
+        "loop-done:loop:sdk-retries:",
+        "Loop 2 of 2: done",
+        ["More about this loop", "Add another control loop", "Go on to the resources"],
+        at=1,
+    )
+    term.wait_step("")
+    term.torn = {term.reads + 1}  # the next capture shows the list with no mark
+    term.choose("Add a")
+    assert term.chosen == ["Add another control loop"]
+    assert term.keys == 1  # Enter alone: the highlight was already there
