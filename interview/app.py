@@ -36,6 +36,8 @@ from interview.screens.results import ResultsScreen
 from interview.session import Session
 
 DEFAULT_FILE = Path("assessment.yaml")
+# Keys typed after an Enter that confirms wait for the next card at most this long.
+ANSWER_HOLD_LIMIT_S = 5.0
 
 
 class Assessing(Protocol):
@@ -76,30 +78,69 @@ class InterviewApp(App[None]):
         self._engine_lock = threading.Lock()  # one engine run at a time
         self._run_again = False
         self.interview = InterviewScreen()
-        self._held_keys: list[events.Key] | None = None  # keys held while a field is replaced
+        self._held_keys: list[events.Key] | None = None  # keys held while a card changes
+        self._hold: object | None = None  # who holds them: only its release delivers them
+        self._confirming: object | None = None  # the hold an Enter in an answer field began
 
-    def hold_keys(self) -> None:
-        """Hold the keys the terminal delivers from now on, until `release_keys`."""
+    def hold_keys(self) -> object:
+        """Hold the keys the terminal delivers from now on, until `release_keys` is given
+        what this returns. Within a hold already running, the outer hold keeps them."""
+        token = object()
         if self._held_keys is None:
             self._held_keys = []
+            self._hold = token
+        return token
 
-    async def release_keys(self) -> None:
+    async def release_keys(self, token: object) -> None:
         """Deliver the held keys, in order, to whatever has the focus now."""
         held = self._held_keys
-        if held is None:
+        if held is None or token is not self._hold:
             return
         # Still holding while delivering: a key that arrives meanwhile queues behind them.
         while held:
-            await super().on_event(held.pop(0))
-        self._held_keys = None
+            key = held.pop(0)
+            if self._confirms(key):
+                # The keys typed after this Enter belong to the card it leads to.
+                self._hold_for_answer()
+                await super().on_event(key)
+                return
+            await super().on_event(key)
+        self._held_keys = self._hold = None
+
+    def _confirms(self, key: events.Key) -> bool:
+        """Whether a key confirms the answer on the interview's card (Enter in its field)."""
+        if key.key != "enter" or self.screen is not self.interview:
+            return False
+        focused = self.focused
+        return focused is not None and focused.id == "answer"
+
+    def _hold_for_answer(self) -> None:
+        self._hold = self._confirming = object()
+        if self._held_keys is None:
+            self._held_keys = []
+        # Only a path that never reports the answer handled would leave keys held: they
+        # are delivered all the same, late rather than never.
+        self.set_timer(ANSWER_HOLD_LIMIT_S, partial(self.release_keys, self._confirming))
+
+    async def answer_handled(self) -> None:
+        """The screen has dealt with the answer an Enter confirmed: the keys typed after it
+        go to whatever has the focus now, the next card's field if the card moved on."""
+        await self.release_keys(self._confirming)
 
     async def on_event(self, event: events.Event) -> None:
-        # A card replaces its answer field by removing the old one, which hands the focus to
-        # whatever is next (the card's text); typing in that gap was dropped there, while a
-        # ctrl+u, resolved later, still cleared the new field.
-        if isinstance(event, events.Key) and not event.is_forwarded and self._held_keys is not None:
-            self._held_keys.append(event)
-            return
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            held = self._held_keys
+            if held is not None:
+                # A second Enter straight after the one that confirms is a double press:
+                # it would confirm the next card unread.
+                if not held and event.key == "enter" and self._hold is self._confirming:
+                    return
+                held.append(event)
+                return
+            # Typing sent straight after Enter (type-ahead) reached the card being left,
+            # still focused until the next is drawn: it waits for the next card's field.
+            if self._confirms(event):
+                self._hold_for_answer()
         await super().on_event(event)
 
     def get_default_screen(self) -> Screen:

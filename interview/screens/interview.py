@@ -704,8 +704,13 @@ class InterviewScreen(Screen[None]):
     async def _answered(self, message: QuestionCard.Answered) -> None:
         # An Enter pressed twice quickly arrives after the card has moved on: drop it
         # rather than store the previous answer under the next question.
-        if message.key == self.current.key:
-            await self.confirm(message.value, message.typed)
+        try:
+            if message.key == self.current.key:
+                await self.confirm(message.value, message.typed)
+        finally:
+            # The next card's field has the focus (or the answer was refused and this one
+            # keeps it): the keys typed after the Enter go there now.
+            await self.interview_app.answer_handled()
 
     @on(Input.Changed, "#answer")
     def _remember_typing(self, event: Input.Changed) -> None:

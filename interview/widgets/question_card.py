@@ -63,6 +63,7 @@ class InfoView:
 
 
 MARK = "▸"
+NOTHING_PICKED = "Pick an answer with ↑ ↓ first (or ctrl+d: don't know; Page Down: skip)."
 
 
 def marked(label: str | Text) -> Text:
@@ -303,12 +304,14 @@ class QuestionCard(Vertical):
                 id="actions",
                 name=view.key,  # whose actions these are: a redraw keeps only its own highlight
             )
-            await self._replace_answer(actions)
+            # Set before the list is shown: its first picture already marks the right action,
+            # and a key that arrives as it appears moves from there.
             if view.highlight is not None:
                 if view.highlight in ids:
                     actions.highlighted = ids.index(view.highlight)
             elif view.actions:
                 actions.highlighted = 0
+            await self._replace_answer(actions)
         self._text("#how", "Pick with the arrow keys and press Enter.")
         self.query_one("#how").display = True
         self.set_hint("")
@@ -324,8 +327,7 @@ class QuestionCard(Vertical):
         soon as the new field shows reaches it rather than the card's text.
         """
         hold = getattr(self.app, "hold_keys", None)
-        if hold is not None:
-            hold()
+        token = hold() if hold is not None else None
         try:
             area = self.query_one("#answer-area")
             await area.remove_children()
@@ -334,7 +336,7 @@ class QuestionCard(Vertical):
         finally:
             release = getattr(self.app, "release_keys", None)
             if release is not None:
-                await release()
+                await release(token)
 
     def _source(self, view: QuestionView) -> str:
         """Where the shown value was imported from, in plain words ("" if it was not)."""
@@ -410,7 +412,7 @@ class QuestionCard(Vertical):
         if isinstance(widget, ChoiceList):
             option = widget.highlighted_option
             if option is None:
-                self._nothing_picked(ChoiceList.NothingPicked())
+                self.show_error(NOTHING_PICKED)
                 return None
             return self._option_value(option), False
         return None
@@ -458,9 +460,12 @@ class QuestionCard(Vertical):
         self.set_hint(choice.help if choice else "")
 
     @on(ChoiceList.NothingPicked)
-    def _nothing_picked(self, event: ChoiceList.NothingPicked) -> None:
+    async def _nothing_picked(self, event: ChoiceList.NothingPicked) -> None:
         event.stop()
-        self.show_error("Pick an answer with ↑ ↓ first (or ctrl+d: don't know; Page Down: skip).")
+        self.show_error(NOTHING_PICKED)
+        handled = getattr(self.app, "answer_handled", None)
+        if handled is not None:  # no answer follows this Enter: the keys after it go here
+            await handled()
 
     @on(MultiChoice.Confirmed)
     def _ticked(self, event: MultiChoice.Confirmed) -> None:

@@ -73,15 +73,43 @@ async def test_the_dialogs_id_field_keeps_typing_sent_after_ctrl_u(tmp_path: Pat
         assert app.screen.query_one("#loop-id", Input).value == "edge-timeout"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="typing sent before the next card shows (type-ahead) goes to the card being left",
+@pytest.mark.parametrize(
+    ("question", "first", "then_on"),
+    [
+        ("loop-target", "request duration", "loop-timescale"),  # taken: the next card
+        ("loop-timescale", "soon", "loop-timescale"),  # refused, no duration: the same card
+    ],
 )
-async def test_typing_sent_before_the_next_card_shows_reaches_it(tmp_path: Path) -> None:
+async def test_typing_sent_before_the_next_card_shows_reaches_it(
+    tmp_path: Path, question: str, first: str, then_on: str
+) -> None:
+    app = make_app(at(tmp_path, Step("question", "loop", "gateway-timeout", question)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        post_keys(app, "end", "ctrl+u", *first, "enter", "ctrl+u", *"20s")
+        await settle(pilot)
+        assert app.interview.current.question == then_on
+        assert app.screen.query_one("#answer", Input).value == "20s"
+
+
+async def test_answers_typed_ahead_each_reach_their_own_card(tmp_path: Path) -> None:
     app = make_app(at(tmp_path, TARGET))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        post_keys(app, "end", "ctrl+u", *"request duration", "enter", "ctrl+u", *"20s")
+        post_keys(app, "end", "ctrl+u", *"queue depth", "enter", "ctrl+u", *"45s", "enter")
+        post_keys(app, *"x")
+        await settle(pilot)
+        loop = app.session.assessment.loop("gateway-timeout")  # type: ignore[union-attr]
+        assert loop is not None
+        assert (loop.target, loop.timescale) == ("queue depth", "45s")
+        # The key after the second Enter waits for the third card, whatever it is.
+        assert app.interview.current.question not in ("loop-target", "loop-timescale")
+
+
+async def test_enter_pressed_twice_confirms_one_card(tmp_path: Path) -> None:
+    app = make_app(at(tmp_path, TARGET))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        post_keys(app, "end", "ctrl+u", *"p99 latency", "enter", "enter")
         await settle(pilot)
         assert app.interview.current.question == "loop-timescale"
-        assert app.screen.query_one("#answer", Input).value == "20s"
