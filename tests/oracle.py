@@ -24,7 +24,10 @@ force from the facts:
   expert.engine.ids.group_id's (the rule for a gap, the rule @ the resources for pairs, the rule
   and the loops for a single match) and it is confirmed when one match is;
 - an auditability finding leads to a ghost cost only when every loop of one of its matches
-  takes part in a confirmed incoherence finding, which then counts among the cost's causes.
+  takes part in a confirmed incoherence finding, which then counts among the cost's causes;
+- a finding of a pattern another one `subsumes` is no finding when that other pattern's
+  finding has exactly the same matches (loops and resources) and is confirmed, or rests on no
+  more unknown answers (distinct fact and field) than it.
 """
 
 from __future__ import annotations
@@ -175,9 +178,13 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
     active = kb.active()
     fired_rules: dict[str, list[str]] = {}  # pattern id -> its finding ids
     facts = by_kind(base)
+    span_of: dict[str, set[tuple[tuple[str, ...], str]]] = {}  # finding id -> its matches
+    missing_of: dict[str, int] = {}  # finding id -> fewest unknown answers of a match
     for p in active:
         if p.stage != 1:
             continue
+        spans: dict[tuple[Any, ...], set[tuple[tuple[str, ...], str]]] = {}
+        fewest: dict[tuple[Any, ...], int] = {}
         groups: dict[tuple[Any, ...], list[tuple[list[str], str]]] = {}
         for bound, unknown in matches(p, kb, facts):
             binding = frozenset((var, f["id"]) for var, f in bound.items())
@@ -188,9 +195,17 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
             status = "possible" if unknown and not p.unknown_is_evidence else "confirmed"
             key = _group(p, bound, loops)
             groups.setdefault(key, []).append((loops, status))
+            missing = (
+                0 if status == "confirmed" else len({(bound[v]["id"], t.field) for v, t in unknown})
+            )
+            resources = {f["resource"] for v, f in bound.items() if p.match[v].fact in _HELD}
+            spans.setdefault(key, set()).add((tuple(loops), ",".join(sorted(resources))))
+            fewest[key] = min(fewest.get(key, missing), missing)
         for key, members in groups.items():
             loops = sorted({lp for ls, _ in members for lp in ls})
             fid = group_id(p.id, key, loops)
+            span_of[fid] = span_of.get(fid, set()) | spans[key]
+            missing_of[fid] = min(missing_of.get(fid, fewest[key]), fewest[key])
             out.members.setdefault(fid, []).extend(ls for ls, _ in members)
             status = "confirmed" if any(st == "confirmed" for _, st in members) else "possible"
             if out.status.get(fid) != "confirmed":
@@ -200,6 +215,7 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
             fired_rules.setdefault(p.id, [])
             if fid not in fired_rules[p.id]:
                 fired_rules[p.id].append(fid)
+    _fold_subsumed(kb, out, fired_rules, span_of, missing_of)
     kinds = {p.id: p.kind for p in active}
     conflicts = [
         fid
@@ -245,6 +261,34 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
             out.loops[fid] = loops
             fired_rules[p.id] = [fid]
     return out
+
+
+_HELD = ("pair", "edge", "acts", "resource")  # facts that name the resource a match is on
+
+
+def _fold_subsumed(
+    kb: KnowledgeBase,
+    out: Expected,
+    fired_rules: dict[str, list[str]],
+    span_of: dict[str, set[tuple[tuple[str, ...], str]]],
+    missing_of: dict[str, int],
+) -> None:
+    """Remove every stage-1 finding that a finding of a subsuming pattern covers."""
+    dropped = set()
+    for fid, pid in out.rule.items():
+        for general in kb.patterns[pid].subsumes:
+            for gid in fired_rules.get(general, []):
+                if span_of[gid] != span_of[fid]:
+                    continue
+                if out.status[fid] == "confirmed" or (
+                    out.status[gid] == "possible" and missing_of[fid] <= missing_of[gid]
+                ):
+                    dropped.add(gid)
+    for gid in dropped:
+        for table in (out.status, out.rule, out.loops, out.members):
+            table.pop(gid, None)
+    for pid, fids in fired_rules.items():
+        fired_rules[pid] = [f for f in fids if f not in dropped]
 
 
 def _platform_unknown(p: Pattern, kb: KnowledgeBase, platform: Fact) -> bool:

@@ -467,11 +467,46 @@ class Explainer:
             m = _Match(p, bound, terms, loops, firing["finding"], details)
             groups.setdefault((p.id, *self._group_key(m)), []).append(m)
         out: dict[str, Finding] = {}
+        spans: dict[str, set[tuple[tuple[str, ...], str]]] = {}
         for members in groups.values():
             finding = self._grouped(members)
             previous = out.get(finding.id)
             out[finding.id] = _merge(previous, finding) if previous else finding
-        return out
+            spans.setdefault(finding.id, set()).update(_span(m) for m in members)
+        return self._fold_subsumed(out, spans)
+
+    def _fold_subsumed(
+        self, found: dict[str, Finding], spans: dict[str, set[tuple[tuple[str, ...], str]]]
+    ) -> dict[str, Finding]:
+        """Drop a general finding when a pattern that `subsumes` it found the same mechanism
+        on exactly the same loops and resources, at least as well supported: the specific
+        finding says all the general one says, and more precisely. A weaker specific finding
+        (more unknown answers) leaves the general one standing."""
+        by_rule: dict[str, list[Finding]] = {}
+        for f in found.values():
+            by_rule.setdefault(f.rule, []).append(f)
+        dropped: dict[str, str] = {}
+        for f in found.values():
+            for general in self.kb.patterns[f.rule].subsumes:
+                for g in by_rule.get(general, []):
+                    if g.id in dropped or spans[g.id] != spans[f.id]:
+                        continue
+                    if f.status == "confirmed" or (
+                        g.status == "possible" and f.evidence.missing <= g.evidence.missing
+                    ):
+                        dropped[g.id] = f.id
+        if not dropped:
+            return found
+        for key, q in list(self.questions.items()):
+            if any(fid in dropped for fid in q.settles):
+                q.settles = [fid for fid in q.settles if fid not in dropped]
+                if not q.settles:  # it was asked only for a finding folded away
+                    del self.questions[key]
+        for gid, fid in dropped.items():
+            self.settling.pop(gid, None)
+            f = found[fid]
+            f.narrative += f" It is a precise case of: {found[gid].title}."
+        return {fid: f for fid, f in found.items() if fid not in dropped}
 
     @staticmethod
     def _group_key(m: _Match) -> tuple[str, ...]:
@@ -789,6 +824,20 @@ class _AttrOf(dict):
         )
         assert resolved is not None
         return resolved.spec.attr
+
+
+def _span(m: _Match) -> tuple[tuple[str, ...], str]:
+    """The loops and resources one match names: what two patterns must share for one to
+    subsume the other."""
+    resources = sorted(
+        {
+            str(f[a])
+            for var, f in m.bound.items()
+            for a in [_RESOURCE_ATTR.get(m.p.match[var].fact)]
+            if a
+        }
+    )
+    return tuple(m.loops), ",".join(resources)
 
 
 def _get_path(obj: Any, dotted: str) -> Any:

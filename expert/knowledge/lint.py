@@ -128,7 +128,7 @@ VALIDATORS: dict[str, str] = {
     "questions-feed-rules": "every question sets something a rule or a report reads",
     "question-fields": "question fields exist in the assessment format; asked_when is valid",
     "reachable": "every symptom and ghost cost can be reached from a stage-1 pattern",
-    "feeds-forward": "feeds name active patterns of a later stage",
+    "feeds-forward": "feeds name active patterns of a later stage; subsumes, incoherence ones",
     "placeholders": "narratives, clears and reasons use placeholders the engine can fill",
     "asks": "asked questions exist and are loop questions about matched loops",
     "costs": "ghost costs name a known computation with low <= likely <= high",
@@ -681,6 +681,18 @@ def _check_feeds(kb: knowledge.KnowledgeBase) -> list[Problem]:
                         f"{p.kind} pattern",
                         where="feeds",
                         fix="incoherence/auditability feed symptoms or costs; symptoms feed costs",
+                    )
+                )
+        for general in p.subsumes:
+            target = kb.patterns.get(general)
+            if target is None or general in kb.disabled or target.kind != "incoherence":
+                problems.append(
+                    Problem(
+                        _origin(kb, p.id),
+                        f"subsumes {general!r}, which is not an active incoherence pattern",
+                        where="subsumes",
+                        fix="name the incoherence pattern whose finding this one states more "
+                        "precisely, or remove it",
                     )
                 )
     return problems

@@ -154,6 +154,12 @@ class Pattern(KBModel):
     feeds: list[str] = Field(
         default_factory=list, description="symptoms (or costs) this finding leads to"
     )
+    subsumes: list[str] = Field(
+        default_factory=list,
+        description="incoherence patterns this one states more precisely: their finding on "
+        "exactly the same loops and resources is folded into this one's when this one is at "
+        "least as well supported",
+    )
     narrative: str
     clears: list[str] = Field(default_factory=list)
     asks: list[Ask] = Field(default_factory=list)
@@ -186,6 +192,10 @@ class Pattern(KBModel):
             )
         if len(self.match) > 3:
             raise ValueError("a pattern may match at most 3 facts (the engine's proven join size)")
+        if self.subsumes and self.kind != "incoherence":
+            raise ValueError("only an incoherence pattern may subsume others (`subsumes`)")
+        if self.id in self.subsumes:
+            raise ValueError("a pattern cannot subsume itself")
         return self
 
     def _comparisons(self) -> list[tuple[str, Comparison]]:
