@@ -27,7 +27,8 @@ force from the facts:
   takes part in a confirmed incoherence finding, which then counts among the cost's causes;
 - a finding of a pattern another one `subsumes` is no finding when that other pattern's
   finding has exactly the same matches (loops and resources) and is confirmed, or rests on no
-  more unknown answers (distinct fact and field) than it.
+  more unknown answers (distinct fact and field) than it;
+- a symptom or cost that `needs_confirmed_cause` follows only from confirmed causes.
 """
 
 from __future__ import annotations
@@ -250,6 +251,8 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
                 causes = [c for c in causes if c not in gaps]
                 causes += [c for _, c in crossing if c not in causes]
                 causes += list(dict.fromkeys(g for g, _ in crossing))
+            if p.needs_confirmed_cause:
+                causes = [c for c in causes if out.status[c] == "confirmed"]
             if not causes or not _platform_passes(p, kb, platform):
                 continue
             loops = sorted({lp for c in causes for lp in out.loops[c]})

@@ -80,6 +80,7 @@ def _pattern(**changes: Any) -> dict[str, Any]:
     ("changes", "message"),
     [
         ({"subsumes": ["restart-backoff-penalises-kills"]}, "cannot subsume itself"),
+        ({"needs_confirmed_cause": True}, "for symptoms and ghost costs"),
     ],
 )
 def test_pattern_refuses_misplaced_fields(changes: dict[str, Any], message: str) -> None:

@@ -683,6 +683,8 @@ class Explainer:
         for pid, cause_ids in causes.items():
             p = self.kb.patterns[pid]
             parents = self._crossing([known[c] for c in cause_ids if c in known], known)
+            if p.needs_confirmed_cause:  # a response to what was seen, not to what may happen
+                parents = [f for f in parents if f.status == "confirmed"]
             if not parents:
                 continue
             loops = sorted({lp for f in parents for lp in f.loops})

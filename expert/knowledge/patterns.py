@@ -164,6 +164,12 @@ class Pattern(KBModel):
     clears: list[str] = Field(default_factory=list)
     asks: list[Ask] = Field(default_factory=list)
     unknown_is_evidence: bool = False
+    needs_confirmed_cause: bool = Field(
+        False,
+        description="a symptom or cost that is someone's response to a degradation seen "
+        "happen (headroom bought against it, rounds of retuning): it follows only from "
+        "confirmed findings, since a merely possible one has not been seen",
+    )
     cost: CostModel | None = None
     sources: list[Source] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
@@ -196,6 +202,10 @@ class Pattern(KBModel):
             raise ValueError("only an incoherence pattern may subsume others (`subsumes`)")
         if self.id in self.subsumes:
             raise ValueError("a pattern cannot subsume itself")
+        if self.needs_confirmed_cause and self.kind not in ("symptom", "ghost-cost"):
+            raise ValueError(
+                "`needs_confirmed_cause` is for symptoms and ghost costs, which follow from causes"
+            )
         return self
 
     def _comparisons(self) -> list[tuple[str, Comparison]]:
