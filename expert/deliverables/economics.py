@@ -27,7 +27,7 @@ marked partial; the page says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Literal
@@ -84,10 +84,21 @@ def _add(a: Range, b: Range) -> Range:
 
 
 def _sum(ranges: list[Range]) -> Range:
-    out = ZERO
-    for r in ranges:
-        out = _add(out, r)
-    return out
+    return _sum_points((r.low, r.likely, r.high) for r in ranges)
+
+
+Points = tuple[float, float, float]  # low, central, high: a Range's numbers without the model
+
+
+def _sum_points(points: Iterable[Points]) -> Range:
+    # Plain floats, added in order (the same result as adding Ranges one by one, without a
+    # model per step; not builtin sum, which compensates rounding from Python 3.12 on).
+    low = likely = high = 0.0
+    for a, b, c in points:
+        low += a
+        likely += b
+        high += c
+    return Range(low=low, likely=likely, high=high)
 
 
 def combine(ranges: list[Range]) -> Range:
@@ -660,8 +671,12 @@ def _lines(
     return lines
 
 
-def _settle_shares(members: list[CostLine], figs: dict[str, Figure], currency: str) -> None:
-    """Share-based costs on one budget: the findings' shares combine under the ceiling."""
+def _settle_shares(
+    members: list[CostLine], figs: dict[str, Figure], currency: str, detail: bool = True
+) -> None:
+    """Share-based costs on one budget: the findings' shares combine under the ceiling.
+    Without `detail`, only the lines' figures: their contributions are left as they are, and
+    the lines get no steps or notes."""
     comp = COMPUTATIONS[members[0].computation]
     # a block without a ceiling (refused by `kb lint`) is bounded by the whole base
     ceiling = min((m.ceiling for m in members if m.ceiling is not None), default=1.0)
@@ -676,28 +691,37 @@ def _settle_shares(members: list[CostLine], figs: dict[str, Figure], currency: s
     rise = [max(0.0, c.raw.high - c.raw.likely) for c in parts]
     extra = combined["high"] - combined["likely"]
     total_rise = sum(rise)  # once: summed inside the loop it was quadratic in the findings
+    shares: list[Points] = []
     for c, up in zip(parts, rise, strict=True):
         mid = c.raw.likely * combined["likely"] / summed["likely"] if summed["likely"] else 0.0
         low = c.raw.low * combined["low"] / summed["low"] if summed["low"] else 0.0
         high = mid + (extra * up / total_rise if total_rise else 0.0)
-        c.share = Range(low=min(low, mid), likely=mid, high=high)
+        shares.append((min(low, mid), mid, high))
+        if detail:
+            c.share = Range(low=min(low, mid), likely=mid, high=high)
     base, price = figs[comp.base], figs[comp.price]
+    start = 0  # `parts` holds each member's contributions in turn
     for m in members:
-        m.share = _sum([c.share for c in m.contributions if c.share is not None])
+        m.share = _sum_points(shares[start : start + len(m.contributions)])
+        start += len(m.contributions)
         m.quantity, m.money, m.steps, m.missing = None, None, [], []
         if base.value is None:
             m.missing = [_missing(base)] + ([] if price.value is not None else [_missing(price)])
         else:
             factor = base.value * comp.hours
             m.quantity = m.share.scaled(factor)
-            for c in m.contributions:
-                c.amount = c.share.scaled(factor) if c.share else None
+            if detail:
+                for c in m.contributions:
+                    c.amount = c.share.scaled(factor) if c.share else None
             if price.value is None:
                 m.missing = [_missing(price)]
             else:
                 m.money = m.quantity.scaled(price.value / comp.per)
-                for c in m.contributions:
-                    c.money = c.amount.scaled(price.value / comp.per) if c.amount else None
+                if detail:
+                    for c in m.contributions:
+                        c.money = c.amount.scaled(price.value / comp.per) if c.amount else None
+        if not detail:
+            continue
         own = sum(1 for c in m.contributions if c.raw.likely > 0)
         for p in POINTS:
             step = (
@@ -731,28 +755,38 @@ def _possible_note(m: CostLine) -> list[str]:
     return []
 
 
-def _settle_hours(members: list[CostLine], figs: dict[str, Figure], currency: str) -> str:
+def _settle_hours(
+    members: list[CostLine], figs: dict[str, Figure], currency: str, detail: bool = True
+) -> str:
     """Engineering costs: each conflict or untraceable loop charged once, in the line with the
-    most hours per unit; all of it capped at the triage team's hours. Returns the cap note."""
+    most hours per unit; all of it capped at the triage team's hours. Returns the cap note.
+    Without `detail`, only the lines' figures: their contributions are left as they are, and
+    the lines get no steps or notes."""
     order = sorted(members, key=lambda m: (-m.parameters.get("likely", 0), m.rule, m.finding))
     charged: dict[str, str] = {}
+    # each contribution's hours, by its place in its line (`members` order, as summed below)
+    amounts: dict[int, list[Points]] = {}
     for m in order:
         m.notes = _possible_note(m)
         has_conflict = any(not c.loop for c in m.contributions)
         again: list[str] = []
         loops_again: set[str] = set()
+        mine = amounts[id(m)] = []
         for c in m.contributions:
-            c.charged = has_conflict or not c.loop
-            if c.charged and c.unit in charged:
-                c.charged = False
+            counts = has_conflict or not c.loop
+            if counts and c.unit in charged:
+                counts = False
                 if c.loop:
                     loops_again.add(c.loop)
                 else:
                     again.append(c.title)
-            if c.charged:
+            if counts:
                 charged[c.unit] = m.title
-            c.amount = c.raw if c.charged else ZERO
-        if again or loops_again:
+            mine.append((c.raw.low, c.raw.likely, c.raw.high) if counts else (0.0, 0.0, 0.0))
+            if detail:
+                c.charged = counts
+                c.amount = c.raw if counts else ZERO
+        if detail and (again or loops_again):
             # conflicts by their titles; untraceable loops counted (the note is read by people,
             # and a loop's id is not its name)
             named = list(dict.fromkeys(again))
@@ -763,8 +797,8 @@ def _settle_hours(members: list[CostLine], figs: dict[str, Figure], currency: st
                 "not charged again here, as another line already counts them: " + "; ".join(named)
             )
     hours = {
-        p: sum(getattr(c.amount, p) for m in members for c in m.contributions if c.amount)
-        for p in POINTS
+        p: sum(amount[i] for m in members for amount in amounts[id(m)])
+        for i, p in enumerate(POINTS)
     }
     engineers = figs["engineers"]
     per_engineer = [
@@ -780,28 +814,26 @@ def _settle_hours(members: list[CostLine], figs: dict[str, Figure], currency: st
                 f"capped at the triage team's {whole(cap)} hours a month "
                 f"({exact(engineers.value)} engineers x {exact(min(per_engineer))} h)"
             )
+            lo, mid, hi = (min(1.0, cap / hours[p]) if hours[p] else 0.0 for p in POINTS)
             for m in members:
-                for c in m.contributions:
-                    if c.amount is not None:
-                        c.amount = Range(
-                            **{
-                                p: getattr(c.amount, p) * min(1.0, cap / hours[p])
-                                if hours[p]
-                                else 0
-                                for p in POINTS
-                            }
-                        )
+                capped = amounts[id(m)] = [(x * lo, y * mid, z * hi) for x, y, z in amounts[id(m)]]
+                if detail:
+                    for c, a in zip(m.contributions, capped, strict=True):
+                        c.amount = Range(low=a[0], likely=a[1], high=a[2])
     cost = figs["engineer_hour_cost"]
     for m in members:
         m.share = None
-        m.quantity = _sum([c.amount for c in m.contributions if c.amount is not None])
+        m.quantity = _sum_points(amounts[id(m)])
         m.missing, m.money = [], None
         if cost.value is None:
             m.missing = [_missing(cost)]
         else:
             m.money = m.quantity.scaled(cost.value)
-            for c in m.contributions:
-                c.money = c.amount.scaled(cost.value) if c.amount is not None else None
+            if detail:
+                for c in m.contributions:
+                    c.money = c.amount.scaled(cost.value) if c.amount is not None else None
+        if not detail:
+            continue
         if note:
             m.notes.append(note)
         m.steps = []
@@ -822,8 +854,10 @@ def _settle_hours(members: list[CostLine], figs: dict[str, Figure], currency: st
     return note
 
 
-def _settle(lines: list[CostLine], figures: list[Figure]) -> list[BudgetTotal]:
-    """Combine and price `lines` in place (their findings share budgets); the budget totals."""
+def _settle(lines: list[CostLine], figures: list[Figure], detail: bool = True) -> list[BudgetTotal]:
+    """Combine and price `lines` in place (their findings share budgets); the budget totals.
+    Without `detail` (a total only), the lines get their figures but no per-finding money,
+    worked steps or notes."""
     figs = {f.name: f for f in figures}
     currency = figs["accelerator_hour_cost"].unit
     pools: dict[str, list[CostLine]] = {}
@@ -833,9 +867,9 @@ def _settle(lines: list[CostLine], figures: list[Figure]) -> list[BudgetTotal]:
     notes = {}
     for budget, members in pools.items():
         if budget == "engineering":
-            notes[budget] = _settle_hours(members, figs, currency)
+            notes[budget] = _settle_hours(members, figs, currency, detail)
         else:
-            _settle_shares(members, figs, currency)
+            _settle_shares(members, figs, currency, detail)
     out = []
     for budget in BUDGETS:
         priced = [m for m in pools.get(budget, []) if m.money is not None]
@@ -866,8 +900,14 @@ def _sides(budgets: list[BudgetTotal]) -> tuple[Range | None, Range | None, Rang
 
 def total(lines: list[CostLine], figures: list[Figure]) -> Range | None:
     """The money total of these cost lines, combined afresh (the lines are not changed)."""
-    copies = [line.model_copy(deep=True) for line in lines]
-    return _sides(_settle(copies, figures))[2]
+    return _sides(_settle(_settle_copies(lines), figures, detail=False))[2]
+
+
+def _settle_copies(lines: list[CostLine]) -> list[CostLine]:
+    """Copies of `lines` that `_settle(..., detail=False)` may change: it assigns fields of a
+    line, never changes a value in place and leaves the contributions alone, so a shallow copy
+    is enough (a deep copy of every line cost most of the executive summary's time)."""
+    return [line.model_copy() for line in lines]
 
 
 def savings(summary: EconomicSummary, finding_ids: set[str]) -> Range | None:
@@ -967,9 +1007,20 @@ def _central_total(
     figures: list[Figure],
     models: dict[str, CostModel],
     links: dict[str, _Links],
+    lines: list[CostLine],
+    rule: str = "",
 ) -> float:
-    lines = _lines(ghosts, by_id, models, links)
-    summed = _sides(_settle(lines, figures))[2]
+    """The central estimate with these figures and models. `lines` are the summary's own:
+    copies of them are settled again (every figure of a line is assigned anew when it is
+    settled), except the lines of `rule`, whose model differs: those are made afresh."""
+    fresh = {}
+    if rule:
+        mine = [g for g in ghosts if g.rule == rule]
+        fresh = {line.finding: line for line in _lines(mine, by_id, models, links)}
+    kept = _settle_copies([line for line in lines if line.finding not in fresh])
+    again = iter(kept)
+    work = [fresh[line.finding] if line.finding in fresh else next(again) for line in lines]
+    summed = _sides(_settle(work, figures, detail=False))[2]
     return summed.likely if summed else 0.0
 
 
@@ -995,7 +1046,7 @@ def _sensitivity(
             params = dict(model.parameters)
             params["likely"] = params[point]
             changed = {**models, rule: model.model_copy(update={"parameters": params})}
-            at[point] = _central_total(ghosts, by_id, figures, changed, links)
+            at[point] = _central_total(ghosts, by_id, figures, changed, links, lines, rule)
         p = model.parameters
         fmt = (lambda v: f"{exact(v)} h") if model.computation == "engineer_hours" else percent
         out.append(
@@ -1022,7 +1073,7 @@ def _sensitivity(
             else f
             for f in figures
         ]
-        delta = _central_total(ghosts, by_id, bumped, models, links) - base
+        delta = _central_total(ghosts, by_id, bumped, models, links, lines) - base
         out.append(
             Sensitivity(
                 name=fig.name,
