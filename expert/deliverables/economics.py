@@ -681,25 +681,32 @@ def _settle_shares(
     # a block without a ceiling (refused by `kb lint`) is bounded by the whole base
     ceiling = min((m.ceiling for m in members if m.ceiling is not None), default=1.0)
     parts = [c for m in members for c in m.contributions]
-    summed = {p: sum(getattr(c.raw, p) for c in parts) for p in POINTS}
+    own = [c.raw for c in parts]  # each point read once, used thrice
+    raw = {
+        "low": [r.low for r in own],
+        "likely": [r.likely for r in own],
+        "high": [r.high for r in own],
+    }
+    summed = {p: sum(raw[p]) for p in POINTS}
     combined = {p: under_ceiling(summed[p], ceiling) for p in POINTS}
-    counted = {p: sum(getattr(c.raw, p) > 0 for c in parts) for p in POINTS}
     # The central estimate is shared in proportion to each finding's own share. The high end
     # adds what it has over the central to each finding by how much its own share rises (so a
     # finding's high is never below its central), and the low end is proportional but never
     # above the central: each range stays ordered and the budget stays under the ceiling.
-    rise = [max(0.0, c.raw.high - c.raw.likely) for c in parts]
+    rise = [max(0.0, high - mid) for high, mid in zip(raw["high"], raw["likely"], strict=True)]
     extra = combined["high"] - combined["likely"]
     total_rise = sum(rise)  # once: summed inside the loop it was quadratic in the findings
     shares: list[Points] = []
-    for c, up in zip(parts, rise, strict=True):
-        mid = c.raw.likely * combined["likely"] / summed["likely"] if summed["likely"] else 0.0
-        low = c.raw.low * combined["low"] / summed["low"] if summed["low"] else 0.0
+    for own_low, own_mid, up in zip(raw["low"], raw["likely"], rise, strict=True):
+        mid = own_mid * combined["likely"] / summed["likely"] if summed["likely"] else 0.0
+        low = own_low * combined["low"] / summed["low"] if summed["low"] else 0.0
         high = mid + (extra * up / total_rise if total_rise else 0.0)
         shares.append((min(low, mid), mid, high))
-        if detail:
-            c.share = Range(low=min(low, mid), likely=mid, high=high)
+    if detail:
+        for c, (low, mid, high) in zip(parts, shares, strict=True):
+            c.share = Range(low=low, likely=mid, high=high)
     base, price = figs[comp.base], figs[comp.price]
+    counted: dict[str, int] = {}  # for the steps only
     start = 0  # `parts` holds each member's contributions in turn
     for m in members:
         m.share = _sum_points(shares[start : start + len(m.contributions)])
@@ -722,6 +729,7 @@ def _settle_shares(
                         c.money = c.amount.scaled(price.value / comp.per) if c.amount else None
         if not detail:
             continue
+        counted = counted or {p: sum(v > 0 for v in raw[p]) for p in POINTS}
         own = sum(1 for c in m.contributions if c.raw.likely > 0)
         for p in POINTS:
             step = (
