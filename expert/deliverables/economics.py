@@ -681,11 +681,11 @@ def _settle_shares(
     # a block without a ceiling (refused by `kb lint`) is bounded by the whole base
     ceiling = min((m.ceiling for m in members if m.ceiling is not None), default=1.0)
     parts = [c for m in members for c in m.contributions]
-    own = [c.raw for c in parts]  # each point read once, used thrice
+    raws = [c.raw for c in parts]  # each point read once, used thrice
     raw = {
-        "low": [r.low for r in own],
-        "likely": [r.likely for r in own],
-        "high": [r.high for r in own],
+        "low": [r.low for r in raws],
+        "likely": [r.likely for r in raws],
+        "high": [r.high for r in raws],
     }
     summed = {p: sum(raw[p]) for p in POINTS}
     combined = {p: under_ceiling(summed[p], ceiling) for p in POINTS}
