@@ -97,6 +97,43 @@ def proposal(session: Session, template_id: str, values: dict[str, Any]) -> Prop
     return Proposal(template, template_answers(session.kb, template), values)
 
 
+# Per open session: each loop's steps, by what they are computed from. After an answer only
+# that loop's (or, for a resource, its loops') steps change, and working them out is most
+# of the time a redraw takes at 30 loops (which questions apply, which can change a finding).
+_LOOP_STEPS: WeakKeyDictionary[Session, dict[tuple[Any, ...], tuple[list[Step], list[Step]]]] = (
+    WeakKeyDictionary()
+)
+_LOOP_STEPS_KEPT = 2000  # entries per session before the memo starts again
+
+
+def _memo_loop_steps(
+    session: Session,
+    loop: Loop,
+    resources: dict[str, str],
+    open_questions: list[OpenQuestion],
+    proposed: Proposal | None,
+) -> tuple[list[Step], list[Step]]:
+    """`loop_steps`, kept for as long as what it reads is unchanged: the loop, the
+    resources it acts on (`resources`: id -> the resource as JSON), the follow-ups the
+    engine asks about it, and what a template proposed for it."""
+    acted = loop.acts_on if isinstance(loop.acts_on, list) else []
+    key = (
+        loop.model_dump_json(),
+        tuple(resources.get(rid, rid) for rid in acted),
+        tuple(oq.id for oq in open_questions if oq.loop == loop.id),
+        None
+        if proposed is None
+        else (proposed.template.id, repr(sorted(proposed.unconfirmed.items()))),
+    )
+    memo = _LOOP_STEPS.setdefault(session, {})
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= _LOOP_STEPS_KEPT:
+            memo.clear()
+        found = memo[key] = loop_steps(session, loop.id, open_questions, proposed)
+    return list(found[0]), list(found[1])
+
+
 def loop_steps(
     session: Session,
     loop_id: str,
@@ -307,8 +344,11 @@ def build(
     steps = [WELCOME]
     steps += [Step("question", "system", "", q.id) for q in ordered(kb, "system")]
     steps.append(LOOPS)
+    resources = {r.id: r.model_dump_json() for r in a.resource_list()} if a else {}
     for loop in a.loops if a else []:
-        own, more = loop_steps(session, loop.id, open_questions, (proposed or {}).get(loop.id))
+        own, more = _memo_loop_steps(
+            session, loop, resources, open_questions, (proposed or {}).get(loop.id)
+        )
         ask, answered = _split(own, done)
         steps += ask
         steps.append(Step("loop-done", "loop", loop.id))
@@ -371,6 +411,21 @@ def first_unanswered(session: Session, steps: list[Step]) -> Step | None:
             if q is not None and session.value(q, step.target) is None:
                 return step
     return None
+
+
+def progress_of_each(session: Session, steps: list[Step], scope: str) -> dict[str, tuple[int, int]]:
+    """`progress` of every loop (or resource) of a scope, by target, in one pass: the
+    outline shows it for each loop, and one pass per loop read every step 30 times over."""
+    counts: dict[str, list[int]] = {}
+    for step in steps:
+        if step.kind == "question" and step.scope == scope:
+            q = session.kb.questions.get(step.question)
+            if q is None:
+                continue
+            count = counts.setdefault(step.target, [0, 0])
+            count[1] += 1
+            count[0] += session.value(q, step.target) is not None
+    return {target: (answered, total) for target, (answered, total) in counts.items()}
 
 
 def progress(session: Session, steps: list[Step], scope: str, target: str = "") -> tuple[int, int]:

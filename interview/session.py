@@ -34,6 +34,7 @@ from expert.assessment.model import (
     SLUG_HELP,
     UNKNOWN,
     Assessment,
+    Loop,
     shown,
     validate,
 )
@@ -106,6 +107,8 @@ class Session:
         self.holder: lock.Holder | None = None  # who has the file, while this one cannot write
         # Told about what happened to the file besides the answer (set by the app).
         self.on_notice: Callable[[str], None] | None = None
+        self._indexed: Assessment | None = None  # the assessment _loops_by_id indexes
+        self._loops_by_id: dict[str, Loop] = {}
 
     @property
     def read_only(self) -> bool:
@@ -166,12 +169,21 @@ class Session:
         if q.about == "resource":
             res = next((r for r in a.resource_list() if r.id == target), None)
             return field_value(res, q.field or "") if res else None
-        loop = a.loop(target)
+        loop = self._loop(a, target)
         if loop is None:
             return None
         if q.answer is not None:
             return loop.answers.get(q.id)
         return field_value(loop, q.field or "")
+
+    def _loop(self, a: Assessment, loop_id: str) -> Loop | None:
+        """a.loop(loop_id), by an index kept per assessment: the outline reads an answer
+        of every loop on each redraw, and a.loop reads the loops one by one. Every change
+        replaces the assessment (it is never edited in place), so the index follows it."""
+        if self._indexed is not a:
+            self._loops_by_id = {lp.id: lp for lp in a.loops}
+            self._indexed = a
+        return self._loops_by_id.get(loop_id)
 
     def dispute(self, q: Question, target: str = "") -> list[tuple[str, Any]]:
         """Who said what about q's answer, when respondents disagree about it (a merged

@@ -104,8 +104,9 @@ class Outline(Tree[str]):
                 leaf(system, step)
         loops_node = root.add(Text(f"Control loops ({len(loops)})"), data=flow.LOOPS.key)
         loops_node.expand()
+        each = flow.progress_of_each(session, steps, "loop")
         for loop in loops:
-            answered, total = flow.progress(session, steps, "loop", loop.id)
+            answered, total = each.get(loop.id, (0, 0))
             node = loops_node.add(
                 Text(f"{session.loop_name(loop.id)} {answered}/{total}"),
                 data=f"loop:{loop.id}",
@@ -157,8 +158,9 @@ class Outline(Tree[str]):
         out[flow.WELCOME.key] = Text(f"Platform {answered}/{total}")
         answered, total = flow.progress(session, steps, "economics")
         out[flow.ECONOMICS.key] = Text(f"Economic figures {answered}/{total}")
+        each = flow.progress_of_each(session, steps, "loop")
         for loop in session.assessment.loops if session.assessment else []:
-            answered, total = flow.progress(session, steps, "loop", loop.id)
+            answered, total = each.get(loop.id, (0, 0))
             out[f"loop:{loop.id}"] = Text(f"{session.loop_name(loop.id)} {answered}/{total}")
         return out
 
