@@ -59,25 +59,32 @@ class Expected:
     bindings: dict[str, set[frozenset[tuple[str, str]]]] = field(default_factory=dict)
 
 
-def _attr_of(p: Pattern, kb: KnowledgeBase) -> dict[tuple[str, str], str]:
+# kb.answer_fields() builds its table anew on each call; the oracle resolves every term of
+# every pattern for every assessment, so it takes the table once per assessment.
+AnswerFields = dict[str, Any]
+
+
+def _attr_of(p: Pattern, kb: KnowledgeBase, fields: AnswerFields) -> dict[tuple[str, str], str]:
     """(variable, field) -> attribute, for every field a same_as join reads."""
     out: dict[tuple[str, str], str] = {}
     for fm in p.match.values():
         for term in fm.where:
             if term.op == "same_as":
                 var, name = term.operand.split(".", 1)
-                target = resolve(p.match[var].fact, name, kb.vocabulary, kb.answer_fields())
+                target = resolve(p.match[var].fact, name, kb.vocabulary, fields)
                 assert target is not None, f"{p.id}: same_as {term.operand}"
                 out[(var, name)] = target.spec.attr
     return out
 
 
-def _terms(p: Pattern, kb: KnowledgeBase) -> dict[str, list[tuple[Term, ResolvedField]]]:
+def _terms(
+    p: Pattern, kb: KnowledgeBase, fields: AnswerFields
+) -> dict[str, list[tuple[Term, ResolvedField]]]:
     out: dict[str, list[tuple[Term, ResolvedField]]] = {}
     for var, fm in p.match.items():
         out[var] = []
         for term in fm.where:
-            rf = resolve(fm.fact, term.field, kb.vocabulary, kb.answer_fields())
+            rf = resolve(fm.fact, term.field, kb.vocabulary, fields)
             assert rf is not None, f"{p.id}: {term.field}"
             out[var].append((term, rf))
     return out
@@ -94,13 +101,13 @@ Unknowns = list[tuple[str, Term]]
 
 
 def matches(
-    p: Pattern, kb: KnowledgeBase, facts: dict[str, list[Fact]]
+    p: Pattern, kb: KnowledgeBase, facts: dict[str, list[Fact]], fields: AnswerFields
 ) -> Iterator[tuple[dict[str, Fact], Unknowns]]:
     """Every binding of p's variables to distinct facts that no term rejects, with the
     non-join terms of it that were "unknown" (by variable)."""
     variables = list(p.match)
-    terms = _terms(p, kb)
-    attr_of = _attr_of(p, kb)
+    terms = _terms(p, kb, fields)
+    attr_of = _attr_of(p, kb, fields)
 
     def extend(
         i: int, bound: dict[str, Fact], unknown: Unknowns
@@ -179,6 +186,7 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
     active = kb.active()
     fired_rules: dict[str, list[str]] = {}  # pattern id -> its finding ids
     facts = by_kind(base)
+    fields = kb.answer_fields()
     span_of: dict[str, set[tuple[tuple[str, ...], str]]] = {}  # finding id -> its matches
     missing_of: dict[str, int] = {}  # finding id -> fewest unknown answers of a match
     for p in active:
@@ -187,7 +195,7 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
         spans: dict[tuple[Any, ...], set[tuple[tuple[str, ...], str]]] = {}
         fewest: dict[tuple[Any, ...], int] = {}
         groups: dict[tuple[Any, ...], list[tuple[list[str], str]]] = {}
-        for bound, unknown in matches(p, kb, facts):
+        for bound, unknown in matches(p, kb, facts, fields):
             binding = frozenset((var, f["id"]) for var, f in bound.items())
             out.bindings.setdefault(p.id, set()).add(binding)
             if _on_unknown_structure(p, bound, unknown, facts):
@@ -253,12 +261,12 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
                 causes += list(dict.fromkeys(g for g, _ in crossing))
             if p.needs_confirmed_cause:
                 causes = [c for c in causes if out.status[c] == "confirmed"]
-            if not causes or not _platform_passes(p, kb, platform):
+            if not causes or not _platform_passes(p, kb, fields, platform):
                 continue
             loops = sorted({lp for c in causes for lp in out.loops[c]})
             fid = p.id
             confirmed = any(out.status[c] == "confirmed" for c in causes)
-            confirmed = confirmed and not _platform_unknown(p, kb, platform)
+            confirmed = confirmed and not _platform_unknown(p, kb, fields, platform)
             out.status[fid] = "confirmed" if confirmed else "possible"
             out.rule[fid] = p.id
             out.loops[fid] = loops
@@ -294,21 +302,21 @@ def _fold_subsumed(
         fired_rules[pid] = [f for f in fids if f not in dropped]
 
 
-def _platform_unknown(p: Pattern, kb: KnowledgeBase, platform: Fact) -> bool:
+def _platform_unknown(p: Pattern, kb: KnowledgeBase, fields: AnswerFields, platform: Fact) -> bool:
     """Whether a term of p's platform test is "unknown" (then p is only possible)."""
     for fm in p.match.values():
         for term in fm.where:
-            rf = resolve(fm.fact, term.field, kb.vocabulary, kb.answer_fields())
+            rf = resolve(fm.fact, term.field, kb.vocabulary, fields)
             assert rf is not None
             if evaluate(term, rf, platform, {}, {}) == "unknown":
                 return True
     return False
 
 
-def _platform_passes(p: Pattern, kb: KnowledgeBase, platform: Fact) -> bool:
+def _platform_passes(p: Pattern, kb: KnowledgeBase, fields: AnswerFields, platform: Fact) -> bool:
     for fm in p.match.values():  # symptoms and costs may only test the platform fact
         for term in fm.where:
-            rf = resolve(fm.fact, term.field, kb.vocabulary, kb.answer_fields())
+            rf = resolve(fm.fact, term.field, kb.vocabulary, fields)
             assert rf is not None
             if evaluate(term, rf, platform, {}, {}) == "no":
                 return False
