@@ -14,9 +14,11 @@ measured separately). Stages, in the order the CLI runs them:
   engine    forward-chain in the engine's child processes, first run (starts them)
   rerun     assess again on the warm children, without the deliverables (what the
             interview pays after one answer)
-  explain   turn firings into explained findings, risk map, open questions (+ deliverables)
+  explain   turn firings into explained findings, risk map, open questions
+  deliver   the deliverables: inventory, economics (with its sensitivity rows), audit gaps,
+            executive summary
   <format>  render each report format
-  total     kb + load + compile + graph + facts + engine + explain + markdown
+  total     kb + load + compile + graph + facts + engine + explain + deliver + markdown
   cli       wall time of `coherence assess FILE -o OUT` in a new process (end to end)
 Every figure is wall time, in seconds. CPU time is given too, since a shared machine's wall
 time says little: "total cpu" is this process's CPU over the stages in total, "engine cpu"
@@ -101,6 +103,7 @@ def _cpu_of(pids: list[int | None]) -> float:
 def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict[str, Any]:
     """All stages for one size, in this process; `text`, if given, is the assessment to run
     (else a generated platform of n_loops loops)."""
+    from expert.analysis import assess as assess_mod
     from expert.analysis import facts as facts_mod
     from expert.analysis import graph
     from expert.analysis.assess import Assessor, load_assessment
@@ -127,6 +130,7 @@ def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict
 
         clock.wrap(graph, "derive", "graph")
         clock.wrap(facts_mod, "build", "facts")
+        clock.wrap(assess_mod, "complete_deliverables", "deliver")
         ax = Assessor(kb)
         ax.compiled = compiled  # the one compiled above (timed as "compile")
         counts: dict[str, int] = {}
@@ -145,15 +149,16 @@ def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict
                 results = ax.assess(a)
             engine_cpu = _cpu_of(ax.engine.pids)  # the children started in this run
             clock.add("engine", clock.t.pop("engine_now"), clock.cpu.pop("engine_now"))
-            # Whatever assess() does besides graph, facts and engine is explanation.
+            # Whatever assess() does besides graph, facts, engine and deliverables is explanation.
             inner = [
-                sum(d.get(k, 0) for k in ("graph", "facts", "engine")) for d in (clock.t, clock.cpu)
+                sum(d.get(k, 0) for k in ("graph", "facts", "engine", "deliver"))
+                for d in (clock.t, clock.cpu)
             ]
             clock.add(
                 "explain", clock.t.pop("assess") - inner[0], clock.cpu.pop("assess") - inner[1]
             )
             if results.inventory is None:  # an assessor that leaves deliverables to reports
-                with clock.stage("explain"):
+                with clock.stage("deliver"):
                     results = deliverables.complete(results, a, kb)
             if results.engine_errors:
                 raise SystemExit(f"engine errors: {results.engine_errors[:3]}")
@@ -173,7 +178,17 @@ def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict
                 text = render(fmt, results, a)
             counts[f"{fmt}_kb"] = len(text.encode()) // 1024
         structure_edges = len(results.risk_map.edges)
-        in_total = ("kb", "load", "compile", "graph", "facts", "engine", "explain", "markdown")
+        in_total = (
+            "kb",
+            "load",
+            "compile",
+            "graph",
+            "facts",
+            "engine",
+            "explain",
+            "deliver",
+            "markdown",
+        )
         clock.add(
             "total",
             sum(clock.t.get(k, 0) for k in in_total),
@@ -243,6 +258,7 @@ STAGES = [
     "engine",
     "rerun",
     "explain",
+    "deliver",
     "markdown",
     "html",
     "json",
