@@ -17,9 +17,17 @@ from typing import Any, Literal
 from expert.analysis import ranking
 from expert.analysis.facts import FactBase, loop_values
 from expert.analysis.graph import Structure
-from expert.analysis.plainwords import because_words, clearing_answer, label, plain, value_words
+from expert.analysis.plainwords import (
+    because_words,
+    clearing_answer,
+    fact_says,
+    label,
+    plain,
+    value_words,
+)
 from expert.analysis.results import Because, Finding, Member, OpenQuestion, SourceRef
 from expert.assessment import durations
+from expert.assessment.fields import FACT_KINDS
 from expert.assessment.fields import spec as field_spec
 from expert.assessment.model import UNKNOWN, Assessment
 from expert.assessment.provenance import source_of
@@ -107,6 +115,8 @@ def _fact_value(fact: dict[str, Any], field: str, kind: str) -> str:
         if spec.unit == "ms":
             return durations.describe(durations.Interval(lo, hi))
         if spec.unit == "x100":
+            if lo == 0 < hi:  # below what two decimals show: "0x-0.01x" reads as nonsense
+                return f"at most {hi / 100:g}x"
             return f"{lo / 100:g}x" if lo == hi else f"{lo / 100:g}x-{hi / 100:g}x"
         return str(lo) if lo == hi else f"{lo}-{hi}"
     if spec.type == "set":
@@ -245,6 +255,18 @@ class Explainer:
                 out.append((c.var, c.term, result))
         return out
 
+    def _fact_names(self, kind: str, fact: dict[str, Any]) -> dict[str, str]:
+        """The loops and resources a derived fact joins, by the names their owners gave them,
+        keyed as the registry's sentences name them ({loop}, {resource}, {a}, ...)."""
+        names: dict[str, str] = {}
+        for spec in FACT_KINDS.get(kind, []):
+            if spec.type == "ident" and spec.attr in fact:
+                ident = str(fact[spec.attr])
+                names[spec.attr] = (
+                    self.name(ident) if ident in self.loops else self._resource_name(ident)
+                )
+        return names
+
     def _because(
         self, p: Pattern, var: str, term: Term, fact: dict[str, Any], result: str
     ) -> Because:
@@ -278,7 +300,11 @@ class Explainer:
             )
         source = self._fact_source(kind, fact, field)
         value = _fact_value(fact, field, kind)
-        said = because_words(self.kb, f"{kind}.{field}", value)
+        spec = field_spec(kind, field)
+        names = self._fact_names(kind, fact)
+        said = (fact_says(self.kb, spec, value, names) if spec else None) or because_words(
+            self.kb, f"{kind}.{field}", value
+        )
         if kind == "edge":
             value = (
                 f"{self.name(fact['source'])} -> {self.name(fact['target'])}: "

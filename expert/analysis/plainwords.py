@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from expert.assessment.fields import FieldSpec
+
 if TYPE_CHECKING:
     from expert.knowledge.knowledgebase import KnowledgeBase
 
@@ -113,6 +115,25 @@ def because_field(kb: KnowledgeBase, field: str) -> str:
     if kind in _FACT_KINDS and rest:
         return rest.replace("_", " ").replace("-", " ").replace(".", ": ")
     return field_words(kb, field).strip("“”")
+
+
+def fact_says(kb: KnowledgeBase, spec: FieldSpec, value: str, names: dict[str, str]) -> str | None:
+    """A derived fact's value as the registry's sentence for it (`FieldSpec.says`), with the
+    fact's loops and resources by their names; None when the field has no sentence or its
+    value is not known (the caller then says "…: not known")."""
+    if not spec.says or value == "unknown":
+        return None
+    if spec.type == "yesno":
+        if value not in ("yes", "no") or len(spec.says) < 2:
+            return None
+        template = spec.says[0] if value == "yes" else spec.says[1]
+    else:
+        template = spec.says[0]
+    words = value_words(kb, value) if spec.type in ("set", "category") else value
+    try:
+        return template.format(value=words, **names)
+    except (KeyError, IndexError):  # a sentence naming an id this fact lacks: say it plainly
+        return None
 
 
 def because_words(kb: KnowledgeBase, field: str, value: str) -> str:

@@ -35,6 +35,10 @@ class FieldSpec:
     # The values of a category fixed by the code that derives it rather than by a vocabulary
     # table (a cycle's kind follows from how graph.py classifies it).
     values: tuple[str, ...] = ()
+    # How a finding's "flagged because" states a derived fact's value, in words: `{value}`
+    # and the fact's ids (`{loop}`, `{resource}`, `{a}`, ...) are filled in with the user's
+    # names and the vocabulary's labels. A yes/no field gives the yes and the no sentence.
+    says: tuple[str, ...] = ()
 
     @property
     def unknown_hi(self) -> int:
@@ -48,8 +52,9 @@ def _f(
     table: str = "",
     unit: str = "",
     help: str = "",
+    says: tuple[str, ...] = (),
 ) -> FieldSpec:
-    return FieldSpec(name, type_, attr or name.replace(".", "_"), table, unit, help)
+    return FieldSpec(name, type_, attr or name.replace(".", "_"), table, unit, help, says=says)
 
 
 LOOP_FIELDS = [
@@ -102,11 +107,28 @@ LOOP_FIELDS = [
 
 RESOURCE_FIELDS = [
     _f("id", "ident", "resource"),
-    _f("kind", "category", "rkind", table="resource_kinds"),
-    _f("synchronized", "yesno"),
-    _f("startup_time", "interval", unit="ms"),
-    _f("checkpoint_interval", "interval", unit="ms"),
-    _f("checkpoint_duration", "interval", unit="ms"),
+    _f("kind", "category", "rkind", table="resource_kinds", says=("{resource} is {value}",)),
+    _f(
+        "synchronized",
+        "yesno",
+        says=(
+            "all members of {resource} must take part in each global step",
+            "members of {resource} do not wait on each other",
+        ),
+    ),
+    _f("startup_time", "interval", unit="ms", says=("{resource} takes {value} to start",)),
+    _f(
+        "checkpoint_interval",
+        "interval",
+        unit="ms",
+        says=("{resource} saves its progress every {value}",),
+    ),
+    _f(
+        "checkpoint_duration",
+        "interval",
+        unit="ms",
+        says=("saving the progress of {resource} takes {value}",),
+    ),
 ]
 
 # Every field of a loop or resource in the assessment is either a fact field above, or
@@ -147,12 +169,14 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             "interval",
             unit="x100",
             help="loop timescale / resource start-up time (below 1: acts before it has started)",
+            says=("the reaction time of {loop} is {value} the start-up time of {resource}",),
         ),
         _f(
             "deadline_vs_startup",
             "interval",
             unit="x100",
             help="loop deadline / resource start-up time",
+            says=("the deadline of {loop} is {value} the start-up time of {resource}",),
         ),
         _f(
             "timescale_vs_checkpoint_interval",
@@ -160,12 +184,16 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             unit="x100",
             help="loop timescale / resource checkpoint interval (below 1: acts more often "
             "than progress is saved)",
+            says=("the reaction time of {loop} is {value} the time between saves of {resource}",),
         ),
         _f(
             "deadline_vs_checkpoint_duration",
             "interval",
             unit="x100",
             help="loop deadline / resource checkpoint duration (below 1: times out a checkpoint)",
+            says=(
+                "the deadline of {loop} is {value} the time {resource} takes to save its progress",
+            ),
         ),
         _f(
             "triggers",
@@ -173,14 +201,22 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             table="triggers",
             help="what this loop itself reacts to (a request timeout apart from a health "
             "check's window on the same resource)",
+            says=("{loop} acts when: {value}",),
         ),
-        _f("instances", "category", table="instances", help="how many copies of this loop act"),
+        _f(
+            "instances",
+            "category",
+            table="instances",
+            help="how many copies of this loop act",
+            says=("{loop} runs as {value}",),
+        ),
         _f(
             "roles_here",
             "set",
             table="roles",
             help="roles played on the resource by every loop acting on it, this one included, "
             "taken together: the same whether one loop or several are described",
+            says=("what the loops on {resource} do: {value}",),
         ),
         _f(
             "actuations_here",
@@ -188,6 +224,7 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             table="actuations",
             help="actuations used on the resource by every loop acting on it, this one "
             "included, taken together",
+            says=("how the loops on {resource} act: {value}",),
         ),
     ],
     # Loop `source`'s action produces `signal`, which loop `target` reacts to, on `resource`.
@@ -202,20 +239,67 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
         _f("a", "ident"),
         _f("b", "ident"),
         _f("resource", "ident"),
-        _f("timescale_ratio", "interval", unit="x100", help="slower timescale / faster timescale"),
-        _f("same_layer", "yesno"),
-        _f("a_faster", "yesno", help="loop a reacts faster than loop b"),
-        _f("common", "set", table="signals", help="signals both loops react to"),
+        _f(
+            "timescale_ratio",
+            "interval",
+            unit="x100",
+            help="slower timescale / faster timescale",
+            says=("the timescales of {a} and {b} differ by {value}",),
+        ),
+        _f(
+            "same_layer",
+            "yesno",
+            says=("{a} and {b} are in the same layer", "{a} and {b} are in different layers"),
+        ),
+        _f(
+            "a_faster",
+            "yesno",
+            help="loop a reacts faster than loop b",
+            says=("{a} reacts faster than {b}", "{a} reacts no faster than {b}"),
+        ),
+        _f(
+            "common",
+            "set",
+            table="signals",
+            help="signals both loops react to",
+            says=("{a} and {b} both react to: {value}",),
+        ),
     ],
     # Loop `outer` has a deadline on a resource that (transitively) calls the resource on
     # which loop `inner` has a deadline.
     "nesting": [
         _f("outer", "ident"),
         _f("inner", "ident"),
-        _f("outer_deadline", "interval", unit="ms"),
-        _f("inner_deadline", "interval", unit="ms"),
-        _f("inverted", "yesno", help="the inner deadline is not shorter than the outer one"),
-        _f("cancels", "yesno", help="the outer loop propagates cancellation downstream"),
+        _f(
+            "outer_deadline",
+            "interval",
+            unit="ms",
+            says=("the deadline of {outer}, the caller, is {value}",),
+        ),
+        _f(
+            "inner_deadline",
+            "interval",
+            unit="ms",
+            says=("the deadline of {inner}, further down the path, is {value}",),
+        ),
+        _f(
+            "inverted",
+            "yesno",
+            help="the inner deadline is not shorter than the outer one",
+            says=(
+                "the deadline of {inner} is longer than that of {outer}, which waits on it",
+                "the deadline of {inner} fits inside that of {outer}",
+            ),
+        ),
+        _f(
+            "cancels",
+            "yesno",
+            help="the outer loop propagates cancellation downstream",
+            says=(
+                "{outer} cancels the work below it when it gives up",
+                "{outer} leaves the work below it running when it gives up",
+            ),
+        ),
     ],
     # Loop `source` hides, delays or averages away `signal`, which loop `target` reads on
     # `resource` (expert/assessment/masking.py).
@@ -223,27 +307,46 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
         _f("source", "ident"),
         _f("target", "ident"),
         _f("resource", "ident"),
-        _f("signal", "category", table="signals"),
-        _f("how", "category", table="mask_kinds", help="hides | delays | averages"),
+        _f(
+            "signal",
+            "category",
+            table="signals",
+            says=("{source} keeps “{value}” from {target}",),
+        ),
+        _f(
+            "how",
+            "category",
+            table="mask_kinds",
+            help="hides | delays | averages",
+            says=("how {source} keeps the signal from {target}: {value}",),
+        ),
         _f(
             "stated",
             "yesno",
             help="the assessment states the mask (yes); implied by structure alone (unknown: "
             "a retrier upstream of a loop reading the failure rate)",
+            says=(
+                "the assessment states that {source} masks it from {target}",
+                "{source} masks it from {target} by retrying failures away (implied)",
+            ),
         ),
     ],
     # Retrying loops stacked along one call path: up to `factor` attempts reach the bottom.
     "amplification": [
         _f("first", "ident"),
         _f("last", "ident"),
-        _f("layers", "interval"),
-        _f("factor", "interval"),
+        _f(
+            "layers",
+            "interval",
+            says=("retries at {value} layers on the path from {first} to {last}",),
+        ),
+        _f("factor", "interval", says=("up to {value} attempts per request on that path",)),
     ],
     # A feedback cycle in the influence graph, classified from the directions the vocabulary
     # gives its signals (graph.cycle_kind), as the risk map classifies it.
     "cycle": [
         _f("first", "ident"),
-        _f("length", "interval"),
+        _f("length", "interval", says=("a feedback cycle through {value} loops, from {first}",)),
         FieldSpec(
             "kind",
             "category",
@@ -252,20 +355,37 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             help="amplifying (every hop reinforces load or pressure), oscillating (some hops "
             "reinforce and some relieve), damping (every hop relieves) or unclassified (a hop "
             "carries only signals of no known direction)",
+            says=("the feedback cycle from {first} is {value}",),
         ),
         _f(
             "amplifying",
             "yesno",
             help="yes only when kind is amplifying; unknown when kind is unclassified and no "
             "hop relieves (a hop of no known direction could still make it amplifying); else no",
+            says=(
+                "the feedback cycle from {first} amplifies what it feeds",
+                "the feedback cycle from {first} does not amplify",
+            ),
         ),
     ],
     # The platform as a whole (one fact): what kind of work it runs. Symptoms and ghost
     # costs may test it, e.g. token burn applies only where the platform serves inference.
     "platform": [
-        _f("serves_inference", "yesno"),
-        _f("trains_models", "yesno"),
-        _f("uses_accelerators", "yesno"),
+        _f(
+            "serves_inference",
+            "yesno",
+            says=("the platform serves inference", "the platform serves no inference"),
+        ),
+        _f(
+            "trains_models",
+            "yesno",
+            says=("the platform trains models", "the platform trains no models"),
+        ),
+        _f(
+            "uses_accelerators",
+            "yesno",
+            says=("the platform runs on accelerators", "the platform uses no accelerators"),
+        ),
     ],
     # A finding from an earlier stage (incoherence or symptom).
     "finding": [_f("rule", "ident")],

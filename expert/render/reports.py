@@ -209,8 +209,7 @@ class _FindingViews:
                 and not f.severity_reason.startswith(deliverables.BASE_REASON),
                 loops=[names[lp] for lp in f.loops],
                 because=[
-                    (b.loop, names[b.loop] if b.loop else "", b.field, _cited(b), b.unknown)
-                    for b in f.because
+                    (b.loop, _who(b, names), b.field, _cited(b), b.unknown) for b in f.because
                 ],
                 derived_from=[(d, titles[d]) for d in f.derived_from],
                 leads_to=[(d, titles[d]) for d in f.leads_to],
@@ -230,6 +229,13 @@ class PatternGroup:
     summary: str
     sources: list[tuple[str, str]]  # title, web URL or ""
     findings: _FindingViews
+
+
+def _who(b: Because, names: dict[str, str]) -> str:
+    """The loop an answer belongs to, to put before it; nothing when there is none or the
+    sentence already names it ("the deadline of Liveness probe restarts is ...")."""
+    name = names[b.loop] if b.loop else ""
+    return "" if name and b.said and name in b.said else name
 
 
 def _cited(b: Because) -> str:

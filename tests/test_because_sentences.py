@@ -1,0 +1,61 @@
+"""A finding's "flagged because" states derived facts as sentences from the field registry
+(FieldSpec.says), naming the user's loops and resources, never as "field words: value"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from expert.analysis.assess import Assessor
+from expert.analysis.plainwords import SNAKE
+from expert.assessment.fields import FACT_KINDS
+from expert.assessment.model import load
+from tests.helpers import builtin_kb
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "expert" / "examples"
+# The kinds whose because entries are built elsewhere: a loop's own answers are phrased by
+# their questions, an edge as "what A does leads to ...", a finding's rule by its title.
+PHRASED_ELSEWHERE = {"loop", "edge", "finding"}
+
+
+def test_every_derived_fact_field_has_its_sentence() -> None:
+    for kind, specs in FACT_KINDS.items():
+        if kind in PHRASED_ELSEWHERE:
+            continue
+        for spec in specs:
+            if spec.type == "ident":
+                continue
+            assert spec.says, f"{kind}.{spec.name} has no sentence (FieldSpec.says)"
+            if spec.type == "yesno":
+                assert len(spec.says) == 2, f"{kind}.{spec.name} needs a yes and a no sentence"
+            else:
+                assert "{value}" in spec.says[0], f"{kind}.{spec.name} does not say its value"
+
+
+@pytest.fixture(scope="module")
+def because() -> list[tuple[str, str]]:
+    kb = builtin_kb()
+    out: list[tuple[str, str]] = []
+    with Assessor(kb) as assessor:
+        for name in ("llm-platform.yaml", "training-cluster.yaml"):
+            results = assessor.assess(load(EXAMPLES / name, kb.vocabulary), deliverables=False)
+            out += [(b.field, b.said) for f in results.findings for b in f.because]
+    return out
+
+
+def test_derived_facts_read_as_sentences_with_the_users_names(
+    because: list[tuple[str, str]],
+) -> None:
+    said = [s for field, s in because if field.split(".")[0] in FACT_KINDS]
+    assert said
+    for text in said:
+        assert not SNAKE.search(text), text
+        assert " vs " not in text and "factor:" not in text and "layers:" not in text, text
+    joined = "\n".join(said)
+    assert (
+        "the deadline of Liveness probe restarts is 0.37x-0.38x the start-up time of "
+        "vLLM model servers" in joined
+    )
+    assert "retries at 2 layers on the path from Client SDK retries" in joined
+    assert "the platform serves inference" in joined
