@@ -12,6 +12,7 @@ answer fields of every type, and symptoms and costs that test the platform fact.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -243,8 +244,12 @@ def write_fuzz_pack(root: Path, disable: Sequence[str] = ()) -> Path:
 
 
 # ----------------------------------------------------------------------- strategies
+# Each strategy is built once and reused (functools.cache, tuples for word lists): Hypothesis
+# validates and labels every new strategy object, which cost more than half the time of the
+# properties when these were rebuilt on every draw.
 
 
+@functools.cache
 def durations() -> st.SearchStrategy[str | None]:
     exact = st.builds(
         lambda n, unit: f"{n}{unit}",
@@ -261,16 +266,27 @@ def durations() -> st.SearchStrategy[str | None]:
     return st.one_of(st.none(), st.just(UNKNOWN), exact, exact, ranged, band)
 
 
+@functools.cache
 def tri() -> st.SearchStrategy[str | None]:
     return st.sampled_from([None, "yes", "no", UNKNOWN])
 
 
-def term(words: list[str]) -> st.SearchStrategy[str | None]:
+def term(words: Sequence[str]) -> st.SearchStrategy[str | None]:
+    return _term(tuple(words))
+
+
+@functools.cache
+def _term(words: tuple[str, ...]) -> st.SearchStrategy[str | None]:
     return st.one_of(st.none(), st.just(UNKNOWN), st.sampled_from(words))
 
 
-def term_list(words: list[str], max_size: int = 3) -> st.SearchStrategy[Any]:
+def term_list(words: Sequence[str], max_size: int = 3) -> st.SearchStrategy[Any]:
     """A list of terms, unknown, unanswered, or a partial list ending in unknown."""
+    return _term_list(tuple(words), max_size)
+
+
+@functools.cache
+def _term_list(words: tuple[str, ...], max_size: int) -> st.SearchStrategy[Any]:
     items = st.lists(st.sampled_from(words), unique=True, max_size=max_size)
     return st.one_of(
         st.none(),
@@ -293,16 +309,20 @@ TEXT = st.one_of(
 
 
 def answer_value(q: Any) -> st.SearchStrategy[Any]:
-    choices = [c.value for c in q.choices]
-    if q.answer == "yesno":
+    return _answer_value(q.answer, tuple(c.value for c in q.choices))
+
+
+@functools.cache
+def _answer_value(answer: str, choices: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    if answer == "yesno":
         return st.sampled_from(["yes", "no", UNKNOWN])
-    if q.answer == "category":
+    if answer == "category":
         return st.sampled_from([*choices, UNKNOWN])
-    if q.answer == "set":
+    if answer == "set":
         return st.one_of(
             st.just(UNKNOWN), st.lists(st.sampled_from(choices), unique=True, max_size=3)
         )
-    if q.answer == "number":
+    if answer == "number":
         return st.one_of(st.just(UNKNOWN), st.integers(0, 12))
     return st.text("abc xyz", min_size=1, max_size=10).filter(str.strip)
 
