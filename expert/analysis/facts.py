@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from expert.analysis.graph import Structure, membership, quotient_x100
+from expert.analysis.graph import Structure, membership, quotient_x100, tri_or
 from expert.assessment import durations
 from expert.assessment.fields import COUNT_UNKNOWN_HI, FACT_KINDS, FieldSpec
 from expert.assessment.model import UNKNOWN, Assessment, Loop, Resource
@@ -77,8 +77,11 @@ def interval_of(spec: FieldSpec, value: Any) -> tuple[int, int]:
     return int(value), int(value)
 
 
-def platform_fact(assessment: Assessment, vocab: Vocabulary, scope: str) -> Fact:
-    """What the platform runs, judged from its resources' kinds and its economic figures."""
+def platform_fact(
+    assessment: Assessment, vocab: Vocabulary, scope: str, structure: Structure
+) -> Fact:
+    """What the platform runs, judged from its resources' kinds and its economic figures,
+    and whether any of its loops re-submits work (from the loops' roles)."""
     kinds = [r.kind for r in assessment.resource_list()]
     workloads = {vocab.resource_kinds[k].workload for k in kinds if k in vocab.resource_kinds}
     all_known = bool(kinds) and all(k in vocab.resource_kinds for k in kinds)
@@ -106,6 +109,12 @@ def platform_fact(assessment: Assessment, vocab: Vocabulary, scope: str) -> Fact
         "serves_inference": judge("inference", has_tokens),
         "trains_models": judge("training", False),
         "uses_accelerators": uses_accelerators,
+        # Unknown where a caller built the structure without roles.
+        "resubmits_work": (
+            tri_or(r.get("resubmits_work", "unknown") for r in structure.roles.values())
+            if structure.roles
+            else "unknown"
+        ),
     }
 
 
@@ -275,7 +284,7 @@ def build(
         for spec in FACT_KINDS["mask"]:
             encode_field(spec, getattr(m, spec.name), vocab, fact)
         raw.append((fact, [m.source, m.target]))
-    raw.append((platform_fact(assessment, vocab, scope), []))
+    raw.append((platform_fact(assessment, vocab, scope, structure), []))
 
     # Declared comparisons over the facts just built, before the engine sees them.
     comparisons.annotate([f for f, _ in raw])

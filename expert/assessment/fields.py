@@ -386,6 +386,15 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             "yesno",
             says=("the platform runs on accelerators", "the platform uses no accelerators"),
         ),
+        _f(
+            "resubmits_work",
+            "yesno",
+            help="some loop of the platform re-submits work (retries, restarts, requeues)",
+            says=(
+                "a loop of the platform re-submits work",
+                "no loop of the platform re-submits work",
+            ),
+        ),
     ],
     # A finding from an earlier stage (incoherence or symptom).
     "finding": [_f("rule", "ident")],
