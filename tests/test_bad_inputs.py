@@ -9,7 +9,6 @@ as a real subprocess, end to end.
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from click.testing import CliRunner
 
 from expert.assessment import limits
 from expert.cli.main import main
-from expert.knowledge import knowledgebase as knowledge
+from tests.helpers import reuse_builtin_parses
 
 HERE = Path(__file__).parent / "bad_inputs"
 ROOT = Path(__file__).parent.parent
@@ -242,29 +241,11 @@ def _no_marker() -> None:
     CODE_RAN_MARKER.unlink(missing_ok=True)
 
 
-_BUILTIN_YAML: dict[tuple[Path, Path], tuple[Any, Any]] = {}
-
-
 @pytest.fixture(autouse=True)
 def _parse_builtin_kb_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every CLI call parses the ~150 built-in knowledge-base files (about 1 s); these tests
-    are about the bad input, so the built-in files' parse results are reused. A pack's own
-    files, validation, merging and compilation still run for real; the subprocess tests
-    below run everything uncached."""
-    real = knowledge.load_yaml
-    builtin = knowledge.builtin_dir().resolve()
-
-    def load_yaml(path: Path, **kwargs: Any) -> tuple[Any, Any]:
-        resolved = Path(path).resolve()
-        if not resolved.is_relative_to(builtin) or Path(path).is_symlink():
-            return real(path, **kwargs)
-        key = (Path(path), resolved)
-        if key not in _BUILTIN_YAML:
-            _BUILTIN_YAML[key] = real(path, **kwargs)
-        data, lines = _BUILTIN_YAML[key]
-        return copy.deepcopy(data), lines
-
-    monkeypatch.setattr(knowledge, "load_yaml", load_yaml)
+    """These tests are about the bad input: the built-in files' parse results are reused,
+    the subprocess tests below run everything uncached."""
+    reuse_builtin_parses(monkeypatch)
 
 
 def _assess_refused(path: Path, expect: list[str], tmp_path: Path) -> None:

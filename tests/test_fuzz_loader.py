@@ -29,6 +29,7 @@ from expert.errors import InputError
 from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import OPERATORS
+from tests.helpers import reuse_builtin_parses
 from tests.test_fuzz_engine import assessment_dicts
 
 ROOT = Path(__file__).parent.parent
@@ -329,21 +330,9 @@ def mutated_pattern(draw: st.DrawFn) -> Any:
 
 @pytest.fixture(scope="module")
 def builtin_parsed_once() -> Iterator[None]:
-    """Reuse the parse of the built-in files (1 s per load); the pack is parsed for real."""
-    real = knowledge.load_yaml
-    cache: dict[str, Any] = {}
-    builtin = knowledge.builtin_dir().resolve()
-
-    def load_yaml(path: Path, **kwargs: Any) -> Any:
-        if not Path(path).resolve().is_relative_to(builtin):
-            return real(path, **kwargs)
-        if str(path) not in cache:
-            cache[str(path)] = real(path, **kwargs)
-        data, lines = cache[str(path)]
-        return copy.deepcopy(data), lines
-
+    """Reuse the parse of the built-in files; the pack is parsed for real."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(knowledge, "load_yaml", load_yaml)
+        reuse_builtin_parses(mp)
         yield
 
 
