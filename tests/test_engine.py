@@ -78,7 +78,7 @@ def test_one_engine_process_finds_what_two_find() -> None:
         a = load_assessment(root / example, kb.vocabulary)
         with (
             Assessor(kb, EngineProcess(workers=2)) as two,
-            Assessor(kb, EngineProcess(workers=1, timeout_s=20)) as one,
+            Assessor(kb, EngineProcess(workers=1)) as one,
         ):
             want = two.assess(a).findings
             assert want and one.assess(a).findings == want
