@@ -55,6 +55,10 @@ _MINIMAL: dict[str, dict[str, Any]] = {
 _ID_CHOICES = {("loop", "controls"): "loops", ("resource", "calls"): "resources"}
 _DURATION_MARK = get_args(Duration)[1]
 UNKNOWN_LABEL = "Don't know"
+# A question that does not apply to this loop or resource: stored under the item's
+# `not_applicable` list, never as the field's value.
+NOT_APPLICABLE = "does not apply"
+NOT_APPLICABLE_LABEL = "Does not apply"
 
 
 class AnswerError(ValueError):
@@ -76,6 +80,8 @@ class AnswerSpec:
     choices: tuple[Choice, ...] = ()
     allows_unknown: bool = True
     suggestions: tuple[str, ...] = ()  # known ids offered for an `ids` answer
+    # The question may not apply to the loop or resource (the field registry says which).
+    allows_not_applicable: bool = False
 
     def label(self, value: Any) -> str:
         for choice in self.choices:
@@ -86,6 +92,13 @@ class AnswerSpec:
     @property
     def how(self) -> str:
         """One line telling the user how to answer."""
+        typed = self.kind not in ("single", "multi")
+        return self._how + (
+            " Type n/a if it does not apply." if typed and self.allows_not_applicable else ""
+        )
+
+    @property
+    def _how(self) -> str:
         return {
             "text": "Type your answer, then Enter.",
             "duration": "Type a duration (30s, about 5m, a few seconds, 10s-2m), then Enter.",
@@ -210,15 +223,18 @@ def spec_for(
             "text": "text",
         }[q.answer]  # type: ignore[assignment]
         choices = YES_NO if q.answer == "yesno" else authored
-        return AnswerSpec(kind, choices, allows_unknown=True)
+        # A pattern's own question is about one mechanism, which a loop may not have.
+        return AnswerSpec(kind, choices, allows_unknown=True, allows_not_applicable=True)
     field = q.field or ""
     kind = field_kind(q.about, field)
     allows = _accepts_unknown(q.about, field)
+    na = q.about in ("loop", "resource") and field_registry.may_not_apply(q.about, field)
     if authored:
-        return AnswerSpec("multi" if kind in ("multi", "ids") else "single", authored, allows)
+        kind = "multi" if kind in ("multi", "ids") else "single"
+        return AnswerSpec(kind, authored, allows, allows_not_applicable=na)
     table = _table(q.about, field)
     if table:
-        return AnswerSpec(kind, _vocab_choices(kb, table), allows)
+        return AnswerSpec(kind, _vocab_choices(kb, table), allows, allows_not_applicable=na)
     ids_from = _ID_CHOICES.get((q.about, field))
     if ids_from and assessment is not None:
         if ids_from == "loops":
@@ -231,9 +247,9 @@ def spec_for(
         )
         return AnswerSpec("multi", choices, allows)
     if kind == "single":  # a yes/no field
-        return AnswerSpec("single", YES_NO, allows)
+        return AnswerSpec("single", YES_NO, allows, allows_not_applicable=na)
     suggestions = tuple(assessment.resource_ids()) if assessment is not None else ()
-    return AnswerSpec(kind, (), allows, suggestions if kind == "ids" else ())
+    return AnswerSpec(kind, (), allows, suggestions if kind == "ids" else (), na)
 
 
 # ---------------------------------------------------------------- typed answers
@@ -248,12 +264,15 @@ def slugify(text: str) -> str:
 def parse_typed(spec: AnswerSpec, text: str) -> Any:
     """The value of a typed answer; AnswerError explains what is wrong with it.
 
-    Typed text is read as people write it (expert.assessment.naturalinput): "nobody knows", "n/a" or
-    "never" is unknown, "a few seconds" a range, "20 billion" a number.
+    Typed text is read as people write it (expert.assessment.naturalinput): "nobody knows" or
+    "never" is unknown, "n/a" says the question does not apply where it may not (else it is
+    unknown too), "a few seconds" a range, "20 billion" a number.
     """
     s = text.strip()
     if spec.kind == "ids" and s.lower() in ("none", "nothing", "no"):
         return []  # "calls: none" is an answer: an empty list, not an unknown one
+    if spec.allows_not_applicable and naturalinput.is_not_applicable(s):
+        return NOT_APPLICABLE
     if naturalinput.is_unknown(s):
         if spec.allows_unknown:
             return UNKNOWN
@@ -294,6 +313,8 @@ def describe(spec: AnswerSpec, value: Any) -> str:
         return "not answered yet"
     if value == UNKNOWN:
         return "don't know"
+    if value == NOT_APPLICABLE:
+        return NOT_APPLICABLE
     if isinstance(value, list):
         if not value:
             return "none"
@@ -327,6 +348,8 @@ def as_text(spec: AnswerSpec, value: Any) -> str:
     """A stored value as it goes back into a text box for editing."""
     if value is None or value == UNKNOWN:
         return ""
+    if value == NOT_APPLICABLE:
+        return "n/a"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)

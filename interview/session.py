@@ -52,7 +52,10 @@ from expert.yamlio import (
     remove_stale_temporaries,
 )
 from interview import lock
-from interview.questions import field_value
+from interview.questions import NOT_APPLICABLE, field_value
+
+# Where an item lists the questions that do not apply to it (expert/assessment/model.py).
+NOT_APPLICABLE_KEY = "not_applicable"
 
 if TYPE_CHECKING:
     from expert import yamledit
@@ -168,10 +171,14 @@ class Session:
             return field_value(a.economics, q.field or "") if a.economics else None
         if q.about == "resource":
             res = next((r for r in a.resource_list() if r.id == target), None)
+            if res is not None and disputed_field(q) in (res.not_applicable or ()):
+                return NOT_APPLICABLE
             return field_value(res, q.field or "") if res else None
         loop = self._loop(a, target)
         if loop is None:
             return None
+        if disputed_field(q) in (loop.not_applicable or ()):
+            return NOT_APPLICABLE
         if q.answer is not None:
             return loop.answers.get(q.id)
         return field_value(loop, q.field or "")
@@ -234,6 +241,9 @@ class Session:
                 )
             )
         field = q.field or ""
+        na = value == NOT_APPLICABLE
+        if na:
+            value = None  # the field itself is left unset; the item lists it as not applying
 
         def edit(data: dict[str, Any]) -> None:
             if q.about == "system":
@@ -265,6 +275,8 @@ class Session:
                         _declare(data, value)
             if q.about in SECTIONS_OF:
                 item = _item(data, SECTIONS_OF[q.about], target)
+                if q.about != "economics":
+                    _mark_not_applicable(item, disputed_field(q), na)
                 # The user's own answer is no longer what an import found in a file.
                 _drop(item, SOURCES, disputed_field(q))
                 if value not in (None, UNKNOWN):
@@ -671,6 +683,19 @@ def _put(obj: dict[str, Any], dotted: str, value: Any) -> None:
         obj.pop(parts[-1], None)
     else:
         obj[parts[-1]] = value
+
+
+def _mark_not_applicable(item: dict[str, Any], path: str, na: bool) -> None:
+    """List `path` under the item's `not_applicable` (na), or take it off: any other answer,
+    don't know included, says the question applies after all."""
+    listed = item.get(NOT_APPLICABLE_KEY)
+    paths = [p for p in listed if p != path] if isinstance(listed, list) else []
+    if na:
+        paths.append(path)
+    if paths:
+        item[NOT_APPLICABLE_KEY] = paths
+    else:
+        item.pop(NOT_APPLICABLE_KEY, None)
 
 
 def _mapping(obj: dict[str, Any], key: str) -> dict[str, Any]:

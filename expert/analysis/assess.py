@@ -32,6 +32,19 @@ def check_answers(a: Assessment, kb: KnowledgeBase, source: str = "<assessment>"
     """Answers must belong to known loop questions and fit their choices."""
     problems = []
     for i, lp in enumerate(a.loops):
+        for path in lp.not_applicable or ():
+            qid = path.removeprefix("answers.")
+            q = kb.questions.get(qid)
+            if path.startswith("answers.") and (q is None or q.answer is None or q.about != "loop"):
+                problems.append(
+                    Problem(
+                        source,
+                        f"no knowledge-base question {qid!r} is asked about a loop, so it "
+                        "cannot be marked as not applying",
+                        where=f"loops[{i}] (id {lp.id}).not_applicable",
+                        fix="remove it, or load the pack that defines it (--kb)",
+                    )
+                )
         for qid, value in lp.answers.items():
             q = kb.questions.get(qid)
             where = f"loops[{i}] (id {lp.id}).answers.{qid}"

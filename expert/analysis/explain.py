@@ -154,6 +154,19 @@ class Explainer:
         # finding id -> the questions (plain words) that would settle what it rests on
         self.settling: dict[str, list[str]] = {}
         self._resources = {r.id: r for r in assessment.resource_list()}
+        # What respondents said does not apply, per loop and per resource.
+        self._not_applicable: dict[tuple[str, str], frozenset[str]] = {
+            **{
+                ("loop", lp.id): frozenset(lp.not_applicable)
+                for lp in assessment.loops
+                if lp.not_applicable
+            },
+            **{
+                ("resource", r.id): frozenset(r.not_applicable)
+                for r in self._resources.values()
+                if r.not_applicable
+            },
+        }
         self._acting_on: dict[str, list[str]] = {}
         for lp in assessment.loops:
             if isinstance(lp.acts_on, list):
@@ -471,6 +484,8 @@ class Explainer:
                 for var, ev in zip(meta.vars, meta.engine_vars, strict=True)
             }
             terms = self._terms(p, bound)
+            if self._not_applicable and self._rests_on_not_applicable(p, bound, terms):
+                continue  # what it needs to know does not apply, so it can never be settled
             structure = self._unknown_structure(p, bound, terms)
             if structure:
                 for loop_id, dim in structure:
@@ -500,6 +515,29 @@ class Explainer:
             out[finding.id] = _merge(previous, finding) if previous else finding
             spans.setdefault(finding.id, set()).update(_span(m) for m in members)
         return self._fold_subsumed(out, spans)
+
+    def _rests_on_not_applicable(
+        self, p: Pattern, bound: dict[str, dict[str, Any]], terms: list[tuple[str, Term, str]]
+    ) -> bool:
+        """Whether a term the match could only pass as unknown reads an answer a respondent
+        said does not apply: the mechanism needs that property, and the loop or resource
+        does not have it, so the match is no finding, not even a possible one."""
+        for var, term, result in terms:
+            if result != "unknown":
+                continue
+            kind, fact = p.match[var].fact, bound[var]
+            if kind in ("loop", "resource"):
+                reads = [(kind, str(fact[kind]), term.field)]
+            else:
+                spec = field_spec(kind, term.field)
+                reads = [
+                    ("resource" if id_attr == "resource" else "loop", str(fact[id_attr]), name)
+                    for id_attr, _, name in (r.partition(".") for r in (spec.reads if spec else ()))
+                    if id_attr in fact
+                ]
+            if any(name in self._not_applicable.get((k, i), ()) for k, i, name in reads):
+                return True
+        return False
 
     def _fold_subsumed(
         self, found: dict[str, Finding], spans: dict[str, set[tuple[tuple[str, ...], str]]]

@@ -39,6 +39,13 @@ class FieldSpec:
     # and the fact's ids (`{loop}`, `{resource}`, `{a}`, ...) are filled in with the user's
     # names and the vocabulary's labels. A yes/no field gives the yes and the no sentence.
     says: tuple[str, ...] = ()
+    # Whether a respondent may say the field does not apply to a loop or resource (a give-up
+    # count for a loop that never retries): listed under `not_applicable`, the field is not
+    # asked again and no finding rests on it. Never for what a loop is and does.
+    may_not_apply: bool = False
+    # For a derived field, the answers it is computed from, as "<id field>.<field>" of the
+    # loops or resources the fact joins ("loop.deadline", "resource.startup_time").
+    reads: tuple[str, ...] = ()
 
     @property
     def unknown_hi(self) -> int:
@@ -53,8 +60,20 @@ def _f(
     unit: str = "",
     help: str = "",
     says: tuple[str, ...] = (),
+    may_not_apply: bool = False,
+    reads: tuple[str, ...] = (),
 ) -> FieldSpec:
-    return FieldSpec(name, type_, attr or name.replace(".", "_"), table, unit, help, says=says)
+    return FieldSpec(
+        name,
+        type_,
+        attr or name.replace(".", "_"),
+        table,
+        unit,
+        help,
+        says=says,
+        may_not_apply=may_not_apply,
+        reads=reads,
+    )
 
 
 LOOP_FIELDS = [
@@ -68,8 +87,14 @@ LOOP_FIELDS = [
     _f("decision_record", "category", table="decision_records"),
     _f("instances", "category", table="instances"),
     _f("timescale", "interval", unit="ms"),
-    _f("window", "interval", unit="ms", help="the period its metric is averaged over"),
-    _f("deadline", "interval", unit="ms"),
+    _f(
+        "window",
+        "interval",
+        unit="ms",
+        help="the period its metric is averaged over",
+        may_not_apply=True,
+    ),
+    _f("deadline", "interval", unit="ms", may_not_apply=True),
     _f("triggers", "set", table="triggers"),
     _f("actuations", "set", table="actuations"),
     _f("observes", "set", table="signals"),
@@ -93,15 +118,15 @@ LOOP_FIELDS = [
         help="what it does to work and capacity (the vocabulary's roles), derived from its "
         "actuations, triggers, instances and the resources it acts on",
     ),
-    _f("propagates_cancellation", "yesno"),
-    _f("retry.max_retries", "interval"),
-    _f("retry.backoff", "category", table="backoff_kinds"),
-    _f("retry.jitter", "yesno"),
-    _f("retry.budget", "yesno"),
-    _f("retry.retries_on", "set", table="failure_classes"),
-    _f("guards.exemptions", "yesno"),
-    _f("guards.rate_limited", "yesno"),
-    _f("guards.give_up_after", "interval"),
+    _f("propagates_cancellation", "yesno", may_not_apply=True),
+    _f("retry.max_retries", "interval", may_not_apply=True),
+    _f("retry.backoff", "category", table="backoff_kinds", may_not_apply=True),
+    _f("retry.jitter", "yesno", may_not_apply=True),
+    _f("retry.budget", "yesno", may_not_apply=True),
+    _f("retry.retries_on", "set", table="failure_classes", may_not_apply=True),
+    _f("guards.exemptions", "yesno", may_not_apply=True),
+    _f("guards.rate_limited", "yesno", may_not_apply=True),
+    _f("guards.give_up_after", "interval", may_not_apply=True),
     _f("disputed", "yesno", help="respondents gave different answers about this loop"),
 ]
 
@@ -115,19 +140,28 @@ RESOURCE_FIELDS = [
             "all members of {resource} must take part in each global step",
             "members of {resource} do not wait on each other",
         ),
+        may_not_apply=True,
     ),
-    _f("startup_time", "interval", unit="ms", says=("{resource} takes {value} to start",)),
+    _f(
+        "startup_time",
+        "interval",
+        unit="ms",
+        says=("{resource} takes {value} to start",),
+        may_not_apply=True,
+    ),
     _f(
         "checkpoint_interval",
         "interval",
         unit="ms",
         says=("{resource} saves its progress every {value}",),
+        may_not_apply=True,
     ),
     _f(
         "checkpoint_duration",
         "interval",
         unit="ms",
         says=("saving the progress of {resource} takes {value}",),
+        may_not_apply=True,
     ),
 ]
 
@@ -140,12 +174,14 @@ NOT_FACT_FIELDS: dict[str, dict[str, str]] = {
         "controls": "becomes control edges of the influence graph",
         "masks": "become the graph's masks, then `mask` facts (assessment/masking.py)",
         "sources": "where imported values came from: shown beside them, never reasoned on",
+        "not_applicable": "fields that do not apply: no finding rests on them",
     },
     "resource": {
         "calls": "becomes the call paths of the influence graph",
         "disputed": "shown to respondents; a resource's answers are merged, not reasoned on",
         "name": "shown only",
         "sources": "where imported values came from: shown beside them, never reasoned on",
+        "not_applicable": "fields that do not apply: no finding rests on them",
     },
 }
 # Fact fields no one answers: the analysis derives them from the answers.
@@ -170,6 +206,7 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             unit="x100",
             help="loop timescale / resource start-up time (below 1: acts before it has started)",
             says=("the reaction time of {loop} is {value} the start-up time of {resource}",),
+            reads=("loop.timescale", "resource.startup_time"),
         ),
         _f(
             "deadline_vs_startup",
@@ -177,6 +214,7 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             unit="x100",
             help="loop deadline / resource start-up time",
             says=("the deadline of {loop} is {value} the start-up time of {resource}",),
+            reads=("loop.deadline", "resource.startup_time"),
         ),
         _f(
             "timescale_vs_checkpoint_interval",
@@ -185,6 +223,7 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             help="loop timescale / resource checkpoint interval (below 1: acts more often "
             "than progress is saved)",
             says=("the reaction time of {loop} is {value} the time between saves of {resource}",),
+            reads=("loop.timescale", "resource.checkpoint_interval"),
         ),
         _f(
             "deadline_vs_checkpoint_duration",
@@ -194,6 +233,7 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             says=(
                 "the deadline of {loop} is {value} the time {resource} takes to save its progress",
             ),
+            reads=("loop.deadline", "resource.checkpoint_duration"),
         ),
         _f(
             "triggers",
@@ -275,12 +315,14 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             "interval",
             unit="ms",
             says=("the deadline of {outer}, the caller, is {value}",),
+            reads=("outer.deadline",),
         ),
         _f(
             "inner_deadline",
             "interval",
             unit="ms",
             says=("the deadline of {inner}, further down the path, is {value}",),
+            reads=("inner.deadline",),
         ),
         _f(
             "inverted",
@@ -290,6 +332,7 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
                 "the deadline of {inner} is longer than that of {outer}, which waits on it",
                 "the deadline of {inner} fits inside that of {outer}",
             ),
+            reads=("outer.deadline", "inner.deadline"),
         ),
         _f(
             "cancels",
@@ -299,6 +342,7 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
                 "{outer} cancels the work below it when it gives up",
                 "{outer} leaves the work below it running when it gives up",
             ),
+            reads=("outer.propagates_cancellation",),
         ),
     ],
     # Loop `source` hides, delays or averages away `signal`, which loop `target` reads on
@@ -405,6 +449,15 @@ _BY_NAME = {(kind, f.name): f for kind, specs in FACT_KINDS.items() for f in spe
 # Yes/no fields derived from comparisons that patterns declare (expert/knowledge/comparisons.py),
 # registered as patterns are loaded: (kind, name) -> (spec, the fields it is computed from).
 _DERIVED: dict[tuple[str, str], tuple[FieldSpec, tuple[str, ...]]] = {}
+
+
+def may_not_apply(kind: str, path: str) -> bool:
+    """Whether `path` of a loop or resource may be marked as not applying: a field the
+    registry allows it for, or the answer to one of a pattern's own questions."""
+    if kind == "loop" and path.startswith("answers.") and len(path) > len("answers."):
+        return True
+    found = next((f for f in FACT_KINDS[kind] if f.name == path), None)
+    return found is not None and found.may_not_apply
 
 
 def spec(kind: str, name: str) -> FieldSpec | None:

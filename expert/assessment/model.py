@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from expert.assessment import durations, limits
+from expert.assessment import durations, fields, limits
 from expert.assessment.masking import MaskStatement, check_masks
 from expert.assessment.vocabulary import Vocabulary, suggest
 from expert.errors import InputError, Problem
@@ -182,6 +182,31 @@ Disputed = dict[
     Annotated[str, Field(max_length=100)],
     Annotated[list[Alternative], Field(min_length=2, max_length=100)],
 ]
+_NOT_APPLICABLE_HELP = (
+    "fields that do not apply to it (e.g. retry.max_retries for a loop that never retries, "
+    "answers.<question> for a pattern's question): not asked again, and no finding rests on "
+    "them; each is a field that may not apply, and is left unset"
+)
+
+
+def _check_not_applicable(item: BaseModel, kind: str) -> None:
+    """Each field listed as not applying may not apply (never what a loop is or does) and
+    holds no answer: a value beside "does not apply" would be two answers to one question."""
+    for path in getattr(item, "not_applicable", None) or []:
+        if not fields.may_not_apply(kind, path):
+            raise ValueError(
+                f"{path} cannot be marked as not applying to a {kind}; answer it, or say unknown"
+            )
+        head, _, rest = path.partition(".")
+        value = getattr(item, head, None)
+        if rest:
+            value = value.get(rest) if isinstance(value, dict) else getattr(value, rest, None)
+        if value is not None:
+            raise ValueError(
+                f"{path} is answered ({value}) and also listed as not applying; keep one"
+            )
+
+
 _DISPUTED_HELP = (
     "answers respondents gave that disagree, by field; the field itself holds unknown, so "
     "rules treat it as unknown (written by coherence merge)"
@@ -255,6 +280,12 @@ class Loop(_Model):
     answers: dict[Slug, Answer] = Field(default_factory=dict)
     sources: Sources | None = Field(None, description="where imported values came from")
     disputed: Disputed = Field(default_factory=dict, description=_DISPUTED_HELP)
+    not_applicable: list[SourcePath] | None = Field(None, description=_NOT_APPLICABLE_HELP)
+
+    @model_validator(mode="after")
+    def _not_applicable_fields(self) -> Loop:
+        _check_not_applicable(self, "loop")
+        return self
 
 
 class Resource(_Model):
@@ -270,6 +301,12 @@ class Resource(_Model):
     checkpoint_duration: Duration | None = None
     sources: Sources | None = Field(None, description="where imported values came from")
     disputed: Disputed = Field(default_factory=dict, description=_DISPUTED_HELP)
+    not_applicable: list[SourcePath] | None = Field(None, description=_NOT_APPLICABLE_HELP)
+
+    @model_validator(mode="after")
+    def _not_applicable_fields(self) -> Resource:
+        _check_not_applicable(self, "resource")
+        return self
 
 
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False), BeforeValidator(_no_boolean)]

@@ -29,39 +29,52 @@ class NaturalInputError(ValueError):
 
 # ---------------------------------------------------------------- unknown
 
-_UNKNOWN_PHRASES = frozenset(
+# Words for "this question does not apply here". Where a question may not apply (the
+# field registry's may_not_apply), they record that; elsewhere they read as unknown.
+_NOT_APPLICABLE_PHRASES = frozenset(
     {
-        "unknown",
-        "?",
-        "??",
-        "don't know",
-        "dont know",
-        "do not know",
-        "i don't know",
-        "i dont know",
-        "i do not know",
-        "idk",
-        "not known",
-        "no idea",
-        "not sure",
-        "unsure",
-        "nobody knows",
-        "no one knows",
-        "noone knows",
-        "nobody",
-        "no one",
         "n/a",
         "na",
         "n.a.",
         "not applicable",
         "does not apply",
         "doesn't apply",
-        "none",
-        "never",
-        "-",
-        "tbd",
+        "doesnt apply",
+        "not relevant",
     }
 )
+
+
+_UNKNOWN_PHRASES = (
+    frozenset(
+        {
+            "unknown",
+            "?",
+            "??",
+            "don't know",
+            "dont know",
+            "do not know",
+            "i don't know",
+            "i dont know",
+            "i do not know",
+            "idk",
+            "not known",
+            "no idea",
+            "not sure",
+            "unsure",
+            "nobody knows",
+            "no one knows",
+            "noone knows",
+            "nobody",
+            "no one",
+            "none",
+            "never",
+            "-",
+            "tbd",
+        }
+    )
+    | _NOT_APPLICABLE_PHRASES
+)  # where a question always applies, they mean unknown
 
 
 def _normal(text: str) -> str:
@@ -69,6 +82,11 @@ def _normal(text: str) -> str:
     s = text.strip().lower().replace("’", "'").replace("‘", "'")
     s = re.sub(r"\s+", " ", s)
     return s.rstrip(".!") if len(s) > 1 else s
+
+
+def is_not_applicable(text: str) -> bool:
+    """Whether the text says the question does not apply."""
+    return _normal(text) in _NOT_APPLICABLE_PHRASES
 
 
 def is_unknown(text: str) -> bool:

@@ -55,6 +55,7 @@ LABELS = {
     "controls": "controls loops",
 }
 LAYER_UNKNOWN = "unknown"
+DOES_NOT_APPLY = "does not apply"
 # Each answer's attribute path, split once rather than once per loop.
 _PATHS = {field: field.split(".") for field in LABELS}
 # Fields the inventory shows in their own columns; the rest are details.
@@ -184,11 +185,18 @@ def _describe_value(field: str, value: Any, state: State, kb: KnowledgeBase) -> 
 def loop_answers(lp: Loop, kb: KnowledgeBase) -> Iterator[tuple[str, str, Any, State]]:
     """Every answer of a loop in reading order as (field, label, raw value, state); cheaper
     than `loop_fields` for callers that only need the states."""
+    not_applicable = set(lp.not_applicable or ())
     for field, label in LABELS.items():
+        if field in not_applicable:  # an answer: the respondent said it does not apply
+            yield field, label, DOES_NOT_APPLY, "given"
+            continue
         value = _get(lp, field)
         if value is None and field not in CORE and not _relevant(lp, field):
             continue
         yield field, label, value, _state(value)
+    for path in sorted(p for p in not_applicable if p.startswith("answers.")):
+        q = kb.questions.get(path.removeprefix("answers."))
+        yield path, q.text if q else path, DOES_NOT_APPLY, "given"
     for qid, value in sorted(lp.answers.items()):
         q = kb.questions.get(qid)
         # Extra answers are given or unknown; "unanswered" is for the fields above.

@@ -30,7 +30,14 @@ from textual.widgets.option_list import Option
 from expert.assessment.model import UNKNOWN
 from interview import flow
 from interview.flow import Step
-from interview.questions import UNKNOWN_LABEL, AnswerSpec, as_text, duration_reading
+from interview.questions import (
+    NOT_APPLICABLE,
+    NOT_APPLICABLE_LABEL,
+    UNKNOWN_LABEL,
+    AnswerSpec,
+    as_text,
+    duration_reading,
+)
 from interview.session import Session
 
 
@@ -359,10 +366,15 @@ class QuestionCard(Vertical):
             self._choices = [c.value for c in spec.choices]
             if spec.allows_unknown:
                 options.append(Option(marked(UNKNOWN_LABEL), id="unknown"))
+            if spec.allows_not_applicable:
+                options.append(Option(marked(NOT_APPLICABLE_LABEL), id="not-applicable"))
             widget = ChoiceList(*options, id="answer")
             current = view.value
+            ids = [o.id for o in options]
             if current == UNKNOWN and spec.allows_unknown:
-                widget.highlighted = len(options) - 1
+                widget.highlighted = ids.index("unknown")
+            elif current == NOT_APPLICABLE and spec.allows_not_applicable:
+                widget.highlighted = ids.index("not-applicable")
             else:
                 found = [i for i, c in enumerate(spec.choices) if str(c.value) == str(current)]
                 widget.highlighted = found[0] if found else 0
@@ -420,6 +432,8 @@ class QuestionCard(Vertical):
     def _option_value(self, option: Option) -> Any:
         if option.id == "unknown":
             return UNKNOWN
+        if option.id == "not-applicable":
+            return NOT_APPLICABLE
         return self._choices[int((option.id or "c0")[1:])]
 
     # ------------------------------------------------------------ events
@@ -448,6 +462,12 @@ class QuestionCard(Vertical):
     @on(OptionList.OptionHighlighted, "#answer")
     def _choice_help(self, event: OptionList.OptionHighlighted) -> None:
         view = self.view
+        if isinstance(view, QuestionView) and event.option.id == "not-applicable":
+            self.set_hint(
+                "Does not apply: this loop has no such thing, so no finding rests on it and "
+                "the question is not asked again."
+            )
+            return
         if not isinstance(view, QuestionView) or event.option.id == "unknown":
             if isinstance(view, QuestionView):
                 self.set_hint(

@@ -13,7 +13,6 @@ import pytest
 from expert.analysis.assess import load_assessment
 from expert.assessment.model import UNKNOWN
 from expert.errors import InputError
-from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import Question
 from expert.knowledge.templates import LoopTemplate
@@ -21,18 +20,6 @@ from interview import flow, resume
 from interview.session import Session
 
 FIXTURE = Path(__file__).parent / "fixtures" / "four-loops.yaml"
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return knowledge.load([])
-
-
-@pytest.fixture
-def four(tmp_path: Path, kb: KnowledgeBase) -> Session:
-    path = tmp_path / "four.yaml"
-    shutil.copy(FIXTURE, path)
-    return Session.open(path, kb)
 
 
 def question(kb: KnowledgeBase, about: str, field: str) -> Question:
