@@ -58,3 +58,12 @@ def test_every_registry_entry_is_a_model_field_or_derived(
     assert not extra, f"{kind} registry entries the model does not have: {sorted(extra)}"
     stale = set(NOT_FACT_FIELDS[kind]) - answered
     assert not stale, f"{kind} entries for fields the model no longer has: {sorted(stale)}"
+
+
+def test_what_tables_show_comes_from_the_registry() -> None:
+    from expert.assessment.fields import NOT_FACT_LABELS
+    from expert.deliverables.inventory import CORE, LABELS
+
+    for kind, labels in NOT_FACT_LABELS.items():
+        assert set(labels) <= set(NOT_FACT_FIELDS[kind]), f"{kind}: labels for unknown fields"
+    assert set(CORE) <= set(LABELS), "every core field has a label in the registry"

@@ -43,6 +43,8 @@ class FieldSpec:
     # count for a loop that never retries): listed under `not_applicable`, the field is not
     # asked again and no finding rests on it. Never for what a loop is and does.
     may_not_apply: bool = False
+    # The short label tables show (the inventory's columns); "" where no table shows it.
+    label: str = ""
     # For a derived field, the answers it is computed from, as "<id field>.<field>" of the
     # loops or resources the fact joins ("loop.deadline", "resource.startup_time").
     reads: tuple[str, ...] = ()
@@ -62,6 +64,7 @@ def _f(
     says: tuple[str, ...] = (),
     may_not_apply: bool = False,
     reads: tuple[str, ...] = (),
+    label: str = "",
 ) -> FieldSpec:
     return FieldSpec(
         name,
@@ -72,21 +75,20 @@ def _f(
         help,
         says=says,
         may_not_apply=may_not_apply,
+        label=label,
         reads=reads,
     )
 
 
+# In the order a reader meets them (the inventory's), each with the short label tables use.
 LOOP_FIELDS = [
     _f("id", "ident", "loop"),
-    _f("name", "known"),
-    _f("owner", "known"),
-    _f("target", "known"),
-    _f("acts_on", "known", help="whether the resources it acts on are known"),
-    _f("layer", "category", table="layers"),
-    _f("objective", "category", table="objectives"),
-    _f("decision_record", "category", table="decision_records"),
-    _f("instances", "category", table="instances"),
-    _f("timescale", "interval", unit="ms"),
+    _f("name", "known", label="name"),
+    _f("layer", "category", table="layers", label="layer"),
+    _f("owner", "known", label="owner"),
+    _f("objective", "category", table="objectives", label="objective"),
+    _f("target", "known", label="optimisation target"),
+    _f("timescale", "interval", unit="ms", label="reaction timescale"),
     _f(
         "window",
         "interval",
@@ -94,11 +96,34 @@ LOOP_FIELDS = [
         help="the period its metric is averaged over",
         may_not_apply=True,
     ),
-    _f("deadline", "interval", unit="ms", may_not_apply=True),
-    _f("triggers", "set", table="triggers"),
-    _f("actuations", "set", table="actuations"),
-    _f("observes", "set", table="signals"),
-    _f("changes", "set", table="signals"),
+    _f("triggers", "set", table="triggers", label="trigger conditions"),
+    _f("actuations", "set", table="actuations", label="actuation mechanisms"),
+    _f(
+        "acts_on",
+        "known",
+        help="whether the resources it acts on are known",
+        label="acts on",
+    ),
+    _f("observes", "set", table="signals", label="also watches"),
+    _f("changes", "set", table="signals", label="also changes"),
+    _f("decision_record", "category", table="decision_records", label="decision record"),
+    _f("instances", "category", table="instances", label="instances"),
+    _f("retry.max_retries", "interval", may_not_apply=True, label="retries"),
+    _f("retry.backoff", "category", table="backoff_kinds", may_not_apply=True, label="backoff"),
+    _f("retry.jitter", "yesno", may_not_apply=True, label="jitter"),
+    _f("retry.budget", "yesno", may_not_apply=True, label="retry budget"),
+    _f(
+        "retry.retries_on",
+        "set",
+        table="failure_classes",
+        may_not_apply=True,
+        label="retries on",
+    ),
+    _f("deadline", "interval", unit="ms", may_not_apply=True, label="deadline"),
+    _f("propagates_cancellation", "yesno", may_not_apply=True, label="propagates cancellation"),
+    _f("guards.exemptions", "yesno", may_not_apply=True, label="exemptions"),
+    _f("guards.rate_limited", "yesno", may_not_apply=True, label="own actions rate-limited"),
+    _f("guards.give_up_after", "interval", may_not_apply=True, label="gives up after"),
     _f(
         "emits",
         "set",
@@ -118,15 +143,6 @@ LOOP_FIELDS = [
         help="what it does to work and capacity (the vocabulary's roles), derived from its "
         "actuations, triggers, instances and the resources it acts on",
     ),
-    _f("propagates_cancellation", "yesno", may_not_apply=True),
-    _f("retry.max_retries", "interval", may_not_apply=True),
-    _f("retry.backoff", "category", table="backoff_kinds", may_not_apply=True),
-    _f("retry.jitter", "yesno", may_not_apply=True),
-    _f("retry.budget", "yesno", may_not_apply=True),
-    _f("retry.retries_on", "set", table="failure_classes", may_not_apply=True),
-    _f("guards.exemptions", "yesno", may_not_apply=True),
-    _f("guards.rate_limited", "yesno", may_not_apply=True),
-    _f("guards.give_up_after", "interval", may_not_apply=True),
     _f("disputed", "yesno", help="respondents gave different answers about this loop"),
 ]
 
@@ -184,6 +200,8 @@ NOT_FACT_FIELDS: dict[str, dict[str, str]] = {
         "not_applicable": "fields that do not apply: no finding rests on them",
     },
 }
+# The labels tables show for those of them a reader sees beside the fact fields.
+NOT_FACT_LABELS: dict[str, dict[str, str]] = {"loop": {"controls": "controls loops"}}
 # Fact fields no one answers: the analysis derives them from the answers.
 DERIVED_FACT_FIELDS: dict[str, frozenset[str]] = {
     "loop": frozenset({"emits", "reacts", "roles"}),

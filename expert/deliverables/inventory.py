@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from expert.analysis import plainwords
+from expert.assessment.fields import LOOP_FIELDS, NOT_FACT_LABELS
 from expert.assessment.model import UNKNOWN, Assessment, Loop
 
 if TYPE_CHECKING:
@@ -28,31 +29,10 @@ CORE = (
     "acts_on",
     "decision_record",
 )
+# Every answer a loop's inventory shows, in reading order, by the registry's labels.
 LABELS = {
-    "name": "name",
-    "layer": "layer",
-    "owner": "owner",
-    "objective": "objective",
-    "target": "optimisation target",
-    "timescale": "reaction timescale",
-    "triggers": "trigger conditions",
-    "actuations": "actuation mechanisms",
-    "acts_on": "acts on",
-    "observes": "also watches",
-    "changes": "also changes",
-    "decision_record": "decision record",
-    "instances": "instances",
-    "retry.max_retries": "retries",
-    "retry.backoff": "backoff",
-    "retry.jitter": "jitter",
-    "retry.budget": "retry budget",
-    "retry.retries_on": "retries on",
-    "deadline": "deadline",
-    "propagates_cancellation": "propagates cancellation",
-    "guards.exemptions": "exemptions",
-    "guards.rate_limited": "own actions rate-limited",
-    "guards.give_up_after": "gives up after",
-    "controls": "controls loops",
+    **{spec.name: spec.label for spec in LOOP_FIELDS if spec.label},
+    **NOT_FACT_LABELS["loop"],
 }
 LAYER_UNKNOWN = "unknown"
 DOES_NOT_APPLY = "does not apply"
