@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
+from expert.analysis.applicability import item_fact
 from expert.analysis.results import OpenQuestion
 from expert.assessment.model import Loop, Resource
 from expert.assessment.provenance import source_of
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import Question
 from expert.knowledge.templates import LoopTemplate
-from interview.questions import applies, encoded, field_value, source_words
+from interview.questions import applies, field_value, source_words
 from interview.relevance import can_change_finding
 from interview.session import Session
 
@@ -152,7 +153,7 @@ def loop_steps(
     steps: list[Step] = []
     later: list[Step] = []
     included = set()
-    fact = encoded(kb, a, "loop", loop_id) if a is not None else {}
+    fact = item_fact(kb, a, "loop", loop_id) if a is not None else {}
     follow_ups = {oq.id for oq in open_questions if oq.loop == loop_id}
     unconfirmed: dict[str, Any] = proposed.unconfirmed if proposed else {}
     if proposed is not None:
@@ -196,7 +197,7 @@ def walked_proposals(session: Session, loop_id: str, unconfirmed: dict[str, Any]
     loop = a.loop(loop_id) if a is not None else None
     if a is None or loop is None:
         return []
-    fact = encoded(kb, a, "loop", loop_id, with_proposals(kb, loop, unconfirmed))
+    fact = item_fact(kb, a, "loop", loop_id, with_proposals(kb, loop, unconfirmed))
     return [
         q.id
         for q in ordered(kb, "loop")
@@ -236,7 +237,7 @@ def wanted(q: Question, kb: KnowledgeBase, a: Any, target: str, fact: dict[str, 
     acted_on = None
     loop = a.loop(target) if a is not None and q.about == "loop" else None
     if loop is not None and isinstance(loop.acts_on, list) and loop.acts_on:
-        acted_on = [encoded(kb, a, "resource", rid) for rid in loop.acts_on]
+        acted_on = [item_fact(kb, a, "resource", rid) for rid in loop.acts_on]
     return can_change_finding(kb, q, fact, acted_on)
 
 
@@ -358,7 +359,7 @@ def build(
     if resource_questions and a is not None and a.resource_ids():
         resource_steps = []
         for rid in a.resource_ids():
-            fact = encoded(kb, a, "resource", rid)
+            fact = item_fact(kb, a, "resource", rid)
             resource_steps += [
                 Step("question", "resource", rid, q.id)
                 for q in resource_questions

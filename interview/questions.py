@@ -17,8 +17,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from expert.analysis.facts import encode_field, loop_values
-from expert.analysis.graph import Structure, emits, reacts, roles
+from expert.analysis.applicability import can_hold, item_fact
 from expert.assessment import durations, naturalinput
 from expert.assessment import fields as field_registry
 from expert.assessment.model import (
@@ -32,7 +31,6 @@ from expert.assessment.model import (
     System,
 )
 from expert.assessment.provenance import parse
-from expert.knowledge.conditions import evaluate, resolve
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import Question
 
@@ -380,51 +378,6 @@ def field_value(obj: Any, dotted: str) -> Any:
     return obj
 
 
-_ANSWER_FIELDS: dict[int, tuple[KnowledgeBase, dict[str, Any]]] = {}
-
-
-def _answer_fields(kb: KnowledgeBase) -> dict[str, Any]:
-    # A knowledge base does not change while the interview runs: compute this once.
-    entry = _ANSWER_FIELDS.get(id(kb))
-    if entry is None or entry[0] is not kb:
-        entry = _ANSWER_FIELDS[id(kb)] = (kb, kb.answer_fields())
-    return entry[1]
-
-
-def encoded(
-    kb: KnowledgeBase,
-    assessment: Assessment,
-    scope: str,
-    target: str,
-    loop: Loop | None = None,
-) -> dict[str, Any]:
-    """The engine fact of one loop or resource (empty if it does not exist). `loop`: the
-    loop as it would be (with values not saved yet), instead of the saved one."""
-    fact: dict[str, Any] = {}
-    if scope == "loop":
-        loop = loop or assessment.loop(target)
-        if loop is None:
-            return fact
-        structure = Structure()
-        structure.emits = {loop.id: emits(loop, kb.vocabulary)}
-        structure.reacts = {loop.id: reacts(loop, kb.vocabulary)}
-        # Roles follow from what the loop does, so applicability can rest on them; whether
-        # its resources are synchronised is left unknown here, as the engine starts from.
-        structure.roles = {loop.id: roles(loop, kb.vocabulary)}
-        values = loop_values(loop, structure)
-        for spec in field_registry.FACT_KINDS["loop"]:
-            encode_field(spec, values[spec.name], kb.vocabulary, fact)
-        for qid, (spec, choices) in _answer_fields(kb).items():
-            encode_field(spec, loop.answers.get(qid), kb.vocabulary, fact, choices)
-    elif scope == "resource":
-        res = next((r for r in assessment.resource_list() if r.id == target), None)
-        if res is None:
-            return fact
-        for spec in field_registry.FACT_KINDS["resource"]:
-            encode_field(spec, getattr(res, spec.name), kb.vocabulary, fact)
-    return fact
-
-
 def applies(
     q: Question,
     kb: KnowledgeBase,
@@ -436,19 +389,12 @@ def applies(
 
     Terms are evaluated with the engine's own three-valued semantics, so a question is asked
     unless an answer already rules it out. `fact` is the target's encoded fact, if the
-    caller has it already (see `encoded`).
+    caller has it already (see expert.analysis.applicability.item_fact).
     """
     if not q.asked_when or assessment is None or q.about not in ("loop", "resource"):
         return True
     if fact is None:
-        fact = encoded(kb, assessment, q.about, target)
+        fact = item_fact(kb, assessment, q.about, target)
     if not fact:
         return False
-    answer_fields = _answer_fields(kb)
-    for term in q.asked_when:
-        resolved = resolve(q.about, term.field, kb.vocabulary, answer_fields)
-        if resolved is None:
-            continue  # a term the registry does not know cannot rule the question out
-        if evaluate(term, resolved, fact, {}, {}) == "no":
-            return False
-    return True
+    return all(can_hold(kb, q.about, term, fact) for term in q.asked_when)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from expert.analysis.applicability import can_hold
 from expert.assessment.fields import derived_from
-from expert.knowledge.conditions import evaluate, resolve
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import Pattern, Question, Term
 
@@ -162,7 +162,7 @@ def can_change_finding(
     acted_on: list[dict[str, Any]] | None = None,
 ) -> bool:
     """Whether q's answer can change some pattern's outcome for the loop or resource whose
-    encoded fact is `fact` (see interview.questions.encoded): some pattern reads q's field
+    fact is `fact` (expert.analysis.applicability.item_fact): some pattern reads q's field
     and none of that pattern's other tests on this loop or resource already fails.
 
     `acted_on`: the encoded facts of the resources a loop acts on (None while they are not
@@ -175,36 +175,18 @@ def can_change_finding(
     if q.about not in _OWN or not fact:
         return True
     field = field_of(q)
-    answer_fields = kb.answer_fields()
     own = {field, *(d for (k, d), bases in _DERIVED.items() if k == q.about and field in bases)}
     for reader in _index(kb).get((q.about, field), []):
         if reader.kind != q.about:
             continue
-        if not all(
-            _possible(kb, reader.kind, t, fact, answer_fields)
-            for t in reader.tests
-            if t.field not in own
-        ):
+        if not all(can_hold(kb, reader.kind, t, fact) for t in reader.tests if t.field not in own):
             continue
         if reader.resource_tests is None or acted_on is None:
             return True
         # A resource not described yet could still be anything.
         if any(
-            not res
-            or all(_possible(kb, "resource", t, res, answer_fields) for t in reader.resource_tests)
+            not res or all(can_hold(kb, "resource", t, res) for t in reader.resource_tests)
             for res in acted_on
         ):
             return True
     return False
-
-
-def _possible(
-    kb: KnowledgeBase, kind: str, term: Term, fact: dict[str, Any], answer_fields: dict[str, Any]
-) -> bool:
-    resolved = resolve(kind, term.field, kb.vocabulary, answer_fields)
-    if resolved is None:
-        return True
-    try:
-        return evaluate(term, resolved, fact, {}, {}) != "no"
-    except KeyError:  # a field the fact does not carry (derived elsewhere) rules nothing out
-        return True

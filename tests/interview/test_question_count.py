@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from expert.analysis.applicability import item_fact
 from expert.analysis.assess import load_assessment
 from expert.assessment.model import UNKNOWN, Assessment
 from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.conditions import evaluate, resolve
 from expert.knowledge.knowledgebase import KnowledgeBase
 from interview import flow
-from interview.questions import applies, encoded
+from interview.questions import applies
 from interview.relevance import field_of, readers
 from interview.session import Session
 
@@ -105,7 +106,7 @@ def _can_move(kb: KnowledgeBase, a: Assessment, question_id: str) -> list[str]:
     """Patterns reading the question's field (directly, or through a fact derived from it)
     none of whose tests on the loop fails already."""
     q = kb.questions[question_id]
-    fact = encoded(kb, a, "loop", "loop")
+    fact = item_fact(kb, a, "loop", "loop")
     field = field_of(q)
     out = []
     for pid in readers(kb, q):
@@ -166,7 +167,7 @@ def test_questions_that_cannot_apply_are_not_asked(
     own, _later = flow.loop_steps(session, "loop", [])
     asked = [s.question for s in own if session.value(kb.questions[s.question], "loop") is None]
     assert question_id not in asked
-    fact = encoded(kb, session.assessment, "loop", "loop")
+    fact = item_fact(kb, session.assessment, "loop", "loop")
     assert not (applies(q, kb, session.assessment, "loop", fact) and question_id in asked)
     session.close()
 

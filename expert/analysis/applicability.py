@@ -1,0 +1,80 @@
+"""What the interview may ask of the analysis: the fact one loop or resource makes on its own,
+and whether a pattern's term could still hold for it.
+
+The interview decides which questions can apply and which can change a finding by the
+engine's own three-valued reading of the same facts (so it never asks what an answer has
+already ruled out). This module is that reading's public face: the UI calls these two
+functions and never builds facts or evaluates terms itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from expert.analysis.facts import encode_field, loop_values
+from expert.analysis.graph import Structure, emits, reacts, roles
+from expert.assessment.fields import FACT_KINDS
+from expert.assessment.model import Assessment, Loop
+from expert.knowledge.conditions import evaluate, resolve
+from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.patterns import Term
+
+Fact = dict[str, Any]
+
+
+def item_fact(
+    kb: KnowledgeBase,
+    assessment: Assessment,
+    scope: str,
+    target: str,
+    loop: Loop | None = None,
+) -> Fact:
+    """The engine fact of one loop or resource on its own (empty if it does not exist).
+    `loop`: the loop as it would be (with values not saved yet), instead of the saved one.
+    Roles follow from what the loop does; whether its resources are synchronised is left
+    unknown, as the engine starts from."""
+    fact: Fact = {}
+    if scope == "loop":
+        loop = loop or assessment.loop(target)
+        if loop is None:
+            return fact
+        structure = Structure()
+        structure.emits = {loop.id: emits(loop, kb.vocabulary)}
+        structure.reacts = {loop.id: reacts(loop, kb.vocabulary)}
+        structure.roles = {loop.id: roles(loop, kb.vocabulary)}
+        values = loop_values(loop, structure)
+        for spec in FACT_KINDS["loop"]:
+            encode_field(spec, values[spec.name], kb.vocabulary, fact)
+        for qid, (spec, choices) in _answer_fields(kb).items():
+            encode_field(spec, loop.answers.get(qid), kb.vocabulary, fact, choices)
+    elif scope == "resource":
+        res = next((r for r in assessment.resource_list() if r.id == target), None)
+        if res is None:
+            return fact
+        for spec in FACT_KINDS["resource"]:
+            encode_field(spec, getattr(res, spec.name), kb.vocabulary, fact)
+    return fact
+
+
+def can_hold(kb: KnowledgeBase, kind: str, term: Term, fact: Fact) -> bool:
+    """Whether `term` could still hold for a fact of `kind`: true unless the answers it
+    reads rule it out (unknown could go either way). A field the registry does not know,
+    or one the fact does not carry (derived from other facts), rules nothing out."""
+    resolved = resolve(kind, term.field, kb.vocabulary, _answer_fields(kb))
+    if resolved is None:
+        return True
+    try:
+        return evaluate(term, resolved, fact, {}, {}) != "no"
+    except KeyError:
+        return True
+
+
+_ANSWER_FIELDS: dict[int, tuple[KnowledgeBase, dict[str, Any]]] = {}
+
+
+def _answer_fields(kb: KnowledgeBase) -> dict[str, Any]:
+    # A knowledge base does not change while the interview runs: compute this once.
+    entry = _ANSWER_FIELDS.get(id(kb))
+    if entry is None or entry[0] is not kb:
+        entry = _ANSWER_FIELDS[id(kb)] = (kb, kb.answer_fields())
+    return entry[1]
