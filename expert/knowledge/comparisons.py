@@ -283,7 +283,12 @@ class Derivation:
     comparison: Comparison
 
 
-_REGISTRY: dict[str, dict[str, Derivation]] = {}  # host kind -> field name -> derivation
+# host kind -> field name -> derivation. A table of interned names, not state: a field's
+# name is the digest of its comparison, so two patterns (or two knowledge bases in one
+# process) that name the same field mean the same computation, and an entry never changes.
+# A comparison registered by a pack that a later run does not load is still computed for
+# that run's facts; it costs a little time and no rule reads it.
+_REGISTRY: dict[str, dict[str, Derivation]] = {}
 
 
 def register(c: Comparison, match: dict[str, Any]) -> tuple[str, str]:
