@@ -103,9 +103,12 @@ def explain(
     out += ["", "[b $accent]Your answers it rests on[/]"]
     if finding.because:
         for b in finding.because:
-            who = f"{escape(name(b.loop))}: " if b.loop else ""
-            value = escape(value_words(kb, b.value))
-            line = f"• {who}{escape(because_field(kb, b.field))}: {value}"
+            # The words the reports use; results made before findings carried them are
+            # phrased here from the field and value.
+            text = b.said or f"{because_field(kb, b.field)}: {value_words(kb, b.value)}"
+            who = name(b.loop) if b.loop else ""
+            who = f"{who}: " if who and who not in text else ""  # a sentence may name it
+            line = f"• {escape(who + text)}"
             if b.unknown and finding.status == "possible":
                 line += " [i](unknown: so the finding is only possible)[/i]"
             elif b.unknown:  # the pattern counts not knowing as evidence of the gap
