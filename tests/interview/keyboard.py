@@ -9,6 +9,7 @@ questions the knowledge base adds later are skipped with Page Down, as a user mi
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
+from expert.analysis.assess import Assessor
 from expert.assessment.model import UNKNOWN
 from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.knowledgebase import KnowledgeBase
 from interview.app import InterviewApp
 from interview.questions import spec_for
 from interview.screens.interview import InterviewScreen
@@ -26,8 +29,19 @@ from interview.session import Session
 MAX_STEPS = 600
 
 
+@functools.cache
+def builtin_kb() -> KnowledgeBase:
+    """The built-in knowledge base, loaded once per test process: nothing changes it."""
+    return knowledge.load([])
+
+
 def make_app(path: Path, kb_dirs: list[Path] | None = None, **kwargs: Any) -> InterviewApp:
-    kb = knowledge.load(kb_dirs or [])
+    """The interview on `path`. Its assessment runs in a thread of this process unless the
+    test passes `assessor_factory`: the app's own child process (ProcessAssessor) costs a
+    fresh interpreter per app, and the tests that run the app as a user starts it, or walk
+    a whole interview (test_walkthrough), exercise that process."""
+    kb = knowledge.load(kb_dirs) if kb_dirs else builtin_kb()
+    kwargs.setdefault("assessor_factory", Assessor)
     return InterviewApp(Session.open(path, kb), **kwargs)
 
 

@@ -13,6 +13,7 @@ from expert.analysis.assess import load_assessment
 from expert.assessment.model import UNKNOWN
 from expert.cli.main import main as cli
 from expert.knowledge import knowledgebase as knowledge
+from interview.assessproc import ProcessAssessor
 from interview.screens.results import ResultsScreen
 
 from .keyboard import Keyboard, LoopPlan, Plan, make_app, settle
@@ -75,7 +76,9 @@ def _get(obj: object, dotted: str) -> object:
 
 async def test_complete_interview_by_keyboard(tmp_path: Path) -> None:
     path = tmp_path / "platform.yaml"
-    app = make_app(path)
+    # The assessment in its own process, as `coherence interview` runs it: the one pilot
+    # test that walks the whole interview through that process.
+    app = make_app(path, assessor_factory=ProcessAssessor)
     async with app.run_test(size=(80, 24)) as pilot:
         keys = Keyboard(pilot)
         await keys.run(PLAN)
