@@ -170,7 +170,9 @@ ENGINE_DEATHS = {
         "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
         "SIGSEGV",
     ),
-    "timeout": ("import sys, time; sys.stdin.readline(); time.sleep(600)", "no answer within"),
+    # It never answers, and leaves once its input ends: a hung engine is killed, but the run
+    # also closes its other worker, which would wait 2 s for each one still sleeping.
+    "timeout": ("import sys; sys.stdin.readline(); sys.stdin.read()", "no answer within"),
     "out-of-memory": (
         "import sys; sys.stdin.readline(); chunks = []\n"
         "for _ in range(64): chunks.append(bytearray(32 * 1024**2))",
