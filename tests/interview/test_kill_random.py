@@ -224,7 +224,8 @@ def edit_outside(path: Path) -> bool:
 
 
 class SecondWriter:
-    """A second interview's session on the file, in its own process."""
+    """A second interview's session on the file, in its own process: started with the
+    trial, it opens the file only when told (`open`)."""
 
     def __init__(self, path: Path) -> None:
         self.process = subprocess.Popen(
@@ -234,7 +235,18 @@ class SecondWriter:
             stdout=subprocess.PIPE,
             text=True,
         )
-        self.opened = self._line()
+        self.opened = ""
+
+    def open(self) -> str:
+        if not self.opened:
+            self._say("open")
+            self.opened = self._line()
+        return self.opened
+
+    def _say(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
 
     def _line(self) -> str:
         out = self.process.stdout
@@ -245,9 +257,8 @@ class SecondWriter:
         return out.readline().strip()
 
     def answer(self) -> str:
-        assert self.process.stdin is not None
-        self.process.stdin.write("answer\n")
-        self.process.stdin.flush()
+        self.open()
+        self._say("answer")
         return self._line()
 
     def close(self) -> None:
@@ -365,73 +376,80 @@ def run_trial(trial: Trial, workdir: Path, kb: KnowledgeBase, race: Race | None 
     started = time.monotonic()
     where = ""
     latency: list[float] = []  # from each key to the app's acknowledgement
-    second: SecondWriter | None = None
+    # Started now, its start-up overlaps the interview's; it opens the file at second_at.
+    second = SecondWriter(path) if race is not None else None
     edited = False
     problems: list[str] = []
-    with interview_in_pty(path, TEXTUAL_ANIMATIONS="none") as (pid, fd):
+    try:
+        with interview_in_pty(path, TEXTUAL_ANIMATIONS="none") as (pid, fd):
 
-        def send(keys: str) -> None:
-            os.write(fd, keys.encode())
+            def send(keys: str) -> None:
+                os.write(fd, keys.encode())
 
-        if kill.kind == "start-up":
-            watch.hold(kill.delay)
-            where = "start-up, welcome " + ("shown" if watch.step else "not shown yet")
-        for i, action in enumerate(trial.actions):
             if kill.kind == "start-up":
-                break
-            watch.wait_for(lambda a=action: watch.step == a.at, f"step {action.at}")
-            if race is not None and i == race.second_at:
-                second = SecondWriter(path)
-                refused = second.answer()
-                if second.opened != f"open read-only {pid}" or f"process {pid}" not in refused:
-                    problems.append(
-                        "a second interview opened while the first had the file: "
-                        f"{second.opened!r}, then its answer: {refused!r}"
-                    )
-            if race is not None and i == race.edit_at:
-                edited = edit_outside(path)
-                watch.look()
-            label = f"{action.answer or 'move on'} (action {i})"
-            here = kill.action == i
-            if here and kill.kind == "between":
                 watch.hold(kill.delay)
-                where = f"between answers: before {label}"
-                break
-            for c, (chunk, pause) in enumerate(zip(trial.chunks[i], trial.pauses[i], strict=True)):
-                send(chunk)
-                if here and kill.kind == "typing" and kill.chunk == c:
+                where = "start-up, welcome " + ("shown" if watch.step else "not shown yet")
+            for i, action in enumerate(trial.actions):
+                if kill.kind == "start-up":
                     break
-                watch.hold(pause)
-            if here and kill.kind == "typing":
-                watch.hold(kill.delay)
-                where = f"mid-typing: {label}"
-                break
-            before = identity(path)
-            send(action.key)
-            sent = time.monotonic()
-            if here and kill.kind == "saving":
-                caught = watch.save_begins(before, action.then)
-                os.kill(pid, signal.SIGKILL)  # at once: no last look, it would take time
-                where = "right after the key, " + (
-                    "the save was seen to begin" if caught else "the save was not caught"
-                )
-                where += f": {label}"
-                break
-            if here and kill.kind == "key":
-                # spread over the app's handling of the key: parse, validate, save, move on
-                watch.hold(kill.delay * (sum(latency) / len(latency) if latency else 0.25))
-                where = f"right after the key: {label}"
-                break
-            watch.wait_for(lambda a=action: watch.step == a.then, f"step {action.then}")
-            latency.append(time.monotonic() - sent)
-        else:
-            where = "after the whole script"
-        if kill.kind != "saving":
-            watch.look()  # the last look before the kill
-            os.kill(pid, signal.SIGKILL)
+                watch.wait_for(lambda a=action: watch.step == a.at, f"step {action.at}")
+                if second is not None and race is not None and i == race.second_at:
+                    opened = second.open()
+                    refused = second.answer()
+                    if opened != f"open read-only {pid}" or f"process {pid}" not in refused:
+                        problems.append(
+                            "a second interview opened while the first had the file: "
+                            f"{opened!r}, then its answer: {refused!r}"
+                        )
+                if race is not None and i == race.edit_at:
+                    edited = edit_outside(path)
+                    watch.look()
+                label = f"{action.answer or 'move on'} (action {i})"
+                here = kill.action == i
+                if here and kill.kind == "between":
+                    watch.hold(kill.delay)
+                    where = f"between answers: before {label}"
+                    break
+                typing = zip(trial.chunks[i], trial.pauses[i], strict=True)
+                for c, (chunk, pause) in enumerate(typing):
+                    send(chunk)
+                    if here and kill.kind == "typing" and kill.chunk == c:
+                        break
+                    watch.hold(pause)
+                if here and kill.kind == "typing":
+                    watch.hold(kill.delay)
+                    where = f"mid-typing: {label}"
+                    break
+                before = identity(path)
+                send(action.key)
+                sent = time.monotonic()
+                if here and kill.kind == "saving":
+                    caught = watch.save_begins(before, action.then)
+                    os.kill(pid, signal.SIGKILL)  # at once: no last look, it would take time
+                    where = "right after the key, " + (
+                        "the save was seen to begin" if caught else "the save was not caught"
+                    )
+                    where += f": {label}"
+                    break
+                if here and kill.kind == "key":
+                    # spread over the app's handling of the key: parse, validate, save, move on
+                    watch.hold(kill.delay * (sum(latency) / len(latency) if latency else 0.25))
+                    where = f"right after the key: {label}"
+                    break
+                watch.wait_for(lambda a=action: watch.step == a.then, f"step {action.then}")
+                latency.append(time.monotonic() - sent)
+            else:
+                where = "after the whole script"
+            if kill.kind != "saving":
+                watch.look()  # the last look before the kill
+                os.kill(pid, signal.SIGKILL)
+    except BaseException:  # a trial that cannot go on leaves no second interview behind
+        if second is not None:
+            second.close()
+        raise
     step_at_kill = resume.load(path).step  # as the kill left it
-    if race is not None:  # the first interview is dead: the second now saves its answer
-        problems += finish_race(path, kb, second or SecondWriter(path), edited)
+    if second is not None:  # the first interview is dead: the second now saves its answer
+        problems += finish_race(path, kb, second, edited)
 
     problems += [f"a torn file was seen while the app ran: {t}" for t in watch.torn]
     left = temporaries(workdir)
