@@ -8,8 +8,8 @@ during start-up (early and late), half-way through typing each typed answer, rig
 the Enter or ctrl+d of every action (spread over the time the app takes to acknowledge it;
 for an answer, once in the first half of that time and once later), the moment the save of
 each answer is seen to begin (its temporary file appears), and between answers at three
-actions drawn at random. Fifty kinds of point drawn at random from weights left at least
-one answer's save untouched in about 19 runs in 20; these 30 trials reach every one.
+actions drawn at random. Fifty kill points drawn by weighted chance missed at least one
+answer's save in about 19 runs in 20; these 30 trials reach every one in every run.
 
 An answer counts as confirmed once the app had acknowledged it before the kill: the position
 file beside the assessment had moved past its question, or the answer was seen in the file.
