@@ -177,7 +177,7 @@ class Alternative(_Model):
 
 
 # field (dotted, e.g. retry.max_retries or answers.<question>) -> what each respondent said.
-# expert/respondents.check_disputes checks the rest: the field exists and holds unknown.
+# respondents.check_disputes (this package) checks the rest: the field exists and holds unknown.
 Disputed = dict[
     Annotated[str, Field(max_length=100)],
     Annotated[list[Alternative], Field(min_length=2, max_length=100)],
