@@ -247,3 +247,26 @@ def test_where_imported_answers_came_from_follows_the_answers_taken() -> None:
     assert [d.field for d in result.disputes] == ["propagates_cancellation"]
     assert gateway["sources"] == {"deadline": "gateway.yaml:30"}
     _load(result.data)
+
+
+def _sdk(who: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+    loop = {"id": "sdk", "actuations": ["retry"], "triggers": ["failure"], **fields}
+    return who, {"schema_version": 1, "system": {"name": "p"}, "loops": [loop]}
+
+
+def test_does_not_apply_survives_a_merge_where_no_one_answered_it() -> None:
+    result = _merge(
+        [_sdk("A", not_applicable=["retry.jitter"]), _sdk("B", not_applicable=["retry.jitter"])]
+    )
+    assert _loop(result.data, "sdk")["not_applicable"] == ["retry.jitter"]
+    assert _load(result.data).loops[0].not_applicable == ["retry.jitter"]
+
+
+def test_an_answer_from_another_respondent_outweighs_does_not_apply() -> None:
+    result = _merge(
+        [_sdk("A", not_applicable=["retry.jitter"]), _sdk("B", retry={"jitter": "yes"})]
+    )
+    sdk = _loop(result.data, "sdk")
+    assert sdk["retry"]["jitter"] == "yes" and "not_applicable" not in sdk
+    assert _load(result.data).loops[0].retry is not None  # the merged file is valid
+    assert any("A said retry.jitter does not apply" in n for n in result.notes), result.notes

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 DISPUTED = "disputed"
 # Where imported values came from: bookkeeping that follows the answers, not an answer.
 SOURCES = "sources"
+NOT_APPLICABLE = "not_applicable"
 Section = Literal["loops", "resources", "economics"]
 # The mapping fields of a loop whose keys are answers of their own.
 _NESTED = ("retry", "guards", "answers")
@@ -132,7 +133,7 @@ def flatten_answers(item: dict[str, Any]) -> dict[str, Any]:
     """A loop's, resource's or economics' answers by dotted field (no id, no disputes)."""
     out: dict[str, Any] = {}
     for key, value in item.items():
-        if key in ("id", DISPUTED, SOURCES):
+        if key in ("id", DISPUTED, SOURCES, NOT_APPLICABLE):
             continue
         if key in _NESTED and isinstance(value, dict):
             for sub, v in value.items():
@@ -251,6 +252,7 @@ class _Merger:
     def __init__(self, respondents: list[_Respondent]) -> None:
         self.respondents = respondents
         self.disputes: list[Dispute] = []
+        self.notes: list[str] = []
 
     def merge_items(
         self, section: Section, per_respondent: list[list[dict[str, Any]]]
@@ -261,12 +263,15 @@ class _Merger:
         fields: dict[str, list[str]] = {}
         names: dict[str, str] = {}
         sources: dict[str, dict[str, str]] = {}
+        not_applicable: dict[str, dict[str, list[str]]] = {}  # item -> field -> who said so
         for r, items in zip(self.respondents, per_respondent, strict=True):
             for item in items:
                 iid = item["id"]
                 if iid not in answers:
                     order.append(iid)
                     answers[iid], fields[iid] = {}, []
+                for path in item.get(NOT_APPLICABLE) or []:
+                    not_applicable.setdefault(iid, {}).setdefault(path, []).append(r.who)
                 for fname, where in (item.get(SOURCES) or {}).items():
                     sources.setdefault(iid, {}).setdefault(fname, where)
                 if is_known(item.get("name")) and iid not in names:
@@ -284,8 +289,32 @@ class _Merger:
             kept = {f: w for f, w in sources.get(iid, {}).items() if f not in disputed}
             if kept:
                 merged[SOURCES] = kept
+            self._not_applicable(section, names.get(iid, iid), not_applicable.get(iid), merged)
             out.append(merged)
         return out
+
+    def _not_applicable(
+        self, section: Section, name: str, said: dict[str, list[str]] | None, item: dict[str, Any]
+    ) -> None:
+        """Keep "does not apply" where no respondent answered the question; where another
+        did, the answer stands (they know of something the first did not) and a note says so."""
+        if not said:
+            return
+        flat = flatten_answers(item)
+        answers = item.get("answers") or {}
+        kept = []
+        for path, whos in said.items():
+            head, _, qid = path.partition(".")
+            given = answers.get(qid) if head == "answers" and qid else flat.get(path)
+            if given is None:
+                kept.append(path)
+            else:
+                self.notes.append(
+                    f"{section[:-1]} {name}: {' and '.join(whos)} said {path} does not apply; "
+                    f"another respondent answered it, so the answer is kept"
+                )
+        if kept:
+            item[NOT_APPLICABLE] = kept
 
     def _collect(
         self,
@@ -447,7 +476,7 @@ def merge(
         merged_econ = m.merge_items("economics", [[e] if e else [] for e in economics])[0]
         merged_econ.pop("id")
         out["economics"] = merged_econ
-    return MergeResult(out, whos, m.disputes, log, notes)
+    return MergeResult(out, whos, m.disputes, log, [*notes, *m.notes])
 
 
 # ---------------------------------------------------------------- checking a merged file
