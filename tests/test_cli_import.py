@@ -95,3 +95,18 @@ def test_skipped_kinds_are_reported_on_stderr(tmp_path: Path) -> None:
     assert code == 0, err
     assert "skipped:" in err and "ConfigMap" in err and "\x1b" not in err
     assert "\x1b" not in out
+
+
+def test_merge_keeps_the_users_does_not_apply(imported: Path, tmp_path: Path) -> None:
+    mine = yaml.safe_load(imported.read_text())
+    loop = next(lp for lp in mine["loops"] if lp.get("deadline") not in (None, "unknown"))
+    del loop["deadline"]
+    loop["not_applicable"] = ["deadline"]  # the user says it has none; configuration has one
+    user = tmp_path / "mine.yaml"
+    user.write_text(yaml.safe_dump(mine, sort_keys=False))
+    out = tmp_path / "merged.yaml"
+    code, _, err = run("import", str(CONFIGS), "--merge", str(user), "-o", str(out))
+    assert code == 0, err
+    merged = next(lp for lp in yaml.safe_load(out.read_text())["loops"] if lp["id"] == loop["id"])
+    assert merged["not_applicable"] == ["deadline"] and "deadline" not in merged
+    assert f"loop {loop['id']} deadline: kept your 'does not apply'" in err

@@ -14,6 +14,7 @@ from typing import Any
 
 from expert.assessment.respondents import (
     DISPUTED,
+    NOT_APPLICABLE,
     flatten_answers,
     is_known,
     match_ids,
@@ -71,10 +72,16 @@ def _fill(
 ) -> None:
     given = flatten_answers(mine)
     disputed = set(mine.get(DISPUTED) or {})  # a recorded disagreement is the user's answer
+    not_applicable = set(mine.get(NOT_APPLICABLE) or [])  # so is "does not apply"
     # A source is cited only for a value the import filled: a kept answer is the user's own.
     cited = theirs.pop(SOURCES, None) or {}
     for dotted, value in flatten_answers(theirs).items():
         if dotted == "name" or dotted in disputed or not is_known(value):
+            continue
+        if dotted in not_applicable:
+            out.conflicts.append(
+                f"{what} {dotted}: kept your 'does not apply'; configuration says {_shown(value)}"
+            )
             continue
         current = given.get(dotted)
         if not is_known(current):
