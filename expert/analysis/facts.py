@@ -77,6 +77,14 @@ def interval_of(spec: FieldSpec, value: Any) -> tuple[int, int]:
     return int(value), int(value)
 
 
+def _encoded(kind: str, fid: str, values: dict[str, Any], vocab: Vocabulary, scope: str) -> Fact:
+    """A derived fact of `kind`: every registry field of the kind encoded from `values`."""
+    fact: Fact = {"id": fid, "kind": kind, "scope": scope}
+    for spec in FACT_KINDS[kind]:
+        encode_field(spec, values[spec.name], vocab, fact)
+    return fact
+
+
 def platform_fact(
     assessment: Assessment, vocab: Vocabulary, scope: str, structure: Structure
 ) -> Fact:
@@ -171,10 +179,8 @@ def build(
 
     resources: list[Resource] = assessment.resource_list()
     for res in resources:
-        fact = {"id": f"res:{res.id}", "kind": "resource", "scope": scope}
-        for spec in FACT_KINDS["resource"]:
-            encode_field(spec, getattr(res, spec.name), vocab, fact)
-        raw.append((fact, []))
+        values = {spec.name: getattr(res, spec.name) for spec in FACT_KINDS["resource"]}
+        raw.append((_encoded("resource", f"res:{res.id}", values, vocab, scope), []))
 
     by_resource = {r.id: r for r in resources}
     for loop in assessment.loops:
@@ -189,7 +195,6 @@ def build(
                 continue
             res = by_resource.get(rid) or Resource(id=rid)
             startup = durations.interval_of(res.startup_time)
-            fact = {"id": f"acts:{loop.id}@{rid}", "kind": "acts", "scope": scope}
             vals: dict[str, Any] = {
                 "loop": loop.id,
                 "resource": rid,
@@ -206,9 +211,8 @@ def build(
                 "roles_here": structure.roles_here[rid],
                 "actuations_here": structure.actuations_here[rid],
             }
-            for spec in FACT_KINDS["acts"]:
-                encode_field(spec, vals[spec.name], vocab, fact)
-            raw.append((fact, [loop.id]))
+            fid = f"acts:{loop.id}@{rid}"
+            raw.append((_encoded("acts", fid, vals, vocab, scope), [loop.id]))
 
     for e in structure.edges:
         raw.append(
@@ -226,7 +230,6 @@ def build(
             )
         )
     for p in structure.pairs:
-        fact = {"id": f"pair:{p.a}~{p.b}@{p.resource}", "kind": "pair", "scope": scope}
         vals = {
             "a": p.a,
             "b": p.b,
@@ -236,11 +239,9 @@ def build(
             "a_faster": p.a_faster,
             "common": p.common,
         }
-        for spec in FACT_KINDS["pair"]:
-            encode_field(spec, vals[spec.name], vocab, fact)
-        raw.append((fact, [p.a, p.b]))
+        fid = f"pair:{p.a}~{p.b}@{p.resource}"
+        raw.append((_encoded("pair", fid, vals, vocab, scope), [p.a, p.b]))
     for n in structure.nestings:
-        fact = {"id": f"nest:{n.outer}>{n.inner}", "kind": "nesting", "scope": scope}
         vals = {
             "outer": n.outer,
             "inner": n.inner,
@@ -249,41 +250,31 @@ def build(
             "inverted": n.inverted,
             "cancels": n.cancels,
         }
-        for spec in FACT_KINDS["nesting"]:
-            encode_field(spec, vals[spec.name], vocab, fact)
-        raw.append((fact, [n.outer, n.inner]))
+        fid = f"nest:{n.outer}>{n.inner}"
+        raw.append((_encoded("nesting", fid, vals, vocab, scope), [n.outer, n.inner]))
     for amp in structure.amplifications:
-        fact = {"id": f"amp:{'>'.join(amp.loops)}", "kind": "amplification", "scope": scope}
         vals = {
             "first": amp.loops[0],
             "last": amp.loops[-1],
             "layers": (len(amp.loops), len(amp.loops)),
             "factor": amp.factor,
         }
-        for spec in FACT_KINDS["amplification"]:
-            encode_field(spec, vals[spec.name], vocab, fact)
-        raw.append((fact, list(amp.loops)))
+        fid = f"amp:{'>'.join(amp.loops)}"
+        raw.append((_encoded("amplification", fid, vals, vocab, scope), list(amp.loops)))
     for cyc in structure.cycles:
-        fact = {"id": f"cycle:{'>'.join(cyc.loops)}", "kind": "cycle", "scope": scope}
         vals = {
             "first": cyc.loops[0],
             "length": (len(cyc.loops), len(cyc.loops)),
             "kind": cyc.kind,
             "amplifying": cyc.amplifying,
         }
-        for spec in FACT_KINDS["cycle"]:
-            encode_field(spec, vals[spec.name], vocab, fact)
-        raw.append((fact, list(cyc.loops)))
+        fid = f"cycle:{'>'.join(cyc.loops)}"
+        raw.append((_encoded("cycle", fid, vals, vocab, scope), list(cyc.loops)))
 
     for m in structure.masks:
-        fact = {
-            "id": f"mask:{m.source}>{m.target}@{m.resource}#{m.signal}",
-            "kind": "mask",
-            "scope": scope,
-        }
-        for spec in FACT_KINDS["mask"]:
-            encode_field(spec, getattr(m, spec.name), vocab, fact)
-        raw.append((fact, [m.source, m.target]))
+        fid = f"mask:{m.source}>{m.target}@{m.resource}#{m.signal}"
+        values = {spec.name: getattr(m, spec.name) for spec in FACT_KINDS["mask"]}
+        raw.append((_encoded("mask", fid, values, vocab, scope), [m.source, m.target]))
     raw.append((platform_fact(assessment, vocab, scope, structure), []))
 
     # Declared comparisons over the facts just built, before the engine sees them.
