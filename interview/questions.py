@@ -21,6 +21,7 @@ from expert.analysis.applicability import can_hold, item_fact
 from expert.assessment import durations, naturalinput
 from expert.assessment import fields as field_registry
 from expert.assessment.model import (
+    DOES_NOT_APPLY,
     SLUG,
     UNKNOWN,
     Assessment,
@@ -54,8 +55,8 @@ _ID_CHOICES = {("loop", "controls"): "loops", ("resource", "calls"): "resources"
 _DURATION_MARK = get_args(Duration)[1]
 UNKNOWN_LABEL = "Don't know"
 # A question that does not apply to this loop or resource: stored under the item's
-# `not_applicable` list, never as the field's value.
-NOT_APPLICABLE = "does not apply"
+# `not_applicable` list, never as the field's value; shown in the model's words.
+NOT_APPLICABLE = DOES_NOT_APPLY
 NOT_APPLICABLE_LABEL = "Does not apply"
 
 

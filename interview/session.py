@@ -39,6 +39,7 @@ from expert.assessment.model import (
     validate,
 )
 from expert.assessment.respondents import DISPUTED, SOURCES, Section
+from expert.assessment.respondents import NOT_APPLICABLE as NOT_APPLICABLE_FIELDS
 from expert.errors import InputError, Problem
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import Question
@@ -53,9 +54,6 @@ from expert.yamlio import (
 )
 from interview import lock
 from interview.questions import NOT_APPLICABLE, field_value
-
-# Where an item lists the questions that do not apply to it (expert/assessment/model.py).
-NOT_APPLICABLE_KEY = "not_applicable"
 
 if TYPE_CHECKING:
     from expert import yamledit
@@ -688,14 +686,14 @@ def _put(obj: dict[str, Any], dotted: str, value: Any) -> None:
 def _mark_not_applicable(item: dict[str, Any], path: str, na: bool) -> None:
     """List `path` under the item's `not_applicable` (na), or take it off: any other answer,
     don't know included, says the question applies after all."""
-    listed = item.get(NOT_APPLICABLE_KEY)
+    listed = item.get(NOT_APPLICABLE_FIELDS)
     paths = [p for p in listed if p != path] if isinstance(listed, list) else []
     if na:
         paths.append(path)
     if paths:
-        item[NOT_APPLICABLE_KEY] = paths
+        item[NOT_APPLICABLE_FIELDS] = paths
     else:
-        item.pop(NOT_APPLICABLE_KEY, None)
+        item.pop(NOT_APPLICABLE_FIELDS, None)
 
 
 def _mapping(obj: dict[str, Any], key: str) -> dict[str, Any]:

@@ -36,6 +36,8 @@ from expert.yamlio import LineMap, atomic_write_text, dump_yaml, load_yaml, pars
 
 SCHEMA_VERSION = 1
 UNKNOWN = "unknown"
+# How a field listed under `not_applicable` reads wherever it is shown.
+DOES_NOT_APPLY = "does not apply"
 Unknown = Literal["unknown"]
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SLUG_HELP = (

@@ -3,8 +3,9 @@
 Pure text-to-value functions, with no user-interface code, so the interview (and anything
 else that reads typed answers) shares one reading:
 
-- "don't know", "nobody knows", "n/a", "never", "none", "no idea" ... mean *unknown*. The
-  assessment has no "does not apply" value yet, so these read as unknown everywhere.
+- "don't know", "nobody knows", "never", "none", "no idea" ... mean *unknown*; "n/a", "not
+  applicable", "doesn't apply" say the question does not apply (`is_not_applicable`), which
+  a caller records only where the field may not apply, and reads as unknown elsewhere.
 - Approximate durations become the interval the words mean: "tens of ms" is 10ms-100ms,
   "a few seconds" 2s-9s, "a few tens of ms" 20ms-90ms. "About X" ("~30ms", "around 2
   minutes") is X within a factor of 1.5 either way: "~30ms" is 20ms-45ms.

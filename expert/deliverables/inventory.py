@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from expert.analysis import plainwords
 from expert.assessment.fields import LOOP_FIELDS, NOT_FACT_LABELS
-from expert.assessment.model import UNKNOWN, Assessment, Loop
+from expert.assessment.model import DOES_NOT_APPLY, UNKNOWN, Assessment, Loop
 
 if TYPE_CHECKING:
     from expert.analysis.results import Finding
@@ -35,7 +35,6 @@ LABELS = {
     **NOT_FACT_LABELS["loop"],
 }
 LAYER_UNKNOWN = "unknown"
-DOES_NOT_APPLY = "does not apply"
 # Each answer's attribute path, split once rather than once per loop.
 _PATHS = {field: field.split(".") for field in LABELS}
 # Fields the inventory shows in their own columns; the rest are details.
