@@ -143,6 +143,8 @@ class Assessor:
 
     def _assess(self, a: Assessment) -> Results:
         kb = self.kb
+        # The engine's children start and load the rules while the facts are built.
+        self.engine.prepare(self.compiled)
         structure = graph.derive(a, kb.vocabulary)
         base = facts_mod.build(
             a, structure, kb.vocabulary, scope="a", answer_fields=kb.answer_fields()
