@@ -505,7 +505,8 @@ class Explainer:
                         text = self._settle_text(p, var, term, fact)
                         self._settle_cache[(p.match[var].fact, *key)] = text
                     details[key] = text
-            m = _Match(p, bound, terms, loops, firing["finding"], details)
+            missing = self._missing_answers(p, bound, unknown) if unknown else 0
+            m = _Match(p, bound, terms, loops, firing["finding"], details, missing)
             groups.setdefault((p.id, *self._group_key(m)), []).append(m)
         out: dict[str, Finding] = {}
         spans: dict[str, set[tuple[tuple[str, ...], str]]] = {}
@@ -525,19 +526,29 @@ class Explainer:
         for var, term, result in terms:
             if result != "unknown":
                 continue
-            kind, fact = p.match[var].fact, bound[var]
-            if kind in ("loop", "resource"):
-                reads = [(kind, str(fact[kind]), term.field)]
-            else:
-                spec = field_spec(kind, term.field)
-                reads = [
-                    ("resource" if id_attr == "resource" else "loop", str(fact[id_attr]), name)
-                    for id_attr, _, name in (r.partition(".") for r in (spec.reads if spec else ()))
-                    if id_attr in fact
-                ]
+            reads = _reads(p.match[var].fact, bound[var], term.field)
             if any(name in self._not_applicable.get((k, i), ()) for k, i, name in reads):
                 return True
         return False
+
+    def _missing_answers(
+        self, p: Pattern, bound: dict[str, dict[str, Any]], unknown: list[tuple[str, Term, str]]
+    ) -> int:
+        """How many distinct answers the unknown tests wait for. A comparison derived from two
+        answers (a deadline against a start-up time) waits for each of them that is unknown:
+        with both unknown it is two details away from settled, not one."""
+        answers: set[tuple[str, ...]] = set()
+        for var, term, _r in unknown:
+            kind, fact = p.match[var].fact, bound[var]
+            behind = [
+                (k, i, name)
+                for k, i, name in _reads(kind, fact, term.field)
+                if (k, i) != (kind, str(fact.get(kind)))
+                and _get_path(self.loops.get(i) if k == "loop" else self._resources.get(i), name)
+                in (None, UNKNOWN, "")
+            ]
+            answers.update(behind or [(str(fact["id"]), term.field)])
+        return len(answers)
 
     def _fold_subsumed(
         self, found: dict[str, Finding], spans: dict[str, set[tuple[tuple[str, ...], str]]]
@@ -592,7 +603,7 @@ class Explainer:
     def _grouped(self, members: list[_Match]) -> Finding:
         """One finding for matches of one pattern: the best-supported match explains it and
         every match is listed."""
-        members.sort(key=lambda m: (bool(m.details), len(m.details), m.fid))
+        members.sort(key=lambda m: (bool(m.details), m.missing, m.fid))
         lead, p = members[0], members[0].p
         loops = sorted({lp for m in members for lp in m.loops})
         fid = group_id(p.id, self._group_key(lead), loops)
@@ -639,7 +650,7 @@ class Explainer:
             evidence=ranking.evidence(
                 severity,
                 tests,
-                len(lead.details),
+                lead.missing,
                 sum(r == "unknown" for _, _, r in lead.terms) if lead.details else 0,
             ),
             members=(
@@ -852,6 +863,7 @@ class _Match:
     loops: list[str]
     fid: str
     details: dict[tuple[str, str], str]  # unknown (fact, field) -> the question settling it
+    missing: int  # distinct unknown answers behind those tests
 
 
 @dataclass(frozen=True)
@@ -904,6 +916,19 @@ def _span(m: _Match) -> tuple[tuple[str, ...], str]:
         }
     )
     return tuple(m.loops), ",".join(resources)
+
+
+def _reads(kind: str, fact: dict[str, Any], field: str) -> list[tuple[str, str, str]]:
+    """The answers (loop or resource, its id, field) a fact field is read from: the field
+    itself on a loop or resource, the registry's `reads` for a derived one."""
+    if kind in ("loop", "resource"):
+        return [(kind, str(fact[kind]), field)]
+    spec = field_spec(kind, field)
+    return [
+        ("resource" if id_attr == "resource" else "loop", str(fact[id_attr]), name)
+        for id_attr, _, name in (r.partition(".") for r in (spec.reads if spec else ()))
+        if id_attr in fact
+    ]
 
 
 def _get_path(obj: Any, dotted: str) -> Any:
