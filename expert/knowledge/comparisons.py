@@ -349,38 +349,6 @@ def derivations(kind: str) -> list[Derivation]:
 # -- evaluation over intervals
 
 
-def _value(
-    tree: tuple[Any, ...], facts: dict[str, dict[str, Any]], kinds: dict[str, str]
-) -> tuple[float, float]:
-    if tree[0] == "num":
-        return tree[1], tree[1]
-    if tree[0] == "ref":
-        _t, var, name, bound = tree
-        spec = field_spec(kinds[var], name)
-        assert spec is not None
-        fact = facts[var]
-        lo, hi = fact[f"{spec.attr}_lo"], fact[f"{spec.attr}_hi"]
-        if spec.unit == "x100":
-            lo, hi = lo / 100, hi / 100
-        if hi >= spec.unknown_hi:  # an unknown value has no known end
-            return 0, spec.unknown_hi
-        if bound == "lower":
-            return lo, lo
-        if bound == "upper":
-            return hi, hi
-        return lo, hi
-    values = [_value(a, facts, kinds) for a in tree[1]]
-    if tree[0] == "+":
-        return sum(v[0] for v in values), sum(v[1] for v in values)
-    if tree[0] == "x":  # every value is at least 0, so the ends multiply
-        lo = hi = 1
-        for v in values:
-            lo, hi = lo * v[0], hi * v[1]
-        return lo, hi
-    pick = min if tree[0] == "min" else max
-    return pick(v[0] for v in values), pick(v[1] for v in values)
-
-
 def compare(left: tuple[float, float], op: str, right: tuple[float, float]) -> Tri:
     """Three-valued `left op right`: yes when it holds for every value both intervals allow,
     no when it holds for none, unknown otherwise."""
@@ -396,8 +364,62 @@ def compare(left: tuple[float, float], op: str, right: tuple[float, float]) -> T
 
 def evaluate(d: Derivation, facts: dict[str, dict[str, Any]]) -> Tri:
     """The outcome over the facts bound to the comparison's variables."""
-    kinds = dict(d.kinds)
-    return compare(_value(d.left, facts, kinds), d.op, _value(d.right, facts, kinds))
+    plan = _PLANS.get(id(d))
+    if plan is None or plan[0] is not d:
+        kinds = dict(d.kinds)
+        plan = _PLANS[id(d)] = (d, _planned(d.left, kinds), _planned(d.right, kinds))
+    return compare(plan[1](facts), d.op, plan[2](facts))
+
+
+# Derivation (held, so its id is not reused) -> its two sides as functions of the bound
+# facts, built once: facts.build evaluates about 60,000 comparisons at 1,000 loops, and
+# walking each tree and looking up every field's spec again was half of its time.
+_PLANS: dict[int, tuple[Derivation, Any, Any]] = {}
+
+
+def _planned(tree: tuple[Any, ...], kinds: dict[str, str]) -> Any:
+    """The interval an expression tree takes over the bound facts, as a function of the facts,
+    with the field specs resolved now."""
+    if tree[0] == "num":
+        ends = (tree[1], tree[1])
+        return lambda facts: ends
+    if tree[0] == "ref":
+        _t, var, name, bound = tree
+        spec = field_spec(kinds[var], name)
+        assert spec is not None
+        lo_attr, hi_attr, unknown_hi = f"{spec.attr}_lo", f"{spec.attr}_hi", spec.unknown_hi
+        x100 = spec.unit == "x100"
+
+        def ref(facts: dict[str, dict[str, Any]]) -> tuple[float, float]:
+            fact = facts[var]
+            lo, hi = fact[lo_attr], fact[hi_attr]
+            if x100:
+                lo, hi = lo / 100, hi / 100
+            if hi >= unknown_hi:  # an unknown value has no known end
+                return 0, unknown_hi
+            if bound == "lower":
+                return lo, lo
+            if bound == "upper":
+                return hi, hi
+            return lo, hi
+
+        return ref
+    parts = [_planned(a, kinds) for a in tree[1]]
+    op = tree[0]
+
+    def combined(facts: dict[str, dict[str, Any]]) -> tuple[float, float]:
+        values = [part(facts) for part in parts]
+        if op == "+":
+            return sum(v[0] for v in values), sum(v[1] for v in values)
+        if op == "x":  # every value is at least 0, so the ends multiply
+            lo = hi = 1
+            for v in values:
+                lo, hi = lo * v[0], hi * v[1]
+            return lo, hi
+        pick = min if op == "min" else max
+        return pick(v[0] for v in values), pick(v[1] for v in values)
+
+    return combined
 
 
 def annotate(facts: list[dict[str, Any]]) -> None:
