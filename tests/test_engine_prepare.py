@@ -6,7 +6,9 @@ while loading early is the same plain EngineError as any other."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +82,13 @@ def test_prepare_twice_sends_the_rules_once(
     kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[str] = []
-    real = engine_mod._Worker.send
+    real = engine_mod._Worker.send_later
 
-    def send(self: Any, line: str) -> bool:
+    def send_later(self: Any, line: str) -> None:
         sent.append(line[:20])
-        return real(self, line)
+        real(self, line)
 
-    monkeypatch.setattr(engine_mod._Worker, "send", send)
+    monkeypatch.setattr(engine_mod._Worker, "send_later", send_later)
     with Assessor(kb, EngineProcess(workers=2)) as ax:
         ax.engine.prepare(ax.compiled)
         pids = ax.engine.pids
@@ -109,3 +111,31 @@ def test_a_child_that_dies_while_loading_early_is_an_engine_error(kb: KnowledgeB
             ax.engine.run(ax.compiled, facts, loops_of)
         assert "loading the rules" in str(exc.value) and "SIGSEGV" in str(exc.value)
         assert ax.engine.pids == [None] * len(ax.engine.pids)
+
+
+# A child that reads nothing until the file argv[1] exists, then becomes the real engine.
+LATE_READER = """
+import os, sys, time
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.01)
+os.execv(sys.executable, [sys.executable, "-m", "expert.engine.child"])
+"""
+
+
+def test_prepare_does_not_wait_for_the_children_to_read_the_rules(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    with Assessor(kb, EngineProcess(workers=2)) as ax:
+        facts, loops_of = _inputs(kb, ax)
+        expected = ax.engine.run(ax.compiled, facts, loops_of)
+    late = [sys.executable, "-c", LATE_READER, str(go)]
+    with Assessor(kb, EngineProcess(workers=2, command=late)) as ax:
+        assert len(json.dumps(ax.compiled.payload())) > 1 << 16  # more than a pipe holds
+        prepared = threading.Thread(target=ax.engine.prepare, args=(ax.compiled,), daemon=True)
+        prepared.start()
+        prepared.join(60)  # a safety budget: prepare() returns at once, before anything reads
+        returned = not prepared.is_alive()
+        go.touch()
+        assert returned
+        assert ax.engine.run(ax.compiled, facts, loops_of) == expected

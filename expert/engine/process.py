@@ -21,6 +21,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,8 @@ class _Worker:
         self.sessions = 0  # rulesets asserted into, each in a session (sid) of its own
         self.rss = 0
         self.loading: str | None = None  # the key of rules sent by prepare(), reply unread
+        self._writer: threading.Thread | None = None  # prepare()'s write, while under way
+        self._write_failed = False
 
     @property
     def pid(self) -> int | None:
@@ -104,6 +107,9 @@ class _Worker:
         self.loading = None
         if proc is None:
             return
+        if not self._written(2) and proc.poll() is None:  # it does not read: stop it
+            proc.kill()
+        self._written(None)
         try:
             if proc.stdin:
                 proc.stdin.close()
@@ -125,6 +131,7 @@ class _Worker:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        self._written(None)  # the write ends once the process is gone
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream:
                 with contextlib.suppress(OSError):  # a pipe the child left half-written
@@ -139,6 +146,7 @@ class _Worker:
         if proc.poll() is None:
             proc.kill()
         detail = _describe_exit(proc.wait())
+        self._written(None)  # the write ends once the process is gone
         if proc.stderr:
             err = proc.stderr.read()[-800:].strip()
             if err:
@@ -163,6 +171,44 @@ class _Worker:
         except (BrokenPipeError, OSError):
             return False
         return True
+
+    def send_later(self, line: str) -> None:
+        """Start the process if need be and send `line` from a thread, so the caller goes
+        on at once: a request larger than a pipe's buffer (the rules are) would otherwise
+        wait for the new process to start and read it. written() says how it went."""
+        if self._proc is None or self._proc.poll() is not None:
+            self.close()
+            self.start()
+        assert self._proc and self._proc.stdin
+        stdin = self._proc.stdin
+        self._write_failed = False
+
+        def write() -> None:
+            try:
+                stdin.write(line)
+                stdin.flush()
+            except (OSError, ValueError):
+                self._write_failed = True
+
+        self._writer = threading.Thread(target=write, name="engine-send", daemon=True)
+        self._writer.start()
+
+    def _written(self, timeout: float | None) -> bool:
+        """Wait for send_later()'s write to end; False if it is still under way."""
+        writer = self._writer
+        if writer is not None:
+            writer.join(timeout)
+            if writer.is_alive():
+                return False
+            self._writer = None
+        return True
+
+    def written(self, timeout: float) -> bool | None:
+        """True once send_later()'s line is sent, False if sending it failed (the process
+        is gone), None if it is still not sent after `timeout` seconds."""
+        if not self._written(timeout):
+            return None
+        return not self._write_failed
 
     @property
     def stdout(self) -> Any:
@@ -246,9 +292,15 @@ class EngineProcess:
 
             def send_next(key: int) -> None:
                 n = queues[key].pop(0)
-                line = lines[n]
-                if line is not None and not workers[key].send(line):
-                    raise self._fail(what, workers[key])
+                line, w = lines[n], workers[key]
+                if line is None:  # sent by prepare(): its write must have ended
+                    sent = w.written(self.timeout_s)
+                    if sent is None:
+                        raise self._fail(what + f" (no answer within {self.timeout_s:g}s)", w)
+                    if not sent:
+                        raise self._fail(what, w)
+                elif not w.send(line):
+                    raise self._fail(what, w)
                 waiting[key] = (n, time.monotonic() + self.timeout_s)
 
             for key in queues:
@@ -300,10 +352,8 @@ class EngineProcess:
         self._use_command(stale)
         line = json.dumps({"op": "load", "key": compiled.key, **compiled.payload()}) + "\n"
         for w in stale:
-            if w.send(line):
-                w.loading = compiled.key
-            else:  # gone already: run() starts it again and says why if it fails
-                w.close()
+            w.send_later(line)
+            w.loading = compiled.key
 
     def _recycle(self) -> None:
         recycle_at = min(RECYCLE_ABOVE_BYTES, MEMORY_LIMIT_BYTES // 2)
