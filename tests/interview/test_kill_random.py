@@ -3,13 +3,13 @@
 Each trial starts `python -m interview FILE` in a pseudo-terminal, drives it by keystrokes
 through a short script (the platform's name, don't know for its description, the
 respondent, then into the economic figures) with random short pauses, and SIGKILLs it.
-Every run kills at each of these points once (the timing within each drawn at random):
-during start-up (early and late), half-way through typing each typed answer, right after
-the Enter or ctrl+d of every action (spread over the time the app takes to acknowledge it;
-for an answer, once in the first half of that time and once later), the moment the save of
-each answer is seen to begin (its temporary file appears), and between answers at three
-actions drawn at random. Fifty kill points drawn by weighted chance missed at least one
-answer's save in about 19 runs in 20; these 30 trials reach every one in every run.
+Every run kills once at each distinct moment (the timing within each drawn at random; see
+`kill_points` for why these suffice): during start-up (early and late), half-way through
+typing, right after the key that moves on, and for three answers standing for all six, at
+each moment of the answer's save (right after its key, later in the app's handling of it,
+and the moment its temporary file appears), and once between answers at an action drawn at
+random. Fifty kill points drawn by weighted chance missed at least one answer's save in
+about 19 runs in 20; these 16 trials reach every moment of every kind of save in every run.
 
 An answer counts as confirmed once the app had acknowledged it before the kill: the position
 file beside the assessment had moved past its question, or the answer was seen in the file.
@@ -32,7 +32,8 @@ answers again: it must now save, on top of everything the first confirmed, and t
 loop and comment must still be there.
 
 Reproduce a failure with the seed it prints: KILL_SEED=<seed> (KILL_TRIALS=<n> and
-KILL_RACE_TRIALS=<n> for more or fewer trials: past 30, the points repeat with new timings;
+KILL_RACE_TRIALS=<n> for more or fewer trials: past 16 (and 4), the points repeat with new
+timings;
 KILL_WORKERS=1 to run them one at a time).
 Run with -s for a summary of where the kills landed.
 """
@@ -73,8 +74,10 @@ SEED = int(os.environ.get("KILL_SEED") or random.SystemRandom().randrange(10**9)
 # slower start-up under load moves where its kill lands, never what is checked.
 WORKERS = int(os.environ.get("KILL_WORKERS", "2"))
 RESUME_ONE_IN = 8  # reopen the file in a fresh app after one kill in eight
-BETWEEN = 3  # kills between answers (the app at rest), each before an action drawn at random
-RACE_TRIALS = int(os.environ.get("KILL_RACE_TRIALS", "8"))
+# How a race trial's kill lands, one of each in turn: at an answer's save, after a key, with
+# the app at rest, mid-typing. Each leaves the second interview a different file and lock.
+RACE_KINDS = ("saving", "key", "between", "typing")
+RACE_TRIALS = int(os.environ.get("KILL_RACE_TRIALS", str(len(RACE_KINDS))))
 BY_HAND = "# a loop added in an editor"
 
 ENTER, CTRL_D, PAGE_DOWN = "\r", "\x04", "\x1b[6~"
@@ -168,16 +171,30 @@ def plan(number: int) -> Trial:
 
 
 def kill_points(actions: list[Action]) -> list[tuple[str, int, int]]:
-    """Every point a run kills at once, as (kind, action, part): the same list for every
-    trial, since only the typed values differ between trials."""
+    """The points a run kills at, once each, as (kind, action, part): the same list for
+    every trial, since only the typed values differ between trials.
+
+    One of each distinct moment suffices: every answer is saved the same way (the whole file
+    written to a temporary file and renamed over it, then the position file), so answers
+    differ only in whether the file exists yet, how its new text is made, and the key that
+    confirms them. Three answers stand for all six: the name (the first save: it creates the
+    file, in the standard layout), the description (don't know, by ctrl+d: the first save
+    that edits the file in place) and the first economic figure (typed, Enter: it adds a
+    section). Each is killed at the three moments of its save: right after the key (parsing,
+    validating, writing), later in the app's handling (after the rename, before it moves on)
+    and the moment its temporary file appears. Moving on (only the position file is written)
+    and typing are killed before the file exists and after; the app at rest once."""
     answers = [i for i, a in enumerate(actions) if a.answer]
+    economic = next(i for i in answers if actions[i].answer.startswith("economics."))
+    saves = [answers[0], next(i for i in answers if actions[i].key == CTRL_D), economic]
+    move_on = [i for i, a in enumerate(actions) if not a.answer]
     return [
         *(("start-up", -1, part) for part in (0, 1)),
-        *(("typing", i, 0) for i, a in enumerate(actions) if a.typed),
-        *(("key", i, -1) for i, a in enumerate(actions) if not a.answer),
-        *(("key", i, part) for i in answers for part in (0, 1)),
-        *(("saving", i, 0) for i in answers),
-        *(("between", -1, 0) for _ in range(BETWEEN)),
+        *(("typing", i, 0) for i in (answers[0], economic)),
+        *(("key", i, -1) for i in (move_on[0], next(i for i in move_on if i > answers[0]))),
+        *(("key", i, part) for i in saves for part in (0, 1)),
+        *(("saving", i, 0) for i in saves),
+        ("between", -1, 0),
     ]
 
 
@@ -187,11 +204,21 @@ class Race:
 
     second_at: int  # a second interview opens it while the first waits for this action
     edit_at: int  # an editor saves it then (after the loops step: a new loop adds steps)
+    kind: str  # how the kill lands: one of RACE_KINDS
 
 
-def plan_race(number: int, actions: int) -> Race:
+def plan_race(number: int, trial: Trial) -> Race:
+    """Each kind of kill in turn; the second interview opens before the editor's save in
+    half the trials, at or after it in the others."""
     rng = random.Random(f"{SEED}:race:{number}")
-    return Race(rng.randrange(2, actions), rng.randrange(5, actions))
+    kind = RACE_KINDS[number % len(RACE_KINDS)]
+    end = len(trial.actions)
+    if kind == "typing":  # a typed answer must be left once both have had their turn
+        end = max(i for i, a in enumerate(trial.actions) if a.typed) + 1
+    edit_at = rng.randrange(5, end)
+    early = number // 2 % 2 == 0
+    second_at = rng.randrange(2, edit_at) if early else rng.randrange(edit_at, end)
+    return Race(second_at, edit_at, kind)
 
 
 def race_kill(trial: Trial, race: Race) -> Kill:
@@ -207,7 +234,7 @@ def race_kill(trial: Trial, race: Race) -> Kill:
         for c, chunk in enumerate(trial.chunks[i])
         if chunk
     ]
-    return rng.choice(options)
+    return rng.choice([kill for kill in options if kill.kind == race.kind])
 
 
 def edit_outside(path: Path) -> bool:
@@ -576,7 +603,7 @@ async def run_trials(tmp_path: Path, trials: int, *, race: bool) -> None:
     def trial(number: int) -> Outcome:
         try:
             t = plan(number)
-            contest = plan_race(number, len(t.actions)) if race else None
+            contest = plan_race(number, t) if race else None
             if contest is not None:
                 t = replace(t, kill=race_kill(t, contest))
             return run_trial(t, tmp_path / f"trial-{number}", kb, contest)
