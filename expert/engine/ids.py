@@ -7,6 +7,8 @@ This module is imported by the engine's child process: keep it free of heavy imp
 
 from __future__ import annotations
 
+import sys
+from array import array
 from functools import lru_cache
 
 
@@ -16,6 +18,36 @@ def fnv1a32(text: str) -> int:
     for byte in text.encode("utf-8"):
         h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
     return h
+
+
+_BASIS, _PRIME = 0x811C9DC5, 16777619
+
+
+def fnv1a32_many(texts: list[str]) -> list[int]:
+    """fnv1a32 of each text, computed for all texts of one length at once: each text's hash
+    is a 64-bit lane of one big integer, so a byte position of every text costs one
+    integer operation instead of one per text (a lane times the 24-bit prime stays below
+    2**56, so no lane carries into the next). About 30,000 fact ids at 1,000 loops."""
+    encoded = [t.encode("utf-8") for t in texts]
+    by_length: dict[int, list[int]] = {}
+    for n, b in enumerate(encoded):
+        by_length.setdefault(len(b), []).append(n)
+    out = [0] * len(texts)
+    for length, members in by_length.items():
+        k = len(members)
+        joined = b"".join(encoded[n] for n in members)
+        h = int.from_bytes(_BASIS.to_bytes(8, "little") * k, "little")
+        mask = int.from_bytes(b"\xff\xff\xff\xff\0\0\0\0" * k, "little")
+        lanes = bytearray(8 * k)
+        for i in range(length):
+            lanes[0::8] = joined[i::length]  # byte i of every text, in the low byte of its lane
+            h = ((h ^ int.from_bytes(lanes, "little")) * _PRIME) & mask
+        values = array("Q", h.to_bytes(8 * k, "little"))
+        if sys.byteorder == "big":
+            values.byteswap()
+        for n, value in zip(members, values, strict=True):
+            out[n] = value
+    return out
 
 
 MAX_ID = 120
@@ -59,9 +91,8 @@ def make_unique(ids: list[str]) -> dict[str, str]:
     """Map each id to itself, or to a suffixed variant where its hash collides with another."""
     used: dict[int, str] = {}
     out: dict[str, str] = {}
-    for original in ids:
+    for original, h in zip(ids, fnv1a32_many(ids), strict=True):
         candidate, n = original, 0
-        h = fnv1a32(candidate)
         while h in used and used[h] != candidate:
             n += 1
             candidate = f"{original}~{n}"
