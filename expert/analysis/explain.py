@@ -151,6 +151,7 @@ class Explainer:
         self._loop_fields: dict[tuple[str, str], str] = {}  # (loop, field) -> readable value
         self._question_for: dict[str, Question | None] = {}
         self._settle_cache: dict[tuple[str, str, str], str] = {}
+        self._said_memo: dict[tuple[str, str], str] = {}
         # finding id -> the questions (plain words) that would settle what it rests on
         self.settling: dict[str, list[str]] = {}
         self._resources = {r.id: r for r in assessment.resource_list()}
@@ -293,7 +294,7 @@ class Explainer:
                 value=value,
                 unknown=result == "unknown",
                 source=source_of(self.loops[loop_id], term.field),
-                said=because_words(self.kb, term.field, value),
+                said=self._said(term.field, value),
             )
         loops = self.facts.loops_of.get(fact["id"], [])
         field = term.field
@@ -315,8 +316,8 @@ class Explainer:
         value = _fact_value(fact, field, kind)
         spec = field_spec(kind, field)
         names = self._fact_names(kind, fact)
-        said = (fact_says(self.kb, spec, value, names) if spec else None) or because_words(
-            self.kb, f"{kind}.{field}", value
+        said = (fact_says(self.kb, spec, value, names) if spec else None) or self._said(
+            f"{kind}.{field}", value
         )
         if kind == "edge":
             value = (
@@ -338,6 +339,15 @@ class Explainer:
             source=source,
             said=said,
         )
+
+    def _said(self, field: str, value: str) -> str:
+        """because_words, once per field and value: the same few answers recur in thousands
+        of matches, and finding a field's question sorts every question each time."""
+        key = (field, value)
+        said = self._said_memo.get(key)
+        if said is None:
+            said = self._said_memo[key] = because_words(self.kb, field, value)
+        return said
 
     def _fact_source(self, kind: str, fact: dict[str, Any], field: str) -> str | None:
         """Where a resource's value, or both sides of a loop-to-resource ratio, came from
