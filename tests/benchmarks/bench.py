@@ -3,6 +3,7 @@
     uv run python tests/benchmarks/bench.py            # sizes 10, 100, 1000, 5000
     uv run python tests/benchmarks/bench.py --quick    # sizes 10, 100 (CI: checks it runs)
     uv run python tests/benchmarks/bench.py --sizes 30,300 --seed 2
+    uv run python tests/benchmarks/bench.py --sizes 1000 --cpu   # and CPU seconds per stage
 
 Each size runs in a fresh process, so peak memory is per size (main process and engine child
 measured separately). Stages, in the order the CLI runs them:
@@ -212,6 +213,7 @@ def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict
         **counts,
         "seconds": clock.t,
         "cpu": cpu,
+        "stage_cpu": clock.cpu,
         "main_mb": _maxrss_mb(resource.RUSAGE_SELF),
         "engine_mb": engine_child_mb,
     }
@@ -276,6 +278,21 @@ def table(rows: list[dict[str, Any]]) -> str:
     return markdown_table(head, body)
 
 
+def cpu_table(rows: list[dict[str, Any]]) -> str:
+    """This process's CPU seconds per stage, and the engine processes' (first run): on a
+    shared machine, where the wall times above also count waiting for other programs."""
+    # The warm re-run is timed by wall clock only.
+    stages = [s for s in STAGES if s != "rerun" and any(s in r.get("stage_cpu", {}) for r in rows)]
+    head = ["loops", *stages, "engine processes"]
+    body = []
+    for r in rows:
+        cpu = r.get("stage_cpu", {})
+        cells = [str(r["loops"])] + [f"{cpu[s]:.3f}" if s in cpu else "-" for s in stages]
+        engine = r.get("cpu", {}).get("engine cpu")
+        body.append([*cells, f"{engine:.3f}" if engine is not None else "-"])
+    return markdown_table(head, body)
+
+
 def markdown_table(head: list[str], body: list[list[str]]) -> str:
     """A right-aligned Markdown table, columns as wide as their widest cell."""
     widths = [max([len(h), *(len(b[i]) for b in body)]) for i, h in enumerate(head)]
@@ -310,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=sizes, help="comma-separated loop counts")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI timing")
+    parser.add_argument(
+        "--cpu", action="store_true", help="also print this process's CPU seconds per stage"
+    )
     parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds allowed per size (default 1800)"
     )
@@ -346,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# {n} loops done", file=sys.stderr, flush=True)
     print(f"# control-coherence benchmark, seed {args.seed}, python {sys.version.split()[0]}")
     print(table(rows))
+    if args.cpu:
+        print("\n# CPU seconds: this process per stage, and the engine processes (first run)")
+        print(cpu_table(rows))
     for line in failed:
         print(f"# {line}")
     return 1 if failed else 0
