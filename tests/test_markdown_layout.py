@@ -3,6 +3,7 @@ and not one paragraph of questions run together."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -27,3 +28,6 @@ def test_every_list_item_starts_a_line(example: str) -> None:
     glued = [line for line in text.splitlines() if GLUED_ITEM.search(line)]
     assert not glued, glued[:3]
     assert "## Appendix B: Open questions\n\n- " in text
+    lines = text.splitlines()
+    crowded = [h for before, h in itertools.pairwise(lines) if h.startswith("#") and before]
+    assert not crowded, crowded  # a heading glued to the paragraph before it
