@@ -51,7 +51,7 @@ def test_example_list_and_write(tmp_path: Path) -> None:
 
 
 def test_json_has_the_stable_fields(llm_json: dict) -> None:
-    assert llm_json["schema_version"] == 1
+    assert llm_json["schema_version"] == 2
     assert llm_json["tool"]["name"] == "control-coherence"
     assert {"version", "patterns"} <= set(llm_json["knowledge_base"])
     assert llm_json["system"]["name"].startswith("LLM inference platform")
@@ -71,13 +71,22 @@ def test_json_has_the_stable_fields(llm_json: dict) -> None:
     ):
         assert key in finding
     assert {"loop", "field", "value"} <= set(finding["because"][0])
+    # Findings are what to act on; symptoms and ghost costs are their effects, listed apart.
+    assert {f["kind"] for f in llm_json["findings"]} == {"incoherence", "auditability"}
+    assert {f["kind"] for f in llm_json["effects"]} == {"symptom", "ghost-cost"}
+    assert all(e["derived_from"] for e in llm_json["effects"])
     assert {"nodes", "edges", "cycles", "amplification_paths"} <= set(llm_json["risk_map"])
     assert {"source", "target", "signal", "kind"} <= set(llm_json["risk_map"]["edges"][0])
     assert {"id", "loop", "text"} <= set(llm_json["open_questions"][0])
 
 
+def every(results: dict) -> list[dict]:
+    """The findings and their effects."""
+    return [*results["findings"], *results["effects"]]
+
+
 def rules(results: dict, status: str | None = None) -> set[str]:
-    return {f["rule"] for f in results["findings"] if status in (None, f["status"])}
+    return {f["rule"] for f in every(results) if status in (None, f["status"])}
 
 
 def test_examples_fire_all_four_seed_patterns(llm_json: dict, training_json: dict) -> None:
@@ -102,7 +111,7 @@ def test_token_burn_only_where_inference_is_served(llm_json: dict, training_json
 
 
 def test_findings_explain_themselves(llm_json: dict) -> None:
-    by_id = {f["id"]: f for f in llm_json["findings"]}
+    by_id = {f["id"]: f for f in every(llm_json)}
     # Pairs of one pattern on one resource are grouped into one finding naming every loop.
     (f,) = [
         f
@@ -212,7 +221,7 @@ def test_report_texts_are_plain_words(example: str, request: pytest.FixtureReque
 
     snake = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
     found = set()
-    for f in request.getfixturevalue(example)["findings"]:
+    for f in every(request.getfixturevalue(example)):
         for text in [f["narrative"], f.get("severity_reason") or "", *f["would_clear_if"]]:
             ids = set(snake.findall(text)) - _SETTING_NAMES
             if ids or "`" in text or re.search(r"answers\.|retry\.|guards\.", text):

@@ -53,7 +53,7 @@ def _loop(data: dict[str, Any], loop_id: str) -> dict[str, Any]:
 
 
 def _ids(run: diff.Run) -> set[str]:
-    return {f.id for f in run.results.findings}
+    return {f.id for f in run.results.every_finding()}
 
 
 # An isolated loop on a resource nothing else touches.
@@ -93,7 +93,7 @@ def test_reordering_loops_and_resources_keeps_every_finding_id(
     assert _ids(other) == _ids(base)
     d = diff.diff_runs(base, other, builtin_kb())
     assert d.empty(), diff.to_text(d)
-    assert d.findings_unchanged == len(base.results.findings)
+    assert d.findings_unchanged == len(base.results.every_finding())
 
 
 def test_renaming_a_loop_changes_the_loop_but_no_finding(
@@ -288,8 +288,8 @@ def test_bad_results_files_are_refused_with_the_file_named(tmp_path: Path, base:
         diff.load_run(_write(tmp_path / "broken.json", broken), kb)
     text = str(err.value)
     assert "broken.json" in text and "findings.0.severity" in text and "--format json" in text
-    future = {**good, "schema_version": 2}
-    with pytest.raises(InputError, match="schema_version 2 is not supported"):
+    future = {**good, "schema_version": 3}
+    with pytest.raises(InputError, match="schema_version 3 is not supported"):
         diff.load_run(_write(tmp_path / "future.json", future), kb)
     with pytest.raises(InputError, match="standard input"):
         diff.diff_files("-", "-", kb)
@@ -371,3 +371,18 @@ def _edited_away(data: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(data)
     _loop(out, "gateway-timeout")["propagates_cancellation"] = "yes"
     return out
+
+
+def test_a_version_1_results_file_reads_with_its_effects_apart(
+    tmp_path: Path, base: diff.Run
+) -> None:
+    """Version 1 listed symptoms and ghost costs among the findings; a saved run of it still
+    diffs against a new one, with nothing reported as changed."""
+    kb = builtin_kb()
+    new = json.loads(base.results.model_dump_json())
+    old = {**new, "schema_version": 1, "findings": [*new["findings"], *new.pop("effects")]}
+    old.pop("effects", None)
+    run = diff.load_run(_write(tmp_path / "v1.json", old), kb)
+    assert [f.id for f in run.results.findings] == [f.id for f in base.results.findings]
+    assert [f.id for f in run.results.effects] == [f.id for f in base.results.effects]
+    assert diff.diff_runs(run, base, kb).empty()

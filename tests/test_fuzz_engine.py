@@ -546,9 +546,9 @@ def check_against_oracle(ax: Assessor, a: assessment_mod.Assessment) -> oracle.E
     structure = graph.derive(a, ax.kb.vocabulary)
     base = facts_mod.build(a, structure, ax.kb.vocabulary, "a", ax.kb.answer_fields())
     want = oracle.expected(ax.kb, base)
-    got = {f.id: f.status for f in results.findings}
+    got = {f.id: f.status for f in results.every_finding()}
     assert got == want.status
-    assert {f.id: f.rule for f in results.findings} == want.rule
+    assert {f.id: f.rule for f in results.every_finding()} == want.rule
     assert _firing_bindings(ax, a) == want.bindings
     return want
 
@@ -639,9 +639,9 @@ def test_cost_resting_on_an_unknown_platform_is_possible(assessor: Assessor) -> 
         kb,
     )
     results = assessor.assess(a)
-    cause = next(f for f in results.findings if f.rule == "shutdown-vs-retry")
+    cause = next(f for f in results.every_finding() if f.rule == "shutdown-vs-retry")
     assert cause.status == "confirmed"
-    burn = next(f for f in results.findings if f.rule == "token-burn-without-delivery")
+    burn = next(f for f in results.every_finding() if f.rule == "token-burn-without-delivery")
     assert any(b.field == "platform.serves_inference" and b.unknown for b in burn.because)
     assert burn.status == "possible"
 
@@ -654,7 +654,7 @@ def test_derived_finding_ids_stay_short(assessor: Assessor) -> None:
     a = validated({"schema_version": 1, "system": {"name": "s"}, "loops": loops}, kb)
     results = assessor.assess(a)
     assert results.findings
-    assert max(len(f.id) for f in results.findings) <= 200
+    assert max(len(f.id) for f in results.every_finding()) <= 200
 
 
 def test_unjoined_facts_of_one_kind_bind_distinct_loops(fuzz_assessor: Assessor) -> None:

@@ -139,16 +139,16 @@ def test_an_auditability_gap_is_reported_once_per_kind(ax: Assessor) -> None:
 def test_engineering_time_needs_a_confirmed_conflict_across_a_gap(ax: Assessor) -> None:
     nobody = {"id": "mystery", "owner": "unknown", "decision_record": "none"}
     alone = _assess(ax, [nobody])
-    assert "engineering-time-on-non-root-causes" not in {f.rule for f in alone.findings}
+    assert "engineering-time-on-non-root-causes" not in {f.rule for f in alone.every_finding()}
     killer = KILLER | {"decision_record": "events"}
     retrier = RETRIER | {"decision_record": "none"}
     crossed = _assess(ax, [killer, retrier])
-    (cost,) = [f for f in crossed.findings if f.rule == "engineering-time-on-non-root-causes"]
+    (cost,) = [f for f in crossed.effects if f.rule == "engineering-time-on-non-root-causes"]
     causes = {crossed.by_id()[c].rule for c in cost.derived_from}
     assert {"shutdown-vs-retry", "no-correlation-between-loops"} <= causes
     described = {"decision_record": "reasoned", "objective": "availability"}
     recorded = _assess(ax, [KILLER | described, RETRIER | described])
-    assert "engineering-time-on-non-root-causes" not in {f.rule for f in recorded.findings}
+    assert "engineering-time-on-non-root-causes" not in {f.rule for f in recorded.every_finding()}
 
 
 # ------------------------------------------------------------------ ranking
@@ -169,7 +169,7 @@ def _held_back_case(ax: Assessor) -> Results:
 
 def test_every_finding_carries_its_evidence(ax: Assessor) -> None:
     r = _held_back_case(ax)
-    for f in r.findings:
+    for f in r.every_finding():
         e = f.evidence
         assert 0 <= e.score <= 1 and 0 <= e.known_share <= 1
         assert (e.missing == 0) == (f.status == "confirmed")
@@ -180,17 +180,18 @@ def test_every_finding_carries_its_evidence(ax: Assessor) -> None:
 
 def test_weak_findings_are_held_back_and_grouped_by_question(ax: Assessor) -> None:
     r = _held_back_case(ax)
-    held = [f for f in r.findings if not f.evidence.shown]
+    held = [f for f in r.every_finding() if not f.evidence.shown]
     assert held, "the case needs a finding missing two answers"
     assert r.held_back == len(held)
     listed = [i for g in r.to_check for i in g.findings]
     assert sorted(listed) == sorted(f.id for f in held)
     for g in r.to_check:
         _plain(g.question)
-    assert sum(r.counts().values()) == len(r.findings) - len(held)
+    assert sum(r.counts().values()) == len(r.every_finding()) - len(held)
     # JSON keeps everything, marked.
     data = json.loads(r.model_dump_json())
-    assert {f["id"] for f in data["findings"] if not f["evidence"]["shown"]} == {f.id for f in held}
+    every = [*data["findings"], *data["effects"]]
+    assert {f["id"] for f in every if not f["evidence"]["shown"]} == {f.id for f in held}
 
 
 def test_reports_show_the_held_back_findings_apart(ax: Assessor) -> None:
@@ -213,7 +214,7 @@ def test_reports_show_the_held_back_findings_apart(ax: Assessor) -> None:
     summary = md.split("## Appendix A")[0]
     assert f"{r.held_back} more possible finding" in summary
     to_check = md.split("## Appendix C: To check")[1]
-    held = [f for f in r.findings if not f.evidence.shown]
+    held = [f for f in r.every_finding() if not f.evidence.shown]
     for f in held:
         assert f.title in to_check
     html = render("html", r, a)

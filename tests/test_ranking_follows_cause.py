@@ -35,9 +35,9 @@ def test_derived_findings_are_shown_exactly_when_a_cause_is(
 ) -> None:
     checked = held = 0
     for name, r in assessed.items():
-        by_id = {f.id: f for f in r.findings}
+        by_id = r.by_id()
         listed = {i for g in r.to_check for i in g.findings}
-        for f in r.findings:
+        for f in r.effects:
             causes = [by_id[c] for c in f.derived_from if c in by_id]
             # A platform condition left unknown is a missing answer of the finding's own.
             own_unknown = any(b.unknown for b in f.because if b.field.startswith("platform."))
@@ -62,7 +62,7 @@ def test_a_collapse_from_an_unsettled_self_removal_waits_with_it(
     # facebook-2021-10-04: the BGP health withdrawal misses two answers, so the collapse it
     # alone explains is held back under the same question.
     r = assessed["tests/incidents/facebook-2021-10-04/platform.yaml"]
-    by_id = {f.id: f for f in r.findings}
+    by_id = r.by_id()
     collapse = by_id["capacity-collapse-under-load"]
     assert not collapse.evidence.shown and collapse.status == "possible"
     cause = by_id["fleet-wide-self-removal:bgp-health-withdraw"]

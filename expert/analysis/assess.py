@@ -156,7 +156,9 @@ class Assessor:
         found = ex.stage1([f for f in firings if f["stage"] == 1])
         symptoms = ex.derived(firings, 2, found)
         costs = ex.derived(firings, 3, {**found, **symptoms})
-        findings = sorted([*found.values(), *symptoms.values(), *costs.values()], key=_order)
+        # Stage 1 finds what to act on; stages 2 and 3 what it leads to.
+        findings = sorted(found.values(), key=_order)
+        effects = sorted([*symptoms.values(), *costs.values()], key=_order)
         questions = sorted(
             ex.questions.values(),
             key=lambda q: (
@@ -172,13 +174,15 @@ class Assessor:
             knowledge_base=kb.record(),
             system={"name": a.system.name},
             findings=findings,
+            effects=effects,
             risk_map=riskmap.build(
                 a, structure, [f for f in findings if f.evidence.shown], kb.vocabulary
             ),
             open_questions=questions,
             engine_errors=errors,
-            held_back=sum(not f.evidence.shown for f in findings),
-            to_check=ranking.to_check(findings, ex.settling),
+            # Effects of a held-back finding wait with it, under the same question.
+            held_back=sum(not f.evidence.shown for f in [*findings, *effects]),
+            to_check=ranking.to_check([*findings, *effects], ex.settling),
         )
         return results
 

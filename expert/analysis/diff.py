@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from expert.analysis.results import RESULTS_SCHEMA_VERSION, Finding, FindingDecision, Results
+from expert.analysis.results import (
+    EFFECT_KINDS,
+    RESULTS_SCHEMA_VERSION,
+    Finding,
+    FindingDecision,
+    Results,
+)
 from expert.assessment.model import Assessment
 from expert.deliverables import execsummary, inventory
 from expert.deliverables.economics import money
@@ -173,6 +179,17 @@ class Run:
 def results_from_json(data: Any, source: str) -> Results:
     """A results file as written by `assess --format json`; InputError if it is not one."""
     version = data.get("schema_version") if isinstance(data, dict) else None
+    if version == 1 and isinstance(data.get("findings"), list):
+        # Version 1 listed symptoms and ghost costs among the findings: move them to effects.
+        every = data["findings"]
+        is_effect = [isinstance(f, dict) and f.get("kind") in EFFECT_KINDS for f in every]
+        data = {
+            **data,
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "findings": [f for f, e in zip(every, is_effect, strict=True) if not e],
+            "effects": [f for f, e in zip(every, is_effect, strict=True) if e],
+        }
+        version = RESULTS_SCHEMA_VERSION
     if type(version) is int and version != RESULTS_SCHEMA_VERSION:
         raise InputError(
             Problem(
@@ -294,8 +311,8 @@ def _finding_changes(old: Finding, new: Finding) -> list[FieldChange]:
 def _match_findings(old: Results, new: Results, diff: Diff) -> None:
     before, after = old.by_id(), new.by_id()
     pairs = [(before[i], after[i]) for i in after if i in before]
-    gone = [f for f in old.findings if f.id not in after]
-    came = [f for f in new.findings if f.id not in before]
+    gone = [f for f in old.every_finding() if f.id not in after]
+    came = [f for f in new.every_finding() if f.id not in before]
     # A platform-wide finding whose loops grew or shrank is the same finding: one per rule.
     by_rule_old = _single_per_rule(gone)
     by_rule_new = _single_per_rule(came)
@@ -305,7 +322,7 @@ def _match_findings(old: Results, new: Results, diff: Diff) -> None:
             pairs.append((f_old, f_new))
             gone.remove(f_old)
             came.remove(f_new)
-    order = {f.id: i for i, f in enumerate(new.findings)}
+    order = {f.id: i for i, f in enumerate(new.every_finding())}
     for f_old, f_new in sorted(pairs, key=lambda p: order[p[1].id]):
         changes = _finding_changes(f_old, f_new)
         if not changes:
@@ -395,7 +412,7 @@ def _loop_tables(
         if run.results.inventory is not None:
             tables.append(_loops_from_inventory(run.results.inventory))
         elif run.assessment is not None and kb is not None:
-            inv = inventory.build(run.assessment, kb, run.results.findings)
+            inv = inventory.build(run.assessment, kb, run.results.every_finding())
             tables.append(_loops_from_inventory(inv))
         else:
             tables.append(None)

@@ -2,6 +2,11 @@
 
 This is what reports render and what `--format json` prints (a stable interface: other
 tools read it). Fields are only added, never renamed, within one schema_version.
+
+A finding is something to act on: a conflict between loops (incoherence) or an auditability
+gap. What those findings lead to, soft-degradation symptoms and the ghost costs they create,
+are its effects: each names the findings it follows from (`derived_from`), is cleared by
+clearing them, and is listed apart, so the count of findings is the count of things to fix.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from expert.deliverables.economics import EconomicSummary, Range
 from expert.deliverables.execsummary import ExecutiveSummary
 from expert.deliverables.inventory import Inventory
 
-RESULTS_SCHEMA_VERSION = 1
+# 2: symptoms and ghost costs moved from `findings` to `effects`.
+RESULTS_SCHEMA_VERSION = 2
+# The kinds of finding that are effects of others, not findings of their own.
+EFFECT_KINDS = ("symptom", "ghost-cost")
 
 
 class Because(BaseModel):
@@ -313,12 +321,21 @@ class Results(BaseModel):
     report: ReportInfo | None = Field(
         None, description="date, input digest, one-sentence verdict and scope (deliverables)"
     )
-    findings: list[Finding]
+    findings: list[Finding] = Field(
+        description="what to act on: conflicts between loops (incoherence) and auditability gaps"
+    )
+    effects: list[Finding] = Field(
+        default_factory=list,
+        description="what the findings lead to: soft-degradation symptoms and the ghost costs "
+        "they create, each naming the findings it follows from (derived_from)",
+    )
     risk_map: RiskMap
     open_questions: list[OpenQuestion]
     engine_errors: list[str] = Field(default_factory=list)
     held_back: int = Field(
-        0, description="findings held back from the headlines (evidence.shown is false)"
+        0,
+        description="findings and effects held back from the headlines (evidence.shown is "
+        "false); an effect waits with the findings it follows from",
     )
     to_check: list[CheckGroup] = Field(
         default_factory=list,
@@ -335,23 +352,28 @@ class Results(BaseModel):
         None, description="decisions recorded in the assessment, and what became of them"
     )
 
+    def every_finding(self) -> list[Finding]:
+        """The findings and their effects, in that order."""
+        return [*self.findings, *self.effects]
+
     def shown(self) -> list[Finding]:
-        """The findings headlines show: confirmed, or possible and missing one answer."""
-        return [f for f in self.findings if f.evidence.shown]
+        """The findings and effects headlines show: confirmed, or possible and missing one
+        answer."""
+        return [f for f in self.every_finding() if f.evidence.shown]
 
     def counts(self) -> dict[str, int]:
-        """Shown findings by kind (held-back ones are counted in `held_back`)."""
+        """Shown findings and effects by kind (held-back ones are counted in `held_back`)."""
         out: dict[str, int] = {}
         for f in self.shown():
             out[f.kind] = out.get(f.kind, 0) + 1
         return out
 
     def by_id(self) -> dict[str, Finding]:
-        return {f.id: f for f in self.findings}
+        return {f.id: f for f in self.every_finding()}
 
     def decided(self) -> dict[str, FindingDecision]:
         """Each decided finding's decision, by finding id."""
-        return {f.id: f.decision for f in self.findings if f.decision is not None}
+        return {f.id: f.decision for f in self.every_finding() if f.decision is not None}
 
     def changed_patterns(self) -> list[PatternChange]:
         """Patterns the knowledge base's packs overrode or switched off, as recorded."""

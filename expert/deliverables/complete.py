@@ -26,21 +26,24 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
     # Findings carry their decisions first, so the summary can leave decided ones out.
     results = decisions.apply(results, assessment, kb.patterns)
     results = results.model_copy(
-        update={"findings": [_with_severity_reason(f, kb) for f in results.findings]}
+        update={
+            "findings": [_with_severity_reason(f, kb) for f in results.findings],
+            "effects": [_with_severity_reason(f, kb) for f in results.effects],
+        }
     )
+    # The deliverables read findings and their effects together: costs trace to causes.
+    every = results.every_finding()
     models = {pid: p.cost for pid, p in kb.patterns.items() if p.cost is not None}
-    money = economics.summarise(results.findings, assessment.economics, models)
+    money = economics.summarise(every, assessment.economics, models)
     money = _as_instructions(money, kb)
     names = {node.id: node.name for node in results.risk_map.nodes}
     completed = results.model_copy(
         update={
             "economics": money,
-            "inventory": inventory.build(assessment, kb, results.findings),
-            "audit_gaps": auditgap.build(
-                assessment, kb, results.findings, results.open_questions, money
-            ),
+            "inventory": inventory.build(assessment, kb, every),
+            "audit_gaps": auditgap.build(assessment, kb, every, results.open_questions, money),
             "executive_summary": execsummary.build(
-                results.findings,
+                every,
                 names,
                 len(assessment.loops),
                 kb,

@@ -91,10 +91,12 @@ def apply(
     known = set(patterns)
     by_id = results.by_id()
     views = {fid: _view(d, today) for fid, d in assessment.decisions.items()}
-    findings = [
-        f.model_copy(update={"decision": views[f.id]}) if f.id in views else f
-        for f in results.findings
-    ]
+
+    def decide(found: list[Finding]) -> list[Finding]:
+        return [
+            f.model_copy(update={"decision": views[f.id]}) if f.id in views else f for f in found
+        ]
+
     entries, warnings = [], []
     for fid, view in views.items():
         f = by_id.get(fid)
@@ -123,7 +125,9 @@ def apply(
             DecisionEntry(finding=fid, title=f.title if f else "", decision=view, standing=standing)
         )
     report = DecisionReport(today=today.isoformat(), entries=entries, warnings=warnings)
-    decided = results.model_copy(update={"findings": findings})
+    decided = results.model_copy(
+        update={"findings": decide(results.findings), "effects": decide(results.effects)}
+    )
     _exposure(decided, report)
     return decided.model_copy(update={"decisions": report})
 
@@ -151,10 +155,12 @@ def _exposure(results: Results, report: DecisionReport) -> None:
 
 
 def fail_on_hits(results: Results, level: str) -> list[Finding]:
-    """Confirmed findings at or above `level` that no decision waives."""
+    """Confirmed findings and effects at or above `level` that no decision waives. Effects
+    count: a symptom can be more severe than the conflict it follows from, and a gate never
+    loosens because of how findings are grouped."""
     floor = SEVERITY_ORDER.index(level)
     return [
         f
-        for f in results.findings
+        for f in results.every_finding()
         if f.status == "confirmed" and SEVERITY_ORDER.index(f.severity) >= floor and not waived(f)
     ]

@@ -457,13 +457,13 @@ def build(
     actions = choose_actions(findings, kb, economics, names=names, owners=owners)
     note = ""
     if actions:
-        rest = len([f for f in findings if not f.derived_from]) - len(
-            [i for a in actions for i in a.clears if not by_id[i].derived_from]
-        )
+        # Findings are the conflicts and gaps; the symptoms and costs they clear come along.
+        causes = [f for f in findings if not f.derived_from]
+        cleared = {i for a in actions for i in a.clears if not by_id[i].derived_from}
         note = (
-            f"Together these clear {sum(len(a.clears) for a in actions)} of "
-            f"{len(findings)} findings; {rest} other conflicts and gaps need their own changes "
-            "(see each finding's 'would clear if')."
+            f"Together these clear {len(cleared)} of {len(causes)} findings, with the symptoms "
+            f"and costs that follow from them; {len(causes) - len(cleared)} other conflicts "
+            "and gaps need their own changes (see each finding's 'would clear if')."
         )
     exposure = economics.headline if economics is not None else ""
     return ExecutiveSummary(

@@ -126,7 +126,7 @@ def _run_one(p: Pattern, case: CaseSpec, kb: KnowledgeBase, ax: Assessor) -> Cas
             ["the case's assessment is invalid:", *map(str, exc.problems)],
         )
     results = ax.assess(a)
-    mine = [f for f in results.findings if f.rule == p.id]
+    mine = [f for f in results.every_finding() if f.rule == p.id]
     if case.expect == "quiet":
         if not mine:
             return CaseResult(p.id, case.name, case.expect, True)

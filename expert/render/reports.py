@@ -22,7 +22,7 @@ import jinja2
 import markupsafe
 
 from expert import collector
-from expert.analysis.results import Because, Finding, Results
+from expert.analysis.results import EFFECT_KINDS, Because, Finding, Results
 from expert.assessment.model import Assessment
 from expert.deliverables import complete as deliverables
 from expert.deliverables.economics import Range, exact, money, number, percent, range_text
@@ -267,8 +267,8 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
     names = _Lookup(
         (lp.id, lp.name if lp.name not in (None, "unknown") else lp.id) for lp in assessment.loops
     )
-    titles = _Lookup((f.id, f.title) for f in results.findings)
-    held = {f.id: f for f in results.findings if not f.evidence.shown}
+    titles = _Lookup((f.id, f.title) for f in results.every_finding())
+    held = {f.id: f for f in results.every_finding() if not f.evidence.shown}
     to_check = [
         (
             g.question,
@@ -305,9 +305,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         )
         for kind, heading in APPENDIX_GROUPS
     ]
-    derived = _FindingViews(
-        [f for f in findings if f.kind in ("symptom", "ghost-cost")], names, titles
-    )
+    derived = _FindingViews([f for f in findings if f.kind in EFFECT_KINDS], names, titles)
     layers = [(g.layer, g.label) for g in results.inventory.layers]
     map_edges = svgmap.aggregate(results.risk_map)  # the table, the picture and the diagram
     econ = results.economics
@@ -340,8 +338,9 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         "titles": titles,
         "severity_mark": SEVERITY_MARK,
         "counts": results.counts(),
-        "confirmed": sum(f.status == "confirmed" for f in findings),
-        "possible": sum(f.status == "possible" for f in findings),
+        # Findings are what to act on; their symptoms and costs are counted apart.
+        "confirmed": sum(f.status == "confirmed" for f in findings if f.kind not in EFFECT_KINDS),
+        "possible": sum(f.status == "possible" for f in findings if f.kind not in EFFECT_KINDS),
         "svg": svgmap.build(results.risk_map, layers, map_edges),
         "map_edges": [
             (

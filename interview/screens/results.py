@@ -39,7 +39,7 @@ def exposure(results: Results, assessment: Assessment | None, kb: KnowledgeBase)
         return results.economics
     models = {pid: p.cost for pid, p in kb.patterns.items() if p.cost is not None}
     return economics.summarise(
-        results.findings, assessment.economics if assessment else None, models
+        results.every_finding(), assessment.economics if assessment else None, models
     )
 
 
@@ -99,13 +99,11 @@ def sort_findings(results: Results, by: str) -> list[Finding]:
     def kind(f: Finding) -> int:
         return KIND_ORDER.index(f.kind)
 
+    # The table lists the findings and their effects, each row with its kind.
+    every = results.every_finding()
     if by == "kind":
-        return sorted(
-            results.findings, key=lambda f: (kind(f), severity(f), f.status != "confirmed", f.id)
-        )
-    return sorted(
-        results.findings, key=lambda f: (severity(f), kind(f), f.status != "confirmed", f.id)
-    )
+        return sorted(every, key=lambda f: (kind(f), severity(f), f.status != "confirmed", f.id))
+    return sorted(every, key=lambda f: (severity(f), kind(f), f.status != "confirmed", f.id))
 
 
 class ResultsScreen(Screen[None]):

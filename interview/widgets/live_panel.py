@@ -29,8 +29,9 @@ MAX_QUESTIONS = 8
 
 
 def by_severity(results: Results, shown_only: bool = False) -> list:
-    """Findings, most severe first; `shown_only` leaves out the held-back ones (possible
-    findings resting on more than one unknown answer), as the reports' headlines do."""
+    """Findings (conflicts and gaps; their symptoms and costs are on the results screen),
+    most severe first; `shown_only` leaves out the held-back ones (possible findings resting
+    on more than one unknown answer), as the reports' headlines do."""
     findings = [f for f in results.findings if f.evidence.shown or not shown_only]
     return sorted(
         findings,
@@ -39,7 +40,8 @@ def by_severity(results: Results, shown_only: bool = False) -> list:
 
 
 def counts_line(results: Results) -> str:
-    """The counts the reports' summary gives: shown findings, and how many are held back."""
+    """The counts the reports' summary gives: shown findings (conflicts and gaps), and how
+    many are held back."""
     if not results.findings:
         return "none yet"
     shown = [f for f in results.findings if f.evidence.shown]
@@ -100,7 +102,7 @@ class LivePanel(Vertical):
             options.append(
                 Option(Text(f"… {len(findings) - MAX_FINDINGS} more in the results"), disabled=True)
             )
-        titles = {f.id: f.title for f in results.findings}
+        titles = {f.id: f.title for f in results.every_finding()}
         questions = [q for q in results.open_questions if not q.answered_unknown]
         if questions:
             options.append(

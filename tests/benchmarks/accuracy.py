@@ -290,7 +290,7 @@ def measure(root: Path = CORPUS, only: list[str] | None = None) -> dict[str, Any
             results = ax.assess(load_assessment(incident.assessment, kb))
             if results.engine_errors:
                 raise EngineError(f"{incident.slug}: " + "; ".join(results.engine_errors))
-            cases.append(score_case(incident, results.findings))
+            cases.append(score_case(incident, results.every_finding()))
     return {
         "incidents": incidents,
         "cases": cases,
