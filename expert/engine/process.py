@@ -159,11 +159,15 @@ class _Worker:
                 pass
         return detail
 
+    def running(self) -> None:
+        """Start the process unless it runs (one that died while idle is reaped first)."""
+        if self._proc is None or self._proc.poll() is not None:
+            self.close()  # release its pipes first
+            self.start()
+
     def send(self, line: str) -> bool:
         """Send one encoded request (a JSON line); False if the process is gone."""
-        if self._proc is None or self._proc.poll() is not None:
-            self.close()  # a process that died while idle: release its pipes first
-            self.start()
+        self.running()
         assert self._proc and self._proc.stdin
         try:
             self._proc.stdin.write(line)
@@ -173,12 +177,9 @@ class _Worker:
         return True
 
     def send_later(self, line: str) -> None:
-        """Start the process if need be and send `line` from a thread, so the caller goes
-        on at once: a request larger than a pipe's buffer (the rules are) would otherwise
-        wait for the new process to start and read it. written() says how it went."""
-        if self._proc is None or self._proc.poll() is not None:
-            self.close()
-            self.start()
+        """Send `line` to the running process from a thread, so the caller goes on at once:
+        a request larger than a pipe's buffer (the rules are) would otherwise wait for a
+        new process to start and read it. written() says how it went."""
         assert self._proc and self._proc.stdin
         stdin = self._proc.stdin
         self._write_failed = False
@@ -351,6 +352,8 @@ class EngineProcess:
         ]
         self._use_command(stale)
         line = json.dumps({"op": "load", "key": compiled.key, **compiled.payload()}) + "\n"
+        for w in stale:  # every process first: none is forked while a write thread runs
+            w.running()
         for w in stale:
             w.send_later(line)
             w.loading = compiled.key
