@@ -303,11 +303,15 @@ class Run:
         raise Stuck(f"typing {text!r} never reached the field:\n{self.screen()}")
 
     def field(self) -> str:
-        """The answer field's line: the one under "..., then Enter." (the other places a
-        word can appear, such as examples and notes, do not count)."""
+        """The answer field's line: the first line with the field's focus bar under
+        "..., then Enter." (the hint may wrap onto a second line, as "Type n/a if it does
+        not apply" does; examples and notes elsewhere do not count)."""
         lines = self.screen().splitlines()
         at = next((i for i, line in enumerate(lines) if "then Enter." in line), None)
-        return lines[at + 1] if at is not None and at + 1 < len(lines) else ""
+        if at is None:
+            return ""
+        below = lines[at + 1 : at + 4]
+        return next((line for line in below if "▌" in line), below[0] if below else "")
 
     def submit_text(self, text: str) -> None:
         """Type, Enter; if the card then says the field was empty (the typing vanished), type

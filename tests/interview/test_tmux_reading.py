@@ -96,3 +96,29 @@ def test_a_capture_caught_mid_repaint_is_not_read_as_the_highlight(tmp_path: Pat
     term.choose("Add a")
     assert term.chosen == ["Add another control loop"]
     assert term.keys == 1  # Enter alone: the highlight was already there
+
+
+class StillScreen(Run):
+    """One fixed picture: a duration card whose hint wraps onto a second line."""
+
+    def __init__(self, path: Path, picture: str) -> None:
+        super().__init__(path)
+        self.picture = picture
+
+    def screen(self) -> str:
+        return self.picture
+
+
+def test_the_answer_field_is_found_under_a_hint_that_wraps(tmp_path: Path) -> None:
+    # A field that may not apply says so in its hint, which then wraps: the line under
+    # "then Enter." is the hint's end, not the field, and the run waited on it for ever.
+    card = [
+        "        ▕ Type a duration (30s, about 5m, a few seconds, 10s-2m), then Enter. Type",
+        "        ▕ n/a if it does not apply.",
+        "        ▕ ▌ {}",
+        "        ▕  Next ⏎   Don't know ^d   Skip PgDn   Back Esc",
+    ]
+    empty = StillScreen(tmp_path / "a.yaml", "\n".join(card).format("e.g. 8m"))
+    assert empty.field().strip().endswith("▌ e.g. 8m")
+    full = StillScreen(tmp_path / "a.yaml", "\n".join(card).format("10s"))
+    assert full.field().strip().endswith("▌ 10s")
