@@ -20,12 +20,13 @@ from weakref import WeakKeyDictionary
 
 from expert.analysis.applicability import item_fact
 from expert.analysis.results import OpenQuestion
+from expert.assessment.fields import value_at
 from expert.assessment.model import Loop, Resource
 from expert.assessment.provenance import source_of
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import Question
 from expert.knowledge.templates import LoopTemplate
-from interview.questions import applies, field_value, source_words
+from interview.questions import applies, source_words
 from interview.relevance import can_change_finding
 from interview.session import Session
 
@@ -251,7 +252,7 @@ def template_answers(kb: KnowledgeBase, template: LoopTemplate) -> frozenset[str
         if q.answer is not None:
             if q.id in (loop.get("answers") or {}):
                 found.add(q.id)
-        elif field_value(loop, q.field or "") is not None:
+        elif value_at(loop, q.field or "") is not None:
             found.add(q.id)
     return frozenset(found)
 
@@ -264,7 +265,7 @@ def proposed_values(kb: KnowledgeBase, template: LoopTemplate) -> dict[str, Any]
         if q.answer is not None:
             out[qid] = (template.loop.get("answers") or {})[qid]
         else:
-            out[qid] = field_value(template.loop, q.field or "")
+            out[qid] = value_at(template.loop, q.field or "")
     return out
 
 

@@ -371,14 +371,6 @@ def duration_reading(text: str) -> str:
 # ---------------------------------------------------------------- relevance
 
 
-def field_value(obj: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if obj is None:
-            return None
-        obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
-    return obj
-
-
 def applies(
     q: Question,
     kb: KnowledgeBase,

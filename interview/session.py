@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expert.analysis.assess import check_answers
+from expert.assessment.fields import value_at
 from expert.assessment.model import (
     SCHEMA_VERSION,
     SLUG,
@@ -53,7 +54,7 @@ from expert.yamlio import (
     remove_stale_temporaries,
 )
 from interview import lock
-from interview.questions import NOT_APPLICABLE, field_value
+from interview.questions import NOT_APPLICABLE
 
 if TYPE_CHECKING:
     from expert import yamledit
@@ -164,14 +165,14 @@ class Session:
         if a is None:
             return None
         if q.about == "system":
-            return field_value(a.system, q.field or "")
+            return value_at(a.system, q.field or "")
         if q.about == "economics":
-            return field_value(a.economics, q.field or "") if a.economics else None
+            return value_at(a.economics, q.field or "") if a.economics else None
         if q.about == "resource":
             res = next((r for r in a.resource_list() if r.id == target), None)
             if res is not None and disputed_field(q) in (res.not_applicable or ()):
                 return NOT_APPLICABLE
-            return field_value(res, q.field or "") if res else None
+            return value_at(res, q.field or "") if res else None
         loop = self._loop(a, target)
         if loop is None:
             return None
@@ -179,7 +180,7 @@ class Session:
             return NOT_APPLICABLE
         if q.answer is not None:
             return loop.answers.get(q.id)
-        return field_value(loop, q.field or "")
+        return value_at(loop, q.field or "")
 
     def _loop(self, a: Assessment, loop_id: str) -> Loop | None:
         """a.loop(loop_id), by an index kept per assessment: the outline reads an answer

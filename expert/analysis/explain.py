@@ -27,7 +27,7 @@ from expert.analysis.plainwords import (
 )
 from expert.analysis.results import Because, Finding, Member, OpenQuestion, SourceRef
 from expert.assessment import durations
-from expert.assessment.fields import FACT_KINDS
+from expert.assessment.fields import FACT_KINDS, value_at
 from expert.assessment.fields import spec as field_spec
 from expert.assessment.model import UNKNOWN, Assessment
 from expert.assessment.provenance import source_of
@@ -396,7 +396,7 @@ class Explainer:
         raw = (
             self.loops[loop_id].answers.get(q.id)
             if q.answer
-            else _get_path(self.loops[loop_id], field)
+            else value_at(self.loops[loop_id], field)
         )
         if raw not in (None, UNKNOWN) and not (isinstance(raw, list) and UNKNOWN in raw):
             return  # known: nothing to settle
@@ -465,7 +465,7 @@ class Explainer:
         key = (qid, loop_id)
         oq = self.questions.get(key)
         if oq is None:
-            raw = _get_path(self.loops[loop_id], q.field) if q and q.field else None
+            raw = value_at(self.loops[loop_id], q.field) if q and q.field else None
             oq = self.questions[key] = OpenQuestion(
                 id=qid,
                 loop=loop_id,
@@ -554,7 +554,7 @@ class Explainer:
                 (k, i, name)
                 for k, i, name in _reads(kind, fact, term.field)
                 if (k, i) != (kind, str(fact.get(kind)))
-                and _get_path(self.loops.get(i) if k == "loop" else self._resources.get(i), name)
+                and value_at(self.loops.get(i) if k == "loop" else self._resources.get(i), name)
                 in (None, UNKNOWN, "")
             ]
             answers.update(behind or [(str(fact["id"]), term.field)])
@@ -939,14 +939,6 @@ def _reads(kind: str, fact: dict[str, Any], field: str) -> list[tuple[str, str, 
         for id_attr, _, name in (r.partition(".") for r in (spec.reads if spec else ()))
         if id_attr in fact
     ]
-
-
-def _get_path(obj: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None
-    return obj
 
 
 def _merge(a: Finding, b: Finding) -> Finding:

@@ -13,7 +13,7 @@ from typing import Any
 
 from expert.analysis.graph import Structure, membership, quotient_x100, tri_or
 from expert.assessment import durations
-from expert.assessment.fields import COUNT_UNKNOWN_HI, FACT_KINDS, FieldSpec
+from expert.assessment.fields import COUNT_UNKNOWN_HI, FACT_KINDS, FieldSpec, value_at
 from expert.assessment.model import UNKNOWN, Assessment, Loop, Resource
 from expert.assessment.vocabulary import Vocabulary
 from expert.engine.ids import make_unique
@@ -32,14 +32,6 @@ class FactBase:
     def add(self, fact: Fact, loops: list[str]) -> None:
         self.facts[fact["id"]] = fact
         self.loops_of[fact["id"]] = loops
-
-
-def _get(obj: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if obj is None:
-            return None
-        obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
-    return obj
 
 
 def encode_field(
@@ -164,7 +156,7 @@ def loop_values(loop: Loop, structure: Structure) -> dict[str, Any]:
         elif spec.name == "disputed":
             values[spec.name] = "yes" if loop.disputed else "no"
         else:
-            values[spec.name] = _get(loop, spec.name)
+            values[spec.name] = value_at(loop, spec.name)
     # Comparisons a pattern declares between this loop's own values (the outcome the fact
     # carries, for explanations: expert/knowledge/comparisons.py).
     own = [d for d in comparisons.derivations("loop") if not d.links]
@@ -231,8 +223,8 @@ def build(
                 "deadline_vs_checkpoint_duration": quotient_x100(
                     deadline, durations.interval_of(res.checkpoint_duration)
                 ),
-                "triggers": _get(loop, "triggers"),
-                "instances": _get(loop, "instances"),
+                "triggers": value_at(loop, "triggers"),
+                "instances": value_at(loop, "instances"),
                 "roles_here": structure.roles_here[rid],
                 "actuations_here": structure.actuations_here[rid],
             }

@@ -15,7 +15,7 @@ that the engine only ever compares plain strings and integers (see notes on dura
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from expert.assessment.durations import UNKNOWN_HI
 from expert.assessment.vocabulary import CYCLE_KINDS
@@ -476,6 +476,17 @@ def may_not_apply(kind: str, path: str) -> bool:
         return True
     found = next((f for f in FACT_KINDS[kind] if f.name == path), None)
     return found is not None and found.may_not_apply
+
+
+def value_at(obj: Any, dotted: str) -> Any:
+    """The value of a dotted field path (`retry.jitter`, `answers.scaler-metric`) on a loop,
+    resource or other model object, or on its dict form; None where any step is missing.
+    Every reader of an assessment field goes through here."""
+    for part in dotted.split("."):
+        if obj is None:
+            return None
+        obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
+    return obj
 
 
 def spec(kind: str, name: str) -> FieldSpec | None:

@@ -33,6 +33,7 @@ from pydantic import BaseModel
 
 from expert.assessment import durations, limits
 from expert.assessment.fields import spec as field_spec
+from expert.assessment.fields import value_at
 from expert.assessment.model import MAX_TEXT, UNKNOWN, Economics, Loop, Resource, shown
 from expert.errors import InputError, Problem
 from expert.yamlio import LineMap, dump_yaml
@@ -506,14 +507,6 @@ def disputable_fields(section: Section) -> set[str]:
     return out
 
 
-def _get_path(item: dict[str, Any], dotted: str) -> Any:
-    head, _, tail = dotted.partition(".")
-    value = item.get(head)
-    if tail:
-        return value.get(tail) if isinstance(value, dict) else None
-    return value
-
-
 def check_disputes(
     data: Any, source: str = "<assessment>", lines: LineMap | None = None
 ) -> list[Problem]:
@@ -607,7 +600,7 @@ def _check_item(section: Section, item: dict[str, Any], at: _Place) -> list[Prob
                 )
             )
             continue
-        value = _get_path(item, name)
+        value = value_at(item, name)
         if (section, name) in _UNION_FIELDS:
             named = {v for a in alts if isinstance(a["value"], list) for v in a["value"]}
             if not isinstance(value, list) or not named <= set(value):

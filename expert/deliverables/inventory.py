@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from expert.analysis import plainwords
-from expert.assessment.fields import LOOP_FIELDS, NOT_FACT_LABELS
+from expert.assessment.fields import LOOP_FIELDS, NOT_FACT_LABELS, value_at
 from expert.assessment.model import DOES_NOT_APPLY, UNKNOWN, Assessment, Loop
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ LABELS = {
 }
 LAYER_UNKNOWN = "unknown"
 # Each answer's attribute path, split once rather than once per loop.
-_PATHS = {field: field.split(".") for field in LABELS}
 # Fields the inventory shows in their own columns; the rest are details.
 _COLUMNS = frozenset((*CORE, "observes", "changes"))
 
@@ -125,15 +124,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _get(lp: Loop, dotted: str) -> Any:
-    obj: Any = lp
-    for part in _PATHS[dotted]:
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None
-    return obj
-
-
 def _relevant(lp: Loop, field: str) -> bool:
     """Optional details matter only for loops they apply to (retries for retrying loops)."""
     if field.startswith("retry."):
@@ -169,7 +159,7 @@ def loop_answers(lp: Loop, kb: KnowledgeBase) -> Iterator[tuple[str, str, Any, S
         if field in not_applicable:  # an answer: the respondent said it does not apply
             yield field, label, DOES_NOT_APPLY, "given"
             continue
-        value = _get(lp, field)
+        value = value_at(lp, field)
         if value is None and field not in CORE and not _relevant(lp, field):
             continue
         yield field, label, value, _state(value)
