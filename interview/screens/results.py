@@ -92,6 +92,21 @@ def cost_cell(line: CostLine | None, currency: str) -> str:
     return ""
 
 
+def effects_words(results: Results) -> str:
+    """What the table's other rows are, as the reports count them: "; they lead to 11
+    symptoms and 7 ghost costs" ("" without effects)."""
+    symptoms = sum(f.kind == "symptom" for f in results.effects if f.evidence.shown)
+    costs = sum(f.kind == "ghost-cost" for f in results.effects if f.evidence.shown)
+    if not symptoms and not costs:
+        return ""
+    parts = [
+        f"{n} {word}{'s' if n != 1 else ''}"
+        for n, word in ((symptoms, "symptom"), (costs, "ghost cost"))
+        if n
+    ]
+    return "; they lead to " + " and ".join(parts)
+
+
 def sort_findings(results: Results, by: str) -> list[Finding]:
     def severity(f: Finding) -> int:
         return -SEVERITY_ORDER.index(f.severity)
@@ -154,7 +169,9 @@ class ResultsScreen(Screen[None]):
             self._explain(None)
             return
         session = app.session  # type: ignore[attr-defined]
-        line = f"Findings: {counts_line(results)} · sorted by {self.sort_by}"
+        line = (
+            f"Findings: {counts_line(results)}{effects_words(results)} · sorted by {self.sort_by}"
+        )
         if error:
             line += f" · ✗ {error} (showing the last results)"
         assessed = app.results_for or session.assessment  # type: ignore[attr-defined]
