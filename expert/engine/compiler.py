@@ -180,7 +180,9 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
         if p.stage == 1:
             facts = {fm.fact for fm in p.match.values()}
             family = EDGES_FAMILY if "edge" in facts else ""
-            order = (family, tuple(sorted(facts)), p.id)
+            # Pair facts are the most numerous (one per pair of loops on a resource) and go
+            # to every ruleset that reads them: packing their readers first keeps them in one.
+            order = (family, "pair" not in facts, tuple(sorted(facts)), p.id)
             units.append(_Unit(1, order, p.id, _compile_match(p, kb, out)))
     for p in active:  # producers -> the symptoms and costs they feed
         for fed in p.feeds:

@@ -1,0 +1,19 @@
+"""Loop pairs are the most numerous facts, and every ruleset that reads them is sent all of
+them: the compiler packs the rules that read pairs into one ruleset while they fit."""
+
+from __future__ import annotations
+
+from expert.engine.compiler import compile_kb
+from expert.engine.safety import EngineLimits
+from expert.knowledge import knowledgebase as knowledge
+
+
+def test_one_stage1_ruleset_reads_loop_pairs() -> None:
+    compiled = compile_kb(knowledge.load([]))
+    readers = [name for name in compiled.by_stage[0] if "pair" in compiled.kinds[name]]
+    assert len(readers) == 1, readers
+    # Every ruleset still within the engine's limits.
+    for name, ruleset in compiled.rulesets.items():
+        limits = EngineLimits("ruleset")
+        limits.add(ruleset)
+        assert limits.violations() == [], name
