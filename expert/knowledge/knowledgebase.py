@@ -77,6 +77,11 @@ class KnowledgeBase:
     origins: dict[str, Origin] = field(default_factory=dict)
     packs: list[str] = field(default_factory=list)
     changes: list[PatternChange] = field(default_factory=list)  # in load order
+    # question_for_field's lookup, with the questions it was built from: it is asked
+    # thousands of times a run, and the questions rarely change after loading.
+    _asking: tuple[tuple[Question, ...], dict[str, Question]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def version(self) -> str:
@@ -119,10 +124,17 @@ class KnowledgeBase:
         return out
 
     def question_for_field(self, fieldname: str) -> Question | None:
-        for q in sorted(self.questions.values(), key=lambda q: (q.priority, q.id)):
-            if q.about == "loop" and (q.field == fieldname or f"answers.{q.id}" == fieldname):
-                return q
-        return None
+        """The first loop question, by (priority, id), that asks for fieldname."""
+        questions = tuple(self.questions.values())
+        if self._asking is None or self._asking[0] != questions:  # none yet, or edited since
+            asking: dict[str, Question] = {}
+            for q in sorted(questions, key=lambda q: (q.priority, q.id)):
+                if q.about == "loop":
+                    for name in (q.field, f"answers.{q.id}"):
+                        if name is not None:
+                            asking.setdefault(name, q)
+            self._asking = (questions, asking)
+        return self._asking[1].get(fieldname)
 
 
 def _validate(model: type[BaseModel], data: Any, source: str, lines: LineMap | None) -> Any:
