@@ -69,6 +69,13 @@ _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 # libyaml's parser is ~10x faster; aliases are then caught by node identity in _convert.
 _FastLoader = getattr(yaml, "CSafeLoader", None) or _NoAliasLoader
+# A plain string scalar is read as its text (tens of thousands per large assessment), so
+# long as both loaders construct strings the stock way.
+_STR_TAG = "tag:yaml.org,2002:str"
+assert all(
+    loader.yaml_constructors.get(_STR_TAG) is yaml.constructor.SafeConstructor.construct_yaml_str
+    for loader in (_FastLoader, _NoAliasLoader)
+)
 
 
 def _convert(
@@ -109,6 +116,8 @@ def _convert(
             )
         )
     lines.add(loc, node.start_mark.line + 1)
+    if node.__class__ is yaml.ScalarNode and node.tag == _STR_TAG:
+        return node.value  # what the loader's own str constructor returns, for most scalars
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
