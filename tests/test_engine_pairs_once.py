@@ -12,6 +12,12 @@ def test_one_stage1_ruleset_reads_loop_pairs() -> None:
     compiled = compile_kb(knowledge.load([]))
     readers = [name for name in compiled.by_stage[0] if "pair" in compiled.kinds[name]]
     assert len(readers) == 1, readers
+    # ... and only they: the other rules go to a ruleset the other process can take.
+    meta = compiled.meta
+    pair_rules = compiled.rulesets[readers[0]]
+    assert all("pair" in str(rule["all"]) for rule in pair_rules.values()), [
+        meta[name].pattern for name, rule in pair_rules.items() if "pair" not in str(rule["all"])
+    ]
     # Every ruleset still within the engine's limits.
     for name, ruleset in compiled.rulesets.items():
         limits = EngineLimits("ruleset")

@@ -183,7 +183,8 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
             # Pair facts are the most numerous (one per pair of loops on a resource) and go
             # to every ruleset that reads them: packing their readers first keeps them in one.
             order = (family, "pair" not in facts, tuple(sorted(facts)), p.id)
-            units.append(_Unit(1, order, p.id, _compile_match(p, kb, out)))
+            rules = _compile_match(p, kb, out)
+            units.append(_Unit(1, order, p.id, rules, reads_pairs="pair" in facts))
     for p in active:  # producers -> the symptoms and costs they feed
         for fed in p.feeds:
             if fed in ids:
@@ -361,6 +362,7 @@ class _Unit:
     order: tuple[Any, ...]  # family first; then what keeps like facts in one ruleset
     pattern: str  # named when the rules cannot fit any ruleset
     rules: dict[str, Any]
+    reads_pairs: bool = False
 
     @property
     def family(self) -> str:
@@ -370,8 +372,9 @@ class _Unit:
 def _split(units: list[_Unit], out: Compiled) -> list[tuple[str, str]]:
     """Pack each stage's rules into as few rulesets as the engine's limits allow.
 
-    Greedy in a fixed order (family, fact kinds, pattern id), so one knowledge base always
-    gives the same split. A unit goes whole into the current ruleset when the result is
+    Greedy in a fixed order (family, loop-pair readers first, fact kinds, pattern id), so
+    one knowledge base always gives the same split; the pair readers share no ruleset with
+    other rules. A unit goes whole into the current ruleset when the result is
     within the limits, else it starts the next ruleset; a unit too large even for a ruleset
     of its own is spread rule by rule. Every limit only grows as rules are added, so a
     ruleset that passed stays within the limits. Returns (pattern, why) for a single rule
@@ -387,7 +390,11 @@ def _split(units: list[_Unit], out: Compiled) -> list[tuple[str, str]]:
                 key=lambda u: u.order,
             )
             packer = _Packer()
-            for unit in mine:
+            for n, unit in enumerate(mine):
+                # The pair readers' ruleset takes nothing else: its pairs make it the largest
+                # by far, and the other rules then balance the other process's share.
+                if n and unit.reads_pairs != mine[n - 1].reads_pairs:
+                    packer.close()
                 if packer.fits(unit.rules):
                     continue
                 packer.close()
