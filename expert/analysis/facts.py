@@ -7,8 +7,10 @@ loops and answers behind it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 from expert.analysis.graph import Structure, membership, quotient_x100, tri_or
@@ -38,23 +40,59 @@ def encode_field(
     spec: FieldSpec, value: Any, vocab: Vocabulary, out: Fact, choices: list[str] | None = None
 ) -> None:
     """Write the engine attributes of one field value into `out`."""
+    _encoder(spec, vocab, choices)(value, out)
+
+
+def _encoder(
+    spec: FieldSpec, vocab: Vocabulary, choices: list[str] | None = None
+) -> Callable[[Any, Fact], None]:
+    """encode_field for one field, with its type's branch and names chosen once (a build
+    encodes about 190,000 field values at 1,000 loops)."""
+    attr = spec.attr
     if spec.type == "ident":
-        out[spec.attr] = str(value)
-    elif spec.type == "known":
-        known = value not in (None, UNKNOWN, "") and not (isinstance(value, list) and not value)
-        out[spec.attr] = "known" if known else "unknown"
-    elif spec.type in ("category", "yesno"):
-        out[spec.attr] = str(value) if value not in (None, "") else "unknown"
-    elif spec.type == "set":
+
+        def ident(value: Any, out: Fact) -> None:
+            out[attr] = str(value)
+
+        return ident
+    if spec.type == "known":
+
+        def known(value: Any, out: Fact) -> None:
+            is_known = value not in (None, UNKNOWN, "") and not (
+                isinstance(value, list) and not value
+            )
+            out[attr] = "known" if is_known else "unknown"
+
+        return known
+    if spec.type in ("category", "yesno"):
+
+        def category(value: Any, out: Fact) -> None:
+            out[attr] = str(value) if value not in (None, "") else "unknown"
+
+        return category
+    if spec.type == "set":
         universe = choices or vocab.terms(spec.table)
-        # Derived sets (emits, reacts, common) arrive already three-valued.
-        tri = value if isinstance(value, dict) else membership(value, universe)
-        for term, attr in _set_attrs(spec.attr, tuple(universe)):
-            out[attr] = tri.get(term, "no")
-    elif spec.type == "interval":
-        lo, hi = interval_of(spec, value)
-        out[f"{spec.attr}_lo"] = lo
-        out[f"{spec.attr}_hi"] = hi
+        term_attrs = [term_attr for _term, term_attr in _set_attrs(attr, tuple(universe))]
+        no = repeat("no")
+
+        def members(value: Any, out: Fact) -> None:
+            # Derived sets (emits, reacts, common) arrive already three-valued.
+            tri = value if isinstance(value, dict) else membership(value, universe)
+            out.update(zip(term_attrs, map(tri.get, universe, no), strict=True))
+
+        return members
+    if spec.type == "interval":
+        lo_attr, hi_attr = f"{attr}_lo", f"{attr}_hi"
+
+        def interval(value: Any, out: Fact) -> None:
+            out[lo_attr], out[hi_attr] = interval_of(spec, value)
+
+        return interval
+
+    def nothing(value: Any, out: Fact) -> None:
+        return None
+
+    return nothing
 
 
 @lru_cache(maxsize=1024)
@@ -84,6 +122,7 @@ class _Terms(dict[str, list[str]]):
     def __init__(self, vocab: Vocabulary) -> None:
         super().__init__()
         self.vocab = vocab
+        self._encoders: dict[str, list[tuple[str, Callable[[Any, Fact], None]]]] = {}
 
     def of(self, spec: FieldSpec) -> list[str] | None:
         if spec.type != "set":
@@ -92,12 +131,20 @@ class _Terms(dict[str, list[str]]):
             self[spec.table] = self.vocab.terms(spec.table)
         return self[spec.table]
 
+    def encoders(self, kind: str) -> list[tuple[str, Callable[[Any, Fact], None]]]:
+        """(field name, its encoder) for every registry field of `kind`, made once a build."""
+        if kind not in self._encoders:
+            self._encoders[kind] = [
+                (spec.name, _encoder(spec, self.vocab, self.of(spec))) for spec in FACT_KINDS[kind]
+            ]
+        return self._encoders[kind]
+
 
 def _encoded(kind: str, fid: str, values: dict[str, Any], terms: _Terms, scope: str) -> Fact:
     """A derived fact of `kind`: every registry field of the kind encoded from `values`."""
     fact: Fact = {"id": fid, "kind": kind, "scope": scope}
-    for spec in FACT_KINDS[kind]:
-        encode_field(spec, values[spec.name], terms.vocab, fact, terms.of(spec))
+    for name, encode in terms.encoders(kind):
+        encode(values[name], fact)
     return fact
 
 
@@ -184,14 +231,17 @@ def build(
     answer_fields = answer_fields or {}
     raw: list[tuple[Fact, list[str]]] = []
     terms = _Terms(vocab)
+    answers = [
+        (qid, _encoder(spec, vocab, choices)) for qid, (spec, choices) in answer_fields.items()
+    ]
 
     for loop in assessment.loops:
         fact: Fact = {"id": f"loop:{loop.id}", "kind": "loop", "scope": scope}
         values = loop_values(loop, structure)
-        for spec in FACT_KINDS["loop"]:
-            encode_field(spec, values[spec.name], vocab, fact, terms.of(spec))
-        for qid, (spec, choices) in answer_fields.items():
-            encode_field(spec, loop.answers.get(qid), vocab, fact, choices)
+        for name, encode in terms.encoders("loop"):
+            encode(values[name], fact)
+        for qid, encode in answers:
+            encode(loop.answers.get(qid), fact)
         raw.append((fact, [loop.id]))
 
     resources: list[Resource] = assessment.resource_list()
