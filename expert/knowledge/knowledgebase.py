@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from expert import collector
 from expert.assessment.fields import FieldSpec, answer_field
 from expert.assessment.model import pydantic_problems
 from expert.assessment.vocabulary import Vocabulary
@@ -297,6 +298,13 @@ def _merge_vocabulary(
 
 def load(extra_dirs: list[Path] | None = None) -> KnowledgeBase:
     """Load the built-in knowledge base plus packs, validating every file."""
+    # Two hundred files parsed and validated: no cyclic collection meanwhile (see
+    # expert/collector.py).
+    with collector.paused():
+        return _load(extra_dirs)
+
+
+def _load(extra_dirs: list[Path] | None) -> KnowledgeBase:
     dirs = [builtin_dir(), *[Path(d) for d in extra_dirs or []]]
     vocab_data: dict[str, Any] | None = None
     defined_by: dict[tuple[str, str], str] = {}
