@@ -32,6 +32,7 @@ _ENTRY = os.path.basename(sys.argv[0]) == "coherence" or sys.argv[0].endswith(
 if _ENTRY and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
     _signal.signal(_signal.SIGINT, _interrupted_at_once)
 
+import gc  # noqa: E402
 import io  # noqa: E402
 import signal  # noqa: E402
 from importlib import resources  # noqa: E402
@@ -169,6 +170,12 @@ class _Group(click.Group):
             code = _native_failure(exc)
         finally:
             _interrupts_raise(False)
+        if _ENTRY:
+            # The process ends here. Most of what a command made is held in reference
+            # cycles (the influence graph, the assessment), which the collector would walk
+            # and free object by object on the way out: 0.3 s at 1,000 loops. Frozen, they
+            # are left to the kernel; exit handlers and stream flushing still run.
+            gc.freeze()
         sys.exit(code)
 
     def invoke(self, ctx: click.Context) -> Any:
