@@ -343,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(args.one, args.seed, not args.no_cli)))
         return 0
     chosen = args.sizes if args.sizes else QUICK_SIZES if args.quick else FULL_SIZES
+    # With PYTHONDONTWRITEBYTECODE set, each size's process and the CLI compiled every module
+    # from source (0.3-0.5 s of the CLI's time, which an installed copy never pays); keep
+    # their bytecode where the test suite keeps its own.
+    from tests.conftest import _keep_bytecode
+
+    _keep_bytecode()
     rows: list[dict[str, Any]] = []
     failed: list[str] = []
     for n in chosen:
