@@ -212,7 +212,13 @@ def test_reports_show_the_held_back_findings_apart(ax: Assessor) -> None:
     assert r.held_back
     md = render("markdown", r, a)
     summary = md.split("## Appendix A")[0]
-    assert f"{r.held_back} more possible finding" in summary
+    findings, effects = r.held_back_counts()
+    assert findings + effects == r.held_back
+    # Findings and their effects are counted apart here too.
+    said = f"{findings} more possible finding" if findings else f"{effects} more symptom"
+    assert said in summary
+    if findings and effects:
+        assert f"and {effects} symptom" in summary
     to_check = md.split("## Appendix C: To check")[1]
     held = [f for f in r.every_finding() if not f.evidence.shown]
     for f in held:
@@ -249,3 +255,15 @@ def test_the_seed_patterns_still_fire_on_the_examples(ax: Assessor) -> None:
         "latency-vs-throughput",
     }
     assert seed <= fired
+
+
+def test_held_back_counts_findings_and_effects_apart() -> None:
+    from expert.analysis.plainwords import held_back_subject
+
+    assert held_back_subject(1, 0) == ("1 more possible finding", False)
+    assert held_back_subject(2, 1) == ("2 more possible findings and 1 symptom or cost", True)
+    assert held_back_subject(0, 2) == ("2 more symptoms or costs", True)
+    assert held_back_subject(2, 2, more=False) == (
+        "2 possible findings and 2 symptoms or costs",
+        True,
+    )

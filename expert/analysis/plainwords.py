@@ -139,3 +139,20 @@ def fact_says(kb: KnowledgeBase, spec: FieldSpec, value: str, names: dict[str, s
 def because_words(kb: KnowledgeBase, field: str, value: str) -> str:
     """One answer a finding rests on, as a reader takes it: "its question: its value"."""
     return f"{because_field(kb, field)}: {value_words(kb, value)}"
+
+
+def held_back_subject(findings: int, effects: int, more: bool = True) -> tuple[str, bool]:
+    """What waits under "To check", as a sentence's subject, and whether it is plural:
+    ("2 more possible findings and 1 symptom or cost", True). Findings and their effects
+    are counted apart, as everywhere else."""
+    parts = []
+    if findings:
+        parts.append(f"{findings} {'more ' if more else ''}possible finding{_s(findings)}")
+    if effects:
+        lead = "" if findings or not more else "more "
+        parts.append(f"{effects} {lead}symptom{_s(effects)} or cost{_s(effects)}")
+    return " and ".join(parts), findings + effects != 1
+
+
+def _s(n: int) -> str:
+    return "s" if n != 1 else ""

@@ -368,6 +368,12 @@ class Results(BaseModel):
             out[f.kind] = out.get(f.kind, 0) + 1
         return out
 
+    def held_back_counts(self) -> tuple[int, int]:
+        """Findings and effects held back under "To check", counted apart."""
+        held = [f for f in self.every_finding() if not f.evidence.shown]
+        effects = sum(f.kind in EFFECT_KINDS for f in held)
+        return len(held) - effects, effects
+
     def by_id(self) -> dict[str, Finding]:
         return {f.id: f for f in self.every_finding()}
 

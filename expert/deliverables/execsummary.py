@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from expert.analysis.plainwords import held_back_subject
 from expert.deliverables import economics as econ
 from expert.deliverables.economics import STATEMENT, EconomicSummary, Range, money
 from expert.knowledge.imperative import instruction
@@ -393,7 +394,9 @@ def build(
     # with their decisions, not among the risks still open.
     set_aside = sum(bool(f.decision and f.decision.sets_aside) for f in findings)
     findings = [f for f in findings if not (f.decision and f.decision.sets_aside)]
-    held_back = sum(not f.evidence.shown for f in findings)
+    held = [f for f in findings if not f.evidence.shown]
+    held_back = len(held)
+    held_effects = sum(bool(f.derived_from) for f in held)
     findings = [f for f in findings if f.evidence.shown]  # headlines show the strong ones
     by_id = {f.id: f for f in findings}
     conflicts = [f for f in findings if f.kind == "incoherence"]
@@ -424,10 +427,10 @@ def build(
             "cannot be reconstructed afterwards."
         )
     if held_back:
+        subject, plural = held_back_subject(held_back - held_effects, held_effects)
         verdict += (
-            f" {held_back} more possible finding{'s' if held_back != 1 else ''} "
-            f"{'rest' if held_back != 1 else 'rests'} on several unknown answers and "
-            f"{'are' if held_back != 1 else 'is'} held back in the list to check."
+            f" {subject} {'rest' if plural else 'rests'} on several unknown answers and "
+            f"{'are' if plural else 'is'} held back in the list to check."
         )
     if set_aside:
         verdict += (

@@ -22,6 +22,7 @@ import jinja2
 import markupsafe
 
 from expert import collector
+from expert.analysis.plainwords import held_back_subject
 from expert.analysis.results import EFFECT_KINDS, Because, Finding, Results
 from expert.assessment.model import Assessment
 from expert.deliverables import complete as deliverables
@@ -359,6 +360,9 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         "money": lambda v: money(v, cur),
         "changes": results.changed_patterns(),
         "held_back": results.held_back,
+        # "2 more possible findings and 1 symptom or cost", and whether a verb takes "are".
+        "held_more": held_back_subject(*results.held_back_counts()),
+        "held_all": held_back_subject(*results.held_back_counts(), more=False),
         "to_check": to_check,
     }
 
