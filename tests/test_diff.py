@@ -94,6 +94,7 @@ def test_reordering_loops_and_resources_keeps_every_finding_id(
     d = diff.diff_runs(base, other, builtin_kb())
     assert d.empty(), diff.to_text(d)
     assert d.findings_unchanged == len(base.results.every_finding())
+    assert f"{d.findings_unchanged} unchanged findings and effects" in diff.to_text(d)
 
 
 def test_renaming_a_loop_changes_the_loop_but_no_finding(

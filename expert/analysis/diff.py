@@ -141,6 +141,7 @@ class Diff(BaseModel):
         description="what loops are compared on: the answers in both assessment files, the "
         "inventory of a results file, or only the risk map's summary of each loop"
     )
+    # Findings and their effects (symptoms, ghost costs) alike: either may come or go.
     findings_new: list[FindingRef] = Field(default_factory=list)
     findings_resolved: list[FindingRef] = Field(default_factory=list)
     findings_changed: list[FindingChange] = Field(default_factory=list)
@@ -589,7 +590,8 @@ def _exposure_lines(e: ExposureDelta) -> list[str]:
 def _counts(diff: Diff) -> str:
     return (
         f"{len(diff.findings_new)} new, {len(diff.findings_resolved)} resolved, "
-        f"{len(diff.findings_changed)} changed, {diff.findings_unchanged} unchanged findings; "
+        f"{len(diff.findings_changed)} changed, {diff.findings_unchanged} unchanged findings "
+        "and effects; "
         f"{len(diff.loops_added)} loops added, {len(diff.loops_removed)} removed, "
         f"{len(diff.loops_changed)} changed"
     )
