@@ -280,7 +280,8 @@ def example(name: str | None, target: str | None, list_: bool, force: bool) -> N
 @click.option(
     "--fail-on",
     type=click.Choice([*SEVERITIES, *(f"new-{s}" for s in SEVERITIES)]),
-    help="Exit 1 if a confirmed finding has at least this severity (for CI); new-LEVEL: "
+    help="Exit 1 if a confirmed finding, or a symptom or cost it leads to, has at least this "
+    "severity (for CI); new-LEVEL: "
     "only findings new since --baseline (or newly confirmed or raised to LEVEL).",
 )
 @click.option(
