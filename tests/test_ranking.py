@@ -267,3 +267,11 @@ def test_held_back_counts_findings_and_effects_apart() -> None:
         "2 possible findings and 2 symptoms or costs",
         True,
     )
+
+
+def test_effects_are_counted_in_words() -> None:
+    from expert.analysis.plainwords import effects_words
+
+    assert effects_words(8, 2) == "8 symptoms and 2 ghost costs"
+    assert effects_words(1, 0) == "1 symptom"
+    assert effects_words(0, 0) == ""

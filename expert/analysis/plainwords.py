@@ -154,5 +154,14 @@ def held_back_subject(findings: int, effects: int, more: bool = True) -> tuple[s
     return " and ".join(parts), findings + effects != 1
 
 
+def effects_words(symptoms: int, costs: int) -> str:
+    """The effects findings lead to, counted as the reports count them: "8 symptoms and 2
+    ghost costs" ("" when there are none)."""
+    parts = [
+        f"{n} {word}{_s(n)}" for n, word in ((symptoms, "symptom"), (costs, "ghost cost")) if n
+    ]
+    return " and ".join(parts)
+
+
 def _s(n: int) -> str:
     return "s" if n != 1 else ""

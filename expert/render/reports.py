@@ -307,6 +307,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         for kind, heading in APPENDIX_GROUPS
     ]
     derived = _FindingViews([f for f in findings if f.kind in EFFECT_KINDS], names, titles)
+    held_counts = results.held_back_counts()
     layers = [(g.layer, g.label) for g in results.inventory.layers]
     map_edges = svgmap.aggregate(results.risk_map)  # the table, the picture and the diagram
     econ = results.economics
@@ -361,8 +362,8 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         "changes": results.changed_patterns(),
         "held_back": results.held_back,
         # "2 more possible findings and 1 symptom or cost", and whether a verb takes "are".
-        "held_more": held_back_subject(*results.held_back_counts()),
-        "held_all": held_back_subject(*results.held_back_counts(), more=False),
+        "held_more": held_back_subject(*held_counts),
+        "held_all": held_back_subject(*held_counts, more=False),
         "to_check": to_check,
     }
 

@@ -18,6 +18,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from expert.analysis.plainwords import effects_words
 from expert.analysis.results import Finding, Results
 from expert.assessment.model import Assessment, Decision
 from expert.deliverables import economics
@@ -92,21 +93,6 @@ def cost_cell(line: CostLine | None, currency: str) -> str:
     return ""
 
 
-def effects_words(results: Results) -> str:
-    """What the table's other rows are, as the reports count them: "; they lead to 11
-    symptoms and 7 ghost costs" ("" without effects)."""
-    symptoms = sum(f.kind == "symptom" for f in results.effects if f.evidence.shown)
-    costs = sum(f.kind == "ghost-cost" for f in results.effects if f.evidence.shown)
-    if not symptoms and not costs:
-        return ""
-    parts = [
-        f"{n} {word}{'s' if n != 1 else ''}"
-        for n, word in ((symptoms, "symptom"), (costs, "ghost cost"))
-        if n
-    ]
-    return "; they lead to " + " and ".join(parts)
-
-
 def sort_findings(results: Results, by: str) -> list[Finding]:
     def severity(f: Finding) -> int:
         return -SEVERITY_ORDER.index(f.severity)
@@ -169,9 +155,12 @@ class ResultsScreen(Screen[None]):
             self._explain(None)
             return
         session = app.session  # type: ignore[attr-defined]
-        line = (
-            f"Findings: {counts_line(results)}{effects_words(results)} · sorted by {self.sort_by}"
-        )
+        counts = results.counts()
+        # The table lists effects too: say what those rows are.
+        effects = effects_words(counts.get("symptom", 0), counts.get("ghost-cost", 0))
+        line = f"Findings: {counts_line(results)}"
+        line += f"; they lead to {effects}" if effects else ""
+        line += f" · sorted by {self.sort_by}"
         if error:
             line += f" · ✗ {error} (showing the last results)"
         assessed = app.results_for or session.assessment  # type: ignore[attr-defined]
