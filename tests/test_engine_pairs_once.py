@@ -11,7 +11,11 @@ from expert.knowledge import knowledgebase as knowledge
 def test_one_stage1_ruleset_reads_loop_pairs() -> None:
     compiled = compile_kb(knowledge.load([]))
     readers = [name for name in compiled.by_stage[0] if "pair" in compiled.kinds[name]]
-    assert len(readers) == 1, readers
+    # Growing past one ruleset is slower, not wrong: if new pair patterns do it, check the
+    # 1,000-loop benchmark's engine column and accept the second ruleset here.
+    assert len(readers) == 1, (
+        f"the loop-pair rules now span {readers}: each is sent every pair fact (see above)"
+    )
     # ... and only they: the other rules go to a ruleset the other process can take.
     meta = compiled.meta
     pair_rules = compiled.rulesets[readers[0]]
