@@ -177,18 +177,21 @@ class Run:
 # ---------------------------------------------------------------- loading
 
 
+def _is_effect(finding: Any) -> bool:
+    return isinstance(finding, dict) and finding.get("kind") in EFFECT_KINDS
+
+
 def results_from_json(data: Any, source: str) -> Results:
     """A results file as written by `assess --format json`; InputError if it is not one."""
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version == 1 and isinstance(data.get("findings"), list):
         # Version 1 listed symptoms and ghost costs among the findings: move them to effects.
         every = data["findings"]
-        is_effect = [isinstance(f, dict) and f.get("kind") in EFFECT_KINDS for f in every]
         data = {
             **data,
             "schema_version": RESULTS_SCHEMA_VERSION,
-            "findings": [f for f, e in zip(every, is_effect, strict=True) if not e],
-            "effects": [f for f, e in zip(every, is_effect, strict=True) if e],
+            "findings": [f for f in every if not _is_effect(f)],
+            "effects": [f for f in every if _is_effect(f)],
         }
         version = RESULTS_SCHEMA_VERSION
     if type(version) is int and version != RESULTS_SCHEMA_VERSION:
