@@ -346,9 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     # With PYTHONDONTWRITEBYTECODE set, each size's process and the CLI compiled every module
     # from source (0.3-0.5 s of the CLI's time, which an installed copy never pays); keep
     # their bytecode where the test suite keeps its own.
-    from tests.conftest import _keep_bytecode
+    from tests.bytecode import keep_bytecode
 
-    _keep_bytecode()
+    keep_bytecode()
     rows: list[dict[str, Any]] = []
     failed: list[str] = []
     for n in chosen:
