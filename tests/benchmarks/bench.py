@@ -325,6 +325,20 @@ def sizes(text: str) -> list[int]:
     return [positive(part.strip()) for part in text.split(",")]
 
 
+def machine_seconds() -> float:
+    """Seconds this machine takes for a fixed pure-Python loop (best of three), printed
+    beside the table: shared hardware of one kind runs at different speeds on different
+    days, so figures from two runs compare only through this yardstick."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the assessment pipeline.")
     parser.add_argument("--quick", action="store_true", help="sizes 10 and 100 only (CI)")
@@ -375,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(f"# {n} loops done", file=sys.stderr, flush=True)
     print(f"# control-coherence benchmark, seed {args.seed}, python {sys.version.split()[0]}")
+    yardstick = machine_seconds()
+    print(f"# machine: a 2-million-step pure-Python loop takes {yardstick:.3f} s (best of 3)")
     print(table(rows))
     if args.cpu:
         print("\n# CPU seconds: this process per stage, and the engine processes (first run)")
