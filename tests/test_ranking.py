@@ -275,3 +275,13 @@ def test_effects_are_counted_in_words() -> None:
     assert effects_words(8, 2) == "8 symptoms and 2 ghost costs"
     assert effects_words(1, 0) == "1 symptom"
     assert effects_words(0, 0) == ""
+
+
+def test_names_are_listed_as_a_reader_lists_them() -> None:
+    """Top risks list each finding's loops: "A, B and C", never "A and B and C"."""
+    from expert.analysis.plainwords import series
+
+    assert series([]) == ""
+    assert series(["Gateway timeout"]) == "Gateway timeout"
+    assert series(["A", "B"]) == "A and B"
+    assert series(["A", "B", "C", "D"]) == "A, B, C and D"

@@ -163,5 +163,12 @@ def effects_words(symptoms: int, costs: int) -> str:
     return " and ".join(parts)
 
 
+def series(items: list[str]) -> str:
+    """Names as a reader lists them: "A", "A and B", "A, B and C"."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _s(n: int) -> str:
     return "s" if n != 1 else ""

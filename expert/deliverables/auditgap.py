@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from expert.analysis.plainwords import series
 from expert.assessment.model import UNKNOWN, Assessment, Loop
 from expert.deliverables.economics import Cited, EconomicSummary
 from expert.deliverables.inventory import CORE, LABELS, loop_answers
@@ -160,12 +161,6 @@ def _about(findings: list[Finding], loops: set[str], field: str) -> list[Finding
     ]
 
 
-def _names(names: list[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
 # A question put to a team names a few loops and counts the rest: on a large platform a
 # loop can be in conflict with hundreds of others, and a question listing them all is
 # unreadable (and made the audit section grow with the square of the loop count).
@@ -174,7 +169,7 @@ MAX_NAMED = 6
 
 def _some(items: list[str], sep: str, rest: str) -> str:
     if len(items) <= MAX_NAMED:
-        return _names(items) if sep == ", " else sep.join(items)
+        return series(items) if sep == ", " else sep.join(items)
     return sep.join(items[: MAX_NAMED - 1]) + f"{sep}and {len(items) - MAX_NAMED + 1} {rest}"
 
 
@@ -313,7 +308,7 @@ def _exposure(
                 area="Compliance: policy enforcement without a reason on record",
                 severity=_worst([f.severity for f in related]) if related else "high",
                 text=(
-                    f"{_names([_name(lp) for lp in safety])} enforce"
+                    f"{series([_name(lp) for lp in safety])} enforce"
                     f"{'s' if len(safety) == 1 else ''} limits, timeouts or gates without "
                     "recording why. Asked why a request was refused, a job stopped or a tenant "
                     "throttled, the record cannot answer, and compliance with record-keeping "
@@ -332,7 +327,7 @@ def _exposure(
                 area="Accountability: controls without an owner",
                 severity=_worst([f.severity for f in related]) if related else "medium",
                 text=(
-                    f"Nobody is accountable for {_names([_name(lp) for lp in ownerless])}: "
+                    f"Nobody is accountable for {series([_name(lp) for lp in ownerless])}: "
                     "its objective and settings stay as they were set, and incidents involving "
                     "it have no team to go to."
                 ),
@@ -376,7 +371,7 @@ def _exposure(
                 severity="low",
                 text=(
                     "Whether changing a neighbouring loop is safe cannot be judged while "
-                    f"nobody knows how fast {_names([_name(lp) for lp in blind])} react"
+                    f"nobody knows how fast {series([_name(lp) for lp in blind])} react"
                     f"{'s' if len(blind) == 1 else ''}."
                 ),
                 loops=[lp.id for lp in blind],

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from expert.analysis.plainwords import held_back_subject
+from expert.analysis.plainwords import held_back_subject, series
 from expert.deliverables import economics as econ
 from expert.deliverables.economics import STATEMENT, EconomicSummary, Range, money
 from expert.knowledge.imperative import instruction
@@ -291,7 +291,7 @@ def _action(
     else:
         summary += " " + why[:1].upper() + why[1:] + "."
     team = _owners_of(condition, cleared, names, owners)
-    summary += f" Owned by {_join(team)}." if team else " No owner is named in the assessment."
+    summary += f" Owned by {series(team)}." if team else " No owner is named in the assessment."
     return Action(
         text=text,
         condition=condition,
@@ -304,10 +304,6 @@ def _action(
         share=share,
         not_priced=why,
     )
-
-
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _pairs(f: Finding) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ import jinja2
 import markupsafe
 
 from expert import collector
-from expert.analysis.plainwords import held_back_subject
+from expert.analysis.plainwords import held_back_subject, series
 from expert.analysis.results import EFFECT_KINDS, Because, Finding, Results
 from expert.assessment.model import Assessment
 from expert.deliverables import complete as deliverables
@@ -143,6 +143,7 @@ def _env(html: bool) -> jinja2.Environment:
         exact=exact,
         percent=percent,
         times=times,
+        series=series,
     )
     return env
 
@@ -217,7 +218,7 @@ class _FindingViews:
                 would_clear_if=f.would_clear_if,
                 sources=[(src.title, _web_url(src.url)) for src in f.sources],
                 evidence=evidence_text(f),
-                members=[(" and ".join(names[lp] for lp in m.loops), m.status) for m in f.members],
+                members=[(series([names[lp] for lp in m.loops]), m.status) for m in f.members],
             )
 
 
