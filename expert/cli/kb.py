@@ -39,8 +39,15 @@ def kb(ctx: click.Context, kb_dirs: tuple[Path, ...]) -> None:
 
 @kb.command("list")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--summaries",
+    is_flag=True,
+    help="Also print each pattern's title and summary, and nothing of its conditions (what "
+    "someone judging an incident against the patterns may read without learning how they "
+    "match).",
+)
 @click.pass_context
-def list_(ctx: click.Context, fmt: str) -> None:
+def list_(ctx: click.Context, fmt: str, summaries: bool) -> None:
     """List every pattern with its kind, layers and example-case counts."""
     base = _kb(ctx)
     rows: list[dict[str, Any]] = []
@@ -59,6 +66,7 @@ def list_(ctx: click.Context, fmt: str) -> None:
                 "quiet_cases": quiet,
                 "pack": base.origins[pid].pack,
                 "disabled": base.disabled.get(pid),
+                **({"summary": p.summary} if summaries else {}),
             }
         )
     if fmt == "json":
@@ -70,6 +78,8 @@ def list_(ctx: click.Context, fmt: str) -> None:
             f"{r['id']:42} {r['kind']:13} {r['severity']:8} "
             f"{','.join(r['layers']) or '-':30} {r['firing_cases']}+/{r['quiet_cases']}-{off}"
         )
+        if summaries:
+            echo(f"    {r['title']}\n    {r['summary']}\n")
     echo(f"{len(rows)} patterns", err=True)
 
 
