@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from expert.analysis.assess import Assessor, load_assessment
 from expert.analysis.results import Results
@@ -56,12 +57,39 @@ def test_derived_findings_are_shown_exactly_when_a_cause_is(
     assert checked and held, "the corpus needs a derived finding with only held-back causes"
 
 
-def test_a_collapse_from_an_unsettled_self_removal_waits_with_it(
-    assessed: dict[str, Results],
-) -> None:
-    # facebook-2021-10-04: the BGP health withdrawal misses two answers, so the collapse it
-    # alone explains is held back under the same question.
-    r = assessed["tests/incidents/facebook-2021-10-04/platform.yaml"]
+# Every DNS location withdraws itself when unhealthy (Facebook, 4 October 2021), described
+# before anyone said whether its check goes through the backbone they all share.
+UNSETTLED_SELF_REMOVAL = {
+    "schema_version": 1,
+    "system": {"name": "edge DNS"},
+    "resources": [
+        {"id": "public-dns", "kind": "request_path", "calls": ["edge-dns"]},
+        {"id": "edge-dns", "kind": "service", "calls": ["backbone"]},
+        {"id": "backbone", "kind": "service"},
+    ],
+    "loops": [
+        {
+            "id": "bgp-health-withdraw",
+            "name": "DNS location withdraws its BGP advertisements when unhealthy",
+            "layer": "safety",
+            "triggers": ["health_check"],
+            "actuations": ["eject"],
+            "acts_on": ["edge-dns"],
+            "instances": "per_node",
+            "answers": {"check-fails-under-load": "no", "caps-removal": "unknown"},
+        }
+    ],
+}
+
+
+def test_a_collapse_from_an_unsettled_self_removal_waits_with_it(tmp_path: Path) -> None:
+    # The withdrawal misses two answers (does the check go through a shared dependency, is
+    # removal capped), so the collapse it alone explains is held back under the same question.
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(UNSETTLED_SELF_REMOVAL))
+    kb = knowledge.load()
+    with Assessor(kb) as ax:
+        r = ax.assess(load_assessment(path, kb))
     by_id = r.by_id()
     collapse = by_id["capacity-collapse-under-load"]
     assert not collapse.evidence.shown and collapse.status == "possible"
