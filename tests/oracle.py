@@ -28,7 +28,9 @@ force from the facts:
 - a finding of a pattern another one `subsumes` is no finding when that other pattern's
   finding has exactly the same matches (loops and resources) and is confirmed, or rests on no
   more unknown answers (distinct fact and field) than it;
-- a symptom or cost that `needs_confirmed_cause` follows only from confirmed causes.
+- a symptom or cost that `needs_confirmed_cause` follows only from confirmed causes;
+- a symptom or cost a pattern feeds only `when` some terms hold (`feeds_when`) follows from
+  that pattern's finding only when one of its matches passes every one of those terms.
 """
 
 from __future__ import annotations
@@ -181,8 +183,27 @@ def _group(p: Pattern, bound: dict[str, Fact], loops: list[str]) -> tuple[str, .
     return ("one", *loops)
 
 
+def _passes(
+    p: Pattern,
+    when: dict[str, list[Term]],
+    bound: dict[str, Fact],
+    kb: KnowledgeBase,
+    fields: AnswerFields,
+) -> bool:
+    """Every term of a conditional feed is "yes" on the bound facts."""
+    attr_of = _attr_of(p, kb, fields)
+    for var, terms in when.items():
+        for term in terms:
+            rf = resolve(p.match[var].fact, term.field, kb.vocabulary, fields)
+            assert rf is not None, f"{p.id}: {term.field}"
+            if evaluate(term, rf, bound[var], bound, attr_of) != "yes":
+                return False
+    return True
+
+
 def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
     out = Expected()
+    leads: dict[str, set[str]] = {}  # finding id -> conditional feeds one of its matches passes
     active = kb.active()
     fired_rules: dict[str, list[str]] = {}  # pattern id -> its finding ids
     facts = by_kind(base)
@@ -195,6 +216,7 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
         spans: dict[tuple[Any, ...], set[tuple[tuple[str, ...], str]]] = {}
         fewest: dict[tuple[Any, ...], int] = {}
         groups: dict[tuple[Any, ...], list[tuple[list[str], str]]] = {}
+        passed: dict[tuple[Any, ...], set[str]] = {}
         for bound, unknown in matches(p, kb, facts, fields):
             binding = frozenset((var, f["id"]) for var, f in bound.items())
             out.bindings.setdefault(p.id, set()).add(binding)
@@ -204,6 +226,9 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
             status = "possible" if unknown and not p.unknown_is_evidence else "confirmed"
             key = _group(p, bound, loops)
             groups.setdefault(key, []).append((loops, status))
+            for feed in p.feeds_when:
+                if _passes(p, feed.when, bound, kb, fields):
+                    passed.setdefault(key, set()).add(feed.to)
             missing = (
                 0 if status == "confirmed" else len({(bound[v]["id"], t.field) for v, t in unknown})
             )
@@ -213,6 +238,7 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
         for key, members in groups.items():
             loops = sorted({lp for ls, _ in members for lp in ls})
             fid = group_id(p.id, key, loops)
+            leads[fid] = leads.get(fid, set()) | passed.get(key, set())
             span_of[fid] = span_of.get(fid, set()) | spans[key]
             missing_of[fid] = min(missing_of.get(fid, fewest[key]), fewest[key])
             out.members.setdefault(fid, []).extend(ls for ls, _ in members)
@@ -242,6 +268,13 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
                 for q in active
                 if p.id in q.feeds and q.stage < stage
                 for fid in fired_rules.get(q.id, [])
+            ]
+            causes += [
+                fid
+                for q in active
+                if any(feed.to == p.id for feed in q.feeds_when)
+                for fid in fired_rules.get(q.id, [])
+                if p.id in leads.get(fid, set())
             ]
             gaps = [c for c in causes if kinds[out.rule[c]] == "auditability"]
             if gaps:

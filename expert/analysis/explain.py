@@ -151,6 +151,8 @@ class Explainer:
         self._loop_fields: dict[tuple[str, str], str] = {}  # (loop, field) -> readable value
         self._question_for: dict[str, Question | None] = {}
         self._settle_cache: dict[tuple[str, str, str], str] = {}
+        # finding id -> the conditional feeds (`feeds_when`) one of its matches passes
+        self._feeds_ok: dict[str, set[str]] = {}
         self._said_memo: dict[tuple[str, str], str] = {}
         # finding id -> the questions (plain words) that would settle what it rests on
         self.settling: dict[str, list[str]] = {}
@@ -190,6 +192,10 @@ class Explainer:
                 escalations=[
                     [check(var, t) for var, terms in esc.when.items() for t in terms]
                     for esc in p.escalate
+                ],
+                feeds=[
+                    (feed.to, [check(var, t) for var, terms in feed.when.items() for t in terms])
+                    for feed in p.feeds_when
                 ],
                 attr_of=_AttrOf(p, self),
                 sources=[SourceRef(**s.model_dump()) for s in p.sources],
@@ -363,16 +369,29 @@ class Explainer:
             return ", ".join(c for c in cited if c) or None
         return None
 
+    def _holds(self, p: Pattern, checks: list[_Check], bound: dict[str, dict[str, Any]]) -> bool:
+        """Whether every check holds on the bound facts (an unknown value does not)."""
+        plan = self._plan(p)
+        return all(
+            evaluate_op(c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of)
+            == "yes"
+            for c in checks
+        )
+
+    def _leads(self, cause: Finding, target: str) -> bool:
+        """Whether a finding leads to a symptom or cost: always where its pattern `feeds` it,
+        and where the pattern feeds it only `when` some terms hold, only if one of the
+        finding's matches passed them."""
+        p = self.kb.patterns.get(cause.rule)
+        if p is None or not any(feed.to == target for feed in p.feeds_when):
+            return True
+        return target in self._feeds_ok.get(cause.id, ())
+
     def _severity(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> tuple[Severity, str]:
         severity: Severity = p.severity
         reason = ""
-        plan = self._plan(p)
-        for esc, checks in zip(p.escalate, plan.escalations, strict=True):
-            ok = all(
-                evaluate_op(c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of)
-                == "yes"
-                for c in checks
-            )
+        for esc, checks in zip(p.escalate, self._plan(p).escalations, strict=True):
+            ok = self._holds(p, checks, bound)
             if ok and SEVERITY_ORDER.index(esc.to) > SEVERITY_ORDER.index(severity):
                 severity, reason = esc.to, self.render(esc.because, bound, p)
         return severity, reason
@@ -686,6 +705,9 @@ class Explainer:
             ),
         )
         self.settling[fid] = list(lead.details.values())
+        for target, checks in self._plan(p).feeds:
+            if any(self._holds(p, checks, m.bound) for m in members):
+                self._feeds_ok.setdefault(fid, set()).add(target)
         for m in members:
             if m.details:
                 for var, term, r in m.terms:
@@ -767,7 +789,8 @@ class Explainer:
         out: dict[str, Finding] = {}
         for pid, cause_ids in causes.items():
             p = self.kb.patterns[pid]
-            parents = self._crossing([known[c] for c in cause_ids if c in known], known)
+            parents = [known[c] for c in cause_ids if c in known and self._leads(known[c], pid)]
+            parents = self._crossing(parents, known)
             if p.needs_confirmed_cause:  # a response to what was seen, not to what may happen
                 parents = [f for f in parents if f.status == "confirmed"]
             if not parents:
@@ -892,6 +915,7 @@ class _Check:
 class _Plan:
     checks: list[_Check]
     escalations: list[list[_Check]]  # the terms of each of p.escalate
+    feeds: list[tuple[str, list[_Check]]]  # each of p.feeds_when: its target and its terms
     attr_of: _AttrOf
     sources: list[SourceRef]
     # (index in checks, fact id) -> three-valued result of that non-join term on that fact

@@ -122,6 +122,13 @@ def show(ctx: click.Context, pattern_id: str) -> None:
         echo(f"  compares ({proven}): {comparisons.words(d, {}) if d else c.left}")
     if p.feeds:
         echo(f"\nLeads to: {', '.join(p.feeds)}")
+    for feed in p.feeds_when:
+        tests = "; ".join(
+            f"{var}.{t.field} {t.op.replace('_', ' ')} {t.operand}"
+            for var, terms in feed.when.items()
+            for t in terms
+        )
+        echo(f"Leads to {feed.to} only where: {tests}")
     if p.clears:
         echo("\nWould clear if:")
         for clear in p.clears:

@@ -167,7 +167,7 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
                 f"after a {p.kind} pattern",
                 where=f"pattern {p.id}",
             )
-            for f in p.feeds
+            for f in p.leads_to
             if f in kb.patterns and kb.patterns[f].stage <= p.stage
         ]
     problems += _id_collisions(active, kb)
@@ -186,7 +186,7 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
             rules = _compile_match(p, kb, out)
             units.append(_Unit(1, order, p.id, rules, reads_pairs="pair" in facts))
     for p in active:  # producers -> the symptoms and costs they feed
-        for fed in p.feeds:
+        for fed in p.leads_to:
             if fed in ids:
                 target = kb.patterns[fed]
                 rules = _compile_fed(p, target, kb, out)

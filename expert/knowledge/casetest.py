@@ -40,7 +40,7 @@ def diagnose(p: Pattern, a: assessment_mod.Assessment, kb: KnowledgeBase) -> lis
     """Why a stage-1 pattern did not fire: for each matched fact, the closest candidate and
     the first term it failed; if every fact has candidates, the join is what failed."""
     if p.stage != 1:
-        feeders = sorted(q.id for q in kb.patterns.values() if p.id in q.feeds)
+        feeders = sorted(q.id for q in kb.patterns.values() if p.id in q.leads_to)
         active = [f for f in feeders if f not in kb.disabled]
         lines = [f"{p.kind} patterns fire when one of these fires: {', '.join(active) or 'none'}"]
         off = [f for f in feeders if f in kb.disabled]

@@ -241,15 +241,19 @@ def check_pattern(
                 for msg in check_term(term, fm.fact, field, earlier, vocab, answer_fields)
             ]
         earlier[var] = fm.fact
-    for i, esc in enumerate(p.escalate):
-        for var, terms in esc.when.items():
+    # Terms that test a match's facts again (an escalation, a conditional feed) are checked
+    # like the match's own.
+    whens = [(f"escalate[{i}]", esc.when) for i, esc in enumerate(p.escalate)]
+    whens += [(f"feeds_when[{i}]", feed.when) for i, feed in enumerate(p.feeds_when)]
+    for where, when in whens:
+        for var, terms in when.items():
             if var not in p.match:
-                problems.append(f"escalate[{i}]: {var!r} is not a matched fact")
+                problems.append(f"{where}: {var!r} is not a matched fact")
                 continue
             for term in terms:
                 field = resolve(p.match[var].fact, term.field, vocab, answer_fields)
                 problems += [
-                    f"escalate[{i}].{var}: {msg}"
+                    f"{where}.{var}: {msg}"
                     for msg in check_term(
                         term, p.match[var].fact, field, earlier, vocab, answer_fields
                     )
@@ -260,5 +264,5 @@ def check_pattern(
     problems += [
         f"layers: unknown layer {layer!r}" for layer in p.layers if layer not in vocab.layers
     ]
-    problems += [f"feeds: unknown pattern {f!r}" for f in p.feeds if f not in known_patterns]
+    problems += [f"feeds: unknown pattern {f!r}" for f in p.leads_to if f not in known_patterns]
     return problems

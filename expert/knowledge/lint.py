@@ -639,7 +639,7 @@ def _check_reachable(kb: knowledge.KnowledgeBase) -> list[Problem]:
     frontier = [pid for pid, p in active.items() if p.stage == 1]
     while frontier:
         pid = frontier.pop()
-        for fed in active[pid].feeds:
+        for fed in active[pid].leads_to:
             if fed in active and fed not in reached:
                 reached.add(fed)
                 frontier.append(fed)
@@ -658,7 +658,7 @@ def _check_reachable(kb: knowledge.KnowledgeBase) -> list[Problem]:
 def _check_feeds(kb: knowledge.KnowledgeBase) -> list[Problem]:
     problems = []
     for p in kb.active():
-        for fed in p.feeds:
+        for fed in p.leads_to:
             target = kb.patterns.get(fed)
             if target is None:
                 problems.append(

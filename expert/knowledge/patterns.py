@@ -118,6 +118,27 @@ class Escalation(KBModel):
         return self
 
 
+class ConditionalFeed(KBModel):
+    """A symptom or cost that a finding leads to only where its match shows the mechanism:
+    a stopped request that is sent again churns nothing, a stopped job that is started again
+    does."""
+
+    to: str = Field(description="the symptom or cost pattern it leads to")
+    when: dict[str, list[Term]] = Field(
+        description="terms on the pattern's matched facts, by variable; a finding leads there "
+        "when every term holds for one of its matches (an unknown value does not hold)"
+    )
+
+    @model_validator(mode="after")
+    def _says_when(self) -> ConditionalFeed:
+        if not any(self.when.values()):
+            raise ValueError(
+                f"a conditional feed to {self.to!r} needs `when` terms; without them, list "
+                "it under `feeds`"
+            )
+        return self
+
+
 class Override(KBModel):
     """Why a pack's pattern replaces an earlier pattern with the same id (kept on record and
     shown in every report)."""
@@ -154,6 +175,12 @@ class Pattern(KBModel):
     feeds: list[str] = Field(
         default_factory=list, description="symptoms (or costs) this finding leads to"
     )
+    feeds_when: list[ConditionalFeed] = Field(
+        default_factory=list,
+        description="symptoms (or costs) this finding leads to only where its match also "
+        "passes the given terms, e.g. churn only where the work stopped is a job or pod "
+        "started again, not a request sent again",
+    )
     subsumes: list[str] = Field(
         default_factory=list,
         description="incoherence patterns this one states more precisely: their finding on "
@@ -184,6 +211,11 @@ class Pattern(KBModel):
     def stage(self) -> int:
         return STAGE_OF_KIND[self.kind]
 
+    @property
+    def leads_to(self) -> list[str]:
+        """Every pattern a finding of this one may lead to: `feeds`, then `feeds_when`."""
+        return [*self.feeds, *(c.to for c in self.feeds_when if c.to not in self.feeds)]
+
     @model_validator(mode="after")
     def _shape(self) -> Pattern:
         if self.kind in ("incoherence", "auditability") and not self.match:
@@ -202,6 +234,14 @@ class Pattern(KBModel):
             raise ValueError("only an incoherence pattern may subsume others (`subsumes`)")
         if self.id in self.subsumes:
             raise ValueError("a pattern cannot subsume itself")
+        both = sorted({c.to for c in self.feeds_when} & set(self.feeds))
+        if both:
+            raise ValueError(
+                f"{', '.join(both)}: listed under `feeds` and `feeds_when`; keep it in one "
+                "(`feeds_when` if it follows only where its terms hold)"
+            )
+        if self.feeds_when and self.kind not in ("incoherence", "auditability"):
+            raise ValueError("`feeds_when` tests a match, so only a stage-1 pattern has it")
         if self.needs_confirmed_cause and self.kind not in ("symptom", "ghost-cost"):
             raise ValueError(
                 "`needs_confirmed_cause` is for symptoms and ghost costs, which follow from causes"
