@@ -356,6 +356,14 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
         {r.id: r.synchronized or "unknown" for r in resources},
         {r.id: r.kind for r in resources if r.kind},
     )
+    # A task is ended by a control action only where the loop stops work: a model server
+    # preempting sequences inside its engine recomputes them, so its callers see a slower
+    # answer, not an ended request (the `stops_work` role tells the two preemptions apart).
+    # A signal the loop is declared to cause (`changes`) stands.
+    for lp in loops:
+        declared = isinstance(lp.changes, list) and "task_terminated" in lp.changes
+        if s.roles[lp.id].get("stops_work") == "no" and not declared:
+            s.emits[lp.id]["task_terminated"] = "no"
     calls: nx.DiGraph[str] = nx.DiGraph()
     calls.add_nodes_from(res.id for res in resources)
     calls.add_edges_from((res.id, c) for res in resources for c in res.calls)
