@@ -23,6 +23,7 @@ from expert.analysis.plainwords import (
     fact_says,
     label,
     plain,
+    series,
     value_words,
 )
 from expert.analysis.results import Because, Finding, Member, OpenQuestion, SourceRef
@@ -252,6 +253,20 @@ class Explainer:
             if spec is not None and spec.type == "category":
                 return plain(self.kb, text)
             return text
+
+        return _PLACEHOLDER.sub(sub, template)
+
+    def _render_over(self, template: str, members: list[_Match], p: Pattern) -> str:
+        """A template rendered for several matches at once: a placeholder the matches fill
+        differently names each value once ("A, B and C", the lead's first), and more than
+        a few as "A, B and 5 more"."""
+
+        def sub(m: re.Match[str]) -> str:
+            values = list(dict.fromkeys(self.render(m.group(0), mm.bound, p) for mm in members))
+            if len(values) > _NAMED_MEMBERS:
+                shown = values[: _NAMED_MEMBERS - 1]
+                return f"{', '.join(shown)} and {len(values) - len(shown)} more"
+            return series(values)
 
         return _PLACEHOLDER.sub(sub, template)
 
@@ -648,8 +663,11 @@ class Explainer:
         clears = self._clears(p, lead.bound, lead.terms)
         distinct = list({tuple(m.loops): m for m in members}.values())
         if len(distinct) > 1:
+            # A change clears a grouped finding only if it clears every match, so each of the
+            # pattern's own conditions names every loop or resource its matches put there.
+            clears[: len(p.clears)] = [self._render_over(c, distinct, p) for c in p.clears]
             others = [
-                " and ".join(self.name(lp) for lp in m.loops)
+                series([self.name(lp) for lp in m.loops])
                 for m in distinct
                 if m.loops != lead.loops
             ]
@@ -659,7 +677,6 @@ class Explainer:
             narrative += f" The same holds {also}: {shown}" + (
                 f", and {more} more." if more > 0 else "."
             )
-            clears.append("the same change for every other match listed with this finding")
         tests = len(lead.terms)
         finding = Finding(
             id=fid,
