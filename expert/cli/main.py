@@ -65,6 +65,22 @@ def _kb_option(f: Any) -> Any:
     )(f)
 
 
+def _with_loops(a: Any, file: Path) -> Any:
+    """The assessment, if it describes a control loop. Without one there is nothing to find:
+    a report would read "100% coherent" and a --fail-on gate would pass, on an empty file."""
+    if not a.loops:
+        raise InputError(
+            Problem(
+                "<standard input>" if str(file) == "-" else str(file),
+                "describes no control loops, so there is nothing to assess",
+                where="loops",
+                fix="describe the platform's loops (`coherence interview FILE` asks for them), "
+                "or start from a built-in example: `coherence example llm-platform -o FILE`",
+            )
+        )
+    return a
+
+
 def _load_kb(kb_dirs: tuple[Path, ...]) -> Any:
     from expert.knowledge import knowledgebase as knowledge
 
@@ -321,7 +337,7 @@ def assess(
     if target is not None:  # refuse a bad output before the work, not after it
         outputs.check_target(Path(target), inputs=inputs, force=force)
     kb = _load_kb(kb_dirs)
-    a = load_assessment(file, kb)
+    a = _with_loops(load_assessment(file, kb), file)
     with Assessor(kb) as ax:
         old = diffs.load_run(baseline, kb, ax) if baseline is not None else None
         results = ax.assess(a)
@@ -379,7 +395,7 @@ def report(file: Path, output_dir: Path, force: bool, kb_dirs: tuple[Path, ...])
     manifest = f"{stem}.manifest.json"
     outputs.check_set(output_dir, [*names.values(), manifest], inputs=inputs, force=force)
     kb = _load_kb(kb_dirs)
-    a = load_assessment(file, kb)
+    a = _with_loops(load_assessment(file, kb), file)
     with Assessor(kb) as ax:
         results = ax.assess(a)
     if results.engine_errors:
