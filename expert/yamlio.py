@@ -301,7 +301,7 @@ def _read_regular(path: Path, source: str, what: str, max_bytes: int) -> bytes:
         raise InputError(
             Problem(
                 source,
-                f"is a directory, not a {what}",
+                f"is a directory, not {'an' if what[:1] in 'aeiou' else 'a'} {what}",
                 fix="give the path of a .yaml file inside it",
             )
         )

@@ -285,3 +285,25 @@ def test_names_are_listed_as_a_reader_lists_them() -> None:
     assert series(["Gateway timeout"]) == "Gateway timeout"
     assert series(["A", "B"]) == "A and B"
     assert series(["A", "B", "C", "D"]) == "A, B, C and D"
+
+
+def test_counts_agree_with_their_number() -> None:
+    from expert.analysis.plainwords import counted
+
+    assert counted(1, "conflict between loops", "conflicts between loops") == (
+        "1 conflict between loops"
+    )
+    assert counted(0, "ghost cost", "ghost costs") == "0 ghost costs"
+
+
+def test_a_top_risk_found_confirmed_once_and_possible_once_says_so() -> None:
+    """Top risks group a pattern's findings; "(high, confirmed)" over a possible one misled."""
+    from expert.deliverables.execsummary import _statuses
+
+    class F:
+        def __init__(self, status: str) -> None:
+            self.status = status
+
+    assert _statuses([F("confirmed"), F("possible")]) == "1 confirmed, 1 possible"  # type: ignore[list-item]
+    assert _statuses([F("possible"), F("possible")]) == "possible"  # type: ignore[list-item]
+    assert _statuses([F("confirmed")]) == "confirmed"  # type: ignore[list-item]

@@ -163,6 +163,11 @@ def effects_words(symptoms: int, costs: int) -> str:
     return " and ".join(parts)
 
 
+def counted(n: int, one: str, many: str) -> str:
+    """"1 conflict between loops", "0 conflicts between loops"."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def series(items: list[str]) -> str:
     """Names as a reader lists them: "A", "A and B", "A, B and C"."""
     if len(items) <= 1:

@@ -49,6 +49,9 @@ class TopRisk(BaseModel):
     title: str
     severity: str
     status: str
+    status_text: str = Field(
+        "", description='status over its findings: "confirmed", or "1 confirmed, 1 possible"'
+    )
     loops: list[list[str]] = Field(description="the loops' names, per finding")
     plain: str = Field(description="what happens, in plain words")
     leads_to: list[str] = Field(default_factory=list, description="titles of its consequences")
@@ -94,7 +97,7 @@ class ExecutiveSummary(BaseModel):
     headline: str = Field(
         "",
         description="one sentence: confirmed conflicts, the central monthly exposure and the "
-        "single change that removes the most",
+        "change among the listed ones that saves the most",
     )
     verdict: str
     top_risks: list[TopRisk]
@@ -114,6 +117,14 @@ def _lower_first(title: str) -> str:
     if len(title) > 1 and title[0].isupper() and title[1].islower():
         return title[0].lower() + title[1:]
     return title
+
+
+def _statuses(group: list[Finding]) -> str:
+    """"confirmed" or "possible" when every finding is so; otherwise how many of each."""
+    confirmed = sum(f.status == "confirmed" for f in group)
+    if confirmed in (0, len(group)):
+        return group[0].status
+    return f"{confirmed} confirmed, {len(group) - confirmed} possible"
 
 
 def _first_sentence(text: str) -> str:
@@ -365,12 +376,16 @@ def _headline(
             f"; the central estimate of the exposure is "
             f"{money(_central(economics.total), economics.currency)} a month"
         )
-    else:
+    elif economics is None:
         out += "; the exposure is not priced (no cost figures were given)"
+    else:
+        out += "; the exposure is not priced (no finding carries a cost)"
     if actions:
+        # The changes are chosen for the risk they remove; this names the one of them that
+        # removes the most money, which is not necessarily the most of any possible change.
         best = max(actions, key=lambda a: (a.exposure_removed or 0.0, -actions.index(a)))
         change = best.text[:1].lower() + best.text[1:]
-        out += f"; the change that removes the most: {change}"
+        out += f"; of the changes below, the one that saves the most: {change}"
         if best.exposure_removed and economics is not None:
             out += f" (about {money(best.exposure_removed, economics.currency)} a month)"
     return out + "."
@@ -448,6 +463,7 @@ def build(
                 title=f.title,
                 severity=f.severity,
                 status=f.status,
+                status_text=_statuses(group),
                 loops=[[names.get(lp, lp) for lp in g.loops] for g in group],
                 plain=_first_sentence(f.summary) if f.summary else f.narrative,
                 leads_to=sorted({by_id[i].title for g in group for i in g.leads_to if i in by_id}),

@@ -22,7 +22,7 @@ import jinja2
 import markupsafe
 
 from expert import collector
-from expert.analysis.plainwords import held_back_subject, series
+from expert.analysis.plainwords import counted, held_back_subject, series
 from expert.analysis.results import EFFECT_KINDS, Because, Finding, Results
 from expert.assessment.model import Assessment
 from expert.deliverables import complete as deliverables
@@ -341,6 +341,8 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         "titles": titles,
         "severity_mark": SEVERITY_MARK,
         "counts": results.counts(),
+        # The counts line in words, each noun agreeing with its number.
+        "counted": counted,
         # Findings are what to act on; their symptoms and costs are counted apart.
         "confirmed": sum(f.status == "confirmed" for f in findings if f.kind not in EFFECT_KINDS),
         "possible": sum(f.status == "possible" for f in findings if f.kind not in EFFECT_KINDS),
