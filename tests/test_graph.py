@@ -148,3 +148,44 @@ def test_feedback_cycle_is_found_with_a_stable_rotation():
     assert [c.loops for c in s.cycles] == [["a-backfill", "z-throttle"]]
     # The throttle's idle capacity relieves what the backfill's load reinforces.
     assert s.cycles[0].kind == "oscillating" and s.cycles[0].amplifying == "no"
+
+
+def test_a_preemption_that_ends_no_work_signals_no_terminated_task():
+    """In-engine preemption recomputes the sequence: a caller's retry has nothing to react to.
+    A cluster scheduler preempting a job does end it."""
+    resources = [
+        {"id": "api", "kind": "request_path", "calls": ["replicas"]},
+        {"id": "replicas", "kind": "model_replica"},
+        {"id": "train", "kind": "job"},
+    ]
+    s = derive(
+        [
+            {
+                "id": "batching",
+                "layer": "model",
+                "triggers": ["resource_pressure"],
+                "actuations": ["preempt"],
+                "acts_on": ["replicas"],
+            },
+            {"id": "sdk", "triggers": ["failure"], "actuations": ["retry"], "acts_on": ["api"]},
+            {
+                "id": "kueue",
+                "layer": "scheduler",
+                "triggers": ["priority_arrival"],
+                "actuations": ["preempt"],
+                "acts_on": ["train"],
+            },
+            {
+                "id": "requeue",
+                "triggers": ["failure"],
+                "actuations": ["retry"],
+                "acts_on": ["train"],
+            },
+        ],
+        resources,
+    )
+    assert s.emits["batching"]["task_terminated"] == "no"
+    assert s.emits["kueue"]["task_terminated"] == "yes"
+    edges = {(e.source, e.target, e.signal) for e in s.edges}
+    assert ("kueue", "requeue", "task_terminated") in edges
+    assert not any(src == "batching" and sig == "task_terminated" for src, _t, sig in edges)
