@@ -40,3 +40,31 @@ def test_one_row_per_finding_with_every_column() -> None:
     assert (first["severity"], first["status"], first["kind"]) == (f.severity, f.status, f.kind)
     assert first["narrative"] == f.narrative
     assert first["sources"] == " ".join(s.url for s in f.sources)
+
+
+def test_held_back_rows_say_so_and_name_their_settling_question() -> None:
+    # llm-platform holds back one possible finding (two answers missing) under "To check".
+    results, a = assessed("llm-platform")
+    rows = list(csv.DictReader(io.StringIO(render("csv", results, a), newline="")))
+    header = list(rows[0].keys())
+    assert header.index("held_back") == header.index("status") + 1
+    assert header.index("settling_question") == header.index("held_back") + 1
+    questions = {fid: g.question for g in results.to_check for fid in g.findings}
+    held = [f.id for f in results.findings if not f.evidence.shown]
+    assert held, "the example should hold a finding back"
+    for row, f in zip(rows, results.findings, strict=True):
+        if f.evidence.shown:
+            assert (row["held_back"], row["settling_question"]) == ("no", "")
+        else:
+            assert row["held_back"] == "yes"
+            assert row["settling_question"] == questions[f.id]
+            assert row["settling_question"]
+    assert {r["id"] for r in rows if r["held_back"] == "yes"} == set(held)
+
+
+def test_a_held_back_row_without_a_settling_question_leaves_the_cell_empty() -> None:
+    results, a = assessed("llm-platform")
+    bare = results.model_copy(update={"to_check": []})
+    rows = list(csv.DictReader(io.StringIO(render("csv", bare, a), newline="")))
+    held = [r for r in rows if r["held_back"] == "yes"]
+    assert held and all(r["settling_question"] == "" for r in held)

@@ -49,7 +49,8 @@ def test_examples_validate(name: str) -> None:
     levels = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
     for res, f in zip(run["results"], results.findings, strict=True):
         assert res["ruleId"] == f.rule and ids[res["ruleIndex"]] == f.rule
-        assert res["level"] == levels[f.severity]
+        # A held-back finding is a note whatever its severity.
+        assert res["level"] == (levels[f.severity] if f.evidence.shown else "note")
         assert f.narrative in res["message"]["text"]
         names = [loc["logicalLocations"][0]["name"] for loc in res["locations"]]
         assert names == (f.loops or [results.system["name"]])
@@ -140,3 +141,36 @@ def test_imported_values_point_at_their_configuration_lines(
         and loc["physicalLocation"]["region"]["startLine"] == 30
         for loc in related
     )
+
+
+def test_a_held_back_finding_is_a_note_naming_its_settling_question() -> None:
+    # llm-platform holds back one high-severity possible finding under "To check".
+    results, a = assessed("llm-platform")
+    log = json.loads(render("sarif", results, a))
+    _validate(log)
+    questions = {fid: g.question for g in results.to_check for fid in g.findings}
+    held = 0
+    for res, f in zip(log["runs"][0]["results"], results.findings, strict=True):
+        props = res["properties"]
+        assert props["severity"] == f.severity
+        if f.evidence.shown:
+            assert props["heldBack"] is False and "settlingQuestion" not in props
+            continue
+        held += 1
+        assert res["level"] == "note"
+        assert props["heldBack"] is True
+        assert props["settlingQuestion"] == questions[f.id]
+    assert held == 1
+    assert any(f.severity == "high" for f in results.findings if not f.evidence.shown), (
+        "the held-back finding would have been an error"
+    )
+
+
+def test_a_held_back_finding_without_a_settling_question_is_still_a_note() -> None:
+    results, a = assessed("llm-platform")
+    bare = results.model_copy(update={"to_check": []})
+    log = json.loads(render("sarif", bare, a))
+    _validate(log)
+    held = [r for r in log["runs"][0]["results"] if r["properties"]["heldBack"]]
+    assert held
+    assert all(r["level"] == "note" and "settlingQuestion" not in r["properties"] for r in held)

@@ -3,6 +3,11 @@
 A finding whose pattern an organisation pack replaced says so in `rule_override` (the pack
 and its reason); disabled patterns make no rows, and the other formats list them.
 
+A possible finding resting on several unknown answers is held back: the Markdown and HTML
+reports leave it out of the summary and counts and list it under "To check". Its row says so
+in `held_back` (yes or no), and `settling_question` names the question whose answer would
+settle it (empty for a shown finding, or when no one question would).
+
 Each row also carries the owners and layers of its loops, its evidence score, the central
 estimate of the money per month it accounts for (a ghost cost's own amount; for a conflict or
 gap, the parts of the ghost costs charged to it) and, so a row pasted into a tracker keeps its
@@ -31,6 +36,8 @@ COLUMNS = (
     "kind",
     "title",
     "status",
+    "held_back",
+    "settling_question",
     "severity",
     "loops",
     "narrative",
@@ -101,6 +108,11 @@ def _joined(values: list[str]) -> str:
     return "; ".join(dict.fromkeys(v for v in values if v))
 
 
+def _settling(results: Results) -> dict[str, str]:
+    """Each held-back finding's settling question, as the "To check" list groups it."""
+    return {fid: g.question for g in results.to_check for fid in g.findings}
+
+
 def render(results: Results, assessment: Assessment) -> str:
     names = {
         lp.id: (lp.name if lp.name not in (None, "unknown") else lp.id) for lp in assessment.loops
@@ -113,6 +125,7 @@ def render(results: Results, assessment: Assessment) -> str:
     owners = {lp.id: lp.owner if isinstance(lp.owner, str) else "" for lp in assessment.loops}
     layers = {lp.id: lp.layer if isinstance(lp.layer, str) else "" for lp in assessment.loops}
     priced = _money(results)
+    questions = _settling(results)
     currency = results.economics.currency if results.economics is not None else ""
     info = results.report
     buf = io.StringIO()
@@ -125,6 +138,8 @@ def render(results: Results, assessment: Assessment) -> str:
             f.kind,
             f.title,
             f.status,
+            "no" if f.evidence.shown else "yes",
+            "" if f.evidence.shown else questions.get(f.id, ""),
             f.severity,
             "; ".join(names.get(lp, lp) for lp in f.loops),
             f.narrative,

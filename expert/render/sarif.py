@@ -6,6 +6,12 @@ the loop's line in the assessment file, and logically layer/loop-id. Values impo
 configuration add related locations at the configuration lines they came from. Patterns that an
 organisation pack replaced or switched off are listed, with the reasons on record, in the
 driver's `changedPatterns` property; a replaced pattern's rule also names its `override`.
+
+A result's level follows its severity (critical and high: error, medium: warning, low: note),
+except for a held-back finding: a possible finding resting on several unknown answers, which
+the Markdown and HTML reports list under "To check" rather than in the summary. It is a note
+whatever its severity, so code scanning does not raise it as an error; its properties say
+`heldBack: true` and name the `settlingQuestion` whose answer would settle it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from expert.yamlio import LineMap
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+HELD_BACK_LEVEL = "note"  # a finding held back under "To check", whatever its severity
 # GitHub code scanning ranks results by a CVSS-like number in `security-severity`.
 SECURITY_SEVERITY = {"critical": "9.0", "high": "7.0", "medium": "5.0", "low": "3.0"}
 _RANK = ("low", "medium", "high", "critical")
@@ -158,14 +165,17 @@ def build(results: Results, assessment: Assessment) -> dict[str, Any]:
     if origin is not None:
         place = (origin[0], origin[1], {lp.id: i for i, lp in enumerate(assessment.loops)})
     index = {rid: i for i, rid in enumerate(rules)}
+    questions = {fid: g.question for g in results.to_check for fid in g.findings}
     out = []
     for f in results.findings:
         message = f.narrative if f.status == "confirmed" else f"Possible: {f.narrative}"
+        held = not f.evidence.shown
+        question = questions.get(f.id, "") if held else ""
         out.append(
             {
                 "ruleId": f.rule,
                 "ruleIndex": index[f.rule],
-                "level": LEVEL[f.severity],
+                "level": HELD_BACK_LEVEL if held else LEVEL[f.severity],
                 "message": {"text": message},
                 "locations": _locations(f, layers, results.system.get("name", "system"), place),
                 **({"relatedLocations": related} if (related := _configuration(f)) else {}),
@@ -176,6 +186,8 @@ def build(results: Results, assessment: Assessment) -> dict[str, Any]:
                     "status": f.status,
                     "severity": f.severity,
                     "security-severity": SECURITY_SEVERITY[f.severity],
+                    "heldBack": held,
+                    **({"settlingQuestion": question} if question else {}),
                     "because": [
                         b.model_dump(include={"loop", "field", "value", "unknown", "source"})
                         for b in f.because
