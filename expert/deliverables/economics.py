@@ -730,12 +730,16 @@ def _settle_shares(
         if not detail:
             continue
         counted = counted or {p: sum(v > 0 for v in raw[p]) for p in POINTS}
-        own = sum(1 for c in m.contributions if c.raw.likely > 0)
         for p in POINTS:
+            # Counted at each end: a possible finding counts towards the high end only. A
+            # finding feeding several costs has a share in each, so the budget's total counts
+            # shares, not findings.
+            own = sum(1 for c in m.contributions if getattr(c.raw, p) > 0)
             step = (
                 f"{POINT_NAMES[p]}: {own} of this cost's findings at "
-                f"{percent(m.parameters[PARAMETER[p]])} each; all {counted[p]} findings on the "
-                f"{BUDGETS[m.budget].lower()} add up to {percent(summed[p])}, which under the "
+                f"{percent(m.parameters[PARAMETER[p]])} each; the {counted[p]} shares of all "
+                f"costs on the {BUDGETS[m.budget].lower()} add up to {percent(summed[p])}, "
+                "which under the "
                 f"{percent(ceiling)} ceiling is {percent(combined[p])}, of which this cost "
                 f"takes {percent(getattr(m.share, p))}"
             )
