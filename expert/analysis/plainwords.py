@@ -99,8 +99,9 @@ def value_words(kb: KnowledgeBase, value: str) -> str:
     as their labels; anything else in plain words."""
     items = [item.strip() for item in value.split(",")]
     known = _labels(kb)
-    if items and all(item in known for item in items):
-        return ", ".join(known[item] for item in items)
+    # A list answered in part ("transient, unknown") reads as its labels too.
+    if items and all(item in known or item == "unknown" for item in items):
+        return ", ".join(known.get(item, item) for item in items)
     return plain(kb, value)
 
 

@@ -3,6 +3,7 @@ saying which answers are unknown (the user could not say) and which were never g
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -135,6 +136,9 @@ def _relevant(lp: Loop, field: str) -> bool:
 
 def _describe_value(field: str, value: Any, state: State, kb: KnowledgeBase) -> str:
     vocab = kb.vocabulary
+    if isinstance(value, list) and state == "unknown" and any(v != UNKNOWN for v in value):
+        # answered in part: the known members in words, the rest "unknown"
+        return plainwords.value_words(kb, ", ".join(str(v) for v in value))
     if state != "given":
         return _text(value)
     if field == "objective" and value in vocab.objectives:
@@ -277,7 +281,7 @@ def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) ->
             InventoryResource(
                 id=res.id,
                 name=res.name or res.id,
-                kind=res.kind or "not answered",
+                kind=_kind_words(res.kind, kb),
                 synchronized=res.synchronized or "not answered",
                 calls=", ".join(res.calls) if res.calls else "none",
                 details="; ".join(extra),
@@ -291,6 +295,16 @@ def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) ->
         resources=resources,
         empty_layers=empty,
     )
+
+
+def _kind_words(kind: str | None, kb: KnowledgeBase) -> str:
+    """A resource kind as the vocabulary says it ("model server replica"), not its id."""
+    if not kind:
+        return "not answered"
+    term = kb.vocabulary.resource_kinds.get(kind)
+    if term is None:
+        return kind
+    return re.sub(r"^(a|an) ", "", term.label)
 
 
 def _lower(label: str) -> str:

@@ -1,0 +1,34 @@
+"""The inventory speaks the vocabulary's words, not its ids: resource kinds by their labels,
+and a list answered in part with its known members labelled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from expert.analysis.assess import Assessor, load_assessment
+from expert.analysis.plainwords import value_words
+from expert.deliverables import inventory
+from expert.knowledge import knowledgebase as knowledge
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "expert" / "examples" / "llm-platform.yaml"
+
+
+def test_resource_kinds_and_partial_lists_read_as_words() -> None:
+    kb = knowledge.load()
+    a = load_assessment(EXAMPLE, kb)
+    with Assessor(kb) as ax:
+        r = ax.assess(a, deliverables=False)
+    inv = inventory.build(a, kb, r.findings)
+    kinds = {res.id: res.kind for res in inv.resources}
+    assert kinds["vllm-replicas"] == "model server replica"
+    assert "_" not in "".join(kinds.values())
+    envoy = next(lp for layer in inv.layers for lp in layer.loops if lp.id == "gateway-retries")
+    retries_on = next(f for f in envoy.fields if f.field == "retry.retries_on")
+    assert retries_on.value.startswith("transient errors"), retries_on.value
+    assert retries_on.value.endswith("unknown")
+
+
+def test_a_partly_known_list_keeps_its_labels() -> None:
+    kb = knowledge.load()
+    assert value_words(kb, "transient, unknown").endswith(", unknown")
+    assert not value_words(kb, "transient, unknown").startswith("transient,")
