@@ -418,7 +418,13 @@ def _teams(
                 team.questions.append(TeamQuestion(loop=lp.id, name=name, text=text, why=why))
 
         if not known:
-            ask("Which team owns this loop's configuration?", "nobody could name its owner")
+            # The knowledge base's own owner question, so the open question for the same
+            # answer is not asked a second time in other words.
+            owner_question = field_question.get("owner")
+            ask(
+                owner_question.text if owner_question else "Which team owns this loop?",
+                "nobody could name its owner",
+            )
         for q in open_of.get(lp.id, []):
             n = len(q.settles)
             ask(q.text, f"settles {n} finding{'s' if n != 1 else ''}")
