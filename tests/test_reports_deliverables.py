@@ -79,7 +79,7 @@ def test_audit_gaps_say_why_and_whom_to_ask() -> None:
     teams = {t.owner: t for t in report.teams}
     assert teams["No known owner"].known is False
     asked = [q.text for q in teams["No known owner"].questions]
-    assert "Which team owns this loop's configuration?" in asked
+    assert "Which team owns its configuration?" in asked
     assert any(q.startswith("Which decisions of Gateway timeout") for q in asked)
     assert [t.owner for t in report.teams][-1] == "No known owner"
 
