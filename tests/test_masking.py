@@ -195,3 +195,15 @@ def test_assess_with_the_example_pack_uses_its_terms() -> None:
     assert result.exit_code == 0, result.output
     ids = [f["id"] for f in json.loads(result.output)["findings"]]
     assert "acme-promotion-behind-retries:release-bot+sdk-retries" in ids
+
+
+def test_a_retry_layer_hides_nothing_from_another_that_reacts_to_each_failure() -> None:
+    """Client retries above a gateway's retries: the gateway retries each failed attempt as it
+    happens, before the client sees it, so nothing is kept from it (it judges no rate)."""
+    client = {"id": "sdk", "actuations": ["retry"], "triggers": ["failure"], "acts_on": ["api"]}
+    gateway = {"id": "envoy", "actuations": ["retry"], "triggers": ["failure"], "acts_on": ["gw"]}
+    resources = [{"id": "api", "calls": ["gw"]}, {"id": "gw"}]
+    assert _masks([client, gateway], resources) == []
+    # A gate judging the error rate there is still read through the client's retries.
+    gate = {**GATE, "acts_on": ["gw"]}
+    assert [m.target for m in _masks([client, gate], resources)] == ["canary"]

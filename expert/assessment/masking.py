@@ -14,9 +14,12 @@ Masks come from two places:
   they call, is a reader. A stated list, even an empty one, replaces what is implied.
 - **implied**: a loop that retries failures hides them from every loop reading the failure
   rate on the resource it retries against or one below it (failures travel up the call
-  path to the retrier). Whether the reader counts what callers finally saw or every attempt
-  is rarely known, so an implied mask is `stated: unknown`: a pattern that requires
-  `stated: "yes"` fires as possible, and stating the mask (or `masks: []`) settles it.
+  path to the retrier). Only a loop that judges a rate or a state (its trigger is an error
+  rate, a health check, a threshold or a deployment step) reads through the retries; a loop
+  that reacts to each failure as it happens (another retry layer) sees every attempt.
+  Whether the reader counts what callers finally saw or every attempt is rarely known, so
+  an implied mask is `stated: unknown`: a pattern that requires `stated: "yes"` fires as
+  possible, and stating the mask (or `masks: []`) settles it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ RETRIED_SIGNAL = {
     "disruption": "task_terminated",
 }
 UNKNOWN = "unknown"
+# Triggers of a loop that decides on an aggregate of what it observes, which retries below
+# it have already cleaned: per-failure reactions (`failure`) see each attempt instead.
+JUDGES = frozenset({"error_rate", "health_check", "threshold", "deployment"})
 
 
 class MaskStatement(BaseModel):
@@ -141,6 +147,12 @@ def derive(
                 key = (loop.id, reader, st.signal)
                 out.setdefault(key, Mask(loop.id, reader, st.signal, st.how, rid, "yes"))
 
+    by_id = {lp.id: lp for lp in loops}
+
+    def judges(reader: str) -> bool:
+        triggers = by_id[reader].triggers
+        return not isinstance(triggers, list) or UNKNOWN in triggers or bool(JUDGES & set(triggers))
+
     for loop in loops:
         if getattr(loop, "masks", None) is not None:
             continue  # what it masks is stated
@@ -148,6 +160,8 @@ def derive(
             if signal not in vocab.signals:
                 continue
             for reader, rid in readers_of(loop, signal):
+                if not judges(reader):
+                    continue
                 key = (loop.id, reader, signal)
                 out.setdefault(key, Mask(loop.id, reader, signal, "hides", rid, UNKNOWN))
     return list(out.values())
