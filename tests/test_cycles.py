@@ -31,6 +31,10 @@ THROTTLE_AND_BACKFILL = [
         "acts_on": ["gpus"],
     },
 ]
+REJECT_AND_RETRIES = [
+    {"id": "limiter", "actuations": ["reject"], "triggers": ["rate_limit"], "acts_on": ["api"]},
+    {"id": "retrier", "actuations": ["retry"], "triggers": ["failure"], "acts_on": ["api"]},
+]
 SCALE_IN_AND_RETRIES = [
     {"id": "scaler", "actuations": ["scale_in"], "triggers": ["threshold"], "acts_on": ["api"]},
     {"id": "retrier", "actuations": ["retry"], "triggers": ["failure"], "acts_on": ["api"]},
@@ -48,8 +52,8 @@ def _facts_and_map(loops: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], l
 
 @pytest.mark.parametrize(
     ("loops", "kind", "amplifying"),
-    [(THROTTLE_AND_BACKFILL, "oscillating", "no"), (SCALE_IN_AND_RETRIES, "amplifying", "yes")],
-    ids=["throttle-vs-backfill", "scale-in-vs-retries"],
+    [(THROTTLE_AND_BACKFILL, "oscillating", "no"), (REJECT_AND_RETRIES, "amplifying", "yes")],
+    ids=["throttle-vs-backfill", "reject-vs-retries"],
 )
 def test_the_rules_and_the_map_see_one_kind(
     loops: list[dict[str, Any]], kind: str, amplifying: str
@@ -59,6 +63,20 @@ def test_the_rules_and_the_map_see_one_kind(
     assert fact["cycle_kind"] == drawn.kind == kind
     assert fact["amplifying"] == amplifying
     assert drawn.amplifying == (amplifying == "yes")
+
+
+def test_a_scale_in_does_not_answer_the_load_retries_add() -> None:
+    # Retries raise the load a threshold scaler reads, and the tasks its scale-in ends are
+    # retried: but a scaler scales in on falling load, not rising, so no cycle runs through
+    # both (the map used to draw one, amplifying). With a scale-out it answers rising load,
+    # and what that produces (capacity, a lower load per replica) does not feed the retries.
+    vocab = builtin_kb().vocabulary
+    assert graph.derive(make(SCALE_IN_AND_RETRIES), vocab).cycles == []
+    both = [{**SCALE_IN_AND_RETRIES[0], "actuations": ["scale_out", "scale_in"]}]
+    assert graph.derive(make(both + SCALE_IN_AND_RETRIES[1:]), vocab).cycles == []
+    # A stated effect stands, whatever causes it.
+    stated = [{**SCALE_IN_AND_RETRIES[0], "changes": ["task_terminated"]}]
+    assert len(graph.derive(make(stated + SCALE_IN_AND_RETRIES[1:]), vocab).cycles) == 1
 
 
 def test_throttle_against_backfill_is_no_longer_called_amplifying() -> None:
@@ -146,7 +164,7 @@ def test_a_rule_reads_the_kind_the_map_draws(tmp_path: Path) -> None:
         yaml.safe_dump(pattern), encoding="utf-8"
     )
     with Assessor(knowledge.load([pack])) as ax:
-        for loops, fires in ((THROTTLE_AND_BACKFILL, True), (SCALE_IN_AND_RETRIES, False)):
+        for loops, fires in ((THROTTLE_AND_BACKFILL, True), (REJECT_AND_RETRIES, False)):
             results = ax.assess(make(loops))
             found = [f for f in results.findings if f.rule == "acme-oscillating-cycle"]
             assert bool(found) == fires

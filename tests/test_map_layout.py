@@ -212,13 +212,13 @@ def test_throttle_against_backfill_oscillates() -> None:
     }
 
 
-def test_scale_in_against_retries_amplifies() -> None:
+def test_rejections_against_retries_amplify() -> None:
     (c,) = _cycles(
         [
             {
-                "id": "scaler",
-                "actuations": ["scale_in"],
-                "triggers": ["threshold"],
+                "id": "limiter",
+                "actuations": ["reject"],
+                "triggers": ["rate_limit"],
                 "acts_on": ["api"],
             },
             {"id": "retrier", "actuations": ["retry"], "triggers": ["failure"], "acts_on": ["api"]},
@@ -226,7 +226,7 @@ def test_scale_in_against_retries_amplifies() -> None:
     )
     assert c.kind == "amplifying" and c.amplifying
     assert dict(zip(c.loops, c.signals, strict=True)) == {
-        "scaler": "task_terminated",
+        "limiter": "rejection",
         "retrier": "load_increase",
     }
 

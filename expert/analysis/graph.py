@@ -380,7 +380,7 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
     by_id = {lp.id: lp for lp in loops}
     _nestings(s, loops, on, downstream)
     _amplifications(s, loops, on, downstream, by_id)
-    _cycles(s, vocab)
+    _cycles(s, vocab, by_id)
     s.masks = masking.derive(loops, on, downstream, s.reacts, vocab)
     return s
 
@@ -702,7 +702,27 @@ def _canonical(cycle: list[str]) -> tuple[str, ...]:
     return tuple(cycle[start:] + cycle[:start])
 
 
-def _cycles(s: Structure, vocab: Vocabulary) -> None:
+def _passes_through(
+    loop: Loop | None, inbound: list[str], outbound: list[str], vocab: Vocabulary
+) -> bool:
+    """Whether a cycle can run through a loop: one signal it receives on the way in leads to
+    an action of it that produces one it sends on the way out. A scaler entered on rising
+    load leaves on what its scale-out produces, not on the ended tasks of its scale-in."""
+    if loop is None or not isinstance(loop.actuations, list) or UNKNOWN in loop.actuations:
+        return True  # what it does is not known: the cycle cannot be ruled out
+    if isinstance(loop.changes, list) and any(sig in loop.changes for sig in outbound):
+        return True  # a stated effect, whatever causes it
+    for act in loop.actuations:
+        term = vocab.actuations.get(act)
+        if term is None:
+            return True
+        out = [sig for sig in outbound if sig in term.produces]
+        if out and any(sig not in term.not_after for sig in inbound):
+            return True
+    return False
+
+
+def _cycles(s: Structure, vocab: Vocabulary, by_id: dict[str, Loop] | None = None) -> None:
     # networkx walks sets of nodes; with string labels their order changes with Python's
     # hash seed, and so would the cycles kept when there are more than MAX_CYCLES. Integer
     # labels in sorted order make the same input give the same cycles in every run.
@@ -729,6 +749,20 @@ def _cycles(s: Structure, vocab: Vocabulary) -> None:
         found[_canonical([names[i] for i in cyc])] = None
         if len(found) > CYCLE_SEARCH_CAP:
             break
+    if by_id is not None:
+        found = {
+            c: None
+            for c in found
+            if all(
+                _passes_through(
+                    by_id.get(lp),
+                    on_hop.get((c[i - 1], lp), []),
+                    on_hop.get((lp, c[(i + 1) % len(c)]), []),
+                    vocab,
+                )
+                for i, lp in enumerate(c)
+            )
+        }
     kept = sorted(found, key=lambda c: (len(c), c))
     s.cycles_truncated = len(kept) > MAX_CYCLES
     for loops in kept[:MAX_CYCLES]:

@@ -36,6 +36,11 @@ class TriggerTerm(Term):
 
 class ActuationTerm(Term):
     produces: list[str] = Field(default_factory=list)
+    not_after: list[str] = Field(
+        default_factory=list,
+        description="signals that never lead a loop to this action (a scale-in does not "
+        "answer rising load), so a feedback cycle cannot run through them",
+    )
 
 
 class ResourceKindTerm(Term):
@@ -122,6 +127,7 @@ class Vocabulary(BaseModel):
         out = []
         named = [("trigger", tid, t.reacts_to) for tid, t in self.triggers.items()]
         named += [("actuation", aid, a.produces) for aid, a in self.actuations.items()]
+        named += [("actuation", aid, a.not_after) for aid, a in self.actuations.items()]
         for kind, tid, signals in named:
             out += [
                 f"{kind} {tid!r} names unknown signal {s!r}"
