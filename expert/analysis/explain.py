@@ -667,9 +667,7 @@ class Explainer:
             # pattern's own conditions names every loop or resource its matches put there.
             clears[: len(p.clears)] = [self._render_over(c, distinct, p) for c in p.clears]
             others = [
-                series([self.name(lp) for lp in m.loops])
-                for m in distinct
-                if m.loops != lead.loops
+                series([self.name(lp) for lp in m.loops]) for m in distinct if m.loops != lead.loops
             ]
             shown = "; ".join(others[:_NAMED_MEMBERS])
             more = len(others) - _NAMED_MEMBERS

@@ -165,7 +165,7 @@ def effects_words(symptoms: int, costs: int) -> str:
 
 
 def counted(n: int, one: str, many: str) -> str:
-    """"1 conflict between loops", "0 conflicts between loops"."""
+    """ "1 conflict between loops", "0 conflicts between loops"."""
     return f"{n} {one if n == 1 else many}"
 
 

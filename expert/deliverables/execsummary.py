@@ -120,7 +120,7 @@ def _lower_first(title: str) -> str:
 
 
 def _statuses(group: list[Finding]) -> str:
-    """"confirmed" or "possible" when every finding is so; otherwise how many of each."""
+    """ "confirmed" or "possible" when every finding is so; otherwise how many of each."""
     confirmed = sum(f.status == "confirmed" for f in group)
     if confirmed in (0, len(group)):
         return group[0].status
