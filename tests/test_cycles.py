@@ -155,7 +155,7 @@ def test_a_rule_reads_the_kind_the_map_draws(tmp_path: Path) -> None:
         "mechanism": "One loop relieves what the other reinforces.",
         "severity": "low",
         "match": {"c": {"fact": "cycle", "where": [{"field": "kind", "is": "oscillating"}]}},
-        "narrative": "{loops} pull the resource back and forth.",
+        "narrative": "{c.first} and the loops after it pull the resource back and forth.",
         "sources": [{"title": "Issue 18", "url": "https://example.org/issue-18"}],
     }
     pack = tmp_path / "pack"

@@ -688,6 +688,21 @@ def _schema_version(data: dict[str, Any], source: str, lines: LineMap) -> Proble
     )
 
 
+def _results_file_problem(data: dict[str, Any], source: str, lines: LineMap) -> Problem:
+    """What to say about a results file (`coherence assess --format json`) read as an
+    assessment: which file it was made from, when it says so."""
+    report = data.get("report")
+    made_from = report.get("input") if isinstance(report, dict) else None
+    named = f" ({shown(made_from, 120)})" if isinstance(made_from, str) and made_from else ""
+    return Problem(
+        source,
+        "this is a results file written by `coherence assess`, not an assessment",
+        line=lines.line(("tool",)) or lines.line(("findings",)) or 1,
+        fix=f"pass the assessment it was made from{named} (or use `coherence diff` to "
+        "compare two results files)",
+    )
+
+
 def validate(
     data: Any,
     vocab: Vocabulary,
@@ -722,6 +737,10 @@ def validate(
                 fix="turn configuration into an assessment with `coherence import PATH...`",
             )
         )
+    if "findings" in data and ("tool" in data or "knowledge_base" in data):
+        # The next likeliest wrong file: the tool's own JSON output, whose schema_version
+        # is the results format's and would otherwise be reported as unsupported.
+        raise InputError(_results_file_problem(data, source, lines))
     too_large = limits.check(data, source, lines)
     if too_large:
         raise InputError(too_large)

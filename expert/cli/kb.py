@@ -158,7 +158,7 @@ def test(ctx: click.Context, pattern_ids: tuple[str, ...]) -> None:
         mark = "ok  " if r.passed else "FAIL"
         echo(f"{mark} {r.pattern}: {r.case} (expects {r.expect})")
         for line in r.detail:
-            echo(f"       {line}")
+            echo("       " + line.replace("\n", "\n       "))  # a problem's fix line too
     echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     reminder = golden_reminder(base)
     if reminder:
@@ -203,7 +203,8 @@ def golden_reminder(base: KnowledgeBase) -> str | None:
 @click.option(
     "--into",
     type=PathParam(path_type=Path),
-    help="The knowledge base or pack directory to write into (default: the built-in one).",
+    help="The knowledge base or pack directory to write into (default: the built-in one); "
+    "a directory that does not exist yet starts a new pack.",
 )
 @click.pass_context
 def new(
@@ -224,6 +225,8 @@ def new(
     from expert.knowledge.knowledgebase import builtin_dir
 
     vocab = _kb(ctx).vocabulary
+    root = into or builtin_dir()
+    starts_pack = _check_into(root)  # before asking anything
     if kind is None:
         kind = click.prompt("Kind", type=click.Choice(list(kbnew.KINDS)), default="incoherence")
     if not layers:
@@ -239,22 +242,58 @@ def new(
                 )
             )
         )
-    root = into or builtin_dir()
-    if not root.is_dir():
-        raise InputError(
-            Problem(str(root), "is not a directory", fix="give a knowledge-base pack directory")
-        )
     s = kbnew.scaffold(root, pattern_id, kind, list(layers), list(roles), vocab)
-    kbnew.write(s)
+    kbnew.write(s)  # creates the pack's directory too, when it starts one
+    if starts_pack:
+        echo(f"started the pack {root}")
     echo(f"wrote {s.pattern}\nwrote {s.cases}")
     if not (root / "schema").is_dir():
         echo(
-            f"the modelines point at {root / 'schema'}: run `coherence kb schema {root / 'schema'}`"
+            f"the modelines point at {root / 'schema'}: run "
+            f"`coherence kb schema {_arg(root / 'schema')}`"
         )
+    # The exact commands: --kb is an option of `kb`, so it goes before the subcommand.
+    packs = [*(ctx.obj or [])]
+    if into is not None and root not in packs:
+        packs.append(root)
+    kb_opts = "".join(f" --kb {_arg(d)}" for d in packs)
     echo(
-        "next: replace every <fill in: ...> text and the source, then `coherence kb lint` and "
-        f"`coherence kb test {pattern_id}`" + ("" if into is None else f" with --kb {root}")
+        "next: replace every <fill in: ...> text and the source, then run "
+        f"`coherence kb{kb_opts} lint` and `coherence kb{kb_opts} test {pattern_id}`"
     )
+
+
+def _check_into(root: Path) -> bool:
+    """Refuse a --into that cannot hold a pack; True when it names a new pack, which `kb new`
+    starts (knowledge_base/README.md: `kb new my-gap --into my-pack/` starts from nothing)."""
+    if root.is_dir():
+        return False
+    if root.exists() or root.is_symlink():
+        raise InputError(
+            Problem(
+                str(root),
+                "is not a directory",
+                fix="give a knowledge-base pack directory (one holding patterns/, questions/ "
+                "...), or a new directory's name to start a pack",
+            )
+        )
+    if not root.parent.is_dir():
+        raise InputError(
+            Problem(
+                str(root),
+                f"does not exist, and neither does {root.parent}",
+                fix=f"check the path, or create the folder that holds it first: "
+                f"mkdir -p {_arg(root.parent)}",
+            )
+        )
+    return True
+
+
+def _arg(path: Path) -> str:
+    """A path as it would be typed in a shell."""
+    import shlex
+
+    return shlex.quote(str(path))
 
 
 def _words(text: str) -> list[str]:

@@ -113,7 +113,8 @@ def run_cases(
 
 
 def _run_one(p: Pattern, case: CaseSpec, kb: KnowledgeBase, ax: Assessor) -> CaseResult:
-    origin = kb.origins.get(p.id)
+    # The case sits in the cases file: a problem in it is reported there, as `kb lint` does.
+    origin = kb.origins.get(f"cases:{p.id}") or kb.origins.get(p.id)
     source = f"{origin.path if origin else p.id} case {case.name!r}"
     try:
         a = case_assessment(case, kb, source)

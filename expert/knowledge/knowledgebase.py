@@ -14,6 +14,7 @@ on record (KnowledgeBase.changes) and every report lists them. Nothing is ever e
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from expert import collector
-from expert.assessment.fields import FieldSpec, answer_field
+from expert.assessment.fields import FACT_KINDS, FieldSpec, answer_field
 from expert.assessment.model import pydantic_problems
 from expert.assessment.vocabulary import Vocabulary
 from expert.errors import InputError, Problem
@@ -296,15 +297,102 @@ def _merge_vocabulary(
     return merged
 
 
-def load(extra_dirs: list[Path] | None = None) -> KnowledgeBase:
-    """Load the built-in knowledge base plus packs, validating every file."""
+# The engine renders placeholders matching this (explain.py); anything else is left as typed.
+ENGINE_PLACEHOLDER = re.compile(r"^(\w+)(?:\.([\w.-]+))?$")
+ANY_PLACEHOLDER = re.compile(r"\{([^{}\s]+)\}")
+
+
+def pattern_texts(p: Pattern) -> list[tuple[str, str]]:
+    """(place, text) of every text of a pattern that may hold placeholders."""
+    out = [("narrative", p.narrative)]
+    out += [(f"clears[{i}]", c) for i, c in enumerate(p.clears)]
+    out += [(f"escalate[{i}].because", e.because) for i, e in enumerate(p.escalate)]
+    return out
+
+
+def placeholders(p: Pattern) -> list[tuple[str, str]]:
+    """(place, placeholder) of every {...} in the pattern's texts."""
+    return [
+        (where, m.group(1))
+        for where, text in pattern_texts(p)
+        for m in ANY_PLACEHOLDER.finditer(text)
+    ]
+
+
+def placeholder_problems(kb: KnowledgeBase) -> list[Problem]:
+    """Placeholders in narratives, clears and reasons that the engine cannot fill: `load`
+    refuses them (a report would print such a text as "... by not answered"), and `kb lint`'s
+    `placeholders` validator reports them beside every other problem."""
+    answer_fields = kb.answer_fields()
+    problems = []
+    for p in kb.active():
+        origin = kb.origins.get(p.id)
+        src = origin.path if origin else p.id
+        for where, text in placeholders(p):
+            if p.stage > 1:
+                if text not in ("loops", "causes"):
+                    problems.append(
+                        Problem(
+                            src,
+                            f"{{{text}}} is not filled for a {p.kind}",
+                            where=where,
+                            fix="use {loops} and {causes}",
+                        )
+                    )
+                continue
+            if not ENGINE_PLACEHOLDER.match(text):
+                problems.append(
+                    Problem(
+                        src,
+                        f"{{{text}}} cannot be filled (placeholders are {{var}} or {{var.field}} "
+                        "with letters, digits, '_', '-' and '.')",
+                        where=where,
+                        fix="name a matched variable and a field, e.g. {retrier.deadline}",
+                    )
+                )
+                continue
+            var, _, fname = text.partition(".")
+            if var not in p.match:
+                problems.append(
+                    Problem(
+                        src,
+                        f"{{{text}}}: {var!r} is not a matched fact",
+                        where=where,
+                        fix=f"matched: {', '.join(p.match)}",
+                    )
+                )
+                continue
+            kind = p.match[var].fact
+            if kind not in FACT_KINDS:
+                continue  # an unknown fact kind: the vocabulary check names it
+            known = {f.name for f in FACT_KINDS[kind]}
+            if kind == "loop":
+                known |= {f"answers.{q}" for q in answer_fields}
+            if fname and fname not in known:
+                problems.append(
+                    Problem(
+                        src,
+                        f"{{{text}}}: {kind} facts have no field {fname!r}",
+                        where=where,
+                        fix="known: " + ", ".join(sorted(known)),
+                    )
+                )
+    return problems
+
+
+def load(extra_dirs: list[Path] | None = None, *, check_placeholders: bool = True) -> KnowledgeBase:
+    """Load the built-in knowledge base plus packs, validating every file.
+
+    A pattern whose text names a placeholder no matched fact or field fills is refused
+    (the report would print it as "not answered"); `kb lint` alone loads without that check,
+    to report it with every other problem."""
     # Two hundred files parsed and validated: no cyclic collection meanwhile (see
     # expert/collector.py).
     with collector.paused():
-        return _load(extra_dirs)
+        return _load(extra_dirs, check_placeholders)
 
 
-def _load(extra_dirs: list[Path] | None) -> KnowledgeBase:
+def _load(extra_dirs: list[Path] | None, check_placeholders: bool) -> KnowledgeBase:
     dirs = [builtin_dir(), *[Path(d) for d in extra_dirs or []]]
     vocab_data: dict[str, Any] | None = None
     defined_by: dict[tuple[str, str], str] = {}
@@ -352,6 +440,10 @@ def _load(extra_dirs: list[Path] | None) -> KnowledgeBase:
         for pid in kb.disabled
         if pid not in kb.patterns
     ]
+    if not problems and check_placeholders:
+        # After the merge: which fields a placeholder may name depends on every pack's
+        # questions.
+        problems = placeholder_problems(kb)
     if problems:
         raise InputError(problems)
     return kb
@@ -408,6 +500,7 @@ def _load_pack(kb: KnowledgeBase, pack: str, d: Path) -> list[Problem]:
         kb.patterns[pattern.id] = pattern
         kb.origins[pattern.id] = Origin(pack, str(path))
         kb.cases.pop(pattern.id, None)  # an override brings its own cases
+        kb.origins.pop(f"cases:{pattern.id}", None)
         case_path = path.with_name(path.stem + ".cases.yaml")
         if case_path.is_file():
             cdata, clines = load_yaml(case_path, max_bytes=MAX_KB_FILE, what="case file")
@@ -421,6 +514,7 @@ def _load_pack(kb: KnowledgeBase, pack: str, d: Path) -> list[Problem]:
                     )
                 )
             kb.cases[pattern.id] = cases
+            kb.origins[f"cases:{pattern.id}"] = Origin(pack, str(case_path))
     for path in _yaml_files(d, "questions"):
         data, lines = load_yaml(path, max_bytes=MAX_KB_FILE, what="questions file")
         if not isinstance(data, list):

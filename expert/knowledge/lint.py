@@ -21,7 +21,6 @@ read by the rules, directly or through the structure the engine derives:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,9 +46,6 @@ from expert.knowledge.templates import LoopTemplate
 from expert.yamlio import LineMap, load_yaml
 
 COST_COMPUTATIONS = ("accelerator_hours", "tokens", "engineer_hours")
-# The engine renders placeholders matching this (explain.py); anything else is left as typed.
-ENGINE_PLACEHOLDER = re.compile(r"^(\w+)(?:\.([\w.-]+))?$")
-ANY_PLACEHOLDER = re.compile(r"\{([^{}\s]+)\}")
 
 # Loop and resource fields that feed the facts the engine derives, by derived fact kind.
 DERIVED_FROM: dict[str, dict[str, set[str]]] = {
@@ -360,19 +356,6 @@ def _terms(p: Pattern) -> list[tuple[str, str, Any]]:
     return out
 
 
-def _texts(p: Pattern) -> list[tuple[str, str]]:
-    out = [("narrative", p.narrative)]
-    out += [(f"clears[{i}]", c) for i, c in enumerate(p.clears)]
-    out += [(f"escalate[{i}].because", e.because) for i, e in enumerate(p.escalate)]
-    return out
-
-
-def _placeholders(p: Pattern) -> list[tuple[str, str]]:
-    return [
-        (where, m.group(1)) for where, text in _texts(p) for m in ANY_PLACEHOLDER.finditer(text)
-    ]
-
-
 def _check_vocabulary(kb: knowledge.KnowledgeBase) -> list[Problem]:
     from expert.knowledge.conditions import check_pattern
 
@@ -396,7 +379,7 @@ def _check_scaffold(kb: knowledge.KnowledgeBase) -> list[Problem]:
             ("title", p.title),
             ("summary", p.summary),
             ("mechanism", p.mechanism),
-            *_texts(p),
+            *knowledge.pattern_texts(p),
             *((f"sources[{i}].title", s.title) for i, s in enumerate(p.sources)),
         ]
         problems += [
@@ -521,7 +504,7 @@ def _reads(kb: knowledge.KnowledgeBase) -> dict[str, set[str]]:
         for _var, kind, term in _terms(p):
             reads[kind].add(term.field)
             matched_kinds.add(kind)
-        for _, text in _placeholders(p):
+        for _, text in knowledge.placeholders(p):
             var, _, fname = text.partition(".")
             if var in p.match and fname:
                 reads[p.match[var].fact].add(fname)
@@ -698,61 +681,6 @@ def _check_feeds(kb: knowledge.KnowledgeBase) -> list[Problem]:
     return problems
 
 
-def _check_placeholders(kb: knowledge.KnowledgeBase) -> list[Problem]:
-    answer_fields = kb.answer_fields()
-    problems = []
-    for p in kb.active():
-        src = _origin(kb, p.id)
-        for where, text in _placeholders(p):
-            if p.stage > 1:
-                if text not in ("loops", "causes"):
-                    problems.append(
-                        Problem(
-                            src,
-                            f"{{{text}}} is not filled for a {p.kind}",
-                            where=where,
-                            fix="use {loops} and {causes}",
-                        )
-                    )
-                continue
-            if not ENGINE_PLACEHOLDER.match(text):
-                problems.append(
-                    Problem(
-                        src,
-                        f"{{{text}}} cannot be filled (placeholders are {{var}} or {{var.field}} "
-                        "with letters, digits, '_', '-' and '.')",
-                        where=where,
-                        fix="name a matched variable and a field, e.g. {retrier.deadline}",
-                    )
-                )
-                continue
-            var, _, fname = text.partition(".")
-            if var not in p.match:
-                problems.append(
-                    Problem(
-                        src,
-                        f"{{{text}}}: {var!r} is not a matched fact",
-                        where=where,
-                        fix=f"matched: {', '.join(p.match)}",
-                    )
-                )
-                continue
-            kind = p.match[var].fact
-            known = {f.name for f in FACT_KINDS[kind]}
-            if kind == "loop":
-                known |= {f"answers.{q}" for q in answer_fields}
-            if fname and fname not in known:
-                problems.append(
-                    Problem(
-                        src,
-                        f"{{{text}}}: {kind} facts have no field {fname!r}",
-                        where=where,
-                        fix="known: " + ", ".join(sorted(known)),
-                    )
-                )
-    return problems
-
-
 def _check_asks(kb: knowledge.KnowledgeBase) -> list[Problem]:
     problems = []
     for p in kb.active():
@@ -917,7 +845,8 @@ def lint(extra_dirs: list[Path] | None = None) -> list[LintResult]:
         results["load"].skipped = "fix the schema problems first"
     else:
         try:
-            kb = knowledge.load(list(extra_dirs or []))
+            # unchecked placeholders: the `placeholders` validator reports them with the rest
+            kb = knowledge.load(list(extra_dirs or []), check_placeholders=False)
         except InputError as exc:
             results["load"].problems = exc.problems
     after_load: dict[str, Callable[[knowledge.KnowledgeBase], list[Problem]]] = {
@@ -927,7 +856,7 @@ def lint(extra_dirs: list[Path] | None = None) -> list[LintResult]:
         "question-fields": _check_question_fields,
         "reachable": _check_reachable,
         "feeds-forward": _check_feeds,
-        "placeholders": _check_placeholders,
+        "placeholders": knowledge.placeholder_problems,
         "asks": _check_asks,
         "costs": _check_costs,
         "cases": _check_cases,
