@@ -14,7 +14,7 @@ from expert.analysis.explain import readable
 from expert.assessment import model as assessment_mod
 from expert.errors import InputError
 from expert.knowledge.conditions import evaluate, resolve
-from expert.knowledge.knowledgebase import KnowledgeBase
+from expert.knowledge.knowledgebase import KnowledgeBase, cases_path
 from expert.knowledge.patterns import CaseSpec, Pattern
 
 
@@ -114,8 +114,8 @@ def run_cases(
 
 def _run_one(p: Pattern, case: CaseSpec, kb: KnowledgeBase, ax: Assessor) -> CaseResult:
     # The case sits in the cases file: a problem in it is reported there, as `kb lint` does.
-    origin = kb.origins.get(f"cases:{p.id}") or kb.origins.get(p.id)
-    source = f"{origin.path if origin else p.id} case {case.name!r}"
+    origin = kb.origins.get(p.id)
+    source = f"{cases_path(origin.path) if origin else p.id} case {case.name!r}"
     try:
         a = case_assessment(case, kb, source)
     except InputError as exc:

@@ -35,6 +35,12 @@ MAX_KB_FILE = 1024 * 1024
 MAX_KB_FILES = 5000
 
 
+def cases_path(pattern_path: Path | str) -> Path:
+    """Where a pattern's example cases sit: `<id>.cases.yaml` beside `<id>.yaml`."""
+    path = Path(pattern_path)
+    return path.with_name(path.stem + ".cases.yaml")
+
+
 def builtin_dir() -> Path:
     """The knowledge base shipped with the package (works from a wheel and from source)."""
     return Path(str(resources.files("knowledge_base")))
@@ -500,8 +506,7 @@ def _load_pack(kb: KnowledgeBase, pack: str, d: Path) -> list[Problem]:
         kb.patterns[pattern.id] = pattern
         kb.origins[pattern.id] = Origin(pack, str(path))
         kb.cases.pop(pattern.id, None)  # an override brings its own cases
-        kb.origins.pop(f"cases:{pattern.id}", None)
-        case_path = path.with_name(path.stem + ".cases.yaml")
+        case_path = cases_path(path)
         if case_path.is_file():
             cdata, clines = load_yaml(case_path, max_bytes=MAX_KB_FILE, what="case file")
             cases = _validate(CaseFile, cdata, str(case_path), clines)
@@ -514,7 +519,6 @@ def _load_pack(kb: KnowledgeBase, pack: str, d: Path) -> list[Problem]:
                     )
                 )
             kb.cases[pattern.id] = cases
-            kb.origins[f"cases:{pattern.id}"] = Origin(pack, str(case_path))
     for path in _yaml_files(d, "questions"):
         data, lines = load_yaml(path, max_bytes=MAX_KB_FILE, what="questions file")
         if not isinstance(data, list):

@@ -407,7 +407,7 @@ def _check_scaffold(kb: knowledge.KnowledgeBase) -> list[Problem]:
             if FILL_IN in case.name or FILL_IN in case.why:
                 problems.append(
                     Problem(
-                        str(kb.origins[p.id].path).replace(".yaml", ".cases.yaml")
+                        str(knowledge.cases_path(kb.origins[p.id].path))
                         if p.id in kb.origins
                         else p.id,
                         f"case {i + 1} is still the text `coherence kb new` wrote",
@@ -446,7 +446,7 @@ def _check_cases(kb: knowledge.KnowledgeBase) -> list[Problem]:
         src = _origin(kb, p.id)
         casefile = kb.cases.get(p.id)
         cases = casefile.cases if casefile else []
-        case_src = str(Path(src).with_name(p.id + ".cases.yaml"))
+        case_src = str(knowledge.cases_path(src))
         for expect in ("fires", "quiet"):
             if not any(c.expect == expect for c in cases):
                 problems.append(
