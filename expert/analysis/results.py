@@ -377,6 +377,10 @@ class Results(BaseModel):
     def by_id(self) -> dict[str, Finding]:
         return {f.id: f for f in self.every_finding()}
 
+    def settling_questions(self) -> dict[str, str]:
+        """Each held-back finding's question, as "To check" groups it, by finding id."""
+        return {fid: g.question for g in self.to_check for fid in g.findings}
+
     def decided(self) -> dict[str, FindingDecision]:
         """Each decided finding's decision, by finding id."""
         return {f.id: f.decision for f in self.every_finding() if f.decision is not None}

@@ -108,11 +108,6 @@ def _joined(values: list[str]) -> str:
     return "; ".join(dict.fromkeys(v for v in values if v))
 
 
-def _settling(results: Results) -> dict[str, str]:
-    """Each held-back finding's settling question, as the "To check" list groups it."""
-    return {fid: g.question for g in results.to_check for fid in g.findings}
-
-
 def render(results: Results, assessment: Assessment) -> str:
     names = {
         lp.id: (lp.name if lp.name not in (None, "unknown") else lp.id) for lp in assessment.loops
@@ -125,7 +120,7 @@ def render(results: Results, assessment: Assessment) -> str:
     owners = {lp.id: lp.owner if isinstance(lp.owner, str) else "" for lp in assessment.loops}
     layers = {lp.id: lp.layer if isinstance(lp.layer, str) else "" for lp in assessment.loops}
     priced = _money(results)
-    questions = _settling(results)
+    questions = results.settling_questions()
     currency = results.economics.currency if results.economics is not None else ""
     info = results.report
     buf = io.StringIO()

@@ -165,7 +165,7 @@ def build(results: Results, assessment: Assessment) -> dict[str, Any]:
     if origin is not None:
         place = (origin[0], origin[1], {lp.id: i for i, lp in enumerate(assessment.loops)})
     index = {rid: i for i, rid in enumerate(rules)}
-    questions = {fid: g.question for g in results.to_check for fid in g.findings}
+    questions = results.settling_questions()
     out = []
     for f in results.findings:
         message = f.narrative if f.status == "confirmed" else f"Possible: {f.narrative}"
