@@ -722,7 +722,7 @@ def _passes_through(
     return False
 
 
-def _cycles(s: Structure, vocab: Vocabulary, by_id: dict[str, Loop] | None = None) -> None:
+def _cycles(s: Structure, vocab: Vocabulary, by_id: dict[str, Loop]) -> None:
     # networkx walks sets of nodes; with string labels their order changes with Python's
     # hash seed, and so would the cycles kept when there are more than MAX_CYCLES. Integer
     # labels in sorted order make the same input give the same cycles in every run.
@@ -749,20 +749,19 @@ def _cycles(s: Structure, vocab: Vocabulary, by_id: dict[str, Loop] | None = Non
         found[_canonical([names[i] for i in cyc])] = None
         if len(found) > CYCLE_SEARCH_CAP:
             break
-    if by_id is not None:
-        found = {
-            c: None
-            for c in found
-            if all(
-                _passes_through(
-                    by_id.get(lp),
-                    on_hop.get((c[i - 1], lp), []),
-                    on_hop.get((lp, c[(i + 1) % len(c)]), []),
-                    vocab,
-                )
-                for i, lp in enumerate(c)
+    found = {
+        c: None
+        for c in found
+        if all(
+            _passes_through(
+                by_id.get(lp),
+                on_hop.get((c[i - 1], lp), []),
+                on_hop.get((lp, c[(i + 1) % len(c)]), []),
+                vocab,
             )
-        }
+            for i, lp in enumerate(c)
+        )
+    }
     kept = sorted(found, key=lambda c: (len(c), c))
     s.cycles_truncated = len(kept) > MAX_CYCLES
     for loops in kept[:MAX_CYCLES]:
