@@ -43,6 +43,7 @@ import click  # noqa: E402
 
 from expert import __version__, terminal  # noqa: E402
 from expert import output as outputs  # noqa: E402
+from expert.assessment.model import Assessment  # noqa: E402  (reports imports it anyway)
 from expert.errors import EngineError, InputError, Problem  # noqa: E402
 from expert.render.reports import EXTENSIONS, FORMATS  # noqa: E402
 
@@ -65,7 +66,7 @@ def _kb_option(f: Any) -> Any:
     )(f)
 
 
-def _with_loops(a: Any, file: Path) -> Any:
+def _with_loops(a: Assessment, file: Path) -> Assessment:
     """The assessment, if it describes a control loop. Without one there is nothing to find:
     a report would read "100% coherent" and a --fail-on gate would pass, on an empty file."""
     if not a.loops:
