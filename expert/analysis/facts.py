@@ -148,11 +148,19 @@ def _encoded(kind: str, fid: str, values: dict[str, Any], terms: _Terms, scope: 
     return fact
 
 
+def _any_loop(structure: Structure, role: str) -> str:
+    """Whether some loop of the platform plays the role; unknown where a caller built the
+    structure without roles."""
+    if not structure.roles:
+        return "unknown"
+    return tri_or(r.get(role, "unknown") for r in structure.roles.values())
+
+
 def platform_fact(
     assessment: Assessment, vocab: Vocabulary, scope: str, structure: Structure
 ) -> Fact:
     """What the platform runs, judged from its resources' kinds and its economic figures,
-    and whether any of its loops re-submits work (from the loops' roles)."""
+    and whether any of its loops re-submits work or adds capacity (from the loops' roles)."""
     kinds = [r.kind for r in assessment.resource_list()]
     workloads = {vocab.resource_kinds[k].workload for k in kinds if k in vocab.resource_kinds}
     all_known = bool(kinds) and all(k in vocab.resource_kinds for k in kinds)
@@ -181,11 +189,8 @@ def platform_fact(
         "trains_models": judge("training", False),
         "uses_accelerators": uses_accelerators,
         # Unknown where a caller built the structure without roles.
-        "resubmits_work": (
-            tri_or(r.get("resubmits_work", "unknown") for r in structure.roles.values())
-            if structure.roles
-            else "unknown"
-        ),
+        "resubmits_work": _any_loop(structure, "resubmits_work"),
+        "adds_capacity": _any_loop(structure, "adds_capacity"),
     }
 
 

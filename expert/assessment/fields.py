@@ -457,6 +457,15 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
                 "no loop of the platform re-submits work",
             ),
         ),
+        _f(
+            "adds_capacity",
+            "yesno",
+            help="some loop of the platform adds capacity (scales out, provisions nodes)",
+            says=(
+                "a loop of the platform adds capacity",
+                "no loop of the platform adds capacity",
+            ),
+        ),
     ],
     # A finding from an earlier stage (incoherence or symptom).
     "finding": [_f("rule", "ident")],
