@@ -81,6 +81,8 @@ def test_a_well_formed_incident_loads(tmp_path: Path, known: dict[str, str]) -> 
         ({"expected": "[unknown-owner]", "relevant": "[unknown-owner]"}, "auditability"),
         ({"assessment_note": "from the sources"}, "before reading"),
         ({"facts": None}, "missing field 'facts'"),
+        ({"facts": "[a fact, Root cause: a colon]"}, "fact 2 is not a sentence"),
+        ({"facts": "[]"}, "facts must be a list of sentences"),
         ({"workload": "batch"}, "workload must be one of"),
         ({"sources": "[{title: no url}]"}, "every source needs a url"),
     ],

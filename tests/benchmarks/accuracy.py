@@ -118,6 +118,22 @@ def load_incident(folder: Path, known: dict[str, str]) -> Incident:
         problems.append(
             Problem(source, f"workload must be one of {', '.join(WORKLOADS)}", where="workload")
         )
+    facts = data["facts"]
+    if not isinstance(facts, list) or not facts:
+        problems.append(Problem(source, "facts must be a list of sentences", where="facts"))
+    else:
+        # A fact with ": " in it reads as a one-entry mapping unless it is quoted.
+        problems += [
+            Problem(
+                source,
+                f"fact {n} is not a sentence (a colon followed by a space makes YAML read it "
+                "as a mapping)",
+                where="facts",
+                fix="put the fact in double quotes",
+            )
+            for n, fact in enumerate(facts, 1)
+            if not isinstance(fact, str)
+        ]
     layers = _ids(data["layers"], source, "layers")
     problems += [
         Problem(source, f"unknown layer {layer!r}", where="layers", fix=", ".join(LAYERS))
