@@ -58,11 +58,32 @@ class RulesetBudget:
     longest_shared_chain: int
 
 
+# One test as the engine reads it: operator, operand, strict, and the field it reads
+# (read off the Term once: a Term's operator is a pydantic attribute, slow to read in a loop).
+Check = tuple[str, Any, bool, ResolvedField]
+
+
+@dataclass(frozen=True)
+class FactScope:
+    """What one pattern's binding asks of a fact of its kind, enough to tell a fact that no
+    rule of the pattern can ever match: the binding's own tests, and for each join to a loop
+    of the pattern, that loop's tests."""
+
+    checks: tuple[Check, ...]
+    loops: tuple[tuple[str, int], ...]  # (attribute holding a loop id, index in loop_checks)
+
+
 @dataclass
 class Compiled:
     rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)
     meta: dict[str, RuleMeta] = field(default_factory=dict)
     attrs: dict[str, set[str]] = field(default_factory=dict)  # fact kind -> attributes read
+    # Stage-1 fact kinds whose every binding tests something (see FactScope): a fact of such
+    # a kind that fails each of them is never asserted. Pairs of loops are the largest kind
+    # and most pairs join two loops no pair pattern can bind.
+    scopes: dict[str, list[FactScope]] = field(default_factory=dict)
+    loop_checks: list[tuple[Check, ...]] = field(default_factory=list)
+    loop_id_attr: str = "loop"  # the attribute of a loop fact that holds its id
     kinds: dict[str, set[str]] = field(default_factory=dict)  # ruleset -> fact kinds it reads
     by_stage: list[list[str]] = field(default_factory=lambda: [[], [], []])
     key: str = ""
@@ -192,6 +213,7 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
                 rules = _compile_fed(p, target, kb, out)
                 units.append(_Unit(target.stage, ("", (), fed, p.id), fed, rules))
     out.attrs.setdefault("finding", set()).add("rule")
+    _scope_facts([p for p in active if p.stage == 1], kb, out)
     too_big = _split(units, out)
     if too_big:
         raise InputError(
@@ -223,6 +245,69 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
             )
     out.key = hashlib.sha256(json.dumps(out.payload(), sort_keys=True).encode()).hexdigest()[:16]
     return out
+
+
+# The kinds filtered by scope: the join targets (loops, resources, the platform) stay whole.
+SCOPED_KINDS = ("pair", "edge", "acts", "mask", "nesting", "amplification", "cycle")
+
+
+def _scope_facts(stage1: list[Pattern], kb: KnowledgeBase, out: Compiled) -> None:
+    """Fill out.scopes: per scoped kind, what each binding of that kind asks of its fact and
+    of the loops it joins. A kind with a binding that asks nothing keeps every fact."""
+    vocab, answer_fields = kb.vocabulary, kb.answer_fields()
+    loop_id = resolve("loop", "id", vocab, answer_fields)
+    assert loop_id is not None
+    out.loop_id_attr = loop_id.spec.attr
+    scopes: dict[str, list[FactScope] | None] = {}
+    loop_index: dict[tuple[str, str], int] = {}
+
+    def checks_of(kind: str, terms: list[Term]) -> tuple[Check, ...]:
+        found = []
+        for term in terms:
+            if term.op == "same_as":
+                continue
+            resolved = resolve(kind, term.field, vocab, answer_fields)
+            if resolved is not None:  # a derived field: it rules nothing out here
+                found.append((term.op, term.operand, term.strict, resolved))
+        return tuple(found)
+
+    def loop_of(p: Pattern, var: str) -> int:
+        key = (p.id, var)
+        if key not in loop_index:
+            loop_index[key] = len(out.loop_checks)
+            out.loop_checks.append(checks_of("loop", p.match[var].where))
+        return loop_index[key]
+
+    for p in stage1:
+        for var, fm in p.match.items():
+            if fm.fact not in SCOPED_KINDS or scopes.get(fm.fact, []) is None:
+                continue
+            loops = []
+            # Joins in either direction between this fact and a loop's id.
+            for term in fm.where:
+                if term.op != "same_as":
+                    continue
+                other, other_field = term.operand.split(".", 1)
+                if p.match[other].fact == "loop" and other_field == "id":
+                    mine = resolve(fm.fact, term.field, vocab, answer_fields)
+                    if mine is not None:
+                        loops.append((mine.spec.attr, loop_of(p, other)))
+            for other, om in p.match.items():
+                if om.fact != "loop":
+                    continue
+                for term in om.where:
+                    if term.op == "same_as" and term.field == "id":
+                        there, there_field = term.operand.split(".", 1)
+                        mine = resolve(fm.fact, there_field, vocab, answer_fields)
+                        if there == var and mine is not None:
+                            loops.append((mine.spec.attr, loop_of(p, other)))
+            checks = checks_of(fm.fact, fm.where)
+            found = scopes.setdefault(fm.fact, [])
+            if not checks and not loops:
+                scopes[fm.fact] = None
+            elif found is not None:
+                found.append(FactScope(checks, tuple(loops)))
+    out.scopes = {kind: found for kind, found in scopes.items() if found is not None}
 
 
 def _id_collisions(active: list[Pattern], kb: KnowledgeBase) -> list[Problem]:

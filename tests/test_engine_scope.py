@@ -1,0 +1,80 @@
+"""Only facts some rule could match reach the engine (Compiled.scopes, assess.engine_facts):
+leaving out the others changes no firing, and it does leave most pairs of loops out, which is
+what makes it worth having."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from expert.analysis import facts as facts_mod
+from expert.analysis import graph
+from expert.analysis.assess import Assessor, engine_facts
+from expert.assessment.model import load as load_assessment
+from tests.benchmarks.generate import generate
+from tests.helpers import builtin_kb
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "expert" / "examples"
+
+
+@pytest.fixture(scope="module")
+def assessor() -> Iterator[Assessor]:
+    with Assessor(builtin_kb()) as ax:
+        yield ax
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _firings(ax: Assessor, facts: list[dict[str, Any]], loops_of: Any) -> list[Any]:
+    firings, errors = ax.engine.run(ax.compiled, facts, loops_of)
+    assert errors == []
+    return sorted((f["rule"], sorted(f["bound"].items())) for f in firings)
+
+
+def _base(ax: Assessor, path: Path) -> facts_mod.FactBase:
+    a = load_assessment(path, ax.kb.vocabulary)
+    structure = graph.derive(a, ax.kb.vocabulary)
+    return facts_mod.build(a, structure, ax.kb.vocabulary, "a", ax.kb.answer_fields())
+
+
+@pytest.mark.parametrize("source", ["llm-platform", "training-cluster", "generated"])
+def test_scoped_facts_fire_exactly_what_all_facts_fire(
+    assessor: Assessor, tmp_path: Path, source: str
+) -> None:
+    if source == "generated":
+        path = write_yaml(tmp_path / "generated.yaml", generate(120, seed=3, kb=assessor.kb))
+    else:
+        path = EXAMPLES / f"{source}.yaml"
+    base = _base(assessor, path)
+    scoped = engine_facts(base, assessor.compiled)
+    everything = engine_facts(base, dataclasses.replace(assessor.compiled, scopes={}))
+    assert len(scoped) < len(everything)
+    assert _firings(assessor, scoped, base.loops_of) == _firings(
+        assessor, everything, base.loops_of
+    )
+
+
+def test_most_pairs_of_loops_never_reach_the_engine(assessor: Assessor, tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "generated.yaml", generate(300, seed=1, kb=assessor.kb))
+    base = _base(assessor, path)
+    built = Counter(f["kind"] for f in base.facts.values())
+    sent = Counter(f["kind"] for f in engine_facts(base, assessor.compiled))
+    assert sent["pair"] < built["pair"] / 2
+    assert sent["loop"] == built["loop"]  # loops are what the others join: all of them go
+
+
+def test_a_kind_some_pattern_reads_whole_keeps_every_fact(assessor: Assessor) -> None:
+    """A binding that tests nothing of its fact and joins no loop can match any fact of its
+    kind; that kind is then not scoped at all."""
+    for kind, scopes in assessor.compiled.scopes.items():
+        assert scopes, kind
+        assert all(scope.checks or scope.loops for scope in scopes), kind
