@@ -233,7 +233,9 @@ class Explainer:
             kind = pattern.match[var].fact
             if kind == "loop":
                 text = self._loop_field(fact["loop"], field or "name")
-                spec = field_spec(kind, field) if field else None
+                if field in (None, "name"):
+                    return _set_off(text, m.string[m.end() :])
+                spec = field_spec(kind, field)
             else:
                 spec = field_spec(kind, field or "id")
                 if spec is None:
@@ -266,6 +268,8 @@ class Explainer:
             if len(values) > _NAMED_MEMBERS:
                 shown = values[: _NAMED_MEMBERS - 1]
                 return f"{', '.join(shown)} and {len(values) - len(shown)} more"
+            # The last name is the one the sentence goes on from.
+            values[-1] = _set_off(values[-1], m.string[m.end() :])
             return series(values)
 
         return _PLACEHOLDER.sub(sub, template)
@@ -899,6 +903,17 @@ class Explainer:
         if not kept:
             return others
         return list({f.id: f for f in [*others, *crossed, *kept]}.values())
+
+
+def _set_off(name: str, after: str) -> str:
+    """A loop's name, in quotes where the sentence goes on with the word the name ends
+    with: a loop named "Liveness probe restarts" that restarts servers reads "“Liveness probe
+    restarts” restarts vLLM model servers", not "Liveness probe restarts restarts"."""
+    last = name.rsplit(None, 1)[-1].lower() if name.strip() else ""
+    following = after.split(None, 1)[0].lower() if after.strip() else ""
+    if last and following == last and after[:1].isspace():
+        return f"\u201c{name}\u201d"
+    return name
 
 
 @dataclass
