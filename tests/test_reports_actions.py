@@ -16,6 +16,7 @@ import pytest
 from expert.analysis.diff import diff_results, to_text
 from expert.analysis.results import Evidence, Finding, Member
 from expert.deliverables import complete as deliverables
+from expert.deliverables import economics as econ
 from expert.deliverables import execsummary
 from expert.knowledge.imperative import base_form, instruction
 from expert.render.reports import md_escape, render, times
@@ -307,3 +308,17 @@ def test_reports_state_the_seed_scope(tmp_path: Path) -> None:
     results, a = assessed("llm-platform")
     for fmt in ("markdown", "html"):
         assert "interconnect and hardware faults are out of its scope" in render(fmt, results, a)
+
+
+def test_the_changes_amounts_add_up_to_what_they_remove_together() -> None:
+    """Each change's amount is counted once the changes above it are made, so a cost two
+    changes finish clearing between them is counted once, and the amounts add up to what
+    the changes remove together; the report says how they are counted."""
+    results, _ = assessed("llm-platform")
+    summary, economics = results.executive_summary, results.economics
+    assert summary is not None and economics is not None
+    together = econ.savings(economics, {i for act in summary.actions for i in act.clears})
+    assert together is not None
+    counted = sum(act.exposure_removed or 0 for act in summary.actions)
+    assert counted == pytest.approx(together.central)
+    assert "once the changes above it are made" in summary.actions_note

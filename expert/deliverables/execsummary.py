@@ -235,10 +235,13 @@ def choose_actions(
         if best is None:
             break
         chosen.add(best)
+        earlier = set(clearing.done)
         clearing.commit(best_set)
         new = [f for i, f in by_id.items() if i in best_set]
         text = instruction(clearing.template.get(best, best), best)
-        actions.append(_action(best, text, new, best_gain, economics, names or {}, owners or {}))
+        actions.append(
+            _action(best, text, new, earlier, best_gain, economics, names or {}, owners or {})
+        )
     return actions
 
 
@@ -257,21 +260,31 @@ def _owners_of(text: str, cleared: list[Finding], names: dict[str, str], owners:
 
 
 def _removed(
-    cleared: list[Finding], economics: EconomicSummary | None
+    cleared: list[Finding], earlier: set[str], economics: EconomicSummary | None
 ) -> tuple[Range | None, float | None, str]:
-    """The money a change removes, its share of the central exposure, or why not priced."""
+    """The money a change removes once the changes listed before it are made (`earlier`:
+    what they clear), its share of the central exposure, or why not priced. Counted after
+    the earlier ones, the changes' amounts add up to what they remove together: a cost the
+    change finishes clearing, or that an earlier change had already lowered, is counted
+    once."""
     if economics is None or not economics.priced or economics.total is None:
         return None, None, "not priced: the assessment gives no cost figures"
-    removed = econ.savings(economics, {f.id for f in cleared})
-    if removed is None:
+    after = econ.savings(economics, earlier | {f.id for f in cleared})
+    before = econ.savings(economics, earlier) if earlier else econ.ZERO
+    if after is None or before is None:
         return None, None, "not priced: nothing in the assessment is priced"
+    removed = econ.Range(
+        **{p: max(0.0, getattr(after, p) - getattr(before, p)) for p in econ.POINTS}
+    )
     if _central(removed) <= 0:
-        return (
-            None,
-            None,
-            "not priced: no priced cost goes with this change alone "
-            "(each also rests on other findings)",
+        why = (
+            "not priced: what it clears is priced in the changes above it, or also rests on "
+            "other findings"
+            if earlier
+            else "not priced: no priced cost goes with this change alone "
+            "(each also rests on other findings)"
         )
+        return None, None, why
     total = _central(economics.total)
     return removed, (_central(removed) / total if total > 0 else None), ""
 
@@ -280,6 +293,7 @@ def _action(
     condition: str,
     text: str,
     cleared: list[Finding],
+    earlier: set[str],
     weight: float,
     economics: EconomicSummary | None,
     names: dict[str, str],
@@ -293,7 +307,7 @@ def _action(
         titles = sorted({f.title for f in of_kind})
         noun = one if len(of_kind) == 1 else many
         parts.append(f"{len(of_kind)} {noun} ({'; '.join(titles)})")
-    removed, share, why = _removed(cleared, economics)
+    removed, share, why = _removed(cleared, earlier, economics)
     summary = "Clears " + "; ".join(parts) + "." if parts else ""
     if removed is not None and economics is not None:
         amount = money(_central(removed), economics.currency)
@@ -480,6 +494,15 @@ def build(
             f"and costs that follow from them; {len(causes) - len(cleared)} other conflicts "
             "and gaps need their own changes (see each finding's 'would clear if')."
         )
+        if any(a.removes is not None for a in actions):
+            # The economic summary charges each cost to the findings it traces to; what a
+            # change removes is counted after the changes above it, under the same caps.
+            note += (
+                " Each change's amount is what it removes once the changes above it are made, "
+                "so the amounts add up. It can differ from what the Economic Risk Summary "
+                "charges its findings: the costs of one budget are capped together, so "
+                "clearing some findings leaves the rest more of the cap."
+            )
     exposure = economics.headline if economics is not None else ""
     return ExecutiveSummary(
         headline=_headline(conflicts, actions, economics),
