@@ -17,7 +17,8 @@ from expert.assessment.model import Assessment
 from expert.deliverables.complete import complete
 from expert.errors import InputError, Problem
 from expert.knowledge.knowledgebase import KnowledgeBase
-from expert.render.reports import EXTENSIONS, FORMATS, render
+from expert.render.formats import EXTENSIONS, FORMATS
+from expert.render.reports import render
 
 
 def formats() -> list[str]:

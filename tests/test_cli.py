@@ -187,7 +187,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_report_writes_every_format(tmp_path: Path) -> None:
-    from expert.render.reports import EXTENSIONS, FORMATS
+    from expert.render.formats import EXTENSIONS, FORMATS
 
     code, _, _ = run("report", "expert/examples/llm-platform.yaml", "-o", str(tmp_path / "r"))
     assert code == 0
@@ -208,6 +208,17 @@ def test_python_dash_m_expert_works() -> None:
         [sys.executable, "-m", "expert", "--version"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "coherence" in proc.stdout
+
+
+def test_the_command_line_builds_the_report_models_only_when_it_renders() -> None:
+    """Starting the command line does not import the renderers (their models and templates
+    take about 0.4 s to build), so --help, --version and a refused input answer at once."""
+    import subprocess
+    import sys
+
+    code = "import sys, expert.cli.main; print('expert.render.reports' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
 
 
 # Product setting names a narrative may quote as the user's configuration knows them.

@@ -219,7 +219,8 @@ def test_mermaid_flowchart_structure() -> None:
 
 
 def test_every_format_renders_an_empty_assessment() -> None:
-    from expert.render.reports import FORMATS, render
+    from expert.render.formats import FORMATS
+    from expert.render.reports import render
 
     a = make([])
     results = assess_model(a)

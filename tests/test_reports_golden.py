@@ -19,7 +19,8 @@ from expert.analysis.assess import Assessor, load_assessment
 from expert.analysis.results import Results
 from expert.assessment.model import Assessment
 from expert.deliverables import complete as deliverables
-from expert.render.reports import EXTENSIONS, FORMATS, render
+from expert.render.formats import EXTENSIONS, FORMATS
+from expert.render.reports import render
 from tests.helpers import builtin_kb
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -45,7 +45,7 @@ from expert import __version__, terminal  # noqa: E402
 from expert import output as outputs  # noqa: E402
 from expert.assessment.model import Assessment  # noqa: E402  (reports imports it anyway)
 from expert.errors import EngineError, InputError, Problem  # noqa: E402
-from expert.render.reports import EXTENSIONS, FORMATS  # noqa: E402
+from expert.render.formats import EXTENSIONS, FORMATS  # noqa: E402
 
 EXIT_FAIL_ON, EXIT_INPUT, EXIT_ENGINE, EXIT_INTERNAL = 1, 2, 3, 70
 SEVERITIES = ["low", "medium", "high", "critical"]

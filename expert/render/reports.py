@@ -28,9 +28,8 @@ from expert.assessment.model import Assessment
 from expert.deliverables import complete as deliverables
 from expert.deliverables.economics import Range, exact, money, number, percent, range_text
 from expert.render import csvout, mermaid, sarif, svgmap
+from expert.render.formats import FORMATS
 
-FORMATS = ("markdown", "html", "json", "sarif", "csv")
-EXTENSIONS = {"markdown": "md", "html": "html", "json": "json", "sarif": "sarif", "csv": "csv"}
 SEVERITY_MARK = {"critical": "CRITICAL", "high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
 KIND_HEADINGS = [
     ("incoherence", "Incoherence patterns"),

@@ -111,7 +111,8 @@ def run_one(n_loops: int, seed: int, cli: bool, text: str | None = None) -> dict
     from expert.deliverables import complete as deliverables
     from expert.engine.compiler import compile_kb
     from expert.knowledge import knowledgebase as knowledge
-    from expert.render.reports import FORMATS, render
+    from expert.render.formats import FORMATS
+    from expert.render.reports import render
     from tests.benchmarks.generate import generate_yaml
 
     clock = _Clock()

@@ -21,7 +21,7 @@ from expert.engine import process as engine_mod
 from expert.engine.process import EngineProcess
 from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.knowledgebase import KnowledgeBase
-from expert.render.reports import EXTENSIONS, FORMATS
+from expert.render.formats import EXTENSIONS, FORMATS
 from interview import resume
 from interview.__main__ import main
 from interview.flow import Step
