@@ -9,7 +9,9 @@ questions the knowledge base adds later are skipped with Page Down, as a user mi
 
 from __future__ import annotations
 
+import atexit
 import functools
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 from expert.analysis.assess import Assessor
-from expert.assessment.model import UNKNOWN
+from expert.analysis.results import Results
+from expert.assessment.model import UNKNOWN, Assessment
 from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.knowledgebase import KnowledgeBase
 from interview.app import InterviewApp
@@ -35,13 +38,47 @@ def builtin_kb() -> KnowledgeBase:
     return knowledge.load([])
 
 
+class _Lent:
+    """The test process's warm Assessor, lent to one app: the app closes its assessor when it
+    exits, which for a lent one returns it. Runs are one at a time, as two apps of one test
+    may assess at once and the engine's pipes carry one run at a time."""
+
+    lock = threading.Lock()
+
+    def __init__(self, assessor: Assessor) -> None:
+        self._assessor = assessor
+
+    def assess(self, assessment: Assessment, deliverables: bool = True) -> Results:
+        with self.lock:
+            return self._assessor.assess(assessment, deliverables=deliverables)
+
+    def close(self) -> None:
+        pass
+
+
+@functools.cache
+def _warm_assessor() -> Assessor:
+    """One Assessor on the built-in knowledge base per test process, its engine processes
+    kept warm across tests: a new one per app costs a compile and two engine processes,
+    about half a second of CPU each time."""
+    assessor = Assessor(builtin_kb())
+    atexit.register(assessor.close)
+    return assessor
+
+
+def _lent(kb: KnowledgeBase) -> _Lent:
+    assert kb is builtin_kb()
+    return _Lent(_warm_assessor())
+
+
 def make_app(path: Path, kb_dirs: list[Path] | None = None, **kwargs: Any) -> InterviewApp:
-    """The interview on `path`. Its assessment runs in a thread of this process unless the
-    test passes `assessor_factory`: the app's own child process (ProcessAssessor) costs a
-    fresh interpreter per app, and the tests that run the app as a user starts it, or walk
-    a whole interview (test_walkthrough), exercise that process."""
+    """The interview on `path`. Its assessment runs in a thread of this process, on an
+    assessor shared by the tests of this process (a pack gets its own), unless the test
+    passes `assessor_factory`: the app's own child process (ProcessAssessor) costs a fresh
+    interpreter per app, and the tests that run the app as a user starts it, or walk a
+    whole interview (test_walkthrough), exercise that process."""
     kb = knowledge.load(kb_dirs) if kb_dirs else builtin_kb()
-    kwargs.setdefault("assessor_factory", Assessor)
+    kwargs.setdefault("assessor_factory", Assessor if kb_dirs else _lent)
     return InterviewApp(Session.open(path, kb), **kwargs)
 
 
