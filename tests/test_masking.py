@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from expert.analysis import graph
+from expert.assessment import model as assessment
 from expert.assessment.masking import Mask
 from expert.cli.main import main
 from expert.errors import InputError
@@ -207,3 +208,24 @@ def test_a_retry_layer_hides_nothing_from_another_that_reacts_to_each_failure() 
     # A gate judging the error rate there is still read through the client's retries.
     gate = {**GATE, "acts_on": ["gw"]}
     assert [m.target for m in _masks([client, gate], resources)] == ["canary"]
+
+
+def test_a_pack_trigger_marked_as_judging_is_read_through_retries(tmp_path: Path) -> None:
+    """Which triggers decide on an aggregate (and so see what retries have cleaned) is the
+    vocabulary's `judges`, so a pack's own trigger can say it too."""
+    pack = _pack(
+        tmp_path,
+        "triggers:\n"
+        '  acme_slo_burn: {label: "an error budget burns", reacts_to: [task_failure], '
+        "judges: true}\n"
+        '  acme_each_error: {label: "each error", reacts_to: [task_failure]}\n',
+    )
+    vocab = knowledge.load([pack]).vocabulary
+    retries = {"id": "sdk", "actuations": ["retry"], "acts_on": ["api"]}
+    resources = [{"id": "api", "calls": ["gw"]}, {"id": "gw"}]
+    for trigger, readers in (("acme_slo_burn", ["slo-gate"]), ("acme_each_error", [])):
+        gate = {"id": "slo-gate", "triggers": [trigger], "actuations": ["gate"], "acts_on": ["gw"]}
+        data = {"schema_version": 1, "system": {"name": "t"}, "loops": [retries, gate]}
+        a = assessment.validate({**data, "resources": resources}, vocab, "<test>")
+        masks = graph.derive(a, vocab).masks
+        assert [m.target for m in masks] == readers, trigger

@@ -45,9 +45,6 @@ RETRIED_SIGNAL = {
     "disruption": "task_terminated",
 }
 UNKNOWN = "unknown"
-# Triggers of a loop that decides on an aggregate of what it observes, which retries below
-# it have already cleaned: per-failure reactions (`failure`) see each attempt instead.
-JUDGES = frozenset({"error_rate", "health_check", "threshold", "deployment"})
 
 
 class MaskStatement(BaseModel):
@@ -150,8 +147,13 @@ def derive(
     by_id = {lp.id: lp for lp in loops}
 
     def judges(reader: str) -> bool:
+        # A loop that decides on an aggregate of what it observes (the vocabulary marks such
+        # triggers `judges`) sees what retries below it have cleaned; a per-failure reaction
+        # sees each attempt instead.
         triggers = by_id[reader].triggers
-        return not isinstance(triggers, list) or UNKNOWN in triggers or bool(JUDGES & set(triggers))
+        if not isinstance(triggers, list) or UNKNOWN in triggers:
+            return True
+        return any(t in vocab.triggers and vocab.triggers[t].judges for t in triggers)
 
     for loop in loops:
         if getattr(loop, "masks", None) is not None:

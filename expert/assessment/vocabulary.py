@@ -32,6 +32,13 @@ class SignalTerm(Term):
 
 class TriggerTerm(Term):
     reacts_to: list[str] = Field(default_factory=list)
+    judges: bool = Field(
+        False,
+        description="the loop decides on an aggregate of what it observes (an error rate, a "
+        "health state, a metric over a threshold, a rollout's outcome), which a retry layer "
+        "below it has already cleaned, so retries can hide failures from it; a reaction to "
+        "each failure sees every attempt instead",
+    )
 
 
 class ActuationTerm(Term):
