@@ -5,9 +5,10 @@ Hypothesis profiles (select with HYPOTHESIS_PROFILE=<name>; `ci` is the default)
 - fuzz: many more examples, for the fuzzing figures (run by hand, not in CI).
 
 Slow tests: the tests in SLOW (each took 15 s or more on a loaded 2-core machine) carry the
-`slow` marker, so `uv run pytest -m "not slow"` is a quick pass while editing. They also run
-first: the suite runs on several processes (pytest-xdist, see addopts in pyproject.toml), and
-a long test started last would leave the other processes idle at the end.
+`slow` marker. `uv run pytest` leaves them out (addopts in pyproject.toml), so the README's
+test command stays quick; `uv run pytest -m slow` runs them, and CI runs both (.ci/run).
+Within a run they go first: the suite runs on several processes (pytest-xdist), and a long
+test started last would leave the other processes idle at the end.
 """
 
 from __future__ import annotations
