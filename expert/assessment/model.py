@@ -98,7 +98,11 @@ def control_characters(text: str) -> list[str]:
 def _text(value: str) -> str:
     """Free text may be any length up to MAX_TEXT and hold no control characters."""
     if len(value) > MAX_TEXT:
-        raise ValueError(f"text is {len(value)} characters long; the limit is {MAX_TEXT}")
+        raise PydanticCustomError(
+            "text_too_long",
+            "text is {length} characters long; the limit is {limit}",
+            {"length": len(value), "limit": MAX_TEXT},
+        )
     found = control_characters(value)
     if found:
         raise PydanticCustomError(
@@ -473,6 +477,29 @@ _FIXES = {
     "control_characters": "delete them, retyping the text if you cannot see them: they can "
     "change what a terminal shows, or display the text in another order than it is written",
     "boolean_number": "write a number (e.g. 3), or unknown",
+    # A value of the wrong shape: say what shape is wanted, as a YAML author writes it.
+    "string_type": "write it as text; put it in quotes if it reads as a number, a date or yes/no",
+    "int_type": "write a whole number (e.g. 3), or unknown",
+    "int_parsing": "write a whole number (e.g. 3), or unknown",
+    "int_from_float": "write a whole number (e.g. 3), or unknown",
+    "float_type": "write a number (e.g. 0.5), or unknown",
+    "float_parsing": "write a number (e.g. 0.5), or unknown",
+    "bool_type": 'write "yes" or "no" (with the quotes), or unknown',
+    "bool_parsing": 'write "yes" or "no" (with the quotes), or unknown',
+    "list_type": "write a list: [a, b] on one line, or one '- item' per line below it",
+    "dict_type": "write its fields below it, one 'name: value' per line, indented",
+    "model_type": "write its fields below it, one 'name: value' per line, indented",
+    "model_attributes_type": "write its fields below it, one 'name: value' per line, indented",
+    "greater_than": "use a larger number: the message names the bound",
+    "greater_than_equal": "use a larger number: the message names the smallest allowed",
+    "less_than": "use a smaller number: the message names the bound",
+    "less_than_equal": "use a smaller number: the message names the largest allowed",
+    "string_too_short": "write something here, or leave the field out",
+    "string_too_long": "shorten it to the length the message names",
+    "text_too_long": "shorten it to the length the message names; a long description belongs "
+    "in a document the assessment links to",
+    "too_short": "add entries: the message says how many are needed",
+    "too_long": "remove entries: the message says how many are allowed",
 }
 
 
