@@ -1,10 +1,9 @@
-"""Only facts some rule could match reach the engine (Compiled.scopes, assess.engine_facts):
-leaving out the others changes no firing, and it does leave most pairs of loops out, which is
-what makes it worth having."""
+"""Only facts some rule could match are built for the engine (Compiled.scopes,
+assess.narrowing): leaving out the others changes no firing, and it does leave most pairs of
+loops out, which is what makes it worth having."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import yaml
 
 from expert.analysis import facts as facts_mod
 from expert.analysis import graph
-from expert.analysis.assess import Assessor, engine_facts
+from expert.analysis.assess import Assessor, engine_facts, narrowing
 from expert.assessment.model import load as load_assessment
 from tests.benchmarks.generate import generate
 from tests.helpers import builtin_kb
@@ -40,10 +39,17 @@ def _firings(ax: Assessor, facts: list[dict[str, Any]], loops_of: Any) -> list[A
     return sorted((f["rule"], sorted(f["bound"].items())) for f in firings)
 
 
-def _base(ax: Assessor, path: Path) -> facts_mod.FactBase:
+def _base(ax: Assessor, path: Path, narrow: bool = True) -> facts_mod.FactBase:
     a = load_assessment(path, ax.kb.vocabulary)
     structure = graph.derive(a, ax.kb.vocabulary)
-    return facts_mod.build(a, structure, ax.kb.vocabulary, "a", ax.kb.answer_fields())
+    return facts_mod.build(
+        a,
+        structure,
+        ax.kb.vocabulary,
+        "a",
+        ax.kb.answer_fields(),
+        narrow=narrowing(ax.compiled) if narrow else None,
+    )
 
 
 @pytest.mark.parametrize("source", ["llm-platform", "training-cluster", "generated"])
@@ -54,20 +60,19 @@ def test_scoped_facts_fire_exactly_what_all_facts_fire(
         path = write_yaml(tmp_path / "generated.yaml", generate(120, seed=3, kb=assessor.kb))
     else:
         path = EXAMPLES / f"{source}.yaml"
-    base = _base(assessor, path)
-    scoped = engine_facts(base, assessor.compiled)
-    everything = engine_facts(base, dataclasses.replace(assessor.compiled, scopes={}))
+    narrow, whole = _base(assessor, path), _base(assessor, path, narrow=False)
+    scoped = engine_facts(narrow, assessor.compiled)
+    everything = engine_facts(whole, assessor.compiled)
     assert len(scoped) < len(everything)
-    assert _firings(assessor, scoped, base.loops_of) == _firings(
-        assessor, everything, base.loops_of
+    assert _firings(assessor, scoped, narrow.loops_of) == _firings(
+        assessor, everything, whole.loops_of
     )
 
 
 def test_most_pairs_of_loops_never_reach_the_engine(assessor: Assessor, tmp_path: Path) -> None:
     path = write_yaml(tmp_path / "generated.yaml", generate(300, seed=1, kb=assessor.kb))
-    base = _base(assessor, path)
-    built = Counter(f["kind"] for f in base.facts.values())
-    sent = Counter(f["kind"] for f in engine_facts(base, assessor.compiled))
+    built = Counter(f["kind"] for f in _base(assessor, path, narrow=False).facts.values())
+    sent = Counter(f["kind"] for f in engine_facts(_base(assessor, path), assessor.compiled))
     assert sent["pair"] < built["pair"] / 2
     assert sent["loop"] == built["loop"]  # loops are what the others join: all of them go
 

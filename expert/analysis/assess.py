@@ -105,9 +105,8 @@ def load_assessment(path: Path | str, kb: KnowledgeBase) -> Assessment:
 
 def engine_facts(base: facts_mod.FactBase, compiled: Compiled) -> list[dict[str, Any]]:
     """Only what some rule reads crosses into the engine (smaller, faster): the attributes
-    rules read, of the facts some rule could match (`_could_match`). The scope is left out:
-    the engine puts each run in a session of its own (expert/engine/process.py)."""
-    could_match = _could_match(base, compiled)
+    rules read. (The facts no rule could match are not built: see `narrowing`.) The scope
+    is left out: the engine puts each run in a session of its own (expert/engine/process.py)."""
     out = []
     keep_of: dict[str, tuple[str, ...] | None] = {}
     for fact in base.facts.values():
@@ -116,7 +115,7 @@ def engine_facts(base: facts_mod.FactBase, compiled: Compiled) -> list[dict[str,
             wanted = compiled.attrs.get(kind)
             keep_of[kind] = None if wanted is None else ("id", "kind", *sorted(wanted))
         keep = keep_of[kind]
-        if keep is not None and could_match(fact):
+        if keep is not None:
             # Reading the few attributes rules use, not every one a fact carries.
             out.append({k: fact[k] for k in keep if k in fact})
     return out
@@ -148,33 +147,43 @@ class _Tests:
         return all(self.holds(check, fact) for check in checks)
 
     def holds(self, check: Check, fact: dict[str, Any]) -> bool:
-        op, operand, strict, field = check
         reads = self.reads.get(id(check))
         if reads is None:
             reads = self.reads[id(check)] = _reads(check)
         key = (id(check), *[fact.get(a) for a in reads])
         known = self.seen.get(key)
         if known is None:
-            try:
-                known = evaluate_op(op, operand, strict, field, fact, {}, {}) != "no"
-            except KeyError:
-                known = True
-            self.seen[key] = known
+            known = self.seen[key] = _holds_once(check, fact)
         return known
 
 
-def _could_match(base: facts_mod.FactBase, compiled: Compiled) -> Callable[[dict[str, Any]], bool]:
-    """A test of whether some stage-1 rule could match a fact, from what each pattern asks of
-    a fact of its kind and of the loops the fact names (Compiled.scopes). Leaving out a fact
-    no rule can match changes no finding; at 1,000 loops it leaves out four pairs of loops in
-    five, and two thirds of all facts."""
+def _holds_once(check: Check, fact: dict[str, Any]) -> bool:
+    op, operand, strict, field = check
+    try:
+        return evaluate_op(op, operand, strict, field, fact, {}, {}) != "no"
+    except KeyError:  # a value derived from other facts, not here yet: it rules nothing out
+        return True
+
+
+def narrowing(compiled: Compiled) -> facts_mod.Narrowing:
+    """For facts.build: given the loop facts, a test of whether some stage-1 rule could match
+    a fact, from what each pattern asks of a fact of its kind and of the loops the fact names
+    (Compiled.scopes). A fact no rule can match is never built into the engine's facts, which
+    changes no finding; at 1,000 loops that leaves out four pairs of loops in five, and two
+    thirds of all facts, before their declared comparisons are computed."""
+    return lambda loops: _could_match(loops, compiled)
+
+
+def _could_match(
+    loops: list[dict[str, Any]], compiled: Compiled
+) -> Callable[[dict[str, Any]], bool]:
     if not compiled.scopes:
         return lambda fact: True
     tests = _Tests()
-    loops = [f for f in base.facts.values() if f["kind"] == "loop"]
     id_attr = compiled.loop_id_attr
     everyone = frozenset(f[id_attr] for f in loops)
-    # Patterns share many tests of a loop (what it does, what it reacts to): each runs once.
+    # Patterns share many tests of a loop (what it does, what it reacts to): each runs once
+    # per loop (loops rarely agree on what a test reads, so it is not worth remembering).
     by_test: dict[tuple[Any, ...], frozenset[str]] = {}
     passing = []
     for checks in compiled.loop_checks:
@@ -182,7 +191,7 @@ def _could_match(base: facts_mod.FactBase, compiled: Compiled) -> Callable[[dict
         for check in checks:
             key = (check[0], repr(check[1]), check[2], check[3].spec.attr)
             if key not in by_test:
-                by_test[key] = frozenset(f[id_attr] for f in loops if tests.holds(check, f))
+                by_test[key] = frozenset(f[id_attr] for f in loops if _holds_once(check, f))
             ids &= by_test[key]
         passing.append(ids)
     # Per kind: each scope's joins to loops (attribute, the loops that pass) and own tests.
@@ -241,7 +250,12 @@ class Assessor:
         self.engine.prepare(self.compiled)
         structure = graph.derive(a, kb.vocabulary)
         base = facts_mod.build(
-            a, structure, kb.vocabulary, scope="a", answer_fields=kb.answer_fields()
+            a,
+            structure,
+            kb.vocabulary,
+            scope="a",
+            answer_fields=kb.answer_fields(),
+            narrow=narrowing(self.compiled),
         )
         firings, errors = self.engine.run(
             self.compiled, engine_facts(base, self.compiled), base.loops_of

@@ -24,6 +24,10 @@ from expert.knowledge import comparisons
 Fact = dict[str, Any]
 
 
+# Given the loop facts, a test of whether a fact could match some rule (see assess.narrowing).
+Narrowing = Callable[[list[Fact]], Callable[[Fact], bool]]
+
+
 @dataclass
 class FactBase:
     """All base facts of one assessment, by id, with the loops each concerns."""
@@ -230,8 +234,10 @@ def build(
     vocab: Vocabulary,
     scope: str,
     answer_fields: dict[str, tuple[FieldSpec, list[str] | None]] | None = None,
+    narrow: Narrowing | None = None,
 ) -> FactBase:
-    """Encode everything the rules may read. `answer_fields` maps question ids to their field."""
+    """Encode everything the rules may read. `answer_fields` maps question ids to their field;
+    `narrow` leaves out the facts no rule could match (every fact is kept without it)."""
     base = FactBase()
     answer_fields = answer_fields or {}
     raw: list[tuple[Fact, list[str]]] = []
@@ -349,6 +355,9 @@ def build(
         raw.append((_encoded("mask", fid, values, terms, scope), [m.source, m.target]))
     raw.append((platform_fact(assessment, vocab, scope, structure), []))
 
+    if narrow is not None:
+        could_match = narrow([f for f, _ in raw if f["kind"] == "loop"])
+        raw = [(f, loops) for f, loops in raw if could_match(f)]
     # Declared comparisons over the facts just built, before the engine sees them.
     comparisons.annotate([f for f, _ in raw])
     renamed = make_unique([f["id"] for f, _ in raw])
