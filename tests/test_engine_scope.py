@@ -77,9 +77,14 @@ def test_most_pairs_of_loops_never_reach_the_engine(assessor: Assessor, tmp_path
     assert sent["loop"] == built["loop"]  # loops are what the others join: all of them go
 
 
-def test_a_kind_some_pattern_reads_whole_keeps_every_fact(assessor: Assessor) -> None:
-    """A binding that tests nothing of its fact and joins no loop can match any fact of its
-    kind; that kind is then not scoped at all."""
-    for kind, scopes in assessor.compiled.scopes.items():
-        assert scopes, kind
-        assert all(scope.checks or scope.loops for scope in scopes), kind
+def test_a_kind_no_scope_narrows_keeps_every_fact(assessor: Assessor, tmp_path: Path) -> None:
+    """Loops, resources, the platform, and any kind some binding reads whole (it tests
+    nothing of its fact and joins no loop) are built in full: only scoped kinds shrink."""
+    path = write_yaml(tmp_path / "generated.yaml", generate(120, seed=2, kb=assessor.kb))
+    whole = Counter(f["kind"] for f in _base(assessor, path, narrow=False).facts.values())
+    narrow = Counter(f["kind"] for f in _base(assessor, path).facts.values())
+    unscoped = [kind for kind in whole if kind not in assessor.compiled.scopes]
+    assert {"loop", "resource", "platform"} <= set(unscoped)
+    assert {kind: narrow[kind] for kind in unscoped} == {kind: whole[kind] for kind in unscoped}
+    for scopes in assessor.compiled.scopes.values():
+        assert all(scope.checks or scope.loops for scope in scopes)

@@ -121,40 +121,10 @@ def engine_facts(base: facts_mod.FactBase, compiled: Compiled) -> list[dict[str,
     return out
 
 
-def _reads(check: Check) -> tuple[str, ...]:
-    """The attributes of a fact that one test reads (its result depends on nothing else)."""
-    op, operand, _, field = check
-    attr = field.spec.attr
-    if field.spec.type == "interval":
-        return (f"{attr}_lo", f"{attr}_hi")
-    if field.spec.type == "set":
-        values = [operand] if op in ("has", "lacks") else operand
-        return tuple(f"{attr}__{v}" for v in values)
-    return (attr,)
-
-
-class _Tests:
-    """Whether tests could still hold on facts: unknown counts as holding, as in the engine,
-    where it makes a finding possible; a field the fact does not carry (a value derived from
-    other facts) rules nothing out. Facts that agree on what a test reads get one answer, so
-    each test runs once per distinct value, not once per fact."""
-
-    def __init__(self) -> None:
-        self.seen: dict[tuple[Any, ...], bool] = {}
-        self.reads: dict[int, tuple[str, ...]] = {}
-
-    def hold(self, checks: tuple[Check, ...], fact: dict[str, Any]) -> bool:
-        return all(self.holds(check, fact) for check in checks)
-
-    def holds(self, check: Check, fact: dict[str, Any]) -> bool:
-        reads = self.reads.get(id(check))
-        if reads is None:
-            reads = self.reads[id(check)] = _reads(check)
-        key = (id(check), *[fact.get(a) for a in reads])
-        known = self.seen.get(key)
-        if known is None:
-            known = self.seen[key] = _holds_once(check, fact)
-        return known
+def _holds(checks: tuple[Check, ...], fact: dict[str, Any]) -> bool:
+    """Whether every test could still hold on the fact: unknown counts as holding, as in the
+    engine, where it makes a finding possible."""
+    return all(_holds_once(check, fact) for check in checks)
 
 
 def _holds_once(check: Check, fact: dict[str, Any]) -> bool:
@@ -179,7 +149,6 @@ def _could_match(
 ) -> Callable[[dict[str, Any]], bool]:
     if not compiled.scopes:
         return lambda fact: True
-    tests = _Tests()
     id_attr = compiled.loop_id_attr
     everyone = frozenset(f[id_attr] for f in loops)
     # Patterns share many tests of a loop (what it does, what it reacts to): each runs once
@@ -211,7 +180,7 @@ def _could_match(
                 if fact.get(attr) not in ids:
                     break
             else:
-                if tests.hold(checks, fact):
+                if _holds(checks, fact):
                     return True
         return False
 
