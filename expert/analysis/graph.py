@@ -336,11 +336,35 @@ def _acts_on(loop: Loop) -> list[str]:
     return [r for r in loop.acts_on if r != UNKNOWN] if isinstance(loop.acts_on, list) else []
 
 
+def _key(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _same_answers_once(
+    loops: list[Loop], answers: Callable[[Loop], Any], compute: Callable[[Loop], dict[str, Tri]]
+) -> dict[str, dict[str, Tri]]:
+    """compute(loop) for each loop, computed once per distinct `answers(loop)` (what compute
+    reads of a loop): large platforms repeat a few kinds of loop many times. Each loop gets
+    its own copy, which derive() may change."""
+    seen: dict[Any, dict[str, Tri]] = {}
+    out = {}
+    for lp in loops:
+        key = answers(lp)
+        if key not in seen:
+            seen[key] = compute(lp)
+        out[lp.id] = dict(seen[key])
+    return out
+
+
 def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
     s = Structure()
     loops = assessment.loops
-    s.emits = {lp.id: emits(lp, vocab) for lp in loops}
-    s.reacts = {lp.id: reacts(lp, vocab) for lp in loops}
+    s.emits = _same_answers_once(
+        loops, lambda lp: (_key(lp.actuations), _key(lp.changes)), lambda lp: emits(lp, vocab)
+    )
+    s.reacts = _same_answers_once(
+        loops, lambda lp: (_key(lp.triggers), _key(lp.observes)), lambda lp: reacts(lp, vocab)
+    )
 
     on: dict[str, list[Loop]] = {}
     for lp in loops:
@@ -393,9 +417,27 @@ def _roles(
     sync: dict[str, Tri],
     kinds: dict[str, str],
 ) -> None:
-    s.roles = {lp.id: roles(lp, vocab, synchronized_reach(lp, sync), kinds) for lp in loops}
+    def reach(lp: Loop) -> Any:  # the kinds of what the loop acts on, as roles() reads them
+        if not isinstance(lp.acts_on, list):
+            return None
+        return tuple(UNKNOWN if r == UNKNOWN else kinds.get(r) for r in lp.acts_on)
+
+    s.roles = _same_answers_once(
+        loops,
+        lambda lp: (
+            _key(lp.actuations),
+            _key(lp.triggers),
+            lp.instances,
+            lp.layer,
+            reach(lp),
+            synchronized_reach(lp, sync),
+        ),
+        lambda lp: roles(lp, vocab, synchronized_reach(lp, sync), kinds),
+    )
     actuations = vocab.terms("actuations")
-    acts = {lp.id: membership(lp.actuations, actuations) for lp in loops}
+    acts = _same_answers_once(
+        loops, lambda lp: _key(lp.actuations), lambda lp: membership(lp.actuations, actuations)
+    )
     for rid in sync.keys() | on.keys():
         here = on.get(rid, [])
         s.roles_here[rid] = {
