@@ -14,6 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from expert.cli.main import main
+from expert.errors import InputError
+from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.lint import lint
 
 EXAMPLE = Path(__file__).parent.parent / "expert" / "examples" / "llm-platform.yaml"
@@ -195,3 +197,33 @@ def test_kb_new_into_a_file_says_it_is_not_a_directory(tmp_path: Path) -> None:
     assert code == 2
     assert f"{target}: is not a directory" in out and "fix: give a knowledge-base pack" in out
     assert target.read_text() == "mine\n"
+
+
+def test_a_broken_case_file_stops_kb_test_and_lint_but_not_an_assessment(tmp_path: Path) -> None:
+    """Example cases are read when `kb test`, `kb lint` or `kb list` need them, not to assess:
+    an assessment never uses them. A case file that does not load is still named, by file."""
+    folder = _filled_pack(tmp_path / "pack")
+    cases = folder / "acme-retry-vs-kill.cases.yaml"
+    _edit(cases, "pattern: acme-retry-vs-kill", "pattern: acme-other")
+    pack = str(tmp_path / "pack")
+
+    kb = knowledge.load([tmp_path / "pack"])
+    assert "acme-retry-vs-kill" in kb.patterns
+    with pytest.raises(InputError) as raised:
+        kb.read_cases()
+    (problem,) = raised.value.problems
+    assert problem.source == str(cases)
+    assert "cases are for 'acme-other' but sit beside pattern 'acme-retry-vs-kill'" in (
+        problem.message
+    )
+
+    code, out = run("kb", "--kb", pack, "test", "acme-retry-vs-kill")
+    assert code != 0 and f"{cases}" in out and "cases are for 'acme-other'" in out
+    load = {r.name: r for r in lint([tmp_path / "pack"])}["load"]
+    assert [p.source for p in load.problems] == [str(cases)]
+
+    platform = tmp_path / "platform.yaml"
+    assert run("example", "llm-platform", "-o", str(platform))[0] == 0
+    code, out = run("assess", "--kb", pack, str(platform), "-o", str(tmp_path / "r.md"))
+    assert code in (0, 1), out  # findings or none: either way the broken case did not stop it
+    assert (tmp_path / "r.md").is_file()

@@ -78,7 +78,10 @@ class PatternChange:
 class KnowledgeBase:
     vocabulary: Vocabulary
     patterns: dict[str, Pattern] = field(default_factory=dict)
-    cases: dict[str, CaseFile] = field(default_factory=dict)
+    # Where each pattern's example cases sit; they are read at the first use of `cases`
+    # (kb test, kb lint, kb list), since an assessment never needs them: about half of the
+    # knowledge base's files, and of the time loading it takes.
+    case_files: dict[str, Path] = field(default_factory=dict)
     questions: dict[str, Question] = field(default_factory=dict)
     templates: dict[str, LoopTemplate] = field(default_factory=dict)
     disabled: dict[str, str] = field(default_factory=dict)
@@ -90,6 +93,20 @@ class KnowledgeBase:
     _asking: tuple[tuple[Question, ...], dict[str, Question]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _cases: dict[str, CaseFile] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def cases(self) -> dict[str, CaseFile]:
+        """Each pattern's example cases, read and validated on first use; InputError (naming
+        the file) on a problem in one."""
+        return self.read_cases()
+
+    def read_cases(self) -> dict[str, CaseFile]:
+        """Read the example cases now, if not yet read (see `cases`)."""
+        if self._cases is None:
+            with collector.paused():
+                self._cases = {pid: _load_cases(pid, path) for pid, path in self.case_files.items()}
+        return self._cases
 
     @property
     def version(self) -> str:
@@ -494,6 +511,20 @@ def _check_override(kb: KnowledgeBase, pattern: Pattern, pack: str, path: Path) 
     return []
 
 
+def _load_cases(pattern_id: str, case_path: Path) -> CaseFile:
+    cdata, clines = load_yaml(case_path, max_bytes=MAX_KB_FILE, what="case file")
+    cases = _validate(CaseFile, cdata, str(case_path), clines)
+    if cases.pattern != pattern_id:
+        raise InputError(
+            Problem(
+                str(case_path),
+                f"cases are for {cases.pattern!r} but sit beside pattern {pattern_id!r}",
+                fix="make `pattern:` match the pattern file's id",
+            )
+        )
+    return cases
+
+
 def _load_pack(kb: KnowledgeBase, pack: str, d: Path) -> list[Problem]:
     """Add one pack to kb; returns the problems that do not stop the rest from loading."""
     problems: list[Problem] = []
@@ -505,20 +536,10 @@ def _load_pack(kb: KnowledgeBase, pack: str, d: Path) -> list[Problem]:
         problems += _check_override(kb, pattern, pack, path)
         kb.patterns[pattern.id] = pattern
         kb.origins[pattern.id] = Origin(pack, str(path))
-        kb.cases.pop(pattern.id, None)  # an override brings its own cases
+        kb.case_files.pop(pattern.id, None)  # an override brings its own cases
         case_path = cases_path(path)
         if case_path.is_file():
-            cdata, clines = load_yaml(case_path, max_bytes=MAX_KB_FILE, what="case file")
-            cases = _validate(CaseFile, cdata, str(case_path), clines)
-            if cases.pattern != pattern.id:
-                raise InputError(
-                    Problem(
-                        str(case_path),
-                        f"cases are for {cases.pattern!r} but sit beside pattern {pattern.id!r}",
-                        fix="make `pattern:` match the pattern file's id",
-                    )
-                )
-            kb.cases[pattern.id] = cases
+            kb.case_files[pattern.id] = case_path
     for path in _yaml_files(d, "questions"):
         data, lines = load_yaml(path, max_bytes=MAX_KB_FILE, what="questions file")
         if not isinstance(data, list):

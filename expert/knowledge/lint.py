@@ -846,7 +846,9 @@ def lint(extra_dirs: list[Path] | None = None) -> list[LintResult]:
     else:
         try:
             # unchecked placeholders: the `placeholders` validator reports them with the rest
-            kb = knowledge.load(list(extra_dirs or []), check_placeholders=False)
+            loaded = knowledge.load(list(extra_dirs or []), check_placeholders=False)
+            loaded.read_cases()  # a case file that does not load is a loading problem here
+            kb = loaded
         except InputError as exc:
             results["load"].problems = exc.problems
     after_load: dict[str, Callable[[knowledge.KnowledgeBase], list[Problem]]] = {
