@@ -233,11 +233,15 @@ class InterviewScreen(Screen[None]):
     async def go(self, delta: int) -> None:
         before = self._neighbour(self.current, delta)
         self.steps = self._build()
-        if flow.index_of(self.steps, self.current.key) is None and before is not None:
-            # The step just left moved out of the walk (a template's value, once confirmed,
-            # is reached from the outline): go on from where it was.
+        here = flow.index_of(self.steps, self.current.key)
+        there = flow.index_of(self.steps, before.key) if before is not None else None
+        # The step just left moved out of the walk, or to another place in it (a template's
+        # value, once confirmed, joins the loop's answered questions further on): go on from
+        # where it was, to the step that came next before the answer.
+        moved = here is None or (there is not None and (there - here) * delta < 0)
+        if moved and before is not None:
             target: Step | None = before
-            if flow.index_of(self.steps, before.key) is None:
+            if there is None:
                 target = self._neighbour(before, delta)
         else:
             target = self._neighbour(self.current, delta)

@@ -407,6 +407,39 @@ async def test_a_template_prefills_the_loop(tmp_path: Path) -> None:
     assert loop.actuations == ["restart"] and loop.triggers == ["health_check"]
 
 
+async def test_going_through_a_templates_values_one_by_one_asks_and_saves_each(
+    tmp_path: Path,
+) -> None:
+    """ "Go through them one by one" shows every proposed value in turn, and Enter on each
+    saves it. (A confirmed value joins the loop's answered questions further on; the walk
+    goes on from where it was, not from there.)"""
+    path = copy_at(tmp_path, Step("loops").key)
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.choose_action("add-loop")
+        templates = app.screen.query_one("#templates", OptionList)
+        ids = [templates.get_option_at_index(i).id for i in range(templates.option_count)]
+        await keys.highlight(templates, next(i for i, t in enumerate(ids) if t and "sdk" in t))
+        await keys.press("enter", "enter", "enter")
+        await settle(pilot)
+        loop_id = app.interview.current.target
+        proposed = dict(app.position.proposed[loop_id])
+        assert len(proposed) > 10
+        await keys.choose_action("next")
+        await settle(pilot)
+        shown = []
+        while app.interview.current.question in proposed:
+            shown.append(app.interview.current.question)
+            await keys.press("enter")
+            await settle(pilot)
+    assert sorted(shown) == sorted(proposed)
+    loop = load_assessment(path, knowledge.load([])).loop(loop_id)
+    assert loop is not None
+    assert loop.actuations == ["retry"] and loop.retry is not None and loop.retry.max_retries == 2
+    assert loop.objective == "availability" and loop.instances == "per_client"
+
+
 async def test_dont_know_is_stored_as_unknown(tmp_path: Path) -> None:
     path = copy_at(tmp_path, question_key("replica-hpa", "loop-instances"))
     app = make_app(path)
