@@ -58,7 +58,9 @@ class LoopDialog(ModalScreen[str | None]):
         self.initial_name = name
         self.initial_id = loop_id
         self._id_edited = bool(loop_id)
-        self._setting_id = False
+        # The ids this dialog wrote into the id field whose Changed events have not arrived
+        # yet: typing fast puts several in flight, and each is ours, not the user's edit.
+        self._ids_set: list[str] = []
 
     def compose(self) -> ComposeResult:
         title = {
@@ -139,13 +141,13 @@ class LoopDialog(ModalScreen[str | None]):
         field = self.query_one("#loop-id", Input)
         slug = slugify(event.value)
         if not self._id_edited and field.value != slug:
-            self._setting_id = True  # the Changed event this causes is ours, not an edit
+            self._ids_set.append(slug)
             field.value = slug
 
     @on(Input.Changed, "#loop-id")
     def _id_changed(self, event: Input.Changed) -> None:
-        if self._setting_id:
-            self._setting_id = False
+        if event.value in self._ids_set:
+            self._ids_set.remove(event.value)
         else:
             self._id_edited = True
         problem = self.check_id(event.value.strip()) if event.value.strip() else None

@@ -73,6 +73,31 @@ async def test_the_dialogs_id_field_keeps_typing_sent_after_ctrl_u(tmp_path: Pat
         assert app.screen.query_one("#loop-id", Input).value == "edge-timeout"
 
 
+async def test_a_name_typed_fast_gives_the_whole_name_as_id(tmp_path: Path) -> None:
+    """Each character of the name sets the id field; typed fast, several of those changes are
+    in flight at once, and none of them may count as the user editing the id. The order of
+    the events is the one a fast typist produced (two names' changes handled before the id
+    field reports the first of them); it is played to the dialog's handlers directly."""
+    app = make_app(at(tmp_path, Step("loops")))
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.choose_action("add-loop")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, LoopDialog)
+        name, loop_id = dialog.query_one("#name", Input), dialog.query_one("#loop-id", Input)
+        for typed in ("Client SDK retri", "Client SDK retrie"):
+            dialog._name_changed(Input.Changed(name, typed))
+        for slug in ("client-sdk-retri", "client-sdk-retrie"):
+            dialog._id_changed(Input.Changed(loop_id, slug))
+        dialog._name_changed(Input.Changed(name, "Client SDK retries"))
+        assert loop_id.value == "client-sdk-retries"
+        # An id the user types is theirs: the name no longer changes it.
+        dialog._id_changed(Input.Changed(loop_id, "sdk"))
+        dialog._name_changed(Input.Changed(name, "Client SDK retries!"))
+        assert loop_id.value == "client-sdk-retries"  # not re-derived from the name
+
+
 @pytest.mark.parametrize(
     ("question", "first", "then_on"),
     [
