@@ -80,7 +80,7 @@ def test_audit_gaps_say_why_and_whom_to_ask() -> None:
     assert teams["No known owner"].known is False
     asked = [q.text for q in teams["No known owner"].questions]
     assert "Which team owns its configuration?" in asked
-    assert any(q.startswith("Which decisions of Gateway timeout") for q in asked)
+    assert any(q.startswith("When this loop and Gateway timeout act close together") for q in asked)
     assert [t.owner for t in report.teams][-1] == "No known owner"
 
 
@@ -260,9 +260,10 @@ def test_a_team_question_names_a_few_partners_and_counts_the_rest() -> None:
     report = assess_model(make(loops)).audit_gaps
     assert report is not None
     client = next(t for t in report.teams if t.owner == "Client")
-    question = next(q for q in client.questions if q.text.startswith("Which decisions of"))
+    question = next(q for q in client.questions if q.text.startswith("When this loop and"))
     assert question.text.count("Timeout ") == auditgap.MAX_NAMED - 1
-    assert f"and {10 - auditgap.MAX_NAMED + 1} other loops can make this loop act" in question.text
+    assert question.text.startswith("When this loop and one of Timeout 0, ")
+    assert f"and {10 - auditgap.MAX_NAMED + 1} other loops act close together" in question.text
     assert question.why.count(";") <= auditgap.MAX_NAMED
 
 

@@ -456,8 +456,12 @@ def _teams(
             named.update(fresh)
         if partners:
             ask(
-                f"Which decisions of {_some(partners, ', ', 'other loops')} can make this loop "
-                "act, and how would you find the one that did?",
+                # A conflict may run either way (this loop may set the others off, or they it),
+                # so the question does not presume a direction.
+                "When this loop and "
+                + ("" if len(partners) == 1 else "one of ")
+                + f"{_some(partners, ', ', 'other loops')} act close together, how would you "
+                "find which decision set off which?",
                 "its conflicts cannot be traced: " + _some(kinds, "; ", "more"),
             )
     return sorted(teams.values(), key=lambda t: (not t.known, t.owner.lower()))

@@ -853,10 +853,11 @@ def _settle_hours(
             live = [c for c in m.contributions if c.charged and getattr(c.raw, p) > 0]
             conflicts = sum(1 for c in live if not c.loop)
             loops = len(live) - conflicts
+            spent = whole(getattr(m.quantity, p))
             step = (
                 f"{POINT_NAMES[p]}: {conflicts} conflict{'s' * (conflicts != 1)} + {loops} "
                 f"untraceable loop{'s' * (loops != 1)} x {exact(m.parameters[PARAMETER[p]])} h = "
-                f"{whole(getattr(m.quantity, p))} engineer-hours"
+                f"{spent} engineer-hour{'' if spent == '1' else 's'}"
             )
             if m.money is not None and cost.value is not None:
                 step += (
@@ -980,14 +981,21 @@ def _by_pattern(
                 part = Range(**{p: getattr(c.money, p) * scale[p] for p in POINTS})
                 row["direct"] = _add(row["direct"], part)
             else:
+                part = c.money
                 row["hidden"] = _add(row["hidden"], c.money)
+            weight = row.setdefault("weight", {})
+            central, high = weight.get(c.finding, (0.0, 0.0))
+            weight[c.finding] = (central + part.likely, high + part.high)
     out = []
     for pattern, row in rows.items():
         if row["direct"].high + row["hidden"].high <= 0:
             continue
         both = _add(row["direct"], row["hidden"])
-        first = by_id.get(row["findings"][0])
-        action = first.would_clear_if[0] if first and first.would_clear_if else ""
+        # The action is the one of the finding that carries the most of the row's money: a
+        # possible finding adds to the high end only, so a confirmed one usually leads.
+        weight = row["weight"]
+        lead = by_id.get(max(row["findings"], key=lambda f: weight.get(f, (0.0, 0.0))))
+        action = lead.would_clear_if[0] if lead and lead.would_clear_if else ""
         out.append(
             PatternExposure(
                 pattern=pattern,

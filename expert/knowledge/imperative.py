@@ -49,6 +49,9 @@ _IRREGULAR = {
     "driven": "drive",
     "paid": "pay",
     "split": "split",
+    "broken": "break",
+    "brought": "bring",
+    "tied": "tie",
 }
 # Regular verbs whose base ends in a silent e that the -ed form dropped.
 _E_BASES = {
@@ -91,6 +94,10 @@ _E_BASES = {
     "improv",
     "increas",
     "decreas",
+    "reconcil",
+    "compar",
+    "prob",
+    "cach",
 }
 # British spellings that double a final l (controlled, cancelled); others keep it (polled).
 _DOUBLED_L = {"controll", "cancell", "labell", "modell", "signall", "levell", "channell"}
@@ -177,14 +184,34 @@ def _tokens(template: str) -> list[re.Match[str]]:
     return list(_TOKEN.finditer(template))
 
 
+# A passive clause joined to the first: "..., or the conflicts were removed", "(or was told
+# of planned restarts)". Its subject is short and holds no clause break.
+_JOINED_PASSIVE = re.compile(r"\b(and|or) (?:([^,;()]{1,80}?) )?(?:was|were) ([a-z-]+)\b")
+
+
 def _coordinated(rest: str) -> str:
-    """'... and revisited when ...' after a passive clause: 'and revisit when ...'."""
-    for m in re.finditer(r"\b(and|or) ([a-z-]+ed)\b", rest):
+    """The clauses joined to the first, as commands too: "... and revisited when ..." becomes
+    "and revisit when ...", "and attempts were logged" becomes "and log attempts", "(or was
+    told ...)" becomes "(or be told ...)", "(or had ...)" becomes "(or have ...)"."""
+
+    def passive(m: re.Match[str]) -> str:
+        base = base_form(m.group(3))
+        if base is None:
+            return m.group(0)  # "were exempt": an adjective
+        if not m.group(2):
+            return f"{m.group(1)} be {m.group(3)}"
+        return f"{m.group(1)} {base} {m.group(2)}"
+
+    rest = _JOINED_PASSIVE.sub(passive, rest)
+    rest = re.sub(r"\b(and|or) had\b", r"\1 have", rest)
+    for m in re.finditer(r"\b(and|or) ([a-z-]+)\b", rest):
         before = rest[: m.start()]
         if before.count("(") > before.count(")"):
             continue  # inside an aside: "(admitted plus rejected or queued upstream)"
         base = base_form(m.group(2))
-        return rest if base is None else rest[: m.start(2)] + base + rest[m.end(2) :]
+        if base is None:
+            continue  # "and the ...", "or 503": not a verb
+        return rest[: m.start(2)] + base + rest[m.end(2) :]
     return rest
 
 
