@@ -28,6 +28,7 @@ from expert.assessment.naturalinput import (
         ("a few tens of ms", "20ms-90ms"),
         ("hundreds of milliseconds", "100ms-1s"),
         ("two minutes", "2m"),
+        ("approximately 30ms", "20ms-45ms"),  # not read as "approx" + "imately 30ms"
         ("a second", "1s"),
         ("half a minute", "30s"),
         ("10-30s", "10s-30s"),
@@ -101,6 +102,10 @@ def test_ordinary_answers_are_not_unknown(typed: str) -> None:
         ("1,200", 1200),
         ("4.90", 4.9),
         ("0", 0),
+        # one figure is stored; the cost estimates put their own range around it
+        ("around 16 GPUs", 16),
+        ("approximately USD 2.50/h", 2.5),
+        ("~40", 40),
     ],
 )
 def test_numbers_with_units_separators_and_words(typed: str, value: float) -> None:

@@ -166,8 +166,10 @@ def _digits(token: str) -> float | None:
 
 def parse_number(text: str) -> float:
     """The number in text such as "$2.50", "USD 2.5", "2.5/h", "20 billion", "20e9",
-    "20 000 000 000" or "20,000,000,000". Raises NaturalInputError when there is none."""
-    s = _normal(text)
+    "20 000 000 000" or "20,000,000,000". Raises NaturalInputError when there is none.
+    "About 16" or "around 16 GPUs" is 16: these answers hold one figure, and the cost
+    estimates put their own range around it."""
+    s = _APPROX.sub("", _normal(text))
     s = re.sub(rf"\s*{_RATE}$", "", s)
     s = re.sub(rf"^{_CURRENCY}\s*", "", s)
     s = re.sub(rf"\s*{_NOUNS}$", "", s)
@@ -212,7 +214,7 @@ _QUANTIFIERS = {
 }
 _MAGNITUDES = {"tens": 10, "hundreds": 100, "thousands": 1000}
 APPROX_FACTOR = 1.5  # "about X" is X/1.5 to X*1.5
-_APPROX = re.compile(r"^(?:~|≈|about|around|approx\.?|approximately|roughly|circa|ca\.?)\s*")
+_APPROX = re.compile(r"^(?:~|≈|about|around|approximately|approx\.?|roughly|circa|ca\.?)\s*")
 _NUMBER_WORD = "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True))
 _AMOUNT = re.compile(rf"^(\d+(?:\.\d+)?|{_NUMBER_WORD}|half an?|half)\s*([a-z]+)$")
 
