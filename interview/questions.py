@@ -9,8 +9,10 @@ knowledge base adds need no code here.
 
 from __future__ import annotations
 
+import difflib
 import re
 import types
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -290,16 +292,29 @@ def parse_typed(spec: AnswerSpec, text: str) -> Any:
     except naturalinput.NaturalInputError as exc:
         raise AnswerError(_sentence(str(exc))) from None
     if spec.kind == "ids":
-        items = [item.strip() for item in re.split(r"[,;\n]+", s) if item.strip()]
-        bad = [item for item in items if not SLUG.match(item)]
-        if bad:
-            fixed = ", ".join(slugify(b) or "an-id" for b in bad)
+        # "vLLM servers" is read as the id vllm-servers, as a loop's name gives its id.
+        items = [
+            item.strip() if SLUG.match(item.strip()) else slugify(item)
+            for item in re.split(r"[,;\n]+", s)
+            if item.strip()
+        ]
+        if not all(items):
             raise AnswerError(
-                f"{', '.join(repr(b) for b in bad)} cannot be used as an id: use lower-case "
-                f"letters, digits, '-' and '_' (for example {fixed})."
+                "Name each one with letters or digits, for example inference-gateway."
             )
         return list(dict.fromkeys(items))
     return s
+
+
+def close_to_known(ids: list[str], known: Sequence[str]) -> dict[str, str]:
+    """The ids in `ids` that are new but look like a typo of a known one: {new: known}."""
+    out = {}
+    for item in ids:
+        if item not in known:
+            match = difflib.get_close_matches(item, known, n=1, cutoff=0.8)
+            if match:
+                out[item] = match[0]
+    return out
 
 
 def _sentence(text: str) -> str:

@@ -31,6 +31,7 @@ from interview.questions import (
     AnswerError,
     AnswerSpec,
     as_text,
+    close_to_known,
     describe,
     parse_typed,
     spec_for,
@@ -122,6 +123,7 @@ class InterviewScreen(Screen[None]):
         self.steps: list[Step] = []
         self._fresh_loop = ""  # a loop just added: its template notes are shown once
         self._empty_confirm = ""  # a multi-choice confirmed with nothing ticked, once
+        self._new_id_confirm: tuple[str, Any] | None = None  # an id like a known one, once
         self._typing_timer: Timer | None = None
 
     @property
@@ -220,6 +222,7 @@ class InterviewScreen(Screen[None]):
         self.current = step
         self.refresh_bindings()  # "Finish loop" depends on where the user is
         self._empty_confirm = ""
+        self._new_id_confirm = None
         card = self.query_one(QuestionCard)
         if step.kind == "question":
             await card.show_question(self._question_view(step))
@@ -671,6 +674,16 @@ class InterviewScreen(Screen[None]):
                 self._empty_confirm = step.key
                 raise AnswerError(
                     "Nothing is ticked (tick with Space). If none apply, press Enter again."
+                )
+            close = close_to_known(value, spec.suggestions) if spec.kind == "ids" else {}
+            if close and self._new_id_confirm != (step.key, raw):
+                # A typo would add a resource nobody has, and hide every finding on the real
+                # one: ask once, and take the answer as typed if Enter is pressed again.
+                self._new_id_confirm = (step.key, raw)
+                new, known = next(iter(close.items()))
+                raise AnswerError(
+                    f"{new} is not among the resources named so far; did you mean {known}? "
+                    f"Correct it, or press Enter again to add {new} as a new resource."
                 )
             self._store(q, step, value)
         except AnswerError as exc:

@@ -440,6 +440,27 @@ async def test_going_through_a_templates_values_one_by_one_asks_and_saves_each(
     assert loop.objective == "availability" and loop.instances == "per_client"
 
 
+async def test_a_resource_id_like_a_known_one_is_asked_about_once(tmp_path: Path) -> None:
+    """A typo ("inference-gatway") would add a resource nobody has and hide the findings on
+    the real one: the card names the known id; Enter again keeps what was typed."""
+    path = copy_at(tmp_path, question_key("sdk-retries", "loop-acts-on"))
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        keys = Keyboard(pilot)
+        await keys.type_into("inference-gatway")
+        await keys.press("enter")
+        await settle(pilot)
+        assert app.interview.current.question == "loop-acts-on"  # not saved yet
+        error = str(app.screen.query_one("#hint", Static).content)
+        assert "did you mean inference-gateway?" in error
+        await keys.press("enter")
+        await settle(pilot)
+        assert app.interview.current.question != "loop-acts-on"
+    loop = load_assessment(path, knowledge.load([])).loop("sdk-retries")
+    assert loop is not None and loop.acts_on == ["inference-gatway"]
+
+
 async def test_dont_know_is_stored_as_unknown(tmp_path: Path) -> None:
     path = copy_at(tmp_path, question_key("replica-hpa", "loop-instances"))
     app = make_app(path)

@@ -12,6 +12,7 @@ from interview.questions import (
     AnswerError,
     AnswerSpec,
     applies,
+    close_to_known,
     describe,
     field_kind,
     parse_typed,
@@ -107,6 +108,9 @@ def test_the_platform_name_cannot_be_unknown(kb: KnowledgeBase) -> None:
         ("number", "USD 2.5", 2.5),
         ("number", "2.5/h", 2.5),
         ("ids", "none", []),
+        # a name typed where an id goes is read as the id it gives, as a loop's name does
+        ("ids", "Inference API, vLLM servers", ["inference-api", "vllm-servers"]),
+        ("integer", "around 16 GPUs", 16),
     ],
 )
 def test_typed_answers(kind: str, typed: str, value: object) -> None:
@@ -121,7 +125,7 @@ def test_typed_answers(kind: str, typed: str, value: object) -> None:
         ("integer", "many", "whole number"),
         ("integer", "2.5", "whole number"),
         ("number", "a lot", "not a number"),
-        ("ids", "Inference API", "inference-api"),
+        ("ids", "!!!, ???", "letters or digits"),
         ("text", "   ", "Type an answer"),
     ],
 )
@@ -167,3 +171,10 @@ def test_asked_when_follows_the_answers(kb: KnowledgeBase) -> None:
         update={"asked_when": [q.asked_when[0].model_copy(update={"strict": False})]}
     )
     assert applies(loose, kb, assessment(UNKNOWN), "x")  # type: ignore[arg-type]
+
+
+def test_a_new_id_like_a_known_one_is_named() -> None:
+    known = ("vllm-servers", "gpu-pool")
+    assert close_to_known(["vlm-servers", "gpu-pool", "batch-queue"], known) == {
+        "vlm-servers": "vllm-servers"
+    }
