@@ -89,7 +89,9 @@ DEFINITION = (
     "other reacts to, or they conflict) that do not work against each other; a conflicting "
     "pair counts by its strongest conflict's evidence (a confirmed critical conflict counts "
     "fully, a confirmed high one three quarters, medium half, low a quarter, less when it "
-    "rests on unknown answers), and conflicts set aside by a recorded decision do not count"
+    "rests on unknown answers), and conflicts set aside by a recorded decision do not count. "
+    "A conflict found on one loop alone (a per-node loop against a job whose members run in "
+    "step, say) is no pair and is not in this figure; it is in the findings and the exposure"
 )
 
 
@@ -250,13 +252,17 @@ def _central(r: Range) -> float:
     return float(r.central)
 
 
-def _owners_of(text: str, cleared: list[Finding], names: dict[str, str], owners: dict[str, str]):
-    """The teams that own the loops a change touches: the loops it names, or, for a change
-    that names none (a shared retry budget), every loop of the conflicts it clears."""
+def _owners_of(
+    text: str, cleared: list[Finding], names: dict[str, str], owners: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """The teams that own the loops a change touches (the loops it names, or, for a change
+    that names none, such as a shared retry budget, every loop of the conflicts it clears),
+    and the names of those loops nobody owns."""
     roots = [lp for f in cleared if not f.derived_from for lp in f.loops]
     named = [lp for lp in dict.fromkeys(roots) if names.get(lp, lp) and names.get(lp, lp) in text]
     loops = named or list(dict.fromkeys(roots))
-    return sorted({owners[lp] for lp in loops if owners.get(lp)})
+    teams = sorted({owners[lp] for lp in loops if owners.get(lp)})
+    return teams, [names.get(lp, lp) for lp in loops if not owners.get(lp)]
 
 
 def _removed(
@@ -315,8 +321,16 @@ def _action(
         summary += f", {round(share * 100)}% of the exposure." if share is not None else "."
     else:
         summary += " " + why[:1].upper() + why[1:] + "."
-    team = _owners_of(condition, cleared, names, owners)
-    summary += f" Owned by {series(team)}." if team else " No owner is named in the assessment."
+    team, unowned = _owners_of(condition, cleared, names, owners)
+    if team:
+        summary += f" Owned by {series(team)}."
+    if unowned:
+        # Someone has to make the change: naming the owner comes first.
+        whose = "has" if len(unowned) == 1 else "have"
+        summary += (
+            f" {series(unowned)} {whose} no known owner: "
+            f"name {'one' if len(unowned) == 1 else 'them'} first."
+        )
     return Action(
         text=text,
         condition=condition,
