@@ -755,12 +755,16 @@ def _legend(edges: list[MapEdge]) -> list[LegendItem]:
             width=KIND_WIDTH["feedback"],
             dash=KIND_DASH["feedback"],
         ),
-        LegendItem(
-            label="thick: carries retry amplification",
-            stroke=KIND_COLOUR["amplification"],
-            width=KIND_WIDTH["amplification"],
-        ),
     ]
+    if "amplification" in kinds:
+        items.append(
+            LegendItem(
+                # Inside a conflict zone the line takes the zone's colour and stays thick.
+                label="thick: carries retry amplification (magenta outside a conflict zone)",
+                stroke=KIND_COLOUR["amplification"],
+                width=KIND_WIDTH["amplification"],
+            )
+        )
     if "masks" in kinds:
         items.append(
             LegendItem(
