@@ -7,6 +7,7 @@ jump along the chain.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import ClassVar
 
 from rich.text import Text
@@ -171,13 +172,19 @@ class ResultsScreen(Screen[None]):
         # The file's decisions, which a saved decision changes without a re-run.
         decided = session.assessment.decisions if session.assessment is not None else {}
         table.clear()
+        # Two findings of one pattern would read the same: each names its loops.
+        repeated = Counter(f.title for f in self.shown)
+        names = {lp.id: lp.name or lp.id for lp in assessed.loops} if assessed else {}
         for f in self.shown:
+            title = f.title
+            if repeated[title] > 1 and f.loops:
+                title += " (" + ", ".join(str(names.get(lp, lp)) for lp in f.loops) + ")"
             table.add_row(
                 f.severity.upper(),
                 KIND_LABEL[f.kind],
                 f"{f.status}, {decided[f.id].state}" if f.id in decided else f.status,
                 cost_cell(costs.get(f.id), self.money.currency),
-                Text(f.title),
+                Text(title),
                 key=f.id,
             )
         ids = [f.id for f in self.shown]

@@ -87,3 +87,20 @@ async def test_a_merged_file_with_a_disagreement_opens(tmp_path: Path) -> None:
         assert app.session.assessment.loops[0].disputed
         ids = [f.id for f in screen.shown]
         assert "respondents-disagree" in ids
+
+
+async def test_two_findings_of_one_pattern_name_their_loops_in_the_list(tmp_path: Path) -> None:
+    """The example has two 'Competing shutdown vs retry logic' findings: each row says
+    which loops it is about, so the list never shows the same line twice."""
+    path = tmp_path / "llm.yaml"
+    shutil.copy(EXAMPLE, path)
+    resume.save(path, resume.Position(step=Step("review").key))
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_results(pilot)
+        table = screen.query_one(DataTable)
+        titles = [str(table.get_row_at(i)[-1]) for i in range(table.row_count)]
+    shutdown = [t for t in titles if t.startswith("Competing shutdown vs retry logic")]
+    assert len(shutdown) == 2 and len(set(shutdown)) == 2
+    assert all(t.endswith(")") and "retries" in t for t in shutdown)
+    assert len(set(titles)) == len(titles)
