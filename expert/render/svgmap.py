@@ -741,48 +741,25 @@ def _paths(
     return [out[k] for k in order], sorted(markers.values(), key=lambda m: m.id)
 
 
+# What each kind of line means, in legend order; the last three only where the map has one.
+# (Inside a conflict zone an amplifying line takes the zone's colour and stays thick.)
+_LEGEND = [
+    ("influence", "influence: one loop's action triggers another"),
+    ("feedback", "dashed: part of a feedback cycle"),
+    ("amplification", "thick: carries retry amplification (magenta outside a conflict zone)"),
+    ("masks", "dotted: keeps a signal from the loop that reads it"),
+    ("conflict", "no arrow: a conflict between loops that do not trigger each other"),
+]
+_ALWAYS = {"influence", "feedback"}
+
+
 def _legend(edges: list[MapEdge]) -> list[LegendItem]:
     kinds = {e.kind for e in edges}
     items = [
-        LegendItem(
-            label="influence: one loop's action triggers another",
-            stroke=KIND_COLOUR["influence"],
-            width=KIND_WIDTH["influence"],
-        ),
-        LegendItem(
-            label="dashed: part of a feedback cycle",
-            stroke=KIND_COLOUR["feedback"],
-            width=KIND_WIDTH["feedback"],
-            dash=KIND_DASH["feedback"],
-        ),
+        LegendItem(label=label, stroke=KIND_COLOUR[k], width=KIND_WIDTH[k], dash=KIND_DASH[k])
+        for k, label in _LEGEND
+        if k in _ALWAYS or k in kinds
     ]
-    if "amplification" in kinds:
-        items.append(
-            LegendItem(
-                # Inside a conflict zone the line takes the zone's colour and stays thick.
-                label="thick: carries retry amplification (magenta outside a conflict zone)",
-                stroke=KIND_COLOUR["amplification"],
-                width=KIND_WIDTH["amplification"],
-            )
-        )
-    if "masks" in kinds:
-        items.append(
-            LegendItem(
-                label="dotted: keeps a signal from the loop that reads it",
-                stroke=KIND_COLOUR["masks"],
-                width=KIND_WIDTH["masks"],
-                dash=KIND_DASH["masks"],
-            )
-        )
-    if "conflict" in kinds:
-        items.append(
-            LegendItem(
-                label="no arrow: a conflict between loops that do not trigger each other",
-                stroke=KIND_COLOUR["conflict"],
-                width=KIND_WIDTH["conflict"],
-                dash=KIND_DASH["conflict"],
-            )
-        )
     items += [
         LegendItem(
             label=f"between loops in a {sev} conflict zone (named on the line)",

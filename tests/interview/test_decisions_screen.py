@@ -31,10 +31,15 @@ async def open_results(pilot: object) -> ResultsScreen:
     return screen
 
 
-async def test_a_decision_set_on_the_results_screen_is_saved(tmp_path: Path) -> None:
+def _example_at_review(tmp_path: Path) -> Path:
     path = tmp_path / "llm.yaml"
     shutil.copy(EXAMPLE, path)
     resume.save(path, resume.Position(step=Step("review").key))
+    return path
+
+
+async def test_a_decision_set_on_the_results_screen_is_saved(tmp_path: Path) -> None:
+    path = _example_at_review(tmp_path)
     app = make_app(path)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_results(pilot)
@@ -92,10 +97,7 @@ async def test_a_merged_file_with_a_disagreement_opens(tmp_path: Path) -> None:
 async def test_two_findings_of_one_pattern_name_their_loops_in_the_list(tmp_path: Path) -> None:
     """The example has two 'Competing shutdown vs retry logic' findings: each row says
     which loops it is about, so the list never shows the same line twice."""
-    path = tmp_path / "llm.yaml"
-    shutil.copy(EXAMPLE, path)
-    resume.save(path, resume.Position(step=Step("review").key))
-    app = make_app(path)
+    app = make_app(_example_at_review(tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_results(pilot)
         table = screen.query_one(DataTable)
