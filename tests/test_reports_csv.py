@@ -68,3 +68,16 @@ def test_a_held_back_row_without_a_settling_question_leaves_the_cell_empty() -> 
     rows = list(csv.DictReader(io.StringIO(render("csv", bare, a), newline="")))
     held = [r for r in rows if r["held_back"] == "yes"]
     assert held and all(r["settling_question"] == "" for r in held)
+
+
+@pytest.mark.parametrize("name", ["llm-platform", "training-cluster"])
+def test_conflict_and_gap_rows_add_up_to_the_exposure(name: str) -> None:
+    """Each conflict's or gap's money is what the Economic Risk Summary charges it, after the
+    overlap between direct budgets is taken off: together they are the central total."""
+    results, a = assessed(name)
+    assert results.economics is not None and results.economics.total is not None
+    rows = list(csv.DictReader(io.StringIO(render("csv", results, a))))
+    causes = [r for r in rows if r["kind"] in ("incoherence", "auditability")]
+    charged = sum(float(r["central_per_month"]) for r in causes if r["central_per_month"])
+    # each cell is rounded to a whole unit
+    assert abs(charged - results.economics.total.likely) <= len(causes)

@@ -951,6 +951,33 @@ def savings(summary: EconomicSummary, finding_ids: set[str]) -> Range | None:
     return Range(**{p: max(0.0, getattr(before, p) - getattr(after, p)) for p in POINTS})
 
 
+def _direct_scale(budgets: list[BudgetTotal], direct: Range | None) -> dict[str, float]:
+    """Per point, what the direct budgets' overlap leaves of their sum (direct / sum): the
+    factor every direct part is scaled by, so that the parts add up to the total."""
+    summed = _sum([b.range for b in budgets if b.side == "direct"])
+    return {
+        p: (getattr(direct, p) / getattr(summed, p)) if direct and getattr(summed, p) else 0
+        for p in POINTS
+    }
+
+
+def _side(line: CostLine) -> str:
+    return COMPUTATIONS[line.computation].side if line.computation in COMPUTATIONS else ""
+
+
+def charged_central(summary: EconomicSummary) -> dict[str, float]:
+    """The central money per month charged to each finding, with direct parts scaled as in
+    `by_pattern`, so a finding's amount here and its pattern's row there agree."""
+    scale = _direct_scale(summary.budgets, summary.direct)["likely"] if summary.direct else 1.0
+    out: dict[str, float] = {}
+    for line in summary.costs:
+        factor = scale if _side(line) == "direct" else 1.0
+        for c in line.contributions:
+            if c.money is not None and c.charged:
+                out[c.finding] = out.get(c.finding, 0.0) + c.money.likely * factor
+    return out
+
+
 def _by_pattern(
     lines: list[CostLine],
     budgets: list[BudgetTotal],
@@ -960,14 +987,10 @@ def _by_pattern(
 ) -> list[PatternExposure]:
     """The total split by the pattern each part is charged to. Direct parts are scaled by the
     overlap between the direct budgets, so the rows add up to the total."""
-    summed = _sum([b.range for b in budgets if b.side == "direct"])
-    scale = {
-        p: (getattr(direct, p) / getattr(summed, p)) if direct and getattr(summed, p) else 0
-        for p in POINTS
-    }
+    scale = _direct_scale(budgets, direct)
     rows: dict[str, dict] = {}
     for line in lines:
-        side = COMPUTATIONS[line.computation].side if line.computation in COMPUTATIONS else ""
+        side = _side(line)
         for c in line.contributions:
             if c.money is None:
                 continue

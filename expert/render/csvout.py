@@ -93,12 +93,8 @@ def _money(results: Results) -> dict[str, str]:
     if econ is None or not econ.priced:
         return {}
     out = {c.finding: _central(c.money) for c in econ.costs if c.money is not None}
-    charged: dict[str, float] = {}
-    for line in econ.costs:
-        for part in line.contributions:
-            if part.money is not None and part.charged:
-                charged[part.finding] = charged.get(part.finding, 0.0) + float(part.money.central)
-    for fid, value in charged.items():
+    # As the Economic Risk Summary charges them: direct parts less the budgets' overlap.
+    for fid, value in economics.charged_central(econ).items():
         if fid not in out and round(value) > 0:
             out[fid] = str(round(value))
     return out
