@@ -313,7 +313,25 @@ class InterviewScreen(Screen[None]):
             if s.kind == "question" and s.scope == step.scope and s.target == step.target
         ]
         keys = [s.key for s in same]
-        count = f"{keys.index(step.key) + 1}/{len(same)}" if step.key in keys else "follow-up"
+        if step.key not in keys:
+            count = "follow-up"
+        else:
+            at = keys.index(step.key)
+            # A template's value, once confirmed, moves to the loop's answered questions
+            # further on: it still counts as done, so the position moves on as they are
+            # confirmed one by one.
+            proposal = self._proposals().get(step.target) if step.scope == "loop" else None
+            done = 0
+            if proposal is not None:
+                kb = self.session.kb
+                done = sum(
+                    1
+                    for s in same[at + 1 :]
+                    if s.question in proposal.questions
+                    and s.question not in proposal.unconfirmed
+                    and self.session.value(kb.questions[s.question], step.target) is not None
+                )
+            count = f"{done + at + 1}/{len(same)}"
         section = SECTIONS.get(q.section, q.section.replace("-", " "))
         if step.scope == "system":
             return f"The platform · {count}"

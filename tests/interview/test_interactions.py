@@ -5,6 +5,7 @@ a message, and reopening the file resumes where the user was."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -428,12 +429,16 @@ async def test_going_through_a_templates_values_one_by_one_asks_and_saves_each(
         assert len(proposed) > 10
         await keys.choose_action("next")
         await settle(pilot)
-        shown = []
+        shown, positions = [], []
         while app.interview.current.question in proposed:
             shown.append(app.interview.current.question)
+            crumb = str(app.screen.query_one("#crumb", Static).content)
+            positions.append(int(re.search(r" · (\d+)/\d+ · ", crumb).group(1)))  # type: ignore[union-attr]
             await keys.press("enter")
             await settle(pilot)
     assert sorted(shown) == sorted(proposed)
+    # the position moves on as each value is confirmed (it read 1/21 on every one)
+    assert positions == sorted(set(positions)) and positions[-1] > positions[0]
     loop = load_assessment(path, knowledge.load([])).loop(loop_id)
     assert loop is not None
     assert loop.actuations == ["retry"] and loop.retry is not None and loop.retry.max_retries == 2
