@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
 from expert.render.csvout import COLUMNS, neutralise
-from expert.render.reports import render
+from expert.render.reports import HEDGE, render
 from tests.test_reports_golden import assessed
 
 
@@ -81,3 +82,19 @@ def test_conflict_and_gap_rows_add_up_to_the_exposure(name: str) -> None:
     charged = sum(float(r["central_per_month"]) for r in causes if r["central_per_month"])
     # each cell is rounded to a whole unit
     assert abs(charged - results.economics.total.likely) <= len(causes)
+
+
+def test_a_possible_findings_narrative_is_hedged_and_a_confirmed_ones_is_not() -> None:
+    """A possible finding's narrative states what the pattern assumes; the report says so
+    before it (the answers it assumes are the ones marked unknown under it)."""
+    results, a = assessed("llm-platform")
+    md = render("markdown", results, a)
+    possible = [f for f in results.findings if f.status == "possible" and f.evidence.shown]
+    confirmed = [f for f in results.findings if f.status == "confirmed"]
+    assert possible and confirmed
+    for f in [*possible, *confirmed]:
+        # the finding's own entry in the appendix: its id, then its narrative
+        at = re.search(rf"\({f.status}\) `?{re.escape(f.id)}`?\n", md)
+        assert at is not None, f.id
+        entry = md[at.start() :].split("Flagged because", 1)[0]
+        assert (HEDGE in entry) == (f in possible), f.id

@@ -162,6 +162,11 @@ APPENDIX_GROUPS = [
 Reason = tuple[str | None, str, str, str, bool]  # loop id, name, field, words, unknown
 
 
+# A possible finding's narrative says what would be happening if its unknown answers are
+# what the pattern needs; the reader is told so before it.
+HEDGE = "If the answers marked unknown below are as it assumes: "
+
+
 @dataclass(slots=True)
 class FindingView:
     """A finding as Appendix A shows it, with loop names and titles looked up and links
@@ -173,6 +178,7 @@ class FindingView:
     severity: str
     mark: str
     narrative: str
+    hedge: str  # before a possible finding's narrative, which states what it assumes as fact
     severity_reason: str
     raised: bool  # a condition raised the severity above the pattern's own rating
     loops: list[str]  # the loops' names
@@ -207,6 +213,7 @@ class _FindingViews:
                 severity=f.severity,
                 mark=SEVERITY_MARK[f.severity],
                 narrative=f.narrative,
+                hedge=HEDGE if f.status == "possible" and f.evidence.missing else "",
                 severity_reason=f.severity_reason,
                 raised=bool(f.severity_reason)
                 and not f.severity_reason.startswith(deliverables.BASE_REASON),
