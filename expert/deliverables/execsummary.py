@@ -515,7 +515,9 @@ def build(
                 " Each change's amount is what it removes once the changes above it are made, "
                 "so the amounts add up. It can differ from what the Economic Risk Summary "
                 "charges its findings: the costs of one budget are capped together, so "
-                "clearing some findings leaves the rest more of the cap."
+                "clearing some findings leaves the rest more of the cap; and clearing a "
+                "conflict also removes the engineering time spent on the untraceable loops in "
+                "it, which the Economic Risk Summary charges to their gaps."
             )
     exposure = economics.headline if economics is not None else ""
     return ExecutiveSummary(
