@@ -311,8 +311,9 @@ def _exposure(
                     f"{series([_name(lp) for lp in safety])} enforce"
                     f"{'s' if len(safety) == 1 else ''} limits, timeouts or gates without "
                     "recording why. Asked why a request was refused, a job stopped or a tenant "
-                    "throttled, the record cannot answer, and compliance with record-keeping "
-                    "rules that require automatic logging of events cannot be shown for these "
+                    "throttled, the record cannot answer; where record-keeping rules that "
+                    "require automatic logging of events apply to the platform (the EU AI "
+                    "Act's, for a high-risk AI system), compliance cannot be shown for these "
                     "controls."
                 ),
                 loops=[lp.id for lp in safety],
