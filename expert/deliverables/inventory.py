@@ -64,12 +64,15 @@ class InventoryLoop(BaseModel):
     watches: str = Field(description="signals it observes beyond its triggers, and changes")
     decision_record: str
     details: list[InventoryField] = Field(
-        default_factory=list, description="retry, deadline, guards and other answers"
+        default_factory=list,
+        description="retry, deadline, guards and other answers given (in whole or in part)",
     )
     fields: list[InventoryField] = Field(description="every answer, in order")
     states: dict[str, State] = Field(default_factory=dict, description="field -> state")
     unknown: list[str] = Field(description="labels of answers the user could not give")
-    unanswered: list[str] = Field(description="labels of core answers never given")
+    unanswered: list[str] = Field(
+        description="labels of answers never given: the core ones, and the details that apply"
+    )
     findings: list[str] = Field(default_factory=list, description="findings involving the loop")
 
 
@@ -210,9 +213,9 @@ def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) ->
         fields = loop_fields(lp, kb)
         by = {f.field: f for f in fields}
         unknown = [f.label for f in fields if f.state == "unknown"]
-        unanswered = [f.label for f in fields if f.state == "unanswered" and f.field in CORE]
+        unanswered = [f.label for f in fields if f.state == "unanswered"]
         unknown_total += len(unknown)
-        unanswered_total += len(unanswered)
+        unanswered_total += sum(f.state == "unanswered" and f.field in CORE for f in fields)
         layer = lp.layer if lp.layer in kb.vocabulary.layers else LAYER_UNKNOWN
         watched = [by[k].value for k in ("observes", "changes") if k in by]
         groups.setdefault(layer, []).append(
@@ -233,7 +236,13 @@ def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) ->
                 if watched
                 else "",
                 decision_record=by["decision_record"].value,
-                details=[f for f in fields if f.field not in _COLUMNS],
+                # What is not known at all is listed once, in the last column, not here too.
+                details=[
+                    f
+                    for f in fields
+                    if f.field not in _COLUMNS
+                    and (f.state == "given" or (f.state == "unknown" and f.value != UNKNOWN))
+                ],
                 fields=fields,
                 states={f.field: f.state for f in fields},
                 unknown=unknown,
