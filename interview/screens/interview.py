@@ -321,17 +321,23 @@ class InterviewScreen(Screen[None]):
             # further on: it still counts as done, so the position moves on as they are
             # confirmed one by one.
             proposal = self._proposals().get(step.target) if step.scope == "loop" else None
-            done = 0
-            if proposal is not None:
-                kb = self.session.kb
-                done = sum(
-                    1
-                    for s in same[at + 1 :]
-                    if s.question in proposal.questions
-                    and s.question not in proposal.unconfirmed
-                    and self.session.value(kb.questions[s.question], step.target) is not None
+            kb = self.session.kb
+
+            def confirmed(qid: str) -> bool:
+                return (
+                    proposal is not None
+                    and qid in proposal.questions
+                    and qid not in proposal.unconfirmed
+                    and self.session.value(kb.questions[qid], step.target) is not None
                 )
-            count = f"{done + at + 1}/{len(same)}"
+
+            # (A confirmed value reopened from the outline is simply where it stands.)
+            done = (
+                0
+                if confirmed(step.question)
+                else sum(confirmed(s.question) for s in same[at + 1 :])
+            )
+            count = f"{min(done + at + 1, len(same))}/{len(same)}"
         section = SECTIONS.get(q.section, q.section.replace("-", " "))
         if step.scope == "system":
             return f"The platform · {count}"

@@ -436,6 +436,10 @@ async def test_going_through_a_templates_values_one_by_one_asks_and_saves_each(
             positions.append(int(re.search(r" · (\d+)/\d+ · ", crumb).group(1)))  # type: ignore[union-attr]
             await keys.press("enter")
             await settle(pilot)
+        # the first question after the walk counts the values confirmed in it as done
+        crumb = str(app.screen.query_one("#crumb", Static).content)
+        after = re.search(r" · (\d+)/\d+ · ", crumb)
+        assert after is not None and int(after.group(1)) == len(shown) + 1, crumb
     assert sorted(shown) == sorted(proposed)
     # the position moves on as each value is confirmed (it read 1/21 on every one)
     assert positions == sorted(set(positions)) and positions[-1] > positions[0]
