@@ -168,6 +168,8 @@ class ResultsScreen(Screen[None]):
         self.money = exposure(results, assessed, session.kb)
         summary.update(Text("\n".join([line, *exposure_lines(self.money)])))
         costs = {c.finding: c for c in self.money.costs}
+        # A conflict's or gap's money is what the Economic Risk Summary charges it.
+        charged = economics.charged_central(self.money) if self.money.priced else {}
         self.shown = sort_findings(results, self.sort_by)
         # The file's decisions, which a saved decision changes without a re-run.
         decided = session.assessment.decisions if session.assessment is not None else {}
@@ -183,7 +185,12 @@ class ResultsScreen(Screen[None]):
                 f.severity.upper(),
                 KIND_LABEL[f.kind],
                 f"{f.status}, {decided[f.id].state}" if f.id in decided else f.status,
-                cost_cell(costs.get(f.id), self.money.currency),
+                cost_cell(costs.get(f.id), self.money.currency)
+                or (
+                    economics.money(charged[f.id], self.money.currency)
+                    if charged.get(f.id, 0.0) >= 0.5
+                    else ""
+                ),
                 Text(title),
                 key=f.id,
             )

@@ -106,3 +106,22 @@ async def test_two_findings_of_one_pattern_name_their_loops_in_the_list(tmp_path
     assert len(shutdown) == 2 and len(set(shutdown)) == 2
     assert all(t.endswith(")") and "retries" in t for t in shutdown)
     assert len(set(titles)) == len(titles)
+
+
+async def test_a_conflicts_row_shows_the_money_charged_to_it(tmp_path: Path) -> None:
+    """Conflicts and gaps carry the money the Economic Risk Summary charges them, so the
+    list says which of them costs what, not only the ghost costs."""
+    app = make_app(_example_at_review(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_results(pilot)
+        table = screen.query_one(DataTable)
+        rows = {f.id: table.get_row_at(i) for i, f in enumerate(screen.shown)}
+        shown = {f.id: f for f in screen.shown}
+    priced = [
+        fid
+        for fid, row in rows.items()
+        if shown[fid].kind in ("incoherence", "auditability") and str(row[3]).startswith("USD ")
+    ]
+    # the confirmed conflict between the SDK's retries and the rate limit carries money
+    assert "retries-against-rate-limit@public-api" in priced
+    assert not str(rows["retries-against-rate-limit@inference-gateway"][3])  # possible: none
