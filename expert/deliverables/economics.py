@@ -519,7 +519,9 @@ def _roots(fid: str, by_id: dict[str, Finding], memo: dict[str, list[str]]) -> l
     return memo[fid]
 
 
-def _groups(ids: list[str], titles: dict[str, str]) -> list[CauseGroup]:
+def group_by_title(ids: list[str], titles: dict[str, str]) -> list[CauseGroup]:
+    """Finding ids grouped by their titles, in order of first appearance: two findings of
+    one pattern read as one cause, "(x2)"."""
     out: dict[str, list[str]] = {}
     for i in ids:
         out.setdefault(titles.get(i, i), []).append(i)
@@ -557,8 +559,8 @@ def _links(findings: list[Finding]) -> dict[str, _Links]:
         out[f.id] = _Links(
             roots=roots,
             via=via,
-            cause_groups=_groups(list(f.derived_from), titles),
-            root_groups=_groups(roots, titles),
+            cause_groups=group_by_title(list(f.derived_from), titles),
+            root_groups=group_by_title(roots, titles),
             confirmed=sum(p.status == "confirmed" for p in parents),
             contributors=len(parents),
         )

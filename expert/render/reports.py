@@ -26,7 +26,16 @@ from expert.analysis.plainwords import counted, held_back_subject, series
 from expert.analysis.results import EFFECT_KINDS, Because, Finding, Results
 from expert.assessment.model import Assessment
 from expert.deliverables import complete as deliverables
-from expert.deliverables.economics import Range, exact, money, number, percent, range_text
+from expert.deliverables.economics import (
+    CauseGroup,
+    Range,
+    exact,
+    group_by_title,
+    money,
+    number,
+    percent,
+    range_text,
+)
 from expert.render import csvout, mermaid, sarif, svgmap
 from expert.render.formats import FORMATS
 
@@ -183,10 +192,10 @@ class FindingView:
     raised: bool  # a condition raised the severity above the pattern's own rating
     loops: list[str]  # the loops' names
     because: list[Reason]
-    # Findings it follows from, and its effects: (first finding's id, title, how many share
-    # the title), so two findings of one pattern read "Title (x2)", not the title twice.
-    derived_from: list[tuple[str, str, int]]
-    leads_to: list[tuple[str, str, int]]
+    # Findings it follows from, and its effects, by title: two findings of one pattern read
+    # "Title (x2)", not the title twice.
+    derived_from: list[CauseGroup]
+    leads_to: list[CauseGroup]
     would_clear_if: list[str]
     sources: list[tuple[str, str]]  # title, web URL or ""
     evidence: str  # the evidence score in words
@@ -221,8 +230,8 @@ class _FindingViews:
                 because=[
                     (b.loop, _who(b, names), b.field, _cited(b), b.unknown) for b in f.because
                 ],
-                derived_from=_by_title(f.derived_from, titles),
-                leads_to=_by_title(f.leads_to, titles),
+                derived_from=group_by_title(f.derived_from, titles),
+                leads_to=group_by_title(f.leads_to, titles),
                 would_clear_if=f.would_clear_if,
                 sources=[(src.title, _web_url(src.url)) for src in f.sources],
                 evidence=evidence_text(f),
@@ -239,18 +248,6 @@ class PatternGroup:
     summary: str
     sources: list[tuple[str, str]]  # title, web URL or ""
     findings: _FindingViews
-
-
-def _by_title(ids: list[str], titles: _Lookup) -> list[tuple[str, str, int]]:
-    """Finding ids grouped by title, in order of first appearance: (first id, title, count)."""
-    first: dict[str, list[Any]] = {}
-    for d in ids:
-        title = titles[d]
-        if title in first:
-            first[title][2] += 1
-        else:
-            first[title] = [d, title, 1]
-    return [(d, title, n) for d, title, n in first.values()]
 
 
 def _who(b: Because, names: dict[str, str]) -> str:
