@@ -159,13 +159,19 @@ class InterviewScreen(Screen[None]):
 
     def _proposals(self) -> dict[str, flow.Proposal]:
         """Per loop started from a template: what it proposed, and what is unconfirmed."""
-        position = self.interview_app.position
         out = {}
-        for loop_id, template_id in position.templates.items():
-            found = flow.proposal(self.session, template_id, position.proposed.get(loop_id, {}))
+        for loop_id in self.interview_app.position.templates:
+            found = self._proposal(loop_id)
             if found is not None:
                 out[loop_id] = found
         return out
+
+    def _proposal(self, loop_id: str) -> flow.Proposal | None:
+        position = self.interview_app.position
+        template_id = position.templates.get(loop_id)
+        if template_id is None:
+            return None
+        return flow.proposal(self.session, template_id, position.proposed.get(loop_id, {}))
 
     def _unconfirmed(self, loop_id: str) -> dict[str, Any]:
         return self.interview_app.position.proposed.get(loop_id, {})
@@ -320,7 +326,7 @@ class InterviewScreen(Screen[None]):
             # A template's value, once confirmed, moves to the loop's answered questions
             # further on: it still counts as done, so the position moves on as they are
             # confirmed one by one.
-            proposal = self._proposals().get(step.target) if step.scope == "loop" else None
+            proposal = self._proposal(step.target) if step.scope == "loop" else None
             kb = self.session.kb
 
             def confirmed(qid: str) -> bool:
@@ -699,7 +705,8 @@ class InterviewScreen(Screen[None]):
                 raise AnswerError(
                     "Nothing is ticked (tick with Space). If none apply, press Enter again."
                 )
-            close = close_to_known(value, spec.suggestions) if spec.kind == "ids" else {}
+            # (a list of ids; "don't know" or "does not apply" is no typo)
+            close = close_to_known(value, spec.suggestions) if isinstance(value, list) else {}
             if close and self._new_id_confirm != (step.key, raw):
                 # A typo would add a resource nobody has, and hide every finding on the real
                 # one: ask once, and take the answer as typed if Enter is pressed again.

@@ -83,10 +83,11 @@ def exposure_lines(summary: EconomicSummary) -> list[str]:
     return [line, assumes]
 
 
-def cost_cell(line: CostLine | None, currency: str) -> str:
-    """A finding's likely cost per month for the table: money, else its own units."""
+def cost_cell(line: CostLine | None, charged: float, currency: str) -> str:
+    """A row's likely cost per month for the table: a ghost cost's own money, else its own
+    units; for a conflict or gap, the money charged to it (`charged`)."""
     if line is None:
-        return ""
+        return economics.money(charged, currency) if charged >= 0.5 else ""
     if line.money is not None:
         return economics.money(line.money.likely, currency)
     if line.quantity is not None:
@@ -176,21 +177,15 @@ class ResultsScreen(Screen[None]):
         table.clear()
         # Two findings of one pattern would read the same: each names its loops.
         repeated = Counter(f.title for f in self.shown)
-        names = {lp.id: lp.name or lp.id for lp in assessed.loops} if assessed else {}
         for f in self.shown:
             title = f.title
             if repeated[title] > 1 and f.loops:
-                title += " (" + ", ".join(str(names.get(lp, lp)) for lp in f.loops) + ")"
+                title += " (" + ", ".join(session.loop_name(lp) for lp in f.loops) + ")"
             table.add_row(
                 f.severity.upper(),
                 KIND_LABEL[f.kind],
                 f"{f.status}, {decided[f.id].state}" if f.id in decided else f.status,
-                cost_cell(costs.get(f.id), self.money.currency)
-                or (
-                    economics.money(charged[f.id], self.money.currency)
-                    if charged.get(f.id, 0.0) >= 0.5
-                    else ""
-                ),
+                cost_cell(costs.get(f.id), charged.get(f.id, 0.0), self.money.currency),
                 Text(title),
                 key=f.id,
             )
