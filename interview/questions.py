@@ -265,15 +265,19 @@ def slugify(text: str) -> str:
 def parse_typed(spec: AnswerSpec, text: str) -> Any:
     """The value of a typed answer; AnswerError explains what is wrong with it.
 
-    Typed text is read as people write it (expert.assessment.naturalinput): "nobody knows" or
-    "never" is unknown, "n/a" says the question does not apply where it may not (else it is
-    unknown too), "a few seconds" a range, "20 billion" a number.
+    Typed text is read as people write it (expert.assessment.naturalinput): "nobody knows" is
+    unknown, "n/a" says the question does not apply where it may not (else it is unknown
+    too), and so does "never" for a count or a duration ("gives up after: never"); "a few
+    seconds" is a range, "20 billion" a number.
     """
     s = text.strip()
     if spec.kind == "ids" and s.lower() in ("none", "nothing", "no"):
         return []  # "calls: none" is an answer: an empty list, not an unknown one
     if spec.allows_not_applicable and naturalinput.is_not_applicable(s):
         return NOT_APPLICABLE
+    limited = spec.kind in ("integer", "number", "duration")
+    if limited and spec.allows_not_applicable and naturalinput.is_no_limit(s):
+        return NOT_APPLICABLE  # "gives up after: never" has no such limit
     if naturalinput.is_unknown(s):
         if spec.allows_unknown:
             return UNKNOWN

@@ -6,6 +6,8 @@ else that reads typed answers) shares one reading:
 - "don't know", "nobody knows", "never", "none", "no idea" ... mean *unknown*; "n/a", "not
   applicable", "doesn't apply" say the question does not apply (`is_not_applicable`), which
   a caller records only where the field may not apply, and reads as unknown elsewhere.
+  Typed for a number or a duration, "never", "no limit" or "unlimited" say there is no
+  such limit (`is_no_limit`): the question does not apply, where it may not.
 - Approximate durations become the interval the words mean: "tens of ms" is 10ms-100ms,
   "a few seconds" 2s-9s, "a few tens of ms" 20ms-90ms. "About X" ("~30ms", "around 2
   minutes") is X within a factor of 1.5 either way: "~30ms" is 20ms-45ms.
@@ -88,6 +90,18 @@ def _normal(text: str) -> str:
 def is_not_applicable(text: str) -> bool:
     """Whether the text says the question does not apply."""
     return _normal(text) in _NOT_APPLICABLE_PHRASES
+
+
+# Words for "there is no such limit", typed where a count or a duration is asked for: "after
+# how many restarts does it give up?" "never". Where a question may not apply they say so.
+_NO_LIMIT_PHRASES = frozenset(
+    {"never", "no limit", "unlimited", "infinite", "forever", "it never gives up"}
+)
+
+
+def is_no_limit(text: str) -> bool:
+    """Whether the text says there is no limit (never gives up, no timeout)."""
+    return _normal(text) in _NO_LIMIT_PHRASES
 
 
 def is_unknown(text: str) -> bool:

@@ -9,6 +9,7 @@ from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import Question
 from interview.questions import (
+    NOT_APPLICABLE,
     AnswerError,
     AnswerSpec,
     applies,
@@ -115,6 +116,24 @@ def test_the_platform_name_cannot_be_unknown(kb: KnowledgeBase) -> None:
 )
 def test_typed_answers(kind: str, typed: str, value: object) -> None:
     assert parse_typed(AnswerSpec(kind), typed) == value  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "typed", "value"),
+    [
+        ("integer", "never", NOT_APPLICABLE),  # gives up after: never
+        ("integer", "No limit", NOT_APPLICABLE),
+        ("duration", "unlimited", NOT_APPLICABLE),
+        ("integer", "n/a", NOT_APPLICABLE),
+        ("integer", "don't know", UNKNOWN),
+        ("text", "never", UNKNOWN),  # no limit to speak of in a name or a label
+    ],
+)
+def test_never_is_no_limit_where_the_question_may_not_apply(
+    kind: str, typed: str, value: object
+) -> None:
+    spec = AnswerSpec(kind, allows_unknown=True, allows_not_applicable=True)  # type: ignore[arg-type]
+    assert parse_typed(spec, typed) == value
 
 
 @pytest.mark.parametrize(
