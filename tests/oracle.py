@@ -23,8 +23,13 @@ force from the facts:
   between two or more loops on one resource (or set of resources) are one finding; the id is
   expert.engine.ids.group_id's (the rule for a gap, the rule @ the resources for pairs, the rule
   and the loops for a single match) and it is confirmed when one match is;
-- an auditability finding leads to a ghost cost only when every loop of one of its matches
-  takes part in a confirmed incoherence finding, which then counts among the cost's causes;
+- an auditability match that reads an answer left out of the assessment (a question not
+  answered yet, as opposed to "unknown") is possible, and groups apart from the confirmed
+  matches of its pattern (`rule:unanswered`); the facts do not tell the two apart, so the
+  oracle reads the assessment for it;
+- a confirmed auditability finding leads to a ghost cost only when every loop of one of its
+  matches takes part in a confirmed incoherence finding, which then counts among the cost's
+  causes;
 - a finding of a pattern another one `subsumes` is no finding when that other pattern's
   finding has exactly the same matches (loops and resources) and is confirmed, or rests on no
   more unknown answers (distinct fact and field) than it;
@@ -168,9 +173,26 @@ def _on_unknown_structure(
     return False
 
 
-def _group(p: Pattern, bound: dict[str, Fact], loops: list[str]) -> tuple[str, ...]:
+def _left_out(a: Any, kind: str, fact: Fact, path: str) -> bool:
+    """Whether the assessment leaves the answer at `path` of the fact's loop or resource out."""
+    if a is None or kind not in ("loop", "resource"):
+        return False
+    owners = a.loops if kind == "loop" else a.resource_list()
+    value: Any = next((o for o in owners if o.id == fact[kind]), None)
+    if value is None:  # a resource named only by a loop's acts_on: nothing was answered
+        return True
+    for name in path.split("."):
+        value = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+        if value is None:
+            return True
+    return False
+
+
+def _group(
+    p: Pattern, bound: dict[str, Fact], loops: list[str], waiting: bool = False
+) -> tuple[str, ...]:
     if p.kind == "auditability":
-        return ("gap",)
+        return ("gap", "unanswered") if waiting else ("gap",)
     resources = sorted(
         {
             f["resource"]
@@ -201,7 +223,9 @@ def _passes(
     return True
 
 
-def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
+def expected(kb: KnowledgeBase, base: FactBase, a: Any = None) -> Expected:
+    """What the engine and explain.py must report for the facts; `a`, the assessment they
+    were built from, tells a question not answered yet from "unknown" (see the top)."""
     out = Expected()
     leads: dict[str, set[str]] = {}  # finding id -> conditional feeds one of its matches passes
     active = kb.active()
@@ -223,8 +247,15 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
             if _on_unknown_structure(p, bound, unknown, facts):
                 continue
             loops = sorted({lp for f in bound.values() for lp in base.loops_of[f["id"]]})
-            status = "possible" if unknown and not p.unknown_is_evidence else "confirmed"
-            key = _group(p, bound, loops)
+            if p.unknown_is_evidence:
+                unknown = [
+                    (var, term)
+                    for var, fm in p.match.items()
+                    for term in fm.where
+                    if term.op != "same_as" and _left_out(a, fm.fact, bound[var], term.field)
+                ]
+            status = "possible" if unknown else "confirmed"
+            key = _group(p, bound, loops, waiting=p.unknown_is_evidence and bool(unknown))
             groups.setdefault(key, []).append((loops, status))
             for feed in p.feeds_when:
                 if _passes(p, feed.when, bound, kb, fields):
@@ -277,6 +308,8 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
                 if p.id in leads.get(fid, set())
             ]
             gaps = [c for c in causes if kinds[out.rule[c]] == "auditability"]
+            causes = [c for c in causes if c not in gaps]
+            gaps = [g for g in gaps if out.status[g] == "confirmed"]
             if gaps:
                 # A gap crosses a conflict when every loop of one of its matches (the loop it
                 # is about, or both loops of an unrecorded influence) takes part in it.
@@ -289,7 +322,6 @@ def expected(kb: KnowledgeBase, base: FactBase) -> Expected:
                         for span in out.members.get(g) or [out.loops[g]]
                     )
                 ]
-                causes = [c for c in causes if c not in gaps]
                 causes += [c for _, c in crossing if c not in causes]
                 causes += list(dict.fromkeys(g for g, _ in crossing))
             if p.needs_confirmed_cause:

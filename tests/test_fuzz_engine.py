@@ -545,7 +545,7 @@ def check_against_oracle(ax: Assessor, a: assessment_mod.Assessment) -> oracle.E
     assert results.engine_errors == []
     structure = graph.derive(a, ax.kb.vocabulary)
     base = facts_mod.build(a, structure, ax.kb.vocabulary, "a", ax.kb.answer_fields())
-    want = oracle.expected(ax.kb, base)
+    want = oracle.expected(ax.kb, base, a)
     got = {f.id: f.status for f in results.every_finding()}
     assert got == want.status
     assert {f.id: f.rule for f in results.every_finding()} == want.rule

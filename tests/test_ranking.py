@@ -136,6 +136,42 @@ def test_an_auditability_gap_is_reported_once_per_kind(ax: Assessor) -> None:
     assert len(gaps[0].members) == 4
 
 
+def test_a_question_not_answered_yet_is_no_gap_until_someone_says_they_do_not_know(
+    ax: Assessor,
+) -> None:
+    fresh = {"id": "sdk-retries", "name": "SDK retries"}  # named, nothing asked yet
+    r = _assess(ax, [fresh])
+    gaps = [f for f in r.every_finding() if f.kind == "auditability"]
+    assert gaps and all(f.status == "possible" and not f.evidence.shown for f in gaps)
+    assert all(f.id.endswith(":unanswered") for f in gaps)
+    owner = next(f for f in gaps if f.rule == "unknown-owner")
+    assert [b.unknown for b in owner.because] == [True]
+    # Each waits in the list to check under the question that settles it.
+    checks = {c.question: c.findings for c in r.to_check}
+    assert checks["SDK retries: Which team owns its configuration?"] == [owner.id]
+    # Once the respondent says nobody knows, it is a gap, shown and confirmed.
+    said = _assess(ax, [fresh | {"owner": "unknown"}])
+    (gap,) = [f for f in said.findings if f.rule == "unknown-owner"]
+    assert (gap.id, gap.status, gap.evidence.shown) == ("unknown-owner", "confirmed", True)
+    # A loop said unknown and one not asked yet make two findings, not one mixing both.
+    both = _assess(ax, [fresh | {"owner": "unknown"}, {"id": "hpa", "name": "HPA"}])
+    owners = {f.id: f.loops for f in both.findings if f.rule == "unknown-owner"}
+    assert owners == {"unknown-owner": ["sdk-retries"], "unknown-owner:unanswered": ["hpa"]}
+
+
+def test_a_gap_waiting_on_an_answer_leads_to_no_cost(ax: Assessor) -> None:
+    # The conflict is confirmed, but nobody has been asked what the loops record.
+    r = _assess(ax, [KILLER, RETRIER])
+    assert "shutdown-vs-retry" in {f.rule for f in r.findings if f.status == "confirmed"}
+    costs = {f.rule for f in r.effects if f.kind == "ghost-cost"}
+    assert "engineering-time-on-non-root-causes" not in costs
+    assert "decision-reconstruction-time" not in costs
+    said = _assess(
+        ax, [KILLER | {"decision_record": "unknown"}, RETRIER | {"decision_record": "none"}]
+    )
+    assert "engineering-time-on-non-root-causes" in {f.rule for f in said.effects}
+
+
 def test_engineering_time_needs_a_confirmed_conflict_across_a_gap(ax: Assessor) -> None:
     nobody = {"id": "mystery", "owner": "unknown", "decision_record": "none"}
     alone = _assess(ax, [nobody])
@@ -173,7 +209,8 @@ def test_every_finding_carries_its_evidence(ax: Assessor) -> None:
         e = f.evidence
         assert 0 <= e.score <= 1 and 0 <= e.known_share <= 1
         assert (e.missing == 0) == (f.status == "confirmed")
-        assert e.shown == (e.missing <= 1)
+        # A gap is someone saying nobody knows: one waiting on an answer is held back.
+        assert e.shown == (e.missing <= (0 if f.kind == "auditability" else 1))
         if f.status == "confirmed" and f.kind != "symptom" and f.kind != "ghost-cost":
             assert e.known_share == 1.0
 

@@ -539,7 +539,16 @@ class Explainer:
                 for loop_id, dim in structure:
                     self._ask_structure(loop_id, dim, p)
                 continue
-            unknown = [] if p.unknown_is_evidence else [t for t in terms if t[2] == "unknown"]
+            if p.unknown_is_evidence:
+                # "Nobody knows" is a gap's evidence only once somebody said so: a question
+                # not yet answered makes no gap, only a question to ask.
+                unknown = [
+                    t
+                    for t in terms
+                    if self._unanswered(p.match[t[0]].fact, bound[t[0]], t[1].field)
+                ]
+            else:
+                unknown = [t for t in terms if t[2] == "unknown"]
             loops = sorted(
                 {lp for f in bound.values() for lp in self.facts.loops_of.get(f["id"], [])}
             )
@@ -578,6 +587,14 @@ class Explainer:
             if any(name in self._not_applicable.get((k, i), ()) for k, i, name in reads):
                 return True
         return False
+
+    def _unanswered(self, kind: str, fact: dict[str, Any], field: str) -> bool:
+        """Whether every answer a test reads was left unanswered (not "don't know")."""
+        reads = _reads(kind, fact, field)
+        return bool(reads) and all(
+            value_at(self.loops.get(i) if k == "loop" else self._resources.get(i), name) is None
+            for k, i, name in reads
+        )
 
     def _missing_answers(
         self, p: Pattern, bound: dict[str, dict[str, Any]], unknown: list[tuple[str, Term, str]]
@@ -634,7 +651,7 @@ class Explainer:
     @staticmethod
     def _group_key(m: _Match) -> tuple[str, ...]:
         if m.p.kind == "auditability":
-            return ("gap",)
+            return ("gap", "unanswered") if m.details and m.p.unknown_is_evidence else ("gap",)
         resources = sorted(
             {
                 f[attr]
@@ -656,7 +673,14 @@ class Explainer:
         loops = sorted({lp for m in members for lp in m.loops})
         fid = group_id(p.id, self._group_key(lead), loops)
         status: Status = "possible" if lead.details else "confirmed"
-        because = [self._because(p, var, term, lead.bound[var], r) for var, term, r in lead.terms]
+        # A test waiting on an answer reads as unknown (for a gap, one not answered yet).
+        because = [
+            self._because(
+                p, var, term, lead.bound[var], "unknown" if (bid, term.field) in lead.details else r
+            )
+            for var, term, r in lead.terms
+            for bid in [lead.bound[var]["id"]]
+        ]
         severity, reason = self._severity(p, lead.bound)
         if p.escalate:
             for m in members[1:]:
@@ -699,7 +723,13 @@ class Explainer:
                 severity,
                 tests,
                 lead.missing,
-                sum(r == "unknown" for _, _, r in lead.terms) if lead.details else 0,
+                sum(
+                    r == "unknown" or (lead.bound[var]["id"], term.field) in lead.details
+                    for var, term, r in lead.terms
+                )
+                if lead.details
+                else 0,
+                gap=p.unknown_is_evidence,
             ),
             members=(
                 [
@@ -730,7 +760,8 @@ class Explainer:
         for m in members:
             if m.details:
                 for var, term, r in m.terms:
-                    if r == "unknown" and p.match[var].fact == "loop":
+                    waits = r == "unknown" or (m.bound[var]["id"], term.field) in m.details
+                    if waits and p.match[var].fact == "loop":
                         if term.field not in self._question_for:
                             self._question_for[term.field] = self.kb.question_for_field(term.field)
                         q = self._question_for[term.field]
@@ -870,9 +901,10 @@ class Explainer:
         about, or both loops of an unrecorded influence). Such gaps count, with the
         conflicts they cross; a gap on loops in no confirmed conflict costs nothing to
         investigate, so it leads nowhere. Other causes (symptoms) count as they are."""
-        gaps = [f for f in parents if f.kind == "auditability"]
+        # A gap still waiting on an answer is nobody's "don't know" yet: it costs nothing.
+        gaps = [f for f in parents if f.kind == "auditability" and f.status == "confirmed"]
         if not gaps:
-            return parents
+            return [f for f in parents if f.kind != "auditability"]
         conflicts = [
             f for f in known.values() if f.kind == "incoherence" and f.status == "confirmed"
         ]

@@ -4,7 +4,9 @@ Every finding carries an evidence score: its severity weight times the share of 
 tests that rest on known answers. Headlines (the executive summary, top risks, counts, the
 interview's live panel) show confirmed findings and possible findings missing a single
 answer. The rest are held back: kept in the JSON output, marked `evidence.shown: false`,
-and listed apart, grouped by the question that would settle them.
+and listed apart, grouped by the question that would settle them. An auditability gap is
+someone saying nobody knows, so one waiting on a question not answered yet is held back
+until it is answered.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ SEVERITY_SCORE = {"critical": 1.0, "high": 0.75, "medium": 0.5, "low": 0.25}
 SHOWN_MISSING = 1  # a possible finding is shown while it misses at most this many answers
 
 
-def evidence(severity: str, tests: int, missing: int, unknown_tests: int | None = None) -> Evidence:
+def evidence(
+    severity: str, tests: int, missing: int, unknown_tests: int | None = None, gap: bool = False
+) -> Evidence:
     """Evidence of a finding matched on `tests` tests, `missing` distinct answers unknown
-    (`unknown_tests` tests rest on them; by default one each)."""
+    (`unknown_tests` tests rest on them; by default one each); `gap`: an auditability gap."""
     unknown = missing if unknown_tests is None else unknown_tests
     share = (tests - unknown) / tests if tests else (0.0 if missing else 1.0)
     share = max(0.0, min(1.0, share))
@@ -26,7 +30,7 @@ def evidence(severity: str, tests: int, missing: int, unknown_tests: int | None 
         known_share=round(share, 3),
         tests=tests,
         missing=missing,
-        shown=missing <= SHOWN_MISSING,
+        shown=missing <= (0 if gap else SHOWN_MISSING),
     )
 
 

@@ -65,7 +65,8 @@ class Evidence(BaseModel):
     known_share: float = Field(
         1.0,
         description="share of the pattern's tests that rest on known answers (for an "
-        "auditability gap, 'nobody knows' is itself the evidence, so it counts as known)",
+        "auditability gap, 'nobody knows' is itself the evidence, so it counts as known; a "
+        "question not answered yet does not)",
     )
     tests: int = Field(0, description="tests of the pattern this finding was matched on")
     missing: int = Field(

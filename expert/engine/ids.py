@@ -70,12 +70,13 @@ def finding_id(rule: str, loops: list[str]) -> str:
 def group_id(rule: str, key: tuple[str, ...], loops: list[str]) -> str:
     """The id of a finding that groups matches of one pattern, stable as matches join it or
     leave it (a decision recorded against it must keep applying):
-    - one kind of auditability gap: the rule alone;
+    - one kind of auditability gap: the rule alone (and `rule:unanswered` for the loops
+      whose questions on it are not answered yet, which wait apart until they are);
     - pairs of loops on one resource (or set of resources): the rule @ the resources;
     - a single match: the rule plus its loops (finding_id)."""
     kind, *names = key
     if kind == "gap":
-        return rule
+        return f"{rule}:{names[0]}" if names else rule
     if kind == "pairs":
         full = f"{rule}@{'+'.join(names)}"
         if len(full) <= MAX_ID:

@@ -145,7 +145,12 @@ def _run_one(p: Pattern, case: CaseSpec, kb: KnowledgeBase, ax: Assessor) -> Cas
     problems = []
     if case.status and not any(f.status == case.status for f in mine):
         got = ", ".join(sorted({f.status for f in mine}))
-        unknowns = [f"{b.loop}.{b.field}" for f in mine for b in f.because if b.unknown]
+        unknowns = [
+            f"{b.loop + '.' if b.loop else ''}{b.field}"
+            for f in mine
+            for b in f.because
+            if b.unknown
+        ]
         problems.append(
             f"fired as {got}, expected {case.status}"
             + (f" (rests on unknown {', '.join(unknowns)})" if unknowns else "")

@@ -23,8 +23,11 @@ async def test_the_owner_follow_up_does_not_claim_a_possible_finding(tmp_path: P
         await settle(pilot)
         results = app.results
         assert results is not None
-        owner = [f for f in results.findings if f.rule == "unknown-owner"]
-        assert owner and all(f.status == "confirmed" for f in owner)
+        # Loops whose owner question is still unanswered wait apart, held back.
+        owner = [
+            f for f in results.findings if f.rule == "unknown-owner" and "sdk-retries" in f.loops
+        ]
+        assert owner and all(f.status == "confirmed" and f.evidence.shown for f in owner)
         said = str(app.screen.query_one("#follow-up", Static).content)
         assert "Control loop without a known owner" in said
         assert "possible" not in said and "clear" in said
