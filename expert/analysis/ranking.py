@@ -34,6 +34,12 @@ def evidence(
     )
 
 
+def waits_on_answers(f: Finding) -> bool:
+    """A possible auditability gap: it waits on questions nobody has answered yet, so it is
+    a question to ask rather than a finding held back."""
+    return f.kind == "auditability" and f.status == "possible"
+
+
 def to_check(findings: list[Finding], settling: dict[str, list[str]]) -> list[CheckGroup]:
     """Held-back findings grouped by the question that would settle them. A finding that needs
     several answers is listed under the one that helps the most held-back findings (ties: the

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from expert.analysis.ranking import waits_on_answers
 from expert.analysis.results import Results
 from expert.knowledge.patterns import SEVERITY_ORDER
 from interview.session import Session
@@ -41,13 +42,15 @@ def by_severity(results: Results, shown_only: bool = False) -> list:
 
 def counts_line(results: Results) -> str:
     """The counts the reports' summary gives: shown findings (conflicts and gaps), and how
-    many are held back."""
-    if not results.findings:
+    many are held back. A gap waiting on a question not answered yet is no finding so far:
+    the interview asks it in turn."""
+    findings = [f for f in results.findings if not waits_on_answers(f)]
+    if not findings:
         return "none yet"
-    shown = [f for f in results.findings if f.evidence.shown]
+    shown = [f for f in findings if f.evidence.shown]
     confirmed = sum(f.status == "confirmed" for f in shown)
     line = f"{confirmed} confirmed, {len(shown) - confirmed} possible"
-    held_back = len(results.findings) - len(shown)
+    held_back = len(findings) - len(shown)
     return line + (f", {held_back} held back to check" if held_back else "")
 
 

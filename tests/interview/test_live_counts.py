@@ -24,3 +24,17 @@ def test_held_back_findings_are_counted_apart_and_not_listed() -> None:
     )
     listed = {f.id for f in by_severity(results, shown_only=True)}
     assert listed.isdisjoint(f.id for f in held) and len(listed) == shown
+
+
+def test_gaps_waiting_on_questions_not_asked_yet_are_not_counted(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.yaml"
+    path.write_text(
+        "schema_version: 1\nsystem: {name: Test}\n"
+        "loops:\n  - {id: gateway-timeout, name: Gateway timeout}\n",
+        encoding="utf-8",
+    )
+    kb = load([])
+    with Assessor(kb) as ax:
+        results = ax.assess(load_assessment(path, kb), deliverables=False)
+    assert results.findings, "premise: the named loop's unanswered questions wait as gaps"
+    assert counts_line(results) == "none yet"
