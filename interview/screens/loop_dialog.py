@@ -1,5 +1,9 @@
 """Adding, duplicating or renaming a control loop: template, name and id in one dialog.
 
+Typing while the template list has the focus narrows it to the templates whose title,
+product, layer or description hold every word typed (Backspace takes a letter back, Esc
+clears it); the arrows, Enter and Tab keep their meaning.
+
 The id is made from the name as it is typed (until the user edits it) and checked in place:
 a bad slug or an id already taken is explained under the field and nothing is saved.
 """
@@ -10,7 +14,7 @@ from collections.abc import Callable
 from typing import ClassVar, Literal
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -25,6 +29,7 @@ from interview.widgets.question_card import MarkedList, TypedInput, marked
 
 Mode = Literal["add", "duplicate", "rename"]
 SCRATCH = "scratch"
+FILTER_HINT = "Type to narrow the list, for example: retries, vLLM, Kueue."
 # Commit the loop: (template or None, id, name); raises InputError if it cannot be saved.
 Commit = Callable[[LoopTemplate | None, str, str], None]
 
@@ -61,6 +66,7 @@ class LoopDialog(ModalScreen[str | None]):
         # The ids this dialog wrote into the id field whose Changed events have not arrived
         # yet: typing fast puts several in flight, and each is ours, not the user's edit.
         self._ids_set: list[str] = []
+        self._filter = ""  # typed while the template list has the focus
 
     def compose(self) -> ComposeResult:
         title = {
@@ -80,6 +86,7 @@ class LoopDialog(ModalScreen[str | None]):
                 )
                 # Marked: the highlighted template shows without colour too (NO_COLOR)
                 yield MarkedList(*self._template_options(), id="templates")
+                yield Static(Text(FILTER_HINT), id="template-filter", classes="dialog-help")
                 yield Static(id="template-help", classes="dialog-help")
             yield Label("Name (what your teams call it)")
             yield TypedInput(
@@ -95,10 +102,16 @@ class LoopDialog(ModalScreen[str | None]):
                 yield Button("Cancel Esc", id="cancel", compact=True)
 
     def _template_options(self) -> list[Option]:
-        """Scratch first, then the templates under a heading per layer."""
+        """Scratch first, then the templates (those the filter keeps) under a heading per
+        layer."""
         options = [Option(marked("From scratch: a blank loop"), id=SCRATCH)]
         layer = None
+        words = self._filter.lower().split()
         for t in self.templates:
+            label = self.layer_labels.get(str(t.loop.get("layer")), "")
+            said = f"{t.title} {t.product or ''} {label} {t.description}".lower()
+            if not all(word in said for word in words):
+                continue
             if t.loop.get("layer") != layer:
                 layer = t.loop.get("layer")
                 label = self.layer_labels.get(str(layer), "Other loops")
@@ -106,6 +119,33 @@ class LoopDialog(ModalScreen[str | None]):
             product = f" · {t.product}" if t.product and t.product not in t.title else ""
             options.append(Option(Text(f"  {t.title}{product}"), id=t.id))
         return options
+
+    def on_key(self, event: events.Key) -> None:
+        """Letters typed on the template list narrow it; Backspace takes one back."""
+        if self.mode != "add" or self.focused is not self.query_one("#templates"):
+            return
+        if event.key == "backspace" and self._filter:
+            self._set_filter(self._filter[:-1])
+        elif event.character and event.is_printable and (self._filter or event.character != " "):
+            self._set_filter(self._filter + event.character)
+        else:
+            return
+        event.stop()
+        event.prevent_default()
+
+    def _set_filter(self, text: str) -> None:
+        self._filter = text
+        listing = self.query_one("#templates", OptionList)
+        options = self._template_options()
+        listing.set_options(options)
+        # The first template kept, or scratch when none is (or nothing is typed).
+        kept = [n for n, o in enumerate(options) if o.id not in (None, SCRATCH)]
+        listing.highlighted = kept[0] if text and kept else 0
+        hint = FILTER_HINT
+        if text:
+            found = f"{len(kept)} template{'s' if len(kept) != 1 else ''}" if kept else "none"
+            hint = f"Filter: {text} ({found}; Backspace or Esc to change it)"
+        self.query_one("#template-filter", Static).update(Text(hint))
 
     def on_mount(self) -> None:
         if self.mode == "add":
@@ -168,7 +208,14 @@ class LoopDialog(ModalScreen[str | None]):
         self._confirm()
 
     @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.dismiss(None)
+
     def action_cancel(self) -> None:
+        """Esc clears a filter typed on the template list first, then closes the dialog."""
+        if self._filter and self.focused is self.query_one("#templates"):
+            self._set_filter("")
+            return
         self.dismiss(None)
 
     def _error(self, message: str) -> None:

@@ -509,3 +509,36 @@ async def test_the_mouse_works_too(tmp_path: Path) -> None:
         await settle(pilot)
         assert app.interview.current.question == "loop-target"
     assert load_assessment(path, knowledge.load([])).loop("replica-hpa").objective == "cost"
+
+
+async def test_typing_on_the_template_list_narrows_it_and_enter_picks_the_first_kept(
+    tmp_path: Path,
+) -> None:
+    path = copy_at(tmp_path, Step("loops").key)
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.choose_action("add-loop")
+        templates = app.screen.query_one("#templates", OptionList)
+        everything = templates.option_count
+        await keys.press(*"kueue")
+        kept = [templates.get_option_at_index(i) for i in range(templates.option_count)]
+        ids = [o.id for o in kept if o.id not in (None, "scratch")]
+        assert ids and all("kueue" in i for i in ids) and templates.option_count < everything
+        assert "Filter: kueue" in str(app.screen.query_one("#template-filter", Static).content)
+        assert templates.highlighted_option is not None
+        assert templates.highlighted_option.id == ids[0]
+        # Backspace takes a letter back; Esc clears the filter and keeps the dialog open.
+        await keys.press("backspace")
+        assert "Filter: kueu" in str(app.screen.query_one("#template-filter", Static).content)
+        await keys.press("escape")
+        assert templates.option_count == everything and app.screen.query("#templates")
+        # Words match in any order, across title, product and layer.
+        await keys.press(*"retries sdk")
+        first = templates.highlighted_option
+        assert first is not None and first.id is not None and "sdk" in first.id
+        dialog = app.screen
+        assert isinstance(dialog, LoopDialog)
+        title = next(t.title for t in dialog.templates if t.id == first.id)
+        await keys.press("enter")
+        assert dialog.query_one("#name", Input).value == title
