@@ -15,7 +15,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from expert.analysis.ranking import waits_on_answers
-from expert.analysis.results import Results
+from expert.analysis.results import OpenQuestion, Results
 from expert.knowledge.patterns import SEVERITY_ORDER
 from interview.session import Session
 
@@ -52,6 +52,17 @@ def counts_line(results: Results) -> str:
     line = f"{confirmed} confirmed, {len(shown) - confirmed} possible"
     held_back = len(findings) - len(shown)
     return line + (f", {held_back} held back to check" if held_back else "")
+
+
+def follow_ups(results: Results) -> list[OpenQuestion]:
+    """Questions that would settle or clear a finding, not yet answered. One that settles
+    only gaps waiting on it is left out: the interview asks it in turn."""
+    waiting = {f.id for f in results.findings if waits_on_answers(f)}
+    return [
+        q
+        for q in results.open_questions
+        if not q.answered_unknown and not (q.settles and set(q.settles) <= waiting)
+    ]
 
 
 class LivePanel(Vertical):
@@ -106,7 +117,7 @@ class LivePanel(Vertical):
                 Option(Text(f"… {len(findings) - MAX_FINDINGS} more in the results"), disabled=True)
             )
         titles = {f.id: f.title for f in results.every_finding()}
-        questions = [q for q in results.open_questions if not q.answered_unknown]
+        questions = follow_ups(results)
         if questions:
             options.append(
                 Option(Text("Follow-up questions that would settle or clear them:"), disabled=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from expert.analysis.assess import Assessor, load_assessment
 from expert.knowledge.knowledgebase import load
-from interview.widgets.live_panel import by_severity, counts_line
+from interview.widgets.live_panel import by_severity, counts_line, follow_ups
 
 EXAMPLE = Path(__file__).parents[2] / "expert" / "examples" / "llm-platform.yaml"
 
@@ -38,3 +38,6 @@ def test_gaps_waiting_on_questions_not_asked_yet_are_not_counted(tmp_path: Path)
         results = ax.assess(load_assessment(path, kb), deliverables=False)
     assert results.findings, "premise: the named loop's unanswered questions wait as gaps"
     assert counts_line(results) == "none yet"
+    # Its questions come in turn: none is offered as a follow-up to settle a finding.
+    mine = [q for q in results.open_questions if q.loop == "gateway-timeout"]
+    assert mine and not [q for q in follow_ups(results) if q.loop == "gateway-timeout"]
