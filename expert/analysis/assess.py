@@ -7,7 +7,6 @@ assessment -> graph.derive (influence structure) -> facts.build (engine facts)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,35 +143,49 @@ def narrowing(compiled: Compiled) -> facts_mod.Narrowing:
     return lambda loops: _could_match(loops, compiled)
 
 
-def _could_match(
-    loops: list[dict[str, Any]], compiled: Compiled
-) -> Callable[[dict[str, Any]], bool]:
-    if not compiled.scopes:
-        return lambda fact: True
-    id_attr = compiled.loop_id_attr
-    everyone = frozenset(f[id_attr] for f in loops)
-    # Patterns share many tests of a loop (what it does, what it reacts to): each runs once
-    # per loop (loops rarely agree on what a test reads, so it is not worth remembering).
-    by_test: dict[tuple[Any, ...], frozenset[str]] = {}
-    passing = []
-    for checks in compiled.loop_checks:
-        ids = everyone
-        for check in checks:
-            key = (check[0], repr(check[1]), check[2], check[3].spec.attr)
-            if key not in by_test:
-                by_test[key] = frozenset(f[id_attr] for f in loops if _holds_once(check, f))
-            ids &= by_test[key]
-        passing.append(ids)
-    # Per kind: each scope's joins to loops (attribute, the loops that pass) and own tests.
-    scoped = {
-        kind: [
-            (tuple((attr, passing[n]) for attr, n in scope.loops), scope.checks) for scope in scopes
-        ]
-        for kind, scopes in compiled.scopes.items()
-    }
+class _Everything:
+    """No rule is scoped: every fact could match."""
 
-    def could_match(fact: dict[str, Any]) -> bool:
-        scopes = scoped.get(fact["kind"])
+    def __call__(self, fact: dict[str, Any]) -> bool:
+        return True
+
+    def joins(self, fact: dict[str, Any]) -> bool:
+        return True
+
+
+class _Scoped:
+    """Per fact kind, each scope's joins to loops (attribute, the loops that pass its tests)
+    and its own tests."""
+
+    def __init__(
+        self,
+        scoped: dict[str, list[tuple[tuple[tuple[str, frozenset[str]], ...], tuple[Check, ...]]]],
+    ) -> None:
+        self.scoped = scoped
+        # Per kind, for each attribute every scope joins on: the loops some scope lets in
+        # there. A fact failing it fails every scope, which is most pairs of loops, at once.
+        self.anywhere: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for kind, scopes in scoped.items():
+            common = set.intersection(*({attr for attr, _ in ends} for ends, _ in scopes))
+            self.anywhere[kind] = [
+                (
+                    attr,
+                    frozenset().union(*(ids for ends, _ in scopes for a, ids in ends if a == attr)),
+                )
+                for attr in sorted(common)
+            ]
+
+    def joins(self, fact: dict[str, Any]) -> bool:
+        """Whether some scope of the fact's kind could bind the loops it names."""
+        scopes = self.scoped.get(fact["kind"])
+        if scopes is None:
+            return True
+        if any(fact.get(attr) not in ids for attr, ids in self.anywhere[fact["kind"]]):
+            return False
+        return any(all(fact.get(attr) in ids for attr, ids in ends) for ends, _ in scopes)
+
+    def __call__(self, fact: dict[str, Any]) -> bool:
+        scopes = self.scoped.get(fact["kind"])
         if scopes is None:
             return True
         for ends, checks in scopes:
@@ -184,7 +197,54 @@ def _could_match(
                     return True
         return False
 
-    return could_match
+
+def _attrs_read(check: Check) -> tuple[str, ...]:
+    """The fact attributes a test reads (conditions.evaluate_op reads no others)."""
+    op, operand, _strict, field = check
+    spec = field.spec
+    if spec.type == "interval":
+        return (f"{spec.attr}_lo", f"{spec.attr}_hi")
+    if spec.type == "set":
+        terms = [operand] if op in ("has", "lacks") else operand
+        return tuple(f"{spec.attr}__{t}" for t in terms)
+    return (spec.attr,)
+
+
+def _could_match(loops: list[dict[str, Any]], compiled: Compiled) -> facts_mod.FactFilter:
+    if not compiled.scopes:
+        return _Everything()
+    id_attr = compiled.loop_id_attr
+    everyone = frozenset(f[id_attr] for f in loops)
+    # Patterns share many tests of a loop (what it does, what it reacts to), and loops share
+    # the few values one test reads: each test runs once per distinct value it reads.
+    by_test: dict[tuple[Any, ...], frozenset[str]] = {}
+    passing = []
+    for checks in compiled.loop_checks:
+        ids = everyone
+        for check in checks:
+            key = (check[0], repr(check[1]), check[2], check[3].spec.attr)
+            if key not in by_test:
+                attrs = _attrs_read(check)
+                outcome: dict[tuple[Any, ...], bool] = {}
+                kept = []
+                for f in loops:
+                    seen = tuple(f.get(a) for a in attrs)
+                    if seen not in outcome:
+                        outcome[seen] = _holds_once(check, f)
+                    if outcome[seen]:
+                        kept.append(f[id_attr])
+                by_test[key] = frozenset(kept)
+            ids &= by_test[key]
+        passing.append(ids)
+    return _Scoped(
+        {
+            kind: [
+                (tuple((attr, passing[n]) for attr, n in scope.loops), scope.checks)
+                for scope in scopes
+            ]
+            for kind, scopes in compiled.scopes.items()
+        }
+    )
 
 
 class Assessor:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
-from typing import Any
+from typing import Any, Protocol
 
 from expert.analysis.graph import Structure, membership, quotient_x100, tri_or
 from expert.assessment import durations
@@ -24,8 +24,17 @@ from expert.knowledge import comparisons
 Fact = dict[str, Any]
 
 
-# Given the loop facts, a test of whether a fact could match some rule (see assess.narrowing).
-Narrowing = Callable[[list[Fact]], Callable[[Fact], bool]]
+class FactFilter(Protocol):
+    """Whether a fact could match some rule; `joins` asks it of a fact's loop ids alone, so a
+    fact between loops no rule could join is never encoded."""
+
+    def __call__(self, fact: Fact) -> bool: ...
+
+    def joins(self, fact: Fact) -> bool: ...
+
+
+# Given the loop facts, the test of whether a fact could match some rule (assess.narrowing).
+Narrowing = Callable[[list[Fact]], FactFilter]
 
 
 @dataclass
@@ -254,6 +263,7 @@ def build(
         for qid, encode in answers:
             encode(loop.answers.get(qid), fact)
         raw.append((fact, [loop.id]))
+    could_match = narrow([f for f, _ in raw]) if narrow is not None else None
 
     resources: list[Resource] = assessment.resource_list()
     for res in resources:
@@ -308,6 +318,9 @@ def build(
             )
         )
     for p in structure.pairs:
+        # Most pairs join loops no rule could bind together (four in five at 1,000 loops).
+        if could_match is not None and not could_match.joins({"kind": "pair", "a": p.a, "b": p.b}):
+            continue
         vals = {
             "a": p.a,
             "b": p.b,
@@ -355,8 +368,7 @@ def build(
         raw.append((_encoded("mask", fid, values, terms, scope), [m.source, m.target]))
     raw.append((platform_fact(assessment, vocab, scope, structure), []))
 
-    if narrow is not None:
-        could_match = narrow([f for f, _ in raw if f["kind"] == "loop"])
+    if could_match is not None:
         raw = [(f, loops) for f, loops in raw if could_match(f)]
     # Declared comparisons over the facts just built, before the engine sees them.
     comparisons.annotate([f for f, _ in raw])
