@@ -177,6 +177,7 @@ def test_a_rule_reads_the_kind_the_map_draws(tmp_path: Path) -> None:
         )
     (vocabulary,) = [r for r in lint([pack]) if r.name == "vocabulary"]
     assert [p.message for p in vocabulary.problems] == [
-        "match.c.where[0]: 'kind' has no value 'oscilating'; known: amplifying, damping, "
+        "match.c.where[0]: 'kind' has no value 'oscilating' (did you mean 'oscillating'?); "
+        "known: amplifying, damping, "
         "oscillating, unclassified, unknown"
     ]

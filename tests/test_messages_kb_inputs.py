@@ -227,3 +227,20 @@ def test_a_broken_case_file_stops_kb_test_and_lint_but_not_an_assessment(tmp_pat
     code, out = run("assess", "--kb", pack, str(platform), "-o", str(tmp_path / "r.md"))
     assert code in (0, 1), out  # findings or none: either way the broken case did not stop it
     assert (tmp_path / "r.md").is_file()
+
+
+def test_a_misspelt_key_in_a_pattern_points_to_the_knowledge_base_schema(tmp_path: Path) -> None:
+    folder = _filled_pack(tmp_path / "pack")
+    _edit(folder / "acme-retry-vs-kill.yaml", "- {field:", "- {feild:")
+    code, out = run("kb", "--kb", str(tmp_path / "pack"), "lint")
+    assert code == 1, out
+    assert "unknown field 'feild'" in out and "(coherence kb schema)" in out
+    assert "(coherence schema)" not in out  # the assessment's format, not the pattern's
+
+
+def test_a_misspelt_field_in_a_condition_is_offered_the_close_name(tmp_path: Path) -> None:
+    folder = _filled_pack(tmp_path / "pack")
+    _edit(folder / "acme-retry-vs-kill.yaml", "- {field: roles,", "- {field: rolse,")
+    code, out = run("kb", "--kb", str(tmp_path / "pack"), "lint")
+    assert code == 1, out
+    assert "loop facts have no field 'rolse' (did you mean 'roles'?)" in out

@@ -504,8 +504,10 @@ _FIXES = {
 
 
 def pydantic_problems(
-    exc: ValidationError, source: str, data: Any, lines: LineMap
+    exc: ValidationError, source: str, data: Any, lines: LineMap, schema: str = "coherence schema"
 ) -> list[Problem]:
+    """One problem per place pydantic found wrong, with a fix; `schema` is the command that
+    prints the format the file follows (a knowledge-base file's is `coherence kb schema`)."""
     problems = []
     for err in exc.errors():
         loc = tuple(err["loc"])
@@ -524,7 +526,7 @@ def pydantic_problems(
                 line=lines.line(clean),
                 fix=_YAML_BOOLEAN_HINT
                 if isinstance(err.get("input"), bool) and err["type"] != "boolean_number"
-                else _FIXES.get(err["type"], ""),
+                else _FIXES.get(err["type"], "").replace("(coherence schema)", f"({schema})"),
             )
         )
     # Union errors repeat per branch; keep one message per place, preferring the one that

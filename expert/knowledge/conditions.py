@@ -9,6 +9,8 @@ against the field registry so knowledge-base mistakes are caught at load time.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,6 +171,12 @@ _OPS_BY_TYPE = {
 }
 
 
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
+    """ ", did you mean 'x'" for a close spelling ("synchronised" for synchronized), or ""."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def check_term(
     term: Term,
     kind: str,
@@ -182,7 +190,10 @@ def check_term(
         known = [f.name for f in FACT_KINDS.get(kind, [])]
         if kind == "loop":
             known += [f"answers.{q}" for q in answer_fields]
-        return [f"{kind} facts have no field {term.field!r}; known: {', '.join(known)}"]
+        return [
+            f"{kind} facts have no field {term.field!r}{_did_you_mean(term.field, known)}; "
+            f"known: {', '.join(known)}"
+        ]
     op, operand, ftype = term.op, term.operand, field.spec.type
     if op not in _OPS_BY_TYPE[ftype]:
         return [
@@ -197,7 +208,8 @@ def check_term(
             allowed = {"known", "unknown"}
         values = operand if isinstance(operand, list) else [operand]
         problems += [
-            f"{term.field!r} has no value {v!r}; known: {', '.join(sorted(allowed))}"
+            f"{term.field!r} has no value {v!r}{_did_you_mean(str(v), allowed)}; "
+            f"known: {', '.join(sorted(allowed))}"
             for v in values
             if v not in allowed
         ]

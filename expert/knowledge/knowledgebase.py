@@ -110,7 +110,9 @@ class KnowledgeBase:
 
     @property
     def version(self) -> str:
-        extra = f"+{len(self.packs) - 1}packs" if len(self.packs) > 1 else ""
+        # "+1pack", "+2packs": the packs layered on the built-in knowledge base
+        n = len(self.packs) - 1
+        extra = f"+{n}pack{'s' if n != 1 else ''}" if n > 0 else ""
         return self.vocabulary.version + extra
 
     def record(self) -> dict[str, Any]:
@@ -166,7 +168,9 @@ def _validate(model: type[BaseModel], data: Any, source: str, lines: LineMap | N
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InputError(pydantic_problems(exc, source, data, lines or LineMap())) from None
+        raise InputError(
+            pydantic_problems(exc, source, data, lines or LineMap(), schema="coherence kb schema")
+        ) from None
 
 
 def _yaml_files(root: Path, sub: str) -> list[Path]:

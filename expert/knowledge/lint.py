@@ -159,7 +159,9 @@ def _validated(
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
-        problems = pydantic_problems(exc, source, data, _Shifted(lines, loc))
+        problems = pydantic_problems(
+            exc, source, data, _Shifted(lines, loc), schema="coherence kb schema"
+        )
         if loc:
             prefix = f"[{loc[0]}]"
             problems = [
