@@ -372,8 +372,9 @@ def degree(findings: list[Finding], edges: Iterable[tuple[str, str]]) -> Coheren
     value = 1.0 - sum(strength.values()) / pairs if pairs else 1.0
     if pairs:
         text = (
-            f"Degree of coherence: {round(value * 100)}%. Of {pairs} pairs of control loops "
-            f"that interact, {conflicting} work against each other"
+            f"Degree of coherence: {round(value * 100)}%. Of {pairs} "
+            f"{'pair' if pairs == 1 else 'pairs'} of control loops that interact, {conflicting} "
+            f"{'works' if conflicting == 1 else 'work'} against each other"
             + (", weighted by severity and evidence." if conflicting else ".")
         )
     else:

@@ -65,7 +65,7 @@ def md_escape(text: Any) -> str:
     return s
 
 
-_IDENT = re.compile(r"^[A-Za-z0-9_.:+/-]+$")
+_IDENT = re.compile(r"^[A-Za-z0-9_.:+/@~-]+$")
 
 
 def md_code(text: Any) -> str:
@@ -246,6 +246,7 @@ class PatternGroup:
     rule: str
     title: str
     summary: str
+    mechanism: str  # how the loops come to work against each other, for the engineer
     sources: list[tuple[str, str]]  # title, web URL or ""
     findings: _FindingViews
 
@@ -315,6 +316,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
                     rule=group[0].rule,
                     title=group[0].title,
                     summary=group[0].summary,
+                    mechanism=group[0].mechanism,
                     sources=[(src.title, _web_url(src.url)) for src in group[0].sources],
                     findings=_FindingViews(group, names, titles),
                 )
