@@ -396,3 +396,17 @@ def test_a_resource_question_may_be_asked_only_for_some_kinds(tmp_path: Path) ->
     assert _lint_problems(pack, "question-fields") == []
     questions.write_text(question % "triggers", encoding="utf-8")
     assert _lint_problems(pack, "question-fields")
+
+
+def test_a_question_in_a_section_the_interview_does_not_have_is_refused(tmp_path: Path) -> None:
+    pack = _copy_pack(tmp_path)
+    questions = pack / "questions" / "resources.yaml"
+    questions.write_text(
+        "- id: acme-pool-drains\n  about: resource\n  field: synchronized\n"
+        "  text: Does it drain?\n  help: Whether it drains.\n  section: gaurds\n",
+        encoding="utf-8",
+    )
+    (schema,) = [r for r in lint([pack]) if r.name == "schema"]
+    (problem,) = schema.problems
+    assert (problem.source, problem.line) == (str(questions), 6)
+    assert "no section 'gaurds'; use one of identity, dimensions," in problem.message

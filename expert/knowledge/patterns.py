@@ -15,6 +15,7 @@ from pydantic import (
     AfterValidator,
     Field,
     PrivateAttr,
+    field_validator,
     model_validator,
 )
 
@@ -324,6 +325,24 @@ class Choice(KBModel):
     label: str
 
 
+# The interview's sections a question may sit in, with what its header calls them. "more"
+# holds details asked only on demand ("More about this loop").
+QUESTION_SECTIONS = {
+    "identity": "who it is",
+    "dimensions": "the five dimensions",
+    "reach": "what it acts on and watches",
+    "details": "details",
+    "retries": "retries",
+    "deadlines": "deadlines",
+    "guards": "guards on its actions",
+    "economics": "economic figures",
+    "system": "the platform",
+    "resources": "the resource",
+    "timings": "timings",
+    "more": "more about this loop",
+}
+
+
 class Question(KBModel):
     """An interview question. It either sets a structured field of the assessment
     (`field`, e.g. `retry.retries_on`) or stores its answer in a loop's `answers` map
@@ -337,11 +356,22 @@ class Question(KBModel):
     help: str
     example: str = ""
     choices: list[Choice] = Field(default_factory=list)
-    section: str = "details"
+    section: str = Field(
+        "details",
+        description="where the interview asks it (more: only on demand)",
+        json_schema_extra={"enum": list(QUESTION_SECTIONS)},
+    )
     priority: int = Field(50, ge=0, le=100, description="lower is asked earlier")
     asked_when: list[Term] = Field(
         default_factory=list, description="tests on the loop that make the question relevant"
     )
+
+    @field_validator("section")
+    @classmethod
+    def _section(cls, value: str) -> str:
+        if value not in QUESTION_SECTIONS:
+            raise ValueError(f"no section {value!r}; use one of {', '.join(QUESTION_SECTIONS)}")
+        return value
 
     @model_validator(mode="after")
     def _target(self) -> Question:

@@ -24,6 +24,7 @@ from expert.analysis.plainwords import plain
 from expert.analysis.results import Finding
 from expert.assessment.model import UNKNOWN
 from expert.errors import InputError
+from expert.knowledge.patterns import QUESTION_SECTIONS
 from expert.knowledge.templates import LoopTemplate
 from interview import flow
 from interview.flow import Step
@@ -49,18 +50,6 @@ if TYPE_CHECKING:
 
 TYPING_SAVE_DELAY_S = 0.4  # after the last keystroke, unconfirmed typing is saved
 
-SECTIONS = {
-    "identity": "who it is",
-    "dimensions": "the five dimensions",
-    "reach": "what it acts on and watches",
-    "details": "details",
-    "retries": "retries",
-    "deadlines": "deadlines",
-    "guards": "guards on its actions",
-    "economics": "economic figures",
-    "system": "the platform",
-    "more": "more about this loop",
-}
 # The five dimensions every loop is described by (the method's core).
 DIMENSIONS = {
     "objective": "objective",
@@ -344,7 +333,7 @@ class InterviewScreen(Screen[None]):
                 else sum(confirmed(s.question) for s in same[at + 1 :])
             )
             count = f"{min(done + at + 1, len(same))}/{len(same)}"
-        section = SECTIONS.get(q.section, q.section.replace("-", " "))
+        section = QUESTION_SECTIONS[q.section]
         if step.scope == "system":
             return f"The platform · {count}"
         if step.scope == "economics":
