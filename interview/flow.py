@@ -188,22 +188,13 @@ def loop_steps(
 
 
 def walked_proposals(session: Session, loop_id: str, unconfirmed: dict[str, Any]) -> list[str]:
-    """The proposed values shown one by one, in question order: those whose question
-    applies once the template's values are taken into account. The rest (say, the HPA's
-    metric in words, where the metric it scales on is proposed too) are confirmed with
-    them, never asked twice."""
+    """The proposed values shown one by one, in question order: every one of them, also
+    those whose question the interview would not ask of this loop on its own (a cluster
+    autoscaler's drain grace period, say): a value is saved only where the user saw it."""
     if not unconfirmed:
         return []
-    kb, a = session.kb, session.assessment
-    loop = a.loop(loop_id) if a is not None else None
-    if a is None or loop is None:
-        return []
-    fact = item_fact(kb, a, "loop", loop_id, with_proposals(kb, loop, unconfirmed))
-    return [
-        q.id
-        for q in ordered(kb, "loop")
-        if q.id in unconfirmed and applies(q, kb, a, loop_id, fact)
-    ]
+    kb = session.kb
+    return [q.id for q in ordered(kb, "loop") if q.id in unconfirmed]
 
 
 def with_proposals(kb: KnowledgeBase, loop: Any, values: dict[str, Any]) -> Any:

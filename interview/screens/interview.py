@@ -717,25 +717,13 @@ class InterviewScreen(Screen[None]):
         await self.go(+1)
 
     def _store(self, q: Any, step: Step, value: Any) -> None:
-        """Save one answer. Confirming a template's value one by one also saves those
-        proposed values that are never asked on their own (they ride with the first)."""
+        """Save one answer; a template's value confirmed one by one leaves its proposals."""
+        self.session.answer(q, step.target, value)
         unconfirmed = self._unconfirmed(step.target) if step.scope == "loop" else {}
-        if q.id not in unconfirmed:
-            self.session.answer(q, step.target, value)
-            return
-        walked = flow.walked_proposals(self.session, step.target, unconfirmed)
-        kb = self.session.kb
-        riders = [qid for qid in unconfirmed if qid not in walked and qid != q.id]
-        self.session.answer_many(
-            [
-                (q, step.target, value),
-                *((kb.questions[r], step.target, unconfirmed[r]) for r in riders),
-            ]
-        )
-        for qid in (q.id, *riders):
-            unconfirmed.pop(qid, None)
-        if not unconfirmed:
-            self.interview_app.position.proposed.pop(step.target, None)
+        if q.id in unconfirmed:
+            unconfirmed.pop(q.id)
+            if not unconfirmed:
+                self.interview_app.position.proposed.pop(step.target, None)
 
     @on(QuestionCard.Answered)
     async def _answered(self, message: QuestionCard.Answered) -> None:

@@ -542,3 +542,41 @@ async def test_typing_on_the_template_list_narrows_it_and_enter_picks_the_first_
         title = next(t.title for t in dialog.templates if t.id == first.id)
         await keys.press("enter")
         assert dialog.query_one("#name", Input).value == title
+
+
+async def test_a_template_walk_saves_nothing_the_user_was_not_shown(tmp_path: Path) -> None:
+    """The cluster-autoscaler template proposes a drain grace period (deadline) and a target
+    whose questions the interview would not ask such a loop on its own: they are listed,
+    walked and saved like the rest, never written with the first value confirmed."""
+    path = copy_at(tmp_path, Step("loops").key)
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        await keys.choose_action("add-loop")
+        templates = app.screen.query_one("#templates", OptionList)
+        ids = [templates.get_option_at_index(i).id for i in range(templates.option_count)]
+        await keys.highlight(templates, ids.index("cluster-autoscaler"))
+        await keys.press("enter", "enter", "enter")
+        await settle(pilot)
+        loop_id = app.interview.current.target
+        proposed = dict(app.position.proposed[loop_id])
+        assert {"loop-target", "loop-deadline"} <= set(proposed)
+        card = str(app.screen.query_one("#help", Static).content)
+        assert f"The template proposes {len(proposed)} answers" in card
+        assert "What deadline or timeout does it enforce? 10m (proposed)" in card
+        await keys.choose_action("next")
+        await settle(pilot)
+        first = app.interview.current.question
+        await keys.press("enter")
+        await settle(pilot)
+        saved = load_assessment(path, knowledge.load([])).loop(loop_id)
+        assert saved is not None
+        assert saved.deadline is None and saved.target is None, "saved before it was shown"
+        shown = [first]
+        while app.interview.current.question in proposed:
+            shown.append(app.interview.current.question)
+            await keys.press("enter")
+            await settle(pilot)
+    assert sorted(shown) == sorted(proposed)
+    saved = load_assessment(path, knowledge.load([])).loop(loop_id)
+    assert saved is not None and str(saved.deadline) == "10m"
