@@ -21,6 +21,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
@@ -103,6 +104,8 @@ class ProcessAssessor:
         self._kb = kb
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        # What the child wrote to stderr (a traceback, if it died): its last line says why.
+        self._stderr: IO[bytes] | None = None
 
     def _start(self) -> subprocess.Popen[bytes]:
         proc = self._proc
@@ -111,11 +114,15 @@ class ProcessAssessor:
         self._stop()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
+        if self._stderr is not None:
+            self._stderr.close()
+        # Open for as long as the child runs; closed when it is replaced or on close().
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "interview.assessproc"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self._stderr,
             env=env,
             close_fds=True,
         )
@@ -135,7 +142,7 @@ class ProcessAssessor:
                 self._stop()
                 raise EngineError(
                     "the assessment process stopped unexpectedly; it restarts with the next "
-                    f"answer ({type(exc).__name__})"
+                    f"answer ({self._last_words() or type(exc).__name__})"
                 ) from None
         if kind == "ok":
             return payload
@@ -144,6 +151,18 @@ class ProcessAssessor:
         if kind == "engine":
             raise EngineError(payload)
         raise RuntimeError(payload)
+
+    def _last_words(self) -> str:
+        """The last line the stopped child wrote to stderr (say, the error that ended it)."""
+        stderr = self._stderr
+        if stderr is None:
+            return ""
+        try:
+            stderr.seek(0)
+            lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
+        except (OSError, ValueError):  # closed by close() meanwhile: the app is quitting
+            return ""
+        return lines[-1].strip()[:300] if lines else ""
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -164,6 +183,9 @@ class ProcessAssessor:
         # Not under the lock: closing the pipes ends a run in progress at once (it fails
         # with an EngineError nobody is waiting for) instead of waiting for it.
         self._stop()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
 
 def main() -> None:
