@@ -101,8 +101,10 @@ def explain(
     out += ["", "[b $accent]What happens[/]", words(finding.narrative)]
 
     out += ["", "[b $accent]Your answers it rests on[/]"]
-    if finding.because:
-        for b in finding.because:
+    # The findings a symptom or cost follows from are in the chain below, by title.
+    answers = [b for b in finding.because if b.field != "caused by"]
+    if answers:
+        for b in answers:
             # The words the reports use; results made before findings carried them are
             # phrased here from the field and value.
             text = b.said or f"{because_field(kb, b.field)}: {value_words(kb, b.value)}"

@@ -35,3 +35,21 @@ def test_the_answers_a_finding_rests_on_read_as_in_the_reports(
     assert "leads to “task is terminated by a control action”" in shutdown
     for text in texts.values():
         assert "->" not in text and "influence:" not in text, text
+
+
+def test_a_symptom_names_its_causes_by_title_only_never_by_id(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    path = tmp_path / "platform.yaml"
+    shutil.copy(EXAMPLE, path)
+    session = Session.open(path, kb)
+    assert session.assessment is not None
+    with Assessor(kb) as assessor:
+        results = assessor.assess(session.assessment, deliverables=False)
+    derived = [f for f in results.effects if f.derived_from]
+    assert derived
+    for f in derived:
+        text = explain(f, results, session).plain
+        for cause in f.derived_from:
+            assert cause not in text, f"{f.id} shows the id {cause}"
+        assert results.by_id()[f.derived_from[0]].title in text  # in the chain, by title
