@@ -21,6 +21,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Input
 
 from expert.analysis.plainwords import plain
+from expert.analysis.ranking import waits_on_answers
 from expert.analysis.results import Finding
 from expert.assessment.model import UNKNOWN
 from expert.errors import InputError
@@ -77,9 +78,17 @@ def follow_up_text(findings: list[Finding]) -> str:
     """What answering a follow-up does to the findings that asked for it. A finding for
     which not knowing is itself the evidence (an auditability gap) is confirmed, not
     possible: an answer can clear it, but there is nothing possible to settle."""
-    possible = list(dict.fromkeys(f.title for f in findings if f.status == "possible"))
+    waiting = list(dict.fromkeys(f.title for f in findings if waits_on_answers(f)))
+    possible = list(
+        dict.fromkeys(
+            f.title for f in findings if f.status == "possible" and not waits_on_answers(f)
+        )
+    )
     confirmed = list(dict.fromkeys(f.title for f in findings if f.status == "confirmed"))
     parts = []
+    if waiting:  # a gap is recorded only once someone says nobody knows
+        noun = "gap" if len(waiting) == 1 else "gaps"
+        parts.append(f"don't know here records the {noun} “{'; '.join(waiting)}”")
     if possible:
         noun = "finding" if len(possible) == 1 else "findings"
         parts.append(f"settles the possible {noun} “{'; '.join(possible)}”")

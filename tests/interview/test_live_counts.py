@@ -41,3 +41,21 @@ def test_gaps_waiting_on_questions_not_asked_yet_are_not_counted(tmp_path: Path)
     # Its questions come in turn: none is offered as a follow-up to settle a finding.
     mine = [q for q in results.open_questions if q.loop == "gateway-timeout"]
     assert mine and not [q for q in follow_ups(results) if q.loop == "gateway-timeout"]
+
+
+def test_a_question_a_waiting_gap_asks_says_dont_know_records_it(tmp_path: Path) -> None:
+    from interview.screens.interview import follow_up_text
+
+    path = tmp_path / "fresh.yaml"
+    path.write_text(
+        "schema_version: 1\nsystem: {name: Test}\n"
+        "loops:\n  - {id: gateway-timeout, name: Gateway timeout}\n",
+        encoding="utf-8",
+    )
+    kb = load([])
+    with Assessor(kb) as ax:
+        results = ax.assess(load_assessment(path, kb), deliverables=False)
+    owner = [f for f in results.findings if f.rule == "unknown-owner"]
+    assert follow_up_text(owner) == (
+        "Follow-up: don't know here records the gap “Control loop without a known owner”"
+    )
