@@ -330,7 +330,7 @@ class Choice(KBModel):
 QUESTION_SECTIONS = {
     "identity": "who it is",
     "dimensions": "the five dimensions",
-    "reach": "what it acts on and watches",
+    "reach": "what it acts on, watches and records",
     "details": "details",
     "retries": "retries",
     "deadlines": "deadlines",
