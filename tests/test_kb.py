@@ -351,6 +351,12 @@ AFTER_LOAD: dict[str, Callable[[Path], None]] = {
         r, "t-feeds-forward.yaml", "[retry-amplification]", "[shutdown-vs-retry]"
     ),
     "placeholders": lambda r: _edit(r, "t-placeholders.yaml", "{loop.name}", "{other.name}"),
+    "clears-as-commands": lambda r: _edit(
+        r,
+        "t-clears-as-commands.yaml",
+        "feeds:",
+        'clears: ["the deadline, which was too short, was raised"]\nfeeds:',
+    ),
     "asks": lambda r: _edit(
         r, "t-asks.yaml", "feeds:", "asks: [{question: no-such-question, about: loop}]\nfeeds:"
     ),
@@ -425,7 +431,7 @@ def test_no_validator_is_left_untested() -> None:
 def test_kb_lint_command_exits_zero_on_the_builtin_kb() -> None:
     result = CliRunner().invoke(main, ["kb", "lint"])
     assert result.exit_code == 0, result.output
-    assert "17 validators passed, 0 failed" in result.output
+    assert "18 validators passed, 0 failed" in result.output
 
 
 def test_kb_lint_command_fails_on_a_broken_pack(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ read by the rules, directly or through the structure the engine derives:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from expert.assessment.model import (
 )
 from expert.errors import InputError, Problem
 from expert.knowledge import knowledgebase as knowledge
+from expert.knowledge.imperative import instruction
 from expert.knowledge.patterns import CaseFile, Pattern, Question
 from expert.knowledge.schema import MODELINE_PREFIX, SCHEMA_FILES
 from expert.knowledge.templates import LoopTemplate
@@ -126,6 +128,7 @@ VALIDATORS: dict[str, str] = {
     "reachable": "every symptom and ghost cost can be reached from a stage-1 pattern",
     "feeds-forward": "feeds name active patterns of a later stage; subsumes, incoherence ones",
     "placeholders": "narratives, clears and reasons use placeholders the engine can fill",
+    "clears-as-commands": "every `clears` reads as a command once turned (reports list them)",
     "asks": "asked questions exist and are loop questions about matched loops",
     "costs": "ghost costs name a known computation with low <= likely <= high",
     "templates": "loop templates are valid loops in the vocabulary",
@@ -415,6 +418,35 @@ def _check_scaffold(kb: knowledge.KnowledgeBase) -> list[Problem]:
                         f"case {i + 1} is still the text `coherence kb new` wrote",
                         where=f"cases[{i}]",
                         fix="name the case and say why it fires or stays quiet",
+                    )
+                )
+    return problems
+
+
+_PAST_START = re.compile(r"^\S+ (was|were)\b|^[A-Z][a-z]+(?<!e)ed\b")  # "Feed" is no past
+
+
+def _check_clears(kb: knowledge.KnowledgeBase) -> list[Problem]:
+    """A `clears` is written as what would be true ("the deadline was raised"); the reports
+    turn it into a command ("Raise the deadline"). Where that leaves a past tense, the
+    reader gets a broken instruction."""
+    problems = []
+    for p in kb.active():
+        for i, template in enumerate(p.clears):
+            # Placeholders stand for loop names here, as the reports fill them.
+            named = re.sub(
+                r"\{([^{}]+)\}", lambda m: "Loop " + m.group(1).split(".")[0].title(), template
+            )
+            text = instruction(template, named)
+            if _PAST_START.match(text) or re.search(r"\b(was|were)\b", text):
+                problems.append(
+                    Problem(
+                        _origin(kb, p.id),
+                        f"reads as {text!r} once turned into a command",
+                        where=f"clears[{i}]",
+                        fix='write it as one condition in the past tense ("the deadline was '
+                        'raised above the start-up time"), or split joined clauses into separate '
+                        "clears; see Clears in knowledge_base/README.md",
                     )
                 )
     return problems
@@ -861,6 +893,7 @@ def lint(extra_dirs: list[Path] | None = None) -> list[LintResult]:
         "reachable": _check_reachable,
         "feeds-forward": _check_feeds,
         "placeholders": knowledge.placeholder_problems,
+        "clears-as-commands": _check_clears,
         "asks": _check_asks,
         "costs": _check_costs,
         "cases": _check_cases,
