@@ -188,13 +188,30 @@ def loop_steps(
 
 
 def walked_proposals(session: Session, loop_id: str, unconfirmed: dict[str, Any]) -> list[str]:
-    """The proposed values shown one by one, in question order: every one of them, also
-    those whose question the interview would not ask of this loop on its own (a cluster
-    autoscaler's drain grace period, say): a value is saved only where the user saw it."""
+    """The proposed values shown one by one, in question order: every one, also those whose
+    question the interview would not ask such a loop on its own (a cluster autoscaler's
+    drain grace period), but for those another proposed answer covers (`covered`)."""
     if not unconfirmed:
         return []
     kb = session.kb
-    return [q.id for q in ordered(kb, "loop") if q.id in unconfirmed]
+    covered = covered_proposals(kb, unconfirmed)
+    return [q.id for q in ordered(kb, "loop") if q.id in unconfirmed and q.id not in covered]
+
+
+def covered_proposals(kb: KnowledgeBase, unconfirmed: dict[str, Any]) -> dict[str, str]:
+    """Proposed values whose question is asked only while another answer is unknown, where
+    the template proposes that answer too: question id -> the question covering it. An
+    autoscaler's metric in words is asked only while the metric it scales on is unknown;
+    the template gives both, so it is saved with that one, not asked twice."""
+    by_path = {field_path(kb.questions[qid]): qid for qid in unconfirmed if qid in kb.questions}
+    out: dict[str, str] = {}
+    for qid in unconfirmed:
+        q = kb.questions.get(qid)
+        for term in q.asked_when if q is not None else []:
+            other = by_path.get(term.field)
+            if term.op == "is" and term.operand == "unknown" and other not in (None, qid):
+                out[qid] = str(other)
+    return out
 
 
 def with_proposals(kb: KnowledgeBase, loop: Any, values: dict[str, Any]) -> Any:

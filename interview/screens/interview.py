@@ -484,6 +484,7 @@ class InterviewScreen(Screen[None]):
         template = kb.templates.get(template_id)
         unconfirmed = self._unconfirmed(step.target)
         walked = flow.walked_proposals(self.session, step.target, unconfirmed)
+        covered = flow.covered_proposals(kb, unconfirmed)
         body = Text()
         rows = []
         for qid in sorted(flow.template_answers(kb, template) if template else (), key=_rank(kb)):
@@ -492,11 +493,16 @@ class InterviewScreen(Screen[None]):
             saved = self.session.value(q, step.target)
             if qid in walked:
                 rows.append(f"◦ {q.text} {describe(spec, unconfirmed[qid])} (proposed)")
+            elif qid in unconfirmed:
+                by = kb.questions[covered.get(qid, qid)].text
+                rows.append(
+                    f"◦ {q.text} {describe(spec, unconfirmed[qid])} (proposed, saved with “{by}”)"
+                )
             elif qid not in unconfirmed and saved is not None:
                 rows.append(f"✓ {q.text} {describe(spec, saved)}")
         if unconfirmed:
             body.append(
-                f"The template proposes {len(walked)} answers. They count only once you "
+                f"The template proposes {len(unconfirmed)} answers. They count only once you "
                 "confirm them: accept them all here, or go through them one by one.\n"
             )
         else:
@@ -506,7 +512,7 @@ class InterviewScreen(Screen[None]):
             body.append("\n\n" + note)
         if unconfirmed:
             actions = [
-                ("accept", f"Accept the {len(walked)} proposed answers (Enter)"),
+                ("accept", f"Accept the {len(unconfirmed)} proposed answers (Enter)"),
                 ("next", "Go through them one by one"),
             ]
         else:
@@ -726,13 +732,24 @@ class InterviewScreen(Screen[None]):
         await self.go(+1)
 
     def _store(self, q: Any, step: Step, value: Any) -> None:
-        """Save one answer; a template's value confirmed one by one leaves its proposals."""
-        self.session.answer(q, step.target, value)
+        """Save one answer. Confirming a template's value one by one also saves the proposed
+        values it covers (flow.covered_proposals), which the card lists with it."""
         unconfirmed = self._unconfirmed(step.target) if step.scope == "loop" else {}
-        if q.id in unconfirmed:
-            unconfirmed.pop(q.id)
-            if not unconfirmed:
-                self.interview_app.position.proposed.pop(step.target, None)
+        if q.id not in unconfirmed:
+            self.session.answer(q, step.target, value)
+            return
+        kb = self.session.kb
+        riders = [r for r, by in flow.covered_proposals(kb, unconfirmed).items() if by == q.id]
+        self.session.answer_many(
+            [
+                (q, step.target, value),
+                *((kb.questions[r], step.target, unconfirmed[r]) for r in riders),
+            ]
+        )
+        for qid in (q.id, *riders):
+            unconfirmed.pop(qid, None)
+        if not unconfirmed:
+            self.interview_app.position.proposed.pop(step.target, None)
 
     @on(QuestionCard.Answered)
     async def _answered(self, message: QuestionCard.Answered) -> None:

@@ -193,3 +193,21 @@ def test_progress_questions_are_not_asked_of_a_scaler_on_a_service(
     ):
         assert ("res", question_id) not in asked
     session.close()
+
+
+@pytest.mark.parametrize("template_id", ["kubernetes-hpa", "keda-scaler", "ray-serve-autoscaler"])
+def test_a_template_walk_asks_an_autoscalers_metric_once(
+    tmp_path: Path, kb: KnowledgeBase, template_id: str
+) -> None:
+    """Going through a template one by one asks each proposed value, but an autoscaler's
+    metric in words rides with the metric it scales on (its question is asked only while
+    that one is unknown), and the card lists it as saved with it."""
+    session = Session.open(tmp_path / f"{template_id}.yaml", kb)
+    session.answer(kb.questions["system-name"], "", "P")
+    session.add_loop("loop", "")
+    proposed = flow.proposed_values(kb, kb.templates[template_id])
+    walked = flow.walked_proposals(session, "loop", proposed)
+    assert "scaler-metric" in walked and "loop-target" not in walked
+    assert flow.covered_proposals(kb, proposed) == {"loop-target": "scaler-metric"}
+    assert set(walked) | {"loop-target"} == set(proposed)  # every other value is walked
+    session.close()
