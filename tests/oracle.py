@@ -23,6 +23,8 @@ force from the facts:
   between two or more loops on one resource (or set of resources) are one finding; the id is
   expert.engine.ids.group_id's (the rule for a gap, the rule @ the resources for pairs, the rule
   and the loops for a single match) and it is confirmed when one match is;
+- an auditability match that reads an answer the assessment says does not apply is no
+  finding;
 - an auditability match that reads an answer left out of the assessment (a question not
   answered yet, as opposed to "unknown") is possible, and groups apart from the confirmed
   matches of its pattern (`rule:unanswered`); the facts do not tell the two apart, so the
@@ -188,6 +190,16 @@ def _left_out(a: Any, kind: str, fact: Fact, path: str) -> bool:
     return False
 
 
+def _does_not_apply(a: Any, kind: str, fact: Fact, path: str) -> bool:
+    """Whether the assessment says the answer at `path` does not apply to the fact's loop
+    or resource (a gap on it is then no finding)."""
+    if a is None or kind not in ("loop", "resource"):
+        return False
+    owners = a.loops if kind == "loop" else a.resource_list()
+    item = next((o for o in owners if o.id == fact[kind]), None)
+    return item is not None and path in (getattr(item, "not_applicable", None) or [])
+
+
 def _group(
     p: Pattern, bound: dict[str, Fact], loops: list[str], waiting: bool = False
 ) -> tuple[str, ...]:
@@ -247,6 +259,13 @@ def expected(kb: KnowledgeBase, base: FactBase, a: Any = None) -> Expected:
             if _on_unknown_structure(p, bound, unknown, facts):
                 continue
             loops = sorted({lp for f in bound.values() for lp in base.loops_of[f["id"]]})
+            if p.unknown_is_evidence and any(
+                _does_not_apply(a, fm.fact, bound[var], term.field)
+                for var, fm in p.match.items()
+                for term in fm.where
+                if term.op != "same_as"
+            ):
+                continue
             if p.unknown_is_evidence:
                 unknown = [
                     (var, term)

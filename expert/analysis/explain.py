@@ -579,9 +579,11 @@ class Explainer:
     ) -> bool:
         """Whether a term the match could only pass as unknown reads an answer a respondent
         said does not apply: the mechanism needs that property, and the loop or resource
-        does not have it, so the match is no finding, not even a possible one."""
+        does not have it, so the match is no finding, not even a possible one. A gap (where
+        not knowing is the evidence) rests on every answer it reads: one that does not
+        apply is not missing."""
         for var, term, result in terms:
-            if result != "unknown":
+            if result != "unknown" and not p.unknown_is_evidence:
                 continue
             reads = _reads(p.match[var].fact, bound[var], term.field)
             if any(name in self._not_applicable.get((k, i), ()) for k, i, name in reads):
