@@ -210,7 +210,8 @@ def test_every_finding_carries_its_evidence(ax: Assessor) -> None:
         assert 0 <= e.score <= 1 and 0 <= e.known_share <= 1
         assert (e.missing == 0) == (f.status == "confirmed")
         # A gap is someone saying nobody knows: one waiting on an answer is held back.
-        assert e.shown == (e.missing <= (0 if f.kind == "auditability" else 1))
+        assert e.shown == (e.missing <= 1 and not e.waiting)
+        assert e.waiting == f.id.endswith(":unanswered")
         if f.status == "confirmed" and f.kind != "symptom" and f.kind != "ghost-cost":
             assert e.known_share == 1.0
 

@@ -731,7 +731,7 @@ class Explainer:
                 )
                 if lead.details
                 else 0,
-                gap=p.unknown_is_evidence,
+                waiting=p.unknown_is_evidence and bool(lead.details),
             ),
             members=(
                 [

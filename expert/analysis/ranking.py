@@ -18,10 +18,15 @@ SHOWN_MISSING = 1  # a possible finding is shown while it misses at most this ma
 
 
 def evidence(
-    severity: str, tests: int, missing: int, unknown_tests: int | None = None, gap: bool = False
+    severity: str,
+    tests: int,
+    missing: int,
+    unknown_tests: int | None = None,
+    waiting: bool = False,
 ) -> Evidence:
     """Evidence of a finding matched on `tests` tests, `missing` distinct answers unknown
-    (`unknown_tests` tests rest on them; by default one each); `gap`: an auditability gap."""
+    (`unknown_tests` tests rest on them; by default one each); `waiting`: a gap waiting on
+    questions not answered yet, held back whatever it misses."""
     unknown = missing if unknown_tests is None else unknown_tests
     share = (tests - unknown) / tests if tests else (0.0 if missing else 1.0)
     share = max(0.0, min(1.0, share))
@@ -30,14 +35,15 @@ def evidence(
         known_share=round(share, 3),
         tests=tests,
         missing=missing,
-        shown=missing <= (0 if gap else SHOWN_MISSING),
+        shown=missing <= SHOWN_MISSING and not waiting,
+        waiting=waiting,
     )
 
 
 def waits_on_answers(f: Finding) -> bool:
-    """A possible auditability gap: it waits on questions nobody has answered yet, so it is
-    a question to ask rather than a finding held back."""
-    return f.kind == "auditability" and f.status == "possible"
+    """A gap waiting on questions nobody has answered yet: a question to ask rather than a
+    finding held back (explain.py decides it; see Evidence.waiting)."""
+    return f.evidence.waiting
 
 
 def to_check(findings: list[Finding], settling: dict[str, list[str]]) -> list[CheckGroup]:

@@ -72,6 +72,11 @@ class Evidence(BaseModel):
     missing: int = Field(
         0, description="distinct answers still unknown that the finding rests on (0: confirmed)"
     )
+    waiting: bool = Field(
+        False,
+        description="an auditability gap resting on questions not answered yet (not on a "
+        "don't know): held back until they are answered, and it leads to no cost",
+    )
     shown: bool = Field(
         True,
         description="shown in the summary, top risks and counts: confirmed, or possible and "
