@@ -345,6 +345,12 @@ def test_the_findings_appendix_explains_each_pattern_once() -> None:
     held = [f for f in results.findings if not f.evidence.shown]
     for f in held:  # held-back findings are collapsed in Appendix C, not detailed here
         assert f'id="f-{f.id}"' not in appendix
+    # Each pattern says how it happens, in a paragraph of its own in Markdown too.
+    markdown = render("markdown", results, a)
+    for rule in rules:
+        mechanism = builtin_kb().patterns[rule].mechanism.split()[0]
+        assert f"\n\nHow it happens: {mechanism}" in markdown, rule
+        assert f"<em>How it happens:</em> {mechanism}" in appendix, rule
 
 
 def test_reports_state_the_seed_scope(tmp_path: Path) -> None:
