@@ -755,7 +755,11 @@ class Explainer:
                 else []
             ),
         )
-        self.settling[fid] = list(lead.details.values())
+        # A gap waiting on answers is settled loop by loop: each loop's question counts.
+        waiting = p.unknown_is_evidence and bool(lead.details)
+        self.settling[fid] = list(
+            dict.fromkeys(t for m in (members if waiting else [lead]) for t in m.details.values())
+        )
         for target, checks in self._plan(p).feeds:
             if any(self._holds(p, checks, m.bound) for m in members):
                 self._feeds_ok.setdefault(fid, set()).add(target)

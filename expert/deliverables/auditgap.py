@@ -320,7 +320,8 @@ def _exposure(
                 sources=_sources(related),
             )
         )
-    ownerless = [lp for lp in assessment.loops if lp.owner in (None, UNKNOWN)]
+    # Only a don't know: an owner not asked about yet is a question, not an exposure.
+    ownerless = [lp for lp in assessment.loops if lp.owner == UNKNOWN]
     if ownerless:
         related = _about(audit, {lp.id for lp in ownerless}, "owner")
         out.append(
@@ -424,7 +425,7 @@ def _teams(
             owner_question = field_question.get("owner")
             ask(
                 owner_question.text if owner_question else "Which team owns this loop?",
-                "nobody could name its owner",
+                "nobody could name its owner" if lp.owner == UNKNOWN else "not answered yet",
             )
         for q in open_of.get(lp.id, []):
             n = len(q.settles)

@@ -458,8 +458,10 @@ def build(
             )
     else:
         verdict = (
-            f"No conflict between the platform's {loop_count} control loops was found from "
-            "the answers given."
+            "No conflict was found from the answers given to the platform's only control loop."
+            if loop_count == 1
+            else f"No conflict between the platform's {loop_count} control loops was found "
+            "from the answers given."
         )
     if gaps:
         verdict += (
@@ -469,7 +471,7 @@ def build(
     if held_back:
         subject, plural = held_back_subject(held_back - held_effects, held_effects)
         verdict += (
-            f" {subject} {'rest' if plural else 'rests'} on several unknown answers and "
+            f" {subject} {'wait' if plural else 'waits'} on answers still missing and "
             f"{'are' if plural else 'is'} held back in the list to check."
         )
     if set_aside:
