@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import re
 import struct
 import subprocess
 import sys
@@ -162,7 +163,10 @@ class ProcessAssessor:
             lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
         except (OSError, ValueError):  # closed by close() meanwhile: the app is quitting
             return ""
-        return lines[-1].strip()[:300] if lines else ""
+        # The error that ended it, not a warning printed on the way out.
+        errors = [ln.strip() for ln in lines if re.match(r"^\w[\w.]*(Error|Exception|Exit)\b", ln)]
+        last = errors[-1] if errors else (lines[-1].strip() if lines else "")
+        return last[:300]
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -190,9 +194,9 @@ class ProcessAssessor:
 
 def main() -> None:
     """Serve on this process's stdin and stdout; anything printed goes to stderr."""
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints never corrupt a frame
-    serve(sys.stdin.buffer, out)
+    with os.fdopen(os.dup(sys.stdout.fileno()), "wb") as out:
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints never corrupt a frame
+        serve(sys.stdin.buffer, out)
 
 
 if __name__ == "__main__":

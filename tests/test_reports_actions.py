@@ -122,6 +122,8 @@ def test_a_loop_name_that_reads_like_a_verb_is_left_alone() -> None:
         ("held", "hold"),
         ("reconciled", "reconcile"),
         ("broken", "break"),
+        ("added", "add"),  # a doubled consonant of the verb itself stays
+        ("capped", "cap"),
         ("budget", None),
     ],
 )

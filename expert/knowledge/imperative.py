@@ -142,8 +142,8 @@ def base_form(word: str) -> str | None:
         return prefix + stem[:-1] + "y"
     if stem in _DOUBLED_L:
         return prefix + stem[:-1]
-    if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
-        return prefix + stem[:-1]  # capped, stopped, dropped
+    if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
+        return prefix + stem[:-1]  # capped, stopped, dropped (but added: add)
     if stem in _E_BASES or stem.endswith(_E_ENDINGS):
         return prefix + stem + "e"
     if stem.endswith("at") and stem[-3:-2] not in "aeiou":  # correlated, not treated

@@ -22,7 +22,9 @@ def test_a_child_that_dies_at_start_is_reported_with_its_last_words(
     dying = tmp_path / "python"
     dying.write_text(
         "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n"
-        "echo \"NameError: name 'field_validator' is not defined\" >&2\nexit 1\n",
+        "echo \"NameError: name 'field_validator' is not defined\" >&2\n"
+        # what -X dev or PYTHONWARNINGS=default print after it, on the way out
+        "echo 'sys:1: ResourceWarning: unclosed file' >&2\nexit 1\n",
         encoding="utf-8",
     )
     dying.chmod(0o755)
