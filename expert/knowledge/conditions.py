@@ -172,7 +172,7 @@ _OPS_BY_TYPE = {
 
 
 def _did_you_mean(word: str, known: Iterable[str]) -> str:
-    """ ", did you mean 'x'" for a close spelling ("synchronised" for synchronized), or ""."""
+    """A suffix offering a close spelling ("synchronised": synchronized), or nothing."""
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -75,9 +75,9 @@ def problems_text(exc: InputError) -> str:
 
 
 def follow_up_text(findings: list[Finding]) -> str:
-    """What answering a follow-up does to the findings that asked for it. A finding for
-    which not knowing is itself the evidence (an auditability gap) is confirmed, not
-    possible: an answer can clear it, but there is nothing possible to settle."""
+    """What answering a question does to the findings that asked for it. A gap waiting on
+    it is recorded by a don't know; a confirmed gap (someone said nobody knows) an answer
+    can clear; a possible finding an answer settles."""
     waiting = list(dict.fromkeys(f.title for f in findings if waits_on_answers(f)))
     possible = list(
         dict.fromkeys(

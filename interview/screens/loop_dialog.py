@@ -108,9 +108,9 @@ class LoopDialog(ModalScreen[str | None]):
         layer = None
         words = self._filter.lower().split()
         for t in self.templates:
-            label = self.layer_labels.get(str(t.loop.get("layer")), "")
-            said = f"{t.title} {t.product or ''} {label} {t.description}".lower()
-            if not all(word in said for word in words):
+            layer_label = self.layer_labels.get(str(t.loop.get("layer")), "")
+            searchable = f"{t.title} {t.product or ''} {layer_label} {t.description}".lower()
+            if not all(word in searchable for word in words):
                 continue
             if t.loop.get("layer") != layer:
                 layer = t.loop.get("layer")
