@@ -613,13 +613,35 @@ class InterviewScreen(Screen[None]):
     def _resources(self, step: Step) -> InfoView:
         a = self.session.assessment
         ids = a.resource_ids() if a else []
-        count = len(flow.ordered(self.session.kb, "resource"))
+        kb = self.session.kb
+        count = len(flow.ordered(kb, "resource"))
         body = Text(
             f"Your loops act on: {', '.join(ids)}. A few questions about each tell the tool "
             "what they are, which of them call each other, whether their members must move "
             "in lockstep, and how long they take to start and to save progress. Timeouts, "
             "restarts and preemptions are judged against those times."
         )
+        # Each one asked here can change a finding (flow asks no other): say what a skip
+        # leaves unjudged, timings first, as they are what loops are measured against.
+        open_steps = [
+            s
+            for s in self.steps
+            if s.kind == "question"
+            and s.scope == "resource"
+            and self.session.value(kb.questions[s.question], s.target) is None
+        ]
+        if open_steps:
+            timings = sorted(
+                open_steps, key=lambda s: kb.questions[s.question].section != "timings"
+            )
+            examples = "; ".join(
+                f"{kb.questions[s.question].text} ({s.target})" for s in timings[:2]
+            )
+            body.append(
+                f"\n\n{len(open_steps)} of these answers can change a finding, for example: "
+                f"{examples}. Skipped, the findings that need them stay possible or are not "
+                "found."
+            )
         return InfoView(
             step.key,
             "Resources",

@@ -59,3 +59,20 @@ def test_a_question_a_waiting_gap_asks_says_dont_know_records_it(tmp_path: Path)
     assert follow_up_text(owner) == (
         "Follow-up: don't know here records the gap “Control loop without a known owner”"
     )
+
+
+async def test_the_resources_card_says_what_skipping_them_leaves_unjudged(tmp_path: Path) -> None:
+    from textual.widgets import Static
+
+    from interview.flow import RESOURCES
+
+    from .keyboard import make_app, settle
+    from .places import at
+
+    app = make_app(at(tmp_path, RESOURCES))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.interview.current.key == RESOURCES.key
+        text = str(app.screen.query_one("#help", Static).content)
+        assert "of these answers can change a finding, for example: How long does it take" in text
+        assert "Skipped, the findings that need them stay possible or are not found." in text
