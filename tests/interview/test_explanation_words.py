@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from expert.analysis.assess import Assessor
+from expert.analysis.results import Results
 from expert.knowledge.knowledgebase import KnowledgeBase
 from interview.session import Session
 from interview.widgets.explanation import explain
@@ -15,15 +16,20 @@ from interview.widgets.explanation import explain
 EXAMPLE = Path(__file__).resolve().parents[2] / "expert" / "examples" / "llm-platform.yaml"
 
 
-def test_the_answers_a_finding_rests_on_read_as_in_the_reports(
-    tmp_path: Path, kb: KnowledgeBase
-) -> None:
+def _example(tmp_path: Path, kb: KnowledgeBase) -> tuple[Session, Results]:
+    """The llm-platform example opened as the interview opens it, and its results."""
     path = tmp_path / "platform.yaml"
     shutil.copy(EXAMPLE, path)
     session = Session.open(path, kb)
     assert session.assessment is not None
     with Assessor(kb) as assessor:
-        results = assessor.assess(session.assessment, deliverables=False)
+        return session, assessor.assess(session.assessment, deliverables=False)
+
+
+def test_the_answers_a_finding_rests_on_read_as_in_the_reports(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    session, results = _example(tmp_path, kb)
     texts = {f.rule: explain(f, results, session).plain for f in results.findings}
     slow_start = texts["liveness-kills-slow-start"]
     assert (
@@ -40,12 +46,7 @@ def test_the_answers_a_finding_rests_on_read_as_in_the_reports(
 def test_a_symptom_names_its_causes_by_title_only_never_by_id(
     tmp_path: Path, kb: KnowledgeBase
 ) -> None:
-    path = tmp_path / "platform.yaml"
-    shutil.copy(EXAMPLE, path)
-    session = Session.open(path, kb)
-    assert session.assessment is not None
-    with Assessor(kb) as assessor:
-        results = assessor.assess(session.assessment, deliverables=False)
+    session, results = _example(tmp_path, kb)
     derived = [f for f in results.effects if f.derived_from]
     assert derived
     for f in derived:

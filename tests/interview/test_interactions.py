@@ -408,6 +408,19 @@ async def test_a_template_prefills_the_loop(tmp_path: Path) -> None:
     assert loop.actuations == ["restart"] and loop.triggers == ["health_check"]
 
 
+async def _add_from_template(pilot: Pilot, keys: Keyboard, pick: Callable[[str], bool]) -> str:
+    """Add a loop from the first template `pick` accepts (its name and id as proposed) and
+    return the new loop's id, with its template card on screen."""
+    app = pilot.app
+    await keys.choose_action("add-loop")
+    templates = app.screen.query_one("#templates", OptionList)
+    ids = [templates.get_option_at_index(i).id for i in range(templates.option_count)]
+    await keys.highlight(templates, next(i for i, t in enumerate(ids) if t and pick(t)))
+    await keys.press("enter", "enter", "enter")
+    await settle(pilot)
+    return str(app.interview.current.target)  # type: ignore[attr-defined]
+
+
 async def test_going_through_a_templates_values_one_by_one_asks_and_saves_each(
     tmp_path: Path,
 ) -> None:
@@ -418,13 +431,7 @@ async def test_going_through_a_templates_values_one_by_one_asks_and_saves_each(
     app = make_app(path)
     async with app.run_test(size=(100, 30)) as pilot:
         keys = Keyboard(pilot)
-        await keys.choose_action("add-loop")
-        templates = app.screen.query_one("#templates", OptionList)
-        ids = [templates.get_option_at_index(i).id for i in range(templates.option_count)]
-        await keys.highlight(templates, next(i for i, t in enumerate(ids) if t and "sdk" in t))
-        await keys.press("enter", "enter", "enter")
-        await settle(pilot)
-        loop_id = app.interview.current.target
+        loop_id = await _add_from_template(pilot, keys, lambda t: "sdk" in t)
         proposed = dict(app.position.proposed[loop_id])
         assert len(proposed) > 10
         await keys.choose_action("next")
@@ -552,13 +559,7 @@ async def test_a_template_walk_saves_nothing_the_user_was_not_shown(tmp_path: Pa
     app = make_app(path)
     async with app.run_test(size=(100, 30)) as pilot:
         keys = Keyboard(pilot)
-        await keys.choose_action("add-loop")
-        templates = app.screen.query_one("#templates", OptionList)
-        ids = [templates.get_option_at_index(i).id for i in range(templates.option_count)]
-        await keys.highlight(templates, ids.index("cluster-autoscaler"))
-        await keys.press("enter", "enter", "enter")
-        await settle(pilot)
-        loop_id = app.interview.current.target
+        loop_id = await _add_from_template(pilot, keys, lambda t: t == "cluster-autoscaler")
         proposed = dict(app.position.proposed[loop_id])
         assert {"loop-target", "loop-deadline"} <= set(proposed)
         card = str(app.screen.query_one("#help", Static).content)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from expert.analysis.assess import Assessor, load_assessment
+from expert.analysis.results import Results
 from expert.knowledge.knowledgebase import load
 from interview.widgets.live_panel import by_severity, counts_line, follow_ups
 
@@ -26,7 +27,8 @@ def test_held_back_findings_are_counted_apart_and_not_listed() -> None:
     assert listed.isdisjoint(f.id for f in held) and len(listed) == shown
 
 
-def test_gaps_waiting_on_questions_not_asked_yet_are_not_counted(tmp_path: Path) -> None:
+def _one_named_loop(tmp_path: Path) -> Results:
+    """Results for a platform whose one loop is only named: nothing about it asked yet."""
     path = tmp_path / "fresh.yaml"
     path.write_text(
         "schema_version: 1\nsystem: {name: Test}\n"
@@ -35,7 +37,11 @@ def test_gaps_waiting_on_questions_not_asked_yet_are_not_counted(tmp_path: Path)
     )
     kb = load([])
     with Assessor(kb) as ax:
-        results = ax.assess(load_assessment(path, kb), deliverables=False)
+        return ax.assess(load_assessment(path, kb), deliverables=False)
+
+
+def test_gaps_waiting_on_questions_not_asked_yet_are_not_counted(tmp_path: Path) -> None:
+    results = _one_named_loop(tmp_path)
     assert results.findings, "premise: the named loop's unanswered questions wait as gaps"
     assert counts_line(results) == "none yet"
     # Its questions come in turn: none is offered as a follow-up to settle a finding.
@@ -46,15 +52,7 @@ def test_gaps_waiting_on_questions_not_asked_yet_are_not_counted(tmp_path: Path)
 def test_a_question_a_waiting_gap_asks_says_dont_know_records_it(tmp_path: Path) -> None:
     from interview.screens.interview import follow_up_text
 
-    path = tmp_path / "fresh.yaml"
-    path.write_text(
-        "schema_version: 1\nsystem: {name: Test}\n"
-        "loops:\n  - {id: gateway-timeout, name: Gateway timeout}\n",
-        encoding="utf-8",
-    )
-    kb = load([])
-    with Assessor(kb) as ax:
-        results = ax.assess(load_assessment(path, kb), deliverables=False)
+    results = _one_named_loop(tmp_path)
     owner = [f for f in results.findings if f.rule == "unknown-owner"]
     assert follow_up_text(owner) == (
         "Follow-up: don't know here records the gap “Control loop without a known owner”"
