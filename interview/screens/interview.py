@@ -634,8 +634,12 @@ class InterviewScreen(Screen[None]):
             timings = sorted(
                 open_steps, key=lambda s: kb.questions[s.question].section != "timings"
             )
+            # The user's names for the resources, where they gave one: ids are for files.
+            resources = a.resource_list() if a else []
+            names = {r.id: r.name for r in resources if r.name not in (None, "", UNKNOWN)}
             examples = "; ".join(
-                f"{kb.questions[s.question].text} ({s.target})" for s in timings[:2]
+                f"{kb.questions[s.question].text} ({names.get(s.target, s.target)})"
+                for s in timings[:2]
             )
             body.append(
                 f"\n\n{len(open_steps)} of these answers can change a finding, for example: "

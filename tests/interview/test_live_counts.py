@@ -60,17 +60,28 @@ def test_a_question_a_waiting_gap_asks_says_dont_know_records_it(tmp_path: Path)
 
 
 async def test_the_resources_card_says_what_skipping_them_leaves_unjudged(tmp_path: Path) -> None:
+    import yaml
     from textual.widgets import Static
 
+    from interview import resume
     from interview.flow import RESOURCES
 
     from .keyboard import make_app, settle
-    from .places import at
 
-    app = make_app(at(tmp_path, RESOURCES))
+    # The training example with its resources' timings not given yet.
+    path = tmp_path / "training.yaml"
+    data = yaml.safe_load((EXAMPLE.parent / "training-cluster.yaml").read_text(encoding="utf-8"))
+    for resource in data["resources"]:
+        resource.pop("startup_time", None)
+        resource.pop("checkpoint_duration", None)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    resume.save(path, resume.Position(step=RESOURCES.key))
+    app = make_app(path)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert app.interview.current.key == RESOURCES.key
         text = str(app.screen.query_one("#help", Static).content)
-        assert "of these answers can change a finding, for example: How long does it take" in text
-        assert "Skipped, the findings that need them stay possible or are not found." in text
+        said = text.split("\n\n", 1)[1]
+        assert "of these answers can change a finding, for example: How long" in said
+        assert "(Pre-training job (512 GPUs, FSDP))" in said  # the user's name, not the id
+        assert "Skipped, the findings that need them stay possible or are not found." in said
