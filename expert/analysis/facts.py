@@ -194,11 +194,17 @@ def platform_fact(
     else:
         uses_accelerators = "no" if all_known else "unknown"
 
+    if has_tokens or any(kind.takes_requests for kind in known_kinds):
+        serves_requests = "yes"
+    else:
+        serves_requests = "no" if all_known else "unknown"
+
     return {
         "id": "platform",
         "kind": "platform",
         "scope": scope,
         "serves_inference": judge("inference", has_tokens),
+        "serves_requests": serves_requests,
         "trains_models": judge("training", False),
         "uses_accelerators": uses_accelerators,
         # Unknown where a caller built the structure without roles.

@@ -439,6 +439,16 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             says=("the platform serves inference", "the platform serves no inference"),
         ),
         _f(
+            "serves_requests",
+            "yesno",
+            help="some resource answers requests whose number rises and falls (a service, a "
+            "request path, a model server), from the resource kinds' `takes_requests`",
+            says=(
+                "the platform answers requests",
+                "the platform answers no requests (it runs jobs only)",
+            ),
+        ),
+        _f(
             "trains_models",
             "yesno",
             says=("the platform trains models", "the platform trains no models"),

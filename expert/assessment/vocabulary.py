@@ -54,6 +54,9 @@ class ResourceKindTerm(Term):
     workload: Literal["inference", "training", "any"] = "any"
     # Work on it runs on accelerators (GPUs, TPUs): accelerator-time costs can apply.
     accelerated: bool = False
+    # It answers requests whose number rises and falls (a service, a model server): load
+    # symptoms such as capacity collapse can apply. A training job runs a fixed set of work.
+    takes_requests: bool = False
 
 
 class RoleWay(BaseModel):
