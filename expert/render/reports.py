@@ -10,6 +10,7 @@ codes, CSV through formula neutralisation.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -126,10 +127,33 @@ def _html_escape(value: Any) -> str:
 _web_url = _memoised(web_url)
 
 
+class _TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs: compiling the report templates takes about
+    0.2 s a format, longer than rendering most reports. Jinja keys an entry by the template's
+    source, so an edited template is compiled afresh, and one it cannot read back (cut
+    short, say) is compiled again. A cache that cannot be written is only slower, never an
+    error."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _template_cache(fmt: str) -> jinja2.BytecodeCache | None:
+    """Jinja's per-user cache directory under the system's temporary directory (created
+    private to the user, and refused if anyone else owns it). The code compiled for a
+    template depends on its environment's settings, so each format has entries of its own."""
+    try:
+        return _TemplateCache(pattern=f"__coherence_{fmt}_%s.cache")
+    except (OSError, RuntimeError):  # no safe directory: compile every time
+        return None
+
+
 @functools.lru_cache(maxsize=2)  # one environment per format, built once
 def _env(html: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("reports"))),
+        bytecode_cache=_template_cache("html" if html else "markdown"),
         # HTML: the finalize hook escapes every expression the template writes, as
         # autoescaping would, but into memoised plain strings. Autoescaping builds a new
         # Markup object per expression, half a million in a large report: making them and
