@@ -46,3 +46,21 @@ def test_no_finding_repeats_a_loop_names_last_word() -> None:
     assert doubled == []
     # The example has such names, so the test does test something.
     assert any("“" in text for text in texts)
+
+
+def test_a_vocabulary_value_in_a_narrative_reads_as_its_label() -> None:
+    # "records its decisions as: events" gave the reader the file's word, not its meaning.
+    kb = builtin_kb()
+    a = load_assessment(EXAMPLE, kb)
+    with Assessor(kb) as ax:
+        results = ax.assess(a)
+    records = kb.vocabulary.decision_records
+    texts = [
+        f.narrative
+        for f in results.every_finding()
+        if f.rule in ("decisions-without-reason", "no-correlation-between-loops")
+    ]
+    assert len(texts) == 2
+    for text in texts:
+        assert any(str(label) in text for label in records.values()), text
+        assert not re.search(r"[:,] (events|none|reasoned)[;.)]", text), text

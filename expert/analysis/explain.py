@@ -19,10 +19,10 @@ from expert.analysis.facts import FactBase, loop_values
 from expert.analysis.graph import Structure
 from expert.analysis.plainwords import (
     because_words,
+    category_words,
     clearing_answer,
     fact_says,
     label,
-    plain,
     series,
     value_words,
 )
@@ -253,7 +253,7 @@ class Explainer:
             if spec is not None and spec.type == "set":
                 return value_words(self.kb, text)
             if spec is not None and spec.type == "category":
-                return plain(self.kb, text)
+                return category_words(self.kb, spec.table, text)
             return text
 
         return _PLACEHOLDER.sub(sub, template)

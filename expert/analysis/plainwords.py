@@ -94,6 +94,17 @@ def plain(kb: KnowledgeBase, text: str) -> str:
     return text.replace("`", "")
 
 
+def category_words(kb: KnowledgeBase, table: str, value: str) -> str:
+    """One vocabulary value as its label ("events" reads "decisions are logged as events,
+    without the reason"). An objective stays its word ("throughput"): its labels are
+    imperatives ("keep the service available") that no sentence around it could take."""
+    terms = getattr(kb.vocabulary, table, None) if table and table != "objectives" else None
+    term = terms.get(value) if isinstance(terms, dict) else None
+    if term is not None:
+        return term if isinstance(term, str) else str(term.label)
+    return plain(kb, value)
+
+
 def value_words(kb: KnowledgeBase, value: str) -> str:
     """An answer as the interview offered it: ids ("terminate", "transient, timeout") read
     as their labels; anything else in plain words."""
