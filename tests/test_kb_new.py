@@ -127,3 +127,26 @@ def test_kb_test_reminds_to_regenerate_the_goldens_when_the_count_moved(
     assert golden_reminder(kb) is None
     golden.unlink()  # an installed copy has no goldens: nothing to say
     assert golden_reminder(kb) is None
+
+
+def test_new_names_the_patterns_that_already_match_those_roles(pack: Path) -> None:
+    # A knowledge engineer wrote a second shutdown-vs-retry without being told it existed.
+    code, out = run("kb", "new", "retry-vs-kill", *FLAGS, *ROLES, "--into", str(pack))
+    assert code == 0, out
+    assert "patterns that already match loops in these roles:" in out
+    assert "shutdown-vs-retry" in out
+
+
+def test_new_without_into_refuses_an_installed_knowledge_base(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An installed copy has no project file beside it: a pattern written there would be
+    # lost at the next upgrade.
+    assert knowledge.builtin_is_source()  # this checkout: kb new writes into it by default
+    before = sorted(knowledge.builtin_dir().rglob("*"))
+    monkeypatch.setattr(knowledge, "builtin_is_source", lambda: False)
+    code, out = run("kb", "new", "retry-vs-kill", *FLAGS, *ROLES)
+    assert code == 2, out
+    assert "installed package's own knowledge base" in out
+    assert "--into my-pack/" in out
+    assert sorted(knowledge.builtin_dir().rglob("*")) == before

@@ -410,3 +410,25 @@ def test_a_question_in_a_section_the_interview_does_not_have_is_refused(tmp_path
     (problem,) = schema.problems
     assert (problem.source, problem.line) == (str(questions), 6)
     assert "no section 'gaurds'; use one of identity, dimensions," in problem.message
+
+
+@pytest.mark.parametrize(
+    ("pattern_id", "shown"),
+    [
+        # what it asks, what it folds and how it is tagged: a reviewer reads them in `kb show`
+        ("preemption-outpaces-checkpointing", ["Asks, to settle it:", "(saves-before-interrupt)"]),
+        (
+            "preemption-outpaces-checkpointing",
+            ["raised to critical where: res.checkpoint_interval"],
+        ),
+        ("preemption-outpaces-checkpointing", ["Tags: training, checkpoints, preemption"]),
+        ("restart-backoff-penalises-kills", ["States more precisely", "shutdown-vs-retry"]),
+        ("unknown-owner", ["an unknown answer is itself evidence"]),
+        ("engineering-time-on-non-root-causes", ["Cost: engineer_hours, 2 stated assumptions"]),
+    ],
+)
+def test_kb_show_prints_every_part_of_a_pattern(pattern_id: str, shown: list[str]) -> None:
+    result = CliRunner().invoke(main, ["kb", "show", pattern_id])
+    assert result.exit_code == 0, result.output
+    for text in shown:
+        assert text in result.output

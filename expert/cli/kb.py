@@ -120,6 +120,20 @@ def show(ctx: click.Context, pattern_id: str) -> None:
         d = comparisons.derivation(p.match[var].fact, name)
         proven = "must hold" if c.strict else "must not be disproven"
         echo(f"  compares ({proven}): {comparisons.words(d, {}) if d else c.left}")
+    for e in p.escalate:
+        tests = "; ".join(
+            f"{var}.{t.field} {t.op.replace('_', ' ')} {t.operand}"
+            for var, terms in e.when.items()
+            for t in terms
+        )
+        echo(f"  raised to {e.to} where: {tests or 'its comparisons hold'} ({e.because})")
+    if p.unknown_is_evidence:
+        echo("  an unknown answer is itself evidence (nobody knowing is the gap)")
+    if p.needs_confirmed_cause:
+        echo("  follows only from confirmed causes")
+    if p.subsumes:
+        folded = ", ".join(p.subsumes)
+        echo(f"\nStates more precisely (folds their findings on the same loops): {folded}")
     if p.feeds:
         echo(f"\nLeads to: {', '.join(p.feeds)}")
     for feed in p.feeds_when:
@@ -133,9 +147,18 @@ def show(ctx: click.Context, pattern_id: str) -> None:
         echo("\nWould clear if:")
         for clear in p.clears:
             echo(f"  - {clear}")
+    if p.asks:
+        echo("\nAsks, to settle it:")
+        for ask in p.asks:
+            q = base.questions.get(ask.question)
+            echo(f"  - about {ask.about}: {q.text if q else ask.question} ({ask.question})")
+    if p.cost is not None:
+        echo(f"\nCost: {p.cost.computation}, {len(p.cost.assumptions)} stated assumptions")
     echo("\nSources:")
     for s in p.sources:
         echo(f"  - {s.title}\n    {s.url}")
+    if p.tags or p.status != "stable":
+        echo(f"\nTags: {', '.join(p.tags) or '-'}   status: {p.status}")
     echo(f"\nDefined in {base.origins[p.id].path}")
 
 
@@ -222,10 +245,23 @@ def new(
     placeholder source are replaced.
     """
     from expert.knowledge import scaffold as kbnew
-    from expert.knowledge.knowledgebase import builtin_dir
+    from expert.knowledge.knowledgebase import builtin_dir, builtin_is_source
 
-    vocab = _kb(ctx).vocabulary
+    kb = _kb(ctx)
+    vocab = kb.vocabulary
     root = into or builtin_dir()
+    if into is None and not builtin_is_source():
+        # An installed copy (site-packages): a pattern written there is lost at the next
+        # upgrade, and nobody reviews it.
+        raise InputError(
+            Problem(
+                str(root),
+                "is the installed package's own knowledge base; a pattern written there is "
+                "lost at the next upgrade",
+                fix="start a pack of your own: coherence kb new "
+                f"{_arg(Path(pattern_id))} --into my-pack/ (then use it with --kb my-pack/)",
+            )
+        )
     starts_pack = _check_into(root)  # before asking anything
     if kind is None:
         kind = click.prompt("Kind", type=click.Choice(list(kbnew.KINDS)), default="incoherence")
@@ -247,6 +283,17 @@ def new(
     if starts_pack:
         echo(f"started the pack {root}")
     echo(f"wrote {s.pattern}\nwrote {s.cases}")
+    similar = kbnew.same_roles(kb, list(roles))
+    if similar:
+        # A new pattern that restates an existing one doubles its findings: read these first.
+        shown = ", ".join(similar[:8]) + (
+            f" and {len(similar) - 8} more" if len(similar) > 8 else ""
+        )
+        echo(
+            f"patterns that already match loops in these roles: {shown}; read them first "
+            f"(`coherence kb show ID`), and list one under `subsumes` if yours states it more "
+            "precisely"
+        )
     if not (root / "schema").is_dir():
         echo(
             f"the modelines point at {root / 'schema'}: run "

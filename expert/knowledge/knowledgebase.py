@@ -46,6 +46,12 @@ def builtin_dir() -> Path:
     return Path(str(resources.files("knowledge_base")))
 
 
+def builtin_is_source() -> bool:
+    """Whether the built-in knowledge base is a source checkout's (the project file beside
+    it), not an installed copy, which the next upgrade replaces."""
+    return (builtin_dir().parent / "pyproject.toml").is_file()
+
+
 @dataclass
 class Origin:
     pack: str

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from expert.assessment.vocabulary import Vocabulary, suggest
 from expert.errors import InputError, Problem
+from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import PatternId
 from expert.knowledge.schema import MODELINE_PREFIX, SCHEMA_FILES
 
@@ -263,3 +264,19 @@ def write(s: Scaffold) -> None:
         raise InputError(
             Problem(str(exc.filename or s.pattern), f"cannot write: {exc.strerror}")
         ) from None
+
+
+def same_roles(kb: KnowledgeBase, roles: list[str]) -> list[str]:
+    """Ids of the active patterns with a loop tested for one of `roles` (or for all of them,
+    when several are given): the ones a new pattern on those roles may restate."""
+    wanted = set(roles)
+    out = []
+    for p in kb.active():
+        tested: set[str] = set()
+        for fm in p.match.values():
+            for term in fm.where:
+                if term.field == "roles":
+                    tested.update([term.has] if term.has else term.has_any or [])
+        if wanted and wanted <= tested:
+            out.append(p.id)
+    return sorted(out)
