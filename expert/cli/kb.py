@@ -15,6 +15,7 @@ from expert.terminal import echo
 
 if TYPE_CHECKING:  # the knowledge base loads only when a command needs it
     from expert.knowledge.knowledgebase import KnowledgeBase
+    from expert.knowledge.patterns import Term
 
 
 def _kb(ctx: click.Context) -> KnowledgeBase:
@@ -121,11 +122,7 @@ def show(ctx: click.Context, pattern_id: str) -> None:
         proven = "must hold" if c.strict else "must not be disproven"
         echo(f"  compares ({proven}): {comparisons.words(d, {}) if d else c.left}")
     for e in p.escalate:
-        tests = "; ".join(
-            f"{var}.{t.field} {t.op.replace('_', ' ')} {t.operand}"
-            for var, terms in e.when.items()
-            for t in terms
-        )
+        tests = _terms_words(e.when)
         echo(f"  raised to {e.to} where: {tests or 'its comparisons hold'} ({e.because})")
     if p.unknown_is_evidence:
         echo("  an unknown answer is itself evidence (nobody knowing is the gap)")
@@ -137,12 +134,7 @@ def show(ctx: click.Context, pattern_id: str) -> None:
     if p.feeds:
         echo(f"\nLeads to: {', '.join(p.feeds)}")
     for feed in p.feeds_when:
-        tests = "; ".join(
-            f"{var}.{t.field} {t.op.replace('_', ' ')} {t.operand}"
-            for var, terms in feed.when.items()
-            for t in terms
-        )
-        echo(f"Leads to {feed.to} only where: {tests}")
+        echo(f"Leads to {feed.to} only where: {_terms_words(feed.when)}")
     if p.clears:
         echo("\nWould clear if:")
         for clear in p.clears:
@@ -160,6 +152,15 @@ def show(ctx: click.Context, pattern_id: str) -> None:
     if p.tags or p.status != "stable":
         echo(f"\nTags: {', '.join(p.tags) or '-'}   status: {p.status}")
     echo(f"\nDefined in {base.origins[p.id].path}")
+
+
+def _terms_words(when: dict[str, list[Term]]) -> str:
+    """Terms on several variables, as `kb show` prints them ("res.kind in ['job']")."""
+    return "; ".join(
+        f"{var}.{t.field} {t.op.replace('_', ' ')} {t.operand}"
+        for var, terms in when.items()
+        for t in terms
+    )
 
 
 @kb.command()
