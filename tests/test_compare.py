@@ -297,6 +297,6 @@ def test_what_a_finding_rests_on_names_the_loops_the_fact_links() -> None:
     scaler = KB.patterns["averaging-window-outlasts-reaction"]
     own = next(t.field for t in scaler.match["scaler"].where if t.field.startswith("compare."))
     assert comparisons.sentence("loop", own, {"loop": "ray"}, {"ray": "Ray Serve"}.get) == (
-        "the window of Ray Serve is longer than the shortest reaction time of Ray Serve"
+        "the window of Ray Serve is longer than the shortest reaction timescale of Ray Serve"
     )
     assert comparisons.sentence("pair", "compare.nothing", host, str) is None

@@ -169,7 +169,7 @@ MECHANISMS = {
     "hpa-vpa-same-metric": ("pair", "common"),
     "two-scalers-one-signal": ("pair", "common"),
     "autoscale-on-distorted-metric": ("edge", "signal"),
-    "preemption-outpaces-checkpointing": ("acts", "timescale_vs_checkpoint_interval"),
+    "preemption-outpaces-checkpointing": ("resource", "interrupted_every"),
     "drain-vs-gang-job": ("resource", "synchronized"),
     "circuit-breaker-vs-retries": ("loop", "retry.retries_on"),
     "synchronised-backoff-without-jitter": ("loop", "retry.jitter"),
@@ -198,6 +198,8 @@ def test_each_required_mechanism_has_its_own_pattern(pattern_id: str) -> None:
     p = KB.patterns[pattern_id]
     kind, field = MECHANISMS[pattern_id]
     read = {(fm.fact, t.field) for fm in p.match.values() for t in fm.where}
+    # and every field a declared comparison reads
+    read |= {(p.match[var].fact, name) for c in p.compare for var, name, _bound in c.refs()}
     assert (kind, field) in read
     assert p.kind in ("incoherence", "auditability")
 

@@ -73,6 +73,7 @@ _PLAIN_FACT = {
     ("resource", "startup_time"): "How long does {resource} take to start and become useful?",
     ("resource", "checkpoint_interval"): "How often does {resource} save its progress?",
     ("resource", "checkpoint_duration"): "How long does {resource} take to write one checkpoint?",
+    ("resource", "interrupted_every"): "How often is a run of {resource} interrupted?",
     ("resource", "synchronized"): "Must all members of {resource} reach each step together?",
     ("resource", "*"): "What kind of resource is {resource}?",
     ("pair", "same_layer"): "Which layers do {a} and {b} belong to?",

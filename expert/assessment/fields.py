@@ -179,6 +179,14 @@ RESOURCE_FIELDS = [
         says=("saving the progress of {resource} takes {value}",),
         may_not_apply=True,
     ),
+    _f(
+        "interrupted_every",
+        "interval",
+        unit="ms",
+        label="time between interruptions",
+        says=("{resource} is interrupted about every {value}",),
+        may_not_apply=True,
+    ),
 ]
 
 # Every field of a loop or resource in the assessment is either a fact field above, or

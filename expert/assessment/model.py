@@ -305,6 +305,11 @@ class Resource(_Model):
     startup_time: Duration | None = None
     checkpoint_interval: Duration | None = None
     checkpoint_duration: Duration | None = None
+    interrupted_every: Duration | None = Field(
+        None,
+        description="how often one run of it is interrupted from any cause (preemption, "
+        "eviction, a drained or lost node), roughly: the mean time between interruptions",
+    )
     sources: Sources | None = Field(None, description="where imported values came from")
     disputed: Disputed = Field(default_factory=dict, description=_DISPUTED_HELP)
     not_applicable: list[SourcePath] | None = Field(None, description=_NOT_APPLICABLE_HELP)

@@ -283,6 +283,7 @@ def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) ->
                 ("start-up", res.startup_time),
                 ("checkpoint every", res.checkpoint_interval),
                 ("checkpoint takes", res.checkpoint_duration),
+                ("interrupted about every", res.interrupted_every),
             )
             if value
         ]

@@ -459,9 +459,10 @@ def annotate(facts: list[dict[str, Any]]) -> None:
 # -- plain words
 
 
-def _field_words(name: str, bound: str | None, unit: str) -> str:
-    words = name.rsplit(".", 1)[-1].replace("_", " ")
-    words = {"max retries": "retries", "timescale": "reaction time"}.get(words, words)
+def _field_words(name: str, bound: str | None, spec: FieldSpec | None) -> str:
+    # The registry's label where the field has one ("time between interruptions"), else
+    # its name in words ("checkpoint interval").
+    words = spec.label if spec and spec.label else name.rsplit(".", 1)[-1].replace("_", " ")
     if bound == "lower":
         return f"shortest {words}"
     if bound == "upper":
@@ -478,7 +479,7 @@ def _words(tree: tuple[Any, ...], kinds: dict[str, str], names: dict[str, str]) 
         _t, var, name, bound = tree
         spec = field_spec(kinds[var], name)
         who = names.get(var, var)
-        return f"the {_field_words(name, bound, spec.unit if spec else '')} of {who}"
+        return f"the {_field_words(name, bound, spec)} of {who}"
     parts = [_words(a, kinds, names) for a in tree[1]]
     if tree[0] == "+":
         return " plus ".join(parts)
