@@ -300,3 +300,44 @@ def test_what_a_finding_rests_on_names_the_loops_the_fact_links() -> None:
         "the window of Ray Serve is longer than the shortest reaction timescale of Ray Serve"
     )
     assert comparisons.sentence("pair", "compare.nothing", host, str) is None
+
+
+def test_a_finding_waiting_on_a_resources_own_comparison_asks_that_resources_questions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # It read "What kind of resource is finetune?" for an unknown time between interruptions.
+    from expert.analysis import ranking
+    from expert.analysis.assess import Assessor
+
+    kb = knowledge.load()
+    a = validate(
+        {
+            "schema_version": 1,
+            "system": {"name": "case"},
+            "resources": [{"id": "finetune", "kind": "job", "checkpoint_interval": "1h"}],
+            "loops": [
+                {
+                    "id": "kueue",
+                    "triggers": ["priority_arrival"],
+                    "actuations": ["preempt"],
+                    "acts_on": ["finetune"],
+                    "answers": {"saves-before-interrupt": "unknown"},
+                }
+            ],
+        },
+        kb.vocabulary,
+    )
+    seen: dict[str, list[str]] = {}
+    real = ranking.to_check
+
+    def spy(findings: Any, settling: dict[str, list[str]]) -> Any:
+        seen.update(settling)
+        return real(findings, settling)
+
+    monkeypatch.setattr(ranking, "to_check", spy)
+    with Assessor(kb) as ax:
+        ax.assess(a)
+    (asks,) = [v for k, v in seen.items() if k.startswith("preemption-outpaces-checkpointing")]
+    # only the value not known yet: the checkpoint interval (1h) is not asked again
+    assert "finetune: How often is one run of it interrupted, roughly?" in asks
+    assert not any("What kind of resource" in q or "checkpoint interval" in q for q in asks)

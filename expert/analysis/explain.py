@@ -70,11 +70,6 @@ _PLAIN_FACT = {
     ("acts", "deadline_vs_checkpoint_duration"): "What is the timeout of {loop}, and how long "
     "does {resource} take to write one checkpoint?",
     ("acts", "*"): "What else do {loop} and the loops beside it do to {resource}?",
-    ("resource", "startup_time"): "How long does {resource} take to start and become useful?",
-    ("resource", "checkpoint_interval"): "How often does {resource} save its progress?",
-    ("resource", "checkpoint_duration"): "How long does {resource} take to write one checkpoint?",
-    ("resource", "interrupted_every"): "How often is a run of {resource} interrupted?",
-    ("resource", "synchronized"): "Must all members of {resource} reach each step together?",
     ("resource", "*"): "What kind of resource is {resource}?",
     ("pair", "same_layer"): "Which layers do {a} and {b} belong to?",
     ("pair", "*"): "How fast do {a} and {b} react?",
@@ -786,6 +781,27 @@ class Explainer:
             if q is not None:
                 return f"{self.name(fact['loop'])}: {q.text}"
             return f"{self.name(fact['loop'])}: {_PLAIN_LOOP_FALLBACK}"
+        if kind == "resource":
+            # A resource's own answers: their questions, as the interview asks them (for a
+            # comparison of its own values, the question of each value it compares).
+            rid = fact["id"].split(":", 1)[1]
+            d = comparisons.derivation(kind, term.field)
+            fields = [term.field]
+            if d is not None and not d.links:
+                res = self._resources.get(rid)
+                fields = [
+                    name
+                    for _var, name, _bound in d.comparison.refs()
+                    if str(getattr(res, name, None)) in ("None", UNKNOWN)
+                ]
+            texts = [
+                rq.text
+                for f in dict.fromkeys(fields)
+                for rq in [self.kb.question_for_field(f, about="resource")]
+                if rq is not None
+            ]
+            if texts:
+                return f"{self._resource_name(rid)}: {' '.join(texts)}"
         wording = _PLAIN_FACT.get((kind, term.field)) or _PLAIN_FACT.get((kind, "*"), "")
         names = {
             k: (self.name(v) if v in self.loops else self._resource_name(v))

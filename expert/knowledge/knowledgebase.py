@@ -96,7 +96,7 @@ class KnowledgeBase:
     changes: list[PatternChange] = field(default_factory=list)  # in load order
     # question_for_field's lookup, with the questions it was built from: it is asked
     # thousands of times a run, and the questions rarely change after loading.
-    _asking: tuple[tuple[Question, ...], dict[str, Question]] | None = field(
+    _asking: tuple[tuple[Question, ...], dict[tuple[str, str], Question]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
     _cases: dict[str, CaseFile] | None = field(default=None, init=False, repr=False, compare=False)
@@ -156,18 +156,18 @@ class KnowledgeBase:
                 out[q.id] = (answer_field(q.id, "interval"), None)
         return out
 
-    def question_for_field(self, fieldname: str) -> Question | None:
-        """The first loop question, by (priority, id), that asks for fieldname."""
+    def question_for_field(self, fieldname: str, about: str = "loop") -> Question | None:
+        """The first question about a loop (or a resource), by (priority, id), that asks for
+        fieldname."""
         questions = tuple(self.questions.values())
         if self._asking is None or self._asking[0] != questions:  # none yet, or edited since
-            asking: dict[str, Question] = {}
+            asking: dict[tuple[str, str], Question] = {}
             for q in sorted(questions, key=lambda q: (q.priority, q.id)):
-                if q.about == "loop":
-                    for name in (q.field, f"answers.{q.id}"):
-                        if name is not None:
-                            asking.setdefault(name, q)
+                for name in (q.field, f"answers.{q.id}"):
+                    if name is not None:
+                        asking.setdefault((q.about, name), q)
             self._asking = (questions, asking)
-        return self._asking[1].get(fieldname)
+        return self._asking[1].get((about, fieldname))
 
 
 def _validate(model: type[BaseModel], data: Any, source: str, lines: LineMap | None) -> Any:
