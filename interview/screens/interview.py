@@ -107,6 +107,9 @@ class InterviewScreen(Screen[None]):
         # room for the rest at 80 columns.
         Binding("escape", "back", "Back", show=False),
         Binding("pagedown", "skip", "Skip", priority=True, show=False),
+        # On a card without a question (a template's proposals, a summary) Page Up and Down
+        # scroll its text; Page Down skips the card once its end is shown.
+        Binding("pageup", "page_up", show=False, priority=True),
         Binding("ctrl+f", "finish_loop", "Finish loop"),
         # Shown only on a question respondents disagree about (a merged file).
         Binding("ctrl+t", "settle", "Settle disagreement"),
@@ -835,8 +838,14 @@ class InterviewScreen(Screen[None]):
         await self.confirm(UNKNOWN, typed=False)
 
     async def action_skip(self) -> None:
+        if self.current.kind != "question" and self.query_one(QuestionCard).page_text():
+            return
         self.interview_app.save_position()
         await self.go(+1)
+
+    def action_page_up(self) -> None:
+        if self.current.kind != "question":
+            self.query_one(QuestionCard).page_text(down=False)
 
     async def action_back(self) -> None:
         if self.query_one(Outline).has_focus:
@@ -932,6 +941,15 @@ class InterviewScreen(Screen[None]):
         elif command == "add-loop":
             self.add_loop()
         elif command == "accept" and self.current.kind == "template":
+            card = self.query_one(QuestionCard)
+            if card.unseen():
+                # Never save a proposed value the respondent could not have seen.
+                card.page_text()
+                card.set_hint(
+                    "More proposed answers are listed below: read them (Page Down), then "
+                    "press Enter again to accept them all."
+                )
+                return
             await self.accept_proposals(self.current.target)
         elif command in ("duplicate", "rename", "delete"):
             self.loop_command(command, argument)

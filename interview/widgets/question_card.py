@@ -99,6 +99,37 @@ class TypedInput(Input):
         await super()._on_key(event)
 
 
+class CardText(VerticalScroll):
+    """The card's text. When it is longer than the room it has, a line under it says so
+    (a one-column scrollbar alone went unnoticed: a newcomer accepted a template's answers
+    without seeing the last of them)."""
+
+    # Page Down scrolls only a card without a question (on a question it skips), so only
+    # there does the line offer it.
+    info = False
+
+    def below(self) -> int:
+        """Lines of text not shown yet, below the visible part."""
+        return max(0, round(self.max_scroll_y - self.scroll_y))
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._tell()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._tell)
+
+    def _tell(self) -> None:
+        more = self.screen.query("#more") if self.is_mounted else None
+        if not more:
+            return
+        n = self.below() if self.info else 0
+        line = f"↓ {n} more line{'s' if n != 1 else ''} below: Page Down scrolls" if n else ""
+        widget = more.first(Static)
+        widget.update(line)
+        widget.display = bool(n)
+
+
 class MarkedList(OptionList):
     """An option list whose highlighted option carries a ▸ in its first column, so the
     highlight shows without colour (NO_COLOR, a monochrome terminal) as well as with it.
@@ -211,11 +242,12 @@ class QuestionCard(Vertical):
         yield Static(id="crumb")
         yield Static(id="prompt")
         yield Static(id="follow-up")
-        with VerticalScroll(id="card-text"):
+        with CardText(id="card-text"):
             yield Static(id="help")
             yield Static(id="example")
             yield Static(id="saved")
             yield Static(id="info-table")
+        yield Static(id="more")
         yield Static(id="how")
         yield Vertical(id="answer-area")
         yield Static(id="hint")
@@ -269,7 +301,7 @@ class QuestionCard(Vertical):
         self._text("#how", spec.how)
         self.query_one("#how").display = True
         self.set_hint("")
-        self.query_one("#card-text", VerticalScroll).scroll_home(animate=False)
+        self._text_home()
 
     async def _show_info(self, view: InfoView) -> None:
         self.view = view
@@ -322,9 +354,30 @@ class QuestionCard(Vertical):
         self._text("#how", "Pick with the arrow keys and press Enter.")
         self.query_one("#how").display = True
         self.set_hint("")
-        self.query_one("#card-text", VerticalScroll).scroll_home(animate=False)
+        self._text_home()
         if self.screen.focused is not actions:
             self.screen.set_focus(actions)
+
+    def _text_home(self) -> None:
+        text = self.query_one("#card-text", CardText)
+        text.info = not isinstance(self.view, QuestionView)
+        text.scroll_home(animate=False)
+        self.call_after_refresh(text._tell)
+
+    def unseen(self) -> int:
+        """Lines of the card's text below what is shown."""
+        return self.query_one("#card-text", CardText).below()
+
+    def page_text(self, down: bool = True) -> bool:
+        """Scroll the card's text a page; False when there is nothing more that way."""
+        text = self.query_one("#card-text", CardText)
+        if (text.below() if down else round(text.scroll_y)) <= 0:
+            return False
+        if down:
+            text.scroll_page_down(animate=False)
+        else:
+            text.scroll_page_up(animate=False)
+        return True
 
     async def _replace_answer(self, widget: Widget) -> None:
         """Put `widget` in the answer area, in place of what is there, with the focus.

@@ -31,6 +31,7 @@ from interview.screens.loop_dialog import LoopDialog
 from interview.screens.results import ResultsScreen
 from interview.session import Session
 from interview.widgets.live_panel import LivePanel
+from interview.widgets.question_card import QuestionCard
 
 from .keyboard import Keyboard, make_app, settle
 
@@ -583,3 +584,37 @@ async def test_a_template_walk_saves_nothing_the_user_was_not_shown(tmp_path: Pa
     assert sorted(shown) == sorted(set(proposed) - {"loop-target"})
     saved = load_assessment(path, knowledge.load([])).loop(loop_id)
     assert saved is not None and str(saved.deadline) == "10m" and saved.target
+
+
+async def test_accepting_a_templates_answers_needs_every_one_of_them_shown(
+    tmp_path: Path,
+) -> None:
+    """At 100x30 the vLLM template's card is longer than its room. Enter on "Accept" saved
+    two answers the respondent never saw (and a confirmed HIGH finding rested on one): now
+    a line says how much is below, and Accept scrolls to it first."""
+    path = copy_at(tmp_path, Step("loops").key)
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        loop_id = await _add_from_template(pilot, keys, lambda t: "vllm" in t)
+        await settle(pilot)
+        card = app.screen.query_one(QuestionCard)
+        assert card.unseen() > 0
+        more = app.screen.query_one("#more", Static)
+        assert more.display and "more line" in str(more.content)
+        await keys.press("enter")  # Accept, with answers still below: it scrolls instead
+        await settle(pilot)
+        assert app.interview.current.kind == "template"
+        assert loop_id in app.position.proposed
+        assert "read them (Page Down)" in str(app.screen.query_one("#hint", Static).content)
+        for _ in range(10):  # then Page Down (or Enter) until the end is shown
+            if not card.unseen():
+                break
+            await keys.press("pagedown")
+            await settle(pilot)
+        assert card.unseen() == 0 and not app.screen.query_one("#more", Static).display
+        assert app.interview.current.kind == "template"  # Page Down scrolled, did not skip
+        await keys.press("enter")
+        await settle(pilot)
+        assert app.interview.current.kind != "template"
+        assert loop_id not in app.position.proposed
