@@ -66,6 +66,33 @@ def test_partial_list_marks_other_terms_unknown():
     assert s.emits["a"]["capacity_freed"] == "unknown"
 
 
+def test_a_clients_own_retries_sit_above_the_retriers_it_calls_on_one_resource():
+    # Both act on one request path; the gateway was described first. The path read "the
+    # gateway sits above the SDK", and the advice to keep retries nearest the user pointed
+    # at the wrong layer.
+    s = derive(
+        [
+            {
+                "id": "gateway",
+                "actuations": ["retry"],
+                "acts_on": ["chat"],
+                "instances": "per_request",
+                "retry": {"max_retries": 2},
+            },
+            {
+                "id": "sdk",
+                "actuations": ["retry"],
+                "acts_on": ["chat"],
+                "instances": "per_client",
+                "retry": {"max_retries": 2},
+            },
+        ],
+        [{"id": "chat"}],
+    )
+    (amp,) = s.amplifications
+    assert amp.loops == ["sdk", "gateway"]
+
+
 def test_amplification_multiplies_attempts_along_the_call_path():
     resources = [{"id": "edge", "calls": ["mid"]}, {"id": "mid", "calls": ["leaf"]}, {"id": "leaf"}]
     s = derive(

@@ -691,7 +691,13 @@ def _amplifications(
         return
     dag: nx.DiGraph[str] = nx.DiGraph()
     dag.add_nodes_from(lp.id for lp in retriers)
-    order = {lp.id: i for i, lp in enumerate(retriers)}
+    # Retriers stacked on one resource chain in this order: a client's own retries first (a
+    # caller's SDK sits above the gateway it calls, whichever was described first), then in
+    # the order they were described.
+    order = {
+        lp.id: i
+        for i, lp in enumerate(sorted(retriers, key=lambda lp: lp.instances != "per_client"))
+    }
     own = {lp.id: set(_acts_on(lp)) for lp in retriers}
     below = {
         lp.id: set().union(*(downstream.get(r, frozenset()) for r in own[lp.id])) for lp in retriers
