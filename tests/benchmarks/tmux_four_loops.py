@@ -361,6 +361,14 @@ class Run:
                 self.choose("Go on to the")
             elif kind == "template":
                 self.screens.append(self.screen())
+                # Read the card to its end first: Accept scrolls to proposals not shown yet.
+                for _ in range(20):
+                    before = self.screen()
+                    if "more line" not in before:
+                        break
+                    self.press("PageDown")
+                    with contextlib.suppress(Stuck):
+                        self.wait("the card to scroll", lambda b=before: self.screen() != b, 5)
                 self.press("Enter")  # accept the template's proposed answers
             elif kind == "resources":
                 self.press("Enter")
