@@ -255,8 +255,53 @@ class InterviewScreen(Screen[None]):
                 target = self._neighbour(before, delta)
         else:
             target = self._neighbour(self.current, delta)
+        if delta > 0 and here is not None and not moved:
+            target = self._on_demand_onward(here) or target
+        elif delta > 0 and target is not None and self._answered_on_demand(target):
+            # The walk went on from where the answer was, onto an answer already given in
+            # a loop's on-demand part: on to the next one still open there instead.
+            at = flow.index_of(self.steps, target.key)
+            target = (self._on_demand_onward(at) if at is not None else None) or target
         if target is not None:
             await self.show(target)
+
+    def _answered_on_demand(self, step: Step) -> bool:
+        """A question of a loop's on-demand part (after its closing card) already answered."""
+        if step.kind != "question" or step.scope != "loop":
+            return False
+        at = flow.index_of(self.steps, step.key)
+        done = flow.index_of(self.steps, Step("loop-done", "loop", step.target).key)
+        if at is None or done is None or at < done:
+            return False
+        return self.session.value(self.session.kb.questions[step.question], step.target) is not None
+
+    def _on_demand_onward(self, here: int) -> Step | None:
+        """Going on from a loop's on-demand part (after its closing card: details asked on
+        demand, mixed with the answers already given there, in question order): the next
+        of them still open, else back to the loop's closing card. Walking on through the
+        list went back over answered questions (17/18, then 14/18)."""
+        step = self.steps[here]
+        if step.scope != "loop":
+            return None
+        if step.kind == "loop-done":
+            # The closing card goes on past its loop's on-demand part, to what follows.
+            after = here + 1
+            while after < len(self.steps) and self.steps[after].target == step.target:
+                after += 1
+            return self.steps[after] if after < len(self.steps) else None
+        if step.kind != "question":
+            return None
+        done = flow.index_of(self.steps, Step("loop-done", "loop", step.target).key)
+        if done is None or here < done:
+            return None
+        kb = self.session.kb
+        for s in self.steps[here + 1 :]:
+            if s.scope != "loop" or s.target != step.target:
+                break
+            q = kb.questions[s.question]
+            if s.kind == "question" and self.session.value(q, s.target) is None:
+                return s
+        return self.steps[done]
 
     async def jump(self, key: str) -> None:
         self.steps = self._build()

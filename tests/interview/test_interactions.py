@@ -618,3 +618,27 @@ async def test_accepting_a_templates_answers_needs_every_one_of_them_shown(
         await settle(pilot)
         assert app.interview.current.kind != "template"
         assert loop_id not in app.position.proposed
+
+
+async def test_skipping_through_a_loops_details_never_walks_back_over_its_answers(
+    tmp_path: Path,
+) -> None:
+    """Page Down from a detail asked on demand went on through the loop's answered
+    questions (17/18, then 14/18) and only ctrl+f got out. It now comes back to the loop's
+    closing card, and Page Down there goes on to the next loop."""
+    path = copy_at(tmp_path, Step("loop-done", "loop", "replica-hpa").key)
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        await settle(pilot)
+        await keys.choose_action("goto:question")  # More about this loop
+        await settle(pilot)
+        detail = app.interview.current
+        assert detail.kind == "question" and detail.target == "replica-hpa"
+        await keys.press("pagedown")
+        await settle(pilot)
+        assert app.interview.current == Step("loop-done", "loop", "replica-hpa")
+        await keys.press("pagedown")
+        await settle(pilot)
+        now = app.interview.current
+        assert now.target == "continuous-batching", now
