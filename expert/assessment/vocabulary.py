@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # What a feedback cycle does to the resources it runs over, from the directions the
 # vocabulary gives the signals on its hops (analysis/graph.py, cycle_kind), strongest first.
@@ -56,7 +56,14 @@ class ResourceKindTerm(Term):
     accelerated: bool = False
     # It answers requests whose number rises and falls (a service, a model server): load
     # symptoms such as capacity collapse can apply. A training job runs a fixed set of work.
-    takes_requests: bool = False
+    # Left out, it follows the workload: a pack's inference kind takes requests.
+    takes_requests: bool | None = None
+
+    @model_validator(mode="after")
+    def _requests_follow_the_workload(self) -> ResourceKindTerm:
+        if self.takes_requests is None:
+            self.takes_requests = self.workload == "inference"
+        return self
 
 
 class RoleWay(BaseModel):
