@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.table import Table
 from rich.text import Text
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
@@ -885,12 +886,22 @@ class InterviewScreen(Screen[None]):
     async def action_skip(self) -> None:
         if self.current.kind != "question" and self.query_one(QuestionCard).page_text():
             return
+        if self.current.kind == "template":
+            # Paging to the end of a template's answers must not drop the reader into them
+            # one by one: the card's actions decide.
+            self.query_one(QuestionCard).set_hint(
+                "That is the end of the list: accept the answers (Enter), or go through them "
+                "one by one."
+            )
+            return
         self.interview_app.save_position()
         await self.go(+1)
 
     def action_page_up(self) -> None:
-        if self.current.kind != "question":
-            self.query_one(QuestionCard).page_text(down=False)
+        # On a question the key is the list's or the outline's own: hand it on.
+        if self.current.kind == "question":
+            raise SkipAction()
+        self.query_one(QuestionCard).page_text(down=False)
 
     async def action_back(self) -> None:
         if self.query_one(Outline).has_focus:
@@ -987,7 +998,7 @@ class InterviewScreen(Screen[None]):
             self.add_loop()
         elif command == "accept" and self.current.kind == "template":
             card = self.query_one(QuestionCard)
-            if card.unseen():
+            if not card.seen_to_end():
                 # Never save a proposed value the respondent could not have seen.
                 card.page_text()
                 card.set_hint(

@@ -107,6 +107,8 @@ class CardText(VerticalScroll):
     # Page Down scrolls only a card without a question (on a question it skips), so only
     # there does the line offer it.
     info = False
+    # Whether the end of this card's text has been on screen (reset with each card).
+    reached_end = False
 
     def below(self) -> int:
         """Lines of text not shown yet, below the visible part."""
@@ -123,6 +125,8 @@ class CardText(VerticalScroll):
         more = self.screen.query("#more") if self.is_mounted else None
         if not more:
             return
+        if not self.below():
+            self.reached_end = True
         n = self.below() if self.info else 0
         line = f"↓ {n} more line{'s' if n != 1 else ''} below: Page Down scrolls" if n else ""
         widget = more.first(Static)
@@ -361,12 +365,19 @@ class QuestionCard(Vertical):
     def _text_home(self) -> None:
         text = self.query_one("#card-text", CardText)
         text.info = not isinstance(self.view, QuestionView)
+        text.reached_end = False
         text.scroll_home(animate=False)
         self.call_after_refresh(text._tell)
 
     def unseen(self) -> int:
         """Lines of the card's text below what is shown."""
         return self.query_one("#card-text", CardText).below()
+
+    def seen_to_end(self) -> bool:
+        """Whether the end of the card's text has been on screen since it was shown (paging
+        back up to reread does not hide what was already read)."""
+        text = self.query_one("#card-text", CardText)
+        return text.reached_end or not text.below()
 
     def page_text(self, down: bool = True) -> bool:
         """Scroll the card's text a page; False when there is nothing more that way."""

@@ -614,6 +614,11 @@ async def test_accepting_a_templates_answers_needs_every_one_of_them_shown(
             await settle(pilot)
         assert card.unseen() == 0 and not app.screen.query_one("#more", Static).display
         assert app.interview.current.kind == "template"  # Page Down scrolled, did not skip
+        await keys.press("pagedown")  # at the end it stays: the card's actions decide
+        await settle(pilot)
+        assert app.interview.current.kind == "template"
+        await keys.press("pageup")  # rereading the top does not hide what was read
+        await settle(pilot)
         await keys.press("enter")
         await settle(pilot)
         assert app.interview.current.kind != "template"
@@ -642,3 +647,20 @@ async def test_skipping_through_a_loops_details_never_walks_back_over_its_answer
         await settle(pilot)
         now = app.interview.current
         assert now.target == "continuous-batching", now
+
+
+async def test_page_up_on_a_question_is_the_lists_own_key(tmp_path: Path) -> None:
+    """Page Up scrolls a card without a question; on a question it must still move the
+    highlight of a long list (the screen's binding took it from every list)."""
+    path = copy_at(tmp_path, question_key("replica-hpa", "loop-objective"))
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        await settle(pilot)
+        options = app.screen.query_one("#answer-area OptionList", OptionList)
+        assert options.option_count > 3
+        await keys.press("end")
+        last = options.highlighted
+        await keys.press("pageup")
+        assert options.highlighted is not None and last is not None
+        assert options.highlighted < last
