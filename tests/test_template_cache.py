@@ -68,3 +68,16 @@ def test_each_format_keeps_its_own_entries() -> None:
     assert isinstance(md, jinja2.FileSystemBytecodeCache)
     assert isinstance(html, jinja2.FileSystemBytecodeCache)
     assert md.pattern != html.pattern
+
+
+def test_reports_render_through_the_cache_keyed_by_settings_and_versions() -> None:
+    # The point of the cache is the environments' use of it; an upgrade of Jinja or of
+    # coherence, or a changed setting, must never run code compiled before it.
+    for html in (False, True):
+        cache = reports._env(html).bytecode_cache
+        assert isinstance(cache, jinja2.FileSystemBytecodeCache)
+    plain = reports._template_cache("markdown", "a")
+    other = reports._template_cache("markdown", "b")
+    assert isinstance(plain, jinja2.FileSystemBytecodeCache)
+    assert isinstance(other, jinja2.FileSystemBytecodeCache)
+    assert plain.pattern != other.pattern

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -139,21 +140,35 @@ class _TemplateCache(jinja2.FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
-def _template_cache(fmt: str) -> jinja2.BytecodeCache | None:
+def _template_cache(fmt: str, settings: str = "") -> jinja2.BytecodeCache | None:
     """Jinja's per-user cache directory under the system's temporary directory (created
-    private to the user, and refused if anyone else owns it). The code compiled for a
-    template depends on its environment's settings, so each format has entries of its own."""
+    private to the user, and refused if anyone else owns it). Jinja checks an entry against
+    the template's source only, but the code compiled from it also depends on the
+    environment's settings and on Jinja's own code generator: each format, settings, Jinja
+    and coherence version has entries of its own, so an upgrade never runs old code."""
+    from importlib import metadata
+
     try:
-        return _TemplateCache(pattern=f"__coherence_{fmt}_%s.cache")
+        ours = metadata.version("control-coherence")
+    except metadata.PackageNotFoundError:  # run from a tree that was never installed
+        ours = "source"
+    key = hashlib.sha1(f"{fmt}|{settings}|{jinja2.__version__}|{ours}".encode()).hexdigest()
+    try:
+        return _TemplateCache(pattern=f"__coherence_{fmt}_{key[:12]}_%s.cache")
     except (OSError, RuntimeError):  # no safe directory: compile every time
         return None
 
 
+# Settings that change the code Jinja compiles (the HTML environment's `finalize` too).
+_SETTINGS = {"trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True}
+
+
 @functools.lru_cache(maxsize=2)  # one environment per format, built once
 def _env(html: bool) -> jinja2.Environment:
+    fmt = "html" if html else "markdown"
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("reports"))),
-        bytecode_cache=_template_cache("html" if html else "markdown"),
+        bytecode_cache=_template_cache(fmt, f"{sorted(_SETTINGS.items())}|finalize={html}"),
         # HTML: the finalize hook escapes every expression the template writes, as
         # autoescaping would, but into memoised plain strings. Autoescaping builds a new
         # Markup object per expression, half a million in a large report: making them and
@@ -162,9 +177,9 @@ def _env(html: bool) -> jinja2.Environment:
         autoescape=False,
         finalize=_memoised(_html_escape) if html else None,
         undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+        trim_blocks=_SETTINGS["trim_blocks"],
+        lstrip_blocks=_SETTINGS["lstrip_blocks"],
+        keep_trailing_newline=_SETTINGS["keep_trailing_newline"],
     )
     env.filters.update(
         md=_memoised(md_escape),
