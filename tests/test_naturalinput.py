@@ -155,3 +155,23 @@ def test_a_fraction_is_not_a_count() -> None:
 def test_what_is_not_a_duration_says_how_to_write_one(typed: str, says: str) -> None:
     with pytest.raises(NaturalInputError, match=says):
         parse_duration(typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        # "How often is one run of it interrupted?" answered as people say it; each was
+        # refused as "not a duration" (a newcomer gave up and typed 4h-8h)
+        ("a few times a day", "2.7h-12h"),
+        ("3 a day", "8h"),
+        ("3/day", "8h"),
+        ("3 times per day", "8h"),
+        ("twice a week", "3.5d"),
+        ("once an hour", "1h"),
+        ("every 8h", "8h"),
+    ],
+)
+def test_how_often_something_happens_is_the_time_between_two_of_them(
+    typed: str, stored: str
+) -> None:
+    assert parse_duration(typed) == stored

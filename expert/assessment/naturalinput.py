@@ -233,6 +233,36 @@ _NUMBER_WORD = "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True))
 _AMOUNT = re.compile(rf"^(\d+(?:\.\d+)?|{_NUMBER_WORD}|half an?|half)\s*([a-z]+)$")
 
 
+_TIMES = {"once": 1, "twice": 2, "thrice": 3}
+_HOW_OFTEN = re.compile(
+    rf"^(once|twice|thrice|\d+(?:\.\d+)?|{_NUMBER_WORD}|a few|few|several|a couple of|a couple)"
+    r"\s*(?:times?\s*)?(?:per|a|an|each|every|/|in a|in an)\s*([a-z]+)$"
+)
+
+
+_LONG_UNITS = {"week": 7 * 86_400_000, "weeks": 7 * 86_400_000}
+
+
+def _in_units(ms: float) -> str:
+    """A time between events in the largest unit it fills, to two significant digits
+    ("8h", "2.7h", "3.4d"): a share of a day is an estimate, not a count of milliseconds."""
+    for unit, factor in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms >= factor:
+            value = float(f"{ms / factor:.2g}")
+            return f"{value:g}{unit}"
+    return f"{max(1, round(ms))}ms"
+
+
+def _times(word: str) -> tuple[float, float]:
+    """How many times ("twice", "3", "a few") as a (low, high) count."""
+    if word in _TIMES:
+        return _TIMES[word], _TIMES[word]
+    if word in _QUANTIFIERS:
+        return _QUANTIFIERS[word]
+    value = float(_WORD_NUMBERS[word]) if word in _WORD_NUMBERS else float(word)
+    return value, value
+
+
 def _fmt(ms: int) -> str:
     """A millisecond value in the largest unit that writes it in at most one decimal
     (80s, 1.5s, 6.7s), rounded to two significant digits: it is an estimate."""
@@ -303,6 +333,18 @@ def parse_duration(text: str) -> str:
     ms = _amount_ms(s)
     if ms is not None:
         return _interval(ms, ms)
+    # How often, for a question that asks it: "every 8h" is 8h; "3 a day", "twice a week",
+    # "a few times a day" are the time between two events (a day's share).
+    m = re.match(r"^every\s+(.+)$", s)
+    if m:
+        return parse_duration(m.group(1))
+    m = _HOW_OFTEN.match(s)
+    if m:
+        unit = _unit(m.group(2)) or _LONG_UNITS.get(m.group(2))
+        if unit is not None:
+            fewest, most = _times(m.group(1))
+            low, high = _in_units(unit / most), _in_units(unit / fewest)
+            return low if low == high else f"{low}-{high}"
     # "10-30s", "between 10 and 30 seconds", "10 to 30 s": the unit said once, at the end
     m = re.match(
         r"^(?:between\s+)?(\d+(?:\.\d+)?)\s*(?:-|–|to|and)\s*(\d+(?:\.\d+)?)\s*([a-z]+)$", s
@@ -325,7 +367,8 @@ def parse_duration(text: str) -> str:
     except durations.DurationError as exc:
         raise NaturalInputError(
             f"{text.strip()!r} is not a duration; write e.g. 200ms, 30s, 5m, "
-            "a range such as 10s-2m, about 30ms, a few seconds, tens of ms, or don't know"
+            "a range such as 10s-2m, about 30ms, a few seconds, tens of ms, every 8h, 3 a day, "
+            "or don't know"
             if "not a duration" in str(exc)
             else str(exc)
         ) from None
