@@ -142,7 +142,8 @@ def test_new_without_into_refuses_an_installed_knowledge_base(
 ) -> None:
     # An installed copy has no project file beside it: a pattern written there would be
     # lost at the next upgrade.
-    assert knowledge.builtin_is_source()  # this checkout: kb new writes into it by default
+    if not knowledge.builtin_is_source():  # run against an installed copy
+        pytest.skip("the built-in knowledge base is an installed copy here")
     before = sorted(knowledge.builtin_dir().rglob("*"))
     monkeypatch.setattr(knowledge, "builtin_is_source", lambda: False)
     code, out = run("kb", "new", "retry-vs-kill", *FLAGS, *ROLES)

@@ -792,7 +792,7 @@ class Explainer:
                 fields = [
                     name
                     for _var, name, _bound in d.comparison.refs()
-                    if str(getattr(res, name, None)) in ("None", UNKNOWN)
+                    if getattr(res, name, None) in (None, UNKNOWN)
                 ]
             texts = [
                 rq.text

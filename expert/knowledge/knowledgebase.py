@@ -48,7 +48,8 @@ def builtin_dir() -> Path:
 
 def builtin_is_source() -> bool:
     """Whether the built-in knowledge base is a source checkout's (the project file beside
-    it), not an installed copy, which the next upgrade replaces."""
+    it; an editable install counts), not an installed copy, which the next upgrade
+    replaces."""
     return (builtin_dir().parent / "pyproject.toml").is_file()
 
 
