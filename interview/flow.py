@@ -23,6 +23,7 @@ from expert.analysis.results import OpenQuestion
 from expert.assessment.fields import value_at
 from expert.assessment.model import Loop, Resource
 from expert.assessment.provenance import source_of
+from expert.errors import InputError
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import Question
 from expert.knowledge.templates import LoopTemplate
@@ -166,6 +167,11 @@ def loop_steps(
         if q.id in included or q.id in unconfirmed:
             continue
         answered = session.value(q, loop_id) is not None
+        # A field asked in other words of other loops (a timeout's deadline, an
+        # interrupting loop's grace period): its answer belongs to the question that fits.
+        shared = bool(q.field) and len(kb.questions_for_field(q.field or "")) > 1
+        if answered and shared and not applies(q, kb, a, loop_id, fact):
+            continue
         if answered or wanted(q, kb, a, loop_id, fact):
             step = Step("question", "loop", loop_id, q.id)
             on_demand = (
@@ -251,7 +257,9 @@ def wanted(q: Question, kb: KnowledgeBase, a: Any, target: str, fact: dict[str, 
 
 
 def template_answers(kb: KnowledgeBase, template: LoopTemplate) -> frozenset[str]:
-    """Ids of the loop questions a template fills in (its name aside)."""
+    """Ids of the loop questions a template fills in (its name aside). A field asked in
+    different words of different loops (a deadline, an interrupting loop's grace period) is
+    proposed through the question that fits the template's loop."""
     loop = template.loop
     found = set()
     for q in ordered(kb, "loop"):
@@ -261,8 +269,26 @@ def template_answers(kb: KnowledgeBase, template: LoopTemplate) -> frozenset[str
             if q.id in (loop.get("answers") or {}):
                 found.add(q.id)
         elif value_at(loop, q.field or "") is not None:
+            if len(kb.questions_for_field(q.field or "")) > 1 and not _fits(kb, q, template):
+                continue
             found.add(q.id)
     return frozenset(found)
+
+
+def _fits(kb: KnowledgeBase, q: Question, template: LoopTemplate) -> bool:
+    """Whether q's `asked_when` can hold for the template's loop, judged on a one-loop
+    assessment of it."""
+    from expert.assessment.model import validate
+
+    data = {k: v for k, v in template.loop.items() if k != "answers"}
+    try:
+        a = validate(
+            {"schema_version": 1, "system": {"name": "template"}, "loops": [{"id": "t", **data}]},
+            kb.vocabulary,
+        )
+    except InputError:  # a template the loader accepted always validates
+        return True
+    return applies(q, kb, a, "t")
 
 
 def proposed_values(kb: KnowledgeBase, template: LoopTemplate) -> dict[str, Any]:

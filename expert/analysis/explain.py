@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from expert.analysis import ranking
+from expert.analysis.applicability import can_hold
 from expert.analysis.facts import FactBase, loop_values
 from expert.analysis.graph import Structure
 from expert.analysis.plainwords import (
@@ -146,7 +147,7 @@ class Explainer:
         self.platform_because: dict[str, list[Because]] = {}
         self._plans: dict[str, _Plan] = {}
         self._loop_fields: dict[tuple[str, str], str] = {}  # (loop, field) -> readable value
-        self._question_for: dict[str, Question | None] = {}
+        self._question_for: dict[tuple[str, str], Question | None] = {}
         self._settle_cache: dict[tuple[str, str, str], str] = {}
         # finding id -> the conditional feeds (`feeds_when`) one of its matches passes
         self._feeds_ok: dict[str, set[str]] = {}
@@ -764,20 +765,32 @@ class Explainer:
                 for var, term, r in m.terms:
                     waits = r == "unknown" or (m.bound[var]["id"], term.field) in m.details
                     if waits and p.match[var].fact == "loop":
-                        if term.field not in self._question_for:
-                            self._question_for[term.field] = self.kb.question_for_field(term.field)
-                        q = self._question_for[term.field]
+                        q = self._loop_question(term.field, m.bound[var])
                         if q:
                             self._ask(q.id, m.bound[var]["loop"], fid)
             for ask in p.asks:
                 self._ask(ask.question, m.bound[ask.about]["loop"], fid)
         return finding
 
+    def _loop_question(self, field: str, fact: dict[str, Any]) -> Question | None:
+        """The question that asks a loop for `field`: of those asking it, the first whose
+        `asked_when` can hold for this loop (an interrupting loop is asked its grace period,
+        a timeout its deadline)."""
+        key = (field, str(fact.get("loop")))
+        if key not in self._question_for:
+            asking = self.kb.questions_for_field(field)
+            fits = [
+                q for q in asking if all(can_hold(self.kb, "loop", t, fact) for t in q.asked_when)
+            ]
+            chosen = fits or asking
+            self._question_for[key] = chosen[0] if chosen else None
+        return self._question_for[key]
+
     def _settle_text(self, p: Pattern, var: str, term: Term, fact: dict[str, Any]) -> str:
         """The question that would settle one unknown test, in plain words."""
         kind = p.match[var].fact
         if kind == "loop":
-            q = self.kb.question_for_field(term.field)
+            q = self._loop_question(term.field, fact)
             if q is not None:
                 return f"{self.name(fact['loop'])}: {q.text}"
             return f"{self.name(fact['loop'])}: {_PLAIN_LOOP_FALLBACK}"

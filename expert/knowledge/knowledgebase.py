@@ -97,7 +97,7 @@ class KnowledgeBase:
     changes: list[PatternChange] = field(default_factory=list)  # in load order
     # question_for_field's lookup, with the questions it was built from: it is asked
     # thousands of times a run, and the questions rarely change after loading.
-    _asking: tuple[tuple[Question, ...], dict[tuple[str, str], Question]] | None = field(
+    _asking: tuple[tuple[Question, ...], dict[tuple[str, str], list[Question]]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
     _cases: dict[str, CaseFile] | None = field(default=None, init=False, repr=False, compare=False)
@@ -160,15 +160,23 @@ class KnowledgeBase:
     def question_for_field(self, fieldname: str, about: str = "loop") -> Question | None:
         """The first question about a loop (or a resource), by (priority, id), that asks for
         fieldname."""
+        found = self.questions_for_field(fieldname, about)
+        return found[0] if found else None
+
+    def questions_for_field(self, fieldname: str, about: str = "loop") -> list[Question]:
+        """Every question about a loop (or a resource) that asks for fieldname, by (priority,
+        id): one field may be asked in different words of different loops (a timeout's
+        deadline, an interrupting loop's grace period), each question's `asked_when` says
+        which."""
         questions = tuple(self.questions.values())
         if self._asking is None or self._asking[0] != questions:  # none yet, or edited since
-            asking: dict[tuple[str, str], Question] = {}
+            asking: dict[tuple[str, str], list[Question]] = {}
             for q in sorted(questions, key=lambda q: (q.priority, q.id)):
                 for name in (q.field, f"answers.{q.id}"):
                     if name is not None:
-                        asking.setdefault((q.about, name), q)
+                        asking.setdefault((q.about, name), []).append(q)
             self._asking = (questions, asking)
-        return self._asking[1].get((about, fieldname))
+        return self._asking[1].get((about, fieldname), [])
 
 
 def _validate(model: type[BaseModel], data: Any, source: str, lines: LineMap | None) -> Any:

@@ -562,10 +562,12 @@ async def test_a_template_walk_saves_nothing_the_user_was_not_shown(tmp_path: Pa
         keys = Keyboard(pilot)
         loop_id = await _add_from_template(pilot, keys, lambda t: t == "cluster-autoscaler")
         proposed = dict(app.position.proposed[loop_id])
-        assert {"loop-target", "loop-deadline"} <= set(proposed)
+        # the deadline is its drain grace period, asked as such (not as a timeout)
+        assert {"loop-target", "loop-grace-period"} <= set(proposed)
+        assert "loop-deadline" not in proposed
         card = str(app.screen.query_one("#help", Static).content)
         assert f"The template proposes {len(proposed)} answers" in card
-        assert "What deadline or timeout does it enforce? 10m (proposed)" in card
+        assert "between its notice and the kill (grace period)? 10m (proposed)" in card
         assert "(proposed, saved with “Which metric does this autoscaler scale on?”)" in card
         await keys.choose_action("next")
         await settle(pilot)

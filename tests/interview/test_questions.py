@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from expert.assessment.model import UNKNOWN, validate
 from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import Question
+from interview import flow
 from interview.questions import (
     NOT_APPLICABLE,
     AnswerError,
@@ -20,6 +23,7 @@ from interview.questions import (
     slugify,
     spec_for,
 )
+from interview.session import Session
 
 
 @pytest.fixture(scope="module")
@@ -197,3 +201,27 @@ def test_a_new_id_like_a_known_one_is_named() -> None:
     assert close_to_known(["vlm-servers", "gpu-pool", "batch-queue"], known) == {
         "vlm-servers": "vllm-servers"
     }
+
+
+def test_an_interrupting_loop_is_asked_its_grace_period_and_a_timeout_its_deadline(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    # No question asked an interrupting loop how long it gives work after its notice, so
+    # a 30s grace period against a 10-minute checkpoint write was never found.
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "schema_version: 1\nsystem: {name: t}\n"
+        "resources:\n  - {id: job, kind: job, checkpoint_duration: 10m}\n"
+        "loops:\n"
+        "  - {id: kueue, triggers: [priority_arrival], actuations: [preempt], acts_on: [job]}\n"
+        "  - {id: watchdog, triggers: [timeout], actuations: [terminate], acts_on: [job]}\n",
+        encoding="utf-8",
+    )
+    session = Session.open(path, kb)
+    by_loop: dict[str, set[str]] = {}
+    for s in flow.build(session, [], {}):
+        if s.kind == "question" and s.scope == "loop":
+            by_loop.setdefault(s.target, set()).add(s.question)
+    assert "loop-grace-period" in by_loop["kueue"] and "loop-deadline" not in by_loop["kueue"]
+    assert "loop-deadline" in by_loop["watchdog"]
+    assert "loop-grace-period" not in by_loop["watchdog"]
