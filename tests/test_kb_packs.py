@@ -425,6 +425,8 @@ def test_a_question_in_a_section_the_interview_does_not_have_is_refused(tmp_path
         ("restart-backoff-penalises-kills", ["States more precisely", "shutdown-vs-retry"]),
         ("unknown-owner", ["an unknown answer is itself evidence"]),
         ("engineering-time-on-non-root-causes", ["Cost: engineer_hours, 2 stated assumptions"]),
+        # an escalation on a declared comparison, in words, not its derived field
+        ("pod-hold-outlasts-node-removal", ["raised to high where: its comparisons hold"]),
     ],
 )
 def test_kb_show_prints_every_part_of_a_pattern(pattern_id: str, shown: list[str]) -> None:
@@ -432,3 +434,4 @@ def test_kb_show_prints_every_part_of_a_pattern(pattern_id: str, shown: list[str
     assert result.exit_code == 0, result.output
     for text in shown:
         assert text in result.output
+    assert "compare." not in result.output

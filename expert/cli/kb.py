@@ -155,11 +155,13 @@ def show(ctx: click.Context, pattern_id: str) -> None:
 
 
 def _terms_words(when: dict[str, list[Term]]) -> str:
-    """Terms on several variables, as `kb show` prints them ("res.kind in ['job']")."""
+    """Terms on several variables, as `kb show` prints them ("res.kind in ['job']"); a
+    declared comparison's derived field is left out, as in the match lines."""
     return "; ".join(
         f"{var}.{t.field} {t.op.replace('_', ' ')} {t.operand}"
         for var, terms in when.items()
         for t in terms
+        if not t.field.startswith("compare.")
     )
 
 
