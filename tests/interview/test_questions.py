@@ -214,7 +214,9 @@ def test_an_interrupting_loop_is_asked_its_grace_period_and_a_timeout_its_deadli
         "resources:\n  - {id: job, kind: job, checkpoint_duration: 10m}\n"
         "loops:\n"
         "  - {id: kueue, triggers: [priority_arrival], actuations: [preempt], acts_on: [job]}\n"
-        "  - {id: watchdog, triggers: [timeout], actuations: [terminate], acts_on: [job]}\n",
+        "  - {id: watchdog, triggers: [timeout], actuations: [terminate], acts_on: [job]}\n"
+        "  - {id: engine, layer: model, triggers: [resource_pressure], actuations: [preempt],"
+        " acts_on: [job]}\n",
         encoding="utf-8",
     )
     session = Session.open(path, kb)
@@ -225,3 +227,5 @@ def test_an_interrupting_loop_is_asked_its_grace_period_and_a_timeout_its_deadli
     assert "loop-grace-period" in by_loop["kueue"] and "loop-deadline" not in by_loop["kueue"]
     assert "loop-deadline" in by_loop["watchdog"]
     assert "loop-grace-period" not in by_loop["watchdog"]
+    # a model server preempting sequences under memory pressure kills nothing: not asked
+    assert "loop-grace-period" not in by_loop["engine"]
