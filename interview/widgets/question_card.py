@@ -331,7 +331,8 @@ class QuestionCard(Vertical):
         ids = [a for a, _ in view.actions]
         options = [Option(marked(label), id=action) for action, label in view.actions]
         shown = self.query("#actions")
-        if shown and shown.first().name == view.key:
+        redrawn = bool(shown) and shown.first().name == view.key
+        if redrawn:
             # The same card redrawn (its counts follow the findings): replace the options in
             # place, with no await between, so a key pressed meanwhile cannot reach a list
             # whose highlight has not been restored yet.
@@ -358,7 +359,13 @@ class QuestionCard(Vertical):
         self._text("#how", "Pick with the arrow keys and press Enter.")
         self.query_one("#how").display = True
         self.set_hint("")
-        self._text_home()
+        if redrawn:
+            # The same card redrawn as findings change: the reader keeps their place, and
+            # what they have read stays read.
+            text = self.query_one("#card-text", CardText)
+            self.call_after_refresh(text._tell)
+        else:
+            self._text_home()
         if self.screen.focused is not actions:
             self.screen.set_focus(actions)
 
