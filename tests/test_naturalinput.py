@@ -169,9 +169,15 @@ def test_what_is_not_a_duration_says_how_to_write_one(typed: str, says: str) -> 
         ("twice a week", "3.5d"),
         ("once an hour", "1h"),
         ("every 8h", "8h"),
+        ("every day", "1d"),
     ],
 )
 def test_how_often_something_happens_is_the_time_between_two_of_them(
     typed: str, stored: str
 ) -> None:
     assert parse_duration(typed) == stored
+
+
+def test_a_how_often_that_is_not_one_quotes_all_that_was_typed() -> None:
+    with pytest.raises(NaturalInputError, match="'every banana' is not a duration"):
+        parse_duration("every banana")

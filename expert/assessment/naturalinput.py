@@ -18,6 +18,7 @@ else that reads typed answers) shares one reading:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 
@@ -337,7 +338,11 @@ def parse_duration(text: str) -> str:
     # "a few times a day" are the time between two events (a day's share).
     m = re.match(r"^every\s+(.+)$", s)
     if m:
-        return parse_duration(m.group(1))
+        every = _unit(m.group(1)) or _LONG_UNITS.get(m.group(1))  # "every day" is once a day
+        if every is not None:
+            return _in_units(every)
+        with contextlib.suppress(NaturalInputError):  # else the message quotes all of it
+            return parse_duration(m.group(1))
     m = _HOW_OFTEN.match(s)
     if m:
         unit = _unit(m.group(2)) or _LONG_UNITS.get(m.group(2))

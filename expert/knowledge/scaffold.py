@@ -267,8 +267,8 @@ def write(s: Scaffold) -> None:
 
 
 def same_roles(kb: KnowledgeBase, roles: list[str]) -> list[str]:
-    """Ids of the active patterns with a loop tested for one of `roles` (or for all of them,
-    when several are given): the ones a new pattern on those roles may restate."""
+    """Ids of the active patterns that test their loops for every one of `roles`: the ones
+    a new pattern on those roles may restate."""
     wanted = set(roles)
     out = []
     for p in kb.active():
