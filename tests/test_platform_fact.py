@@ -57,3 +57,26 @@ def test_a_packs_inference_kind_takes_requests_unless_it_says_otherwise() -> Non
     assert not ResourceKindTerm(label="a batch queue", workload="training").takes_requests
     said = ResourceKindTerm(label="an offline scorer", workload="inference", takes_requests=False)
     assert said.takes_requests is False
+
+
+def uses_accelerators(kinds: list[str], **extra: object) -> str:
+    resources = [{"id": "r" if n == 0 else f"r{n}", "kind": k} for n, k in enumerate(kinds)]
+    a = make([LOOP], resources, **extra)
+    s = graph.derive(a, VOCAB)
+    return str(facts.platform_fact(a, VOCAB, "s", s)["uses_accelerators"])
+
+
+@pytest.mark.parametrize(
+    ("kinds", "count", "expected"),
+    [
+        (["job"], None, "yes"),  # a job is taken to run on accelerators unless told otherwise
+        (["job", "node"], 0, "no"),  # a CPU batch cluster: the count the user gave wins
+        (["service"], 8, "yes"),
+        (["service", "storage"], None, "no"),
+    ],
+)
+def test_the_accelerator_count_given_wins_over_the_resource_kinds(
+    kinds: list[str], count: int | None, expected: str
+) -> None:
+    extra = {"economics": {"accelerator_count": count}} if count is not None else {}
+    assert uses_accelerators(kinds, **extra) == expected

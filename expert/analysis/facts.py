@@ -189,7 +189,11 @@ def platform_fact(
     accelerators = econ.accelerator_count if econ is not None else None
     known_kinds = [vocab.resource_kinds[k] for k in kinds if k in vocab.resource_kinds]
     accelerated = any(kind.accelerated for kind in known_kinds)
-    if accelerated or (isinstance(accelerators, int) and accelerators > 0):
+    if isinstance(accelerators, int):
+        # The count the user gave wins over what resource kinds imply: a batch job on CPU
+        # nodes is a `job` too.
+        uses_accelerators = "yes" if accelerators > 0 else "no"
+    elif accelerated:
         uses_accelerators = "yes"
     else:
         uses_accelerators = "no" if all_known else "unknown"
