@@ -327,8 +327,8 @@ class InterviewApp(App[None]):
             chosen,
         )
 
-    def open_question(self, loop_id: str, question_id: str) -> None:
-        key = flow.Step("question", "loop", loop_id, question_id).key
+    def open_question(self, scope: str, target: str, question_id: str) -> None:
+        key = flow.Step("question", scope, target, question_id).key
         self.call_later(self._jump, key)
 
     async def _jump(self, key: str) -> None:

@@ -212,6 +212,16 @@ class Session:
             return loop_id
         return loop.name
 
+    def asked_name(self, scope: str, target: str) -> str:
+        """The name of the loop or resource a question is about."""
+        if scope != "resource":
+            return self.loop_name(target)
+        resources = self.assessment.resource_list() if self.assessment else []
+        res = next((r for r in resources if r.id == target), None)
+        if res is None or not res.name or res.name == "unknown":
+            return target
+        return res.name
+
     # ------------------------------------------------------------ changing
 
     def answer(self, q: Question, target: str, value: Any) -> None:

@@ -303,6 +303,7 @@ class Assessor:
                 -len(q.settles) - len(q.could_settle),
                 kb.questions[q.id].priority,
                 q.loop,
+                q.resource,
                 q.id,
             ),
         )

@@ -768,6 +768,10 @@ class Explainer:
                         q = self._loop_question(term.field, m.bound[var])
                         if q:
                             self._ask(q.id, m.bound[var]["loop"], fid)
+                    elif waits and p.match[var].fact == "resource":
+                        rid = m.bound[var]["id"].split(":", 1)[1]
+                        for rq in self._resource_questions(term.field, rid):
+                            self._ask_resource(rq, rid, fid)
             for ask in p.asks:
                 self._ask(ask.question, m.bound[ask.about]["loop"], fid)
         return finding
@@ -795,24 +799,8 @@ class Explainer:
                 return f"{self.name(fact['loop'])}: {q.text}"
             return f"{self.name(fact['loop'])}: {_PLAIN_LOOP_FALLBACK}"
         if kind == "resource":
-            # A resource's own answers: their questions, as the interview asks them (for a
-            # comparison of its own values, the question of each value it compares).
             rid = fact["id"].split(":", 1)[1]
-            d = comparisons.derivation(kind, term.field)
-            fields = [term.field]
-            if d is not None and not d.links:
-                res = self._resources.get(rid)
-                fields = [
-                    name
-                    for _var, name, _bound in d.comparison.refs()
-                    if getattr(res, name, None) in (None, UNKNOWN)
-                ]
-            texts = [
-                rq.text
-                for f in dict.fromkeys(fields)
-                for rq in [self.kb.question_for_field(f, about="resource")]
-                if rq is not None
-            ]
+            texts = [rq.text for rq in self._resource_questions(term.field, rid)]
             if texts:
                 return f"{self._resource_name(rid)}: {' '.join(texts)}"
         wording = _PLAIN_FACT.get((kind, term.field)) or _PLAIN_FACT.get((kind, "*"), "")
@@ -826,6 +814,44 @@ class Explainer:
             return wording.format(**names) if wording else _PLAIN_OTHER
         except KeyError:
             return _PLAIN_OTHER
+
+    def _resource_questions(self, field: str, rid: str) -> list[Question]:
+        """A resource's questions that would settle a test of `field`, as the interview asks
+        them: for a comparison of the resource's own values, the question of each value it
+        compares that is not known yet."""
+        d = comparisons.derivation("resource", field)
+        fields = [field]
+        if d is not None and not d.links:
+            res = self._resources.get(rid)
+            fields = [
+                name
+                for _var, name, _bound in d.comparison.refs()
+                if getattr(res, name, None) in (None, UNKNOWN)
+            ]
+        return [
+            rq
+            for f in dict.fromkeys(fields)
+            for rq in [self.kb.question_for_field(f, about="resource")]
+            if rq is not None
+        ]
+
+    def _ask_resource(self, q: Question, rid: str, finding: str) -> None:
+        """Ask a question about a resource on behalf of a finding waiting on it."""
+        key = (q.id, f"resource:{rid}")
+        if key not in self.questions:
+            res = self._resources.get(rid)
+            raw = getattr(res, q.field, None) if res is not None and q.field else None
+            self.questions[key] = OpenQuestion(
+                id=q.id,
+                loop="",
+                resource=rid,
+                text=q.text,
+                help=q.help,
+                field=q.field or "",
+                answered_unknown=raw is not None,
+            )
+        if finding not in self.questions[key].settles:
+            self.questions[key].settles.append(finding)
 
     def _resource_name(self, rid: str) -> str:
         r = self._resources.get(rid)

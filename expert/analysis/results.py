@@ -227,7 +227,8 @@ class RiskMap(BaseModel):
 
 class OpenQuestion(BaseModel):
     id: str
-    loop: str
+    loop: str = Field(description="the loop asked; empty for a question about a resource")
+    resource: str = Field("", description="the resource asked, for a question about a resource")
     text: str
     help: str = ""
     field: str = ""
@@ -243,6 +244,16 @@ class OpenQuestion(BaseModel):
         default_factory=list,
         description="titles of the patterns the answer could settle (structure questions)",
     )
+
+    @property
+    def scope(self) -> Literal["loop", "resource"]:
+        """What the question is about, as the interview's steps name it."""
+        return "resource" if self.resource else "loop"
+
+    @property
+    def target(self) -> str:
+        """The id of the loop or resource asked."""
+        return self.resource or self.loop
 
 
 class CheckGroup(BaseModel):

@@ -354,7 +354,7 @@ class InterviewScreen(Screen[None]):
             return ""
         found = results.by_id()
         for oq in results.open_questions:
-            if oq.id == step.question and oq.loop == step.target:
+            if oq.id == step.question and (oq.scope, oq.target) == (step.scope, step.target):
                 return follow_up_text([found[s] for s in oq.settles if s in found])
         return ""
 
@@ -1022,7 +1022,8 @@ class InterviewScreen(Screen[None]):
         if not questions:
             self.notify("No follow-up question is open.")
             return
-        await self.jump(Step("question", "loop", questions[0].loop, questions[0].id).key)
+        first = questions[0]
+        await self.jump(Step("question", first.scope, first.target, first.id).key)
 
     @on(Outline.Jump)
     async def _outline_jump(self, message: Outline.Jump) -> None:
@@ -1041,7 +1042,7 @@ class InterviewScreen(Screen[None]):
 
     @on(LivePanel.OpenQuestion)
     async def _open_question(self, message: LivePanel.OpenQuestion) -> None:
-        await self.jump(Step("question", "loop", message.loop_id, message.question_id).key)
+        await self.jump(Step("question", message.scope, message.target, message.question_id).key)
 
     def add_loop(self) -> None:
         if self.session.assessment is None:

@@ -291,4 +291,4 @@ class ResultsScreen(Screen[None]):
             return
         question = settling[0]
         self.app.pop_screen()
-        self.app.open_question(question.loop, question.id)  # type: ignore[attr-defined]
+        self.app.open_question(question.scope, question.target, question.id)  # type: ignore[attr-defined]

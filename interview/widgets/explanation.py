@@ -145,7 +145,8 @@ def explain(
         out += ["", "[b $accent]Questions that would settle it[/] (press a to answer)"]
         for q in settling:
             note = " [i](you said you don't know)[/i]" if q.answered_unknown else ""
-            out.append(f"• {escape(name(q.loop))}: {escape(q.text)}{note}")
+            who = session.asked_name(q.scope, q.target)
+            out.append(f"• {escape(who)}: {escape(q.text)}{note}")
 
     if finding.summary or finding.mechanism:
         out += ["", "[b $accent]How this pattern works[/]"]

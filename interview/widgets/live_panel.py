@@ -72,9 +72,10 @@ class LivePanel(Vertical):
             self.finding_id = finding_id
 
     class OpenQuestion(Message):
-        def __init__(self, loop_id: str, question_id: str) -> None:
+        def __init__(self, scope: str, target: str, question_id: str) -> None:
             super().__init__()
-            self.loop_id = loop_id
+            self.scope = scope  # loop or resource
+            self.target = target
             self.question_id = question_id
 
     def compose(self) -> ComposeResult:
@@ -124,9 +125,9 @@ class LivePanel(Vertical):
             )
         for oq in questions[:MAX_QUESTIONS]:
             settles = ", ".join(dict.fromkeys(titles.get(s, s) for s in oq.settles))
-            label = Text(f"? {session.loop_name(oq.loop)}: {oq.text}")
+            label = Text(f"? {session.asked_name(oq.scope, oq.target)}: {oq.text}")
             label.append(f" — about: {settles}", style="italic")
-            options.append(Option(label, id=f"q:{oq.loop}:{oq.id}"))
+            options.append(Option(label, id=f"q:{oq.scope}:{oq.target}:{oq.id}"))
         listing.set_options(options)
         listing.set_class(not options, "-empty")
         ids = [o.id for o in options]
@@ -142,5 +143,5 @@ class LivePanel(Vertical):
         if option_id.startswith("f:"):
             self.post_message(self.OpenFinding(option_id[2:]))
         elif option_id.startswith("q:"):
-            _, loop_id, question_id = option_id.split(":", 2)
-            self.post_message(self.OpenQuestion(loop_id, question_id))
+            _, scope, target, question_id = option_id.split(":", 3)
+            self.post_message(self.OpenQuestion(scope, target, question_id))

@@ -680,3 +680,44 @@ async def test_page_up_on_a_question_is_the_lists_own_key(tmp_path: Path) -> Non
         await keys.press("pageup")
         assert options.highlighted is not None and last is not None
         assert options.highlighted < last
+
+
+JOB_AND_PREEMPTION = """\
+schema_version: 1
+system: {name: Training cluster}
+resources:
+  - {id: pretrain, kind: job, name: Pretraining run, synchronized: "yes", interrupted_every: 6h}
+loops:
+  - id: kueue
+    name: Kueue priority preemption
+    layer: scheduler
+    owner: platform
+    objective: fairness
+    timescale: 10s
+    triggers: [priority_arrival]
+    actuations: [preempt]
+    acts_on: [pretrain]
+    instances: once
+    decision_record: reasoned
+"""
+
+
+async def test_a_follow_up_about_a_resource_opens_the_resources_question(tmp_path: Path) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(JOB_AND_PREEMPTION, encoding="utf-8")
+    resume.save(path, resume.Position(step=Step("review").key))
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        listing = app.screen.query_one(LivePanel).query_one("#live-list", OptionList)
+        ids = [listing.get_option_at_index(i).id or "" for i in range(listing.option_count)]
+        wanted = "q:resource:pretrain:resource-checkpoint-interval"
+        assert wanted in ids, ids
+        label = str(listing.get_option_at_index(ids.index(wanted)).prompt)
+        assert label.startswith("? Pretraining run: How often does it save its progress")
+        listing.focus()
+        listing.highlighted = ids.index(wanted)
+        listing.action_select()
+        await settle(pilot)
+        key = Step("question", "resource", "pretrain", "resource-checkpoint-interval").key
+        assert app.interview.current.key == key
