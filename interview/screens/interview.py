@@ -125,6 +125,9 @@ class InterviewScreen(Screen[None]):
         self.steps: list[Step] = []
         self._fresh_loop = ""  # a loop just added: its template notes are shown once
         self._empty_confirm = ""  # a multi-choice confirmed with nothing ticked, once
+        # While the user walks the open follow-ups ("Answer the open follow-up questions"):
+        # the ones shown so far, so going on leads to the next one open, never back.
+        self._follow_up_walk: set[str] | None = None
         self._new_id_confirm: tuple[str, Any] | None = None  # an id like a known one, once
         self._typing_timer: Timer | None = None
 
@@ -242,6 +245,11 @@ class InterviewScreen(Screen[None]):
         self.interview_app.save_position()
 
     async def go(self, delta: int) -> None:
+        if self._follow_up_walk is not None:
+            if delta > 0:
+                await self.next_follow_up(walking=True)
+                return
+            self._follow_up_walk = None  # going back leaves the walk for the ordinary one
         before = self._neighbour(self.current, delta)
         self.steps = self._build()
         here = flow.index_of(self.steps, self.current.key)
@@ -304,7 +312,9 @@ class InterviewScreen(Screen[None]):
                 return s
         return self.steps[done]
 
-    async def jump(self, key: str) -> None:
+    async def jump(self, key: str, *, walking: bool = False) -> None:
+        if not walking:
+            self._follow_up_walk = None  # any other jump (outline, results) ends the walk
         self.steps = self._build()
         if key.startswith("loop:"):
             step: Step | None = self.loop_first_step(key[len("loop:") :])
@@ -1016,14 +1026,28 @@ class InterviewScreen(Screen[None]):
         elif command == "follow-ups":
             await self.next_follow_up()
 
-    async def next_follow_up(self) -> None:
+    async def next_follow_up(self, walking: bool = False) -> None:
+        """The next open follow-up question: one not answered yet (the engine may not have
+        caught up with the last answer) and not shown before in this walk. With none left,
+        the walk ends at the review."""
         results = self.interview_app.results
-        questions = [q for q in results.open_questions if not q.answered_unknown] if results else []
-        if not questions:
-            self.notify("No follow-up question is open.")
+        seen = self._follow_up_walk if walking and self._follow_up_walk is not None else set()
+        kb = self.session.kb
+        for q in results.open_questions if results else []:
+            step = Step("question", q.scope, q.target, q.id)
+            if q.answered_unknown or step.key in seen or q.id not in kb.questions:
+                continue
+            if self.session.value(kb.questions[q.id], q.target) is not None:
+                continue
+            self._follow_up_walk = seen | {step.key}
+            await self.jump(step.key, walking=True)
             return
-        first = questions[0]
-        await self.jump(Step("question", first.scope, first.target, first.id).key)
+        self._follow_up_walk = None
+        if walking:
+            self.notify("Every open follow-up question has been shown.")
+            await self.show(flow.REVIEW)
+        else:
+            self.notify("No follow-up question is open.")
 
     @on(Outline.Jump)
     async def _outline_jump(self, message: Outline.Jump) -> None:

@@ -721,3 +721,29 @@ async def test_a_follow_up_about_a_resource_opens_the_resources_question(tmp_pat
         await settle(pilot)
         key = Step("question", "resource", "pretrain", "resource-checkpoint-interval").key
         assert app.interview.current.key == key
+
+
+async def test_the_follow_up_walk_goes_from_one_open_question_to_the_next(tmp_path: Path) -> None:
+    # "Answer the open follow-up questions" walks those questions, whichever loop each is
+    # about, and ends at the review: not on into the loop's other (answered) questions.
+    path = copy_at(tmp_path, Step("review").key)
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        keys = Keyboard(pilot)
+        await settle(pilot)
+        open_keys = [
+            Step("question", q.scope, q.target, q.id).key
+            for q in app.results.open_questions
+            if not q.answered_unknown
+        ]
+        assert len(open_keys) >= 2, "the fixture leaves several follow-ups open"
+        await keys.choose_action("follow-ups")
+        shown = [app.interview.current.key]
+        for _ in open_keys[1:]:
+            await keys.press("pagedown")  # go on without answering
+            await settle(pilot)
+            shown.append(app.interview.current.key)
+        assert shown == open_keys
+        await keys.press("pagedown")
+        await settle(pilot)
+        assert app.interview.current.key == Step("review").key
