@@ -47,7 +47,9 @@ def test_a_finding_waiting_on_a_resource_answer_asks_the_resources_question(
     assert q.field == "checkpoint_interval"
     assert (q.scope, q.target, q.loop) == ("resource", "pretrain", "")
     assert q.answered_unknown  # the file says unknown
-    waiting = {f.id for f in results.every_finding() if f.rule == "preemption-outpaces-checkpointing"}
+    waiting = {
+        f.id for f in results.every_finding() if f.rule == "preemption-outpaces-checkpointing"
+    }
     assert waiting and waiting <= set(q.settles)
 
 
