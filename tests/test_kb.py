@@ -251,6 +251,8 @@ def test_every_pattern_cites_a_web_source() -> None:
         "client-sdk-retries",
         "nccl-watchdog",
         "checkpoint-manager",
+        "nvsentinel-gpu-remediation",
+        "gke-node-auto-repair",
     ],
 )
 def test_the_common_loops_have_templates(product: str) -> None:
