@@ -29,7 +29,7 @@ from expert.analysis.plainwords import (
 )
 from expert.analysis.results import Because, Finding, Member, OpenQuestion, SourceRef
 from expert.assessment import durations
-from expert.assessment.fields import FACT_KINDS, value_at
+from expert.assessment.fields import FACT_KINDS, FieldSpec, value_at
 from expert.assessment.fields import spec as field_spec
 from expert.assessment.model import UNKNOWN, Assessment
 from expert.assessment.provenance import source_of
@@ -99,6 +99,31 @@ def readable(value: Any) -> str:
     if hasattr(value, "model_dump"):
         return ", ".join(f"{k}={v}" for k, v in value.model_dump(exclude_none=True).items())
     return str(value)
+
+
+# How a narrative says a value nobody has given, by the field's type: a phrase that takes the
+# value's place in the sentence ("gives up after an unknown time", "retries up to an unknown
+# number of times"), so a pattern puts a count before its noun and a duration where a length
+# of time reads. A partly known value ("1-121") is shown as it is.
+_UNKNOWN_DURATION = "an unknown time"
+_UNKNOWN_RATIO = "an unknown factor"
+_UNKNOWN_COUNT = "an unknown number of"
+_UNKNOWN_WORDS = "not stated"
+_NOT_GIVEN = (UNKNOWN, "not answered")
+_TWO_UNKNOWN_DURATIONS = f"{_UNKNOWN_DURATION} and {_UNKNOWN_DURATION}"
+_BOTH_UNKNOWN = f"{_UNKNOWN_DURATION} each"
+
+
+def unknown_words(spec: FieldSpec | None) -> str | None:
+    """The phrase a narrative shows for an unknown value of this field, or None where the
+    type has none (the value is then shown as it reads elsewhere)."""
+    if spec is None:
+        return None
+    if spec.type == "interval":
+        return {"ms": _UNKNOWN_DURATION, "x100": _UNKNOWN_RATIO}.get(spec.unit, _UNKNOWN_COUNT)
+    if spec.type == "category":
+        return _UNKNOWN_WORDS
+    return None
 
 
 def _fact_value(fact: dict[str, Any], field: str, kind: str) -> str:
@@ -244,6 +269,10 @@ class Explainer:
                         return self._resource_name(value)
                     return self.name(value) if value in self.loops else value
                 text = _fact_value(fact, spec.name, kind)
+            if text in _NOT_GIVEN:
+                words = unknown_words(spec)
+                if words is not None:
+                    return words
             # Vocabulary values read as words: a list as its labels ("terminate work, retry
             # work"); one word as itself unless it is an id ("throughput" stays, since the
             # objective labels are imperatives, but "per_client" reads as its label).
@@ -253,7 +282,9 @@ class Explainer:
                 return category_words(self.kb, spec.table, text)
             return text
 
-        return _PLACEHOLDER.sub(sub, template)
+        # Two unknown durations side by side ("within {a.timescale} and {b.timescale}") read
+        # as one phrase rather than the same words twice.
+        return _PLACEHOLDER.sub(sub, template).replace(_TWO_UNKNOWN_DURATIONS, _BOTH_UNKNOWN)
 
     def _render_over(self, template: str, members: list[_Match], p: Pattern) -> str:
         """A template rendered for several matches at once: a placeholder the matches fill
