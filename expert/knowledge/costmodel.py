@@ -17,6 +17,9 @@ from expert.knowledge.kbmodel import KBModel, Source
 # (`central` is accepted for it).
 COST_PARAMETERS: dict[str, dict[str, bool]] = {  # name -> {parameter: required}
     "accelerator_hours": {"low": True, "likely": True, "high": True},
+    # from each job's checkpoint interval and time between interruptions where the answers
+    # give them; elsewhere the share per finding, as accelerator_hours
+    "recomputed_progress": {"low": True, "likely": True, "high": True},
     "tokens": {"low": True, "likely": True, "high": True},
     "engineer_hours": {
         "low": True,
@@ -25,7 +28,8 @@ COST_PARAMETERS: dict[str, dict[str, bool]] = {  # name -> {parameter: required}
         "hours_per_engineer_month": False,
     },
 }
-SHARE_COMPUTATIONS = ("accelerator_hours", "tokens")  # shares of a base, bounded by a ceiling
+# shares of a base, bounded by a ceiling
+SHARE_COMPUTATIONS = ("accelerator_hours", "recomputed_progress", "tokens")
 RANGE = ("low", "likely", "high")
 
 KINDS = {
@@ -88,14 +92,14 @@ class CostModel(KBModel):
     parameters (shares or hours per contributing finding), the ceiling on the budget's combined
     loss, and an assumption giving the kind and basis of each number."""
 
-    computation: Literal["accelerator_hours", "tokens", "engineer_hours"]
+    computation: Literal["accelerator_hours", "recomputed_progress", "tokens", "engineer_hours"]
     parameters: Annotated[dict[str, float | int], BeforeValidator(_central)] = Field(
         default_factory=dict
     )
     ceiling: float | None = Field(
         None,
         description="the most of the base that all losses on this budget together can take "
-        "(a share; required for accelerator_hours and tokens)",
+        "(a share; required for accelerator_hours, recomputed_progress and tokens)",
     )
     assumptions: list[Assumption] = Field(default_factory=list)
 

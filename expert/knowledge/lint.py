@@ -47,7 +47,7 @@ from expert.knowledge.schema import MODELINE_PREFIX, SCHEMA_FILES
 from expert.knowledge.templates import LoopTemplate
 from expert.yamlio import LineMap, load_yaml
 
-COST_COMPUTATIONS = ("accelerator_hours", "tokens", "engineer_hours")
+COST_COMPUTATIONS = ("accelerator_hours", "recomputed_progress", "tokens", "engineer_hours")
 
 # Loop and resource fields that feed the facts the engine derives, by derived fact kind.
 DERIVED_FROM: dict[str, dict[str, set[str]]] = {
