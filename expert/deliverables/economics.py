@@ -502,8 +502,10 @@ COMPUTATIONS: dict[str, Computation] = {
             "the time between them) x (half the checkpoint interval + its start-up time) on "
             "each of its accelerators, shared among the findings that name it; elsewhere, "
             f"accelerator count x {HOURS_PER_MONTH} hours a month x the share lost per finding; "
-            "the shares of all findings on the fleet combine under the ceiling as ceiling x "
-            "(1 - e^(-sum / ceiling))"
+            "the shares from your answers count in full up to the ceiling, and the other shares "
+            "on the fleet combine under what they leave as (ceiling - the answered shares) x "
+            "(1 - e^(-sum of the others / ceiling)), which is ceiling x (1 - e^(-sum / "
+            "ceiling)) when no share comes from your answers"
         ),
     ),
     "tokens": Computation(
@@ -1042,16 +1044,22 @@ def _settle_shares(
             m.steps.append(step)
         m.notes = _possible_note(m)
         full = [
-            POINT_NAMES[p]
+            p
             for p in POINTS
             if kept[p] >= ceiling
             and any(getattr(c.raw, p) > 0 and not c.jobs for c in m.contributions)
         ]
         if full:
+            ends = {"low": "the low end", "likely": "the central estimate", "high": "the high end"}
+            where = (
+                "at every end of the range"
+                if len(full) == len(POINTS)
+                else "at " + " and ".join(ends[p] for p in full)
+            )
             m.notes.append(
-                "the loss priced from your answers already takes the whole ceiling on the "
-                f"{BUDGETS[m.budget].lower()} ({', '.join(full)}), so the knowledge base's "
-                "estimate adds nothing there"
+                f"{where}, the loss priced from your answers already takes the whole ceiling "
+                f"on the {BUDGETS[m.budget].lower()}, so the knowledge base's estimate for this "
+                "cost adds nothing there"
             )
 
 
