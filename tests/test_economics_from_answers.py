@@ -65,7 +65,9 @@ def test_unknown_figures_give_no_job(fields: dict[str, str]) -> None:
     assert recompute.jobs(a).figures == {}
 
 
-RECOMPUTE = ACC.model_copy(update={"computation": "recomputed_progress"})
+RECOMPUTE = ACC.model_copy(
+    update={"computation": "recomputed_progress", "priced_from_answers": ["one", "two@train"]}
+)
 
 
 def test_findings_naming_a_job_share_its_loss_and_the_rest_keep_the_estimate() -> None:
@@ -199,3 +201,26 @@ def test_a_pack_cost_on_accelerator_hours_is_unchanged() -> None:
     )
     findings = platform()
     assert summarise(findings, e, {"acc": ACC}, jobs) == summarise(findings, e, {"acc": ACC})
+
+
+def test_a_conflict_that_only_interrupts_the_job_keeps_the_estimate() -> None:
+    # The time between interruptions counts every cause: the loss it implies is charged to
+    # the findings whose fix changes the checkpoints, not to another conflict on the job.
+    a = make(
+        [{"id": "kueue", "acts_on": ["train"]}],
+        [{"id": "train", "kind": "job", "checkpoint_interval": "2h", "interrupted_every": "8h"}],
+    )
+    one = finding("one:kueue", "incoherence", loops=("kueue",))
+    retry = finding("retry:kueue", "incoherence", loops=("kueue",))
+    findings = [
+        one,
+        retry,
+        finding("lost:a", "symptom", (one.id, retry.id)),
+        finding("rec:a", "ghost-cost", ("lost:a",)),
+    ]
+    s = summarise(findings, FIGURES, {"rec": RECOMPUTE}, recompute.jobs(a))
+    parts = {c.finding: c for c in s.costs[0].contributions}
+    assert parts[one.id].jobs == ["train"]
+    assert parts[one.id].raw.likely == pytest.approx(1 / 8)  # all of the job's loss
+    assert parts[retry.id].jobs == []
+    assert parts[retry.id].raw.likely == ACC.parameters["likely"]

@@ -16,7 +16,9 @@ loop of an auditability gap), so clearing a finding lowers the figure:
   more than the cited all-cause ceiling, and lower with every finding removed. Each finding
   keeps its proportion of that.
 - recomputed_progress (direct, on the accelerators): as accelerator_hours, except that a
-  finding naming a job whose checkpoint interval and time between interruptions are known
+  finding of a pattern the cost lists in `priced_from_answers` (one judging checkpoints
+  against interruptions), naming a job whose checkpoint interval and time between
+  interruptions are known,
   claims the share of the fleet that job loses by the first-order checkpoint model
   (deliverables/recompute.py), shared among the findings naming that job, instead of the
   knowledge base's estimate.
@@ -684,7 +686,8 @@ def _contributions(
         )
 
     if model.computation == "recomputed_progress":
-        return _from_answers([part(r) for r in roots], roots, jobs)
+        priced = [r for r in roots if r.rule in model.priced_from_answers]
+        return _from_answers([part(r) for r in roots], priced, jobs)
     if model.computation != "engineer_hours":
         return [part(r) for r in roots], []
     conflicts = [r for r in roots if r.kind != "auditability"]
@@ -701,9 +704,12 @@ def _contributions(
 def _from_answers(
     parts: list[Contribution], roots: list[Finding], jobs: Jobs
 ) -> tuple[list[Contribution], list[JobLoss]]:
-    """Recomputed progress from the user's own figures: each job named by a contributing
-    finding loses its share of the fleet (deliverables/recompute.py), split among the findings
-    naming it so that a job's loss is counted once however many conflicts reach it. At the low
+    """Recomputed progress from the user's own figures: each job named by a finding of a
+    pattern priced from answers (`roots`: those judging a job's checkpoints against its
+    interruptions; the time between interruptions counts every cause, so only a change to
+    the checkpoints clears that loss) loses its share of the fleet
+    (deliverables/recompute.py), split among the findings naming it so that a job's loss is
+    counted once however many conflicts reach it. At the low
     end and the central estimate only confirmed findings share it (a possible one counts
     towards the high end only); at the high end all of them do. A finding naming no job with
     figures keeps the knowledge base's share per finding."""
@@ -719,7 +725,7 @@ def _from_answers(
     for jid in reached:
         job = jobs.figures[jid]
         share = [v * weight for v in recompute.lost_share(job)]
-        naming = [c for c in parts if jid in names[c.finding]]
+        naming = [c for c in parts if jid in names.get(c.finding, [])]
         confirmed = [c for c in naming if c.status == "confirmed"]
         for c in confirmed:
             raw[c.finding][0] += share[0] / len(confirmed)
@@ -844,10 +850,19 @@ def _basis_text(line: CostLine, figs: dict[str, Figure]) -> str:
             )
         out.append(said)
     text = "Priced from your answers: " + " ".join(out)
+    priced = sorted({c.title for c in line.contributions if c.jobs})
+    possible = sorted({c.title for c in line.contributions if c.jobs and c.status == "possible"})
+    if priced:
+        # The time between interruptions counts every cause: the loss it implies goes with
+        # the findings about the checkpoints, whose fix would cut it.
+        text += f" This loss is charged to {'; '.join(priced)}: checkpoints that fit the "
+        text += "interruptions cut it, whatever causes them."
+    if possible and len(possible) == len(priced):
+        text += " That finding is possible, so the loss counts toward the high end only."
     if line.basis == "answers and estimate":
         others = sorted({c.title for c in line.contributions if not c.jobs})
         text += (
-            " The findings that name no job with these figures ("
+            " The other findings it follows from ("
             + "; ".join(others)
             + ") are priced at the knowledge base's share estimate."
         )
@@ -1000,8 +1015,8 @@ def _settle_shares(
             # shares, not findings.
             own = sum(1 for c in m.contributions if getattr(c.raw, p) > 0 and not c.jobs)
             lead = f"{own} of this cost's findings at {percent(m.parameters[PARAMETER[p]])} each"
-            if m.from_answers:
-                answered = sum(getattr(c.raw, p) for c in m.contributions if c.jobs)
+            answered = sum(getattr(c.raw, p) for c in m.contributions if c.jobs)
+            if m.from_answers and answered > 0:
                 lead = f"from your answers {percent(answered)} of the fleet's accelerator-hours" + (
                     f", and {lead}" if own else ""
                 )

@@ -102,9 +102,17 @@ class CostModel(KBModel):
         "(a share; required for accelerator_hours, recomputed_progress and tokens)",
     )
     assumptions: list[Assumption] = Field(default_factory=list)
+    priced_from_answers: list[str] = Field(
+        default_factory=list,
+        description="recomputed_progress: the patterns whose findings are priced from the "
+        "answered figures of the job they name (those judging its checkpoints against its "
+        "interruptions); other contributing findings keep the share per finding",
+    )
 
     @model_validator(mode="after")
     def _parameters(self) -> CostModel:
+        if self.priced_from_answers and self.computation != "recomputed_progress":
+            raise ValueError("`priced_from_answers` applies to the recomputed_progress computation")
         known = COST_PARAMETERS[self.computation]
         missing = [k for k, required in known.items() if required and k not in self.parameters]
         extra = [k for k in self.parameters if k not in known]

@@ -713,6 +713,18 @@ def _check_feeds(kb: knowledge.KnowledgeBase) -> list[Problem]:
                         "precisely, or remove it",
                     )
                 )
+        for priced in p.cost.priced_from_answers if p.cost is not None else []:
+            target = kb.patterns.get(priced)
+            if target is None or target.kind != "incoherence":
+                problems.append(
+                    Problem(
+                        _origin(kb, p.id),
+                        f"prices {priced!r} from answers, which is not an incoherence pattern",
+                        where="cost.priced_from_answers",
+                        fix="name the incoherence patterns that judge a job's checkpoints "
+                        "against its interruptions",
+                    )
+                )
     return problems
 
 
