@@ -61,3 +61,22 @@ def test_bench_refuses_bad_sizes_with_a_message() -> None:
         with pytest.raises(SystemExit) as exc:
             main(["--sizes", bad])
         assert exc.value.code == 2, bad
+
+
+def test_the_answer_trace_follows_a_typed_deadline_into_the_report() -> None:
+    from tests.benchmarks.trace_answer import trace
+
+    touched = trace()
+    # parsed where it is typed and where it is read, encoded for the engine, shown in the report
+    for module in (
+        "interview/questions.py",
+        "expert/assessment/naturalinput.py",
+        "interview/session.py",
+        "expert/assessment/model.py",
+        "expert/analysis/facts.py",
+        "expert/engine/process.py",
+        "expert/analysis/explain.py",
+        "reports/markdown.md.j2",
+    ):
+        assert module in touched, touched
+    assert touched.index("interview/questions.py") < touched.index("expert/analysis/facts.py")
