@@ -59,3 +59,30 @@ def test_derived_facts_read_as_sentences_with_the_users_names(
     )
     assert "retries at 2 layers on the path from Client SDK retries" in joined
     assert "the platform serves inference" in joined
+
+
+def test_a_field_asked_in_other_words_reads_as_the_question_that_loop_was_asked() -> None:
+    # One field (deadline) is a timeout's deadline and a disruptor's grace period: the
+    # because-list quotes the question the loop got, not the field's first one.
+    from tests.helpers import make
+
+    kueue = {
+        "id": "kueue",
+        "triggers": ["priority_arrival"],
+        "actuations": ["preempt"],
+        "acts_on": ["pretrain"],
+        "deadline": "30s",
+    }
+    job = {"id": "pretrain", "kind": "job", "checkpoint_duration": "10m"}
+    kb = builtin_kb()
+    with Assessor(kb) as assessor:
+        results = assessor.assess(make([kueue], [job]), deliverables=False)
+    said = [
+        b.said
+        for f in results.findings
+        if f.rule == "grace-period-shorter-than-checkpoint"
+        for b in f.because
+        if b.field == "deadline"
+    ]
+    grace = next(q for q in kb.questions_for_field("deadline") if q.id == "loop-grace-period")
+    assert said == [f"{grace.text}: 30s"]

@@ -341,13 +341,20 @@ class Explainer:
         if kind == "loop":
             loop_id = fact["loop"]
             value = self._loop_field(loop_id, term.field)
+            said = self._said(term.field, value)
+            if len(self.kb.questions_for_field(term.field)) > 1:
+                # A field asked in other words of other loops (a disruptor's grace period,
+                # a timeout's deadline) reads as the question this loop was asked.
+                q = self._loop_question(term.field, fact)
+                if q is not None:
+                    said = f"{q.text}: {value_words(self.kb, value)}"
             return Because(
                 loop=loop_id,
                 field=term.field,
                 value=value,
                 unknown=result == "unknown",
                 source=source_of(self.loops[loop_id], term.field),
-                said=self._said(term.field, value),
+                said=said,
             )
         loops = self.facts.loops_of.get(fact["id"], [])
         field = term.field
