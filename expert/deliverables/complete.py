@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeGuard
 
 from expert.analysis.results import Finding, OpenQuestion, ReportInfo, Results
 from expert.assessment.model import Assessment
-from expert.deliverables import auditgap, decisions, economics, execsummary, inventory, recompute
+from expert.deliverables import auditgap, decisions, economics, execsummary, inventory
 from expert.knowledge.imperative import instruction
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
     # The deliverables read findings and their effects together: costs trace to causes.
     every = results.every_finding()
     models = {pid: p.cost for pid, p in kb.patterns.items() if p.cost is not None}
-    money = economics.summarise(every, assessment.economics, models, recompute.jobs(assessment))
+    money = economics.summarise(every, assessment.economics, models)
     money = _as_instructions(money, kb)
     names = {node.id: node.name for node in results.risk_map.nodes}
     completed = results.model_copy(

@@ -15,13 +15,6 @@ loop of an auditability gap), so clearing a finding lowers the figure:
   take ceiling x (1 - e^(-sum of shares / ceiling)): about the sum while it is small, never
   more than the cited all-cause ceiling, and lower with every finding removed. Each finding
   keeps its proportion of that.
-- recomputed_progress (direct, on the accelerators): as accelerator_hours, except that a
-  finding of a pattern the cost lists in `priced_from_answers` (one judging checkpoints
-  against interruptions), naming a job whose checkpoint interval and time between
-  interruptions are known,
-  claims the share of the fleet that job loses by the first-order checkpoint model
-  (deliverables/recompute.py), shared among the findings naming that job, instead of the
-  knowledge base's estimate.
 - engineer_hours (hidden): hours per unit, where a unit is a conflict or an untraceable loop
   taking part in one; a unit is charged in one line only, and all of it is capped at what the
   triage team can spend in a month.
@@ -41,10 +34,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from expert.assessment.durations import describe
 from expert.assessment.model import UNKNOWN, Economics
-from expert.deliverables import recompute
-from expert.deliverables.recompute import NO_JOBS, Jobs
 from expert.knowledge.costmodel import COST_PARAMETERS, KINDS, CostModel
 
 if TYPE_CHECKING:
@@ -173,43 +163,11 @@ class Contribution(BaseModel):
     unit: str = Field("", description="what is charged once across hidden costs")
     via: list[str] = Field(default_factory=list, description="the findings in between")
     status: Literal["confirmed", "possible"]
-    jobs: list[str] = Field(
-        default_factory=list,
-        description="the jobs whose answered figures give its share (recomputed_progress); "
-        "empty: the knowledge base's share per finding",
-    )
     raw: Range = Field(description="its own share of the base, or hours, before combining")
     charged: bool = Field(True, description="false when another line already charges it")
     amount: Range | None = Field(None, description="in the cost's unit, after combining")
     share: Range | None = Field(None, description="share of the base, after combining")
     money: Range | None = None
-
-
-class JobLoss(BaseModel):
-    """One job whose own figures price recomputed progress (the recomputed_progress
-    computation): half a checkpoint interval plus start-up lost per interruption."""
-
-    resource: str
-    name: str
-    checkpoint_interval: str = Field(description="as answered")
-    interrupted_every: str = Field(description="the time between interruptions, as answered")
-    startup_time: str = Field("", description="as answered; empty when not known (not counted)")
-    interruptions: Range = Field(description="interruptions a month")
-    lost_per_interruption: Range = Field(description="hours of work lost per interruption")
-    share_of_job_time: Range = Field(description="the share of the job's time spent redoing work")
-    all_time_lost: bool = Field(
-        False, description="at the high end it is interrupted before it can checkpoint again"
-    )
-    fleet_share: float = Field(
-        1.0,
-        description="the share of the fleet's accelerators taken to run it: the assessment "
-        "does not say per job, so the fleet (split equally among the jobs priced), an upper "
-        "bound for one job",
-    )
-    findings: list[str] = Field(description="the findings naming it, which share its loss")
-    accelerator_hours: Range | None = Field(
-        None, description="what the answers give a month, before the fleet's ceiling"
-    )
 
 
 class CostLine(BaseModel):
@@ -240,15 +198,6 @@ class CostLine(BaseModel):
     assumptions: list[AssumptionOut] = Field(default_factory=list)
     unsourced: bool = Field(False, description="every number it uses is an estimate")
     notes: list[str] = Field(default_factory=list)
-    basis: Literal["", "estimate", "answers", "answers and estimate"] = Field(
-        "",
-        description="for recomputed_progress: priced from the user's figures for the jobs its "
-        "findings name, from the knowledge base's share estimate, or from both",
-    )
-    basis_text: str = Field("", description="which it used, in plain words")
-    from_answers: list[JobLoss] = Field(
-        default_factory=list, description="the jobs whose figures price it"
-    )
 
 
 class QuantityTotal(BaseModel):
@@ -488,28 +437,6 @@ COMPUTATIONS: dict[str, Computation] = {
             "ceiling x (1 - e^(-sum / ceiling))"
         ),
     ),
-    "recomputed_progress": Computation(
-        unit="accelerator-hours",
-        budget="accelerators",
-        side="direct",
-        parameter_label="share of the fleet's accelerator-hours lost per contributing finding",
-        base="accelerator_count",
-        base_unit="accelerators",
-        price="accelerator_hour_cost",
-        per=1,
-        hours=HOURS_PER_MONTH,
-        model=(
-            "where your answers give a job's checkpoint interval and time between "
-            "interruptions, the job loses, a month, the interruptions a month (730 hours / "
-            "the time between them) x (half the checkpoint interval + its start-up time) on "
-            "each of its accelerators, shared among the findings that name it; elsewhere, "
-            f"accelerator count x {HOURS_PER_MONTH} hours a month x the share lost per finding; "
-            "the shares from your answers count in full up to the ceiling, and the other shares "
-            "on the fleet combine under what they leave as (ceiling - the answered shares) x "
-            "(1 - e^(-sum of the others / ceiling)), which is ceiling x (1 - e^(-sum / "
-            "ceiling)) when no share comes from your answers"
-        ),
-    ),
     "tokens": Computation(
         unit="tokens",
         budget="tokens",
@@ -566,16 +493,6 @@ RULES = [
     "pairs of loops; a conflict or loop charged in one line is not charged again in another, "
     "and all of it is capped at the triage team's working hours.",
     "Amounts are rounded to two significant digits; the JSON output keeps the exact values.",
-]
-# Only where a cost was priced from the answers, so that other reports read as before.
-ANSWERED_RULE = [
-    "Recomputed training progress is priced from your own figures where you gave a job's "
-    "checkpoint interval and time between interruptions: half a checkpoint interval plus "
-    "start-up lost per interruption (the first-order checkpoint model of Young and Daly). "
-    "The low end takes the longest time between interruptions and the shortest checkpoint "
-    "interval you gave, the high end the reverse, the central estimate the middle of each "
-    "range (on a ratio scale). That share counts in full up to the ceiling; the knowledge "
-    "base's estimates combine under what it leaves.",
 ]
 
 
@@ -658,15 +575,10 @@ def _possible_range(r: Range, possible: bool) -> Range:
 
 
 def _contributions(
-    f: Finding,
-    link: _Links,
-    by_id: dict[str, Finding],
-    model: CostModel,
-    jobs: Jobs = NO_JOBS,
-) -> tuple[list[Contribution], list[JobLoss]]:
+    f: Finding, link: _Links, by_id: dict[str, Finding], model: CostModel
+) -> list[Contribution]:
     """The parts of a ghost cost, one per finding it is charged to (engineering: one per
-    conflict and one per untraceable loop taking part in one), and the jobs whose answered
-    figures price them (recomputed_progress only)."""
+    conflict and one per untraceable loop taking part in one)."""
     p = model.parameters
     per = Range(low=p["low"], likely=p["likely"], high=p["high"])
     roots = [by_id[r] for r in link.roots if r in by_id] or [f]
@@ -685,11 +597,8 @@ def _contributions(
             raw=_possible_range(per, possible),
         )
 
-    if model.computation == "recomputed_progress":
-        priced = [r for r in roots if r.rule in model.priced_from_answers]
-        return _from_answers([part(r) for r in roots], priced, jobs)
     if model.computation != "engineer_hours":
-        return [part(r) for r in roots], []
+        return [part(r) for r in roots]
     conflicts = [r for r in roots if r.kind != "auditability"]
     in_conflict = {lp for r in conflicts for lp in r.loops}
     out = [part(r, unit=f"conflict {r.id}") for r in conflicts]
@@ -698,66 +607,7 @@ def _contributions(
         for lp in gap.loops:
             if lp in in_conflict or not conflicts:
                 out.append(part(gap, loop=lp, unit=f"loop {lp}"))
-    return out, []
-
-
-def _from_answers(
-    parts: list[Contribution], roots: list[Finding], jobs: Jobs
-) -> tuple[list[Contribution], list[JobLoss]]:
-    """Recomputed progress from the user's own figures: each job named by a finding of a
-    pattern priced from answers (`roots`: those judging a job's checkpoints against its
-    interruptions; the time between interruptions counts every cause, so only a change to
-    the checkpoints clears that loss) loses its share of the fleet
-    (deliverables/recompute.py), split among the findings naming it so that a job's loss is
-    counted once however many conflicts reach it. At the low
-    end and the central estimate only confirmed findings share it (a possible one counts
-    towards the high end only); at the high end all of them do. A finding naming no job with
-    figures keeps the knowledge base's share per finding."""
-    names = {r.id: recompute.named(r, jobs) for r in roots}
-    reached = list(dict.fromkeys(j for r in roots for j in names[r.id]))
-    if not reached:
-        return parts, []
-    # The assessment does not say how many accelerators each job uses: the fleet, split
-    # equally among the jobs priced here (all of it for one job, an upper bound).
-    weight = 1 / len(reached)
-    raw: dict[str, list[float]] = {r.id: [0.0, 0.0, 0.0] for r in roots if names[r.id]}
-    losses = []
-    for jid in reached:
-        job = jobs.figures[jid]
-        share = [v * weight for v in recompute.lost_share(job)]
-        naming = [c for c in parts if jid in names.get(c.finding, [])]
-        confirmed = [c for c in naming if c.status == "confirmed"]
-        for c in confirmed:
-            raw[c.finding][0] += share[0] / len(confirmed)
-            raw[c.finding][1] += share[1] / len(confirmed)
-        for c in naming:
-            raw[c.finding][2] += share[2] / len(naming)
-        lost = recompute.lost_per_interruption(job)
-        losses.append(
-            JobLoss(
-                resource=jid,
-                name=job.name,
-                checkpoint_interval=describe(job.checkpoint),
-                interrupted_every=describe(job.between),
-                startup_time=describe(job.startup) if job.startup else "",
-                interruptions=Range(**_points(recompute.interruptions(job))),
-                lost_per_interruption=Range(**_points(lost)),
-                share_of_job_time=Range(**_points(recompute.lost_share(job))),
-                all_time_lost=recompute.lost_share(job)[2] >= 1.0,
-                fleet_share=weight,
-                findings=[c.finding for c in naming],
-            )
-        )
-    for c in parts:
-        if c.finding in raw:
-            c.jobs = names[c.finding]
-            low, mid, high = raw[c.finding]
-            c.raw = Range(low=low, likely=mid, high=high)
-    return parts, losses
-
-
-def _points(p: Points) -> dict[str, float]:
-    return dict(zip(POINTS, p, strict=True))
+    return out
 
 
 def _assumptions(comp: Computation, model: CostModel) -> list[AssumptionOut]:
@@ -774,106 +624,6 @@ def _assumptions(comp: Computation, model: CostModel) -> list[AssumptionOut]:
     ]
 
 
-def _fleet_assumption(losses: list[JobLoss]) -> AssumptionOut:
-    """How many accelerators the jobs priced from the answers are taken to use."""
-    if len(losses) == 1:
-        text = (
-            "the assessment does not say how many accelerators the job uses, so it is taken to "
-            "run on all of the fleet's accelerators: an upper bound"
-        )
-    else:
-        text = (
-            f"the assessment does not say how many accelerators each job uses, so the "
-            f"{len(losses)} jobs priced from your answers are taken to share the fleet's "
-            "accelerators equally"
-        )
-    return AssumptionOut(
-        origin="formula",
-        kind=KINDS["estimate"],
-        text=text,
-        basis=(
-            "the time between interruptions you gave counts interruptions from any cause "
-            "(preemption, eviction, a drained or lost node); all of them are charged to the "
-            "findings that name the job, shared equally among them"
-        ),
-    )
-
-
-def _basis_text(line: CostLine, figs: dict[str, Figure]) -> str:
-    """Which figures priced recomputed progress, in plain words with the user's own values;
-    fills in each job's accelerator-hours before the ceiling where the fleet is known."""
-    if line.basis == "estimate":
-        return (
-            "Priced at the knowledge base's share estimate: no checkpoint interval and time "
-            "between interruptions were given for the jobs its findings name. Give them to "
-            "price it from your own figures."
-        )
-    count = figs["accelerator_count"].value
-    ceiling = line.ceiling if line.ceiling is not None else 1.0
-    out = []
-    for job in line.from_answers:
-        said = f"{job.name} checkpoints every {job.checkpoint_interval} and is interrupted about "
-        said += f"every {job.interrupted_every}"
-        said += (
-            f", and takes {job.startup_time} to start again"
-            if job.startup_time
-            else "; its start-up time was not given, so it is not counted (the figure is low "
-            "by that much)"
-        )
-        lost, times, share = job.lost_per_interruption, job.interruptions, job.share_of_job_time
-        what = "half the checkpoint interval" + (" plus start-up" if job.startup_time else "")
-        said += (
-            f". Each interruption loses about {_hours_range(lost)} of work ({what}) on every "
-            f"accelerator of the job, {range_text(times, number)} times a month: "
-            f"{range_text(share, percent)} of the job's time"
-        )
-        if job.all_time_lost:
-            said += " (at the high end it is interrupted before it can checkpoint again)"
-        if count is not None:
-            job.accelerator_hours = share.scaled(count * job.fleet_share * HOURS_PER_MONTH)
-            runs = (
-                f"all {whole(count)} of the fleet's accelerators"
-                if job.fleet_share == 1
-                else f"{percent(job.fleet_share)} of the fleet's {whole(count)} accelerators"
-            )
-            said += (
-                f", or {range_text(job.accelerator_hours, number)} accelerator-hours a month "
-                f"if it runs on {runs}"
-            )
-        said += "."
-        if share.likely * job.fleet_share > ceiling:
-            said += (
-                f" That is more than the {percent(ceiling)} of the fleet's hours that all losses "
-                "together are bounded by (the ceiling below), so the ceiling sets the figure; if "
-                "your figures are right, this platform loses more than the well-run fleets the "
-                "ceiling comes from."
-            )
-        out.append(said)
-    text = "Priced from your answers: " + " ".join(out)
-    priced = sorted({c.title for c in line.contributions if c.jobs})
-    possible = sorted({c.title for c in line.contributions if c.jobs and c.status == "possible"})
-    if priced:
-        # The time between interruptions counts every cause: the loss it implies goes with
-        # the findings about the checkpoints, whose fix would cut it.
-        text += f" This loss is charged to {'; '.join(priced)}: checkpoints that fit the "
-        text += "interruptions cut it, whatever causes them."
-    if possible and len(possible) == len(priced):
-        text += " That finding is possible, so the loss counts toward the high end only."
-    if line.basis == "answers and estimate":
-        others = sorted({c.title for c in line.contributions if not c.jobs})
-        text += (
-            " The other findings it follows from ("
-            + "; ".join(others)
-            + ") are priced at the knowledge base's share estimate."
-        )
-    return text
-
-
-def _hours_range(r: Range) -> str:
-    low, high = recompute.hours_text(r.low), recompute.hours_text(r.high)
-    return low if low == high else f"{low} to {high}"
-
-
 def _unsourced(model: CostModel) -> bool:
     """Every assumption behind the per-finding range is this knowledge base's estimate."""
     backing = [a for a in model.assumptions if {"low", "likely", "high"} & set(a.backs)]
@@ -885,7 +635,6 @@ def _lines(
     by_id: dict[str, Finding],
     models: dict[str, CostModel],
     links: dict[str, _Links],
-    jobs: Jobs = NO_JOBS,
 ) -> list[CostLine]:
     """One line per ghost-cost finding (`ghosts` holds only those), not yet priced."""
     lines = []
@@ -917,23 +666,9 @@ def _lines(
         line.computation, line.unit, line.budget = model.computation, comp.unit, comp.budget
         line.parameters = {k: float(v) for k, v in model.parameters.items()}
         line.ceiling = model.ceiling
-        line.contributions, line.from_answers = _contributions(f, link, by_id, model, jobs)
+        line.contributions = _contributions(f, link, by_id, model)
         line.assumptions = _assumptions(comp, model)
         line.unsourced = _unsourced(model)
-        if model.computation == "recomputed_progress":
-            answered = [c for c in line.contributions if c.jobs]
-            line.basis = (
-                "estimate"
-                if not answered
-                else "answers"
-                if len(answered) == len(line.contributions)
-                else "answers and estimate"
-            )
-            if answered:
-                # the user's figures replace the estimate for these findings: the line is no
-                # longer only this knowledge base's estimate
-                line.unsourced = line.basis != "answers" and line.unsourced
-                line.assumptions.insert(1, _fleet_assumption(line.from_answers))
         lines.append(line)
     return lines
 
@@ -955,30 +690,18 @@ def _settle_shares(
         "high": [r.high for r in raws],
     }
     summed = {p: sum(raw[p]) for p in POINTS}
-    # Shares priced from the user's own figures count in full up to the ceiling; the knowledge
-    # base's estimates combine under what they leave of it. Without answered shares this is
-    # the plain combination under the ceiling, to the bit.
-    answered = [bool(c.jobs) for c in parts]
-    ans = {p: sum(v for v, a in zip(raw[p], answered, strict=True) if a) for p in POINTS}
-    est = {p: sum(v for v, a in zip(raw[p], answered, strict=True) if not a) for p in POINTS}
-    kept = {p: min(ans[p], ceiling) for p in POINTS}
-    est_combined = {
-        p: under_ceiling(est[p], ceiling) * ((ceiling - kept[p]) / ceiling) for p in POINTS
-    }
-    combined = {p: kept[p] + est_combined[p] for p in POINTS}
-    # The central estimate is shared in proportion to each finding's own share (within the
-    # answered shares and within the estimates). The high end adds what it has over the
-    # central to each finding by how much its own share rises (so a finding's high is never
-    # below its central), and the low end is proportional but never above the central: each
-    # range stays ordered and the budget stays under the ceiling.
+    combined = {p: under_ceiling(summed[p], ceiling) for p in POINTS}
+    # The central estimate is shared in proportion to each finding's own share. The high end
+    # adds what it has over the central to each finding by how much its own share rises (so a
+    # finding's high is never below its central), and the low end is proportional but never
+    # above the central: each range stays ordered and the budget stays under the ceiling.
     rise = [max(0.0, high - mid) for high, mid in zip(raw["high"], raw["likely"], strict=True)]
     extra = combined["high"] - combined["likely"]
     total_rise = sum(rise)  # once: summed inside the loop it was quadratic in the findings
     shares: list[Points] = []
-    for own_low, own_mid, up, a in zip(raw["low"], raw["likely"], rise, answered, strict=True):
-        took, of = (kept, ans) if a else (est_combined, est)
-        mid = own_mid * took["likely"] / of["likely"] if of["likely"] else 0.0
-        low = own_low * took["low"] / of["low"] if of["low"] else 0.0
+    for own_low, own_mid, up in zip(raw["low"], raw["likely"], rise, strict=True):
+        mid = own_mid * combined["likely"] / summed["likely"] if summed["likely"] else 0.0
+        low = own_low * combined["low"] / summed["low"] if summed["low"] else 0.0
         high = mid + (extra * up / total_rise if total_rise else 0.0)
         shares.append((min(low, mid), mid, high))
     if detail:
@@ -1013,37 +736,15 @@ def _settle_shares(
             # Counted at each end: a possible finding counts towards the high end only. A
             # finding feeding several costs has a share in each, so the budget's total counts
             # shares, not findings.
-            own = sum(1 for c in m.contributions if getattr(c.raw, p) > 0 and not c.jobs)
-            lead = f"{own} of this cost's findings at {percent(m.parameters[PARAMETER[p]])} each"
-            answered = sum(getattr(c.raw, p) for c in m.contributions if c.jobs)
-            if m.from_answers and answered > 0:
-                lead = f"from your answers {percent(answered)} of the fleet's accelerator-hours" + (
-                    f", and {lead}" if own else ""
-                )
+            own = sum(1 for c in m.contributions if getattr(c.raw, p) > 0)
             step = (
-                f"{POINT_NAMES[p]}: {lead}; the {counted[p]} shares of all "
+                f"{POINT_NAMES[p]}: {own} of this cost's findings at "
+                f"{percent(m.parameters[PARAMETER[p]])} each; the {counted[p]} shares of all "
                 f"costs on the {BUDGETS[m.budget].lower()} add up to {percent(summed[p])}, "
                 "which under the "
                 f"{percent(ceiling)} ceiling is {percent(combined[p])}, of which this cost "
                 f"takes {percent(getattr(m.share, p))}"
             )
-            if ans[p]:
-                fits = (
-                    f"in full, under the {percent(ceiling)} ceiling"
-                    if ans[p] <= ceiling
-                    else f"up to the {percent(ceiling)} ceiling"
-                )
-                step = (
-                    f"{POINT_NAMES[p]}: {lead}; on the {BUDGETS[m.budget].lower()}, the "
-                    f"{percent(ans[p])} from your answers counts {fits}"
-                )
-                if est[p]:
-                    step += (
-                        f", and the knowledge base's estimates ({percent(est[p])}) combine "
-                        f"under the {percent(ceiling - kept[p])} it leaves: "
-                        f"{percent(combined[p])} in all"
-                    )
-                step += f"; this cost takes {percent(getattr(m.share, p))}"
             if m.quantity is not None and base.value is not None:
                 hours = f" x {comp.hours:g} h" if comp.hours != 1 else ""
                 step += (
@@ -1058,24 +759,6 @@ def _settle_shares(
                 )
             m.steps.append(step)
         m.notes = _possible_note(m)
-        full = [
-            p
-            for p in POINTS
-            if kept[p] >= ceiling
-            and any(getattr(c.raw, p) > 0 and not c.jobs for c in m.contributions)
-        ]
-        if full:
-            ends = {"low": "the low end", "likely": "the central estimate", "high": "the high end"}
-            where = (
-                "at every end of the range"
-                if len(full) == len(POINTS)
-                else "at " + " and ".join(ends[p] for p in full)
-            )
-            m.notes.append(
-                f"{where}, the loss priced from your answers already takes the whole ceiling "
-                f"on the {BUDGETS[m.budget].lower()}, so the knowledge base's estimate for this "
-                "cost adds nothing there"
-            )
 
 
 def _possible_note(m: CostLine) -> list[str]:
@@ -1371,7 +1054,6 @@ def _central_total(
     links: dict[str, _Links],
     lines: list[CostLine],
     rule: str = "",
-    jobs: Jobs = NO_JOBS,
 ) -> float:
     """The central estimate with these figures and models. `lines` are the summary's own:
     copies of them are settled again (every figure of a line is assigned anew when it is
@@ -1379,7 +1061,7 @@ def _central_total(
     fresh = {}
     if rule:
         mine = [g for g in ghosts if g.rule == rule]
-        fresh = {line.finding: line for line in _lines(mine, by_id, models, links, jobs)}
+        fresh = {line.finding: line for line in _lines(mine, by_id, models, links)}
     kept = _settle_copies([line for line in lines if line.finding not in fresh])
     again = iter(kept)
     work = [fresh[line.finding] if line.finding in fresh else next(again) for line in lines]
@@ -1396,7 +1078,6 @@ def _sensitivity(
     lines: list[CostLine],
     base: float,
     links: dict[str, _Links],
-    jobs: Jobs = NO_JOBS,
 ) -> tuple[list[Sensitivity], int]:
     """Inputs that move the central estimate by at least MOVES of it, largest effect first,
     and how many were left out for moving it less."""
@@ -1410,7 +1091,7 @@ def _sensitivity(
             params = dict(model.parameters)
             params["likely"] = params[point]
             changed = {**models, rule: model.model_copy(update={"parameters": params})}
-            at[point] = _central_total(ghosts, by_id, figures, changed, links, lines, rule, jobs)
+            at[point] = _central_total(ghosts, by_id, figures, changed, links, lines, rule)
         p = model.parameters
         fmt = (lambda v: f"{exact(v)} h") if model.computation == "engineer_hours" else percent
         out.append(
@@ -1498,25 +1179,17 @@ def _dominance_note(lines: list[CostLine], overall: Range, currency: str) -> str
 
 
 def summarise(
-    findings: list[Finding],
-    economics: Economics | None,
-    models: dict[str, CostModel],
-    jobs: Jobs = NO_JOBS,
+    findings: list[Finding], economics: Economics | None, models: dict[str, CostModel]
 ) -> EconomicSummary:
-    """Price every ghost-cost finding; `models` maps a pattern id to its cost model, and
-    `jobs` holds the assessment's jobs whose answers price recomputed progress."""
+    """Price every ghost-cost finding; `models` maps a pattern id to its cost model."""
     currency = economics.currency if economics else "USD"
     figures = figures_of(economics)
     by_id = {f.id: f for f in findings}
     links = _links(findings)
     # Held-back costs (resting on several unknown answers) are listed to check, not priced.
     ghosts = [f for f in findings if f.kind == "ghost-cost" and f.evidence.shown]
-    lines = _lines(ghosts, by_id, models, links, jobs)
+    lines = _lines(ghosts, by_id, models, links)
     budgets = _settle(lines, figures)
-    figs = {f.name: f for f in figures}
-    for line in lines:
-        if line.basis:
-            line.basis_text = _basis_text(line, figs)
     direct, hidden, summed = _sides(budgets)
     excluded = [line.finding for line in lines if line.money is None]
     summary = EconomicSummary(
@@ -1532,7 +1205,7 @@ def summarise(
         total_partial=summed is not None and bool(excluded),
         excluded=excluded,
         quantities=_quantities(lines),
-        rules=RULES + (ANSWERED_RULE if any(line.from_answers for line in lines) else []),
+        rules=RULES,
     )
     absent = [f for f in figures if f.value is None and f.name != "engineers"]
     if economics is None or all(f.value is None for f in figures):
@@ -1558,7 +1231,7 @@ def summarise(
         summary.by_pattern = _by_pattern(lines, budgets, direct, summed, by_id)
         summary.dominance_note = _dominance_note(lines, summed, currency)
         summary.sensitivity, left_out = _sensitivity(
-            ghosts, by_id, figures, currency, models, lines, summed.likely, links, jobs
+            ghosts, by_id, figures, currency, models, lines, summed.likely, links
         )
         summary.sensitivity_note = _sensitivity_note(summary.sensitivity, left_out)
     summary.headline = headline(summary)

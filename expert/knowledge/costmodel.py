@@ -17,9 +17,6 @@ from expert.knowledge.kbmodel import KBModel, Source
 # (`central` is accepted for it).
 COST_PARAMETERS: dict[str, dict[str, bool]] = {  # name -> {parameter: required}
     "accelerator_hours": {"low": True, "likely": True, "high": True},
-    # from each job's checkpoint interval and time between interruptions where the answers
-    # give them; elsewhere the share per finding, as accelerator_hours
-    "recomputed_progress": {"low": True, "likely": True, "high": True},
     "tokens": {"low": True, "likely": True, "high": True},
     "engineer_hours": {
         "low": True,
@@ -28,8 +25,7 @@ COST_PARAMETERS: dict[str, dict[str, bool]] = {  # name -> {parameter: required}
         "hours_per_engineer_month": False,
     },
 }
-# shares of a base, bounded by a ceiling
-SHARE_COMPUTATIONS = ("accelerator_hours", "recomputed_progress", "tokens")
+SHARE_COMPUTATIONS = ("accelerator_hours", "tokens")  # shares of a base, bounded by a ceiling
 RANGE = ("low", "likely", "high")
 
 KINDS = {
@@ -92,27 +88,19 @@ class CostModel(KBModel):
     parameters (shares or hours per contributing finding), the ceiling on the budget's combined
     loss, and an assumption giving the kind and basis of each number."""
 
-    computation: Literal["accelerator_hours", "recomputed_progress", "tokens", "engineer_hours"]
+    computation: Literal["accelerator_hours", "tokens", "engineer_hours"]
     parameters: Annotated[dict[str, float | int], BeforeValidator(_central)] = Field(
         default_factory=dict
     )
     ceiling: float | None = Field(
         None,
         description="the most of the base that all losses on this budget together can take "
-        "(a share; required for accelerator_hours, recomputed_progress and tokens)",
+        "(a share; required for accelerator_hours and tokens)",
     )
     assumptions: list[Assumption] = Field(default_factory=list)
-    priced_from_answers: list[str] = Field(
-        default_factory=list,
-        description="recomputed_progress: the patterns whose findings are priced from the "
-        "answered figures of the job they name (those judging its checkpoints against its "
-        "interruptions); other contributing findings keep the share per finding",
-    )
 
     @model_validator(mode="after")
     def _parameters(self) -> CostModel:
-        if self.priced_from_answers and self.computation != "recomputed_progress":
-            raise ValueError("`priced_from_answers` applies to the recomputed_progress computation")
         known = COST_PARAMETERS[self.computation]
         missing = [k for k, required in known.items() if required and k not in self.parameters]
         extra = [k for k in self.parameters if k not in known]

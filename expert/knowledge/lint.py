@@ -47,7 +47,7 @@ from expert.knowledge.schema import MODELINE_PREFIX, SCHEMA_FILES
 from expert.knowledge.templates import LoopTemplate
 from expert.yamlio import LineMap, load_yaml
 
-COST_COMPUTATIONS = ("accelerator_hours", "recomputed_progress", "tokens", "engineer_hours")
+COST_COMPUTATIONS = ("accelerator_hours", "tokens", "engineer_hours")
 
 # Loop and resource fields that feed the facts the engine derives, by derived fact kind.
 DERIVED_FROM: dict[str, dict[str, set[str]]] = {
@@ -711,18 +711,6 @@ def _check_feeds(kb: knowledge.KnowledgeBase) -> list[Problem]:
                         where="subsumes",
                         fix="name the incoherence pattern whose finding this one states more "
                         "precisely, or remove it",
-                    )
-                )
-        for priced in p.cost.priced_from_answers if p.cost is not None else []:
-            target = kb.patterns.get(priced)
-            if target is None or target.kind != "incoherence":
-                problems.append(
-                    Problem(
-                        _origin(kb, p.id),
-                        f"prices {priced!r} from answers, which is not an incoherence pattern",
-                        where="cost.priced_from_answers",
-                        fix="name the incoherence patterns that judge a job's checkpoints "
-                        "against its interruptions",
                     )
                 )
     return problems

@@ -72,8 +72,6 @@ def cost_lines(finding: Finding, money: EconomicSummary | None) -> list[str]:
         computation = economics.COMPUTATIONS.get(line.computation)
         what = computation.parameter_label if computation else "share lost"
         out.append(f"• {escape(what)}: {escape(share)}")
-    if line.basis_text:  # priced from the user's own figures, or why not
-        out.append(f"• {escape(line.basis_text)}")
     out += [f"• needs {escape(m)}" for m in line.missing]
     return out
 
