@@ -102,3 +102,43 @@ def test_the_inventory_shows_it_as_an_answer() -> None:
     assert probe is not None
     (jitter,) = [f for f in loop_fields(probe, kb) if f.field == "retry.jitter"]
     assert (jitter.value, jitter.state) == ("does not apply", "given")
+
+
+def _cluster(pool: dict, **preemption: object) -> dict:
+    """A preemption loop on a job and on the pool it runs on; the pool's answers vary."""
+    loop = {
+        "id": "kueue",
+        "triggers": ["priority_arrival"],
+        "actuations": ["preempt"],
+        "acts_on": ["job", "pool"],
+        "answers": {"saves-before-interrupt": "no"},
+        **preemption,
+    }
+    resources = [
+        {"id": "job", "kind": "job", "checkpoint_interval": "90m", "interrupted_every": "12h"},
+        {"id": "pool", "kind": "gpu_pool", **pool},
+    ]
+    return {"schema_version": 1, "system": {"name": "t"}, "loops": [loop], "resources": resources}
+
+
+def test_a_resource_comparison_reads_through_to_the_answers_that_do_not_apply() -> None:
+    # Checkpoints against interruptions on a pool whose figures do not apply (a pool does
+    # not checkpoint): no finding and no question about them; unknown, they are asked.
+    unknown = _ids(_cluster({"checkpoint_interval": "unknown", "interrupted_every": "unknown"}))
+    assert "preemption-outpaces-checkpointing:kueue" in unknown
+    assert "question::resource-checkpoint-interval" in unknown  # a resource's question
+    fields = ["checkpoint_interval", "checkpoint_duration", "interrupted_every"]
+    gone = _ids(_cluster({"not_applicable": fields}))
+    assert "preemption-outpaces-checkpointing:kueue" not in gone
+    assert not {i for i in gone if "resource-" in i}
+
+
+def test_a_question_a_pattern_asks_is_not_asked_of_a_loop_it_does_not_apply_to() -> None:
+    data = _jitter_unknown()
+    asked = _ids(data)
+    assert "question:sdk-retries:retry-budget" not in asked  # answered in the example
+    (retries,) = [lp for lp in data["loops"] if lp["id"] == "sdk-retries"]
+    del retries["retry"]["budget"]
+    assert "question:sdk-retries:retry-budget" in _ids(data)
+    retries["not_applicable"] = ["retry.budget"]
+    assert "question:sdk-retries:retry-budget" not in _ids(data)

@@ -466,6 +466,8 @@ class Explainer:
         if q is None or q.about != "loop":
             return
         field = q.field or f"answers.{q.id}"
+        if field in self._not_applicable.get(("loop", loop_id), ()):
+            return  # the respondent said it does not apply: nothing to settle
         raw = (
             self.loops[loop_id].answers.get(q.id)
             if q.answer
@@ -875,6 +877,8 @@ class Explainer:
 
     def _ask_resource(self, q: Question, rid: str, finding: str) -> None:
         """Ask a question about a resource on behalf of a finding waiting on it."""
+        if q.field and q.field in self._not_applicable.get(("resource", rid), ()):
+            return
         key = (q.id, f"resource:{rid}")
         if key not in self.questions:
             res = self._resources.get(rid)
@@ -1118,6 +1122,10 @@ def _reads(kind: str, fact: dict[str, Any], field: str) -> list[tuple[str, str, 
     """The answers (loop or resource, its id, field) a fact field is read from: the field
     itself on a loop or resource, the registry's `reads` for a derived one."""
     if kind in ("loop", "resource"):
+        d = comparisons.derivation(kind, field)
+        if d is not None and not d.links:
+            # a comparison of the fact's own answers reads each answer it compares
+            return [(kind, str(fact[kind]), name) for _var, name, _bound in d.comparison.refs()]
         return [(kind, str(fact[kind]), field)]
     spec = field_spec(kind, field)
     return [
