@@ -939,6 +939,14 @@ def read_cluster_autoscaler(ctx: Context) -> None:
                 "actuations", ["scale_out", "scale_in"] if scale_down else ["scale_out"], en_src
             )
             loop.put("instances", "once", src)
+            if scale_down:
+                # It drains one node at a time and knows nothing of gangs (cluster-autoscaler
+                # FAQ; kubernetes/autoscaler issue 5170): never a whole job at once.
+                loop.put(
+                    "answers.stops-whole-job",
+                    "no",
+                    at(wl.doc, cloc, "cluster-autoscaler scale-down (node by node)", default=True),
+                )
             loop.put(
                 "guards.exemptions",
                 "yes",

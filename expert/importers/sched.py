@@ -112,6 +112,12 @@ def read_cluster_queue(doc: Document, ctx: Context) -> None:
     loop.put("actuations", ["preempt"], psrc)
     loop.put("acts_on", [entry.id] + [wl.entry.id for wl in jobs], jobs_src)
     loop.put("instances", "once", psrc)
+    # Kueue preempts whole Workloads: the job is suspended and all its pods go together.
+    loop.put(
+        "answers.stops-whole-job",
+        "yes",
+        at(doc, ploc, "Kueue preemption (a whole Workload)", default=True),
+    )
     if jobs:
         graces = [wl.grace_s for wl in jobs]
         first = min(jobs, key=lambda wl: wl.grace_s)

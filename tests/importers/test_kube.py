@@ -375,5 +375,6 @@ def test_cluster_autoscaler_flags_and_evictable_pods(tmp_path):
     assert lp["timescale"] == "20s-10m"
     assert lp["acts_on"] == ["pi"]
     assert lp["deadline"] == "30s"  # the pod's default grace, under the 60s cap
+    assert lp["answers"]["stops-whole-job"] == "no"  # it drains node by node
     cited = source(result, "cluster-autoscaler", "deadline")
     assert cited.file.endswith("job.yaml") and cited.default

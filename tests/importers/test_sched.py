@@ -124,6 +124,9 @@ def test_cluster_queue_preemption_reaches_queued_jobs(tmp_path):
     assert source(result, "cluster-queue-preemption", "deadline").default
     assert "reclaimWithinCohort Any" in pre["target"]
     assert "cpu 9 on default-flavor" in loop(result, "cluster-queue-admission")["target"]
+    # Kueue preempts whole Workloads: drain-vs-gang-job does not apply to it
+    assert pre["answers"]["stops-whole-job"] == "yes"
+    assert source(result, "cluster-queue-preemption", "answers.stops-whole-job").default
 
 
 def test_cluster_queue_without_preemption_has_no_preemption_loop(tmp_path):
