@@ -143,6 +143,21 @@ def test_counts_are_whole(typed: str, value: int) -> None:
     assert isinstance(parse_count(typed), int)
 
 
+@pytest.mark.parametrize(
+    ("typed", "value"), [("32 x 8 H100", 256), ("32 nodes × 8 GPUs", 256), ("4*8", 32)]
+)
+def test_a_count_may_be_given_as_a_product(typed: str, value: int) -> None:
+    assert parse_count(typed) == value
+    # the message offers it as a form
+    with pytest.raises(NaturalInputError, match="32 x 8"):
+        parse_count("lots")
+
+
+def test_a_scale_word_is_no_factor_of_a_product() -> None:
+    with pytest.raises(NaturalInputError, match="whole number"):
+        parse_count("20 x 1 billion")
+
+
 def test_a_fraction_is_not_a_count() -> None:
     with pytest.raises(NaturalInputError, match="whole number"):
         parse_count("2.5")

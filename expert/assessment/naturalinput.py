@@ -167,7 +167,7 @@ _GROUPED = re.compile(r"^\d{1,3}(?:([ ,_'\u202f\u00a0])\d{3})(?:\1\d{3})*(?:\.\d
 _PLAIN = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$")
 
 NUMBER_HELP = "write it like 12, 4.90, 20 000, 20,000, 20 billion or 20e9"
-COUNT_HELP = "write it like 12, 20 000, 20,000, 20 billion or 20e9"
+COUNT_HELP = "write it like 12, 20 000, 20,000, 20 billion, 20e9 or 32 x 8"
 
 
 def _digits(token: str) -> float | None:
@@ -203,8 +203,17 @@ def parse_number(text: str) -> float:
     return value * scale
 
 
+# "32 x 8 H100", "32 nodes × 8 GPUs": a count given as the product people think in.
+_PRODUCT = re.compile(r"^\s*(\d+)\s*[a-z]*\s*(?:x|×|\*)\s*(\d+)\b\s*[\w\s-]*$", re.IGNORECASE)
+
+
 def parse_count(text: str) -> int:
-    """A whole number, read as parse_number reads it ("20 billion" is 20000000000)."""
+    """A whole number, read as parse_number reads it ("20 billion" is 20000000000); a
+    product of two whole numbers ("32 x 8 H100") is their product."""
+    product = _PRODUCT.match(text)
+    # "20 x 1 billion" is no product of two counts: a scale word leaves it to parse_number
+    if product and not set(re.findall(r"[a-z]+", text.lower())) & set(_SCALES):
+        return int(product.group(1)) * int(product.group(2))
     whole = f"{text.strip()!r} is not a whole number; {COUNT_HELP}"
     try:
         value = parse_number(text)
