@@ -6,6 +6,8 @@ explanation, choosing a question jumps to it.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -106,10 +108,13 @@ class LivePanel(Vertical):
         highlighted = listing.highlighted_option.id if listing.highlighted_option else None
         options: list[Option] = []
         findings = by_severity(results, shown_only=True)
+        titles_seen = Counter(f.title for f in findings[:MAX_FINDINGS])
         for f in findings[:MAX_FINDINGS]:
             label = Text()
             label.append(f"{f.severity.upper():9}", style="bold")
             label.append(f"{KIND_LABEL[f.kind]}: {f.title}")
+            if titles_seen[f.title] > 1:  # one pattern found on other loops: say which
+                label.append(f" ({', '.join(session.loop_name(lp) for lp in f.loops)})")
             if f.status == "possible":
                 label.append(" (possible)", style="italic")
             options.append(Option(label, id=f"f:{f.id}"))

@@ -747,3 +747,41 @@ async def test_the_follow_up_walk_goes_from_one_open_question_to_the_next(tmp_pa
         await keys.press("pagedown")
         await settle(pilot)
         assert app.interview.current.key == Step("review").key
+
+
+TWO_INTERRUPTERS = """\
+schema_version: 1
+system: {name: Training cluster}
+resources:
+  - {id: pretrain, kind: job, name: Pretraining run, checkpoint_duration: 10m}
+loops:
+  - id: kueue
+    name: Kueue preemption
+    triggers: [priority_arrival]
+    actuations: [preempt]
+    acts_on: [pretrain]
+    deadline: 30s
+  - id: spot
+    name: Spot reclaim
+    triggers: [schedule]
+    actuations: [scale_in]
+    acts_on: [pretrain]
+    deadline: 2m
+"""
+
+
+async def test_one_finding_title_on_several_loops_names_the_loops_in_the_panel(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(TWO_INTERRUPTERS, encoding="utf-8")
+    resume.save(path, resume.Position(step=Step("review").key))
+    app = make_app(path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        listing = app.screen.query_one(LivePanel).query_one("#live-list", OptionList)
+        labels = [str(listing.get_option_at_index(i).prompt) for i in range(listing.option_count)]
+        notice = [label for label in labels if "notice shorter than a checkpoint" in label]
+        assert len(notice) == 2, labels
+        assert any("(Kueue preemption)" in label for label in notice)
+        assert any("(Spot reclaim)" in label for label in notice)
