@@ -269,6 +269,12 @@ class Explainer:
                         return self._resource_name(value)
                     return self.name(value) if value in self.loops else value
                 text = _fact_value(fact, spec.name, kind)
+                if kind == "resource" and spec.type == "interval":
+                    # The resource's duration as its author wrote it ("320s-12m"), as a
+                    # loop's is, not the interval written back ("5.3m-12m").
+                    own = getattr(self._resources.get(str(fact["resource"])), spec.name, None)
+                    if isinstance(own, str) and own not in _NOT_GIVEN:
+                        text = own
             if text in _NOT_GIVEN:
                 words = unknown_words(spec)
                 if words is not None:
