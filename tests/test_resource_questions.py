@@ -67,3 +67,15 @@ def test_appendix_b_names_the_resource_by_its_name(
     assert "- **Pretraining run**: How often does it save its progress" in appendix
     html = render("html", results, a)  # type: ignore[arg-type]
     assert "<strong>Pretraining run:</strong> How often does it save its progress" in html
+
+
+def test_a_resources_question_goes_to_the_team_whose_loops_act_on_it(
+    unknown_interval: tuple[Results, object],
+) -> None:
+    results, _ = unknown_interval
+    assert results.audit_gaps is not None
+    (team,) = [t for t in results.audit_gaps.teams if t.owner == "platform"]
+    asked = [(q.name, q.text) for q in team.questions if q.text.startswith("How often does it")]
+    assert asked == [
+        ("Pretraining run", "How often does it save its progress (checkpoint interval)?")
+    ]

@@ -390,8 +390,17 @@ def _teams(
 ) -> list[TeamQuestions]:
     teams: dict[str, TeamQuestions] = {}
     open_of: dict[str, list[OpenQuestion]] = {}
+    about_resource: dict[str, list[OpenQuestion]] = {}
     for q in questions:
-        open_of.setdefault(q.loop, []).append(q)
+        if q.resource:
+            about_resource.setdefault(q.resource, []).append(q)
+        else:
+            open_of.setdefault(q.loop, []).append(q)
+    resource_names = {
+        r.id: r.name if r.name not in (None, UNKNOWN, "") else r.id
+        for r in assessment.resource_list()
+    }
+    asked_of_team: dict[str, set[tuple[str, str]]] = {}
     field_question = {field: kb.question_for_field(field) for field in CORE}
     chains_of: dict[str, list[ChainGap]] = {}  # in the chains' order
     for c in chains:
@@ -430,6 +439,22 @@ def _teams(
         for q in open_of.get(lp.id, []):
             n = len(q.settles)
             ask(q.text, f"settles {n} finding{'s' if n != 1 else ''}")
+        # A resource's question goes to each team whose loops act on the resource, once.
+        for rid in lp.acts_on if isinstance(lp.acts_on, list) else []:
+            for q in about_resource.get(rid, []):
+                seen = asked_of_team.setdefault(owner, set())
+                if (q.id, rid) in seen:
+                    continue
+                seen.add((q.id, rid))
+                n = len(q.settles)
+                team.questions.append(
+                    TeamQuestion(
+                        loop=lp.id,
+                        name=resource_names.get(rid, rid),
+                        text=q.text,
+                        why=f"settles {n} finding{'s' if n != 1 else ''}",
+                    )
+                )
         for field in CORE:
             value = getattr(lp, field)
             unknown = value == UNKNOWN or (isinstance(value, list) and UNKNOWN in value)
