@@ -86,3 +86,26 @@ def test_a_field_asked_in_other_words_reads_as_the_question_that_loop_was_asked(
     ]
     grace = next(q for q in kb.questions_for_field("deadline") if q.id == "loop-grace-period")
     assert said == [f"{grace.text}: 30s"]
+
+
+def test_a_health_checks_deadline_is_asked_as_its_failure_window() -> None:
+    # A liveness probe's deadline is how long its check may fail before the restart: the
+    # follow-up asks that, and the probe's template proposes it under that question.
+    from interview import flow
+    from tests.helpers import make
+
+    kb = builtin_kb()
+    probe = {
+        "id": "probe",
+        "triggers": ["health_check"],
+        "actuations": ["restart"],
+        "acts_on": ["vllm"],
+        "instances": "per_replica",
+    }
+    vllm = {"id": "vllm", "kind": "model_replica", "startup_time": "5m"}
+    with Assessor(kb) as assessor:
+        results = assessor.assess(make([probe], [vllm]), deliverables=False)
+    asked = {q.id for q in results.open_questions if q.loop == "probe"}
+    assert "loop-check-window" in asked
+    assert "loop-deadline" not in asked
+    assert "loop-check-window" in flow.template_answers(kb, kb.templates["liveness-probe"])

@@ -819,7 +819,13 @@ class Explainer:
                         for rq in self._resource_questions(term.field, rid):
                             self._ask_resource(rq, rid, fid)
             for ask in p.asks:
-                self._ask(ask.question, m.bound[ask.about]["loop"], fid)
+                question, about = ask.question, m.bound[ask.about]
+                q = self.kb.questions.get(question)
+                if q is not None and q.field and len(self.kb.questions_for_field(q.field)) > 1:
+                    # a field asked in other words of other loops: the words that fit this one
+                    fitting = self._loop_question(q.field, about)
+                    question = fitting.id if fitting is not None else question
+                self._ask(question, about["loop"], fid)
         return finding
 
     def _loop_question(self, field: str, fact: dict[str, Any]) -> Question | None:
