@@ -153,6 +153,13 @@ def test_a_count_may_be_given_as_a_product(typed: str, value: int) -> None:
         parse_count("lots")
 
 
+@pytest.mark.parametrize(
+    ("typed", "value"), [("16 H100s", 16), ("16 H100 GPUs", 16), ("8 nodes", 8)]
+)
+def test_a_count_may_name_what_it_counts(typed: str, value: int) -> None:
+    assert parse_count(typed) == value
+
+
 def test_a_scale_word_is_no_factor_of_a_product() -> None:
     with pytest.raises(NaturalInputError, match="whole number"):
         parse_count("20 x 1 billion")

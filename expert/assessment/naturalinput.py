@@ -203,6 +203,9 @@ def parse_number(text: str) -> float:
     return value * scale
 
 
+# A count with a word of its own after it ("16 H100s", "8 nodes"): the words are not known
+# units, so only a whole number followed by one or two words is read this way.
+_COUNTED = re.compile(r"^\s*(\d+)\s+[a-z][\w-]*(?:\s+[a-z][\w-]*)?\s*$", re.IGNORECASE)
 # "32 x 8 H100", "32 nodes × 8 GPUs": a count given as the product people think in.
 _PRODUCT = re.compile(r"^\s*(\d+)\s*[a-z]*\s*(?:x|×|\*)\s*(\d+)\b\s*[\w\s-]*$", re.IGNORECASE)
 
@@ -210,10 +213,15 @@ _PRODUCT = re.compile(r"^\s*(\d+)\s*[a-z]*\s*(?:x|×|\*)\s*(\d+)\b\s*[\w\s-]*$",
 def parse_count(text: str) -> int:
     """A whole number, read as parse_number reads it ("20 billion" is 20000000000); a
     product of two whole numbers ("32 x 8 H100") is their product."""
+    # "20 x 1 billion" or "20 billion" is no product or thing counted: a scale word leaves
+    # it to parse_number
+    scaled = bool(set(re.findall(r"[a-z]+", text.lower())) & set(_SCALES))
     product = _PRODUCT.match(text)
-    # "20 x 1 billion" is no product of two counts: a scale word leaves it to parse_number
-    if product and not set(re.findall(r"[a-z]+", text.lower())) & set(_SCALES):
+    if product and not scaled:
         return int(product.group(1)) * int(product.group(2))
+    counted = _COUNTED.match(text)
+    if counted and not scaled:
+        return int(counted.group(1))
     whole = f"{text.strip()!r} is not a whole number; {COUNT_HELP}"
     try:
         value = parse_number(text)
