@@ -857,8 +857,9 @@ def _settle_hours(
             loops = len(live) - conflicts
             spent = whole(getattr(m.quantity, p))
             step = (
-                f"{POINT_NAMES[p]}: {conflicts} conflict{'s' * (conflicts != 1)} + {loops} "
-                f"untraceable loop{'s' * (loops != 1)} x {exact(m.parameters[PARAMETER[p]])} h = "
+                # bracketed: "2 conflicts + 5 loops x 4 h" read as 2 + 20
+                f"{POINT_NAMES[p]}: ({conflicts} conflict{'s' * (conflicts != 1)} + {loops} "
+                f"untraceable loop{'s' * (loops != 1)}) x {exact(m.parameters[PARAMETER[p]])} h = "
                 f"{spent} engineer-hour{'' if spent == '1' else 's'}"
             )
             if m.money is not None and cost.value is not None:
