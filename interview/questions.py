@@ -409,4 +409,13 @@ def applies(
         fact = item_fact(kb, assessment, q.about, target)
     if not fact:
         return False
+    item: Loop | Resource | None = (
+        assessment.loop(target)
+        if q.about == "loop"
+        else next((r for r in assessment.resource_list() if r.id == target), None)
+    )
+    # a term on a field the respondent said does not apply cannot hold
+    not_applicable = set(getattr(item, "not_applicable", None) or ())
+    if any(term.field in not_applicable for term in q.asked_when):
+        return False
     return all(can_hold(kb, q.about, term, fact) for term in q.asked_when)

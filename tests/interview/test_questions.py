@@ -229,3 +229,31 @@ def test_an_interrupting_loop_is_asked_its_grace_period_and_a_timeout_its_deadli
     assert "loop-grace-period" not in by_loop["watchdog"]
     # a model server preempting sequences under memory pressure kills nothing: not asked
     assert "loop-grace-period" not in by_loop["engine"]
+
+
+def test_disruptions_against_a_give_up_limit_are_asked_after_it_and_not_of_one_without(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    # A kubelet restarting a container never gives up: whether disruptions count against
+    # its give-up limit does not apply; a Job controller is asked it after its limit.
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "schema_version: 1\nsystem: {name: t}\n"
+        "resources:\n  - {id: job, kind: job}\n"
+        "loops:\n"
+        "  - {id: jobs, triggers: [failure], actuations: [retry], acts_on: [job],"
+        " instances: once}\n"
+        "  - {id: kubelet, triggers: [health_check], actuations: [restart], acts_on: [job],"
+        " instances: per_replica, not_applicable: [guards.give_up_after]}\n"
+        "  - {id: preempt, triggers: [priority_arrival], actuations: [preempt],"
+        " acts_on: [job]}\n",
+        encoding="utf-8",
+    )
+    session = Session.open(path, kb)
+    order: dict[str, list[str]] = {}
+    for s in flow.build(session, [], {}):
+        if s.kind == "question" and s.scope == "loop":
+            order.setdefault(s.target, []).append(s.question)
+    jobs = order["jobs"]
+    assert jobs.index("guard-give-up-after") < jobs.index("counts-disruptions")
+    assert "counts-disruptions" not in order["kubelet"]
