@@ -257,3 +257,18 @@ def test_disruptions_against_a_give_up_limit_are_asked_after_it_and_not_of_one_w
     jobs = order["jobs"]
     assert jobs.index("guard-give-up-after") < jobs.index("counts-disruptions")
     assert "counts-disruptions" not in order["kubelet"]
+
+
+def test_a_templates_deadline_is_asked_in_one_meaning_only(kb: KnowledgeBase) -> None:
+    # One field, three meanings (a timeout, a grace period, a check's failure window): a
+    # loop that fitted two would be asked the same answer twice, in two senses.
+    meanings = kb.questions_for_field("deadline")
+    assert len(meanings) == 3
+    for t in kb.templates.values():
+        data = {k: v for k, v in t.loop.items() if k != "answers"}
+        a = validate(
+            {"schema_version": 1, "system": {"name": "t"}, "loops": [{"id": "t", **data}]},
+            kb.vocabulary,
+        )
+        fitting = [q.id for q in meanings if applies(q, kb, a, "t")]
+        assert len(fitting) <= 1, (t.id, fitting)
