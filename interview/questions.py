@@ -410,9 +410,7 @@ def applies(
     if not fact:
         return False
     item: Loop | Resource | None = (
-        assessment.loop(target)
-        if q.about == "loop"
-        else next((r for r in assessment.resource_list() if r.id == target), None)
+        assessment.loop(target) if q.about == "loop" else assessment.resource(target)
     )
     # a term on a field the respondent said does not apply cannot hold
     not_applicable = set(getattr(item, "not_applicable", None) or ())

@@ -216,11 +216,8 @@ class Session:
         """The name of the loop or resource a question is about."""
         if scope != "resource":
             return self.loop_name(target)
-        resources = self.assessment.resource_list() if self.assessment else []
-        res = next((r for r in resources if r.id == target), None)
-        if res is None or not res.name or res.name == "unknown":
-            return target
-        return res.name
+        res = self.assessment.resource(target) if self.assessment else None
+        return res.shown_name if res is not None else target
 
     # ------------------------------------------------------------ changing
 

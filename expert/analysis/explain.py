@@ -821,7 +821,7 @@ class Explainer:
             for ask in p.asks:
                 question, about = ask.question, m.bound[ask.about]
                 q = self.kb.questions.get(question)
-                if q is not None and q.field and len(self.kb.questions_for_field(q.field)) > 1:
+                if q is not None and q.field:
                     # a field asked in other words of other loops: the words that fit this one
                     fitting = self._loop_question(q.field, about)
                     question = fitting.id if fitting is not None else question
@@ -909,8 +909,7 @@ class Explainer:
 
     def _resource_name(self, rid: str) -> str:
         r = self._resources.get(rid)
-        name = getattr(r, "name", None) if r is not None else None
-        return name if name not in (None, UNKNOWN, "") else rid
+        return r.shown_name if r is not None else rid
 
     # -- stages 2 and 3
     def _platform_terms(self, pid: str, fact_id: str) -> None:

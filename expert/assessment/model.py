@@ -319,6 +319,11 @@ class Resource(_Model):
         _check_not_applicable(self, "resource")
         return self
 
+    @property
+    def shown_name(self) -> str:
+        """The name its author gave it, else its id: how every report and screen names it."""
+        return self.name if self.name not in (None, UNKNOWN, "") else self.id
+
 
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False), BeforeValidator(_no_boolean)]
 
@@ -397,6 +402,9 @@ class Assessment(_Model):
 
     def loop(self, loop_id: str) -> Loop | None:
         return next((lp for lp in self.loops if lp.id == loop_id), None)
+
+    def resource(self, resource_id: str) -> Resource | None:
+        return next((r for r in self.resource_list() if r.id == resource_id), None)
 
     def resource_ids(self) -> list[str]:
         if self.resources is not None:

@@ -396,10 +396,7 @@ def _teams(
             about_resource.setdefault(q.resource, []).append(q)
         else:
             open_of.setdefault(q.loop, []).append(q)
-    resource_names = {
-        r.id: r.name if r.name not in (None, UNKNOWN, "") else r.id
-        for r in assessment.resource_list()
-    }
+    resource_names = {r.id: r.shown_name for r in assessment.resource_list()}
     asked_of_team: dict[str, set[tuple[str, str]]] = {}
     field_question = {field: kb.question_for_field(field) for field in CORE}
     chains_of: dict[str, list[ChainGap]] = {}  # in the chains' order

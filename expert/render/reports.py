@@ -396,10 +396,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         else None,
         "kind_headings": KIND_HEADINGS,
         "names": names,
-        "resource_names": _Lookup(
-            (r.id, r.name if r.name not in (None, "unknown", "") else r.id)
-            for r in assessment.resource_list()
-        ),
+        "resource_names": _Lookup((r.id, r.shown_name) for r in assessment.resource_list()),
         "titles": titles,
         "severity_mark": SEVERITY_MARK,
         "counts": results.counts(),
