@@ -246,14 +246,17 @@ def expected(kb: KnowledgeBase, base: FactBase, a: Any = None) -> Expected:
     fields = kb.answer_fields()
     span_of: dict[str, set[tuple[tuple[str, ...], str]]] = {}  # finding id -> its matches
     missing_of: dict[str, int] = {}  # finding id -> fewest unknown answers of a match
-    for p in active:
-        if p.stage != 1:
+    for pattern in active:
+        if pattern.stage != 1:
             continue
         spans: dict[tuple[Any, ...], set[tuple[tuple[str, ...], str]]] = {}
         fewest: dict[tuple[Any, ...], int] = {}
         groups: dict[tuple[Any, ...], list[tuple[list[str], str]]] = {}
         passed: dict[tuple[Any, ...], set[str]] = {}
-        for bound, unknown in matches(p, kb, facts, fields):
+        # Each form of a pattern matches on its own; their matches group as one pattern's.
+        for p, (bound, unknown) in (
+            (v, m) for v in pattern.variants() for m in matches(v, kb, facts, fields)
+        ):
             binding = frozenset((var, f["id"]) for var, f in bound.items())
             out.bindings.setdefault(p.id, set()).add(binding)
             if _on_unknown_structure(p, bound, unknown, facts):
@@ -287,7 +290,7 @@ def expected(kb: KnowledgeBase, base: FactBase, a: Any = None) -> Expected:
             fewest[key] = min(fewest.get(key, missing), missing)
         for key, members in groups.items():
             loops = sorted({lp for ls, _ in members for lp in ls})
-            fid = group_id(p.id, key, loops)
+            fid = group_id(pattern.id, key, loops)
             leads[fid] = leads.get(fid, set()) | passed.get(key, set())
             span_of[fid] = span_of.get(fid, set()) | spans[key]
             missing_of[fid] = min(missing_of.get(fid, fewest[key]), fewest[key])
@@ -295,11 +298,11 @@ def expected(kb: KnowledgeBase, base: FactBase, a: Any = None) -> Expected:
             status = "confirmed" if any(st == "confirmed" for _, st in members) else "possible"
             if out.status.get(fid) != "confirmed":
                 out.status[fid] = status
-            out.rule[fid] = p.id
+            out.rule[fid] = pattern.id
             out.loops[fid] = loops
-            fired_rules.setdefault(p.id, [])
-            if fid not in fired_rules[p.id]:
-                fired_rules[p.id].append(fid)
+            fired_rules.setdefault(pattern.id, [])
+            if fid not in fired_rules[pattern.id]:
+                fired_rules[pattern.id].append(fid)
     _fold_subsumed(kb, out, fired_rules, span_of, missing_of)
     kinds = {p.id: p.kind for p in active}
     conflicts = [
@@ -377,6 +380,23 @@ def _fold_subsumed(
                     continue
                 if out.status[fid] == "confirmed" or (
                     out.status[gid] == "possible" and missing_of[fid] <= missing_of[gid]
+                ):
+                    dropped.add(gid)
+    # Matches of one pattern's forms that lie within another finding of it fold into it.
+    for pid, fids in fired_rules.items():
+        if not kb.patterns[pid].forms:
+            continue
+        for gid in fids:
+            for fid in fids:
+                if fid == gid or fid in dropped or gid in dropped:
+                    continue
+                inside = all(
+                    any(set(lo) <= set(big) and r == big_r for big, big_r in span_of[fid])
+                    for lo, r in span_of[gid]
+                )
+                if inside and (
+                    out.status[fid] == "confirmed"
+                    or (out.status[gid] == "possible" and missing_of[fid] <= missing_of[gid])
                 ):
                     dropped.add(gid)
     for gid in dropped:

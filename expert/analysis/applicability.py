@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from expert.analysis.facts import encode_field, loop_values
+from expert.analysis.facts import encode_field, loop_values, resource_values
 from expert.analysis.graph import Structure, emits, reacts, roles
 from expert.assessment.fields import FACT_KINDS
 from expert.assessment.model import Assessment, Loop
@@ -48,11 +48,13 @@ def item_fact(
         for qid, (spec, choices) in _answer_fields(kb).items():
             encode_field(spec, loop.answers.get(qid), kb.vocabulary, fact, choices)
     elif scope == "resource":
-        res = next((r for r in assessment.resource_list() if r.id == target), None)
+        resources = assessment.resource_list()
+        res = next((r for r in resources if r.id == target), None)
         if res is None:
             return fact
+        values = resource_values(res, {r.id: r.kind for r in resources}, kb.vocabulary)
         for spec in FACT_KINDS["resource"]:
-            encode_field(spec, getattr(res, spec.name), kb.vocabulary, fact)
+            encode_field(spec, values[spec.name], kb.vocabulary, fact)
     return fact
 
 

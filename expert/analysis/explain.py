@@ -170,7 +170,7 @@ class Explainer:
         self.answer_fields = kb.answer_fields()
         self.questions: dict[tuple[str, str], OpenQuestion] = {}
         self.platform_because: dict[str, list[Because]] = {}
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[tuple[str, int], _Plan] = {}
         self._loop_fields: dict[tuple[str, str], str] = {}  # (loop, field) -> readable value
         self._question_for: dict[tuple[str, str], Question | None] = {}
         self._settle_cache: dict[tuple[str, str, str], str] = {}
@@ -201,7 +201,7 @@ class Explainer:
 
     def _plan(self, p: Pattern) -> _Plan:
         """What explaining any firing of p needs from the knowledge base, worked out once."""
-        plan = self._plans.get(p.id)
+        plan = self._plans.get((p.id, p.form))
         if plan is None:
 
             def check(var: str, term: Term) -> _Check:
@@ -223,7 +223,7 @@ class Explainer:
                 attr_of=_AttrOf(p, self),
                 sources=[SourceRef(**s.model_dump()) for s in p.sources],
             )
-            self._plans[p.id] = plan
+            self._plans[p.id, p.form] = plan
         return plan
 
     # -- naming
@@ -298,7 +298,7 @@ class Explainer:
         a few as "A, B and 5 more"."""
 
         def sub(m: re.Match[str]) -> str:
-            values = list(dict.fromkeys(self.render(m.group(0), mm.bound, p) for mm in members))
+            values = list(dict.fromkeys(self.render(m.group(0), mm.bound, mm.p) for mm in members))
             if len(values) > _NAMED_MEMBERS:
                 shown = values[: _NAMED_MEMBERS - 1]
                 return f"{', '.join(shown)} and {len(values) - len(shown)} more"
@@ -568,8 +568,8 @@ class Explainer:
         finding that names every pair."""
         groups: dict[tuple[Any, ...], list[_Match]] = {}
         for firing in firings:
-            p = self.kb.patterns[firing["pattern"]]
             meta = self.compiled.meta[firing["rule"]]
+            p = self.kb.patterns[firing["pattern"]].variants()[meta.form]
             bound = {
                 var: self.facts.facts[firing["bound"][ev]]
                 for var, ev in zip(meta.vars, meta.engine_vars, strict=True)
@@ -680,6 +680,20 @@ class Explainer:
                         g.status == "possible" and f.evidence.missing <= g.evidence.missing
                     ):
                         dropped[g.id] = f.id
+        # Two forms of one pattern may find its mechanism on the same loop and resource (a
+        # scaler misled both by an engine's batching and by waiting on calls): one finding.
+        for rule, fs in by_rule.items():
+            if not self.kb.patterns[rule].forms or len(fs) < 2:
+                continue
+            for g in fs:
+                for f in fs:
+                    if f.id == g.id or f.id in dropped or g.id in dropped:
+                        continue
+                    if _within(spans[g.id], spans[f.id]) and (
+                        f.status == "confirmed"
+                        or (g.status == "possible" and f.evidence.missing <= g.evidence.missing)
+                    ):
+                        dropped[g.id] = f.id
         if not dropped:
             return found
         for key, q in list(self.questions.items()):
@@ -690,7 +704,8 @@ class Explainer:
         for gid, fid in dropped.items():
             self.settling.pop(gid, None)
             f = found[fid]
-            f.narrative += f" It is a precise case of: {found[gid].title}."
+            if f.rule != found[gid].rule:
+                f.narrative += f" It is a precise case of: {found[gid].title}."
         return {fid: f for fid, f in found.items() if fid not in dropped}
 
     @staticmethod
@@ -729,7 +744,7 @@ class Explainer:
         severity, reason = self._severity(p, lead.bound)
         if p.escalate:
             for m in members[1:]:
-                sev, why = self._severity(p, m.bound)
+                sev, why = self._severity(m.p, m.bound)  # each in its own form
                 if SEVERITY_ORDER.index(sev) > SEVERITY_ORDER.index(severity):
                     severity, reason = sev, why
         narrative = self.render(p.narrative, lead.bound, p)
@@ -1113,6 +1128,17 @@ class _AttrOf(dict):
         )
         assert resolved is not None
         return resolved.spec.attr
+
+
+def _within(
+    inner: set[tuple[tuple[str, ...], str]], outer: set[tuple[tuple[str, ...], str]]
+) -> bool:
+    """Whether every match of one finding (its loops and resources) lies within some match of
+    another: its loops among that match's loops, on the same resources."""
+    return all(
+        any(set(loops) <= set(big) and res == big_res for big, big_res in outer)
+        for loops, res in inner
+    )
 
 
 def _span(m: _Match) -> tuple[tuple[str, ...], str]:

@@ -15,7 +15,13 @@ from typing import Any, Protocol
 
 from expert.analysis.graph import Structure, membership, quotient_x100, tri_or
 from expert.assessment import durations
-from expert.assessment.fields import COUNT_UNKNOWN_HI, FACT_KINDS, FieldSpec, value_at
+from expert.assessment.fields import (
+    COUNT_UNKNOWN_HI,
+    DERIVED_FACT_FIELDS,
+    FACT_KINDS,
+    FieldSpec,
+    value_at,
+)
 from expert.assessment.model import UNKNOWN, Assessment, Loop, Resource
 from expert.assessment.vocabulary import Vocabulary
 from expert.engine.ids import make_unique
@@ -247,6 +253,34 @@ def loop_values(loop: Loop, structure: Structure) -> dict[str, Any]:
     return values
 
 
+def resource_values(
+    res: Resource, kinds: dict[str, str | None], vocab: Vocabulary
+) -> dict[str, Any]:
+    """The value of every resource fact field, its derived ones included; `kinds` gives each
+    resource's kind by id (what its calls reach)."""
+    values = {
+        spec.name: getattr(res, spec.name)
+        for spec in FACT_KINDS["resource"]
+        if spec.name not in DERIVED_FACT_FIELDS["resource"]
+    }
+    values["calls_others"] = _calls_others(res, kinds, vocab)
+    return values
+
+
+def _calls_others(res: Resource, kinds: dict[str, str | None], vocab: Vocabulary) -> str:
+    """Whether the resource's work waits on answers from others: "yes" when it calls a
+    resource that takes requests (a service, a model server), "unknown" when it calls one of
+    unknown kind, "no" otherwise (what it runs on, a GPU pool or storage, answers no call)."""
+    found = "no"
+    for callee in res.calls:
+        kind = vocab.resource_kinds.get(kinds.get(callee) or UNKNOWN)
+        if kind is None:
+            found = "unknown"
+        elif kind.takes_requests:
+            return "yes"
+    return found
+
+
 def build(
     assessment: Assessment,
     structure: Structure,
@@ -276,8 +310,9 @@ def build(
     could_match = narrow([f for f, _ in raw]) if narrow is not None else None
 
     resources: list[Resource] = assessment.resource_list()
+    kinds = {r.id: r.kind for r in resources}
     for res in resources:
-        values = {spec.name: getattr(res, spec.name) for spec in FACT_KINDS["resource"]}
+        values = resource_values(res, kinds, vocab)
         raw.append((_encoded("resource", f"res:{res.id}", values, terms, scope), []))
 
     by_resource = {r.id: r for r in resources}

@@ -187,6 +187,19 @@ RESOURCE_FIELDS = [
         says=("{resource} is interrupted about every {value}",),
         may_not_apply=True,
     ),
+    # Work that waits on calls to other services holds a worker without using its processor:
+    # utilisation then falls when those calls slow down, whatever the demand.
+    _f(
+        "calls_others",
+        "yesno",
+        help="whether the resource calls (its `calls`) a resource that takes requests (a "
+        "service, a request path, a model server) and waits on its answers",
+        says=(
+            "{resource} calls other services and waits on their answers",
+            "{resource} calls no other service",
+        ),
+        reads=("resource.calls",),
+    ),
 ]
 
 # Every field of a loop or resource in the assessment is either a fact field above, or
@@ -213,7 +226,7 @@ NOT_FACT_LABELS: dict[str, dict[str, str]] = {"loop": {"controls": "controls loo
 # Fact fields no one answers: the analysis derives them from the answers.
 DERIVED_FACT_FIELDS: dict[str, frozenset[str]] = {
     "loop": frozenset({"emits", "reacts", "roles"}),
-    "resource": frozenset(),
+    "resource": frozenset({"calls_others"}),
 }
 
 FACT_KINDS: dict[str, list[FieldSpec]] = {

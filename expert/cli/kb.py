@@ -108,19 +108,23 @@ def show(ctx: click.Context, pattern_id: str) -> None:
     echo(f"\n{p.summary}\n\nMechanism: {p.mechanism}\n")
     from expert.knowledge import comparisons
 
-    for var, fm in p.match.items():
-        # A declared comparison is shown once, in words, below: not as its derived field.
-        tests = "; ".join(
-            f"{t.field} {t.op.replace('_', ' ')} {t.operand}"
-            for t in fm.where
-            if not t.field.startswith("compare.")
-        )
-        echo(f"  matches {var} ({fm.fact}): {tests}")
-    for c in p.compare:
-        var, name = comparisons.register(c, p.match)
-        d = comparisons.derivation(p.match[var].fact, name)
-        proven = "must hold" if c.strict else "must not be disproven"
-        echo(f"  compares ({proven}): {comparisons.words(d, {}) if d else c.left}")
+    indent = "    " if p.forms else "  "
+    for k, v in enumerate(p.variants()):
+        if p.forms:
+            echo(f"  form {p.forms[k - 1].name if k else 'first'}:")
+        for var, fm in v.match.items():
+            # A declared comparison is shown once, in words, below: not as its derived field.
+            tests = "; ".join(
+                f"{t.field} {t.op.replace('_', ' ')} {t.operand}"
+                for t in fm.where
+                if not t.field.startswith("compare.")
+            )
+            echo(f"{indent}matches {var} ({fm.fact}): {tests}")
+        for c in v.compare:
+            var, name = comparisons.register(c, v.match)
+            d = comparisons.derivation(v.match[var].fact, name)
+            proven = "must hold" if c.strict else "must not be disproven"
+            echo(f"{indent}compares ({proven}): {comparisons.words(d, {}) if d else c.left}")
     for e in p.escalate:
         tests = _terms_words(e.when)
         echo(f"  raised to {e.to} where: {tests or 'its comparisons hold'} ({e.because})")

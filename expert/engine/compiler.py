@@ -45,6 +45,7 @@ class RuleMeta:
     stage: int
     vars: list[str]  # pattern variable names, in match order
     engine_vars: list[str]  # the names used inside the engine (v0, v1, ...)
+    form: int = 0  # which of the pattern's variants() the rule matches
 
 
 @dataclass
@@ -178,8 +179,9 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
         origin = kb.origins.get(p.id)
         source = origin.path if origin else p.id
         problems += [
-            Problem(source, msg, where=f"pattern {p.id}")
-            for msg in check_pattern(p, vocab, answer_fields, set(kb.patterns))
+            Problem(source, p.form_place(k) + msg, where=f"pattern {p.id}")
+            for k, v in enumerate(p.variants())
+            for msg in check_pattern(v, vocab, answer_fields, set(kb.patterns))
         ]
         problems += [
             Problem(
@@ -198,13 +200,13 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
     out = Compiled()
     units: list[_Unit] = []
     for p in active:
-        if p.stage == 1:
-            facts = {fm.fact for fm in p.match.values()}
+        for k, v in enumerate(p.variants() if p.stage == 1 else []):
+            facts = {fm.fact for fm in v.match.values()}
             family = EDGES_FAMILY if "edge" in facts else ""
             # Pair facts are the most numerous (one per pair of loops on a resource) and go
             # to every ruleset that reads them: packing their readers first keeps them in one.
-            order = (family, "pair" not in facts, tuple(sorted(facts)), p.id)
-            rules = _compile_match(p, kb, out)
+            order = (family, "pair" not in facts, tuple(sorted(facts)), p.id, k)
+            rules = _compile_match(v, kb, out, k)
             units.append(_Unit(1, order, p.id, rules, reads_pairs="pair" in facts))
     for p in active:  # producers -> the symptoms and costs they feed
         for fed in p.leads_to:
@@ -213,7 +215,7 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
                 rules = _compile_fed(p, target, kb, out)
                 units.append(_Unit(target.stage, ("", (), fed, p.id), fed, rules))
     out.attrs.setdefault("finding", set()).add("rule")
-    _scope_facts([p for p in active if p.stage == 1], kb, out)
+    _scope_facts([v for p in active if p.stage == 1 for v in p.variants()], kb, out)
     too_big = _split(units, out)
     if too_big:
         raise InputError(
@@ -259,7 +261,7 @@ def _scope_facts(stage1: list[Pattern], kb: KnowledgeBase, out: Compiled) -> Non
     assert loop_id is not None
     out.loop_id_attr = loop_id.spec.attr
     scopes: dict[str, list[FactScope] | None] = {}
-    loop_index: dict[tuple[str, str], int] = {}
+    loop_index: dict[tuple[int, str], int] = {}
 
     def checks_of(kind: str, terms: list[Term]) -> tuple[Check, ...]:
         found = []
@@ -271,14 +273,14 @@ def _scope_facts(stage1: list[Pattern], kb: KnowledgeBase, out: Compiled) -> Non
                 found.append((term.op, term.operand, term.strict, resolved))
         return tuple(found)
 
-    def loop_of(p: Pattern, var: str) -> int:
-        key = (p.id, var)
+    def loop_of(n: int, p: Pattern, var: str) -> int:
+        key = (n, var)
         if key not in loop_index:
             loop_index[key] = len(out.loop_checks)
             out.loop_checks.append(checks_of("loop", p.match[var].where))
         return loop_index[key]
 
-    for p in stage1:
+    for n, p in enumerate(stage1):  # each form of a pattern on its own
         for var, fm in p.match.items():
             if fm.fact not in SCOPED_KINDS or scopes.get(fm.fact, []) is None:
                 continue
@@ -291,7 +293,7 @@ def _scope_facts(stage1: list[Pattern], kb: KnowledgeBase, out: Compiled) -> Non
                 if p.match[other].fact == "loop" and other_field == "id":
                     mine = resolve(fm.fact, term.field, vocab, answer_fields)
                     if mine is not None:
-                        loops.append((mine.spec.attr, loop_of(p, other)))
+                        loops.append((mine.spec.attr, loop_of(n, p, other)))
             for other, om in p.match.items():
                 if om.fact != "loop":
                     continue
@@ -300,7 +302,7 @@ def _scope_facts(stage1: list[Pattern], kb: KnowledgeBase, out: Compiled) -> Non
                         there, there_field = term.operand.split(".", 1)
                         mine = resolve(fm.fact, there_field, vocab, answer_fields)
                         if there == var and mine is not None:
-                            loops.append((mine.spec.attr, loop_of(p, other)))
+                            loops.append((mine.spec.attr, loop_of(n, p, other)))
             checks = checks_of(fm.fact, fm.where)
             found = scopes.setdefault(fm.fact, [])
             if not checks and not loops:
@@ -353,8 +355,9 @@ def _join_order(p: Pattern) -> list[str]:
     return order
 
 
-def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled) -> dict[str, Any]:
-    """The engine rules of one stage-1 pattern: one per combination of alternatives."""
+def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled, form: int = 0) -> dict[str, Any]:
+    """The engine rules of one stage-1 pattern's form (a variant, see Pattern.variants): one
+    per combination of alternatives."""
     vocab, answer_fields = kb.vocabulary, kb.answer_fields()
     variables = _join_order(p)
     engine = {var: f"v{i}" for i, var in enumerate(variables)}
@@ -396,15 +399,16 @@ def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled) -> dict[str, An
             combos.append(tests)
         per_var_alternatives.append(combos)
     rules: dict[str, Any] = {}
+    prefix = f"{p.id}~{form}" if form else p.id
     for n, combo in enumerate(itertools.product(*per_var_alternatives)):
-        name = f"{p.id}#{n}"
+        name = f"{prefix}#{n}"
         rules[name] = {
             "all": [
                 {engine[var]: {"$and": tests}} for var, tests in zip(variables, combo, strict=True)
             ],
             "run": name,
         }
-        out.meta[name] = RuleMeta(p.id, 1, variables, [engine[v] for v in variables])
+        out.meta[name] = RuleMeta(p.id, 1, variables, [engine[v] for v in variables], form)
     return rules
 
 

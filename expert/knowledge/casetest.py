@@ -49,10 +49,22 @@ def diagnose(p: Pattern, a: assessment_mod.Assessment, kb: KnowledgeBase) -> lis
         return lines
     structure = graph.derive(a, kb.vocabulary)
     base = facts_mod.build(a, structure, kb.vocabulary, "diag", kb.answer_fields())
+    variants = p.variants()
+    if len(variants) == 1:
+        return _diagnose_form(p, base.facts, kb)
+    return [
+        f"form {form}: {line}"
+        for form, v in zip(["first", *(f.name for f in p.forms)], variants, strict=True)
+        for line in _diagnose_form(v, base.facts, kb)
+    ]
+
+
+def _diagnose_form(p: Pattern, facts: dict[str, dict[str, Any]], kb: KnowledgeBase) -> list[str]:
+    """diagnose() for one form of a pattern, over the assessment's facts."""
     lines = []
     all_have = True
     for var, fm in p.match.items():
-        candidates = [f for f in base.facts.values() if f["kind"] == fm.fact]
+        candidates = [f for f in facts.values() if f["kind"] == fm.fact]
         best: tuple[int, str, str] | None = None
         for fact in candidates:
             passed = 0

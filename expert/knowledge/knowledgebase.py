@@ -367,10 +367,10 @@ def placeholder_problems(kb: KnowledgeBase) -> list[Problem]:
     `placeholders` validator reports them beside every other problem."""
     answer_fields = kb.answer_fields()
     problems = []
-    for p in kb.active():
+    for p, k in ((v, k) for each in kb.active() for k, v in enumerate(each.variants())):
         origin = kb.origins.get(p.id)
         src = origin.path if origin else p.id
-        for where, text in placeholders(p):
+        for where, text in ((p.form_place(k) + w, t) for w, t in placeholders(p)):
             if p.stage > 1:
                 if text not in ("loops", "causes"):
                     problems.append(

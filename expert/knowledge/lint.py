@@ -368,8 +368,11 @@ def _check_vocabulary(kb: knowledge.KnowledgeBase) -> list[Problem]:
     every = set(kb.patterns)
     problems = []
     for p in kb.active():
-        for msg in check_pattern(p, kb.vocabulary, answer_fields, every):
-            problems.append(Problem(_origin(kb, p.id), msg, where=f"pattern {p.id}"))
+        for k, v in enumerate(p.variants()):
+            for msg in check_pattern(v, kb.vocabulary, answer_fields, every):
+                problems.append(
+                    Problem(_origin(kb, p.id), p.form_place(k) + msg, where=f"pattern {p.id}")
+                )
     return problems
 
 
@@ -535,7 +538,7 @@ def _reads(kb: knowledge.KnowledgeBase) -> dict[str, set[str]]:
     """Fields the active patterns read, by fact kind, including the inputs of derived facts."""
     reads: dict[str, set[str]] = {kind: set() for kind in FACT_KINDS}
     matched_kinds: set[str] = set()
-    for p in kb.active():
+    for p in (v for each in kb.active() for v in each.variants()):
         for _var, kind, term in _terms(p):
             reads[kind].add(term.field)
             matched_kinds.add(kind)
@@ -739,14 +742,15 @@ def _check_asks(kb: knowledge.KnowledgeBase) -> list[Problem]:
                         where=f"asks[{i}]",
                     )
                 )
-            if ask.about in p.match and p.match[ask.about].fact != "loop":
-                problems.append(
-                    Problem(
-                        _origin(kb, p.id),
-                        f"asks about {ask.about!r}, which is not a loop",
-                        where=f"asks[{i}]",
+            for k, v in enumerate(p.variants()):
+                if ask.about in v.match and v.match[ask.about].fact != "loop":
+                    problems.append(
+                        Problem(
+                            _origin(kb, p.id),
+                            f"asks about {ask.about!r}, which is not a loop",
+                            where=f"{p.form_place(k)}asks[{i}]",
+                        )
                     )
-                )
     return problems
 
 

@@ -15,6 +15,7 @@ from pydantic import (
     AfterValidator,
     Field,
     PrivateAttr,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -153,6 +154,18 @@ class Override(KBModel):
         return self
 
 
+class Form(KBModel):
+    """Another way the pattern's mechanism shows in an assessment: other facts, the same harm.
+    A form has its own `match`, `compare` and `narrative`; everything else (title, severity,
+    escalations, clears, asks, feeds) is the pattern's, so the variables those name must be
+    bound in every form. A finding of any form is a finding of the pattern."""
+
+    name: PatternId = Field(description="short name of the form, unique in the pattern")
+    match: dict[str, FactMatch]
+    compare: list[Comparison] = Field(default_factory=list)
+    narrative: str
+
+
 class Ask(KBModel):
     question: str
     about: str = Field(description="the match variable (a loop) the question is about")
@@ -189,6 +202,11 @@ class Pattern(KBModel):
         "least as well supported",
     )
     narrative: str
+    forms: list[Form] = Field(
+        default_factory=list,
+        description="further ways the same mechanism shows (other facts, same harm); the "
+        "top-level match and narrative are the first form",
+    )
     clears: list[str] = Field(default_factory=list)
     asks: list[Ask] = Field(default_factory=list)
     unknown_is_evidence: bool = False
@@ -208,9 +226,30 @@ class Pattern(KBModel):
         "required and shown in every report",
     )
 
+    # The pattern once per form, built when it is validated (see variants()), and which
+    # form a variant is (0: the pattern itself).
+    _variants: list[Pattern] = PrivateAttr(default_factory=list)
+    _form: int = PrivateAttr(default=0)
+
     @property
     def stage(self) -> int:
         return STAGE_OF_KIND[self.kind]
+
+    def variants(self) -> list[Pattern]:
+        """The pattern as each of its forms: itself first, then one pattern per entry of
+        `forms`, each with that form's match, comparisons and narrative and no forms of its
+        own. What matches, explains or lints a pattern's facts goes through these."""
+        return [self, *self._variants]
+
+    @property
+    def form(self) -> int:
+        """Which form this is: 0 for the pattern itself, k for its `forms[k - 1]`."""
+        return self._form
+
+    @staticmethod
+    def form_place(k: int) -> str:
+        """Where a variant's problems are, for messages: "" for the first form."""
+        return f"forms[{k - 1}]." if k else ""
 
     @property
     def leads_to(self) -> list[str]:
@@ -243,6 +282,11 @@ class Pattern(KBModel):
             )
         if self.feeds_when and self.kind not in ("incoherence", "auditability"):
             raise ValueError("`feeds_when` tests a match, so only a stage-1 pattern has it")
+        if self.forms and self.kind != "incoherence":
+            raise ValueError("only an incoherence pattern may have `forms`")
+        names = [f.name for f in self.forms]
+        if len(set(names)) != len(names):
+            raise ValueError("each of a pattern's `forms` needs its own name")
         if self.needs_confirmed_cause and self.kind not in ("symptom", "ghost-cost"):
             raise ValueError(
                 "`needs_confirmed_cause` is for symptoms and ghost costs, which follow from causes"
@@ -301,6 +345,34 @@ class Pattern(KBModel):
             for c in esc.compare:
                 var, name = comparisons.register(c, self.match)
                 add(esc.when.setdefault(var, []), name, True)
+        return self
+
+    @model_validator(mode="after")
+    def _build_variants(self) -> Pattern:
+        """One pattern per further form, validated like any pattern (its comparisons become
+        terms, its facts are checked), so every consumer of a match reads a plain pattern."""
+        if not self.forms:
+            self._variants = []
+            return self
+        base = self.model_dump(by_alias=True, exclude_none=True, exclude={"forms"})
+        variants = []
+        for k, form in enumerate(self.forms):
+            data = {
+                **base,
+                "match": form.model_dump(by_alias=True, exclude_none=True)["match"],
+                "compare": [c.model_dump(by_alias=True, exclude_none=True) for c in form.compare],
+                "narrative": form.narrative,
+            }
+            try:
+                variant = Pattern.model_validate(data)
+            except ValidationError as e:
+                said = "; ".join(
+                    str(err["msg"]).removeprefix("Value error, ") for err in e.errors()
+                )
+                raise ValueError(f"forms[{k}] ({form.name}): {said}") from None
+            variant._form = k + 1
+            variants.append(variant)
+        self._variants = variants
         return self
 
 
