@@ -18,6 +18,9 @@ from expert.assessment.durations import UNKNOWN_HI, DurationError, Interval
         ("seconds", 1000, 59_999),
         ("Minutes", 60_000, 3_599_999),
         ("unknown", 0, UNKNOWN_HI),
+        ("about 8m", 320_000, 720_000),
+        ("~30s", 20_000, 45_000),
+        ("About 90 seconds", 60_000, 135_000),
     ],
 )
 def test_parse(text: str, lo: int, hi: int) -> None:

@@ -46,11 +46,14 @@ BANDS = {
     "days": (86_400_000, 30 * 86_400_000),
 }
 _EXACT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
+# "about 8m": the amount a respondent could give only roughly, kept as they wrote it.
+_ABOUT = re.compile(r"^\s*(?:about|~)\s*(\d.*)$")
+APPROX_FACTOR = 1.5  # "about X" is X/1.5 to X*1.5
 _RANGE = re.compile(r"^\s*(.+?)\s*(?:\.\.|-|to)\s*(.+?)\s*$")
 
 HELP = (
-    "write a duration such as 200ms, 30s, 5m, 2h or 1d; a band (milliseconds, seconds, "
-    "minutes, hours, days); a range such as 10s-2m; or unknown"
+    "write a duration such as 200ms, 30s, 5m, 2h or 1d; a rough one such as about 8m; a band "
+    "(milliseconds, seconds, minutes, hours, days); a range such as 10s-2m; or unknown"
 )
 
 
@@ -120,6 +123,10 @@ def _parse(text: object) -> Interval:
     if _EXACT.match(s):
         ms = _exact_ms(s)
         return Interval(ms, ms)
+    m = _ABOUT.match(s)
+    if m:
+        ms = _exact_ms(m.group(1))
+        return Interval(max(1, round(ms / APPROX_FACTOR)), round(ms * APPROX_FACTOR))
     m = _RANGE.match(s)
     if m:
         lo, hi = _exact_ms(m.group(1)), _exact_ms(m.group(2))

@@ -245,7 +245,6 @@ _QUANTIFIERS = {
     "couple of": (2, 3),
 }
 _MAGNITUDES = {"tens": 10, "hundreds": 100, "thousands": 1000}
-APPROX_FACTOR = 1.5  # "about X" is X/1.5 to X*1.5
 _APPROX = re.compile(r"^(?:~|≈|about|around|approximately|approx\.?|roughly|circa|ca\.?)\s*")
 _NUMBER_WORD = "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True))
 _AMOUNT = re.compile(rf"^(\d+(?:\.\d+)?|{_NUMBER_WORD}|half an?|half)\s*([a-z]+)$")
@@ -331,9 +330,14 @@ def parse_duration(text: str) -> str:
     s = re.sub(r"\s+", " ", s.replace("-ish", "").replace("ish", "")).strip()
     approx = _APPROX.match(s)
     if approx:
-        ms = _amount_ms(s[approx.end() :])
+        # Kept rough, as typed ("about 8m" reads "about 8m" in every report), the amount in
+        # the assessment's short form when it was typed in words ("about two minutes").
+        rest = s[approx.end() :]
+        if durations.is_valid(f"about {rest}"):
+            return f"about {rest}"
+        ms = _amount_ms(rest)
         if ms is not None:
-            return _interval(ms / APPROX_FACTOR, ms * APPROX_FACTOR)
+            return f"about {durations.format_ms(round(ms))}"
     # "a few tens of ms", "tens of ms", "a few seconds", "hundreds of milliseconds"
     m = re.match(
         r"^(?:(a few|few|several|a couple of|a couple|couple of)\s+)?"
