@@ -193,6 +193,34 @@ def test_an_action_names_the_owner_of_the_loop_it_changes() -> None:
             assert set(act.owners) == named, act
 
 
+def test_a_change_to_a_resource_is_not_charged_to_the_loop_that_disrupts_it() -> None:
+    """Faster checkpoints of a job are made by whoever runs the job, not by the scheduler
+    whose preemption notice they must fit: the action names the job, not Kueue's team."""
+    from expert.analysis.assess import Assessor
+    from tests.helpers import make
+
+    kueue = {
+        "id": "kueue",
+        "name": "Kueue preemption",
+        "owner": "Research computing",
+        "triggers": ["priority_arrival"],
+        "actuations": ["preempt"],
+        "acts_on": ["train"],
+        "deadline": "30s",
+    }
+    a = make(
+        [kueue],
+        [{"id": "train", "kind": "job", "name": "Pretraining job", "checkpoint_duration": "8m"}],
+    )
+    with Assessor(builtin_kb()) as assessor:
+        results = assessor.assess(a)
+    summary = results.executive_summary
+    assert summary is not None
+    (act,) = [x for x in summary.actions if "checkpoints of Pretraining job" in x.condition]
+    assert "Made by whoever runs Pretraining job, not by a loop of the conflict." in act.summary
+    assert "Research computing" not in act.summary and act.owners == []
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_format_opens_with_the_verdict_date_and_digest(name: str) -> None:
     results, a = assessed(name)

@@ -50,6 +50,7 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
                 money,
                 owners={lp.id: lp.owner for lp in assessment.loops if _known(lp.owner)},
                 edges=[(e.source, e.target) for e in results.risk_map.edges],
+                places=[r.shown_name for r in assessment.resource_list()],
             ),
         }
     )

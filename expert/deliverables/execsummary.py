@@ -15,7 +15,8 @@ score (severity weight times the share of its tests resting on known answers).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -210,7 +211,10 @@ def choose_actions(
     n: int = ACTIONS,
     names: dict[str, str] | None = None,
     owners: dict[str, str] | None = None,
+    places: Sequence[str] = (),
 ) -> list[Action]:
+    """The changes that clear the most, best first; `names` and `owners` are the loops' names
+    and owning teams by id, `places` the resources' names (a change may name one)."""
     weights = {f.id: _weight(f) for f in findings}
     by_id = {f.id: f for f in findings}
     clearing = _Clearing(findings, kb)
@@ -242,7 +246,9 @@ def choose_actions(
         new = [f for i, f in by_id.items() if i in best_set]
         text = instruction(clearing.template.get(best, best), best)
         actions.append(
-            _action(best, text, new, earlier, best_gain, economics, names or {}, owners or {})
+            _action(
+                best, text, new, earlier, best_gain, economics, names or {}, owners or {}, places
+            )
         )
     return actions
 
@@ -253,16 +259,26 @@ def _central(r: Range) -> float:
 
 
 def _owners_of(
-    text: str, cleared: list[Finding], names: dict[str, str], owners: dict[str, str]
-) -> tuple[list[str], list[str]]:
+    text: str,
+    cleared: list[Finding],
+    names: dict[str, str],
+    owners: dict[str, str],
+    places: Sequence[str] = (),
+) -> tuple[list[str], list[str], list[str]]:
     """The teams that own the loops a change touches (the loops it names, or, for a change
     that names none, such as a shared retry budget, every loop of the conflicts it clears),
-    and the names of those loops nobody owns."""
+    the names of those loops nobody owns, and, for a change to a resource that names no
+    loop (faster checkpoints of a job), that resource: whoever runs it makes the change, not
+    necessarily a loop of the conflict (the scheduler that preempts the job does not)."""
     roots = [lp for f in cleared if not f.derived_from for lp in f.loops]
     named = [lp for lp in dict.fromkeys(roots) if names.get(lp, lp) and names.get(lp, lp) in text]
+    if not named:
+        where = [r for r in places if re.search(rf"(?<!\w){re.escape(r)}(?!\w)", text)]
+        if where:
+            return [], [], where
     loops = named or list(dict.fromkeys(roots))
     teams = sorted({owners[lp] for lp in loops if owners.get(lp)})
-    return teams, [names.get(lp, lp) for lp in loops if not owners.get(lp)]
+    return teams, [names.get(lp, lp) for lp in loops if not owners.get(lp)], []
 
 
 def _removed(
@@ -304,6 +320,7 @@ def _action(
     economics: EconomicSummary | None,
     names: dict[str, str],
     owners: dict[str, str],
+    places: Sequence[str] = (),
 ) -> Action:
     parts = []
     for kind, (one, many) in KIND_NOUN.items():
@@ -321,7 +338,9 @@ def _action(
         summary += f", {round(share * 100)}% of the exposure." if share is not None else "."
     else:
         summary += " " + why[:1].upper() + why[1:] + "."
-    team, unowned = _owners_of(condition, cleared, names, owners)
+    team, unowned, where = _owners_of(condition, cleared, names, owners, places)
+    if where:
+        summary += f" Made by whoever runs {series(where)}, not by a loop of the conflict."
     if team:
         summary += f" Owned by {series(team)}."
     if unowned:
@@ -428,6 +447,7 @@ def build(
     economics: EconomicSummary | None,
     owners: dict[str, str] | None = None,
     edges: Iterable[tuple[str, str]] = (),
+    places: Sequence[str] = (),
 ) -> ExecutiveSummary:
     coherence = degree(findings, edges)
     # Findings a decision set aside (accepted, not applicable, false positive) are listed
@@ -500,7 +520,7 @@ def build(
                 leads_to=sorted({by_id[i].title for g in group for i in g.leads_to if i in by_id}),
             )
         )
-    actions = choose_actions(findings, kb, economics, names=names, owners=owners)
+    actions = choose_actions(findings, kb, economics, names=names, owners=owners, places=places)
     note = ""
     if actions:
         # Findings are the conflicts and gaps; the symptoms and costs they clear come along.
