@@ -178,6 +178,13 @@ def test_a_count_may_name_what_it_counts(typed: str, value: int) -> None:
     assert parse_count(typed) == value
 
 
+@pytest.mark.parametrize("typed", ["2 per second", "3 a day", "4 each hour", "5 every minute"])
+def test_a_rate_is_not_read_as_a_count(typed: str) -> None:
+    # "2 per second" answers how often; saving 2 as how many would be an answer never given.
+    with pytest.raises(NaturalInputError, match="says how often; this asks how many"):
+        parse_count(typed)
+
+
 def test_a_scale_word_is_no_factor_of_a_product() -> None:
     with pytest.raises(NaturalInputError, match="whole number"):
         parse_count("20 x 1 billion")
