@@ -76,7 +76,7 @@ def test_the_answer_trace_follows_a_typed_deadline_into_the_report() -> None:
         "expert/analysis/facts.py",
         "expert/engine/process.py",
         "expert/analysis/explain.py",
-        "reports/markdown.md.j2",
+        "expert/render/reports.py",
     ):
         assert module in touched, touched
     assert touched.index("interview/questions.py") < touched.index("expert/analysis/facts.py")

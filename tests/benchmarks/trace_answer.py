@@ -1,10 +1,12 @@
 """Which modules one typed answer passes through on its way from the interview to the report.
 
-The answer is the gateway timeout's deadline of the llm-platform example, typed as "60s"
-into a copy of the example whose deadline was left out. The script reads it as the
+The answer is the gateway timeout's deadline of the llm-platform example, left out of a copy
+of the example and typed again as "45s". Not its own "60s": the same loop's timescale is also
+"60s", so every module that shows the timescale (the maps, the audit report) would count as
+on the deadline's path. The script reads it as the
 interview's question card does (questions.parse_typed), saves it through the interview's
 session, assesses the file and renders the Markdown report, with a profiler hook that notes
-every project module one of whose functions holds the answer: the text "60s" (alone or in
+every project module one of whose functions holds the answer: the text "45s" (alone or in
 the text being written or shown), the interval it means, or a fact that carries it. The
 engine's child process is not profiled; the module that sends it the facts is.
 
@@ -28,17 +30,18 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-TYPED = "60s"
-MS = 60_000  # the answer in milliseconds, as facts encode durations
+ORIGINAL = "60s"  # the example's deadline, left out of the copy
+TYPED = "45s"  # what is typed instead: no other value of the example reads the same
+MS = 45_000  # the answer in milliseconds, as facts encode durations
 LOOP = "gateway-timeout"
 
 
 def _carries(value: Any, depth: int = 0) -> bool:
     """Whether a local holds the answer: its text (a Duration is that text), or a fact field
-    that encodes it. A bare interval of 60 s is not counted: the knowledge base's own
-    thresholds ("1m") are the same interval."""
+    that encodes it. A bare interval of 45 s is not counted: the knowledge base's own
+    thresholds are intervals too."""
     if isinstance(value, str):
-        return value == TYPED or (TYPED in value and bool(re.search(r"\b60s\b", value)))
+        return value == TYPED or (TYPED in value and bool(re.search(rf"\b{TYPED}\b", value)))
     if depth > 0:
         return False
     if isinstance(value, dict):
@@ -61,7 +64,8 @@ def trace() -> list[str]:
 
     kb = knowledge.load([])
     example = (ROOT / "expert" / "examples" / "llm-platform.yaml").read_text(encoding="utf-8")
-    assert example.count(f"deadline: {TYPED}") == 1, "the example's gateway deadline moved"
+    assert example.count(f"deadline: {ORIGINAL}") == 1, "the example's gateway deadline moved"
+    assert TYPED not in example, "the typed answer must be a value the example does not hold"
     touched: dict[str, None] = {}
 
     def hook(frame: FrameType, event: str, _arg: Any) -> None:
@@ -81,7 +85,7 @@ def trace() -> list[str]:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "platform.yaml"
-        path.write_text(example.replace(f"deadline: {TYPED}", "", 1), encoding="utf-8")
+        path.write_text(example.replace(f"deadline: {ORIGINAL}", "", 1), encoding="utf-8")
         session = Session.open(path, kb)
         q = kb.questions["loop-deadline"]
         assessor = Assessor(kb)  # compiling the knowledge base is no part of the answer's path
@@ -98,7 +102,7 @@ def trace() -> list[str]:
         finally:
             sys.setprofile(None)
             assessor.close()
-    assert re.search(r"\b60s\b", report), "the answer did not reach the report"
+    assert re.search(rf"\b{TYPED}\b", report), "the answer did not reach the report"
     return list(touched)
 
 
