@@ -98,6 +98,10 @@ class InterviewApp(App[None]):
             return
         # Still holding while delivering: a key that arrives meanwhile queues behind them.
         while held:
+            if not self.screen_stack:
+                # The app is closing (its screens are gone): a key has nowhere to go.
+                held.clear()
+                break
             key = held.pop(0)
             if self._confirms(key):
                 # The keys typed after this Enter belong to the card it leads to.
