@@ -361,7 +361,7 @@ def expected(kb: KnowledgeBase, base: FactBase, a: Any = None) -> Expected:
     return out
 
 
-_HELD = ("pair", "edge", "acts", "resource")  # facts that name the resource a match is on
+_HELD = ("pair", "edge", "acts", "waits", "resource")  # facts that name the resource a match is on
 
 
 def _fold_subsumed(

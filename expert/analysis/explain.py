@@ -56,6 +56,7 @@ _RESOURCE_ATTR = {
     "pair": "resource",
     "edge": "resource",
     "acts": "resource",
+    "waits": "resource",
     "resource": "resource",
 }
 _NAMED_ATTRS = ("loop", "resource", "a", "b", "outer", "inner", "first", "last")
@@ -71,6 +72,9 @@ _PLAIN_FACT = {
     ("acts", "deadline_vs_checkpoint_duration"): "What is the timeout of {loop}, and how long "
     "does {resource} take to write one checkpoint?",
     ("acts", "*"): "What else do {loop} and the loops beside it do to {resource}?",
+    ("waits", "deadline_vs_startup"): "What is the timeout of {loop}, and how long does "
+    "{resource}, which it waits on further down, take to start?",
+    ("waits", "*"): "What makes {loop} act?",
     ("resource", "*"): "What kind of resource is {resource}?",
     ("pair", "same_layer"): "Which layers do {a} and {b} belong to?",
     ("pair", "*"): "How fast do {a} and {b} react?",
@@ -420,7 +424,7 @@ class Explainer:
         when they were imported (a ratio cites each side it has a source for)."""
         if kind == "resource":
             return source_of(self._resources.get(fact["id"].split(":", 1)[1]), field)
-        if kind == "acts" and "_vs_" in field:
+        if kind in ("acts", "waits") and "_vs_" in field:
             mine, theirs = field.split("_vs_", 1)
             cited = [
                 source_of(self.loops.get(fact.get("loop", "")), mine),

@@ -347,6 +347,23 @@ def build(
             fid = f"acts:{loop.id}@{rid}"
             raw.append((_encoded("acts", fid, vals, terms, scope), [loop.id]))
 
+    by_id = {lp.id: lp for lp in assessment.loops}
+    for loop_id, rid in structure.waits:
+        if could_match is not None and not could_match.joins({"kind": "waits", "loop": loop_id}):
+            continue
+        loop = by_id[loop_id]
+        res = by_resource.get(rid) or Resource(id=rid)
+        vals = {
+            "loop": loop_id,
+            "resource": rid,
+            "deadline_vs_startup": quotient_x100(
+                durations.interval_of(loop.deadline), durations.interval_of(res.startup_time)
+            ),
+            "triggers": value_at(loop, "triggers"),
+        }
+        fid = f"waits:{loop_id}@{rid}"
+        raw.append((_encoded("waits", fid, vals, terms, scope), [loop_id]))
+
     for e in structure.edges:
         raw.append(
             (

@@ -317,6 +317,9 @@ class Structure:
     nestings: list[Nesting] = field(default_factory=list)
     amplifications: list[Amplification] = field(default_factory=list)
     cycles: list[Cycle] = field(default_factory=list)
+    # (loop, resource): a loop with a deadline, and a resource its own resources' calls reach
+    # further down, which some loop acts on (what its deadline waits on).
+    waits: list[tuple[str, str]] = field(default_factory=list)
     # A loop hides, delays or averages away a signal another loop reads (assessment/masking.py).
     masks: list[masking.Mask] = field(default_factory=list)
     cycles_truncated: bool = False
@@ -403,6 +406,7 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
     _pairs(s, vocab, on, partners)
     by_id = {lp.id: lp for lp in loops}
     _nestings(s, loops, on, downstream)
+    _waits(s, loops, downstream)
     _amplifications(s, loops, on, downstream, by_id)
     _cycles(s, vocab, by_id)
     s.masks = masking.derive(loops, on, downstream, s.reacts, vocab)
@@ -654,6 +658,15 @@ def _nestings(
             cancels = outer.propagates_cancellation or "unknown"
             found.append(Nesting(outer.id, inner.id, od, idl, inverted, cancels))
         s.nestings += _capped(found, MAX_NESTINGS_PER_LOOP, _inverted_first, s, "nestings")
+
+
+def _waits(s: Structure, loops: list[Loop], downstream: dict[str, frozenset[str]]) -> None:
+    for lp in loops:
+        if lp.deadline is None:
+            continue
+        own = _acts_on(lp)
+        below = set().union(*(downstream.get(rid, frozenset()) for rid in own)) - set(own)
+        s.waits += [(lp.id, rid) for rid in sorted(below)]
 
 
 def _capped(

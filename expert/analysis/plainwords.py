@@ -116,7 +116,18 @@ def value_words(kb: KnowledgeBase, value: str) -> str:
     return plain(kb, value)
 
 
-_FACT_KINDS = ("edge", "pair", "platform", "resource", "cycle", "path", "nesting", "acts", "mask")
+_FACT_KINDS = (
+    "edge",
+    "pair",
+    "platform",
+    "resource",
+    "cycle",
+    "path",
+    "nesting",
+    "acts",
+    "waits",
+    "mask",
+)
 
 
 def because_field(kb: KnowledgeBase, field: str) -> str:

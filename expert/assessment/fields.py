@@ -344,6 +344,30 @@ FACT_KINDS: dict[str, list[FieldSpec]] = {
             says=("{a} and {b} both react to: {value}",),
         ),
     ],
+    # Loop `loop` has a deadline on a resource whose calls (transitively) reach `resource`,
+    # further down the path: a gateway's request timeout waits on the model server below it.
+    "waits": [
+        _f("loop", "ident"),
+        _f("resource", "ident"),
+        _f(
+            "deadline_vs_startup",
+            "interval",
+            unit="x100",
+            help="loop deadline / start-up time of the resource further down its call path",
+            says=(
+                "the deadline of {loop} is {value} the start-up time of {resource}, which it "
+                "waits on further down the call path",
+            ),
+            reads=("loop.deadline", "resource.startup_time"),
+        ),
+        _f(
+            "triggers",
+            "set",
+            table="triggers",
+            help="what the waiting loop reacts to (a request timeout, not a health check)",
+            says=("{loop} acts when: {value}",),
+        ),
+    ],
     # Loop `outer` has a deadline on a resource that (transitively) calls the resource on
     # which loop `inner` has a deadline.
     "nesting": [

@@ -250,7 +250,7 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
 
 
 # The kinds filtered by scope: the join targets (loops, resources, the platform) stay whole.
-SCOPED_KINDS = ("pair", "edge", "acts", "mask", "nesting", "amplification", "cycle")
+SCOPED_KINDS = ("pair", "edge", "acts", "waits", "mask", "nesting", "amplification", "cycle")
 
 
 def _scope_facts(stage1: list[Pattern], kb: KnowledgeBase, out: Compiled) -> None:

@@ -75,6 +75,7 @@ DERIVED_FROM: dict[str, dict[str, set[str]]] = {
             "synchronized",
         },
     },
+    "waits": {"loop": {"acts_on", "deadline", "triggers"}, "resource": {"calls", "startup_time"}},
     "platform": {"loop": set(), "resource": {"kind"}},
     # stated masks, or those implied by a retrying loop upstream of a reader (masking.py)
     "mask": {
