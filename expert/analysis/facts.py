@@ -49,6 +49,8 @@ class FactBase:
 
     facts: dict[str, Fact] = field(default_factory=dict)
     loops_of: dict[str, list[str]] = field(default_factory=dict)
+    # loop id -> its values as rules see them (loop_values), kept for the explanations
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, fact: Fact, loops: list[str]) -> None:
         self.facts[fact["id"]] = fact
@@ -301,7 +303,7 @@ def build(
 
     for loop in assessment.loops:
         fact: Fact = {"id": f"loop:{loop.id}", "kind": "loop", "scope": scope}
-        values = loop_values(loop, structure)
+        values = base.values[loop.id] = loop_values(loop, structure)
         for name, encode in terms.encoders("loop"):
             encode(values[name], fact)
         for qid, encode in answers:
