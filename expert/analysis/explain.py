@@ -10,6 +10,7 @@ names, what would clear it, and the questions that would settle it.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -170,7 +171,8 @@ class Explainer:
             facts,
         )
         self.loops = {lp.id: lp for lp in assessment.loops}
-        self.values = {lp.id: loop_values(lp, structure) for lp in assessment.loops}
+        # The values the facts were built from (made again only for a base without them).
+        self.values = facts.values or {lp.id: loop_values(lp, structure) for lp in assessment.loops}
         self.answer_fields = kb.answer_fields()
         self.questions: dict[tuple[str, str], OpenQuestion] = {}
         self.platform_because: dict[str, list[Because]] = {}
@@ -181,6 +183,13 @@ class Explainer:
         # finding id -> the conditional feeds (`feeds_when`) one of its matches passes
         self._feeds_ok: dict[str, set[str]] = {}
         self._said_memo: dict[tuple[str, str], str] = {}
+        # (pattern, placeholder, fact id) -> the placeholder rendered alone for that fact
+        self._rendered: dict[tuple[str, int, str, str], str] = {}
+        # (question, loop) -> what _unsettled_by says of it
+        self._unsettled: dict[tuple[str, str], tuple[str, bool] | None] = {}
+        self._fitting_memo: dict[tuple[str, str], str] = {}  # (question, loop) -> question
+        # (fact kind, field, fact id, result) -> what the test read, as findings cite it
+        self._because_memo: dict[tuple[str, str, str, str], Because] = {}
         # finding id -> the questions (plain words) that would settle what it rests on
         self.settling: dict[str, list[str]] = {}
         self._resources = {r.id: r for r in assessment.resource_list()}
@@ -207,12 +216,13 @@ class Explainer:
         """What explaining any firing of p needs from the knowledge base, worked out once."""
         plan = self._plans.get((p.id, p.form))
         if plan is None:
+            numbered = itertools.count()
 
             def check(var: str, term: Term) -> _Check:
                 fact = p.match[var].fact
                 field = resolve(fact, term.field, self.kb.vocabulary, self.answer_fields)
                 assert field is not None  # checked when the pattern was compiled
-                return _Check(var, term, field, term.op, term.operand, term.strict)
+                return _Check(var, term, field, term.op, term.operand, term.strict, next(numbered))
 
             plan = _Plan(
                 checks=[check(var, t) for var, fm in p.match.items() for t in fm.where],
@@ -302,7 +312,7 @@ class Explainer:
         a few as "A, B and 5 more"."""
 
         def sub(m: re.Match[str]) -> str:
-            values = list(dict.fromkeys(self.render(m.group(0), mm.bound, mm.p) for mm in members))
+            values = list(dict.fromkeys(self._render_one(m, mm.bound, mm.p) for mm in members))
             if len(values) > _NAMED_MEMBERS:
                 shown = values[: _NAMED_MEMBERS - 1]
                 return f"{', '.join(shown)} and {len(values) - len(shown)} more"
@@ -312,25 +322,43 @@ class Explainer:
 
         return _PLACEHOLDER.sub(sub, template)
 
+    def _render_one(self, m: re.Match[str], bound: dict[str, dict[str, Any]], p: Pattern) -> str:
+        """One placeholder rendered alone: it reads only the fact its variable is bound to,
+        and a fact recurs in many matches of a pattern, so each is rendered once per fact."""
+        placeholder, fact = m.group(0), bound.get(m.group(1))
+        if fact is None:
+            return self.render(placeholder, bound, p)
+        key = (p.id, p.form, placeholder, fact["id"])
+        text = self._rendered.get(key)
+        if text is None:
+            text = self._rendered[key] = self.render(placeholder, bound, p)
+        return text
+
     # -- stage 1
     def _terms(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> list[tuple[str, Term, str]]:
         """(variable, term, three-valued result) for every non-join term of the match."""
         plan = self._plan(p)
-        memo = plan.results
-        out = []
-        for n, c in enumerate(plan.checks):
-            if c.op != "same_as":
-                # A non-join term reads only its own fact, and one fact (a loop, say) is in
-                # many matches of a pattern: each term is evaluated once per fact.
-                fact = bound[c.var]
-                key = (n, fact["id"])
-                result = memo.get(key)
-                if result is None:
-                    result = memo[key] = evaluate_op(
-                        c.op, c.operand, c.strict, c.field, fact, bound, plan.attr_of
-                    )
-                out.append((c.var, c.term, result))
-        return out
+        return [
+            (c.var, c.term, self._result(plan, c, bound)) for c in plan.checks if c.op != "same_as"
+        ]
+
+    @staticmethod
+    def _result(plan: _Plan, c: _Check, bound: dict[str, dict[str, Any]]) -> str:
+        """Three-valued result of one check on the bound facts. A non-join term reads only its
+        own fact, and one fact (a loop, say) is in many matches of a pattern: each such term
+        is evaluated once per fact."""
+        if c.op == "same_as":
+            return evaluate_op(
+                c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of
+            )
+        fact = bound[c.var]
+        key = (c.n, fact["id"])
+        result = plan.results.get(key)
+        if result is None:
+            result = plan.results[key] = evaluate_op(
+                c.op, c.operand, c.strict, c.field, fact, bound, plan.attr_of
+            )
+        return result
 
     def _fact_names(self, kind: str, fact: dict[str, Any]) -> dict[str, str]:
         """The loops and resources a derived fact joins, by the names their owners gave them,
@@ -345,6 +373,17 @@ class Explainer:
         return names
 
     def _because(
+        self, p: Pattern, var: str, term: Term, fact: dict[str, Any], result: str
+    ) -> Because:
+        """What one test read, as a finding cites it. It depends only on the fact, the field
+        and the result, which recur across the findings of a pattern: each is made once."""
+        key = (p.match[var].fact, term.field, str(fact["id"]), result)
+        because = self._because_memo.get(key)
+        if because is None:
+            because = self._because_memo[key] = self._because_of(p, var, term, fact, result)
+        return because
+
+    def _because_of(
         self, p: Pattern, var: str, term: Term, fact: dict[str, Any], result: str
     ) -> Because:
         kind = p.match[var].fact
@@ -436,11 +475,7 @@ class Explainer:
     def _holds(self, p: Pattern, checks: list[_Check], bound: dict[str, dict[str, Any]]) -> bool:
         """Whether every check holds on the bound facts (an unknown value does not)."""
         plan = self._plan(p)
-        return all(
-            evaluate_op(c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of)
-            == "yes"
-            for c in checks
-        )
+        return all(self._result(plan, c, bound) == "yes" for c in checks)
 
     def _leads(self, cause: Finding, target: str) -> bool:
         """Whether a finding leads to a symptom or cost: always where its pattern `feeds` it,
@@ -451,14 +486,35 @@ class Explainer:
             return True
         return target in self._feeds_ok.get(cause.id, ())
 
-    def _severity(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> tuple[Severity, str]:
+    def _escalation(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> int | None:
+        """Which of p.escalate sets the match's severity (the first to reach the highest),
+        or None where none raises it."""
+        severity, chosen = SEVERITY_ORDER.index(p.severity), None
+        for n, (esc, checks) in enumerate(zip(p.escalate, self._plan(p).escalations, strict=True)):
+            if SEVERITY_ORDER.index(esc.to) > severity and self._holds(p, checks, bound):
+                severity, chosen = SEVERITY_ORDER.index(esc.to), n
+        return chosen
+
+    def _severity(self, p: Pattern, members: list[_Match]) -> tuple[Severity, str]:
+        """The highest severity any match reaches (the lead's first, then the first match
+        above it), with its reason; only that one reason is rendered."""
         severity: Severity = p.severity
-        reason = ""
-        for esc, checks in zip(p.escalate, self._plan(p).escalations, strict=True):
-            ok = self._holds(p, checks, bound)
-            if ok and SEVERITY_ORDER.index(esc.to) > SEVERITY_ORDER.index(severity):
-                severity, reason = esc.to, self.render(esc.because, bound, p)
-        return severity, reason
+        if not p.escalate:
+            return severity, ""
+        highest = max((esc.to for esc in p.escalate), key=SEVERITY_ORDER.index)
+        reason_of: tuple[int, _Match] | None = None
+        for m in members:
+            if SEVERITY_ORDER.index(severity) >= SEVERITY_ORDER.index(highest):
+                break  # no match can rise above it
+            n = self._escalation(m.p, m.bound)  # each match in its own form
+            if n is not None and SEVERITY_ORDER.index(p.escalate[n].to) > SEVERITY_ORDER.index(
+                severity
+            ):
+                severity, reason_of = p.escalate[n].to, (n, m)
+        if reason_of is None:
+            return severity, ""
+        n, m = reason_of
+        return severity, self.render(p.escalate[n].because, m.bound, m.p)
 
     def _clears(
         self, p: Pattern, bound: dict[str, dict[str, Any]], terms: list[tuple[str, Term, str]]
@@ -472,31 +528,44 @@ class Explainer:
 
     def _ask(self, question_id: str, loop_id: str, finding: str) -> None:
         """Ask a question about a loop, unless the loop already answers it."""
-        q = self.kb.questions.get(question_id)
-        if q is None or q.about != "loop":
-            return
-        field = q.field or f"answers.{q.id}"
-        if field in self._not_applicable.get(("loop", loop_id), ()):
-            return  # the respondent said it does not apply: nothing to settle
-        raw = (
-            self.loops[loop_id].answers.get(q.id)
-            if q.answer
-            else value_at(self.loops[loop_id], field)
-        )
-        if raw not in (None, UNKNOWN) and not (isinstance(raw, list) and UNKNOWN in raw):
-            return  # known: nothing to settle
         key = (question_id, loop_id)
+        # Thousands of matches ask the same few questions of the same loops: whether the loop
+        # answers one is worked out once.
+        if key not in self._unsettled:
+            self._unsettled[key] = self._unsettled_by(question_id, loop_id)
+        unsettled = self._unsettled[key]
+        if unsettled is None:
+            return
         if key not in self.questions:
+            q, field = self.kb.questions[question_id], unsettled[0]
             self.questions[key] = OpenQuestion(
                 id=q.id,
                 loop=loop_id,
                 text=q.text,
                 help=q.help,
                 field=field,
-                answered_unknown=raw is not None,
+                answered_unknown=unsettled[1],
             )
         if finding not in self.questions[key].settles:
             self.questions[key].settles.append(finding)
+
+    def _unsettled_by(self, question_id: str, loop_id: str) -> tuple[str, bool] | None:
+        """(field, whether it was answered "unknown") where a loop leaves a question open;
+        None where the loop answers it, it does not apply, or it is no loop question."""
+        q = self.kb.questions.get(question_id)
+        if q is None or q.about != "loop":
+            return None
+        field = q.field or f"answers.{q.id}"
+        if field in self._not_applicable.get(("loop", loop_id), ()):
+            return None  # the respondent said it does not apply: nothing to settle
+        raw = (
+            self.loops[loop_id].answers.get(q.id)
+            if q.answer
+            else value_at(self.loops[loop_id], field)
+        )
+        if raw not in (None, UNKNOWN) and not (isinstance(raw, list) and UNKNOWN in raw):
+            return None  # known: nothing to settle
+        return field, raw is not None
 
     # -- structure (cause of open questions, never of findings)
     def _unknown_structure(
@@ -745,12 +814,7 @@ class Explainer:
             for var, term, r in lead.terms
             for bid in [lead.bound[var]["id"]]
         ]
-        severity, reason = self._severity(p, lead.bound)
-        if p.escalate:
-            for m in members[1:]:
-                sev, why = self._severity(m.p, m.bound)  # each in its own form
-                if SEVERITY_ORDER.index(sev) > SEVERITY_ORDER.index(severity):
-                    severity, reason = sev, why
+        severity, reason = self._severity(p, members)
         narrative = self.render(p.narrative, lead.bound, p)
         clears = self._clears(p, lead.bound, lead.terms)
         distinct = list({tuple(m.loops): m for m in members}.values())
@@ -838,14 +902,23 @@ class Explainer:
                         for rq in self._resource_questions(term.field, rid):
                             self._ask_resource(rq, rid, fid)
             for ask in p.asks:
-                question, about = ask.question, m.bound[ask.about]
-                q = self.kb.questions.get(question)
-                if q is not None and q.field:
-                    # a field asked in other words of other loops: the words that fit this one
-                    fitting = self._loop_question(q.field, about)
-                    question = fitting.id if fitting is not None else question
-                self._ask(question, about["loop"], fid)
+                about = m.bound[ask.about]
+                self._ask(self._fitting(ask.question, about), about["loop"], fid)
         return finding
+
+    def _fitting(self, question: str, about: dict[str, Any]) -> str:
+        """The question to ask a loop for what `question` asks: a field asked in other words
+        of other loops is asked in the words that fit this one (once per question and loop)."""
+        key = (question, str(about.get("loop")))
+        fitting = self._fitting_memo.get(key)
+        if fitting is None:
+            fitting = question
+            q = self.kb.questions.get(question)
+            if q is not None and q.field:
+                chosen = self._loop_question(q.field, about)
+                fitting = chosen.id if chosen is not None else question
+            self._fitting_memo[key] = fitting
+        return fitting
 
     def _loop_question(self, field: str, fact: dict[str, Any]) -> Question | None:
         """The question that asks a loop for `field`: of those asking it, the first whose
@@ -1105,6 +1178,7 @@ class _Check:
     op: str
     operand: Any
     strict: bool
+    n: int  # unique among its pattern's checks: results are memoised under it
 
 
 @dataclass
@@ -1114,7 +1188,7 @@ class _Plan:
     feeds: list[tuple[str, list[_Check]]]  # each of p.feeds_when: its target and its terms
     attr_of: _AttrOf
     sources: list[SourceRef]
-    # (index in checks, fact id) -> three-valued result of that non-join term on that fact
+    # (check's n, fact id) -> three-valued result of that non-join term on that fact
     results: dict[tuple[int, str], str] = dataclasses.field(default_factory=dict)
 
 
