@@ -7,6 +7,7 @@ assessment -> graph.derive (influence structure) -> facts.build (engine facts)
 
 from __future__ import annotations
 
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -153,18 +154,27 @@ class _Everything:
         return True
 
 
+# A scope: its joins to loops (attribute, the loops its tests let in there) and its own tests.
+_Scope = tuple[tuple[tuple[str, frozenset[str]], ...], tuple[Check, ...]]
+
+
 class _Scoped:
     """Per fact kind, each scope's joins to loops (attribute, the loops that pass its tests)
     and its own tests."""
 
     def __init__(
         self,
-        scoped: dict[str, list[tuple[tuple[tuple[str, frozenset[str]], ...], tuple[Check, ...]]]],
+        scoped: dict[str, list[_Scope]],
     ) -> None:
         self.scoped = scoped
         # Per kind, for each attribute every scope joins on: the loops some scope lets in
         # there. A fact failing it fails every scope, which is most pairs of loops, at once.
         self.anywhere: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        # Per kind, the scopes by their first join (attribute -> loop id -> the scopes letting
+        # that loop in there), and those joining nothing: a fact is tried only against the
+        # scopes its first loop passes, not every scope of its kind (most fail there).
+        self.by_first: dict[str, dict[str, dict[str, list[_Scope]]]] = {}
+        self.unjoined: dict[str, list[_Scope]] = {}
         for kind, scopes in scoped.items():
             common = set.intersection(*({attr for attr, _ in ends} for ends, _ in scopes))
             self.anywhere[kind] = [
@@ -174,6 +184,27 @@ class _Scoped:
                 )
                 for attr in sorted(common)
             ]
+            by_first: dict[str, dict[str, list[_Scope]]] = {}
+            for ends, checks in scopes:
+                if not ends:
+                    self.unjoined.setdefault(kind, []).append((ends, checks))
+                    continue
+                (attr, ids), rest = ends[0], ends[1:]
+                to_scope = by_first.setdefault(attr, {})
+                for i in ids:
+                    to_scope.setdefault(i, []).append((rest, checks))
+            self.by_first[kind] = by_first
+
+    def _candidates(self, fact: dict[str, Any]) -> list[_Scope]:
+        """The scopes of the fact's kind whose first join lets its loop in, each with the
+        joins left to test; every scope joining nothing."""
+        kind = fact["kind"]
+        out = list(self.unjoined.get(kind, ()))
+        for attr, to_scope in self.by_first[kind].items():
+            loop = fact.get(attr)
+            if loop is not None:
+                out += to_scope.get(loop, ())
+        return out
 
     def joins(self, fact: dict[str, Any]) -> bool:
         """Whether some scope of the fact's kind could bind the loops it names."""
@@ -182,14 +213,15 @@ class _Scoped:
             return True
         if any(fact.get(attr) not in ids for attr, ids in self.anywhere[fact["kind"]]):
             return False
-        return any(all(fact.get(attr) in ids for attr, ids in ends) for ends, _ in scopes)
+        return any(
+            all(fact.get(attr) in ids for attr, ids in rest) for rest, _ in self._candidates(fact)
+        )
 
     def __call__(self, fact: dict[str, Any]) -> bool:
-        scopes = self.scoped.get(fact["kind"])
-        if scopes is None:
+        if fact["kind"] not in self.scoped:
             return True
-        for ends, checks in scopes:
-            for attr, ids in ends:
+        for rest, checks in self._candidates(fact):
+            for attr, ids in rest:
                 if fact.get(attr) not in ids:
                     break
             else:
@@ -218,6 +250,11 @@ def _could_match(loops: list[dict[str, Any]], compiled: Compiled) -> facts_mod.F
     # Patterns share many tests of a loop (what it does, what it reacts to), and loops share
     # the few values one test reads: each test runs once per distinct value it reads.
     by_test: dict[tuple[Any, ...], frozenset[str]] = {}
+    ids_in_order = [f[id_attr] for f in loops]
+    # The values each set of attributes takes, loop by loop, and a loop showing each distinct
+    # value: tests reading the same attributes (several bounds on one duration) share them,
+    # and a test runs once per distinct value (read in C, not a loop of Python per loop).
+    seen_of: dict[tuple[str, ...], tuple[list[Any], dict[Any, dict[str, Any]]]] = {}
     passing = []
     for checks in compiled.loop_checks:
         ids = everyone
@@ -225,15 +262,17 @@ def _could_match(loops: list[dict[str, Any]], compiled: Compiled) -> facts_mod.F
             key = (check[0], repr(check[1]), check[2], check[3].spec.attr)
             if key not in by_test:
                 attrs = _attrs_read(check)
-                outcome: dict[tuple[Any, ...], bool] = {}
-                kept = []
-                for f in loops:
-                    seen = tuple(f.get(a) for a in attrs)
-                    if seen not in outcome:
-                        outcome[seen] = _holds_once(check, f)
-                    if outcome[seen]:
-                        kept.append(f[id_attr])
-                by_test[key] = frozenset(kept)
+                if attrs not in seen_of:
+                    seen = list(zip(*(map(dict.get, loops, repeat(a)) for a in attrs), strict=True))
+                    seen_of[attrs] = (seen, dict(zip(seen, loops, strict=True)))
+                seen, shown_by = seen_of[attrs]
+                holding = {v for v, f in shown_by.items() if _holds_once(check, f)}
+                if len(holding) == len(shown_by):
+                    by_test[key] = everyone
+                else:
+                    by_test[key] = frozenset(
+                        i for i, v in zip(ids_in_order, seen, strict=True) if v in holding
+                    )
             ids &= by_test[key]
         passing.append(ids)
     return _Scoped(
