@@ -874,31 +874,45 @@ def _settle(lines: list[CostLine], figures: list[Figure], detail: bool = True) -
     """Combine and price `lines` in place (their findings share budgets); the budget totals.
     Without `detail` (a total only), the lines get their figures but no per-finding money,
     worked steps or notes."""
+    totals = _settle_budgets(lines, figures, detail)
+    return [totals[budget] for budget in BUDGETS if budget in totals]
+
+
+def _budget_of(line: CostLine) -> str | None:
+    comp = COMPUTATIONS.get(line.computation)
+    return comp.budget if comp is not None else None
+
+
+def _settle_budgets(
+    lines: list[CostLine], figures: list[Figure], detail: bool = True
+) -> dict[str, BudgetTotal]:
+    """`_settle` by budget: each budget's total, for the budgets with a priced line. A budget
+    is settled from its own lines alone, so one budget's total holds whatever the others'
+    lines are."""
     figs = {f.name: f for f in figures}
     currency = figs["accelerator_hour_cost"].unit
     pools: dict[str, list[CostLine]] = {}
     for line in lines:
-        if line.computation in COMPUTATIONS:
-            pools.setdefault(COMPUTATIONS[line.computation].budget, []).append(line)
+        budget = _budget_of(line)
+        if budget is not None:
+            pools.setdefault(budget, []).append(line)
     notes = {}
     for budget, members in pools.items():
         if budget == "engineering":
             notes[budget] = _settle_hours(members, figs, currency, detail)
         else:
             _settle_shares(members, figs, currency, detail)
-    out = []
+    out = {}
     for budget in BUDGETS:
         priced = [m for m in pools.get(budget, []) if m.money is not None]
         if priced:
-            out.append(
-                BudgetTotal(
-                    budget=budget,
-                    label=BUDGETS[budget],
-                    side="hidden" if budget == "engineering" else "direct",
-                    costs=[m.finding for m in priced],
-                    range=_sum([m.money for m in priced if m.money is not None]),
-                    note=notes.get(budget, ""),
-                )
+            out[budget] = BudgetTotal(
+                budget=budget,
+                label=BUDGETS[budget],
+                side="hidden" if budget == "engineering" else "direct",
+                costs=[m.finding for m in priced],
+                range=_sum([m.money for m in priced if m.money is not None]),
+                note=notes.get(budget, ""),
             )
     return out
 
@@ -1055,18 +1069,29 @@ def _central_total(
     links: dict[str, _Links],
     lines: list[CostLine],
     rule: str = "",
+    settled: dict[str, BudgetTotal] | None = None,
 ) -> float:
     """The central estimate with these figures and models. `lines` are the summary's own:
     copies of them are settled again (every figure of a line is assigned anew when it is
-    settled), except the lines of `rule`, whose model differs: those are made afresh."""
+    settled), except the lines of `rule`, whose model differs: those are made afresh. With
+    `settled` (the budgets' totals with these figures and the summary's models), only the
+    budget of `rule` is settled again: no other budget's lines change."""
     fresh = {}
     if rule:
         mine = [g for g in ghosts if g.rule == rule]
         fresh = {line.finding: line for line in _lines(mine, by_id, models, links)}
+    budget = COMPUTATIONS[models[rule].computation].budget if rule and settled else None
+    if budget is not None:
+        lines = [line for line in lines if _budget_of(line) == budget or line.finding in fresh]
     kept = _settle_copies([line for line in lines if line.finding not in fresh])
     again = iter(kept)
     work = [fresh[line.finding] if line.finding in fresh else next(again) for line in lines]
-    summed = _sides(_settle(work, figures, detail=False))[2]
+    if budget is not None and settled is not None:
+        totals = {b: total for b, total in settled.items() if b != budget}
+        totals.update(_settle_budgets(work, figures, detail=False))
+        summed = _sides([totals[b] for b in BUDGETS if b in totals])[2]
+    else:
+        summed = _sides(_settle(work, figures, detail=False))[2]
     return summed.likely if summed else 0.0
 
 
@@ -1084,6 +1109,8 @@ def _sensitivity(
     and how many were left out for moving it less."""
     out = []
     titles = {line.rule: line.title for line in lines if line.money is not None}
+    # Each rule's models move only its own budget: the others are settled once, here.
+    settled = _settle_budgets(_settle_copies(lines), figures, detail=False)
     for rule in sorted(titles):
         model = models[rule]
         comp = COMPUTATIONS[model.computation]
@@ -1092,7 +1119,7 @@ def _sensitivity(
             params = dict(model.parameters)
             params["likely"] = params[point]
             changed = {**models, rule: model.model_copy(update={"parameters": params})}
-            at[point] = _central_total(ghosts, by_id, figures, changed, links, lines, rule)
+            at[point] = _central_total(ghosts, by_id, figures, changed, links, lines, rule, settled)
         p = model.parameters
         fmt = (lambda v: f"{exact(v)} h") if model.computation == "engineer_hours" else percent
         out.append(
