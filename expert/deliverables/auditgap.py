@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from expert.analysis.plainwords import series
 from expert.assessment.model import UNKNOWN, Assessment, Loop
 from expert.deliverables.economics import Cited, EconomicSummary
-from expert.deliverables.inventory import CORE, LABELS, loop_answers
+from expert.deliverables.inventory import CORE, LABELS, Inventory, loop_answers
 from expert.knowledge.patterns import SEVERITY_ORDER
 
 if TYPE_CHECKING:
@@ -179,8 +179,16 @@ def build(
     findings: list[Finding],
     questions: list[OpenQuestion],
     economics: EconomicSummary | None = None,
+    inventory: Inventory | None = None,
 ) -> AuditGapReport:
+    """The audit gaps. `inventory`, the run's own, gives each loop's answers with their
+    states as read already (else they are read again)."""
     loops = {lp.id: lp for lp in assessment.loops}
+    unknown_listed = {
+        il.id: [(f.field, f.label) for f in il.fields if f.state == "unknown"]
+        for group in (inventory.layers if inventory is not None else [])
+        for il in group.loops
+    }
     findings = [f for f in findings if f.evidence.shown]
     audit = [f for f in findings if f.kind == "auditability"]
     gaps: list[LoopGap] = []
@@ -190,9 +198,13 @@ def build(
         for lp_id in f.loops:
             audit_of.setdefault(lp_id, []).append(f.id)
     for lp in assessment.loops:
-        unknown = [
-            (field, label) for field, label, _, state in loop_answers(lp, kb) if state == "unknown"
-        ]
+        unknown = unknown_listed.get(lp.id)
+        if unknown is None:
+            unknown = [
+                (field, label)
+                for field, label, _, state in loop_answers(lp, kb)
+                if state == "unknown"
+            ]
         unknown_of[lp.id] = [label for _, label in unknown]
         reasons = [
             r

@@ -37,11 +37,14 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
     money = economics.summarise(every, assessment.economics, models)
     money = _as_instructions(money, kb)
     names = {node.id: node.name for node in results.risk_map.nodes}
+    inventoried = inventory.build(assessment, kb, every)
     completed = results.model_copy(
         update={
             "economics": money,
-            "inventory": inventory.build(assessment, kb, every),
-            "audit_gaps": auditgap.build(assessment, kb, every, results.open_questions, money),
+            "inventory": inventoried,
+            "audit_gaps": auditgap.build(
+                assessment, kb, every, results.open_questions, money, inventory=inventoried
+            ),
             "executive_summary": execsummary.build(
                 every,
                 names,
