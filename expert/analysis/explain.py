@@ -338,9 +338,20 @@ class Explainer:
     def _terms(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> list[tuple[str, Term, str]]:
         """(variable, term, three-valued result) for every non-join term of the match."""
         plan = self._plan(p)
-        return [
-            (c.var, c.term, self._result(plan, c, bound)) for c in plan.checks if c.op != "same_as"
-        ]
+        memo = plan.results
+        out = []
+        for c in plan.checks:
+            if c.op != "same_as":
+                # _result, inlined: this runs for every term of every match
+                fact = bound[c.var]
+                key = (c.n, fact["id"])
+                result = memo.get(key)
+                if result is None:
+                    result = memo[key] = evaluate_op(
+                        c.op, c.operand, c.strict, c.field, fact, bound, plan.attr_of
+                    )
+                out.append((c.var, c.term, result))
+        return out
 
     @staticmethod
     def _result(plan: _Plan, c: _Check, bound: dict[str, dict[str, Any]]) -> str:
