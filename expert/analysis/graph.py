@@ -549,6 +549,9 @@ def _pairs(
     # combined once, and its facts share the result (read, never changed).
     reaction = {lp.id: tuple(s.reacts[lp.id].values()) for actors in on.values() for lp in actors}
     commons: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Tri]] = {}
+    # Loops made from one template share their timescales too: each pair of timescales is
+    # compared once (the ratio is a tuple of ints, shared as the common reactions are).
+    speeds: dict[tuple[Any, Any], tuple[tuple[int, int], Tri]] = {}
     left_out = 0
     for rid, actors in on.items():
         chosen = partners[rid]
@@ -569,18 +572,12 @@ def _pairs(
                         sig: tri_and(s.reacts[a.id][sig], s.reacts[b.id][sig]) for sig in signals
                     }
                     commons[both] = common
-                ta, tb = durations.interval_of(a.timescale), durations.interval_of(b.timescale)
-                s.pairs.append(
-                    Pair(
-                        a.id,
-                        b.id,
-                        rid,
-                        ratio_x100(ta, tb),
-                        same,
-                        faster(ta, tb),
-                        common,
-                    )
-                )
+                timed = (a.timescale, b.timescale)
+                compared = speeds.get(timed)
+                if compared is None:
+                    ta, tb = durations.interval_of(a.timescale), durations.interval_of(b.timescale)
+                    compared = speeds[timed] = (ratio_x100(ta, tb), faster(ta, tb))
+                s.pairs.append(Pair(a.id, b.id, rid, compared[0], same, compared[1], common))
     if left_out:
         s.left_out["pairs"] = left_out
 
