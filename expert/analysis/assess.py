@@ -7,6 +7,7 @@ assessment -> graph.derive (influence structure) -> facts.build (engine facts)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -195,16 +196,15 @@ class _Scoped:
                     to_scope.setdefault(i, []).append((rest, checks))
             self.by_first[kind] = by_first
 
-    def _candidates(self, fact: dict[str, Any]) -> list[_Scope]:
+    def _candidates(self, fact: dict[str, Any]) -> Iterator[_Scope]:
         """The scopes of the fact's kind whose first join lets its loop in, each with the
         joins left to test; every scope joining nothing."""
         kind = fact["kind"]
-        out = list(self.unjoined.get(kind, ()))
+        yield from self.unjoined.get(kind, ())
         for attr, to_scope in self.by_first[kind].items():
             loop = fact.get(attr)
             if loop is not None:
-                out += to_scope.get(loop, ())
-        return out
+                yield from to_scope.get(loop, ())
 
     def joins(self, fact: dict[str, Any]) -> bool:
         """Whether some scope of the fact's kind could bind the loops it names."""
