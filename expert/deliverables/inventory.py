@@ -166,7 +166,8 @@ def loop_answers(lp: Loop, kb: KnowledgeBase) -> Iterator[tuple[str, str, Any, S
         if field in not_applicable:  # an answer: the respondent said it does not apply
             yield field, label, DOES_NOT_APPLY, "given"
             continue
-        value = value_at(lp, field)
+        # a top-level answer read directly: value_at's walk is for the dotted ones
+        value = getattr(lp, field, None) if "." not in field else value_at(lp, field)
         if value is None and field not in CORE and not _relevant(lp, field):
             continue
         yield field, label, value, _state(value)
