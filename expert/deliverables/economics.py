@@ -1069,30 +1069,43 @@ def _central_total(
     links: dict[str, _Links],
     lines: list[CostLine],
     rule: str = "",
-    settled: dict[str, BudgetTotal] | None = None,
+    settled: tuple[dict[str, BudgetTotal], set[str]] | None = None,
 ) -> float:
     """The central estimate with these figures and models. `lines` are the summary's own:
     copies of them are settled again (every figure of a line is assigned anew when it is
     settled), except the lines of `rule`, whose model differs: those are made afresh. With
-    `settled` (the budgets' totals with these figures and the summary's models), only the
-    budget of `rule` is settled again: no other budget's lines change."""
+    `settled` (the budgets' totals with the summary's figures and models, and the budgets
+    these figures and models can move), only those budgets are settled again: a budget is
+    settled from its own lines and figures alone."""
     fresh = {}
     if rule:
         mine = [g for g in ghosts if g.rule == rule]
         fresh = {line.finding: line for line in _lines(mine, by_id, models, links)}
-    budget = COMPUTATIONS[models[rule].computation].budget if rule and settled else None
-    if budget is not None:
-        lines = [line for line in lines if _budget_of(line) == budget or line.finding in fresh]
+    if settled is not None:
+        moved = settled[1]
+        lines = [line for line in lines if _budget_of(line) in moved or line.finding in fresh]
     kept = _settle_copies([line for line in lines if line.finding not in fresh])
     again = iter(kept)
     work = [fresh[line.finding] if line.finding in fresh else next(again) for line in lines]
-    if budget is not None and settled is not None:
-        totals = {b: total for b, total in settled.items() if b != budget}
+    if settled is not None:
+        totals = {b: total for b, total in settled[0].items() if b not in settled[1]}
         totals.update(_settle_budgets(work, figures, detail=False))
         summed = _sides([totals[b] for b in BUDGETS if b in totals])[2]
     else:
         summed = _sides(_settle(work, figures, detail=False))[2]
     return summed.likely if summed else 0.0
+
+
+def _figures_read(budget: str) -> set[str]:
+    """The figures settling a budget reads (_settle_hours, _settle_shares)."""
+    if budget == "engineering":
+        return {"engineers", "engineer_hour_cost"}
+    return {
+        name
+        for comp in COMPUTATIONS.values()
+        if comp.budget == budget
+        for name in (comp.base, comp.price)
+    }
 
 
 def _sensitivity(
@@ -1109,7 +1122,7 @@ def _sensitivity(
     and how many were left out for moving it less."""
     out = []
     titles = {line.rule: line.title for line in lines if line.money is not None}
-    # Each rule's models move only its own budget: the others are settled once, here.
+    # A model or figure moves only the budgets that read it: the others are settled once, here.
     settled = _settle_budgets(_settle_copies(lines), figures, detail=False)
     for rule in sorted(titles):
         model = models[rule]
@@ -1119,7 +1132,10 @@ def _sensitivity(
             params = dict(model.parameters)
             params["likely"] = params[point]
             changed = {**models, rule: model.model_copy(update={"parameters": params})}
-            at[point] = _central_total(ghosts, by_id, figures, changed, links, lines, rule, settled)
+            moved = {COMPUTATIONS[model.computation].budget}
+            at[point] = _central_total(
+                ghosts, by_id, figures, changed, links, lines, rule, (settled, moved)
+            )
         p = model.parameters
         fmt = (lambda v: f"{exact(v)} h") if model.computation == "engineer_hours" else percent
         out.append(
@@ -1146,7 +1162,9 @@ def _sensitivity(
             else f
             for f in figures
         ]
-        delta = _central_total(ghosts, by_id, bumped, models, links, lines) - base
+        moved = {b for b in BUDGETS if fig.name in _figures_read(b)}
+        settles = (settled, moved)
+        delta = _central_total(ghosts, by_id, bumped, models, links, lines, "", settles) - base
         out.append(
             Sensitivity(
                 name=fig.name,
