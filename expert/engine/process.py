@@ -395,7 +395,7 @@ class EngineProcess:
         """Assert facts into each ruleset of one stage, one ruleset per worker at a time."""
         # Each fact is encoded once for all the rulesets that read it; the child adds its
         # session to the text (see expert/engine/child.py).
-        texts = [json.dumps(_without_session(f), ensure_ascii=False) for f in facts]
+        texts = [_FACT_TEXT.encode(_without_session(f)) for f in facts]
         chosen = [
             [t for f, t in zip(facts, texts, strict=True) if f["kind"] in compiled.kinds[name]]
             for name in rulesets
@@ -505,6 +505,11 @@ class EngineProcess:
                 {"id": f"rule:{p}", "kind": "finding", "rule": p} for p in rules_found
             ]
         return firings, errors
+
+
+# json.dumps(fact, ensure_ascii=False), with its encoder made once: dumps makes a new one on
+# every call with any option set, once per fact (about 9,500 at 1,000 loops).
+_FACT_TEXT = json.JSONEncoder(ensure_ascii=False)
 
 
 def _without_session(fact: dict[str, Any]) -> dict[str, Any]:
