@@ -187,3 +187,54 @@ def test_two_forms_on_one_scaler_make_one_finding_as_the_oracle_says() -> None:
     assert [(f.loops, f.status) for f in found] == [(["batching", "hpa"], "confirmed")]
     assert "side effect" in found[0].narrative  # the first form explains it
     assert [fid for fid, rule in want.rule.items() if rule == PID] == [found[0].id]
+
+
+def test_matches_of_two_forms_on_one_resource_group_into_one_finding() -> None:
+    """A timeout on the model server itself (the first form) and a gateway's timeout up the
+    call path (the second) both cut off the cold start of one scaled-to-zero server: one
+    finding naming both, each match read in its own form's variables."""
+    from tests.test_fuzz_engine import check_against_oracle
+
+    a = Assessment.model_validate(
+        {
+            "schema_version": 1,
+            "system": {"name": "cold"},
+            "resources": [
+                {"id": "gw", "kind": "service", "calls": ["llm"]},
+                {"id": "llm", "kind": "model_replica", "startup_time": "3m"},
+            ],
+            "loops": [
+                {
+                    "id": "keda",
+                    "triggers": ["queue_depth"],
+                    "actuations": ["scale_out", "scale_in"],
+                    "acts_on": ["llm"],
+                    "answers": {"scales-to-zero": "yes"},
+                },
+                {
+                    "id": "interceptor",
+                    "triggers": ["timeout"],
+                    "actuations": ["terminate"],
+                    "acts_on": ["llm"],
+                    "deadline": "30s",
+                },
+                {
+                    "id": "gateway",
+                    "triggers": ["timeout"],
+                    "actuations": ["terminate"],
+                    "acts_on": ["gw"],
+                    "deadline": "60s",
+                },
+            ],
+        }
+    )
+    ax = Assessor(knowledge.load())
+    try:
+        results = ax.assess(a)
+        check_against_oracle(ax, a)
+    finally:
+        ax.close()
+    (f,) = [f for f in results.findings if f.rule == "scale-from-zero-vs-request-timeout"]
+    assert f.loops == ["gateway", "interceptor", "keda"]
+    assert sorted(m.loops for m in f.members) == [["gateway", "keda"], ["interceptor", "keda"]]
+    assert {m.resource for m in f.members} == {"llm"}

@@ -880,7 +880,7 @@ class Explainer:
                                 {
                                     str(f[a])
                                     for var, f in m.bound.items()
-                                    for a in [_RESOURCE_ATTR.get(p.match[var].fact)]
+                                    for a in [_RESOURCE_ATTR.get(m.p.match[var].fact)]
                                     if a
                                 }
                             )
@@ -897,18 +897,20 @@ class Explainer:
         self.settling[fid] = list(
             dict.fromkeys(t for m in (members if waiting else [lead]) for t in m.details.values())
         )
-        for target, checks in self._plan(p).feeds:
-            if any(self._holds(p, checks, m.bound) for m in members):
+        # Each match is read in its own form (its variables are that form's); the forms
+        # share the pattern's conditional feeds, in one order.
+        for k, (target, _checks) in enumerate(self._plan(p).feeds):
+            if any(self._holds(m.p, self._plan(m.p).feeds[k][1], m.bound) for m in members):
                 self._feeds_ok.setdefault(fid, set()).add(target)
         for m in members:
             if m.details:
                 for var, term, r in m.terms:
                     waits = r == "unknown" or (m.bound[var]["id"], term.field) in m.details
-                    if waits and p.match[var].fact == "loop":
+                    if waits and m.p.match[var].fact == "loop":
                         q = self._loop_question(term.field, m.bound[var])
                         if q:
                             self._ask(q.id, m.bound[var]["loop"], fid)
-                    elif waits and p.match[var].fact == "resource":
+                    elif waits and m.p.match[var].fact == "resource":
                         rid = m.bound[var]["id"].split(":", 1)[1]
                         for rq in self._resource_questions(term.field, rid):
                             self._ask_resource(rq, rid, fid)
