@@ -176,7 +176,7 @@ class Explainer:
         self.answer_fields = kb.answer_fields()
         self.questions: dict[tuple[str, str], OpenQuestion] = {}
         self.platform_because: dict[str, list[Because]] = {}
-        self._plans: dict[tuple[str, int], _Plan] = {}
+        self._plans: dict[int, _Plan] = {}
         self._loop_fields: dict[tuple[str, str], str] = {}  # (loop, field) -> readable value
         self._question_for: dict[tuple[str, str], Question | None] = {}
         self._settle_cache: dict[tuple[str, str, str], str] = {}
@@ -184,7 +184,7 @@ class Explainer:
         self._feeds_ok: dict[str, set[str]] = {}
         self._said_memo: dict[tuple[str, str], str] = {}
         # (pattern, placeholder, fact id) -> the placeholder rendered alone for that fact
-        self._rendered: dict[tuple[str, int, str, str], str] = {}
+        self._rendered: dict[tuple[int, str, str], str] = {}
         # (question, loop) -> what _unsettled_by says of it
         self._unsettled: dict[tuple[str, str], tuple[str, bool] | None] = {}
         self._fitting_memo: dict[tuple[str, str], str] = {}  # (question, loop) -> question
@@ -214,7 +214,9 @@ class Explainer:
 
     def _plan(self, p: Pattern) -> _Plan:
         """What explaining any firing of p needs from the knowledge base, worked out once."""
-        plan = self._plans.get((p.id, p.form))
+        # Keyed by the pattern object: each form is its own object, held by the knowledge base
+        # for the explainer's life (its form number is a private attribute, slow to read).
+        plan = self._plans.get(id(p))
         if plan is None:
             numbered = itertools.count()
 
@@ -237,7 +239,7 @@ class Explainer:
                 attr_of=_AttrOf(p, self),
                 sources=[SourceRef(**s.model_dump()) for s in p.sources],
             )
-            self._plans[p.id, p.form] = plan
+            self._plans[id(p)] = plan
         return plan
 
     # -- naming
@@ -328,7 +330,7 @@ class Explainer:
         placeholder, fact = m.group(0), bound.get(m.group(1))
         if fact is None:
             return self.render(placeholder, bound, p)
-        key = (p.id, p.form, placeholder, fact["id"])
+        key = (id(p), placeholder, fact["id"])
         text = self._rendered.get(key)
         if text is None:
             text = self._rendered[key] = self.render(placeholder, bound, p)
@@ -651,9 +653,12 @@ class Explainer:
         matches of one incoherence pattern between pairs of loops on one resource make one
         finding that names every pair."""
         groups: dict[tuple[Any, ...], list[_Match]] = {}
+        form_of: dict[str, Pattern] = {}  # rule -> the pattern's form it matches
         for firing in firings:
             meta = self.compiled.meta[firing["rule"]]
-            p = self.kb.patterns[firing["pattern"]].variants()[meta.form]
+            p = form_of.get(firing["rule"])
+            if p is None:
+                p = form_of[firing["rule"]] = self.kb.patterns[meta.pattern].variants()[meta.form]
             bound = {
                 var: self.facts.facts[firing["bound"][ev]]
                 for var, ev in zip(meta.vars, meta.engine_vars, strict=True)
