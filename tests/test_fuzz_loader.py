@@ -222,15 +222,17 @@ def mutated(draw: st.DrawFn, base: Any) -> Any:
         key = path[-1]
         op = draw(st.sampled_from(["replace", "delete", "duplicate", "add_key", "listify"]))
         event(f"mutation {op}")
+        # HOSTILE hands out the same list and dict objects each time it samples them: a copy,
+        # or a later mutation here would change the strategy itself (FlakyStrategyDefinition).
         if op == "replace":
-            parent[key] = draw(HOSTILE)
+            parent[key] = copy.deepcopy(draw(HOSTILE))
         elif op == "delete":
             del parent[key]
         elif op == "duplicate" and isinstance(parent, list):
             parent.append(copy.deepcopy(parent[key]))
         elif op == "add_key" and isinstance(parent[key], dict):
-            parent[key][draw(st.sampled_from(["id", "extra", "layer", "calls", "1"]))] = draw(
-                HOSTILE
+            parent[key][draw(st.sampled_from(["id", "extra", "layer", "calls", "1"]))] = (
+                copy.deepcopy(draw(HOSTILE))
             )
         elif op == "listify":
             parent[key] = [parent[key]]
