@@ -238,3 +238,39 @@ def test_matches_of_two_forms_on_one_resource_group_into_one_finding() -> None:
     assert f.loops == ["gateway", "interceptor", "keda"]
     assert sorted(m.loops for m in f.members) == [["gateway", "keda"], ["interceptor", "keda"]]
     assert {m.resource for m in f.members} == {"llm"}
+
+
+def test_each_form_makes_its_own_terms_of_the_shared_escalation_comparisons() -> None:
+    """An escalation's comparison becomes a term on the fact that hosts it, which differs
+    between forms (a pair in one, an edge in another): a form must not inherit the first
+    form's term on a variable it does not bind."""
+    kb = knowledge.load()
+    data = kb.patterns["pod-hold-outlasts-node-removal"].model_dump(
+        by_alias=True, exclude_none=True
+    )
+    for fm in data["match"].values():  # back to the shape the file has
+        fm["where"] = [t for t in fm["where"] if not t["field"].startswith("compare.")]
+    for esc in data["escalate"]:
+        esc["when"] = {}
+    data["forms"] = [
+        {
+            "name": "via-edge",
+            "match": {
+                "podscaler": data["match"]["podscaler"],
+                "nodescaler": data["match"]["nodescaler"],
+                "edge": {
+                    "fact": "edge",
+                    "where": [
+                        {"field": "source", "same_as": "nodescaler.id"},
+                        {"field": "target", "same_as": "podscaler.id"},
+                    ],
+                },
+            },
+            "narrative": "{podscaler.name} and {nodescaler.name} on {edge.resource}.",
+        }
+    ]
+    first, second = Pattern.model_validate(data).variants()
+    assert list(first.escalate[0].when) == ["pair"]
+    assert list(second.escalate[0].when) == ["edge"]
+    for v in (first, second):
+        assert check_pattern(v, kb.vocabulary, kb.answer_fields(), set(kb.patterns)) == []

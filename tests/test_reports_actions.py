@@ -221,6 +221,44 @@ def test_a_change_to_a_resource_is_not_charged_to_the_loop_that_disrupts_it() ->
     assert "Research computing" not in act.summary and act.owners == []
 
 
+def test_a_resource_named_only_in_a_changes_wording_does_not_take_it_over() -> None:
+    """A clearing condition that says "at an activator or queue" changes no resource called
+    "queue": the loops' teams still own it."""
+    from expert.analysis.assess import Assessor
+    from tests.helpers import make
+
+    keda = {
+        "id": "keda",
+        "owner": "Platform team",
+        "triggers": ["queue_depth"],
+        "actuations": ["scale_out", "scale_in"],
+        "acts_on": ["llm"],
+        "answers": {"scales-to-zero": "yes"},
+    }
+    timeout = {
+        "id": "interceptor",
+        "owner": "Serving team",
+        "triggers": ["timeout"],
+        "actuations": ["terminate"],
+        "acts_on": ["llm"],
+        "deadline": "30s",
+    }
+    a = make(
+        [keda, timeout],
+        [
+            {"id": "llm", "kind": "model_replica", "name": "Llama server", "startup_time": "3m"},
+            {"id": "queue", "kind": "queue"},
+        ],
+    )
+    with Assessor(builtin_kb()) as assessor:
+        results = assessor.assess(a)
+    summary = results.executive_summary
+    assert summary is not None
+    (act,) = [x for x in summary.actions if "activator or queue" in x.condition]
+    assert "Made by whoever runs" not in act.summary
+    assert set(act.owners) == {"Platform team", "Serving team"}
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_format_opens_with_the_verdict_date_and_digest(name: str) -> None:
     results, a = assessed(name)

@@ -271,14 +271,15 @@ def resource_values(
 
 def _calls_others(res: Resource, kinds: dict[str, str | None], vocab: Vocabulary) -> str:
     """Whether the resource's work waits on answers from others: "yes" when it calls a
-    resource that takes requests (a service, a model server), "unknown" when it calls one of
-    unknown kind, "no" otherwise (what it runs on, a GPU pool or storage, answers no call)."""
+    resource of a kind that answers calls (a service, a model server), "unknown" when it
+    calls one of unknown kind, "no" otherwise (what it runs on or holds, a GPU pool or its
+    own KV cache, is part of it)."""
     found = "no"
     for callee in res.calls:
         kind = vocab.resource_kinds.get(kinds.get(callee) or UNKNOWN)
         if kind is None:
             found = "unknown"
-        elif kind.takes_requests:
+        elif kind.answers_calls:
             return "yes"
     return found
 

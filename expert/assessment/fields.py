@@ -192,8 +192,9 @@ RESOURCE_FIELDS = [
     _f(
         "calls_others",
         "yesno",
-        help="whether the resource calls (its `calls`) a resource that takes requests (a "
-        "service, a request path, a model server) and waits on its answers",
+        help="whether the resource calls (its `calls`) a resource whose kind answers calls "
+        "(a service, a request path, a model server: `answers_calls` in the vocabulary) and "
+        "waits on its answers",
         says=(
             "{resource} calls other services and waits on their answers",
             "{resource} calls no other service",

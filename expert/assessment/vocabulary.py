@@ -58,6 +58,9 @@ class ResourceKindTerm(Term):
     # symptoms such as capacity collapse can apply. A training job runs a fixed set of work.
     # Left out, it follows the workload: a pack's inference kind takes requests.
     takes_requests: bool | None = None
+    # A call to it waits on another process's answer (a service, a model server), so a
+    # caller's utilisation falls when it slows; a KV cache or GPU pool is part of the caller.
+    answers_calls: bool = False
 
     @model_validator(mode="after")
     def _requests_follow_the_workload(self) -> ResourceKindTerm:

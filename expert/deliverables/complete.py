@@ -53,7 +53,7 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
                 money,
                 owners={lp.id: lp.owner for lp in assessment.loops if _known(lp.owner)},
                 edges=[(e.source, e.target) for e in results.risk_map.edges],
-                places=[r.shown_name for r in assessment.resource_list()],
+                places=_places(assessment),
             ),
         }
     )
@@ -167,3 +167,13 @@ def ensure(results: Results) -> Results:
             "with deliverables.complete(results, assessment, kb), using the run's knowledge base"
         )
     return results
+
+
+def _places(assessment: Assessment) -> dict[str, list[str]]:
+    """The names of the resources each loop acts on, by loop id."""
+    shown = {r.id: r.shown_name for r in assessment.resource_list()}
+    return {
+        lp.id: [shown.get(r, r) for r in lp.acts_on]
+        for lp in assessment.loops
+        if isinstance(lp.acts_on, list)
+    }

@@ -16,7 +16,7 @@ score (severity weight times the share of its tests resting on known answers).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -25,6 +25,9 @@ from expert.analysis.plainwords import held_back_subject, series
 from expert.deliverables import economics as econ
 from expert.deliverables.economics import STATEMENT, EconomicSummary, Range, money
 from expert.knowledge.imperative import instruction
+
+# A placeholder of a clearing condition as the knowledge base writes it: {var} or {var.field}.
+_TEMPLATE_PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
 
 if TYPE_CHECKING:
     from expert.analysis.results import Finding
@@ -211,10 +214,11 @@ def choose_actions(
     n: int = ACTIONS,
     names: dict[str, str] | None = None,
     owners: dict[str, str] | None = None,
-    places: Sequence[str] = (),
+    places: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Action]:
     """The changes that clear the most, best first; `names` and `owners` are the loops' names
-    and owning teams by id, `places` the resources' names (a change may name one)."""
+    and owning teams by id, `places` the names of the resources each loop acts on (a change
+    may be to one of them)."""
     weights = {f.id: _weight(f) for f in findings}
     by_id = {f.id: f for f in findings}
     clearing = _Clearing(findings, kb)
@@ -244,10 +248,14 @@ def choose_actions(
         earlier = set(clearing.done)
         clearing.commit(best_set)
         new = [f for i, f in by_id.items() if i in best_set]
-        text = instruction(clearing.template.get(best, best), best)
+        template = clearing.template.get(best, best)
+        text = instruction(template, best)
+        # A change to a resource says so in the knowledge base's own words: its clearing
+        # condition names the resource, not a loop.
+        where = _resources_changed(template, best, new, kb, places or {})
         actions.append(
             _action(
-                best, text, new, earlier, best_gain, economics, names or {}, owners or {}, places
+                best, text, new, earlier, best_gain, economics, names or {}, owners or {}, where
             )
         )
     return actions
@@ -258,27 +266,55 @@ def _central(r: Range) -> float:
     return float(r.central)
 
 
+def _resources_changed(
+    template: str,
+    text: str,
+    cleared: list[Finding],
+    kb: KnowledgeBase,
+    places: Mapping[str, Sequence[str]],
+) -> list[str]:
+    """The resources a change is made to, when its condition names resources and no loop
+    (faster checkpoints of a job): whoever runs them makes it, not necessarily a loop of the
+    conflict (the scheduler that preempts the job does not). Empty for any other change."""
+    if not places or "{" not in template:  # no resources known, or a condition with no names
+        return []
+    roots = [f for f in cleared if not f.derived_from]
+    kinds = {
+        (m.group(1), m.group(2) or ""): v.match[m.group(1)].fact
+        for f in roots
+        for v in (kb.patterns[f.rule].variants() if f.rule in kb.patterns else [])
+        for m in _TEMPLATE_PLACEHOLDER.finditer(template)
+        if m.group(1) in v.match
+    }
+    if not kinds or any(kind == "loop" for kind in kinds.values()):
+        return []
+    if not any(
+        field == "resource" or (kind == "resource" and field in ("", "id"))
+        for (_var, field), kind in kinds.items()
+    ):
+        return []
+    theirs = dict.fromkeys(r for f in roots for lp in f.loops for r in places.get(lp, ()))
+    return [r for r in theirs if re.search(rf"(?<!\w){re.escape(r)}(?!\w)", text)]
+
+
 def _owners_of(
     text: str,
     cleared: list[Finding],
     names: dict[str, str],
     owners: dict[str, str],
-    places: Sequence[str] = (),
-) -> tuple[list[str], list[str], list[str]]:
+    where: Sequence[str] = (),
+) -> tuple[list[str], list[str]]:
     """The teams that own the loops a change touches (the loops it names, or, for a change
     that names none, such as a shared retry budget, every loop of the conflicts it clears),
-    the names of those loops nobody owns, and, for a change to a resource that names no
-    loop (faster checkpoints of a job), that resource: whoever runs it makes the change, not
-    necessarily a loop of the conflict (the scheduler that preempts the job does not)."""
+    and the names of those loops nobody owns; none for a change made to resources (`where`),
+    which whoever runs them makes."""
+    if where:
+        return [], []
     roots = [lp for f in cleared if not f.derived_from for lp in f.loops]
     named = [lp for lp in dict.fromkeys(roots) if names.get(lp, lp) and names.get(lp, lp) in text]
-    if not named:
-        where = [r for r in places if re.search(rf"(?<!\w){re.escape(r)}(?!\w)", text)]
-        if where:
-            return [], [], where
     loops = named or list(dict.fromkeys(roots))
     teams = sorted({owners[lp] for lp in loops if owners.get(lp)})
-    return teams, [names.get(lp, lp) for lp in loops if not owners.get(lp)], []
+    return teams, [names.get(lp, lp) for lp in loops if not owners.get(lp)]
 
 
 def _removed(
@@ -320,7 +356,7 @@ def _action(
     economics: EconomicSummary | None,
     names: dict[str, str],
     owners: dict[str, str],
-    places: Sequence[str] = (),
+    where: Sequence[str] = (),
 ) -> Action:
     parts = []
     for kind, (one, many) in KIND_NOUN.items():
@@ -338,9 +374,9 @@ def _action(
         summary += f", {round(share * 100)}% of the exposure." if share is not None else "."
     else:
         summary += " " + why[:1].upper() + why[1:] + "."
-    team, unowned, where = _owners_of(condition, cleared, names, owners, places)
+    team, unowned = _owners_of(condition, cleared, names, owners, where)
     if where:
-        summary += f" Made by whoever runs {series(where)}, not by a loop of the conflict."
+        summary += f" Made by whoever runs {series(list(where))}, not by a loop of the conflict."
     if team:
         summary += f" Owned by {series(team)}."
     if unowned:
@@ -447,7 +483,7 @@ def build(
     economics: EconomicSummary | None,
     owners: dict[str, str] | None = None,
     edges: Iterable[tuple[str, str]] = (),
-    places: Sequence[str] = (),
+    places: Mapping[str, Sequence[str]] | None = None,
 ) -> ExecutiveSummary:
     coherence = degree(findings, edges)
     # Findings a decision set aside (accepted, not applicable, false positive) are listed

@@ -389,6 +389,7 @@ def _check_scaffold(kb: knowledge.KnowledgeBase) -> list[Problem]:
             ("summary", p.summary),
             ("mechanism", p.mechanism),
             *knowledge.pattern_texts(p),
+            *((f"forms[{i}].narrative", f.narrative) for i, f in enumerate(p.forms)),
             *((f"sources[{i}].title", s.title) for i, s in enumerate(p.sources)),
         ]
         problems += [

@@ -355,6 +355,14 @@ class Pattern(KBModel):
             self._variants = []
             return self
         base = self.model_dump(by_alias=True, exclude_none=True, exclude={"forms"})
+        # The escalations' comparisons were made terms on this form's facts; each form makes
+        # its own from the comparisons themselves.
+        for esc in base.get("escalate", []):
+            when = {
+                var: [t for t in terms if not str(t.get("field", "")).startswith("compare.")]
+                for var, terms in esc.get("when", {}).items()
+            }
+            esc["when"] = {var: terms for var, terms in when.items() if terms}
         variants = []
         for k, form in enumerate(self.forms):
             data = {
