@@ -178,11 +178,21 @@ def test_a_count_may_name_what_it_counts(typed: str, value: int) -> None:
     assert parse_count(typed) == value
 
 
-@pytest.mark.parametrize("typed", ["2 per second", "3 a day", "4 each hour", "5 every minute"])
+@pytest.mark.parametrize(
+    "typed",
+    ["2 per second", "3 a day", "4 each hour", "5 every minute", "2 hourly", "5 daily", "3 min"],
+)
 def test_a_rate_is_not_read_as_a_count(typed: str) -> None:
     # "2 per second" answers how often; saving 2 as how many would be an answer never given.
-    with pytest.raises(NaturalInputError, match="says how often; this asks how many"):
+    with pytest.raises(NaturalInputError, match="says how often or how long; this asks how many"):
         parse_count(typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"), [("5 a100 nodes", 5), ("2 a10g", 2), ("3 each", 3), ("10 per node", 10)]
+)
+def test_counts_with_words_like_rates_stay_counts(typed: str, value: int) -> None:
+    assert parse_count(typed) == value
 
 
 def test_a_scale_word_is_no_factor_of_a_product() -> None:

@@ -206,9 +206,12 @@ def parse_number(text: str) -> float:
 # A count with a word of its own after it ("16 H100s", "8 nodes"): the words are not known
 # units, so only a whole number followed by one or two words is read this way.
 _COUNTED = re.compile(r"^\s*(\d+)\s+[a-z][\w-]*(?:\s+[a-z][\w-]*)?\s*$", re.IGNORECASE)
-# A rate ("2 per second", "3 a day", "5 each hour"), which a count question cannot take.
+# A rate ("2 per second", "3 a day", "5 hourly") or a duration ("3 min"), which a count
+# question cannot take.
 _HOW_OFTEN_WORDS = re.compile(
-    r"\b(?:per|a|an|each|every)\s+(?:second|sec|minute|min|hour|hr|day|week|month|year)s?\b",
+    r"\b(?:per|a|an|each|every)\s+(?:second|sec|minute|min|hour|hr|day|week|month|year)s?\b"
+    r"|\b(?:hourly|daily|nightly|weekly|monthly|yearly)\b"
+    r"|^\s*\d+\s*(?:ms|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|weeks?)\s*$",
     re.IGNORECASE,
 )
 # "32 x 8 H100", "32 nodes × 8 GPUs": a count given as the product people think in.
@@ -230,8 +233,8 @@ def parse_count(text: str) -> int:
             # "2 per second" says how often, and the question asks how many: reading it as 2
             # would save an answer the respondent did not give.
             raise NaturalInputError(
-                f"{text.strip()!r} says how often; this asks how many, as a whole number "
-                f"({COUNT_HELP})"
+                f"{text.strip()!r} says how often or how long; this asks how many, as a "
+                f"whole number ({COUNT_HELP})"
             )
         return int(counted.group(1))
     whole = f"{text.strip()!r} is not a whole number; {COUNT_HELP}"
