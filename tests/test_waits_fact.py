@@ -50,3 +50,35 @@ def test_a_deadline_waits_on_every_acted_on_resource_down_its_path() -> None:
 def test_a_loop_without_a_deadline_waits_on_nothing() -> None:
     s = graph.derive(_platform(deadline=None), builtin_kb().vocabulary)
     assert s.waits == []
+
+
+def test_an_unknown_trigger_of_a_waiting_loop_reads_as_a_sentence_not_a_field() -> None:
+    from expert.analysis.assess import Assessor
+
+    a = make(
+        [
+            {
+                "id": "keda",
+                "triggers": ["queue_depth"],
+                "actuations": ["scale_out", "scale_in"],
+                "acts_on": ["llm"],
+                "answers": {"scales-to-zero": "yes"},
+            },
+            {
+                "id": "gw",
+                "name": "Gateway timeout",
+                "actuations": ["terminate"],
+                "acts_on": ["edge"],
+                "deadline": "60s",
+            },
+        ],
+        [
+            {"id": "edge", "kind": "service", "calls": ["llm"]},
+            {"id": "llm", "kind": "model_replica", "startup_time": "3m"},
+        ],
+    )
+    with Assessor(builtin_kb()) as assessor:
+        results = assessor.assess(a, deliverables=False)
+    (f,) = [f for f in results.findings if f.rule == "scale-from-zero-vs-request-timeout"]
+    said = [b.said for b in f.because if b.field == "waits.triggers"]
+    assert said == ["Gateway timeout acts when: not known"]

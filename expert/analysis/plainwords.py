@@ -142,9 +142,19 @@ def because_field(kb: KnowledgeBase, field: str) -> str:
 
 def fact_says(kb: KnowledgeBase, spec: FieldSpec, value: str, names: dict[str, str]) -> str | None:
     """A derived fact's value as the registry's sentence for it (`FieldSpec.says`), with the
-    fact's loops and resources by their names; None when the field has no sentence or its
-    value is not known (the caller then says "…: not known")."""
-    if not spec.says or value == "unknown":
+    fact's loops and resources by their names; None when the field has no sentence, or its
+    value is not known and its sentence cannot say so (the caller then names the question)."""
+    if not spec.says:
+        return None
+    if value == "unknown":
+        # A sentence that ends on its value ("X acts when: {value}") says so plainly; others
+        # ("X is {value}") would read wrongly, and the caller names the question instead.
+        template = spec.says[0]
+        if spec.type in ("set", "category") and template.endswith(": {value}"):
+            try:
+                return template.format(value="not known", **names)
+            except (KeyError, IndexError):
+                return None
         return None
     if spec.type == "yesno":
         if value not in ("yes", "no") or len(spec.says) < 2:
