@@ -59,3 +59,15 @@ def reuse_builtin_parses(monkeypatch: pytest.MonkeyPatch) -> None:
         return _copied(data), lines
 
     monkeypatch.setattr(knowledge, "load_yaml", load_yaml)
+
+
+def keda_to_zero(resource: str = "llm", **extra: Any) -> dict[str, Any]:
+    """A KEDA loop that scales `resource` on queue length and down to zero replicas."""
+    return {
+        "id": "keda",
+        "triggers": ["queue_depth"],
+        "actuations": ["scale_out", "scale_in"],
+        "acts_on": [resource],
+        "answers": {"scales-to-zero": "yes"},
+        **extra,
+    }

@@ -225,16 +225,9 @@ def test_a_resource_named_only_in_a_changes_wording_does_not_take_it_over() -> N
     """A clearing condition that says "at an activator or queue" changes no resource called
     "queue": the loops' teams still own it."""
     from expert.analysis.assess import Assessor
-    from tests.helpers import make
+    from tests.helpers import keda_to_zero, make
 
-    keda = {
-        "id": "keda",
-        "owner": "Platform team",
-        "triggers": ["queue_depth"],
-        "actuations": ["scale_out", "scale_in"],
-        "acts_on": ["llm"],
-        "answers": {"scales-to-zero": "yes"},
-    }
+    keda = keda_to_zero(owner="Platform team")
     timeout = {
         "id": "interceptor",
         "owner": "Serving team",

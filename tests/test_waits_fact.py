@@ -7,7 +7,7 @@ from __future__ import annotations
 from expert.analysis import facts as facts_mod
 from expert.analysis import graph
 from expert.assessment.model import Assessment
-from tests.helpers import builtin_kb, make
+from tests.helpers import builtin_kb, keda_to_zero, make
 
 
 def _platform(deadline: str | None = "60s") -> Assessment:
@@ -57,13 +57,7 @@ def test_an_unknown_trigger_of_a_waiting_loop_reads_as_a_sentence_not_a_field() 
 
     a = make(
         [
-            {
-                "id": "keda",
-                "triggers": ["queue_depth"],
-                "actuations": ["scale_out", "scale_in"],
-                "acts_on": ["llm"],
-                "answers": {"scales-to-zero": "yes"},
-            },
+            keda_to_zero(),
             {
                 "id": "gw",
                 "name": "Gateway timeout",

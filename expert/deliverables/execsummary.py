@@ -25,9 +25,7 @@ from expert.analysis.plainwords import held_back_subject, series
 from expert.deliverables import economics as econ
 from expert.deliverables.economics import STATEMENT, EconomicSummary, Range, money
 from expert.knowledge.imperative import instruction
-
-# A placeholder of a clearing condition as the knowledge base writes it: {var} or {var.field}.
-_TEMPLATE_PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
+from expert.knowledge.patterns import ANY_PLACEHOLDER
 
 if TYPE_CHECKING:
     from expert.analysis.results import Finding
@@ -279,12 +277,13 @@ def _resources_changed(
     if not places or "{" not in template:  # no resources known, or a condition with no names
         return []
     roots = [f for f in cleared if not f.derived_from]
+    named = [text.partition(".") for text in ANY_PLACEHOLDER.findall(template)]
     kinds = {
-        (m.group(1), m.group(2) or ""): v.match[m.group(1)].fact
+        (var, field): v.match[var].fact
         for f in roots
         for v in (kb.patterns[f.rule].variants() if f.rule in kb.patterns else [])
-        for m in _TEMPLATE_PLACEHOLDER.finditer(template)
-        if m.group(1) in v.match
+        for var, _, field in named
+        if var in v.match
     }
     if not kinds or any(kind == "loop" for kind in kinds.values()):
         return []

@@ -27,7 +27,7 @@ from expert.assessment.fields import FACT_KINDS, FieldSpec, answer_field
 from expert.assessment.model import pydantic_problems
 from expert.assessment.vocabulary import Vocabulary
 from expert.errors import InputError, Problem
-from expert.knowledge.patterns import CaseFile, Pattern, Question
+from expert.knowledge.patterns import ANY_PLACEHOLDER, CaseFile, Pattern, Question
 from expert.knowledge.templates import LoopTemplate
 from expert.yamlio import LineMap, load_yaml
 
@@ -341,7 +341,6 @@ def _merge_vocabulary(
 
 # The engine renders placeholders matching this (explain.py); anything else is left as typed.
 ENGINE_PLACEHOLDER = re.compile(r"^(\w+)(?:\.([\w.-]+))?$")
-ANY_PLACEHOLDER = re.compile(r"\{([^{}\s]+)\}")
 
 
 def pattern_texts(p: Pattern) -> list[tuple[str, str]]:

@@ -52,6 +52,9 @@ def _kebab(value: str) -> str:
 
 PatternId = Annotated[str, AfterValidator(_kebab)]
 
+# A placeholder in a pattern's texts (narrative, clears, reasons): {var} or {var.field}.
+ANY_PLACEHOLDER = re.compile(r"\{([^{}\s]+)\}")
+
 
 class Term(KBModel):
     """One test on one field of one fact. Exactly one operator is given.
@@ -226,10 +229,8 @@ class Pattern(KBModel):
         "required and shown in every report",
     )
 
-    # The pattern once per form, built when it is validated (see variants()), and which
-    # form a variant is (0: the pattern itself).
+    # The pattern once per form, built when it is validated (see variants()).
     _variants: list[Pattern] = PrivateAttr(default_factory=list)
-    _form: int = PrivateAttr(default=0)
 
     @property
     def stage(self) -> int:
@@ -240,11 +241,6 @@ class Pattern(KBModel):
         `forms`, each with that form's match, comparisons and narrative and no forms of its
         own. What matches, explains or lints a pattern's facts goes through these."""
         return [self, *self._variants]
-
-    @property
-    def form(self) -> int:
-        """Which form this is: 0 for the pattern itself, k for its `forms[k - 1]`."""
-        return self._form
 
     @staticmethod
     def form_place(k: int) -> str:
@@ -372,14 +368,12 @@ class Pattern(KBModel):
                 "narrative": form.narrative,
             }
             try:
-                variant = Pattern.model_validate(data)
+                variants.append(Pattern.model_validate(data))
             except ValidationError as e:
                 said = "; ".join(
                     str(err["msg"]).removeprefix("Value error, ") for err in e.errors()
                 )
                 raise ValueError(f"forms[{k}] ({form.name}): {said}") from None
-            variant._form = k + 1
-            variants.append(variant)
         self._variants = variants
         return self
 
