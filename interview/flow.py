@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
-from expert.analysis.applicability import item_fact
+from expert.analysis.applicability import applies, item_fact
 from expert.analysis.results import OpenQuestion
 from expert.assessment.fields import value_at
 from expert.assessment.model import Loop, Resource
@@ -27,7 +27,7 @@ from expert.errors import InputError
 from expert.knowledge.knowledgebase import KnowledgeBase
 from expert.knowledge.patterns import Question
 from expert.knowledge.templates import LoopTemplate
-from interview.questions import applies, source_words
+from interview.questions import source_words
 from interview.relevance import can_change_finding
 from interview.session import Session
 

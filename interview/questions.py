@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from expert.analysis.applicability import can_hold, item_fact
 from expert.assessment import durations, naturalinput
 from expert.assessment import fields as field_registry
 from expert.assessment.model import (
@@ -385,35 +384,3 @@ def duration_reading(text: str) -> str:
     if value == UNKNOWN:
         return "reads as don't know"
     return "reads as " + durations.describe(durations.parse(value))
-
-
-# ---------------------------------------------------------------- relevance
-
-
-def applies(
-    q: Question,
-    kb: KnowledgeBase,
-    assessment: Assessment | None,
-    target: str,
-    fact: dict[str, Any] | None = None,
-) -> bool:
-    """Whether q's `asked_when` terms can hold for the loop or resource `target`.
-
-    Terms are evaluated with the engine's own three-valued semantics, so a question is asked
-    unless an answer already rules it out. `fact` is the target's encoded fact, if the
-    caller has it already (see expert.analysis.applicability.item_fact).
-    """
-    if not q.asked_when or assessment is None or q.about not in ("loop", "resource"):
-        return True
-    if fact is None:
-        fact = item_fact(kb, assessment, q.about, target)
-    if not fact:
-        return False
-    item: Loop | Resource | None = (
-        assessment.loop(target) if q.about == "loop" else assessment.resource(target)
-    )
-    # a term on a field the respondent said does not apply cannot hold
-    not_applicable = set(getattr(item, "not_applicable", None) or ())
-    if any(term.field in not_applicable for term in q.asked_when):
-        return False
-    return all(can_hold(kb, q.about, term, fact) for term in q.asked_when)

@@ -32,3 +32,20 @@ def test_a_partly_known_list_keeps_its_labels() -> None:
     kb = knowledge.load()
     assert value_words(kb, "transient, unknown").endswith(", unknown")
     assert not value_words(kb, "transient, unknown").startswith("transient,")
+
+
+def test_resource_rows_name_callees_and_say_what_was_not_asked() -> None:
+    """Calls read as the callees' names; a question not asked of a kind (whether a service's
+    members run in lockstep) reads "does not apply", not "not answered"; and a resource with
+    no calls given is not said to call nothing, since the file cannot tell the two apart."""
+    kb = knowledge.load()
+    a = load_assessment(EXAMPLE, kb)
+    with Assessor(kb) as ax:
+        r = ax.assess(a)
+    assert r.inventory is not None
+    rows = {res.id: res for res in r.inventory.resources}
+    assert rows["inference-gateway"].calls == "vLLM model servers"
+    assert rows["inference-gateway"].synchronized == "does not apply"
+    assert rows["gpu-pool"].synchronized == "not answered"  # asked of a pool, never answered
+    assert rows["vllm-replicas"].synchronized == "no"
+    assert rows["gpu-pool"].calls == "none named"

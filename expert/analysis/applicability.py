@@ -1,5 +1,6 @@
-"""What the interview may ask of the analysis: the fact one loop or resource makes on its own,
-and whether a pattern's term could still hold for it.
+"""What the interview and the deliverables may ask of the analysis: the fact one loop or
+resource makes on its own, whether a pattern's term could still hold for it, and so whether a
+question applies to it at all.
 
 The interview decides which questions can apply and which can change a finding by the
 engine's own three-valued reading of the same facts (so it never asks what an answer has
@@ -14,10 +15,10 @@ from typing import Any
 from expert.analysis.facts import encode_field, loop_values, resource_values
 from expert.analysis.graph import Structure, emits, reacts, roles
 from expert.assessment.fields import FACT_KINDS
-from expert.assessment.model import Assessment, Loop
+from expert.assessment.model import Assessment, Loop, Resource
 from expert.knowledge.conditions import evaluate, resolve
 from expert.knowledge.knowledgebase import KnowledgeBase
-from expert.knowledge.patterns import Term
+from expert.knowledge.patterns import Question, Term
 
 Fact = dict[str, Any]
 
@@ -69,6 +70,35 @@ def can_hold(kb: KnowledgeBase, kind: str, term: Term, fact: Fact) -> bool:
         return evaluate(term, resolved, fact, {}, {}) != "no"
     except KeyError:
         return True
+
+
+def applies(
+    q: Question,
+    kb: KnowledgeBase,
+    assessment: Assessment | None,
+    target: str,
+    fact: dict[str, Any] | None = None,
+) -> bool:
+    """Whether q's `asked_when` terms can hold for the loop or resource `target`.
+
+    Terms are evaluated with the engine's own three-valued semantics, so a question is asked
+    unless an answer already rules it out. `fact` is the target's encoded fact, if the
+    caller has it already (see item_fact).
+    """
+    if not q.asked_when or assessment is None or q.about not in ("loop", "resource"):
+        return True
+    if fact is None:
+        fact = item_fact(kb, assessment, q.about, target)
+    if not fact:
+        return False
+    item: Loop | Resource | None = (
+        assessment.loop(target) if q.about == "loop" else assessment.resource(target)
+    )
+    # a term on a field the respondent said does not apply cannot hold
+    not_applicable = set(getattr(item, "not_applicable", None) or ())
+    if any(term.field in not_applicable for term in q.asked_when):
+        return False
+    return all(can_hold(kb, q.about, term, fact) for term in q.asked_when)
 
 
 _ANSWER_FIELDS: dict[int, tuple[KnowledgeBase, dict[str, Any]]] = {}

@@ -407,3 +407,24 @@ class Results(BaseModel):
         return [
             PatternChange.model_validate(c) for c in self.knowledge_base.get("changed_patterns", [])
         ]
+
+
+# How a severity reason opens when nothing raised or lowered the knowledge base's rating.
+BASE_REASON = "that is the knowledge base's rating of this"
+
+
+def ensure_deliverables(results: Results) -> Results:
+    """Results as reports need them: with their deliverables, made against the knowledge base
+    of the run (an organisation's pack included). Rendering never loads a knowledge base of
+    its own, so a caller that skipped the deliverables is told, not given the built-in's."""
+    missing = [
+        name
+        for name in ("report", "executive_summary", "inventory", "economics", "audit_gaps")
+        if getattr(results, name) is None
+    ]
+    if missing:
+        raise ValueError(
+            "these results lack their deliverables (" + ", ".join(missing) + "): make them "
+            "with deliverables.complete(results, assessment, kb), using the run's knowledge base"
+        )
+    return results

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard
 
-from expert.analysis.results import Finding, OpenQuestion, ReportInfo, Results
+from expert.analysis.applicability import applies
+from expert.analysis.results import BASE_REASON, Finding, OpenQuestion, ReportInfo, Results
 from expert.assessment.model import Assessment
 from expert.deliverables import auditgap, decisions, economics, execsummary, inventory
 from expert.knowledge.imperative import instruction
@@ -37,7 +38,7 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
     money = economics.summarise(every, assessment.economics, models)
     money = _as_instructions(money, kb)
     names = {node.id: node.name for node in results.risk_map.nodes}
-    inventoried = inventory.build(assessment, kb, every)
+    inventoried = inventory.build(assessment, kb, every, unasked=_unasked(assessment, kb))
     completed = results.model_copy(
         update={
             "economics": money,
@@ -125,6 +126,16 @@ def _input_name(assessment: Assessment) -> str:
     return Path(origin[0]).name if origin is not None else ""
 
 
+def _unasked(assessment: Assessment, kb: KnowledgeBase) -> dict[str, set[str]]:
+    """Per resource, the fields whose question does not apply to it (a service is not asked
+    whether its members run in lockstep), so the inventory says so instead of "not answered"."""
+    conditional = [q for q in kb.questions.values() if q.about == "resource" and q.asked_when]
+    return {
+        res.id: {q.field for q in conditional if q.field and not applies(q, kb, assessment, res.id)}
+        for res in assessment.resource_list()
+    }
+
+
 def _with_severity_reason(f: Finding, kb: KnowledgeBase) -> Finding:
     """A finding whose severity was not raised gets the base rating's reason, so every
     finding says why it has its severity."""
@@ -139,7 +150,6 @@ def _with_severity_reason(f: Finding, kb: KnowledgeBase) -> Finding:
 
 # How a severity reason that only restates the pattern's own rating begins (reports show the
 # reason only when a condition raised the severity).
-BASE_REASON = "that is the knowledge base's rating of this"
 _KIND_WORD = {
     "incoherence": "conflict",
     "symptom": "symptom",
@@ -150,23 +160,6 @@ _KIND_WORD = {
 
 def _known(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value not in ("", "unknown")
-
-
-def ensure(results: Results) -> Results:
-    """Results as reports need them: with their deliverables, made against the knowledge base
-    of the run (an organisation's pack included). Rendering never loads a knowledge base of
-    its own, so a caller that skipped the deliverables is told, not given the built-in's."""
-    missing = [
-        name
-        for name in ("report", "executive_summary", "inventory", "economics", "audit_gaps")
-        if getattr(results, name) is None
-    ]
-    if missing:
-        raise ValueError(
-            "these results lack their deliverables (" + ", ".join(missing) + "): make them "
-            "with deliverables.complete(results, assessment, kb), using the run's knowledge base"
-        )
-    return results
 
 
 def _places(assessment: Assessment) -> dict[str, list[str]]:

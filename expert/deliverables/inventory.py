@@ -36,7 +36,6 @@ LABELS = {
     **NOT_FACT_LABELS["loop"],
 }
 LAYER_UNKNOWN = "unknown"
-# Each answer's attribute path, split once rather than once per loop.
 # Fields the inventory shows in their own columns; the rest are details.
 _COLUMNS = frozenset((*CORE, "observes", "changes"))
 
@@ -202,7 +201,14 @@ def loop_fields(lp: Loop, kb: KnowledgeBase) -> list[InventoryField]:
     ]
 
 
-def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) -> Inventory:
+def build(
+    assessment: Assessment,
+    kb: KnowledgeBase,
+    findings: list[Finding],
+    unasked: dict[str, set[str]] | None = None,
+) -> Inventory:
+    """`unasked`: per resource, the fields whose question does not apply to it."""
+    unasked = unasked or {}
     layer_order = [*kb.vocabulary.layers, LAYER_UNKNOWN]
     groups: dict[str, list[InventoryLoop]] = {}
     unknown_total = unanswered_total = 0
@@ -277,7 +283,11 @@ def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) ->
             )
         )
     resources = []
+    names = {res.id: res.name or res.id for res in assessment.resource_list()}
     for res in assessment.resource_list():
+        synchronized: str = res.synchronized or "not answered"
+        if res.synchronized is None and "synchronized" in unasked.get(res.id, ()):
+            synchronized = "does not apply"  # not asked of this kind (a service has no step)
         extra = [
             f"{label} {value}"
             for label, value in (
@@ -293,8 +303,9 @@ def build(assessment: Assessment, kb: KnowledgeBase, findings: list[Finding]) ->
                 id=res.id,
                 name=res.name or res.id,
                 kind=_kind_words(res.kind, kb),
-                synchronized=res.synchronized or "not answered",
-                calls=", ".join(res.calls) if res.calls else "none",
+                synchronized=synchronized,
+                # The file cannot tell "calls nothing" from "nothing said", so neither is claimed.
+                calls=", ".join(names.get(c, c) for c in res.calls) if res.calls else "none named",
                 details="; ".join(extra),
             )
         )

@@ -25,9 +25,15 @@ import markupsafe
 
 from expert import collector
 from expert.analysis.plainwords import counted, held_back_subject, series
-from expert.analysis.results import EFFECT_KINDS, Because, Finding, Results
+from expert.analysis.results import (
+    BASE_REASON,
+    EFFECT_KINDS,
+    Because,
+    Finding,
+    Results,
+    ensure_deliverables,
+)
 from expert.assessment.model import Assessment
-from expert.deliverables import complete as deliverables
 from expert.deliverables.economics import (
     CauseGroup,
     Range,
@@ -263,8 +269,7 @@ class _FindingViews:
                 narrative=f.narrative,
                 hedge=HEDGE if f.status == "possible" and f.evidence.missing else "",
                 severity_reason=f.severity_reason,
-                raised=bool(f.severity_reason)
-                and not f.severity_reason.startswith(deliverables.BASE_REASON),
+                raised=bool(f.severity_reason) and not f.severity_reason.startswith(BASE_REASON),
                 loops=[names[lp] for lp in f.loops],
                 because=[
                     (b.loop, _who(b, names), b.field, _cited(b), b.unknown) for b in f.because
@@ -317,7 +322,7 @@ def evidence_text(f: Finding) -> str:
 
 def context(results: Results, assessment: Assessment) -> dict[str, Any]:
     """Everything a template may show, precomputed."""
-    results = deliverables.ensure(results)
+    results = ensure_deliverables(results)
     assert results.inventory is not None and results.economics is not None
     findings = results.shown()  # headlines and counts; held-back findings are listed apart
     of_kind: dict[str, list[Finding]] = {}
@@ -446,7 +451,7 @@ def render_html(results: Results, assessment: Assessment) -> str:
 
 
 def render_json(results: Results, assessment: Assessment) -> str:
-    return deliverables.ensure(results).model_dump_json(indent=2) + "\n"
+    return ensure_deliverables(results).model_dump_json(indent=2) + "\n"
 
 
 def render(fmt: str, results: Results, assessment: Assessment) -> str:
@@ -457,7 +462,7 @@ def render(fmt: str, results: Results, assessment: Assessment) -> str:
 def _render_format(fmt: str, results: Results, assessment: Assessment) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    results = deliverables.ensure(results)  # every format, before anything is rendered
+    results = ensure_deliverables(results)  # every format, before anything is rendered
     if fmt == "json":
         return render_json(results, assessment)
     if fmt == "markdown":

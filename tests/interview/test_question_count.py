@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from expert.analysis.applicability import item_fact
+from expert.analysis.applicability import applies, item_fact
 from expert.analysis.assess import load_assessment
 from expert.assessment.model import UNKNOWN, Assessment
 from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.conditions import evaluate, resolve
 from expert.knowledge.knowledgebase import KnowledgeBase
 from interview import flow
-from interview.questions import applies
 from interview.relevance import field_of, readers
 from interview.session import Session
 

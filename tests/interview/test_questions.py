@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from expert.analysis.applicability import applies
 from expert.assessment.model import UNKNOWN, validate
 from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.knowledgebase import KnowledgeBase
@@ -15,7 +16,6 @@ from interview.questions import (
     NOT_APPLICABLE,
     AnswerError,
     AnswerSpec,
-    applies,
     close_to_known,
     describe,
     field_kind,
