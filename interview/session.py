@@ -223,7 +223,23 @@ class Session:
 
     def answer(self, q: Question, target: str, value: Any) -> None:
         """Store the answer to q (None clears it); InputError if the result is invalid."""
+        before = self._timescale_of(q, target)
         self._change(self._answering(q, target, value))
+        after = self._timescale_of(q, target)
+        if after != before:
+            loop = self.assessment.loop(target) if self.assessment else None
+            self._notice(
+                f"{loop.name if loop else 'This loop'} reacted when its old deadline ({before}) "
+                f"expired, so its timescale follows the new one: {after}. Change it under the "
+                "timescale question if that is not so."
+            )
+
+    def _timescale_of(self, q: Question, target: str) -> Any:
+        """A loop's timescale as saved, when q is its deadline question (else None)."""
+        if q.about != "loop" or q.field != "deadline" or self._raw is None:
+            return None
+        loop = next((lp for lp in _loops(self._raw) if lp.get("id") == target), None)
+        return loop.get("timescale") if loop is not None else None
 
     def answer_many(self, answers: list[tuple[Question, str, Any]]) -> None:
         """Store several answers at once, in one save: all of them or, if the result is
@@ -276,7 +292,10 @@ class Session:
                     else:
                         answers[q.id] = value
                 else:
+                    old = loop.get(field)
                     _put(loop, field, value)
+                    if _follows_deadline(loop, field, old, value):
+                        loop["timescale"] = value
                     if field == "acts_on" and data.get("resources") is not None:
                         _declare(data, value)
             if q.about in SECTIONS_OF:
@@ -731,6 +750,24 @@ def _index(data: dict[str, Any], loop_id: str) -> int:
 
 def _loop(data: dict[str, Any], loop_id: str) -> dict[str, Any]:
     return _loops(data)[_index(data, loop_id)]
+
+
+def _follows_deadline(loop: dict[str, Any], field: str, old: Any, new: Any) -> bool:
+    """Whether a new deadline moves the loop's timescale too: a loop that acts on a timeout
+    reacts when its deadline expires, so where its timescale was that deadline (a template
+    proposes both alike: an NCCL watchdog's 10m) it stays the deadline. A timescale the
+    respondent set apart from the deadline is theirs and stays."""
+    triggers = loop.get("triggers")
+    return (
+        field == "deadline"
+        and isinstance(old, str)
+        and isinstance(new, str)
+        and new != old
+        and new != UNKNOWN
+        and loop.get("timescale") == old
+        and isinstance(triggers, list)
+        and "timeout" in triggers
+    )
 
 
 def _implied(data: dict[str, Any]) -> list[str]:

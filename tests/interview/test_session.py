@@ -108,6 +108,25 @@ def test_add_from_a_template(four: Session, kb: KnowledgeBase) -> None:
         four.add_loop("hpa-3", "Broken", bad)
 
 
+def test_a_timeout_loops_timescale_follows_its_deadline(four: Session, kb: KnowledgeBase) -> None:
+    """The NCCL watchdog's template proposes a 10m timescale and a 10m deadline: raising the
+    deadline to 30m moves the timescale with it (the loop acts when the deadline expires),
+    and says so; a timescale the respondent set apart from the deadline stays theirs."""
+    nccl = next(t for t in kb.templates.values() if t.id == "nccl-watchdog")
+    notices: list[str] = []
+    four.on_notice = notices.append
+    four.add_loop("nccl", "NCCL watchdog", nccl)
+    deadline = question(kb, "loop", "deadline")
+    four.answer(deadline, "nccl", "30m")
+    loop = load_assessment(four.path, kb).loop("nccl")
+    assert loop is not None and str(loop.timescale) == "30m" and str(loop.deadline) == "30m"
+    assert notices and "30m" in notices[-1] and "10m" in notices[-1]
+    four.answer(question(kb, "loop", "timescale"), "nccl", "1s")
+    four.answer(deadline, "nccl", "20m")
+    loop = load_assessment(four.path, kb).loop("nccl")
+    assert loop is not None and str(loop.timescale) == "1s" and str(loop.deadline) == "20m"
+
+
 def test_duplicate_rename_and_delete_keep_references(four: Session, kb: KnowledgeBase) -> None:
     four.answer(question(kb, "loop", "controls"), "replica-hpa", ["continuous-batching"])
     four.duplicate_loop("sdk-retries", "sdk-retries-2", "Mobile SDK retries")
