@@ -1070,14 +1070,18 @@ class Explainer:
                 parents = [f for f in parents if f.status == "confirmed"]
             if not parents:
                 continue
-            loops = sorted({lp for f in parents for lp in f.loops})
+            # A cause held back (waiting on answers) is not named beside causes the report
+            # shows, or a confirmed symptom would read as resting on it. It still counts
+            # toward the high end of the costs, as every possible finding does.
+            named = [f for f in parents if f.evidence.shown] or parents
+            loops = sorted({lp for f in named for lp in f.loops})
             fid = pid  # one per pattern for the whole platform: stable as its causes change
             platform = self.platform_because.get(pid, [])
             platform_unknown = any(b.unknown for b in platform)
             confirmed = any(f.status == "confirmed" for f in parents) and not platform_unknown
             status: Status = "confirmed" if confirmed else "possible"
             names = ", ".join(self.name(lp) for lp in loops) or "the platform"
-            titles = "; ".join(sorted({f.title for f in parents}))
+            titles = "; ".join(sorted({f.title for f in named}))
             narrative = p.narrative.replace("{loops}", names).replace("{causes}", titles)
             # It follows from its best-supported cause, plus what its platform test read.
             best = min(parents, key=lambda f: (f.evidence.missing, -f.evidence.known_share, f.id))
@@ -1099,7 +1103,7 @@ class Explainer:
                 severity=p.severity,
                 loops=loops,
                 because=[
-                    *(Because(field="caused by", value=f"{f.title} ({f.id})") for f in parents),
+                    *(Because(field="caused by", value=f"{f.title} ({f.id})") for f in named),
                     *platform,
                 ],
                 derived_from=[f.id for f in parents],

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -251,14 +251,21 @@ class _FindingViews:
     """The views of some findings, made one at a time as the template reaches them, so a
     report never holds tens of thousands of them at once."""
 
-    def __init__(self, findings: list[Finding], names: _Lookup, titles: _Lookup) -> None:
+    def __init__(
+        self,
+        findings: list[Finding],
+        names: _Lookup,
+        titles: _Lookup,
+        held: Container[str] = frozenset(),
+    ) -> None:
         self.findings, self.names, self.titles = findings, names, titles
+        self.held = held  # held-back findings, not named as causes of shown ones
 
     def __len__(self) -> int:
         return len(self.findings)
 
     def __iter__(self) -> Iterator[FindingView]:
-        names, titles = self.names, self.titles
+        names, titles, held = self.names, self.titles, self.held
         for f in self.findings:
             yield FindingView(
                 id=f.id,
@@ -274,7 +281,9 @@ class _FindingViews:
                 because=[
                     (b.loop, _who(b, names), b.field, _cited(b), b.unknown) for b in f.because
                 ],
-                derived_from=group_by_title(f.derived_from, titles),
+                derived_from=group_by_title(
+                    [c for c in f.derived_from if c not in held] or f.derived_from, titles
+                ),
                 leads_to=group_by_title(f.leads_to, titles),
                 would_clear_if=f.would_clear_if,
                 sources=[(src.title, _web_url(src.url)) for src in f.sources],
@@ -344,7 +353,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         )
         for g in results.to_check
     ]
-    by_kind = {kind: _FindingViews(group, names, titles) for kind, group in of_kind.items()}
+    by_kind = {kind: _FindingViews(group, names, titles, held) for kind, group in of_kind.items()}
     # The appendix explains each kind of conflict (and of gap) once, with every finding of it
     # below; symptoms and ghost costs follow from them and are listed compactly.
     by_pattern: dict[str, list[Finding]] = {}
@@ -362,7 +371,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
                     summary=group[0].summary,
                     mechanism=group[0].mechanism,
                     sources=[(src.title, _web_url(src.url)) for src in group[0].sources],
-                    findings=_FindingViews(group, names, titles),
+                    findings=_FindingViews(group, names, titles, held),
                 )
                 for group in by_pattern.values()
                 if group[0].kind == kind
@@ -370,7 +379,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         )
         for kind, heading in APPENDIX_GROUPS
     ]
-    derived = _FindingViews([f for f in findings if f.kind in EFFECT_KINDS], names, titles)
+    derived = _FindingViews([f for f in findings if f.kind in EFFECT_KINDS], names, titles, held)
     held_counts = results.held_back_counts()
     layers = [(g.layer, g.label) for g in results.inventory.layers]
     map_edges = svgmap.aggregate(results.risk_map)  # the table, the picture and the diagram
