@@ -54,7 +54,7 @@ def test_derived_facts_read_as_sentences_with_the_users_names(
         assert " vs " not in text and "factor:" not in text and "layers:" not in text, text
     joined = "\n".join(said)
     assert (
-        "the deadline of Liveness probe restarts is 0.37x-0.38x the start-up time of "
+        "the deadline of Liveness probe restarts is 0.375x the start-up time of "
         "vLLM model servers" in joined
     )
     assert "retries at 2 layers on the path from Client SDK retries" in joined

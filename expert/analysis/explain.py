@@ -145,7 +145,9 @@ def _fact_value(fact: dict[str, Any], field: str, kind: str) -> str:
         if spec.unit == "x100":
             if lo == 0 < hi:  # below what two decimals show: "0x-0.01x" reads as nonsense
                 return f"at most {hi / 100:g}x"
-            return f"{lo / 100:g}x" if lo == hi else f"{lo / 100:g}x-{hi / 100:g}x"
+            if hi - lo <= 1:  # one ratio, encoded between the hundredths around it
+                return f"{(lo + hi) / 200:g}x"  # 90s over 4m: "0.375x", not "0.37x-0.38x"
+            return f"{lo / 100:g}x-{hi / 100:g}x"
         return str(lo) if lo == hi else f"{lo}-{hi}"
     if spec.type == "set":
         return readable(
