@@ -31,7 +31,7 @@ def test_a_shown_symptom_names_only_shown_causes() -> None:
             assert not any(title in b.value for b in f.because), (f.id, title)
     md = render("markdown", r, a)
     for f in mixed:
-        line = next(ln for ln in md.splitlines() if ln.startswith(f"- **") and f.title in ln)
+        line = next(ln for ln in md.splitlines() if ln.startswith("- **") and f.title in ln)
         caused_by = line.split("Caused by:", 1)[1]
         for cause in set(f.derived_from) & held:
             assert every[cause].title not in caused_by, (f.id, every[cause].title)

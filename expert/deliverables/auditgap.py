@@ -318,7 +318,9 @@ def _exposure(
         out.append(
             Exposure(
                 area="Compliance: policy enforcement without a reason on record",
-                severity=_worst([f.severity for f in related]) if related else "high",
+                # It matters where record-keeping rules apply, which no answer says: rated
+                # medium, whatever the gaps' own rating (they are reported as findings).
+                severity="medium",
                 text=(
                     f"{series([_name(lp) for lp in safety])} enforce"
                     f"{'s' if len(safety) == 1 else ''} limits, timeouts or gates without "
