@@ -1082,7 +1082,7 @@ class Explainer:
             platform_unknown = any(b.unknown for b in platform)
             confirmed = any(f.status == "confirmed" for f in parents) and not platform_unknown
             status: Status = "confirmed" if confirmed else "possible"
-            names = ", ".join(self.name(lp) for lp in loops) or "the platform"
+            names = series([self.name(lp) for lp in loops]) or "the platform"
             titles = "; ".join(sorted({f.title for f in named}))
             narrative = p.narrative.replace("{loops}", names).replace("{causes}", titles)
             # It follows from its best-supported cause, plus what its platform test read.
