@@ -46,14 +46,56 @@ def test_examples_validate(name: str) -> None:
     assert len(ids) == len(set(ids)), "one rule per pattern"
     assert set(ids) == {f.rule for f in results.findings}
     assert len(run["results"]) == len(results.findings)
-    levels = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+    confirmed = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+    possible = {"critical": "warning", "high": "warning", "medium": "note", "low": "note"}
     for res, f in zip(run["results"], results.findings, strict=True):
         assert res["ruleId"] == f.rule and ids[res["ruleIndex"]] == f.rule
         # A held-back finding is a note whatever its severity.
+        levels = confirmed if f.status == "confirmed" else possible
         assert res["level"] == (levels[f.severity] if f.evidence.shown else "note")
         assert f.narrative in res["message"]["text"]
         names = [loc["logicalLocations"][0]["name"] for loc in res["locations"]]
-        assert names == (f.loops or [results.system["name"]])
+        related = [
+            loc["logicalLocations"][0]["name"]
+            for loc in res.get("relatedLocations", [])
+            if "logicalLocations" in loc
+        ]
+        # Every loop is a location or, beside the one loop a fix changes, a related one.
+        assert sorted(names + related) == (f.loops or [results.system["name"]])
+        assert names == [f.changes] if related else True
+
+
+def test_a_possible_finding_is_a_level_below_a_confirmed_one() -> None:
+    results, a = assessed("llm-platform")
+    log = json.loads(render("sarif", results, a))
+    seen = {
+        (r["properties"]["status"], r["properties"]["severity"], r["level"])
+        for r in log["runs"][0]["results"]
+        if not r["properties"]["heldBack"]
+    }
+    assert ("confirmed", "high", "error") in seen
+    assert ("confirmed", "medium", "warning") in seen
+    # Not proven yet: code scanning must not raise it as an error.
+    assert ("possible", "high", "warning") in seen
+    assert ("possible", "medium", "note") in seen
+    assert not any(level == "error" for status, _, level in seen if status == "possible")
+
+
+def test_a_finding_fixed_in_one_loop_points_at_that_loop() -> None:
+    # The autoscaler reads a metric the batcher distorts; the fix is to the autoscaler.
+    results, a = assessed("llm-platform")
+    log = json.loads(render("sarif", results, a))
+    _validate(log)
+    (res,) = [
+        r for r in log["runs"][0]["results"] if r["ruleId"] == "autoscale-on-distorted-metric"
+    ]
+    assert [loc["logicalLocations"][0]["name"] for loc in res["locations"]] == ["replica-hpa"]
+    related = res["relatedLocations"]
+    assert [loc["logicalLocations"][0]["name"] for loc in related] == ["continuous-batching"]
+    assert [loc["id"] for loc in related] == list(range(len(related)))
+    # A conflict whose fixes change either side keeps both loops as locations.
+    (both,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "latency-vs-throughput"]
+    assert len(both["locations"]) == 2
 
 
 def test_hostile_strings_validate() -> None:
@@ -127,7 +169,13 @@ def test_imported_values_point_at_their_configuration_lines(
     _validate(log)
     run = log["runs"][0]
     assert all(loc.get("physicalLocation") for r in run["results"] for loc in r["locations"])
-    related = [loc for r in run["results"] for loc in r.get("relatedLocations", [])]
+    # Related locations that are not loops (those have a logical location) are configuration.
+    related = [
+        loc
+        for r in run["results"]
+        for loc in r.get("relatedLocations", [])
+        if "logicalLocations" not in loc
+    ]
     assert related
     for loc in related:
         physical = loc["physicalLocation"]

@@ -541,6 +541,36 @@ class Explainer:
                 out.append(clearing_answer(self.kb, loop, term.field, term.op, term.operand))
         return out
 
+    def _named_loops(self, template: str, bound: dict[str, dict[str, Any]], p: Pattern) -> set[str]:
+        """The loops a template names by name (a loop's own name, or a fact's loop)."""
+        out: set[str] = set()
+        for m in _PLACEHOLDER.finditer(template):
+            var, field = m.group(1), m.group(2)
+            fact = bound.get(var)
+            if fact is None or var not in p.match:
+                continue
+            kind = p.match[var].fact
+            if kind == "loop":
+                if field in (None, "name"):
+                    out.add(str(fact["loop"]))
+                continue
+            spec = field_spec(kind, field or "id")
+            if spec is not None and spec.type == "ident" and fact.get(spec.attr) in self.loops:
+                out.add(str(fact[spec.attr]))
+        return out
+
+    def _changed_loop(self, p: Pattern, members: list[_Match], loops: list[str]) -> str:
+        """The loop a fix changes, where the pattern's clearing conditions agree on one: code
+        scanning points at the loop to edit, not merely the first loop involved."""
+        named: set[str] = set()
+        for template in p.clears:
+            here = set().union(*(self._named_loops(template, m.bound, m.p) for m in members))
+            here &= set(loops)
+            if len(here) > 1:
+                return ""
+            named |= here
+        return next(iter(named)) if len(named) == 1 else ""
+
     def _ask(self, question_id: str, loop_id: str, finding: str) -> None:
         """Ask a question about a loop, unless the loop already answers it."""
         key = (question_id, loop_id)
@@ -862,6 +892,7 @@ class Explainer:
             because=because,
             narrative=narrative,
             would_clear_if=clears,
+            changes=self._changed_loop(p, distinct, loops),
             summary=p.summary,
             mechanism=p.mechanism,
             sources=list(self._plan(p).sources),

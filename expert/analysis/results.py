@@ -126,6 +126,11 @@ class Finding(BaseModel):
     leads_to: list[str] = Field(default_factory=list)
     narrative: str
     would_clear_if: list[str] = Field(default_factory=list)
+    changes: str = Field(
+        "",
+        description="the loop a fix changes: the one loop of its own that every clearing "
+        "condition naming a loop names; empty when they name several, or none",
+    )
     summary: str = ""
     mechanism: str = ""
     sources: list[SourceRef] = Field(default_factory=list)

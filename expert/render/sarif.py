@@ -7,11 +7,21 @@ configuration add related locations at the configuration lines they came from. P
 organisation pack replaced or switched off are listed, with the reasons on record, in the
 driver's `changedPatterns` property; a replaced pattern's rule also names its `override`.
 
-A result's level follows its severity (critical and high: error, medium: warning, low: note),
-except for a held-back finding: a possible finding resting on several unknown answers, which
-the Markdown and HTML reports list under "To check" rather than in the summary. It is a note
-whatever its severity, so code scanning does not raise it as an error; its properties say
-`heldBack: true` and name the `settlingQuestion` whose answer would settle it.
+A finding whose clearing conditions all name one of its loops (the autoscaler, say, not the
+batcher whose metric it reads) has that loop as its one location, the loop to edit; its other
+loops are related locations. A finding whose fixes change several loops, or none by name, has
+every loop as a location.
+
+A result's level follows its severity and whether it is confirmed, as SARIF 2.1.0 defines the
+levels (error: a serious problem was found; warning: a problem was found; note: a minor
+problem): a confirmed critical or high finding is an error; a confirmed medium one, or a
+possible critical or high one (it rests on answers not known yet), a warning; the rest notes.
+A held-back finding, a possible finding resting on several unknown answers which the Markdown
+and HTML reports list under "To check" rather than in the summary, is a note whatever its
+severity; its properties say `heldBack: true` and name the `settlingQuestion` whose answer
+would settle it. `--fail-on` is separate and unchanged: it counts confirmed findings (and the
+symptoms and costs they lead to), so every error is one that `--fail-on high` fails on, and no
+warning from a possible finding fails a build.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from expert.yamlio import LineMap
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+# A possible finding is one step lower: not proven, so not an error in code scanning.
+POSSIBLE_LEVEL = {"critical": "warning", "high": "warning", "medium": "note", "low": "note"}
 HELD_BACK_LEVEL = "note"  # a finding held back under "To check", whatever its severity
 # GitHub code scanning ranks results by a CVSS-like number in `security-severity`.
 SECURITY_SEVERITY = {"critical": "9.0", "high": "7.0", "medium": "5.0", "low": "3.0"}
@@ -76,13 +88,29 @@ def _physical(file: str, line: int | None) -> dict[str, Any]:
     return {"artifactLocation": artifact(file), "region": {"startLine": line or 1}}
 
 
+def level(f: Finding) -> str:
+    """The result's level: by severity, one step lower for a possible finding, a note when
+    held back."""
+    if not f.evidence.shown:
+        return HELD_BACK_LEVEL
+    return (LEVEL if f.status == "confirmed" else POSSIBLE_LEVEL)[f.severity]
+
+
+def located(f: Finding) -> tuple[list[str], list[str]]:
+    """The loops a result is located at, and its other loops: the loop its fix changes alone
+    when the finding names one, else every loop."""
+    if f.changes in f.loops and len(f.loops) > 1:
+        return [f.changes], [lp for lp in f.loops if lp != f.changes]
+    return list(f.loops), []
+
+
 def _locations(
-    f: Finding, layers: dict[str, str], system: str, place: _Place | None
+    loops: list[str], layers: dict[str, str], system: str, place: _Place | None
 ) -> list[dict[str, Any]]:
     """One location per loop (the system's for a platform-wide finding): the loop's line in
     the assessment file when it was read from one, and its layer/id as a logical location."""
     named: list[tuple[str, str | None]] = [
-        (loop, f"{layers.get(loop, 'unknown')}/{loop}") for loop in f.loops
+        (loop, f"{layers.get(loop, 'unknown')}/{loop}") for loop in loops
     ] or [(system, None)]
     out = []
     for name, qualified in named:
@@ -97,6 +125,18 @@ def _locations(
             location["physicalLocation"] = _physical(file, lines.line(at))
         out.append(location)
     return out
+
+
+def _related(
+    f: Finding, others: list[str], layers: dict[str, str], place: _Place | None
+) -> list[dict[str, Any]]:
+    """The finding's other loops, then the configuration lines its imported values came
+    from, numbered as SARIF asks of related locations."""
+    out = [
+        {**loc, "message": {"text": "Also involved; the fix changes another loop."}}
+        for loc in (_locations(others, layers, "", place) if others else [])
+    ]
+    return [{**loc, "id": i} for i, loc in enumerate(out + _configuration(f))]
 
 
 def _configuration(f: Finding) -> list[dict[str, Any]]:
@@ -175,10 +215,16 @@ def build(results: Results, assessment: Assessment) -> dict[str, Any]:
             {
                 "ruleId": f.rule,
                 "ruleIndex": index[f.rule],
-                "level": HELD_BACK_LEVEL if held else LEVEL[f.severity],
+                "level": level(f),
                 "message": {"text": message},
-                "locations": _locations(f, layers, results.system.get("name", "system"), place),
-                **({"relatedLocations": related} if (related := _configuration(f)) else {}),
+                "locations": _locations(
+                    located(f)[0], layers, results.system.get("name", "system"), place
+                ),
+                **(
+                    {"relatedLocations": related}
+                    if (related := _related(f, located(f)[1], layers, place))
+                    else {}
+                ),
                 "partialFingerprints": {"findingId/v1": f.id},
                 "properties": {
                     "findingId": f.id,
