@@ -98,3 +98,35 @@ def test_a_possible_findings_narrative_is_hedged_and_a_confirmed_ones_is_not() -
         assert at is not None, f.id
         entry = md[at.start() :].split("Flagged because", 1)[0]
         assert (HEDGE in entry) == (f in possible), f.id
+
+
+def test_a_blank_amount_says_why() -> None:
+    results, a = assessed("llm-platform")
+    rows = list(csv.DictReader(io.StringIO(render("csv", results, a), newline="")))
+    # Earlier columns keep their places: consumers reading by position still work.
+    header = next(csv.reader(io.StringIO(render("csv", results, a), newline="")))
+    assert header[:-1] == list(COLUMNS[:-1]) and header[-1] == "no_amount_because"
+    assert header.index("central_per_month") == 21
+    reasons = {}
+    for r in rows:
+        if r["central_per_month"]:
+            assert r["no_amount_because"] == ""
+        else:
+            assert r["no_amount_because"], r["rule"]
+            reasons.setdefault(r["no_amount_because"].split(":")[0], r["status"])
+    # The three meanings of a blank amount, told apart.
+    assert reasons["possible"] == "possible"
+    assert reasons["not priced"] == "confirmed"
+    assert "already counted under another finding" in reasons
+
+
+def test_an_unpriced_assessment_says_so_on_every_row() -> None:
+    results, a = assessed("llm-platform")
+    assert results.economics is not None
+    unpriced = results.economics.model_copy(update={"priced": False})
+    bare = results.model_copy(update={"economics": unpriced})
+    rows = list(csv.DictReader(io.StringIO(render("csv", bare, a), newline="")))
+    assert {r["central_per_month"] for r in rows} == {""}
+    assert {r["no_amount_because"] for r in rows} == {
+        "not priced: the assessment gives no cost figures"
+    }

@@ -11,7 +11,11 @@ settle it (empty for a shown finding, or when no one question would).
 Each row also carries the owners and layers of its loops, its evidence score, the central
 estimate of the money per month it accounts for (a ghost cost's own amount; for a conflict or
 gap, the parts of the ghost costs charged to it) and, so a row pasted into a tracker keeps its
-provenance, the report's date and the SHA-256 of the assessment it came from. The one-sentence
+provenance, the report's date and the SHA-256 of the assessment it came from. A blank amount
+means one of three things, so the last column, `no_amount_because`, says which in words: the
+finding is possible (it counts towards the high end of the range only), its cost is already
+counted under another finding, or no priced cost traces to it (or nothing is priced). New
+columns go at the end, so readers that take columns by position keep working. The one-sentence
 verdict the other formats open with is not in the file: RFC 4180 has no comment lines, and a
 row above the header would shift every reader that takes the first row as the header.
 
@@ -56,7 +60,12 @@ COLUMNS = (
     "currency",
     "report_date",
     "input_sha256",
+    "no_amount_because",
 )
+NOT_PRICED = "not priced: the assessment gives no cost figures"
+NO_COST = "not priced: no priced cost traces to it"
+POSSIBLE = "possible: it counts towards the high end of the cost range only"
+ELSEWHERE = "already counted under another finding"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -100,6 +109,30 @@ def _money(results: Results) -> dict[str, str]:
     return out
 
 
+def _unpriced(results: Results, priced: dict[str, str]) -> dict[str, str]:
+    """Why each finding without an amount has none, in words."""
+    econ = results.economics
+    if econ is None or not econ.priced:
+        return {f.id: NOT_PRICED for f in results.findings}
+    charged: dict[str, list[bool]] = {}
+    for line in econ.costs:
+        for c in line.contributions:
+            charged.setdefault(c.finding, []).append(c.charged)
+    out = {}
+    for f in results.findings:
+        if f.id in priced:
+            continue
+        if f.id not in charged:
+            out[f.id] = NO_COST
+        elif f.status == "possible":
+            out[f.id] = POSSIBLE
+        elif not any(charged[f.id]):
+            out[f.id] = ELSEWHERE
+        else:
+            out[f.id] = NO_COST
+    return out
+
+
 def _joined(values: list[str]) -> str:
     return "; ".join(dict.fromkeys(v for v in values if v))
 
@@ -116,6 +149,7 @@ def render(results: Results, assessment: Assessment) -> str:
     owners = {lp.id: lp.owner if isinstance(lp.owner, str) else "" for lp in assessment.loops}
     layers = {lp.id: lp.layer if isinstance(lp.layer, str) else "" for lp in assessment.loops}
     priced = _money(results)
+    unpriced = _unpriced(results, priced)
     questions = results.settling_questions()
     currency = results.economics.currency if results.economics is not None else ""
     info = results.report
@@ -145,6 +179,7 @@ def render(results: Results, assessment: Assessment) -> str:
             currency if f.id in priced else "",
             info.date if info is not None else "",
             info.input_sha256 if info is not None else "",
+            unpriced.get(f.id, ""),
         ]
         writer.writerow([neutralise(str(cell)) for cell in row])
     return buf.getvalue()
