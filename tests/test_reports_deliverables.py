@@ -214,11 +214,13 @@ def test_wrap_cuts_long_names() -> None:
 def test_mermaid_flowchart_structure() -> None:
     text = mermaid.flowchart(_map(2), [("runtime", "Runtime & co")])
     assert text.startswith("flowchart TB\n")
-    assert 'subgraph L0["Runtime #38; co"]' in text
+    assert 'subgraph L0["Runtime & co"]' in text
     assert 'n0 -.->|"load increase, rejection"| n1' in text
     assert "linkStyle 1 stroke:#e8710a" in text
     assert "class n0,n1 sev_high" in text
-    assert mermaid.label('a"b<c>#') == "a#34;b#60;c#62;#35;"
+    assert mermaid.label('a"b<c>#') == "a#quot;b#lt;c#gt;#35;"
+    # Plain text stays plain: GitHub shows entity codes for & and · as written.
+    assert mermaid.label("Cluster & batch · 5m…") == "Cluster & batch · 5m…"
     assert mermaid.flowchart(_map(0), []) == ""
 
 

@@ -146,9 +146,16 @@ def test_mermaid_labels_cannot_break_out() -> None:
     md = render("markdown", results, a)
     block = md[md.index("```mermaid\n") + len("```mermaid\n") :]
     block = block[: block.index("```")]
-    assert "#60;script#62;alert(1)#60;/script#62;" in block
+    assert "#lt;script#gt;alert(1)#lt;/script#gt;" in block
     labels = re.findall(r'\["(.*?)"\]', block)
-    assert labels and all(re.fullmatch(r"[A-Za-z0-9 .,\-_/()'#;]*", lab) for lab in labels)
+    # A label ends only at its closing quote, and no # in it is the user's (each starts an
+    # escape), so no name can close the label or smuggle in an entity code of its own.
+    assert labels and all('"' not in lab for lab in labels)
+    assert all(
+        re.fullmatch(r"#(quot|35|lt|gt|96|91|93);", m.group(0))
+        for lab in labels
+        for m in re.finditer(r"#[^;]*;", lab)
+    )
     assert "<" not in block and "`" not in block
 
 

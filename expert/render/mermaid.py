@@ -3,9 +3,10 @@
 Loops sit in one subgraph per layer; edges are solid (influence), dotted (part of a feedback
 cycle) or thick (retry amplification) and coloured by conflict severity; a conflict between
 two loops is named on one edge between them; loops in conflict zones get a border in their
-worst severity. Every label is written with Mermaid entity codes for anything but plain
-letters, digits and simple punctuation, so a loop name can neither break the diagram's syntax
-nor inject markup.
+worst severity. Labels keep their text as written (GitHub renders UTF-8, and a label full of
+entity codes reads as "#38;" wherever the diagram is shown as text); only the characters that
+would end a quoted label, start an entity code or read as markup are written as Mermaid entity
+codes, so a loop name can neither break the diagram's syntax nor inject markup.
 
 Mermaid refuses a diagram longer than its default maxTextSize (50,000 characters) or with more
 than its default maxEdges (500) edges. Large maps keep the loops in a conflict, as the SVG
@@ -29,7 +30,18 @@ from expert.render.svgmap import (
     zone_severity,
 )
 
-_SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,-_/()'")
+# What Mermaid needs escaped inside a quoted label: the quote that ends it, the # that starts
+# an entity code, the angle brackets of markup, and the backtick of a Markdown string; square
+# brackets too, so no name reads as a Markdown link where the block is not drawn.
+_ESCAPE = {
+    '"': "#quot;",
+    "#": "#35;",
+    "<": "#lt;",
+    ">": "#gt;",
+    "`": "#96;",
+    "[": "#91;",
+    "]": "#93;",
+}
 ARROW = {
     "influence": "-->",
     "feedback": "-.->",
@@ -44,8 +56,9 @@ NAME_MAX = 48  # characters of a loop's name in a box
 
 
 def label(text: str) -> str:
-    """Text for inside a quoted Mermaid label: everything unusual as a #code; entity."""
-    return "".join(ch if ch in _SAFE else f"#{ord(ch)};" for ch in " ".join(str(text).split()))
+    """Text for inside a quoted Mermaid label: as written, on one line, with only what
+    Mermaid reads as syntax escaped (and nothing a terminal or parser could trip on)."""
+    return "".join(_ESCAPE.get(ch, ch) for ch in " ".join(str(text).split()) if ch.isprintable())
 
 
 def _short(text: str, n: int = NAME_MAX) -> str:
@@ -93,7 +106,7 @@ def _draw(
         out.append(f'  subgraph L{i}["{label(names.get(lid, "Layer not known"))}"]')
         for nid in groups[lid]:
             n = by_id[nid]
-            out.append(f'    {ids[nid]}["{label(_short(n.name))} #183; {label(n.timescale)}"]')
+            out.append(f'    {ids[nid]}["{label(_short(n.name))} · {label(n.timescale)}"]')
         out.append("  end")
     # Edges sharing a style share one linkStyle line, which keeps large maps short.
     styles: dict[str, list[str]] = {}
