@@ -266,3 +266,48 @@ def test_orderings_of_one_set_of_loops_are_one_cycle() -> None:
         (["a", "b"], 1),
         (["a", "b", "c"], 2),
     ]
+
+
+@pytest.mark.parametrize("name", ["llm-platform", "training-cluster"])
+def test_possible_conflicts_are_drawn_apart_and_every_coloured_loop_is_explained(
+    name: str,
+) -> None:
+    results, _a = assessed(name)
+    rm = results.risk_map
+    m = svgmap.build(rm, LAYERS)
+    pairs = svgmap.conflicts_by_pair(rm)
+    pale = svgmap.possible_pairs(pairs, svgmap.possible_conflicts(rm))
+    assert pale, "each example has a conflict found only as possible"
+    pale_colours = set(svgmap.POSSIBLE_COLOUR.values())
+    sure_colours = set(svgmap.SEVERITY_COLOUR.values())
+    for e in m.edges:
+        if e.stroke in pale_colours:
+            assert "possible" in e.title
+            assert e.label is None or e.label.text.startswith("possible: ")
+        elif e.stroke in sure_colours:
+            assert "possible" not in e.title
+    assert any(e.stroke in pale_colours for e in m.edges)
+    assert any("possible conflict" in item.label for item in m.legend)
+    # A loop in a conflict colour is an end of a conflict line, or carries the mark of a
+    # conflict found in it alone (said in its tooltip and the legend).
+    ends = {lp for p in pairs for lp in p}
+    for n in m.nodes:
+        if n.badge:
+            assert n.id in ends or n.mark == svgmap.ALONE_MARK, n.id
+        if n.mark:
+            assert "in this loop alone" in n.title
+    assert any(item.symbol == svgmap.ALONE_MARK for item in m.legend) == any(
+        n.mark for n in m.nodes
+    )
+
+
+def test_the_mermaid_diagram_draws_possible_conflicts_dashed_and_marks_lone_ones() -> None:
+    from expert.render import mermaid
+
+    results, _a = assessed("llm-platform")
+    text = mermaid.flowchart(results.risk_map, LAYERS)
+    assert '|"possible: ' in text
+    dashed = [ln for ln in text.splitlines() if "stroke-dasharray" in ln]
+    assert dashed and all(any(c in ln for c in svgmap.POSSIBLE_COLOUR.values()) for ln in dashed)
+    lone = svgmap.alone(results.risk_map)
+    assert lone and text.count(svgmap.ALONE_MARK) == len(lone)

@@ -19,13 +19,18 @@ from __future__ import annotations
 from expert.analysis.results import RiskMap
 from expert.knowledge.patterns import SEVERITY_ORDER
 from expert.render.svgmap import (
+    ALONE_MARK,
     KIND_COLOUR,
     MAX_DRAWN,
+    POSSIBLE_COLOUR,
     SEVERITY_COLOUR,
     MapEdge,
     aggregate,
+    alone,
     conflicts_by_pair,
     labelled_edges,
+    possible_conflicts,
+    possible_pairs,
     select,
     zone_severity,
 )
@@ -85,10 +90,12 @@ def _draw(
     """The diagram of at most `limit` loops, and how many edges it has."""
     zones = zone_severity(risk_map)
     pairs = conflicts_by_pair(risk_map)
+    pale = possible_pairs(pairs, possible_conflicts(risk_map))
+    lone = alone(risk_map)
     nodes, edges, note = select(risk_map, edges, pairs, limit)
     if not nodes:
         return "", 0
-    names_on = labelled_edges(edges, pairs)
+    names_on = labelled_edges(edges, pairs, pale)
     ids = {n.id: f"n{i}" for i, n in enumerate(nodes)}
     known = [lid for lid, _ in layers]
     names = dict(layers)
@@ -106,7 +113,9 @@ def _draw(
         out.append(f'  subgraph L{i}["{label(names.get(lid, "Layer not known"))}"]')
         for nid in groups[lid]:
             n = by_id[nid]
-            out.append(f'    {ids[nid]}["{label(_short(n.name))} · {label(n.timescale)}"]')
+            mark = f" {ALONE_MARK}" if nid in lone else ""
+            text = f"{label(_short(n.name))} · {label(n.timescale)}{mark}"
+            out.append(f'    {ids[nid]}["{text}"]')
         out.append("  end")
     # Edges sharing a style share one linkStyle line, which keeps large maps short.
     styles: dict[str, list[str]] = {}
@@ -119,9 +128,13 @@ def _draw(
             text = ", ".join(e.signals)
         link = f'|"{label(text)}"|' if text else ""
         out.append(f"  {ids[e.source]} {ARROW.get(e.kind, '-->')}{link} {ids[e.target]}")
-        colour = SEVERITY_COLOUR[e.severity] if e.severity else KIND_COLOUR.get(e.kind)
+        possible = (min(e.source, e.target), max(e.source, e.target)) in pale
+        colours = POSSIBLE_COLOUR if possible else SEVERITY_COLOUR
+        colour = colours[e.severity] if e.severity else KIND_COLOUR.get(e.kind)
         width = {"amplification": 4, "feedback": 2}.get(e.kind, 1) + (1 if e.severity else 0)
-        styles.setdefault(f"stroke:{colour},stroke-width:{width}px", []).append(str(k))
+        # A possible conflict's line is paler and dashed, told apart from a confirmed one.
+        dash = ",stroke-dasharray:6 4" if possible and e.severity else ""
+        styles.setdefault(f"stroke:{colour},stroke-width:{width}px{dash}", []).append(str(k))
     for style, links in styles.items():
         out.append(f"  linkStyle {','.join(links)} {style}")
     for sev in SEVERITY_ORDER:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-from expert.analysis.results import RiskMap, RiskNode
+from expert.analysis.results import ConflictZone, RiskMap, RiskNode
 from expert.knowledge.patterns import SEVERITY_ORDER
 
 NODE_W, NODE_H = 196, 58
@@ -43,6 +43,18 @@ SEVERITY_COLOUR = {
     "medium": "#c49000",
     "low": "#4f8a2c",
 }
+
+
+def _pale(colour: str) -> str:
+    """The colour halfway to white."""
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{(c + 255) // 2:02x}" for c in rgb)
+
+
+# A conflict that rests on answers not known yet is drawn paler than a confirmed one.
+POSSIBLE_COLOUR = {sev: _pale(c) for sev, c in SEVERITY_COLOUR.items()}
+POSSIBLE_WORD = "possible: "  # before a possible conflict's name on its line
+ALONE_MARK = "◆"  # on a loop with a conflict in it alone: no second loop, so no line
 # Colour says conflict severity; a dash says "part of a feedback cycle"; thickness says
 # "carries retry amplification"; dots say "keeps a signal from the loop that reads it". Edges
 # outside conflict zones are grey, or magenta when they amplify retries (thickness alone is
@@ -119,6 +131,7 @@ class Node(BaseModel):
     stroke_width: float
     badge: str = ""
     badge_fill: str = ""
+    mark: str = Field("", description="ALONE_MARK when a conflict was found in this loop alone")
 
 
 class EdgeLabel(BaseModel):
@@ -151,6 +164,7 @@ class LegendItem(BaseModel):
     stroke: str
     width: float
     dash: str = ""
+    symbol: str = Field("", description="shown instead of a line sample")
 
 
 class SvgMap(BaseModel):
@@ -221,21 +235,55 @@ def zone_severity(risk_map: RiskMap) -> dict[str, str]:
     return out
 
 
+def _zone_pairs(z: ConflictZone) -> list[tuple[str, str]]:
+    """The pairs of loops (ids sorted) a conflict zone was found between."""
+    pairs = z.pairs or [[a, b] for i, a in enumerate(z.loops) for b in z.loops[i + 1 :]]
+    return [(min(p), max(p)) for p in pairs if len(p) == 2 and p[0] != p[1]]
+
+
 def conflicts_by_pair(risk_map: RiskMap) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """Each conflicting pair of loops (ids sorted) with its conflicts as (severity, title),
     worst first."""
     out: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for z in risk_map.conflict_zones:
-        pairs = z.pairs or [[a, b] for i, a in enumerate(z.loops) for b in z.loops[i + 1 :]]
-        for p in pairs:
-            if len(p) != 2 or p[0] == p[1]:
-                continue
-            key = (min(p), max(p))
+        for key in _zone_pairs(z):
             entry = (z.severity, z.title or z.finding)
             if entry not in out.setdefault(key, []):
                 out[key].append(entry)
     for v in out.values():
         v.sort(key=lambda st: (-SEVERITY_ORDER.index(st[0]), st[1]))
+    return out
+
+
+def possible_conflicts(risk_map: RiskMap) -> set[tuple[tuple[str, str], str, str]]:
+    """The (pair, severity, title) conflicts found only as possible: no confirmed finding of
+    the same conflict between the same loops."""
+    sure: set[tuple[tuple[str, str], str, str]] = set()
+    maybe: set[tuple[tuple[str, str], str, str]] = set()
+    for z in risk_map.conflict_zones:
+        for key in _zone_pairs(z):
+            (sure if z.status == "confirmed" else maybe).add(
+                (key, z.severity, z.title or z.finding)
+            )
+    return maybe - sure
+
+
+def possible_pairs(
+    pairs: dict[tuple[str, str], list[tuple[str, str]]],
+    possible: set[tuple[tuple[str, str], str, str]],
+) -> set[tuple[str, str]]:
+    """The pairs of loops whose every conflict is possible, drawn paler."""
+    return {key for key, v in pairs.items() if all((key, sev, t) in possible for sev, t in v)}
+
+
+def alone(risk_map: RiskMap) -> dict[str, list[str]]:
+    """Each loop with a conflict found in it alone (no second loop, so no line to draw), and
+    those conflicts in words."""
+    out: dict[str, list[str]] = {}
+    for z in risk_map.conflict_zones:
+        if len(set(z.loops)) == 1:
+            sure = "" if z.status == "confirmed" else "possible, "
+            out.setdefault(z.loops[0], []).append(f"{z.title or z.finding} ({sure}{z.severity})")
     return out
 
 
@@ -338,9 +386,14 @@ def with_conflict_links(
     return out
 
 
-def labelled_edges(edges: list[MapEdge], pairs: dict[tuple[str, str], list]) -> dict[int, str]:
+def labelled_edges(
+    edges: list[MapEdge],
+    pairs: dict[tuple[str, str], list],
+    possible: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
+) -> dict[int, str]:
     """Which edge carries each conflicting pair's name: the first between the two loops that
-    is marked with the conflict, else the first between them. Edge index -> pair's name."""
+    is marked with the conflict, else the first between them. Edge index -> pair's name, said
+    to be possible for a pair in `possible`."""
     first: dict[tuple[str, str], int] = {}
     for i, e in enumerate(edges):
         key = (min(e.source, e.target), max(e.source, e.target))
@@ -352,7 +405,8 @@ def labelled_edges(edges: list[MapEdge], pairs: dict[tuple[str, str], list]) -> 
     for key, i in first.items():
         conflicts = pairs[key]
         more = f" +{len(conflicts) - 1}" if len(conflicts) > 1 else ""
-        out[i] = _clip(conflicts[0][1], LABEL_MAX * LABEL_CHAR_W, LABEL_CHAR_W) + more
+        word = POSSIBLE_WORD if key in possible else ""
+        out[i] = _clip(word + conflicts[0][1], LABEL_MAX * LABEL_CHAR_W, LABEL_CHAR_W) + more
     return out
 
 
@@ -400,6 +454,9 @@ def build(
     edges = aggregate(risk_map) if edges is None else edges
     zones = zone_severity(risk_map)
     pairs = conflicts_by_pair(risk_map)
+    maybe = possible_conflicts(risk_map)
+    pale = possible_pairs(pairs, maybe)
+    lone = alone(risk_map)
     nodes_in, edges, note = select(risk_map, edges, pairs)
 
     known = [lid for lid, _ in layers]
@@ -429,7 +486,7 @@ def build(
         for c, nid in enumerate(row):
             row_of[nid], col_of[nid] = row_n, start + c
 
-    routes = _route(edges, row_of, col_of, pairs, n_cols)
+    routes = _route(edges, row_of, col_of, pairs, n_cols, maybe, pale)
     # Column gaps: as wide as their tracks need.
     v_tracks = _tracks(
         [(min(r.gs, r.gt), max(r.gs, r.gt), i) for i, r in enumerate(routes) if r.col_gap >= 0]
@@ -491,15 +548,24 @@ def build(
     nodes = []
     for n in nodes_in:
         sev = zones.get(n.id)
+        within = lone.get(n.id, [])
         nodes.append(
             Node(
                 id=n.id,
                 x=round(xs[n.id], 1),
                 y=round(ys[n.id], 1),
                 lines=_wrap(n.name, NODE_W - 16),
-                sub=_clip(f"{n.timescale} · {n.owner}", NODE_W - 16),
+                # Room at the right for the mark of a conflict in this loop alone.
+                sub=_clip(f"{n.timescale} · {n.owner}", NODE_W - (34 if within else 16)),
                 title=f"{n.name} ({n.id}) · layer {n.layer} · owner {n.owner} · "
-                f"reacts in {n.timescale}" + (f" · in a {sev} conflict zone" if sev else ""),
+                f"reacts in {n.timescale}"
+                + (f" · in a {sev} conflict zone" if sev else "")
+                + (
+                    f" · {ALONE_MARK} a conflict in this loop alone: {'; '.join(within)}"
+                    if within
+                    else ""
+                ),
+                mark=ALONE_MARK if within else "",
                 stroke=SEVERITY_COLOUR[sev] if sev else "#7b8794",
                 stroke_width=3.0 if sev else 1.2,
                 badge=sev.upper() if sev else "",
@@ -507,8 +573,8 @@ def build(
             )
         )
 
-    paths, markers = _paths(routes, ys, gap_top, track_y)
-    legend = _legend(edges)
+    paths, markers = _paths(routes, ys, gap_top, track_y, pale)
+    legend = _legend(edges, pale, any(n.mark for n in nodes))
     conflicts = len(risk_map.conflict_zones)
     description = (
         f"{_count(len(nodes_in), 'control loop')} in {_count(len(order), 'layer')}, "
@@ -565,12 +631,14 @@ def _route(
     col_of: dict[str, int],
     pairs: dict[tuple[str, str], list[tuple[str, str]]],
     n_cols: int,
+    maybe: set[tuple[tuple[str, str], str, str]],
+    pale: set[tuple[str, str]],
 ) -> list[_Route]:
     """Which sides each edge leaves and enters by, the row gaps it runs in, and the column gap
     it crosses rows in (chosen among those between its ends, the least used first)."""
     directed = {(e.source, e.target) for e in edges}
     used = [0] * (n_cols + 1)
-    labels = labelled_edges(edges, pairs)
+    labels = labelled_edges(edges, pairs, pale)
     out = []
     for i, e in enumerate(edges):
         rs, rt = row_of[e.source], row_of[e.target]
@@ -596,7 +664,10 @@ def _route(
             r.label_title = f"{e.source_name} {'; '.join(e.how)} from {e.target_name}"
         elif i in labels:  # one name per pair of loops in conflict
             r.label = labels[i]
-            r.label_title = "; ".join(f"{t} ({sev})" for sev, t in pairs[key])
+            r.label_title = "; ".join(
+                f"{t} ({'possible, ' if (key, sev, t) in maybe else ''}{sev})"
+                for sev, t in pairs[key]
+            )
         out.append(r)
     return out
 
@@ -669,10 +740,11 @@ def _row_gaps(
     return heights, offset
 
 
-def _style(e: MapEdge) -> tuple[str, float, str]:
+def _style(e: MapEdge, pale: bool = False) -> tuple[str, float, str]:
     if e.kind == "masks":
         return KIND_COLOUR["masks"], KIND_WIDTH["masks"], KIND_DASH["masks"]
-    colour = SEVERITY_COLOUR[e.severity] if e.severity else KIND_COLOUR.get(e.kind, "#8a97a6")
+    colours = POSSIBLE_COLOUR if pale else SEVERITY_COLOUR
+    colour = colours[e.severity] if e.severity else KIND_COLOUR.get(e.kind, "#8a97a6")
     width = KIND_WIDTH.get(e.kind, 1.4) + (1.0 if e.severity else 0.0)
     return colour, width, KIND_DASH.get(e.kind, "")
 
@@ -691,10 +763,12 @@ def _paths(
     ys: dict[str, float],
     gap_top: list[float],
     offset: dict[tuple[int, int], float],
+    pale: set[tuple[str, str]],
 ) -> tuple[list[Edge], list[Marker]]:
     out, markers = [], {}
     for i, r in enumerate(routes):
         e = r.edge
+        possible = (min(e.source, e.target), max(e.source, e.target)) in pale
         y1 = ys[e.source] + (NODE_H if r.s_side == "bottom" else 0)
         y2 = ys[e.target] + (NODE_H if r.t_side == "bottom" else 0)
         hs = round(gap_top[r.gs] + offset[(i, r.gs)], 1)
@@ -707,7 +781,7 @@ def _paths(
         pts.append((r.xt, round(y2, 1)))
         dedup = [p for k, p in enumerate(pts) if k == 0 or p != pts[k - 1]]
         d = "M" + " L".join(f"{x},{y}" for x, y in dedup)
-        colour, width, dash = _style(e)
+        colour, width, dash = _style(e, possible)
         marker = ""
         if e.kind != "conflict":
             marker = "arrow-" + colour.lstrip("#")
@@ -717,7 +791,7 @@ def _paths(
             f"{e.source_name} → {e.target_name}: "
             + (f"{what} (" if what else "(")
             + _KIND_WORDS.get(e.kind, e.kind)
-            + (f"; {e.severity} conflict" if e.severity else "")
+            + (f"; {'possible ' if possible else ''}{e.severity} conflict" if e.severity else "")
             + ")"
         )
         label = None
@@ -753,7 +827,7 @@ _LEGEND = [
 _ALWAYS = {"influence", "feedback"}
 
 
-def _legend(edges: list[MapEdge]) -> list[LegendItem]:
+def _legend(edges: list[MapEdge], pale: set[tuple[str, str]], marked: bool) -> list[LegendItem]:
     kinds = {e.kind for e in edges}
     items = [
         LegendItem(label=label, stroke=KIND_COLOUR[k], width=KIND_WIDTH[k], dash=KIND_DASH[k])
@@ -768,4 +842,24 @@ def _legend(edges: list[MapEdge]) -> list[LegendItem]:
         )
         for sev in reversed(SEVERITY_ORDER)
     ]
+    drawn = {(min(e.source, e.target), max(e.source, e.target)) for e in edges if e.severity}
+    if drawn & pale:
+        items.append(
+            LegendItem(
+                label=f'paler, named "{POSSIBLE_WORD.strip()}": a possible conflict, resting on '
+                "answers not known yet",
+                stroke=POSSIBLE_COLOUR["high"],
+                width=2.6,
+            )
+        )
+    if marked:
+        items.append(
+            LegendItem(
+                label="on a loop: a conflict found in that loop alone, so no line is drawn for "
+                "it (its colour is the loop's border; hover the loop to read it)",
+                stroke=SEVERITY_COLOUR["high"],
+                width=0,
+                symbol=ALONE_MARK,
+            )
+        )
     return items
