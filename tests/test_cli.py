@@ -10,6 +10,8 @@ from click.testing import CliRunner
 
 from expert.cli.main import main
 
+EXAMPLE = "expert/examples/llm-platform.yaml"
+
 
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, list(args))
@@ -238,3 +240,31 @@ def test_report_texts_are_plain_words(example: str, request: pytest.FixtureReque
             if ids or "`" in text or re.search(r"answers\.|retry\.|guards\.", text):
                 found.add((f["rule"], text[:120]))
     assert not found, sorted(found)
+
+
+@pytest.mark.parametrize(
+    ("name", "opening"),
+    [
+        ("report.html", "<!DOCTYPE html>"),
+        ("report.json", "{"),
+        ("scan.sarif.json", '{\n  "$schema": "https://json.schemastore.org/sarif'),
+        ("report.csv", "id,rule,kind,"),
+        ("report.md", "# "),
+        ("report.txt", "# "),  # a name that says nothing: markdown, the default
+    ],
+)
+def test_the_output_files_extension_chooses_the_format(
+    tmp_path: Path, name: str, opening: str
+) -> None:
+    """`-o report.html` wrote Markdown into a file a browser then showed as a wall of text."""
+    out = tmp_path / name
+    code, _out, err = run("assess", EXAMPLE, "-o", str(out))
+    assert code == 0, err
+    assert out.read_text(encoding="utf-8").startswith(opening), out.read_text()[:80]
+
+
+def test_an_explicit_format_wins_over_the_extension(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    code, _out, err = run("assess", EXAMPLE, "-f", "json", "-o", str(out))
+    assert code == 0, err
+    json.loads(out.read_text(encoding="utf-8"))

@@ -45,7 +45,7 @@ from expert import __version__, terminal  # noqa: E402
 from expert import output as outputs  # noqa: E402
 from expert.assessment.model import Assessment  # noqa: E402  (reports imports it anyway)
 from expert.errors import EngineError, InputError, Problem  # noqa: E402
-from expert.render.formats import EXTENSIONS, FORMATS  # noqa: E402
+from expert.render.formats import EXTENSIONS, FORMATS, format_for  # noqa: E402
 
 EXIT_FAIL_ON, EXIT_INPUT, EXIT_ENGINE, EXIT_INTERNAL = 1, 2, 3, 70
 SEVERITIES = ["low", "medium", "high", "critical"]
@@ -289,9 +289,8 @@ def example(name: str | None, target: str | None, list_: bool, force: bool) -> N
     "--format",
     "fmt",
     type=click.Choice(list(FORMATS)),
-    default="markdown",
-    show_default=True,
-    help="Report format.",
+    help="Report format. Default: the one the output file's extension names (.html, .json, "
+    ".sarif, .csv, .md), else markdown.",
 )
 @_output_option
 @click.option(
@@ -310,7 +309,7 @@ def example(name: str | None, target: str | None, list_: bool, force: bool) -> N
 @_kb_option
 def assess(
     file: Path,
-    fmt: str,
+    fmt: str | None,
     target: str | None,
     fail_on: str | None,
     baseline: Path | None,
@@ -334,6 +333,8 @@ def assess(
                 fix="e.g. --baseline old.json --fail-on new-high",
             )
         )
+    # `-o report.html` writes HTML: a Markdown file named .html opens as a wall of text.
+    fmt = fmt or (format_for(target) if target not in (None, "-") else None) or "markdown"
     inputs = (file, *kb_dirs, *((baseline,) if baseline is not None else ()))
     if target is not None:  # refuse a bad output before the work, not after it
         outputs.check_target(Path(target), inputs=inputs, force=force)

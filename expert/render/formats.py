@@ -6,3 +6,24 @@ from __future__ import annotations
 
 FORMATS = ("markdown", "html", "json", "sarif", "csv")
 EXTENSIONS = {"markdown": "md", "html": "html", "json": "json", "sarif": "sarif", "csv": "csv"}
+
+# What an output file's name says it holds, for a command given no --format.
+_BY_SUFFIX = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    ".sarif": "sarif",
+    ".csv": "csv",
+}
+
+
+def format_for(filename: str) -> str | None:
+    """The report format a file name's extension names ("report.html" -> html; a SARIF log
+    is often named "x.sarif.json"), or None for any other name."""
+    name = filename.lower()
+    if name.endswith(".sarif.json"):
+        return "sarif"
+    dot = name.rfind(".")
+    return _BY_SUFFIX.get(name[dot:]) if dot > name.rfind("/") else None
