@@ -216,3 +216,45 @@ def test_a_preemption_that_ends_no_work_signals_no_terminated_task():
     edges = {(e.source, e.target, e.signal) for e in s.edges}
     assert ("kueue", "requeue", "task_terminated") in edges
     assert not any(src == "batching" and sig == "task_terminated" for src, _t, sig in edges)
+
+
+def test_a_whole_job_stop_does_not_reach_the_agent_inside_the_job():
+    """An elastic agent on each node of a job is stopped with the job when the whole job is
+    stopped, so it never sees that stop as an ended task; it does see one member stopped, and a
+    loop outside the job sees the whole job stopped. Where either is not known, the stop reaches
+    it, as before."""
+    resources = [
+        {"id": "train", "kind": "job", "synchronized": "yes"},
+        {"id": "svc", "kind": "service"},
+    ]
+    agent = {"triggers": ["failure"], "actuations": ["restart"], "acts_on": ["train"]}
+    kueue = {"layer": "scheduler", "triggers": ["priority_arrival"], "actuations": ["preempt"]}
+    s = derive(
+        [
+            {
+                "id": "whole",
+                "acts_on": ["train", "svc"],
+                "answers": {"stops-whole-job": "yes"},
+                **kueue,
+            },
+            {"id": "member", "acts_on": ["train"], "answers": {"stops-whole-job": "no"}, **kueue},
+            {"id": "unsaid", "acts_on": ["train"], **kueue},
+            {"id": "torchrun", "instances": "per_node", **agent},
+            {"id": "requeue", "instances": "once", **agent},
+            {"id": "uncounted", **agent},
+            {"id": "svc-agent", "instances": "per_node", **{**agent, "acts_on": ["train", "svc"]}},
+        ],
+        resources,
+    )
+    assert s.roles["torchrun"]["restarts_in_place"] == "yes"
+    assert s.roles["requeue"]["restarts_in_place"] == "no"
+    assert s.roles["uncounted"]["restarts_in_place"] == "unknown"
+    ended = {(e.source, e.target, e.resource) for e in s.edges if e.signal == "task_terminated"}
+    assert ("whole", "torchrun", "train") not in ended
+    assert ("member", "torchrun", "train") in ended
+    assert ("unsaid", "torchrun", "train") in ended
+    assert ("whole", "requeue", "train") in ended
+    assert ("whole", "uncounted", "train") in ended
+    # Inside the job it is stopped with it; on the service it restarts from outside.
+    assert ("whole", "svc-agent", "train") not in ended
+    assert ("whole", "svc-agent", "svc") in ended

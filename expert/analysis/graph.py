@@ -402,7 +402,8 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
     s.graph.add_nodes_from(lp.id for lp in loops)
     rank = {lp.id: _rank(lp, i) for i, lp in enumerate(loops)}
     partners = {rid: _partners(actors, rank) for rid, actors in on.items()}
-    _edges(s, vocab, on, downstream, upstream, partners, rank)
+    gone = _stopped_with(s, vocab, on, resources)
+    _edges(s, vocab, on, downstream, upstream, partners, rank, gone)
     _pairs(s, vocab, on, partners)
     by_id = {lp.id: lp for lp in loops}
     _nestings(s, loops, on, downstream)
@@ -448,6 +449,41 @@ def _roles(
             role: tri_or(s.roles[lp.id][role] for lp in here) for role in vocab.roles
         }
         s.actuations_here[rid] = {a: tri_or(acts[lp.id][a] for lp in here) for a in actuations}
+
+
+# The knowledge base's question whether a loop stops a job as one unit (Kueue suspending a
+# whole workload) or one node or pod at a time.
+WHOLE_JOB_QUESTION = "stops-whole-job"
+
+
+def _stopped_with(
+    s: Structure, vocab: Vocabulary, on: dict[str, list[Loop]], resources: list[Any]
+) -> set[tuple[str, str, str]]:
+    """(stopper, loop, resource) where the stopper ends the whole of a job and the loop runs
+    inside that job (`restarts_in_place`): the loop is stopped with the job, so the stop never
+    reaches it as an ended task to react to. Only where both are known, as a task's end is
+    dropped only where a loop is known to stop no work; an unknown keeps the edge."""
+    if "restarts_in_place" not in vocab.roles:
+        return set()
+    sync = {r.id: r.synchronized or "unknown" for r in resources}
+    kinds = {r.id: r.kind for r in resources if r.kind}
+    out: set[tuple[str, str, str]] = set()
+    for rid, actors in on.items():
+        whole = [
+            a
+            for a in actors
+            if a.answers.get(WHOLE_JOB_QUESTION) == "yes" and s.roles[a.id]["stops_work"] == "yes"
+        ]
+        if not whole:
+            continue
+        for b in actors:
+            if s.roles[b.id]["restarts_in_place"] != "yes":
+                continue
+            # Inside this job, not only inside some other one it also acts on.
+            here = b.model_copy(update={"acts_on": [rid]})
+            if roles(here, vocab, sync.get(rid, "unknown"), kinds)["restarts_in_place"] == "yes":
+                out.update((a.id, b.id, rid) for a in whole if a.id != b.id)
+    return out
 
 
 def _reach(calls: nx.DiGraph, marked: set[str]) -> dict[str, frozenset[str]]:
@@ -498,6 +534,7 @@ def _edges(
     upstream: dict[str, frozenset[str]],
     partners: dict[str, dict[str, list[Loop]] | None],
     rank: dict[str, tuple[float, int]],
+    gone: set[tuple[str, str, str]],
 ) -> None:
     seen: set[tuple[str, str, str, str]] = set()
     left_out = 0
@@ -529,7 +566,7 @@ def _edges(
                     left_out += count - len(kept)
                     for b in kept:
                         key = (a.id, b.id, r2, sig)
-                        if key in seen:
+                        if key in seen or (sig == "task_terminated" and key[:3] in gone):
                             continue
                         seen.add(key)
                         s.edges.append(Edge(a.id, b.id, r2, sig))
