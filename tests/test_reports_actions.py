@@ -432,3 +432,51 @@ def test_the_changes_amounts_add_up_to_what_they_remove_together() -> None:
     counted = sum(act.exposure_removed or 0 for act in summary.actions)
     assert counted == pytest.approx(together.central)
     assert "once the changes above it are made" in summary.actions_note
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_changes_to_confirmed_findings_come_before_those_resting_on_possible_ones(
+    name: str,
+) -> None:
+    """A change that clears only possible findings may be undone by an answer still missing:
+    it is listed after every change that clears a confirmed conflict or gap, however heavy."""
+    results, _ = assessed(name)
+    summary = results.executive_summary
+    assert summary is not None and summary.actions
+    by_id = {f.id: f for f in results.every_finding()}
+    firm = [
+        any(by_id[i].status == "confirmed" for i in act.clears if not by_id[i].derived_from)
+        for act in summary.actions
+    ]
+    assert firm == sorted(firm, reverse=True), [a.text for a in summary.actions]
+    assert firm == [a.firm for a in summary.actions]
+    # Both examples have more confirmed findings with their own changes than three.
+    assert all(firm)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_verdict_names_the_change_by_the_risk_it_removes_in_every_format(name: str) -> None:
+    """The changes are ranked by risk, not money, and JSON and SARIF list no changes after
+    the verdict: it names its change without "below" and without claiming it saves most."""
+    results, _ = assessed(name)
+    summary, info = results.executive_summary, results.report
+    assert summary is not None and info is not None
+    first = summary.actions[0]
+    assert "below" not in info.verdict and "saves the most" not in info.verdict
+    assert "the one that would remove the most risk: " in info.verdict
+    assert first.text[1:] in info.verdict
+
+
+def test_a_change_with_no_known_owner_says_to_assign_one() -> None:
+    results, _ = assessed("training-cluster")
+    summary = results.executive_summary
+    assert summary is not None
+    unowned = [a for a in summary.actions if not a.owners]
+    assert unowned
+    for act in unowned:
+        assert act.no_owner == "no owner named: assign one"
+        assert "No owner named: assign one (Node thermal and ECC protection has no known " in (
+            act.summary
+        )
+    for act in summary.actions:
+        assert bool(act.no_owner) == (not act.owners and "Made by whoever" not in act.summary)

@@ -5,8 +5,10 @@ The changes are chosen greedily from what the knowledge base says would clear ea
 (a pattern's `clears`, rendered with the user's loop names). Several findings often share a
 clearing condition (one retry budget clears every shutdown-vs-retry pair), and clearing all the
 causes of a symptom or ghost cost clears it too. Each finding weighs by severity, half as much
-when it is only possible. Each change is stated as an instruction (knowledge/imperative.py), with
-the teams that own the loops it changes and the exposure it removes.
+when it is only possible; a change that clears a confirmed conflict or gap comes before one
+resting only on possible findings. The ranking is by risk, not money, and the headline says
+so. Each change is stated as an instruction (knowledge/imperative.py), with the teams that own
+the loops it changes (or that no owner is named) and the exposure it removes.
 
 The degree of coherence is one figure for the whole assessment: the share of interacting pairs
 of loops that do not work against each other, each conflicting pair counting by its evidence
@@ -68,6 +70,10 @@ class Action(BaseModel):
     owners: list[str] = Field(
         default_factory=list, description="the teams owning the loops the change touches"
     )
+    no_owner: str = Field(
+        "", description="what to do when no team is named for a change a loop's owner makes"
+    )
+    firm: bool = Field(True, description="whether it clears a confirmed conflict or gap")
     exposure_removed: float | None = Field(
         None, description="central estimate of the money per month the change removes"
     )
@@ -101,7 +107,7 @@ class ExecutiveSummary(BaseModel):
     headline: str = Field(
         "",
         description="one sentence: confirmed conflicts, the central monthly exposure and the "
-        "change among the listed ones that saves the most",
+        "change that would remove the most risk, with the money it removes when priced",
     )
     verdict: str
     top_risks: list[TopRisk]
@@ -228,18 +234,22 @@ def choose_actions(
         text: derived + sum(weights[i] for i in set(ids))
         for text, ids in clearing.by_condition.items()
     }
+    # A change that clears a confirmed conflict or gap comes before one resting only on
+    # possible findings, whatever their weights: an answer still missing may clear the latter.
+    confirmed = {f.id for f in findings if not f.derived_from and f.status == "confirmed"}
     chosen: set[str] = set()
     actions = []
     for _ in range(n):
-        best, best_gain, best_set = None, 0.0, set()
+        best, best_key, best_set = None, (False, 0.0), set()
         for text in candidates:
-            if text in chosen or bound[text] <= best_gain:
+            firm = any(i in confirmed for i in clearing.by_condition[text])
+            if text in chosen or (firm, bound[text]) <= best_key:
                 continue
             now = clearing.spread(clearing.by_condition[text])
             # Weights are small multiples of 0.5, so the sum is exact in any order.
-            gain = sum(weights[i] for i in now)
-            if gain > best_gain:  # ties keep the earlier (more severe) candidate
-                best, best_gain, best_set = text, gain, now
+            key = (bool(now & confirmed), sum(weights[i] for i in now))
+            if key > best_key:  # ties keep the earlier (more severe) candidate
+                best, best_key, best_set = text, key, now
         if best is None:
             break
         chosen.add(best)
@@ -253,7 +263,7 @@ def choose_actions(
         where = _resources_changed(template, best, new, kb, places or {})
         actions.append(
             _action(
-                best, text, new, earlier, best_gain, economics, names or {}, owners or {}, where
+                best, text, new, earlier, best_key[1], economics, names or {}, owners or {}, where
             )
         )
     return actions
@@ -374,11 +384,18 @@ def _action(
     else:
         summary += " " + why[:1].upper() + why[1:] + "."
     team, unowned = _owners_of(condition, cleared, names, owners, where)
+    no_owner = "" if team or where else "no owner named: assign one"
     if where:
         summary += f" Made by whoever runs {series(list(where))}, not by a loop of the conflict."
     if team:
         summary += f" Owned by {series(team)}."
-    if unowned:
+    if no_owner:
+        summary += " No owner named: assign one"
+        if unowned:
+            whose = "has" if len(unowned) == 1 else "have"
+            summary += f" ({series(unowned)} {whose} no known owner)"
+        summary += "."
+    elif unowned:
         # Someone has to make the change: naming the owner comes first.
         whose = "has" if len(unowned) == 1 else "have"
         summary += (
@@ -392,6 +409,8 @@ def _action(
         summary=summary.strip(),
         weight=weight,
         owners=team,
+        no_owner=no_owner,
+        firm=any(f.status == "confirmed" for f in cleared if not f.derived_from),
         exposure_removed=_central(removed) if removed is not None else None,
         removes=removed,
         share=share,
@@ -445,7 +464,7 @@ def degree(findings: list[Finding], edges: Iterable[tuple[str, str]]) -> Coheren
 def _headline(
     conflicts: list[Finding], actions: list[Action], economics: EconomicSummary | None
 ) -> str:
-    """The verdict in one sentence: confirmed conflicts, central exposure, the best change."""
+    """The verdict in one sentence: confirmed conflicts, central exposure, the first change."""
     confirmed = sum(f.status == "confirmed" for f in conflicts)
     if not conflicts:
         out = "No conflict between the control loops was found"
@@ -464,13 +483,22 @@ def _headline(
     else:
         out += "; the exposure is not priced (no finding carries a cost)"
     if actions:
-        # The changes are chosen for the risk they remove; this names the one of them that
-        # removes the most money, which is not necessarily the most of any possible change.
-        best = max(actions, key=lambda a: (a.exposure_removed or 0.0, -actions.index(a)))
-        change = best.text[:1].lower() + best.text[1:]
-        out += f"; of the changes below, the one that saves the most: {change}"
-        if best.exposure_removed and economics is not None:
-            out += f" (about {money(best.exposure_removed, economics.currency)} a month)"
+        # The changes are ranked by the risk they clear, not by money, and the headline is read
+        # in formats that list no changes: it names the first and says why it is first.
+        first = actions[0]
+        change = first.text[:1].lower() + first.text[1:]
+        if first.firm:
+            out += (
+                "; of the changes that clear a confirmed finding, the one that would remove the "
+                f"most risk: {change}"
+            )
+        else:
+            out += (
+                f"; the change that would remove the most risk: {change} (every finding it "
+                "clears is only possible)"
+            )
+        if first.exposure_removed and economics is not None:
+            out += f" (about {money(first.exposure_removed, economics.currency)} a month)"
     return out + "."
 
 
@@ -562,6 +590,9 @@ def build(
         causes = [f for f in findings if not f.derived_from]
         cleared = {i for a in actions for i in a.clears if not by_id[i].derived_from}
         note = (
+            "The changes are ranked by the risk they clear (each finding by its severity, "
+            "half when only possible), those that clear a confirmed conflict or gap first, "
+            "not by the money they remove. "
             f"Together these clear {len(cleared)} of {len(causes)} findings, with the symptoms "
             f"and costs that follow from them; {len(causes) - len(cleared)} other conflicts "
             "and gaps need their own changes (see each finding's 'would clear if')."
