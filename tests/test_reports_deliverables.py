@@ -280,3 +280,32 @@ def test_the_inventory_shows_a_timescale_as_the_user_wrote_it() -> None:
     rows = {lp.id: lp for layer in results.inventory.layers for lp in layer.loops}
     assert rows["gateway-timeout"].timescale == "60s"
     assert rows["tenant-rate-limit"].timescale == "1m"
+
+
+def test_engineering_time_is_charged_only_on_loops_that_cannot_be_followed_back() -> None:
+    """A reaction with no link to the stop it reacts to is a gap at the reacting loop that
+    records nothing; the loops that stopped the work log events naming what they stopped, so
+    an investigation can follow them back, and they are not charged as untraceable."""
+    results, a = assessed("llm-platform")
+    economics = results.economics
+    assert economics is not None
+    record = {lp.id: lp.decision_record for lp in a.loops}
+    line = next(c for c in economics.costs if c.rule == "engineering-time-on-non-root-causes")
+    gap = [c for c in line.contributions if c.pattern == "no-correlation-between-loops"]
+    assert [c.loop for c in gap] == ["sdk-retries"]
+    assert all(record[c.loop] not in ("events", "reasoned") for c in gap)
+    assert "(2 conflicts + 1 untraceable loop) x 12 h" in " ".join(line.steps)
+
+
+def test_the_audit_counts_say_which_loops_can_be_followed_back() -> None:
+    """The audit report counts loops that can be followed back by the economics' own test,
+    and says in words what each count means."""
+    results, a = assessed("llm-platform")
+    report = results.audit_gaps
+    assert report is not None
+    followed = [lp for lp in a.loops if lp.decision_record in ("events", "reasoned")]
+    assert report.followed_back == len(followed) == 6
+    assert report.counts.startswith(
+        "6 of 9 control loops record their decisions so that they can be followed back"
+    )
+    assert "the decisions of 0 of 9 can be reconstructed in full" in report.counts

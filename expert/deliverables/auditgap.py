@@ -1,10 +1,12 @@
 """The Auditability Gap Report: which control decisions cannot be reconstructed and why, the
 governance exposure that follows, and the questions to put to each owning team.
 
-A decision can be reconstructed only if the loop records it with its reason and a correlation
-id (decision_record: reasoned), has an owner to ask, and a known reaction timescale (to order
-its actions against its neighbours'). A conflict between loops can be traced only if every loop
-in it can.
+A decision can be followed back when the loop records it at all, as events (each names the
+object acted on) or with its reason: the test the economics uses for untraceable loops. It can
+be reconstructed in full only if the loop records it with its reason and a correlation id
+(decision_record: reasoned), has an owner to ask, and a known reaction timescale (to order its
+actions against its neighbours'). A conflict between loops can be traced only if every loop in
+it records its reasons.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from expert.analysis.plainwords import series
 from expert.assessment.model import UNKNOWN, Assessment, Loop
-from expert.deliverables.economics import Cited, EconomicSummary
+from expert.deliverables.economics import Cited, EconomicSummary, followed_back
 from expert.deliverables.inventory import CORE, LABELS, Inventory, loop_answers
 from expert.knowledge.patterns import SEVERITY_ORDER
 
@@ -84,6 +86,10 @@ class AuditGapReport(BaseModel):
     statement: str = STATEMENT
     loops_total: int
     reconstructable: int = Field(description="loops whose decisions can be reconstructed")
+    followed_back: int = Field(
+        0, description="loops whose decisions can be followed back (events or reasons recorded)"
+    )
+    counts: str = Field("", description="what the counts above say, in one sentence")
     loops: list[LoopGap]
     chains: list[ChainGap]
     chains_traceable: int = Field(0, description="conflicts every loop of which is recorded")
@@ -290,13 +296,30 @@ def build(
         key=lambda c: (c.status != "confirmed", -SEVERITY_ORDER.index(c.severity), c.rule),
     )
 
+    total = len(assessment.loops)
+    followed = len(followed_back(assessment.loops))
+    conflicts = sum(f.kind == "incoherence" for f in findings)
+    # Two tests, both said: following a decision back needs a record of it; reconstructing
+    # it needs its reason, an owner and a timescale, which no loop may have.
+    counts = (
+        f"{followed} of {total} control loop{'s' if total != 1 else ''} "
+        f"{'records its' if followed == 1 else 'record their'} decisions so that they can be "
+        "followed back (as events naming what was acted on, or with the reason); the decisions "
+        f"of {total - len(gaps)} of {total} can be reconstructed in full (recorded with the "
+        "reason and a correlation id, with an owner to ask and a known timescale); "
+        f"{traceable} of {conflicts} conflict{'s' if conflicts != 1 else ''} between loops "
+        f"{'is' if conflicts == 1 else 'are'} recorded with the reason for every decision in "
+        f"{'it' if conflicts == 1 else 'them'}."
+    )
     return AuditGapReport(
-        loops_total=len(assessment.loops),
-        reconstructable=len(assessment.loops) - len(gaps),
+        loops_total=total,
+        reconstructable=total - len(gaps),
+        followed_back=followed,
+        counts=counts,
         loops=gaps,
         chains=chains,
         chains_traceable=traceable,
-        conflicts_total=sum(f.kind == "incoherence" for f in findings),
+        conflicts_total=conflicts,
         exposure=_exposure(assessment, findings, chains, economics),
         teams=_teams(assessment, kb, questions, chains),
     )

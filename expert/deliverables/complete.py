@@ -35,7 +35,9 @@ def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Res
     # The deliverables read findings and their effects together: costs trace to causes.
     every = results.every_finding()
     models = {pid: p.cost for pid, p in kb.patterns.items() if p.cost is not None}
-    money = economics.summarise(every, assessment.economics, models)
+    money = economics.summarise(
+        every, assessment.economics, models, economics.followed_back(assessment.loops)
+    )
     money = _as_instructions(money, kb)
     names = {node.id: node.name for node in results.risk_map.nodes}
     inventoried = inventory.build(assessment, kb, every, unasked=_unasked(assessment, kb))

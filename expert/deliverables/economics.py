@@ -17,7 +17,10 @@ loop of an auditability gap), so clearing a finding lowers the figure:
   keeps its proportion of that.
 - engineer_hours (hidden): hours per unit, where a unit is a conflict or an untraceable loop
   taking part in one; a unit is charged in one line only, and all of it is capped at what the
-  triage team can spend in a month.
+  triage team can spend in a month. A gap between loops (a reaction with no link to the
+  decision it reacts to) is charged on the loops where the chain breaks, those that record
+  nothing or of which nobody knows what they record: a loop that writes events names the
+  object it acted on, so it can be followed back (`FOLLOWED_BACK`).
 
 Whatever rests on unknown answers (a possible finding) counts towards the high end only. A
 missing or unknown figure leaves its cost in its own unit (or as a share) and the money total
@@ -27,14 +30,14 @@ marked partial; the page says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from expert.assessment.model import UNKNOWN, Economics
+from expert.assessment.model import UNKNOWN, Economics, Loop
 from expert.knowledge.costmodel import COST_PARAMETERS, KINDS, CostModel
 
 if TYPE_CHECKING:
@@ -50,6 +53,10 @@ MOVES = 0.02  # an input that moves the central estimate by less than this share
 DOMINANT = 0.5  # one unsourced line above this share of the central estimate is named
 TOKENS_TO_FLEET = 0.1  # tokens worth less than this share of the fleet's cost: a note
 POINTS = ("low", "likely", "high")
+# How a loop records its decisions when it can be followed back: an event names the object
+# it acted on, the one the loop before it changed, so an investigation can walk the chain.
+# The audit gap report counts these loops by the same test.
+FOLLOWED_BACK = frozenset({"events", "reasoned"})
 POINT_NAMES = {"low": "low", "likely": "central estimate", "high": "high"}
 PARAMETER = {"low": "low", "likely": "likely", "high": "high"}  # point -> cost parameter
 
@@ -491,7 +498,10 @@ RULES = [
     "the larger and half the smaller.",
     "Engineering time counts conflicts and the untraceable loops taking part in them, not "
     "pairs of loops; a conflict or loop charged in one line is not charged again in another, "
-    "and all of it is capped at the triage team's working hours.",
+    "and all of it is capped at the triage team's working hours. Where a gap is a missing "
+    "link between loops, the untraceable loops are those that record nothing of their "
+    "decisions or of which nobody knows what they record; a loop that logs events names what "
+    "it acted on and can be followed back.",
     "Amounts are rounded to two significant digits; the JSON output keeps the exact values.",
 ]
 
@@ -538,9 +548,21 @@ class _Links:
     root_groups: list[CauseGroup]
     confirmed: int
     contributors: int
+    charged_loops: dict[str, list[str]]  # gap -> the loops its engineering time is charged on
 
 
-def _links(findings: list[Finding]) -> dict[str, _Links]:
+def _untraceable(gap: Finding, followed: Collection[str]) -> list[str]:
+    """The loops a gap's engineering time is charged on. A gap between loops breaks only at
+    the loops that cannot be followed back; a gap about one loop (no owner, say) is that
+    loop's, however it records its decisions."""
+    if not any(len(set(m.loops)) > 1 for m in gap.members):
+        return list(gap.loops)
+    return [lp for lp in gap.loops if lp not in followed]
+
+
+def _links(findings: list[Finding], followed: Collection[str] = ()) -> dict[str, _Links]:
+    """What each ghost cost is caused by; `followed` holds the loops whose decisions can be
+    followed back (they record events or their reasons)."""
     by_id = {f.id: f for f in findings}
     titles = {i: f.title for i, f in by_id.items()}
     # Stage-one findings are their own roots; seeded at once rather than a call per parent.
@@ -563,6 +585,11 @@ def _links(findings: list[Finding]) -> dict[str, _Links]:
             root_groups=group_by_title(roots, titles),
             confirmed=sum(p.status == "confirmed" for p in parents),
             contributors=len(parents),
+            charged_loops={
+                r: _untraceable(by_id[r], followed)
+                for r in roots
+                if by_id[r].kind == "auditability"
+            },
         )
     return out
 
@@ -603,8 +630,8 @@ def _contributions(
     in_conflict = {lp for r in conflicts for lp in r.loops}
     out = [part(r, unit=f"conflict {r.id}") for r in conflicts]
     for gap in (r for r in roots if r.kind == "auditability"):
-        # the gap costs hours only on loops that take part in a conflict
-        for lp in gap.loops:
+        # the gap costs hours only on its untraceable loops that take part in a conflict
+        for lp in link.charged_loops.get(gap.id, gap.loops):
             if lp in in_conflict or not conflicts:
                 out.append(part(gap, loop=lp, unit=f"loop {lp}"))
     return out
@@ -1225,13 +1252,17 @@ def _dominance_note(lines: list[CostLine], overall: Range, currency: str) -> str
 
 
 def summarise(
-    findings: list[Finding], economics: Economics | None, models: dict[str, CostModel]
+    findings: list[Finding],
+    economics: Economics | None,
+    models: dict[str, CostModel],
+    followed: Collection[str] = (),
 ) -> EconomicSummary:
-    """Price every ghost-cost finding; `models` maps a pattern id to its cost model."""
+    """Price every ghost-cost finding; `models` maps a pattern id to its cost model, and
+    `followed` holds the loops whose decisions can be followed back (`followed_back`)."""
     currency = economics.currency if economics else "USD"
     figures = figures_of(economics)
     by_id = {f.id: f for f in findings}
-    links = _links(findings)
+    links = _links(findings, followed)
     # Held-back costs (resting on several unknown answers) are listed to check, not priced.
     ghosts = [f for f in findings if f.kind == "ghost-cost" and f.evidence.shown]
     lines = _lines(ghosts, by_id, models, links)
@@ -1282,6 +1313,11 @@ def summarise(
         summary.sensitivity_note = _sensitivity_note(summary.sensitivity, left_out)
     summary.headline = headline(summary)
     return summary
+
+
+def followed_back(loops: Iterable[Loop]) -> set[str]:
+    """The loops whose decisions can be followed back: they record events or their reasons."""
+    return {lp.id for lp in loops if lp.decision_record in FOLLOWED_BACK}
 
 
 def headline(s: EconomicSummary) -> str:

@@ -41,7 +41,10 @@ def exposure(results: Results, assessment: Assessment | None, kb: KnowledgeBase)
         return results.economics
     models = {pid: p.cost for pid, p in kb.patterns.items() if p.cost is not None}
     return economics.summarise(
-        results.every_finding(), assessment.economics if assessment else None, models
+        results.every_finding(),
+        assessment.economics if assessment else None,
+        models,
+        economics.followed_back(assessment.loops) if assessment else (),
     )
 
 
