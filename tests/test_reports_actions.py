@@ -480,3 +480,23 @@ def test_a_change_with_no_known_owner_says_to_assign_one() -> None:
         )
     for act in summary.actions:
         assert bool(act.no_owner) == (not act.owners and "Made by whoever" not in act.summary)
+
+
+def test_a_held_back_findings_cost_row_says_so_and_points_to_the_list_to_check() -> None:
+    """A finding held back until answers are given is not among the findings the report
+    shows; its row of the exposure table says where it is listed, and the HTML links there,
+    not to a finding the page does not show. Its money stays in the high end only."""
+    results, a = assessed("training-cluster")
+    economics = results.economics
+    assert economics is not None
+    held = {f.id for f in results.every_finding() if not f.evidence.shown}
+    rows = {r.pattern: r for r in economics.by_pattern}
+    row = rows["disruptions-counted-as-failures"]
+    assert row.held_back and set(row.findings) <= held
+    assert row.total.likely == 0 and row.total.high > 0
+    assert not any(r.held_back for p, r in rows.items() if p != row.pattern)
+    md = render("markdown", results, a)
+    assert f"| {row.title} (held back: see Appendix C, To check) |" in md
+    html = render("html", results, a)
+    for link in re.findall(r'href="#([^"]+)"', html):
+        assert f'id="{link}"' in html, link

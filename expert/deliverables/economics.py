@@ -157,6 +157,7 @@ class Figure(BaseModel):
 class CauseGroup(BaseModel):
     title: str
     findings: list[str]
+    held_back: bool = Field(False, description="all of them wait on answers still missing")
 
 
 class Contribution(BaseModel):
@@ -233,6 +234,9 @@ class PatternExposure(BaseModel):
     total: Range
     share: float = Field(description="its share of the central estimate of the total")
     action: str = Field(description="what removes it")
+    held_back: bool = Field(
+        False, description="every finding of it waits on answers still missing (listed to check)"
+    )
 
 
 class Sensitivity(BaseModel):
@@ -529,13 +533,19 @@ def _roots(fid: str, by_id: dict[str, Finding], memo: dict[str, list[str]]) -> l
     return memo[fid]
 
 
-def group_by_title(ids: list[str], titles: dict[str, str]) -> list[CauseGroup]:
+def group_by_title(
+    ids: list[str], titles: dict[str, str], held: Collection[str] = ()
+) -> list[CauseGroup]:
     """Finding ids grouped by their titles, in order of first appearance: two findings of
-    one pattern read as one cause, "(x2)"."""
+    one pattern read as one cause, "(x2)". A group all `held` back is marked, as a report
+    lists it to check rather than among the findings."""
     out: dict[str, list[str]] = {}
     for i in ids:
         out.setdefault(titles.get(i, i), []).append(i)
-    return [CauseGroup(title=t, findings=ids) for t, ids in out.items()]
+    return [
+        CauseGroup(title=t, findings=ids, held_back=bool(held) and all(i in held for i in ids))
+        for t, ids in out.items()
+    ]
 
 
 @dataclass(frozen=True)
@@ -565,6 +575,7 @@ def _links(findings: list[Finding], followed: Collection[str] = ()) -> dict[str,
     followed back (they record events or their reasons)."""
     by_id = {f.id: f for f in findings}
     titles = {i: f.title for i, f in by_id.items()}
+    held = {i for i, f in by_id.items() if not f.evidence.shown}
     # Stage-one findings are their own roots; seeded at once rather than a call per parent.
     memo = {i: [i] for i, f in by_id.items() if not f.derived_from}
     out = {}
@@ -581,8 +592,8 @@ def _links(findings: list[Finding], followed: Collection[str] = ()) -> dict[str,
         out[f.id] = _Links(
             roots=roots,
             via=via,
-            cause_groups=group_by_title(list(f.derived_from), titles),
-            root_groups=group_by_title(roots, titles),
+            cause_groups=group_by_title(list(f.derived_from), titles, held),
+            root_groups=group_by_title(roots, titles, held),
             confirmed=sum(p.status == "confirmed" for p in parents),
             contributors=len(parents),
             charged_loops={
@@ -1073,6 +1084,9 @@ def _by_pattern(
                 hidden=row["hidden"],
                 total=both,
                 share=both.likely / overall.likely if overall.likely else 0.0,
+                # The report lists such a finding to check, not among the findings: its row
+                # says so and points there (it adds to the high end only, as possible).
+                held_back=all(i in by_id and not by_id[i].evidence.shown for i in row["findings"]),
                 action=action or "clear the findings listed (see each one's explanation)",
             )
         )

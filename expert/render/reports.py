@@ -14,7 +14,7 @@ import contextlib
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -252,14 +252,12 @@ class _FindingViews:
     report never holds tens of thousands of them at once."""
 
     def __init__(
-        self,
-        findings: list[Finding],
-        names: _Lookup,
-        titles: _Lookup,
-        held: Container[str] = frozenset(),
+        self, findings: list[Finding], names: _Lookup, titles: _Lookup, held: set[str]
     ) -> None:
         self.findings, self.names, self.titles = findings, names, titles
-        self.held = held  # held-back findings, not named as causes of shown ones
+        # Held-back findings: not named as causes of shown ones, and never linked (they are
+        # listed to check and have no entry of their own).
+        self.held = held
 
     def __len__(self) -> int:
         return len(self.findings)
@@ -282,9 +280,9 @@ class _FindingViews:
                     (b.loop, _who(b, names), b.field, _cited(b), b.unknown) for b in f.because
                 ],
                 derived_from=group_by_title(
-                    [c for c in f.derived_from if c not in held] or f.derived_from, titles
+                    [c for c in f.derived_from if c not in held] or f.derived_from, titles, held
                 ),
-                leads_to=group_by_title(f.leads_to, titles),
+                leads_to=group_by_title(f.leads_to, titles, held),
                 would_clear_if=f.would_clear_if,
                 sources=[(src.title, _web_url(src.url)) for src in f.sources],
                 evidence=evidence_text(f),
@@ -341,6 +339,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         (lp.id, lp.name if lp.name not in (None, "unknown") else lp.id) for lp in assessment.loops
     )
     titles = _Lookup((f.id, f.title) for f in results.every_finding())
+    held_ids = {f.id for f in results.every_finding() if not f.evidence.shown}
     held = {f.id: f for f in results.every_finding() if not f.evidence.shown}
     to_check = [
         (
@@ -353,7 +352,9 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         )
         for g in results.to_check
     ]
-    by_kind = {kind: _FindingViews(group, names, titles, held) for kind, group in of_kind.items()}
+    by_kind = {
+        kind: _FindingViews(group, names, titles, held_ids) for kind, group in of_kind.items()
+    }
     # The appendix explains each kind of conflict (and of gap) once, with every finding of it
     # below; symptoms and ghost costs follow from them and are listed compactly.
     by_pattern: dict[str, list[Finding]] = {}
@@ -371,7 +372,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
                     summary=group[0].summary,
                     mechanism=group[0].mechanism,
                     sources=[(src.title, _web_url(src.url)) for src in group[0].sources],
-                    findings=_FindingViews(group, names, titles, held),
+                    findings=_FindingViews(group, names, titles, held_ids),
                 )
                 for group in by_pattern.values()
                 if group[0].kind == kind
@@ -379,7 +380,9 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         )
         for kind, heading in APPENDIX_GROUPS
     ]
-    derived = _FindingViews([f for f in findings if f.kind in EFFECT_KINDS], names, titles, held)
+    derived = _FindingViews(
+        [f for f in findings if f.kind in EFFECT_KINDS], names, titles, held_ids
+    )
     held_counts = results.held_back_counts()
     layers = [(g.layer, g.label) for g in results.inventory.layers]
     map_edges = svgmap.aggregate(results.risk_map)  # the table, the picture and the diagram
