@@ -51,7 +51,7 @@ _DERIVED: dict[tuple[str, str], tuple[str, ...]] = {
     ("cycle", "amplifying"): ("actuations", "changes", "triggers", "observes", "acts_on"),
     ("platform", "serves_inference"): ("kind",),
     ("platform", "trains_models"): ("kind",),
-    ("platform", "uses_accelerators"): ("kind",),
+    ("platform", "uses_accelerators"): ("kind", "accelerated"),
 }
 # Where loops and resources become facts; every structural field (what a loop does, reacts
 # to and acts on) takes part in the derived facts, so each of them is worth asking.

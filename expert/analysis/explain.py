@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from expert.analysis import ranking
 from expert.analysis.applicability import can_hold
-from expert.analysis.facts import FactBase, loop_values
+from expert.analysis.facts import FactBase, loop_values, without_accelerators
 from expert.analysis.graph import Structure
 from expert.analysis.plainwords import (
     because_words,
@@ -87,6 +87,11 @@ _PLAIN_FACT = {
 _PLAIN_PLATFORM = "What does the platform run: inference, training or both?"
 _PLAIN_OTHER = "Which answers about these loops are still unknown?"
 _PLAIN_LOOP_FALLBACK = "a detail of how it acts is not yet known"
+
+
+def _on_accelerators(p: Pattern) -> bool:
+    """A symptom or cost of accelerators: it holds only where the platform uses them."""
+    return any(t.field == "uses_accelerators" for m in p.match.values() for t in m.where)
 
 
 def readable(value: Any) -> str:
@@ -195,6 +200,7 @@ class Explainer:
         # finding id -> the questions (plain words) that would settle what it rests on
         self.settling: dict[str, list[str]] = {}
         self._resources = {r.id: r for r in assessment.resource_list()}
+        self._without_accelerators = without_accelerators(assessment, kb.vocabulary)
         # What respondents said does not apply, per loop and per resource.
         self._not_applicable: dict[tuple[str, str], frozenset[str]] = {
             **{
@@ -736,7 +742,12 @@ class Explainer:
             previous = out.get(finding.id)
             out[finding.id] = _merge(previous, finding) if previous else finding
             spans.setdefault(finding.id, set()).update(_span(m) for m in members)
-        return self._fold_subsumed(out, spans)
+        found = self._fold_subsumed(out, spans)
+        for f in found.values():
+            f.without_accelerators = self._without_accelerators(
+                f.loops, (m.resource for m in f.members)
+            )
+        return found
 
     def _rests_on_not_applicable(
         self, p: Pattern, bound: dict[str, dict[str, Any]], terms: list[tuple[str, Term, str]]
@@ -1098,6 +1109,8 @@ class Explainer:
         for pid, cause_ids in causes.items():
             p = self.kb.patterns[pid]
             parents = [known[c] for c in cause_ids if c in known and self._leads(known[c], pid)]
+            if _on_accelerators(p):
+                parents = [f for f in parents if self._reaches_accelerators(f, known)]
             parents = self._crossing(parents, known)
             if p.needs_confirmed_cause:  # a response to what was seen, not to what may happen
                 parents = [f for f in parents if f.status == "confirmed"]
@@ -1155,6 +1168,17 @@ class Explainer:
                 if fid not in f.leads_to:  # a few items: symptoms and costs per finding
                     f.leads_to.append(fid)
         return out
+
+    @staticmethod
+    def _reaches_accelerators(f: Finding, known: dict[str, Finding]) -> bool:
+        """Whether a cause may hold accelerators: a symptom where one of its causes may, a
+        conflict or gap unless its work is known to run without them (a CPU batch job)."""
+        if f.derived_from:
+            return any(
+                c in known and Explainer._reaches_accelerators(known[c], known)
+                for c in f.derived_from
+            )
+        return not f.without_accelerators
 
     @staticmethod
     def _crossing(parents: list[Finding], known: dict[str, Finding]) -> list[Finding]:

@@ -7,7 +7,7 @@ loops and answers behind it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
@@ -20,6 +20,7 @@ from expert.assessment.fields import (
     DERIVED_FACT_FIELDS,
     FACT_KINDS,
     FieldSpec,
+    answered_or_kind_default,
     value_at,
 )
 from expert.assessment.model import UNKNOWN, Assessment, Loop, Resource
@@ -196,15 +197,18 @@ def platform_fact(
 
     accelerators = econ.accelerator_count if econ is not None else None
     known_kinds = [vocab.resource_kinds[k] for k in kinds if k in vocab.resource_kinds]
-    accelerated = any(kind.accelerated for kind in known_kinds)
+    # Each resource's answer, or its kind's default where nobody answered.
+    accelerated = {
+        answered_or_kind_default(r, "accelerated", vocab.resource_kinds)
+        for r in assessment.resource_list()
+    }
     if isinstance(accelerators, int):
-        # The count the user gave wins over what resource kinds imply: a batch job on CPU
-        # nodes is a `job` too.
+        # The count the user gave wins over what the resources imply.
         uses_accelerators = "yes" if accelerators > 0 else "no"
-    elif accelerated:
+    elif "yes" in accelerated:
         uses_accelerators = "yes"
     else:
-        uses_accelerators = "no" if all_known else "unknown"
+        uses_accelerators = "no" if accelerated == {"no"} else "unknown"
 
     if has_tokens or any(kind.takes_requests for kind in known_kinds):
         serves_requests = "yes"
@@ -223,6 +227,33 @@ def platform_fact(
         "resubmits_work": _any_loop(structure, "resubmits_work"),
         "adds_capacity": _any_loop(structure, "adds_capacity"),
     }
+
+
+def without_accelerators(
+    assessment: Assessment, vocab: Vocabulary
+) -> Callable[[Iterable[str], Iterable[str]], bool]:
+    """A test of whether a finding's work is known to run without accelerators, given its
+    loops and the resources of its matches (where none is named, those its loops act on):
+    some of those resources was answered so, and none of them runs on accelerators or may,
+    by answer or kind. Accelerator time and tokens are not charged to such a finding, even
+    where other work of the platform runs on accelerators. A queue or a node, whose kind
+    says nothing of the work it holds, does not decide it alone."""
+    resources = {r.id: r for r in assessment.resource_list()}
+    acts_on = {lp.id: lp.acts_on for lp in assessment.loops if isinstance(lp.acts_on, list)}
+
+    def test(loops: Iterable[str], matched: Iterable[str]) -> bool:
+        rids = [r for r in matched if r] or [r for lp in loops for r in acts_on.get(lp, ())]
+        said_no = False
+        for rid in rids:
+            res = resources.get(rid)
+            if res is None:  # not described: it could be anything
+                return False
+            if answered_or_kind_default(res, "accelerated", vocab.resource_kinds) != "no":
+                return False
+            said_no = said_no or value_at(res, "accelerated") == "no"
+        return said_no
+
+    return test
 
 
 def loop_values(loop: Loop, structure: Structure) -> dict[str, Any]:
@@ -261,7 +292,7 @@ def resource_values(
     """The value of every resource fact field, its derived ones included; `kinds` gives each
     resource's kind by id (what its calls reach)."""
     values = {
-        spec.name: getattr(res, spec.name)
+        spec.name: answered_or_kind_default(res, spec.name, vocab.resource_kinds)
         for spec in FACT_KINDS["resource"]
         if spec.name not in DERIVED_FACT_FIELDS["resource"]
     }

@@ -143,6 +143,12 @@ class Finding(BaseModel):
     decision: FindingDecision | None = Field(
         None, description="what the team decided about it, if anything (assessment decisions)"
     )
+    without_accelerators: bool = Field(
+        False,
+        description="its work is known to run without accelerators (a batch job said to run "
+        "on processors alone): no accelerator time or tokens are charged to it",
+        exclude_if=lambda v: not v,
+    )
 
 
 class RiskNode(BaseModel):

@@ -14,6 +14,7 @@ that the engine only ever compares plain strings and integers (see notes on dura
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,6 +49,9 @@ class FieldSpec:
     # For a derived field, the answers it is computed from, as "<id field>.<field>" of the
     # loops or resources the fact joins ("loop.deadline", "resource.startup_time").
     reads: tuple[str, ...] = ()
+    # For a resource field its kind may answer: the vocabulary's word for it on the kind
+    # (`accelerated`), taken while nobody has answered (`answered_or_kind_default`).
+    kind_default: str = ""
 
     @property
     def unknown_hi(self) -> int:
@@ -65,6 +69,7 @@ def _f(
     may_not_apply: bool = False,
     reads: tuple[str, ...] = (),
     label: str = "",
+    kind_default: str = "",
 ) -> FieldSpec:
     return FieldSpec(
         name,
@@ -77,6 +82,7 @@ def _f(
         may_not_apply=may_not_apply,
         label=label,
         reads=reads,
+        kind_default=kind_default,
     )
 
 
@@ -149,6 +155,19 @@ LOOP_FIELDS = [
 RESOURCE_FIELDS = [
     _f("id", "ident", "resource"),
     _f("kind", "category", "rkind", table="resource_kinds", says=("{resource} is {value}",)),
+    # A kind says what its work usually runs on; a CPU-only batch job is a `job` too.
+    _f(
+        "accelerated",
+        "yesno",
+        label="runs on accelerators",
+        help="whether work on it runs on accelerators (GPUs, TPUs); unanswered, its kind's "
+        "`accelerated` in the vocabulary",
+        says=(
+            "work on {resource} runs on accelerators",
+            "work on {resource} runs without accelerators",
+        ),
+        kind_default="accelerated",
+    ),
     _f(
         "synchronized",
         "yesno",
@@ -552,6 +571,21 @@ def value_at(obj: Any, dotted: str) -> Any:
             return None
         obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
     return obj
+
+
+def answered_or_kind_default(res: Any, name: str, kinds: Mapping[str, Any]) -> Any:
+    """A resource field as rules read it: the answer given, or, where none was, what the
+    resource's kind says (FieldSpec.kind_default: the vocabulary's `accelerated` for
+    `accelerated`), "yes" or "no"; "unknown" for a kind nobody named. `kinds` is the
+    vocabulary's resource kinds. Every reader of such a field goes through here."""
+    value = value_at(res, name)
+    found = _BY_NAME.get(("resource", name))
+    if value is not None or found is None or not found.kind_default:
+        return value
+    term = kinds.get(value_at(res, "kind") or "")
+    if term is None:
+        return "unknown"
+    return "yes" if getattr(term, found.kind_default) else "no"
 
 
 def spec(kind: str, name: str) -> FieldSpec | None:

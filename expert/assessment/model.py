@@ -302,6 +302,11 @@ class Resource(_Model):
         None, description="must all members take part in a global step?"
     )
     calls: list[Slug] = Field(default_factory=list, description="resources this one calls")
+    accelerated: YesNo | None = Field(
+        None,
+        description="does work on it run on accelerators (GPUs, TPUs)? Left out, its kind "
+        "decides (`accelerated` in the vocabulary): a job does, a queue does not",
+    )
     startup_time: Duration | None = None
     checkpoint_interval: Duration | None = None
     checkpoint_duration: Duration | None = None

@@ -428,6 +428,9 @@ class Computation:
     per: float  # units the price is for
     hours: float  # multiplies the base (accelerators are paid by the hour)
     model: str  # the formula in words, stated as an assumption of the model itself
+    # Spent on accelerators (their hours, the tokens they generate): not charged to a finding
+    # whose work is known to run without them.
+    on_accelerators: bool = False
 
 
 COMPUTATIONS: dict[str, Computation] = {
@@ -447,6 +450,7 @@ COMPUTATIONS: dict[str, Computation] = {
             "lost; the shares of all findings on the fleet combine under the ceiling as "
             "ceiling x (1 - e^(-sum / ceiling))"
         ),
+        on_accelerators=True,
     ),
     "tokens": Computation(
         unit="tokens",
@@ -463,6 +467,7 @@ COMPUTATIONS: dict[str, Computation] = {
             "share undelivered x the cost per million tokens / 1,000,000; the shares of all "
             "findings combine under the ceiling as ceiling x (1 - e^(-sum / ceiling))"
         ),
+        on_accelerators=True,
     ),
     "engineer_hours": Computation(
         unit="engineer-hours",
@@ -570,7 +575,9 @@ def _untraceable(gap: Finding, followed: Collection[str]) -> list[str]:
     return [lp for lp in gap.loops if lp not in followed]
 
 
-def _links(findings: list[Finding], followed: Collection[str] = ()) -> dict[str, _Links]:
+def _links(
+    findings: list[Finding], models: dict[str, CostModel], followed: Collection[str] = ()
+) -> dict[str, _Links]:
     """What each ghost cost is caused by; `followed` holds the loops whose decisions can be
     followed back (they record events or their reasons)."""
     by_id = {f.id: f for f in findings}
@@ -578,15 +585,20 @@ def _links(findings: list[Finding], followed: Collection[str] = ()) -> dict[str,
     held = {i for i, f in by_id.items() if not f.evidence.shown}
     # Stage-one findings are their own roots; seeded at once rather than a call per parent.
     memo = {i: [i] for i, f in by_id.items() if not f.derived_from}
+    without = {i for i, f in by_id.items() if f.without_accelerators}
     out = {}
     for f in findings:
         if f.kind != "ghost-cost":
             continue
-        roots = [r for r in _roots(f.id, by_id, memo) if r != f.id]
+        model = models.get(f.rule)
+        # Accelerator time and tokens are not charged to work known to run without them.
+        on_accelerators = model is not None and COMPUTATIONS[model.computation].on_accelerators
+        spared = without if on_accelerators else set()
+        roots = [r for r in _roots(f.id, by_id, memo) if r != f.id and r not in spared]
         via: dict[str, list[str]] = {}
         for p in f.derived_from:
             for r in _roots(p, by_id, memo):
-                if r != p:
+                if r != p and r not in spared:
                     via.setdefault(r, []).append(p)
         parents = [by_id[c] for c in f.derived_from if c in by_id]
         out[f.id] = _Links(
@@ -1276,7 +1288,7 @@ def summarise(
     currency = economics.currency if economics else "USD"
     figures = figures_of(economics)
     by_id = {f.id: f for f in findings}
-    links = _links(findings, followed)
+    links = _links(findings, models, followed)
     # Held-back costs (resting on several unknown answers) are listed to check, not priced.
     ghosts = [f for f in findings if f.kind == "ghost-cost" and f.evidence.shown]
     lines = _lines(ghosts, by_id, models, links)

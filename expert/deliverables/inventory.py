@@ -10,8 +10,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from expert.analysis import plainwords
-from expert.assessment.fields import LOOP_FIELDS, NOT_FACT_LABELS, value_at
-from expert.assessment.model import DOES_NOT_APPLY, UNKNOWN, Assessment, Loop
+from expert.assessment.fields import (
+    LOOP_FIELDS,
+    NOT_FACT_LABELS,
+    answered_or_kind_default,
+    value_at,
+)
+from expert.assessment.model import DOES_NOT_APPLY, UNKNOWN, Assessment, Loop, Resource
 
 if TYPE_CHECKING:
     from expert.analysis.results import Finding
@@ -87,6 +92,11 @@ class InventoryResource(BaseModel):
     name: str
     kind: str
     synchronized: str
+    accelerated: str = Field(
+        "",
+        description="whether its work runs on accelerators, as answered (or what its kind "
+        "implies, where nobody answered)",
+    )
     calls: str
     details: str
 
@@ -304,6 +314,7 @@ def build(
                 name=res.name or res.id,
                 kind=_kind_words(res.kind, kb),
                 synchronized=synchronized,
+                accelerated=_accelerated_words(res, kb),
                 # The file cannot tell "calls nothing" from "nothing said", so neither is claimed.
                 calls=", ".join(names.get(c, c) for c in res.calls) if res.calls else "none named",
                 details="; ".join(extra),
@@ -317,6 +328,15 @@ def build(
         resources=resources,
         empty_layers=empty,
     )
+
+
+def _accelerated_words(res: Resource, kb: KnowledgeBase) -> str:
+    """The answer as given ("no"), or what the kind implies while nobody has answered."""
+    answer = value_at(res, "accelerated")
+    if answer is not None:
+        return "not known" if answer == UNKNOWN else str(answer)
+    implied = answered_or_kind_default(res, "accelerated", kb.vocabulary.resource_kinds)
+    return "not answered" if implied == UNKNOWN else f"{implied} (from its kind)"
 
 
 def _kind_words(kind: str | None, kb: KnowledgeBase) -> str:

@@ -76,7 +76,7 @@ DERIVED_FROM: dict[str, dict[str, set[str]]] = {
         },
     },
     "waits": {"loop": {"acts_on", "deadline", "triggers"}, "resource": {"calls", "startup_time"}},
-    "platform": {"loop": set(), "resource": {"kind"}},
+    "platform": {"loop": set(), "resource": {"kind", "accelerated"}},
     # stated masks, or those implied by a retrying loop upstream of a reader (masking.py)
     "mask": {
         "loop": {"masks", "acts_on", "actuations", "triggers", "observes", "retry.retries_on"},

@@ -210,3 +210,23 @@ def test_a_template_walk_asks_an_autoscalers_metric_once(
     assert flow.covered_proposals(kb, proposed) == {"loop-target": "scaler-metric"}
     assert set(walked) | {"loop-target"} == set(proposed)  # every other value is walked
     session.close()
+
+
+def test_whether_a_job_runs_on_accelerators_is_asked_only_of_a_job(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    """A job may be GPU training or a CPU batch job, so it is asked; a model server or a GPU
+    pool says by its kind what it runs on, so it is not."""
+    session = _session_with(tmp_path, kb, "kubernetes-hpa")
+    for kind, asked_too in (("job", True), ("model_replica", False), ("gpu_pool", False)):
+        session.answer(kb.questions["resource-kind"], "res", kind)
+        steps = flow.build(session, [])
+        asked = {(s.target, s.question) for s in steps if s.kind == "question"}
+        assert (("res", "resource-accelerated") in asked) is asked_too, kind
+    session.answer(kb.questions["resource-kind"], "res", "job")
+    session.answer(kb.questions["resource-accelerated"], "res", "no")
+    saved = load_assessment(tmp_path / "kubernetes-hpa.yaml", kb)
+    assert [r.accelerated for r in saved.resource_list()] == ["no"]
+    text = kb.questions["resource-accelerated"].text + kb.questions["resource-accelerated"].help
+    assert "accelerated" not in text and "_" not in text  # plain words, no field names
+    session.close()
