@@ -52,6 +52,12 @@ HPA_SCALE_DOWN_WINDOW_S = 300
 KEDA_POLLING_S = 30
 KEDA_COOLDOWN_S = 300
 MODEL_SERVER = re.compile(r"vllm|sglang|text-generation-inference|tritonserver|lmdeploy", re.I)
+# Extended resources device plugins give accelerators under (NVIDIA, AMD and Intel GPUs,
+# Google TPUs, Habana Gaudi, AWS Neuron); a MIG slice is an nvidia.com/mig-... resource.
+ACCELERATOR_RESOURCE = re.compile(
+    r"^(nvidia\.com/|amd\.com/gpu|gpu\.intel\.com/|google\.com/tpu|habana\.ai/|"
+    r"aws\.amazon\.com/neuron)"
+)
 SERVER_WORDS = re.compile(
     r"^(vllm|vllm\.entrypoints\..*|sglang\.launch_server|text-generation-launcher|tritonserver)$"
 )
@@ -79,6 +85,7 @@ class Probe(Upstream):
 class Container(Upstream):
     name: str = ""
     image: str = ""
+    resources: dict[str, Any] | None = None
     command: list[Any] = Field(default_factory=list)
     args: list[Any] = Field(default_factory=list)
     env: list[dict[str, Any]] = Field(default_factory=list)
@@ -90,6 +97,8 @@ class Container(Upstream):
 class PodSpec(Upstream):
     containers: list[Container] = Field(default_factory=list)
     termination_grace_period_seconds: int | None = None
+    # Dynamic resource allocation: a claim may hand the pod a GPU that no limit names.
+    resource_claims: list[Any] | None = None
 
 
 class Meta(Upstream):
@@ -189,11 +198,36 @@ def add_workload(
         template_loc=template_loc,
     )
     ctx.workloads.append(wl)
+    if rkind == "job":  # a job may be GPU training or a CPU batch job; other kinds say
+        _accelerated(doc, entry, tmpl, template_loc)
     for ci, container in enumerate(tmpl.spec.containers):
         cloc = (*template_loc, "spec", "containers", ci)
         many = len(tmpl.spec.containers) > 1
         _probes(doc, ctx, wl, container, cloc, many)
     return wl
+
+
+def _accelerated(doc: Document, entry: Entry, tmpl: Any, template_loc: tuple[Any, ...]) -> None:
+    """Whether the job's pods run on accelerators, from their containers' resources: yes
+    where one asks for an accelerator, no where every container states its resources and
+    none is one (and no claim could bring one). Otherwise left to the interview."""
+    containers = tmpl.spec.containers
+    stated = bool(containers) and tmpl.spec.resource_claims is None
+    for ci, c in enumerate(containers):
+        res = c.resources if isinstance(c.resources, dict) else {}
+        parts = [p for p in ("limits", "requests") if isinstance(res.get(p), dict) and res[p]]
+        stated = stated and bool(parts)
+        for part in parts:
+            for key, qty in res[part].items():
+                if ACCELERATOR_RESOURCE.match(str(key)) and str(qty).strip() not in ("0", ""):
+                    loc = (*template_loc, "spec", "containers", ci, "resources", part, key)
+                    entry.put("accelerated", "yes", at(doc, loc, f"resources.{part}: {key} {qty}"))
+                    return
+    if stated:
+        loc = (*template_loc, "spec", "containers")
+        entry.put(
+            "accelerated", "no", at(doc, loc, "containers' resources: no accelerator requested")
+        )
 
 
 def _dig(data: Any, loc: tuple[Any, ...]) -> Any:

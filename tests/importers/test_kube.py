@@ -378,3 +378,44 @@ def test_cluster_autoscaler_flags_and_evictable_pods(tmp_path):
     assert lp["answers"]["stops-whole-job"] == "no"  # it drains node by node
     cited = source(result, "cluster-autoscaler", "deadline")
     assert cited.file.endswith("job.yaml") and cited.default
+
+
+def _job(containers: str) -> str:
+    return f"""
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: work}}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+{containers}
+"""
+
+
+def test_a_job_asking_for_a_gpu_runs_on_accelerators(tmp_path) -> None:
+    job = _job(
+        "      - name: train\n        image: trainer\n"
+        "        resources: {limits: {cpu: 8, nvidia.com/gpu: 8}}\n"
+    )
+    result = run(tmp_path, {"job.yaml": job})
+    res = resource(result, "work")
+    assert res["accelerated"] == "yes"
+    assert "job.yaml:11" in res["sources"]["accelerated"]
+
+
+def test_a_job_whose_containers_state_no_accelerator_runs_without_them(tmp_path) -> None:
+    job = _job(
+        "      - name: etl\n        image: spark\n"
+        "        resources: {requests: {cpu: 4, memory: 8Gi}, limits: {nvidia.com/gpu: 0}}\n"
+    )
+    result = run(tmp_path, {"job.yaml": job})
+    assert resource(result, "work")["accelerated"] == "no"
+
+
+def test_a_job_that_states_no_resources_is_left_to_its_kind(tmp_path) -> None:
+    """The pi Job names no resources: a GPU could still come from a device the node gives
+    every pod, so the interview asks."""
+    result = run(tmp_path, {"job.yaml": JOB_PI})
+    assert "accelerated" not in resource(result, "pi")
