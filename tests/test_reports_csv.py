@@ -114,10 +114,36 @@ def test_a_blank_amount_says_why() -> None:
         else:
             assert r["no_amount_because"], r["rule"]
             reasons.setdefault(r["no_amount_because"].split(":")[0], r["status"])
-    # The three meanings of a blank amount, told apart.
+    # The meanings of a blank amount the example has, told apart.
     assert reasons["possible"] == "possible"
     assert reasons["not priced"] == "confirmed"
-    assert "already counted under another finding" in reasons
+
+
+def test_a_finding_whose_cost_is_charged_elsewhere_says_so() -> None:
+    """A confirmed finding whose every share of a cost is charged under another finding (the
+    overlap of two budgets, say) has no amount of its own, and the row says why."""
+    results, a = assessed("llm-platform")
+    econ = results.economics
+    assert econ is not None
+    confirmed = {f.id for f in results.findings if f.status == "confirmed"}
+    fid = next(
+        c.finding for line in econ.costs for c in line.contributions if c.finding in confirmed
+    )
+    costs = [
+        line.model_copy(
+            update={
+                "contributions": [
+                    c.model_copy(update={"charged": False}) if c.finding == fid else c
+                    for c in line.contributions
+                ]
+            }
+        )
+        for line in econ.costs
+    ]
+    moved = results.model_copy(update={"economics": econ.model_copy(update={"costs": costs})})
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(render("csv", moved, a), newline=""))}
+    assert rows[fid]["central_per_month"] == ""
+    assert rows[fid]["no_amount_because"] == "already counted under another finding"
 
 
 def test_an_unpriced_assessment_says_so_on_every_row() -> None:

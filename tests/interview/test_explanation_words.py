@@ -33,7 +33,7 @@ def test_the_answers_a_finding_rests_on_read_as_in_the_reports(
     texts = {f.rule: explain(f, results, session).plain for f in results.findings}
     slow_start = texts["liveness-kills-slow-start"]
     assert (
-        "the deadline of Liveness probe restarts is 0.37x-0.38x the start-up time of "
+        "the deadline of Liveness probe restarts is 0.375x the start-up time of "
         "vLLM model servers" in slow_start
     )
     assert "Liveness probe restarts: the deadline of" not in slow_start  # named once
