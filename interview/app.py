@@ -82,6 +82,12 @@ class InterviewApp(App[None]):
         self._hold: object | None = None  # who holds them: only its release delivers them
         self._confirming: object | None = None  # the hold an Enter in an answer field began
 
+    @property
+    def holding_keys(self) -> bool:
+        """Whether typed keys wait for a card to change (tests wait for them, as a typist
+        waits for the screen)."""
+        return self._held_keys is not None
+
     def hold_keys(self) -> object:
         """Hold the keys the terminal delivers from now on, until `release_keys` is given
         what this returns. Within a hold already running, the outer hold keeps them."""

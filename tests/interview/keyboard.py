@@ -83,14 +83,16 @@ def make_app(path: Path, kb_dirs: list[Path] | None = None, **kwargs: Any) -> In
 
 
 async def settle(pilot: Pilot) -> None:
-    """Wait until the engine has caught up with the last answer."""
+    """Wait until every key sent has reached its card and the engine has caught up with the
+    last answer. Keys typed ahead wait while a card changes; on a loaded machine the engine
+    can be idle before they are delivered, and a test that stopped waiting then failed."""
     app: InterviewApp = pilot.app  # type: ignore[assignment]
     for _ in range(200):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if not app.engine_busy:
+        if not app.engine_busy and not app.holding_keys:
             return
-    raise AssertionError("the engine never became idle")
+    raise AssertionError("the engine never became idle, or typed keys were never delivered")
 
 
 @dataclass
