@@ -500,3 +500,19 @@ def test_a_held_back_findings_cost_row_says_so_and_points_to_the_list_to_check()
     html = render("html", results, a)
     for link in re.findall(r'href="#([^"]+)"', html):
         assert f'id="{link}"' in html, link
+
+
+def test_the_advice_for_a_retried_stop_keeps_the_recovery() -> None:
+    """A training job restarted after its watchdog killed a hung collective was told to "stop
+    retrying work that another loop terminated on purpose", which leaves a real hang
+    unrecovered. The advice now has the retry follow the stop's cause (another node, the
+    caller's remaining deadline) in every place it is given."""
+    for example in ("training-cluster", "llm-platform"):
+        results, a = assessed(example)
+        assert results.executive_summary is not None and results.economics is not None
+        md = render("markdown", results, a)
+        assert "stop retrying" not in md.lower(), example
+        found = [f for f in results.findings if f.rule == "shutdown-vs-retry"]
+        assert found, example
+        for f in found:
+            assert "cause of the stop no longer holds" in f.would_clear_if[0], f.id
