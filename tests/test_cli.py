@@ -133,7 +133,9 @@ def test_findings_explain_themselves(llm_json: dict) -> None:
     assert f["leads_to"], "an incoherence finding leads to its symptoms"
     symptom = by_id[f["leads_to"][0]]
     assert f["id"] in symptom["derived_from"]
-    assert any(c.startswith("Client SDK retries told a deliberate stop") for c in f["would_clear_if"])
+    assert any(
+        c.startswith("Client SDK retries told a deliberate stop") for c in f["would_clear_if"]
+    )
 
 
 def test_possible_findings_rest_on_unknown_answers_and_ask_for_them(training_json: dict) -> None:
