@@ -20,10 +20,10 @@ def test_a_grouped_finding_names_every_killer_in_its_condition() -> None:
     killers = {lp for m in f.members for lp in m.loops} - {"sdk-retries"}
     assert len(f.members) > 1 and len(killers) > 1
     names = {lp.id: lp.name for lp in load_assessment(EXAMPLE, kb).loops}
-    marks = next(c for c in f.would_clear_if if "each termination as final" in c)
+    marks = next(c for c in f.would_clear_if if "each termination with its reason" in c)
     assert all(names[k] in marks for k in killers), marks
     # The change the summary builds from it names them too, and their owners.
     summary = r.executive_summary
     assert summary is not None
-    action = next(a for a in summary.actions if "each termination as final" in a.text)
+    action = next(a for a in summary.actions if "each termination with its reason" in a.text)
     assert all(names[k] in action.text for k in killers), action.text
