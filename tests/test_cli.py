@@ -270,3 +270,20 @@ def test_an_explicit_format_wins_over_the_extension(tmp_path: Path) -> None:
     code, _out, err = run("assess", EXAMPLE, "-f", "json", "-o", str(out))
     assert code == 0, err
     json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("out/report.HTML", "html"),
+        ("scan.sarif.json", "sarif"),
+        ("results.json", "json"),
+        ("dir.v2/report", None),  # a dot in a folder's name is no extension
+        ("/dev/null", None),
+        ("notes.txt", None),
+    ],
+)
+def test_which_format_a_file_name_names(name: str, fmt: str | None) -> None:
+    from expert.render.formats import format_for
+
+    assert format_for(name) == fmt

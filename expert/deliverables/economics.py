@@ -576,7 +576,7 @@ def _untraceable(gap: Finding, followed: Collection[str]) -> list[str]:
 
 
 def _links(
-    findings: list[Finding], models: dict[str, CostModel], followed: Collection[str] = ()
+    findings: list[Finding], models: dict[str, CostModel], followed: Collection[str]
 ) -> dict[str, _Links]:
     """What each ghost cost is caused by; `followed` holds the loops whose decisions can be
     followed back (they record events or their reasons)."""

@@ -4,6 +4,8 @@ templates (about 0.4 s), which an invocation that fails early never needs."""
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 FORMATS = ("markdown", "html", "json", "sarif", "csv")
 EXTENSIONS = {"markdown": "md", "html": "html", "json": "json", "sarif": "sarif", "csv": "csv"}
 
@@ -22,8 +24,7 @@ _BY_SUFFIX = {
 def format_for(filename: str) -> str | None:
     """The report format a file name's extension names ("report.html" -> html; a SARIF log
     is often named "x.sarif.json"), or None for any other name."""
-    name = filename.lower()
-    if name.endswith(".sarif.json"):
+    suffixes = [x.lower() for x in PurePath(filename).suffixes]
+    if suffixes[-2:] == [".sarif", ".json"]:
         return "sarif"
-    dot = name.rfind(".")
-    return _BY_SUFFIX.get(name[dot:]) if dot > name.rfind("/") else None
+    return _BY_SUFFIX.get(suffixes[-1]) if suffixes else None

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -252,7 +253,7 @@ class _FindingViews:
     report never holds tens of thousands of them at once."""
 
     def __init__(
-        self, findings: list[Finding], names: _Lookup, titles: _Lookup, held: set[str]
+        self, findings: list[Finding], names: _Lookup, titles: _Lookup, held: AbstractSet[str]
     ) -> None:
         self.findings, self.names, self.titles = findings, names, titles
         # Held-back findings: not named as causes of shown ones, and never linked (they are
@@ -339,8 +340,8 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         (lp.id, lp.name if lp.name not in (None, "unknown") else lp.id) for lp in assessment.loops
     )
     titles = _Lookup((f.id, f.title) for f in results.every_finding())
-    held_ids = {f.id for f in results.every_finding() if not f.evidence.shown}
     held = {f.id: f for f in results.every_finding() if not f.evidence.shown}
+    held_ids = held.keys()
     to_check = [
         (
             g.question,

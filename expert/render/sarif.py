@@ -211,18 +211,17 @@ def build(results: Results, assessment: Assessment) -> dict[str, Any]:
         message = f.narrative if f.status == "confirmed" else f"Possible: {f.narrative}"
         held = not f.evidence.shown
         question = questions.get(f.id, "") if held else ""
+        at, others = located(f)
         out.append(
             {
                 "ruleId": f.rule,
                 "ruleIndex": index[f.rule],
                 "level": level(f),
                 "message": {"text": message},
-                "locations": _locations(
-                    located(f)[0], layers, results.system.get("name", "system"), place
-                ),
+                "locations": _locations(at, layers, results.system.get("name", "system"), place),
                 **(
                     {"relatedLocations": related}
-                    if (related := _related(f, located(f)[1], layers, place))
+                    if (related := _related(f, others, layers, place))
                     else {}
                 ),
                 "partialFingerprints": {"findingId/v1": f.id},
