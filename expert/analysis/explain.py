@@ -1034,12 +1034,19 @@ class Explainer:
                 for _var, name, _bound in d.comparison.refs()
                 if getattr(res, name, None) in (None, UNKNOWN)
             ]
-        return [
-            rq
-            for f in dict.fromkeys(fields)
-            for rq in [self.kb.question_for_field(f, about="resource")]
-            if rq is not None
-        ]
+        fact = self.facts.facts.get(f"res:{rid}", {})
+        out = []
+        for f in dict.fromkeys(fields):
+            # Of the questions asking it, the one whose `asked_when` can hold for this
+            # resource: a pool of accelerators is asked of the work it runs.
+            asking = self.kb.questions_for_field(f, about="resource")
+            fits = [
+                q
+                for q in asking
+                if all(can_hold(self.kb, "resource", t, fact) for t in q.asked_when)
+            ]
+            out += (fits or asking)[:1]
+        return out
 
     def _ask_resource(self, q: Question, rid: str, finding: str) -> None:
         """Ask a question about a resource on behalf of a finding waiting on it."""
