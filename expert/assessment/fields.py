@@ -566,6 +566,10 @@ def value_at(obj: Any, dotted: str) -> Any:
     """The value of a dotted field path (`retry.jitter`, `answers.scaler-metric`) on a loop,
     resource or other model object, or on its dict form; None where any step is missing.
     Every reader of an assessment field goes through here."""
+    if "." not in dotted:  # most paths are one step: read without splitting (a hot path)
+        if obj is None:
+            return None
+        return obj.get(dotted) if isinstance(obj, dict) else getattr(obj, dotted, None)
     for part in dotted.split("."):
         if obj is None:
             return None
