@@ -192,30 +192,33 @@ def _encoded(kind: str, fid: str, values: dict[str, Any], terms: _Terms, scope: 
 
 def _answers_encoder(
     answer_fields: dict[str, tuple[FieldSpec, list[str] | None]], vocab: Vocabulary
-) -> Callable[[dict[str, Any]], Fact]:
-    """A loop's answers to the knowledge base's questions -> their fact attributes, encoded
-    once for each different set of answers (most loops answer none or the same few)."""
-    encoders = [
-        (qid, _encoder(spec, vocab, choices)) for qid, (spec, choices) in answer_fields.items()
-    ]
-    seen: dict[Any, Fact] = {}
+) -> Callable[[dict[str, Any], Fact], None]:
+    """Writes a loop's answers to the knowledge base's questions into its fact. Most
+    questions are unanswered for most loops: those attributes are encoded once, and only
+    the answers a loop gives are encoded for it."""
+    encoders = {
+        qid: _encoder(spec, vocab, choices) for qid, (spec, choices) in answer_fields.items()
+    }
+    blank: Fact = {}
+    written = 0
+    for encode_one in encoders.values():
+        part: Fact = {}
+        encode_one(None, part)
+        written += len(part)
+        blank.update(part)
+    # Each question writes the same attributes whatever its answer; where two questions
+    # share one (ids differing only in - and _), the later's is kept: encoded in order.
+    disjoint = written == len(blank)
 
-    def encode(answers: dict[str, Any]) -> Fact:
-        try:
-            # With each answer's type: 1 and 1.0 are equal keys, but encode as "1" and "1.0".
-            key = tuple(
-                (q, type(v), tuple(v) if isinstance(v, list) else v) for q, v in answers.items()
-            )
-            if key in seen:
-                return seen[key]
-        except TypeError:  # an answer no key can hold: encoded, not kept
-            key = None
-        out: Fact = {}
-        for qid, encode_one in encoders:
-            encode_one(answers.get(qid), out)
-        if key is not None:
-            seen[key] = out
-        return out
+    def encode(answers: dict[str, Any], out: Fact) -> None:
+        if disjoint:
+            out.update(blank)
+            for qid, value in answers.items():
+                if qid in encoders:
+                    encoders[qid](value, out)
+        else:
+            for qid, encode_one in encoders.items():
+                encode_one(answers.get(qid), out)
 
     return encode
 
@@ -309,15 +312,15 @@ def without_accelerators(
 def loop_values(loop: Loop, structure: Structure) -> dict[str, Any]:
     """Field name -> value for one loop, as rules see it (including emits/reacts)."""
     values = _field_values(loop, structure)
-    own = _own_comparisons()
-    if own:
+    own = _OwnComparisons()
+    if own.derivations:
         fact: Fact = {}
         for spec in FACT_KINDS["loop"]:
             if spec.type == "interval":
                 fact[f"{spec.attr}_lo"], fact[f"{spec.attr}_hi"] = interval_of(
                     spec, values[spec.name]
                 )
-        _compare_own(values, fact, own)
+        own.add(values, fact)
     return values
 
 
@@ -345,17 +348,32 @@ def _field_values(loop: Loop, structure: Structure) -> dict[str, Any]:
 _LOOP_READS = [(spec.name, *spec.name.partition(".")[::2]) for spec in FACT_KINDS["loop"]]
 
 
-def _own_comparisons() -> list[comparisons.Derivation]:
+class _OwnComparisons:
     """Comparisons a pattern declares between a loop's own values (the outcome the fact
-    carries, for explanations: expert/knowledge/comparisons.py)."""
-    return [d for d in comparisons.derivations("loop") if not d.links]
+    carries, for explanations: expert/knowledge/comparisons.py), worked out once for each
+    different set of a loop's intervals, which is all they read (a few dozen at 1,000 loops)."""
 
+    def __init__(self) -> None:
+        self.derivations = [d for d in comparisons.derivations("loop") if not d.links]
+        self.attrs = [
+            f"{spec.attr}_{end}"
+            for spec in FACT_KINDS["loop"]
+            if spec.type == "interval"
+            for end in ("lo", "hi")
+        ]
+        self.outcomes: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
 
-def _compare_own(values: dict[str, Any], fact: Fact, own: list[comparisons.Derivation]) -> None:
-    """Add to a loop's values the outcome of each of its own comparisons, read from the
-    interval attributes of its fact."""
-    for d in own:
-        values[d.field] = comparisons.evaluate(d, {d.hostvar: fact})
+    def add(self, values: dict[str, Any], fact: Fact) -> None:
+        """Add each comparison's outcome to a loop's values, from the intervals in its fact."""
+        if not self.derivations:
+            return
+        key = tuple(fact[attr] for attr in self.attrs)
+        if key not in self.outcomes:
+            intervals = dict(zip(self.attrs, key, strict=True))
+            self.outcomes[key] = [
+                (d.field, comparisons.evaluate(d, {d.hostvar: intervals})) for d in self.derivations
+            ]
+        values.update(self.outcomes[key])
 
 
 def resource_values(
@@ -404,15 +422,15 @@ def build(
     answered = _answers_encoder(answer_fields, vocab)
 
     loop_encoders = terms.encoders("loop")
-    own = _own_comparisons()
+    own = _OwnComparisons()
     for loop in assessment.loops:
         fact: Fact = {"id": f"loop:{loop.id}", "kind": "loop", "scope": scope}
         values = base.values[loop.id] = _field_values(loop, structure)
         for name, encode in loop_encoders:
             encode(values[name], fact)
-        fact.update(answered(loop.answers))
-        # As loop_values would, from the intervals just encoded rather than again.
-        _compare_own(values, fact, own)
+        answered(loop.answers, fact)
+        # As loop_values does, from the intervals just encoded rather than again.
+        own.add(values, fact)
         raw.append((fact, [loop.id]))
     could_match = narrow([f for f, _ in raw]) if narrow is not None else None
 
