@@ -24,7 +24,7 @@ import networkx as nx
 
 from expert.assessment import durations, masking
 from expert.assessment.model import UNKNOWN, Assessment, Loop
-from expert.assessment.vocabulary import CycleKind, Vocabulary
+from expert.assessment.vocabulary import CycleKind, RoleWay, Vocabulary
 
 Tri = str  # "yes" | "no" | "unknown"
 MAX_CYCLES = 500
@@ -151,26 +151,53 @@ def roles(
     kinds = kinds or {}
     out: dict[str, Tri] = {}
     for rid, role in vocab.roles.items():
-        ways = []
+        played = "no"
         for way in role.when:
-            tests = [tri_or(acts.get(a, "no") for a in way.actuations)]
-            if way.triggers:
-                tests.append(tri_or(trigs.get(t, "no") for t in way.triggers))
-            if way.instances:
-                tests.append(_category_in(loop.instances, way.instances))
-            if way.layers:
-                tests.append(_category_in(loop.layer, way.layers))
-            if way.kinds:
-                tests.append(kind_reach(loop, kinds, set(way.kinds), inside=True))
-            if way.not_kinds:
-                tests.append(kind_reach(loop, kinds, set(way.not_kinds), inside=False))
-            if way.synchronized:
-                tests.append(synchronized)
-            result = "yes"
-            for t in tests:
-                result = tri_and(result, t)
-            ways.append(result)
-        out[rid] = tri_or(ways)
+            held = _way_holds(way, loop, acts, trigs, synchronized, kinds)
+            if held == "yes":
+                played = "yes"
+                break
+            if held == "unknown":
+                played = "unknown"
+        out[rid] = played
+    return out
+
+
+def _way_holds(
+    way: RoleWay,
+    loop: Loop,
+    acts: dict[str, Tri],
+    trigs: dict[str, Tri],
+    synchronized: Tri,
+    kinds: dict[str, str],
+) -> Tri:
+    """Each of the way's conditions, three-valued and taken together; the rest are not
+    looked at once one fails (about 7,000 ways are judged at 1,000 loops)."""
+    result = _any_of(acts, way.actuations)
+    if way.triggers and result != "no":
+        result = tri_and(result, _any_of(trigs, way.triggers))
+    if way.instances and result != "no":
+        result = tri_and(result, _category_in(loop.instances, way.instances))
+    if way.layers and result != "no":
+        result = tri_and(result, _category_in(loop.layer, way.layers))
+    if way.kinds and result != "no":
+        result = tri_and(result, kind_reach(loop, kinds, set(way.kinds), inside=True))
+    if way.not_kinds and result != "no":
+        result = tri_and(result, kind_reach(loop, kinds, set(way.not_kinds), inside=False))
+    if way.synchronized and result != "no":
+        result = tri_and(result, synchronized)
+    return result
+
+
+def _any_of(tri: dict[str, Tri], terms: list[str]) -> Tri:
+    """tri_or of the terms' values in `tri` (a term it lacks is "no"), without a generator."""
+    out = "no"
+    for term in terms:
+        value = tri.get(term, "no")
+        if value == "yes":
+            return "yes"
+        if value == "unknown":
+            out = "unknown"
     return out
 
 
@@ -332,7 +359,6 @@ class Structure:
     # pattern can find a mechanism on one resource however its loops were divided.
     roles_here: dict[str, dict[str, Tri]] = field(default_factory=dict)
     actuations_here: dict[str, dict[str, Tri]] = field(default_factory=dict)
-    graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
 
 
 def _acts_on(loop: Loop) -> list[str]:
@@ -399,7 +425,6 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
     downstream = _reach(calls, set(on))
     upstream = _reach(calls.reverse(copy=False), set(on))
 
-    s.graph.add_nodes_from(lp.id for lp in loops)
     rank = {lp.id: _rank(lp, i) for i, lp in enumerate(loops)}
     partners = {rid: _partners(actors, rank) for rid, actors in on.items()}
     gone = _stopped_with(s, vocab, on, resources)
@@ -443,12 +468,29 @@ def _roles(
     acts = _same_answers_once(
         loops, lambda lp: _key(lp.actuations), lambda lp: membership(lp.actuations, actuations)
     )
+    role_names = list(vocab.roles)
+    # Resources whose loops play the same roles (and use the same actuations) share the
+    # outcome: each different set of them is combined once.
+    seen_roles: dict[frozenset[tuple[tuple[str, Tri], ...]], dict[str, Tri]] = {}
+    seen_acts: dict[frozenset[tuple[tuple[str, Tri], ...]], dict[str, Tri]] = {}
     for rid in sync.keys() | on.keys():
         here = on.get(rid, [])
-        s.roles_here[rid] = {
-            role: tri_or(s.roles[lp.id][role] for lp in here) for role in vocab.roles
-        }
-        s.actuations_here[rid] = {a: tri_or(acts[lp.id][a] for lp in here) for a in actuations}
+        s.roles_here[rid] = _any_here([s.roles[lp.id] for lp in here], role_names, seen_roles)
+        s.actuations_here[rid] = _any_here([acts[lp.id] for lp in here], actuations, seen_acts)
+
+
+def _any_here(
+    each: list[dict[str, Tri]],
+    terms: list[str],
+    seen: dict[frozenset[tuple[tuple[str, Tri], ...]], dict[str, Tri]],
+) -> dict[str, Tri]:
+    """term -> tri_or of its value in each of `each` (the loops on one resource): an own
+    copy of what `seen` holds for the same values in any order, worked out if it holds none
+    (tri_or does not depend on order or repeats)."""
+    key = frozenset(tuple(d.items()) for d in each)
+    if key not in seen:
+        seen[key] = {t: tri_or(d[t] for d in each) for t in terms}
+    return dict(seen[key])
 
 
 # The knowledge base's question whether a loop stops a job as one unit (Kueue suspending a
@@ -548,29 +590,30 @@ def _edges(
             "upstream": sorted({rid} | upstream.get(rid, frozenset())),
         }
         for a in actors:
-            produced = [sig for sig, v in s.emits[a.id].items() if v == "yes"]
+            aid = a.id
+            produced = [sig for sig, v in s.emits[aid].items() if v == "yes"]
             for sig in produced:
+                stopped = sig == "task_terminated"
                 for r2 in reach[vocab.signals[sig].propagates]:
                     if (r2, sig) not in reacting:
                         loops = [b for b in on.get(r2, []) if s.reacts[b.id].get(sig) == "yes"]
                         reacting[r2, sig] = _Ranked(loops, rank)
                     targets = reacting[r2, sig]
-                    count = len(targets.loops) - (a.id in targets.ids)
+                    count = len(targets.loops) - (aid in targets.ids)
                     chosen = partners.get(r2)
                     if r2 == rid and chosen is not None:
-                        kept = [b for b in chosen[a.id] if b.id in targets.ids]
+                        kept = [b.id for b in chosen[aid] if b.id in targets.ids]
                     elif count > MAX_PARTNERS:
-                        kept = targets.nearest(rank[a.id], a.id)
+                        kept = [b.id for b in targets.nearest(rank[aid], aid)]
                     else:
-                        kept = [b for b in targets.loops if b.id != a.id]
+                        kept = [b for b in targets.order if b != aid]
                     left_out += count - len(kept)
-                    for b in kept:
-                        key = (a.id, b.id, r2, sig)
-                        if key in seen or (sig == "task_terminated" and key[:3] in gone):
+                    for bid in kept:
+                        key = (aid, bid, r2, sig)
+                        if key in seen or (stopped and (aid, bid, r2) in gone):
                             continue
                         seen.add(key)
-                        s.edges.append(Edge(a.id, b.id, r2, sig))
-                        s.graph.add_edge(a.id, b.id, resource=r2, signal=sig)
+                        s.edges.append(Edge(aid, bid, r2, sig))
     if left_out:
         s.left_out["edges"] = left_out
 
@@ -593,20 +636,23 @@ def _pairs(
     for rid, actors in on.items():
         chosen = partners[rid]
         for a in actors:
-            others = actors if chosen is None else chosen[a.id]
+            aid, a_layer, a_reaction = a.id, a.layer, reaction[a.id]
+            a_layer_known = a_layer not in (None, UNKNOWN)
+            others = actors if chosen is None else chosen[aid]
             left_out += len(actors) - 1 - (len(others) if chosen is not None else len(actors) - 1)
             for b in others:
-                if a.id == b.id:
+                bid = b.id
+                if aid == bid:
                     continue
-                if a.layer in (None, UNKNOWN) or b.layer in (None, UNKNOWN):
+                if not a_layer_known or b.layer in (None, UNKNOWN):
                     same = "unknown"
                 else:
-                    same = "yes" if a.layer == b.layer else "no"
-                both = (reaction[a.id], reaction[b.id])
+                    same = "yes" if a_layer == b.layer else "no"
+                both = (a_reaction, reaction[bid])
                 common = commons.get(both)
                 if common is None:
                     common = {
-                        sig: tri_and(s.reacts[a.id][sig], s.reacts[b.id][sig]) for sig in signals
+                        sig: tri_and(s.reacts[aid][sig], s.reacts[bid][sig]) for sig in signals
                     }
                     commons[both] = common
                 timed = (a.timescale, b.timescale)
@@ -614,7 +660,7 @@ def _pairs(
                 if compared is None:
                     ta, tb = durations.interval_of(a.timescale), durations.interval_of(b.timescale)
                     compared = speeds[timed] = (ratio_x100(ta, tb), faster(ta, tb))
-                s.pairs.append(Pair(a.id, b.id, rid, compared[0], same, compared[1], common))
+                s.pairs.append(Pair(aid, bid, rid, compared[0], same, compared[1], common))
     if left_out:
         s.left_out["pairs"] = left_out
 
@@ -626,18 +672,25 @@ def _rank(loop: Loop, index: int) -> tuple[float, int]:
 
 
 class _Ranked:
-    """Loops in declaration order, and ordered by rank (timescale, then declaration)."""
+    """Loops in declaration order (and their ids), and ordered by rank (timescale, then
+    declaration) once `nearest` is first asked."""
 
     def __init__(self, loops: list[Loop], rank: dict[str, tuple[float, int]]) -> None:
         self.loops = loops
-        self.ids = {lp.id for lp in loops}
-        self.ranked = sorted(loops, key=lambda lp: rank[lp.id])
-        self.keys = [rank[lp.id] for lp in self.ranked]
-        self.position = {lp.id: i for i, lp in enumerate(loops)}
+        self.order = [lp.id for lp in loops]
+        self.ids = set(self.order)
+        self.rank = rank
+        self.ranked: list[Loop] = []
+        self.keys: list[tuple[float, int]] = []
+        self.position: dict[str, int] = {}  # id -> place in declaration order
 
     def nearest(self, key: tuple[float, int], skip: str) -> list[Loop]:
         """The MAX_PARTNERS loops around `key` in rank order (half on each side where there
         are enough), never `skip`, in declaration order."""
+        if not self.ranked:  # most sets of loops are never asked (too few to need it)
+            self.ranked = sorted(self.loops, key=lambda lp: self.rank[lp.id])
+            self.keys = [self.rank[lp.id] for lp in self.ranked]
+            self.position = {lp.id: i for i, lp in enumerate(self.loops)}
         at = bisect.bisect_left(self.keys, key)
         start = max(0, min(at - MAX_PARTNERS // 2, len(self.ranked) - MAX_PARTNERS - 1))
         window = [lp for lp in self.ranked[start : start + MAX_PARTNERS + 1] if lp.id != skip]
@@ -818,36 +871,33 @@ def _passes_through(
 
 
 def _cycles(s: Structure, vocab: Vocabulary, by_id: dict[str, Loop]) -> None:
+    # Each hop (source, target) once, in the order the edges first name it, with its signals.
+    on_hop: dict[tuple[str, str], list[str]] = {}
+    for e in s.edges:
+        hop = (e.source, e.target)
+        signals = on_hop.get(hop)
+        if signals is None:
+            on_hop[hop] = [e.signal]
+        elif e.signal not in signals:
+            signals.append(e.signal)
     # networkx walks sets of nodes; with string labels their order changes with Python's
     # hash seed, and so would the cycles kept when there are more than MAX_CYCLES. Integer
     # labels in sorted order make the same input give the same cycles in every run.
-    names = sorted({e.source for e in s.edges} | {e.target for e in s.edges})
+    names = sorted({a for a, _ in on_hop} | {b for _, b in on_hop})
     number = {name: i for i, name in enumerate(names)}
-    simple: nx.DiGraph[int] = nx.DiGraph()
-    simple.add_nodes_from(range(len(names)))
-    on_hop: dict[tuple[str, str], list[str]] = {}
-    for e in s.edges:
-        simple.add_edge(number[e.source], number[e.target])
-        signals = on_hop.setdefault((e.source, e.target), [])
-        if e.signal not in signals:
-            signals.append(e.signal)
+    hops = [(number[a], number[b]) for a, b in on_hop]
     # When there are too many, keep the tightest. Two-loop cycles (each loop reacting to the
     # other) come straight from the edges; longer ones from one lazy networkx pass, stopped
     # at CYCLE_SEARCH_CAP so that a graph of many long paths stays cheap. The
     # search's first cycles are not the shortest, so it collects more than it keeps.
-    links = {(number[e.source], number[e.target]) for e in s.edges}
+    links = set(hops)
     found: dict[tuple[str, ...], None] = {}
     for a, b in sorted(links):
         if a == b or (a < b and (b, a) in links):
             found[_canonical([names[a]] if a == b else [names[a], names[b]])] = None
-    for cyc in nx.simple_cycles(simple, length_bound=vocab.settings.max_cycle_length):
-        found[_canonical([names[i] for i in cyc])] = None
-        if len(found) > CYCLE_SEARCH_CAP:
-            break
-    found = {
-        c: None
-        for c in found
-        if all(
+
+    def passes(c: tuple[str, ...]) -> bool:
+        return all(
             _passes_through(
                 by_id.get(lp),
                 on_hop.get((c[i - 1], lp), []),
@@ -856,7 +906,24 @@ def _cycles(s: Structure, vocab: Vocabulary, by_id: dict[str, Loop]) -> None:
             )
             for i, lp in enumerate(c)
         )
-    }
+
+    tight = {c: passes(c) for c in found}
+    if sum(tight.values()) > MAX_CYCLES:
+        # The search adds only cycles of three loops or more, kept after every one of these
+        # (shortest first), which already fill the cycles kept and make them truncated: what
+        # it would add could change nothing, so it is not made (a large platform's case).
+        found = {c: None for c, ok in tight.items() if ok}
+    else:
+        # Added at once in the edges' order: the same graph, node by node and successor by
+        # successor, as adding each edge in turn (networkx's search follows that order).
+        simple: nx.DiGraph[int] = nx.DiGraph()
+        simple.add_nodes_from(range(len(names)))
+        simple.add_edges_from(hops)
+        for cyc in nx.simple_cycles(simple, length_bound=vocab.settings.max_cycle_length):
+            found[_canonical([names[i] for i in cyc])] = None
+            if len(found) > CYCLE_SEARCH_CAP:
+                break
+        found = {c: None for c in found if (tight[c] if c in tight else passes(c))}
     kept = sorted(found, key=lambda c: (len(c), c))
     s.cycles_truncated = len(kept) > MAX_CYCLES
     for loops in kept[:MAX_CYCLES]:
