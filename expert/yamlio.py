@@ -48,8 +48,8 @@ class _NoAliasLoader(yaml.SafeLoader):
 class LineMap:
     """Maps a location (tuple of keys and indexes) to the line where it was written."""
 
-    def __init__(self) -> None:
-        self._lines: dict[Loc, int] = {}
+    def __init__(self, lines: dict[Loc, int] | None = None) -> None:
+        self._lines: dict[Loc, int] = {} if lines is None else lines
 
     def add(self, loc: Loc, line: int) -> None:
         self._lines[loc] = line
@@ -78,76 +78,104 @@ assert all(
 )
 
 
-def _convert(
-    loader: Any,
-    node: yaml.Node,
-    loc: Loc,
-    lines: LineMap,
-    depth: int,
-    source: str,
-    seen: set[int],
-) -> Any:
-    if id(node) in seen:  # the composer shares one node between an anchor and its aliases
-        raise InputError(
-            Problem(
-                source,
-                "YAML aliases (*name) are not supported in these files",
-                line=node.start_mark.line + 1,
-                fix="write the value out in full where it is used",
-            )
+def _convert(loader: Any, root: yaml.Node, lines: dict[Loc, int], source: str) -> Any:
+    """Plain data from a composed document, with the line of every location in `lines`:
+    a mapping's key and its value at the key's line, the mapping itself at its last key's.
+    Refuses aliases, tags on mappings and sequences, and nesting deeper than MAX_DEPTH."""
+    seen: set[int] = set()  # nodes met: the composer shares one between an anchor and aliases
+    scalar = yaml.ScalarNode
+
+    def plain_text(node: yaml.Node, depth: int) -> bool:
+        """Whether the node is a string met for the first time within the depth limit: its
+        value is its text and nothing in it needs checking (most nodes of a file)."""
+        return (
+            node.__class__ is scalar
+            and node.tag == _STR_TAG
+            and depth <= MAX_DEPTH
+            and id(node) not in seen
         )
-    seen.add(id(node))
-    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
-        raise InputError(
-            Problem(
-                source,
-                f"YAML tag {node.tag!r} is not supported in these files",
-                line=node.start_mark.line + 1,
-                fix="remove the tag (the part starting with '!'); files hold plain data only",
-            )
-        )
-    if depth > MAX_DEPTH:
-        raise InputError(
-            Problem(
-                source,
-                f"nesting deeper than {MAX_DEPTH} levels",
-                line=node.start_mark.line + 1,
-                fix="flatten the structure; no valid file nests this deep",
-            )
-        )
-    lines.add(loc, node.start_mark.line + 1)
-    if node.__class__ is yaml.ScalarNode and node.tag == _STR_TAG:
-        return node.value  # what the loader's own str constructor returns, for most scalars
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _convert(loader, key_node, loc, lines, depth + 1, source, seen)
-            if not isinstance(key, (str, int)):
-                raise InputError(
-                    Problem(
-                        source,
-                        "mapping keys must be plain words",
-                        line=key_node.start_mark.line + 1,
-                    )
+
+    def convert(node: yaml.Node, loc: Loc, depth: int) -> Any:
+        if id(node) in seen:
+            raise InputError(
+                Problem(
+                    source,
+                    "YAML aliases (*name) are not supported in these files",
+                    line=node.start_mark.line + 1,
+                    fix="write the value out in full where it is used",
                 )
-            if key in out:
-                raise InputError(
-                    Problem(
-                        source,
-                        f"key {key!r} appears twice in the same mapping",
-                        line=key_node.start_mark.line + 1,
-                        fix="remove or rename one of them",
-                    )
+            )
+        seen.add(id(node))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            raise InputError(
+                Problem(
+                    source,
+                    f"YAML tag {node.tag!r} is not supported in these files",
+                    line=node.start_mark.line + 1,
+                    fix="remove the tag (the part starting with '!'); files hold plain data only",
                 )
-            out[key] = _convert(loader, value_node, (*loc, key), lines, depth + 1, source, seen)
-            lines.add((*loc, key), key_node.start_mark.line + 1)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _convert(loader, item, (*loc, i), lines, depth + 1, source, seen)
-            for i, item in enumerate(node.value)
-        ]
-    return loader.construct_object(node)
+            )
+        if depth > MAX_DEPTH:
+            raise InputError(
+                Problem(
+                    source,
+                    f"nesting deeper than {MAX_DEPTH} levels",
+                    line=node.start_mark.line + 1,
+                    fix="flatten the structure; no valid file nests this deep",
+                )
+            )
+        lines[loc] = node.start_mark.line + 1
+        if node.__class__ is scalar and node.tag == _STR_TAG:
+            return node.value  # what the loader's own str constructor returns
+        inner = depth + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                # A plain key or value is taken here, as convert() would take it.
+                if plain_text(key_node, inner):
+                    seen.add(id(key_node))
+                    key = key_node.value
+                    lines[loc] = key_node.start_mark.line + 1
+                else:
+                    key = convert(key_node, loc, inner)
+                    if not isinstance(key, (str, int)):
+                        raise InputError(
+                            Problem(
+                                source,
+                                "mapping keys must be plain words",
+                                line=key_node.start_mark.line + 1,
+                            )
+                        )
+                if key in out:
+                    raise InputError(
+                        Problem(
+                            source,
+                            f"key {key!r} appears twice in the same mapping",
+                            line=key_node.start_mark.line + 1,
+                            fix="remove or rename one of them",
+                        )
+                    )
+                here = (*loc, key)
+                if plain_text(value_node, inner):
+                    seen.add(id(value_node))
+                    out[key] = value_node.value
+                else:
+                    out[key] = convert(value_node, here, inner)
+                lines[here] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            items: list[Any] = []
+            for i, item in enumerate(node.value):
+                if plain_text(item, inner):
+                    seen.add(id(item))
+                    lines[(*loc, i)] = item.start_mark.line + 1
+                    items.append(item.value)
+                else:
+                    items.append(convert(item, (*loc, i), inner))
+            return items
+        return loader.construct_object(node)
+
+    return convert(root, (), 0)
 
 
 def parse_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
@@ -191,12 +219,12 @@ def _parse(loader_cls: Any, text: str, source: str, single: bool) -> list[tuple[
         while single or loader.check_node():
             node = _next_node(loader, source, single)
             if node is not None:
-                lines = LineMap()
+                lines: dict[Loc, int] = {}
                 try:
-                    data = _convert(loader, node, (), lines, 0, source, set())
+                    data = _convert(loader, node, lines, source)
                 except (yaml.YAMLError, ValueError, TypeError) as exc:
                     raise _SyntaxProblem(Problem(source, f"cannot read a value: {exc}")) from None
-                documents.append((data, lines))
+                documents.append((data, LineMap(lines)))
             if single:
                 break
         return documents
