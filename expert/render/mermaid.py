@@ -25,14 +25,8 @@ from expert.render.svgmap import (
     POSSIBLE_COLOUR,
     SEVERITY_COLOUR,
     MapEdge,
-    aggregate,
-    alone,
-    conflicts_by_pair,
+    MapParts,
     labelled_edges,
-    possible_conflicts,
-    possible_pairs,
-    select,
-    zone_severity,
 )
 
 # What Mermaid needs escaped inside a quoted label: the quote that ends it, the # that starts
@@ -71,28 +65,33 @@ def _short(text: str, n: int = NAME_MAX) -> str:
 
 
 def flowchart(
-    risk_map: RiskMap, layers: list[tuple[str, str]], edges: list[MapEdge] | None = None
+    risk_map: RiskMap,
+    layers: list[tuple[str, str]],
+    edges: list[MapEdge] | None = None,
+    parts: MapParts | None = None,
 ) -> str:
     """Mermaid source (without the code fence), under MAX_TEXT characters; empty when there is
-    nothing to draw. `edges` is aggregate(risk_map) when the caller has it already."""
-    edges = aggregate(risk_map) if edges is None else edges
+    nothing to draw. `edges` is aggregate(risk_map), and `parts` MapParts(risk_map, edges),
+    when the caller has them already."""
+    parts = MapParts(risk_map, edges) if parts is None else parts
     limit = MAX_DRAWN
     while True:
-        text, n_edges = _draw(risk_map, layers, edges, limit)
+        text, n_edges = _draw(parts, layers, limit)
         if (len(text) <= BUDGET and n_edges <= MAX_EDGES) or limit <= 1:
             return text
         limit = max(1, limit * 3 // 4)
 
 
-def _draw(
-    risk_map: RiskMap, layers: list[tuple[str, str]], edges: list[MapEdge], limit: int
-) -> tuple[str, int]:
+def _draw(parts: MapParts, layers: list[tuple[str, str]], limit: int) -> tuple[str, int]:
     """The diagram of at most `limit` loops, and how many edges it has."""
-    zones = zone_severity(risk_map)
-    pairs = conflicts_by_pair(risk_map)
-    pale = possible_pairs(pairs, possible_conflicts(risk_map))
-    lone = alone(risk_map)
-    nodes, edges, note = select(risk_map, edges, pairs, limit)
+    risk_map, zones, pairs, pale, lone = (
+        parts.risk_map,
+        parts.zones,
+        parts.pairs,
+        parts.pale,
+        parts.lone,
+    )
+    nodes, edges, note = parts.select(limit)
     if not nodes:
         return "", 0
     names_on = labelled_edges(edges, pairs, pale)

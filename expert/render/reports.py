@@ -328,8 +328,10 @@ def evidence_text(f: Finding) -> str:
     return text
 
 
-def context(results: Results, assessment: Assessment) -> dict[str, Any]:
-    """Everything a template may show, precomputed."""
+def context(results: Results, assessment: Assessment, html: bool | None = None) -> dict[str, Any]:
+    """Everything a template may show, precomputed: for the HTML report (`html`), for the
+    Markdown one (not `html`), or for both (None). Only HTML draws the map as a picture and
+    only Markdown as a Mermaid diagram, and each takes a large map a while to lay out."""
     results = ensure_deliverables(results)
     assert results.inventory is not None and results.economics is not None
     findings = results.shown()  # headlines and counts; held-back findings are listed apart
@@ -387,6 +389,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
     held_counts = results.held_back_counts()
     layers = [(g.layer, g.label) for g in results.inventory.layers]
     map_edges = svgmap.aggregate(results.risk_map)  # the table, the picture and the diagram
+    drawing = svgmap.MapParts(results.risk_map, map_edges)
     econ = results.economics
     cur = econ.currency
 
@@ -423,7 +426,11 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
         # Findings are what to act on; their symptoms and costs are counted apart.
         "confirmed": sum(f.status == "confirmed" for f in findings if f.kind not in EFFECT_KINDS),
         "possible": sum(f.status == "possible" for f in findings if f.kind not in EFFECT_KINDS),
-        "svg": svgmap.build(results.risk_map, layers, map_edges),
+        # The picture's text alternative, and what it leaves out, which Markdown says too.
+        "caption": drawing.caption(layers),
+        "svg": svgmap.build(results.risk_map, layers, map_edges, drawing)
+        if html is not False
+        else None,
         "map_edges": [
             (
                 e.source_name,
@@ -435,7 +442,9 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
             )
             for e in map_edges
         ],
-        "mermaid": mermaid.flowchart(results.risk_map, layers, map_edges),
+        "mermaid": mermaid.flowchart(results.risk_map, layers, map_edges, drawing)
+        if html is not True
+        else "",
         "money_range": money_range,
         "quantity_range": quantity_range,
         "money": lambda v: money(v, cur),
@@ -450,7 +459,7 @@ def context(results: Results, assessment: Assessment) -> dict[str, Any]:
 
 def _render(template: str, html: bool, results: Results, assessment: Assessment) -> str:
     try:
-        return _env(html).get_template(template).render(**context(results, assessment))
+        return _env(html).get_template(template).render(**context(results, assessment, html))
     finally:
         _forget()
 

@@ -184,12 +184,15 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+_RANK = {sev: i for i, sev in enumerate(SEVERITY_ORDER)}
+
+
 def _worse(a: str | None, b: str | None) -> str | None:
     if a is None:
         return b
     if b is None:
         return a
-    return max(a, b, key=SEVERITY_ORDER.index)
+    return b if _RANK[b] > _RANK[a] else a  # the first of two equals, as max() gives
 
 
 def aggregate(risk_map: RiskMap) -> list[MapEdge]:
@@ -197,6 +200,9 @@ def aggregate(risk_map: RiskMap) -> list[MapEdge]:
     edges apart, as they are drawn in their own style."""
     names = {n.id: n.name for n in risk_map.nodes}
     words = risk_map.signal_labels  # signals in the vocabulary's words, where it has them
+    # Each signal's words, looked up once: a large map has a few dozen signals on ten
+    # thousand edges.
+    said: dict[str, str] = {}
     merged: dict[tuple[str, str, bool], MapEdge] = {}
     for e in risk_map.edges:
         masks = e.kind == "masks"
@@ -212,7 +218,9 @@ def aggregate(risk_map: RiskMap) -> list[MapEdge]:
                 resources=[],
                 kind=e.kind,
             )
-        signal = words.get(e.signal, e.signal.replace("_", " "))
+        signal = said.get(e.signal)
+        if signal is None:
+            signal = said[e.signal] = words.get(e.signal, e.signal.replace("_", " "))
         if signal not in m.signals:
             m.signals.append(signal)
         if e.resource and e.resource not in m.resources:
@@ -222,7 +230,8 @@ def aggregate(risk_map: RiskMap) -> list[MapEdge]:
             continue
         if KIND_RANK.get(e.kind, 0) > KIND_RANK.get(m.kind, 0):
             m.kind = e.kind
-        m.severity = _worse(m.severity, e.severity)
+        if e.severity is not None:  # no severity leaves the worst so far as it is
+            m.severity = _worse(m.severity, e.severity)
     return list(merged.values())
 
 
@@ -238,33 +247,51 @@ def zone_severity(risk_map: RiskMap) -> dict[str, str]:
 def _zone_pairs(z: ConflictZone) -> list[tuple[str, str]]:
     """The pairs of loops (ids sorted) a conflict zone was found between."""
     pairs = z.pairs or [[a, b] for i, a in enumerate(z.loops) for b in z.loops[i + 1 :]]
-    return [(min(p), max(p)) for p in pairs if len(p) == 2 and p[0] != p[1]]
+    return [(a, b) if a < b else (b, a) for a, b in (p for p in pairs if len(p) == 2) if a != b]
 
 
-def conflicts_by_pair(risk_map: RiskMap) -> dict[tuple[str, str], list[tuple[str, str]]]:
+Zoned = list[tuple[ConflictZone, list[tuple[str, str]]]]  # each zone with its pairs
+
+
+def _zoned(risk_map: RiskMap) -> Zoned:
+    return [(z, _zone_pairs(z)) for z in risk_map.conflict_zones]
+
+
+def conflicts_by_pair(
+    risk_map: RiskMap, zoned: Zoned | None = None
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """Each conflicting pair of loops (ids sorted) with its conflicts as (severity, title),
-    worst first."""
+    worst first. `zoned` is the zones with their pairs, when the caller has them already."""
     out: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for z in risk_map.conflict_zones:
-        for key in _zone_pairs(z):
-            entry = (z.severity, z.title or z.finding)
-            if entry not in out.setdefault(key, []):
-                out[key].append(entry)
+    for z, pairs in _zoned(risk_map) if zoned is None else zoned:
+        entry = (z.severity, z.title or z.finding)
+        for key in pairs:
+            listed = out.get(key)
+            if listed is None:
+                out[key] = [entry]
+            elif entry not in listed:
+                listed.append(entry)
     for v in out.values():
-        v.sort(key=lambda st: (-SEVERITY_ORDER.index(st[0]), st[1]))
+        if len(v) > 1:
+            v.sort(key=lambda st: (-_RANK[st[0]], st[1]))
     return out
 
 
-def possible_conflicts(risk_map: RiskMap) -> set[tuple[tuple[str, str], str, str]]:
+def possible_conflicts(
+    risk_map: RiskMap, zoned: Zoned | None = None
+) -> set[tuple[tuple[str, str], str, str]]:
     """The (pair, severity, title) conflicts found only as possible: no confirmed finding of
     the same conflict between the same loops."""
     sure: set[tuple[tuple[str, str], str, str]] = set()
     maybe: set[tuple[tuple[str, str], str, str]] = set()
-    for z in risk_map.conflict_zones:
-        for key in _zone_pairs(z):
-            (sure if z.status == "confirmed" else maybe).add(
-                (key, z.severity, z.title or z.finding)
-            )
+    for z, pairs in _zoned(risk_map) if zoned is None else zoned:
+        into, sev, title = (
+            sure if z.status == "confirmed" else maybe,
+            z.severity,
+            z.title or z.finding,
+        )
+        for key in pairs:
+            into.add((key, sev, title))
     return maybe - sure
 
 
@@ -285,6 +312,71 @@ def alone(risk_map: RiskMap) -> dict[str, list[str]]:
             sure = "" if z.status == "confirmed" else "possible, "
             out.setdefault(z.loops[0], []).append(f"{z.title or z.finding} ({sure}{z.severity})")
     return out
+
+
+Selection = tuple[list[RiskNode], list[MapEdge], str]  # what select() gives
+
+
+@dataclass(slots=True)
+class MapCaption:
+    """What the map's text says of the picture: a text alternative and what it leaves out."""
+
+    description: str
+    note: str
+
+
+class MapParts:
+    """What the picture (`build`) and the Mermaid diagram (`mermaid.flowchart`) both work out
+    from a risk map and its merged edges, worked out once: a large map has thousands of
+    conflict zones and ten thousand edges, and a report reads them for both."""
+
+    def __init__(self, risk_map: RiskMap, edges: list[MapEdge] | None = None) -> None:
+        self.risk_map = risk_map
+        self.edges = aggregate(risk_map) if edges is None else edges
+        zoned = _zoned(risk_map)
+        self.zones = zone_severity(risk_map)
+        self.pairs = conflicts_by_pair(risk_map, zoned)
+        self.maybe = possible_conflicts(risk_map, zoned)
+        self.pale = possible_pairs(self.pairs, self.maybe)
+        self.lone = alone(risk_map)
+        self._selected: dict[int, Selection] = {}
+
+    def select(self, limit: int = MAX_DRAWN) -> Selection:
+        """`select` for at most `limit` loops (its lists are shared: read them, never change
+        them)."""
+        out = self._selected.get(limit)
+        if out is None:
+            out = self._selected[limit] = select(self.risk_map, self.edges, self.pairs, limit)
+        return out
+
+    def caption(self, layers: list[tuple[str, str]]) -> MapCaption:
+        """The picture's description and note, without laying it out (Markdown shows them
+        above the diagram)."""
+        nodes_in, edges, note = self.select()
+        _, order = _bands([lid for lid, _ in layers], nodes_in)
+        return MapCaption(_description(self.risk_map, nodes_in, order, edges), note)
+
+
+def _bands(known: list[str], nodes: list[RiskNode]) -> tuple[dict[str, str], list[str]]:
+    """Each drawn loop's band (its layer, or "unknown"), and the bands in reading order."""
+    band_of = {n.id: (n.layer if n.layer in known else "unknown") for n in nodes}
+    order = [lid for lid in known if lid in band_of.values()]
+    if "unknown" in band_of.values() and "unknown" not in order:
+        order.append("unknown")
+    return band_of, order
+
+
+def _description(
+    risk_map: RiskMap, nodes_in: list[RiskNode], order: list[str], edges: list[MapEdge]
+) -> str:
+    """A text alternative for the picture."""
+    return (
+        f"{_count(len(nodes_in), 'control loop')} in {_count(len(order), 'layer')}, "
+        f"{_count(sum(e.kind not in ('conflict', 'masks') for e in edges), 'influence link')}, "
+        f"{_count(len(risk_map.cycles), 'feedback cycle')}, "
+        f"{_count(len(risk_map.amplification_paths), 'amplification path')} and "
+        f"{_count(len(risk_map.conflict_zones), 'conflict zone')}."
+    )
 
 
 def _wrap(text: str, width: float, lines: int = 2) -> list[str]:
@@ -332,7 +424,7 @@ def select(
     pairs = {p: v for p, v in pairs.items() if p[0] in known and p[1] in known}
     if len(nodes) <= SMALL_MAP:
         return nodes, with_conflict_links(edges, nodes, pairs), ""
-    ranked = sorted(pairs, key=lambda p: (-SEVERITY_ORDER.index(pairs[p][0][0]), -len(pairs[p]), p))
+    ranked = sorted(pairs, key=lambda p: (-_RANK[pairs[p][0][0]], -len(pairs[p]), p))
     keep: set[str] = set()
     fighting: list[tuple[str, str]] = []
     for a, b in ranked:
@@ -447,23 +539,19 @@ def _tracks(intervals: list[tuple[float, float, int]]) -> dict[int, int]:
 
 
 def build(
-    risk_map: RiskMap, layers: list[tuple[str, str]], edges: list[MapEdge] | None = None
+    risk_map: RiskMap,
+    layers: list[tuple[str, str]],
+    edges: list[MapEdge] | None = None,
+    parts: MapParts | None = None,
 ) -> SvgMap:
     """Lay out the map. `layers` gives (layer id, label) in reading order; `edges` is
-    aggregate(risk_map) when the caller has it already."""
-    edges = aggregate(risk_map) if edges is None else edges
-    zones = zone_severity(risk_map)
-    pairs = conflicts_by_pair(risk_map)
-    maybe = possible_conflicts(risk_map)
-    pale = possible_pairs(pairs, maybe)
-    lone = alone(risk_map)
-    nodes_in, edges, note = select(risk_map, edges, pairs)
+    aggregate(risk_map), and `parts` MapParts(risk_map, edges), when the caller has them
+    already."""
+    parts = MapParts(risk_map, edges) if parts is None else parts
+    zones, pairs, maybe, pale, lone = parts.zones, parts.pairs, parts.maybe, parts.pale, parts.lone
+    nodes_in, edges, note = parts.select()
 
-    known = [lid for lid, _ in layers]
-    band_of = {n.id: (n.layer if n.layer in known else "unknown") for n in nodes_in}
-    order = [lid for lid in known if lid in band_of.values()]
-    if "unknown" in band_of.values() and "unknown" not in order:
-        order.append("unknown")
+    band_of, order = _bands([lid for lid, _ in layers], nodes_in)
     members: dict[str, list[str]] = {lid: [] for lid in order}
     for n in nodes_in:
         members[band_of[n.id]].append(n.id)
@@ -575,14 +663,7 @@ def build(
 
     paths, markers = _paths(routes, ys, gap_top, track_y, pale)
     legend = _legend(edges, pale, any(n.mark for n in nodes))
-    conflicts = len(risk_map.conflict_zones)
-    description = (
-        f"{_count(len(nodes_in), 'control loop')} in {_count(len(order), 'layer')}, "
-        f"{_count(sum(e.kind not in ('conflict', 'masks') for e in edges), 'influence link')}, "
-        f"{_count(len(risk_map.cycles), 'feedback cycle')}, "
-        f"{_count(len(risk_map.amplification_paths), 'amplification path')} and "
-        f"{_count(conflicts, 'conflict zone')}."
-    )
+    description = _description(risk_map, nodes_in, order, edges)
     return SvgMap(
         width=round(width, 1),
         height=round(height, 1),
