@@ -253,18 +253,27 @@ class _FindingViews:
     report never holds tens of thousands of them at once."""
 
     def __init__(
-        self, findings: list[Finding], names: _Lookup, titles: _Lookup, held: AbstractSet[str]
+        self,
+        findings: list[Finding],
+        names: _Lookup,
+        titles: _Lookup,
+        held: AbstractSet[str],
+        links: bool = True,
     ) -> None:
         self.findings, self.names, self.titles = findings, names, titles
         # Held-back findings: not named as causes of shown ones, and never linked (they are
         # listed to check and have no entry of their own).
         self.held = held
+        # Without `links`, views leave derived_from, leads_to and sources empty: the
+        # appendix's pattern groups show none of them (the pattern's sources are shown once,
+        # above its findings), and a large report has a thousand findings there.
+        self.links = links
 
     def __len__(self) -> int:
         return len(self.findings)
 
     def __iter__(self) -> Iterator[FindingView]:
-        names, titles, held = self.names, self.titles, self.held
+        names, titles, held, links = self.names, self.titles, self.held, self.links
         for f in self.findings:
             yield FindingView(
                 id=f.id,
@@ -282,10 +291,12 @@ class _FindingViews:
                 ],
                 derived_from=group_by_title(
                     [c for c in f.derived_from if c not in held] or f.derived_from, titles, held
-                ),
-                leads_to=group_by_title(f.leads_to, titles, held),
+                )
+                if links
+                else [],
+                leads_to=group_by_title(f.leads_to, titles, held) if links else [],
                 would_clear_if=f.would_clear_if,
-                sources=[(src.title, _web_url(src.url)) for src in f.sources],
+                sources=[(src.title, _web_url(src.url)) for src in f.sources] if links else [],
                 evidence=evidence_text(f),
                 members=[(series([names[lp] for lp in m.loops]), m.status) for m in f.members],
             )
@@ -375,7 +386,7 @@ def context(results: Results, assessment: Assessment, html: bool | None = None) 
                     summary=group[0].summary,
                     mechanism=group[0].mechanism,
                     sources=[(src.title, _web_url(src.url)) for src in group[0].sources],
-                    findings=_FindingViews(group, names, titles, held_ids),
+                    findings=_FindingViews(group, names, titles, held_ids, links=False),
                 )
                 for group in by_pattern.values()
                 if group[0].kind == kind
