@@ -12,14 +12,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard
 
-from expert.analysis.applicability import applies
+from expert.analysis.applicability import applies, item_fact
 from expert.analysis.results import BASE_REASON, Finding, OpenQuestion, ReportInfo, Results
+from expert.assessment.fields import value_at
 from expert.assessment.model import Assessment
 from expert.deliverables import auditgap, decisions, economics, execsummary, inventory
 from expert.knowledge.imperative import instruction
 
 if TYPE_CHECKING:
     from expert.knowledge.knowledgebase import KnowledgeBase
+    from expert.knowledge.patterns import Question
 
 
 def complete(results: Results, assessment: Assessment, kb: KnowledgeBase) -> Results:
@@ -129,13 +131,23 @@ def _input_name(assessment: Assessment) -> str:
 
 
 def _unasked(assessment: Assessment, kb: KnowledgeBase) -> dict[str, set[str]]:
-    """Per resource, the fields whose question does not apply to it (a service is not asked
-    whether its members run in lockstep), so the inventory says so instead of "not answered"."""
-    conditional = [q for q in kb.questions.values() if q.about == "resource" and q.asked_when]
-    return {
-        res.id: {q.field for q in conditional if q.field and not applies(q, kb, assessment, res.id)}
-        for res in assessment.resource_list()
-    }
+    """Per resource, the fields left unanswered whose question does not apply to it (a
+    service is not asked whether its members run in lockstep), so the inventory says so
+    instead of "not answered"."""
+    conditional: list[tuple[Question, str]] = []  # each question with its field
+    for q in kb.questions.values():
+        if q.about == "resource" and q.asked_when and q.field:
+            conditional.append((q, q.field))
+    out: dict[str, set[str]] = {}
+    for res in assessment.resource_list():
+        unanswered = [(q, field) for q, field in conditional if value_at(res, field) is None]
+        # The resource's fact, encoded once for all of its questions (encoding it looks the
+        # resource up among all of them), and only when one of them is unanswered.
+        fact = item_fact(kb, assessment, "resource", res.id) if unanswered else None
+        out[res.id] = {
+            field for q, field in unanswered if not applies(q, kb, assessment, res.id, fact)
+        }
+    return out
 
 
 def _with_severity_reason(f: Finding, kb: KnowledgeBase) -> Finding:
