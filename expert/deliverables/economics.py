@@ -30,7 +30,7 @@ marked partial; the page says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Literal
@@ -624,13 +624,23 @@ def _possible_range(r: Range, possible: bool) -> Range:
     return Range(low=0, likely=0, high=r.high) if possible else r
 
 
+def _per_finding(parameters: Mapping[str, float]) -> Range:
+    """A cost model's range per contributing finding (share or hours)."""
+    return Range(low=parameters["low"], likely=parameters["likely"], high=parameters["high"])
+
+
+def _line_parameters(parameters: Mapping[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in parameters.items()}
+
+
 def _contributions(
     f: Finding, link: _Links, by_id: dict[str, Finding], model: CostModel
 ) -> list[Contribution]:
     """The parts of a ghost cost, one per finding it is charged to (engineering: one per
     conflict and one per untraceable loop taking part in one)."""
-    p = model.parameters
-    per = Range(low=p["low"], likely=p["likely"], high=p["high"])
+    per = _per_finding(model.parameters)
+    # Ranges are never changed in place, so every contribution shares one of these two.
+    raws = {False: per, True: _possible_range(per, True)}
     roots = [by_id[r] for r in link.roots if r in by_id] or [f]
 
     def part(root: Finding, loop: str = "", unit: str = "") -> Contribution:
@@ -644,7 +654,7 @@ def _contributions(
             unit=unit or root.id,
             via=link.via.get(root.id, []),
             status="possible" if possible else "confirmed",
-            raw=_possible_range(per, possible),
+            raw=raws[possible],
         )
 
     if model.computation != "engineer_hours":
@@ -714,7 +724,7 @@ def _lines(
             continue
         comp = COMPUTATIONS[model.computation]
         line.computation, line.unit, line.budget = model.computation, comp.unit, comp.budget
-        line.parameters = {k: float(v) for k, v in model.parameters.items()}
+        line.parameters = _line_parameters(model.parameters)
         line.ceiling = model.ceiling
         line.contributions = _contributions(f, link, by_id, model)
         line.assumptions = _assumptions(comp, model)
@@ -723,21 +733,38 @@ def _lines(
     return lines
 
 
+Raws = dict[str, list[Points]]  # a cost line's finding -> its contributions' raw points
+
+
+def _raws(line: CostLine, raws: Raws | None) -> list[Points]:
+    """The raw points of a line's contributions, in order: from `raws` where it has the line
+    (read once for the many settlings of the sensitivity rows, or moved for one of them),
+    else read from the contributions."""
+    got = raws.get(line.finding) if raws is not None else None
+    if got is None:
+        got = [(c.raw.low, c.raw.likely, c.raw.high) for c in line.contributions]
+    return got
+
+
 def _settle_shares(
-    members: list[CostLine], figs: dict[str, Figure], currency: str, detail: bool = True
+    members: list[CostLine],
+    figs: dict[str, Figure],
+    currency: str,
+    detail: bool = True,
+    raws: Raws | None = None,
 ) -> None:
     """Share-based costs on one budget: the findings' shares combine under the ceiling.
     Without `detail`, only the lines' figures: their contributions are left as they are, and
-    the lines get no steps or notes."""
+    the lines get no steps or notes. `raws`: see `_raws`."""
     comp = COMPUTATIONS[members[0].computation]
     # a block without a ceiling (refused by `kb lint`) is bounded by the whole base
     ceiling = min((m.ceiling for m in members if m.ceiling is not None), default=1.0)
-    parts = [c for m in members for c in m.contributions]
-    raws = [c.raw for c in parts]  # each point read once, used thrice
+    own_raws = [_raws(m, raws) for m in members]
+    flat = [r for rs in own_raws for r in rs]
     raw = {
-        "low": [r.low for r in raws],
-        "likely": [r.likely for r in raws],
-        "high": [r.high for r in raws],
+        "low": [r[0] for r in flat],
+        "likely": [r[1] for r in flat],
+        "high": [r[2] for r in flat],
     }
     summed = {p: sum(raw[p]) for p in POINTS}
     combined = {p: under_ceiling(summed[p], ceiling) for p in POINTS}
@@ -755,14 +782,15 @@ def _settle_shares(
         high = mid + (extra * up / total_rise if total_rise else 0.0)
         shares.append((min(low, mid), mid, high))
     if detail:
+        parts = (c for m in members for c in m.contributions)
         for c, (low, mid, high) in zip(parts, shares, strict=True):
             c.share = Range(low=low, likely=mid, high=high)
     base, price = figs[comp.base], figs[comp.price]
     counted: dict[str, int] = {}  # for the steps only
-    start = 0  # `parts` holds each member's contributions in turn
-    for m in members:
-        m.share = _sum_points(shares[start : start + len(m.contributions)])
-        start += len(m.contributions)
+    start = 0  # `shares` holds each member's contributions in turn
+    for m, mine in zip(members, own_raws, strict=True):
+        m.share = _sum_points(shares[start : start + len(mine)])
+        start += len(mine)
         m.quantity, m.money, m.steps, m.missing = None, None, [], []
         if base.value is None:
             m.missing = [_missing(base)] + ([] if price.value is not None else [_missing(price)])
@@ -782,11 +810,11 @@ def _settle_shares(
         if not detail:
             continue
         counted = counted or {p: sum(v > 0 for v in raw[p]) for p in POINTS}
-        for p in POINTS:
+        for i, p in enumerate(POINTS):
             # Counted at each end: a possible finding counts towards the high end only. A
             # finding feeding several costs has a share in each, so the budget's total counts
             # shares, not findings.
-            own = sum(1 for c in m.contributions if getattr(c.raw, p) > 0)
+            own = sum(1 for r in mine if r[i] > 0)
             step = (
                 f"{POINT_NAMES[p]}: {own} of this cost's findings at "
                 f"{percent(m.parameters[PARAMETER[p]])} each; the {counted[p]} shares of all "
@@ -820,23 +848,28 @@ def _possible_note(m: CostLine) -> list[str]:
 
 
 def _settle_hours(
-    members: list[CostLine], figs: dict[str, Figure], currency: str, detail: bool = True
+    members: list[CostLine],
+    figs: dict[str, Figure],
+    currency: str,
+    detail: bool = True,
+    raws: Raws | None = None,
 ) -> str:
     """Engineering costs: each conflict or untraceable loop charged once, in the line with the
     most hours per unit; all of it capped at the triage team's hours. Returns the cap note.
     Without `detail`, only the lines' figures: their contributions are left as they are, and
-    the lines get no steps or notes."""
+    the lines get no steps or notes. `raws`: see `_raws`."""
     order = sorted(members, key=lambda m: (-m.parameters.get("likely", 0), m.rule, m.finding))
     charged: dict[str, str] = {}
     # each contribution's hours, by its place in its line (`members` order, as summed below)
     amounts: dict[int, list[Points]] = {}
     for m in order:
-        m.notes = _possible_note(m)
+        if detail:
+            m.notes = _possible_note(m)
         has_conflict = any(not c.loop for c in m.contributions)
         again: list[str] = []
         loops_again: set[str] = set()
         mine = amounts[id(m)] = []
-        for c in m.contributions:
+        for c, raw in zip(m.contributions, _raws(m, raws), strict=True):
             counts = has_conflict or not c.loop
             if counts and c.unit in charged:
                 counts = False
@@ -846,7 +879,7 @@ def _settle_hours(
                     again.append(c.title)
             if counts:
                 charged[c.unit] = m.title
-            mine.append((c.raw.low, c.raw.likely, c.raw.high) if counts else (0.0, 0.0, 0.0))
+            mine.append(raw if counts else (0.0, 0.0, 0.0))
             if detail:
                 c.charged = counts
                 c.amount = c.raw if counts else ZERO
@@ -934,11 +967,11 @@ def _budget_of(line: CostLine) -> str | None:
 
 
 def _settle_budgets(
-    lines: list[CostLine], figures: list[Figure], detail: bool = True
+    lines: list[CostLine], figures: list[Figure], detail: bool = True, raws: Raws | None = None
 ) -> dict[str, BudgetTotal]:
     """`_settle` by budget: each budget's total, for the budgets with a priced line. A budget
     is settled from its own lines alone, so one budget's total holds whatever the others'
-    lines are."""
+    lines are. `raws`: see `_raws`."""
     figs = {f.name: f for f in figures}
     currency = figs["accelerator_hour_cost"].unit
     pools: dict[str, list[CostLine]] = {}
@@ -949,9 +982,9 @@ def _settle_budgets(
     notes = {}
     for budget, members in pools.items():
         if budget == "engineering":
-            notes[budget] = _settle_hours(members, figs, currency, detail)
+            notes[budget] = _settle_hours(members, figs, currency, detail, raws)
         else:
-            _settle_shares(members, figs, currency, detail)
+            _settle_shares(members, figs, currency, detail, raws)
     out = {}
     for budget in BUDGETS:
         priced = [m for m in pools.get(budget, []) if m.money is not None]
@@ -1055,50 +1088,64 @@ def _by_pattern(
     """The total split by the pattern each part is charged to. Direct parts are scaled by the
     overlap between the direct budgets, so the rows add up to the total."""
     scale = _direct_scale(budgets, direct)
+    k_low, k_mid, k_high = (scale[p] for p in POINTS)
     rows: dict[str, dict] = {}
+    # Plain points summed in the order the Ranges were (the same floats), a Range per row at
+    # the end rather than two per contribution (thousands of them).
     for line in lines:
         side = _side(line)
         for c in line.contributions:
-            if c.money is None:
+            cost = c.money
+            if cost is None:
                 continue
-            row = rows.setdefault(
-                c.pattern,
-                {"findings": [], "direct": ZERO, "hidden": ZERO, "title": c.title, "kind": c.kind},
-            )
-            if c.finding not in row["findings"]:
-                row["findings"].append(c.finding)
+            row = rows.get(c.pattern)
+            if row is None:
+                row = rows[c.pattern] = {
+                    "findings": {},  # as a list, in order, with constant-time checks
+                    "direct": (0.0, 0.0, 0.0),
+                    "hidden": (0.0, 0.0, 0.0),
+                    "title": c.title,
+                    "kind": c.kind,
+                    "weight": {},
+                }
+            row["findings"][c.finding] = None
             if side == "direct":
-                part = Range(**{p: getattr(c.money, p) * scale[p] for p in POINTS})
-                row["direct"] = _add(row["direct"], part)
+                part = (cost.low * k_low, cost.likely * k_mid, cost.high * k_high)
+                low, mid, high = row["direct"]
+                row["direct"] = (low + part[0], mid + part[1], high + part[2])
             else:
-                part = c.money
-                row["hidden"] = _add(row["hidden"], c.money)
-            weight = row.setdefault("weight", {})
-            central, high = weight.get(c.finding, (0.0, 0.0))
-            weight[c.finding] = (central + part.likely, high + part.high)
+                part = (cost.low, cost.likely, cost.high)
+                low, mid, high = row["hidden"]
+                row["hidden"] = (low + part[0], mid + part[1], high + part[2])
+            weight = row["weight"]
+            central, top = weight.get(c.finding, (0.0, 0.0))
+            weight[c.finding] = (central + part[1], top + part[2])
     out = []
     for pattern, row in rows.items():
-        if row["direct"].high + row["hidden"].high <= 0:
+        row_direct = Range(low=row["direct"][0], likely=row["direct"][1], high=row["direct"][2])
+        row_hidden = Range(low=row["hidden"][0], likely=row["hidden"][1], high=row["hidden"][2])
+        if row_direct.high + row_hidden.high <= 0:
             continue
-        both = _add(row["direct"], row["hidden"])
+        both = _add(row_direct, row_hidden)
+        findings = list(row["findings"])
         # The action is the one of the finding that carries the most of the row's money: a
         # possible finding adds to the high end only, so a confirmed one usually leads.
         weight = row["weight"]
-        lead = by_id.get(max(row["findings"], key=lambda f: weight.get(f, (0.0, 0.0))))
+        lead = by_id.get(max(findings, key=lambda f: weight.get(f, (0.0, 0.0))))
         action = lead.would_clear_if[0] if lead and lead.would_clear_if else ""
         out.append(
             PatternExposure(
                 pattern=pattern,
                 title=row["title"],
                 kind=row["kind"],
-                findings=row["findings"],
-                direct=row["direct"],
-                hidden=row["hidden"],
+                findings=findings,
+                direct=row_direct,
+                hidden=row_hidden,
                 total=both,
                 share=both.likely / overall.likely if overall.likely else 0.0,
                 # The report lists such a finding to check, not among the findings: its row
                 # says so and points there (it adds to the high end only, as possible).
-                held_back=all(i in by_id and not by_id[i].evidence.shown for i in row["findings"]),
+                held_back=all(i in by_id and not by_id[i].evidence.shown for i in findings),
                 action=action or "clear the findings listed (see each one's explanation)",
             )
         )
@@ -1115,37 +1162,34 @@ def _quantities(lines: list[CostLine]) -> list[QuantityTotal]:
 
 
 def _central_total(
-    ghosts: list[Finding],
-    by_id: dict[str, Finding],
-    figures: list[Figure],
-    models: dict[str, CostModel],
-    links: dict[str, _Links],
     lines: list[CostLine],
+    figures: list[Figure],
+    settled: dict[str, BudgetTotal],
+    moved: set[str],
+    raws: Raws,
     rule: str = "",
-    settled: tuple[dict[str, BudgetTotal], set[str]] | None = None,
+    parameters: Mapping[str, float] | None = None,
 ) -> float:
-    """The central estimate with these figures and models. `lines` are the summary's own:
-    copies of them are settled again (every figure of a line is assigned anew when it is
-    settled), except the lines of `rule`, whose model differs: those are made afresh. With
-    `settled` (the budgets' totals with the summary's figures and models, and the budgets
-    these figures and models can move), only those budgets are settled again: a budget is
-    settled from its own lines and figures alone."""
-    fresh = {}
-    if rule:
-        mine = [g for g in ghosts if g.rule == rule]
-        fresh = {line.finding: line for line in _lines(mine, by_id, models, links)}
-    if settled is not None:
-        moved = settled[1]
-        lines = [line for line in lines if _budget_of(line) in moved or line.finding in fresh]
-    kept = _settle_copies([line for line in lines if line.finding not in fresh])
-    again = iter(kept)
-    work = [fresh[line.finding] if line.finding in fresh else next(again) for line in lines]
-    if settled is not None:
-        totals = {b: total for b, total in settled[0].items() if b not in settled[1]}
-        totals.update(_settle_budgets(work, figures, detail=False))
-        summed = _sides([totals[b] for b in BUDGETS if b in totals])[2]
-    else:
-        summed = _sides(_settle(work, figures, detail=False))[2]
+    """The central estimate with these figures, and with `parameters` for the cost model of
+    `rule`. `lines` are the summary's own, `raws` their raw points, `settled` the budgets'
+    totals with the summary's figures and models, and `moved` the budgets these figures and
+    parameters can move: only those are settled again, from copies of their lines (a budget
+    is settled from its own lines and figures alone; every figure of a line is assigned anew
+    when it is settled). The lines of `rule` get its parameters and, for each contribution,
+    the range they give (what a cost line made with them would hold), without a model."""
+    work = [line.model_copy() for line in lines if _budget_of(line) in moved]
+    if rule and parameters is not None:
+        per = _per_finding(parameters)
+        # As _contributions makes them: a possible finding counts towards the high end only.
+        ends = {False: (per.low, per.likely, per.high), True: (0.0, 0.0, per.high)}
+        raws = dict(raws)
+        for line in work:
+            if line.rule == rule:
+                line.parameters = _line_parameters(parameters)
+                raws[line.finding] = [ends[c.status == "possible"] for c in line.contributions]
+    totals = {b: total for b, total in settled.items() if b not in moved}
+    totals.update(_settle_budgets(work, figures, detail=False, raws=raws))
+    summed = _sides([totals[b] for b in BUDGETS if b in totals])[2]
     return summed.likely if summed else 0.0
 
 
@@ -1162,21 +1206,20 @@ def _figures_read(budget: str) -> set[str]:
 
 
 def _sensitivity(
-    ghosts: list[Finding],
-    by_id: dict[str, Finding],
     figures: list[Figure],
     currency: str,
     models: dict[str, CostModel],
     lines: list[CostLine],
     base: float,
-    links: dict[str, _Links],
+    settled: dict[str, BudgetTotal],
 ) -> tuple[list[Sensitivity], int]:
     """Inputs that move the central estimate by at least MOVES of it, largest effect first,
-    and how many were left out for moving it less."""
+    and how many were left out for moving it less. `settled`: the budgets' totals of `lines`
+    (a model or figure moves only the budgets that read it; the others keep these)."""
     out = []
     titles = {line.rule: line.title for line in lines if line.money is not None}
-    # A model or figure moves only the budgets that read it: the others are settled once, here.
-    settled = _settle_budgets(_settle_copies(lines), figures, detail=False)
+    # Each contribution's raw points, read once for the two dozen settlings below.
+    raws = {line.finding: _raws(line, None) for line in lines}
     for rule in sorted(titles):
         model = models[rule]
         comp = COMPUTATIONS[model.computation]
@@ -1184,11 +1227,8 @@ def _sensitivity(
         for point in ("low", "high"):
             params = dict(model.parameters)
             params["likely"] = params[point]
-            changed = {**models, rule: model.model_copy(update={"parameters": params})}
             moved = {COMPUTATIONS[model.computation].budget}
-            at[point] = _central_total(
-                ghosts, by_id, figures, changed, links, lines, rule, (settled, moved)
-            )
+            at[point] = _central_total(lines, figures, settled, moved, raws, rule, params)
         p = model.parameters
         fmt = (lambda v: f"{exact(v)} h") if model.computation == "engineer_hours" else percent
         out.append(
@@ -1216,8 +1256,7 @@ def _sensitivity(
             for f in figures
         ]
         moved = {b for b in BUDGETS if fig.name in _figures_read(b)}
-        settles = (settled, moved)
-        delta = _central_total(ghosts, by_id, bumped, models, links, lines, "", settles) - base
+        delta = _central_total(lines, bumped, settled, moved, raws) - base
         out.append(
             Sensitivity(
                 name=fig.name,
@@ -1292,7 +1331,8 @@ def summarise(
     # Held-back costs (resting on several unknown answers) are listed to check, not priced.
     ghosts = [f for f in findings if f.kind == "ghost-cost" and f.evidence.shown]
     lines = _lines(ghosts, by_id, models, links)
-    budgets = _settle(lines, figures)
+    settled = _settle_budgets(lines, figures)
+    budgets = [settled[budget] for budget in BUDGETS if budget in settled]  # as _settle does
     direct, hidden, summed = _sides(budgets)
     excluded = [line.finding for line in lines if line.money is None]
     summary = EconomicSummary(
@@ -1334,7 +1374,7 @@ def summarise(
         summary.by_pattern = _by_pattern(lines, budgets, direct, summed, by_id)
         summary.dominance_note = _dominance_note(lines, summed, currency)
         summary.sensitivity, left_out = _sensitivity(
-            ghosts, by_id, figures, currency, models, lines, summed.likely, links
+            figures, currency, models, lines, summed.likely, settled
         )
         summary.sensitivity_note = _sensitivity_note(summary.sensitivity, left_out)
     summary.headline = headline(summary)
