@@ -1039,7 +1039,7 @@ def savings(summary: EconomicSummary, finding_ids: set[str]) -> Range | None:
         parts = [
             c
             for c in line.contributions
-            if c.finding not in finding_ids and not (c.via and set(c.via) <= finding_ids)
+            if c.finding not in finding_ids and not (c.via and finding_ids.issuperset(c.via))
         ]
         changed = changed or len(parts) != len(line.contributions)
         if parts or not line.contributions:

@@ -239,6 +239,9 @@ def choose_actions(
     confirmed = {f.id for f in findings if not f.derived_from and f.status == "confirmed"}
     chosen: set[str] = set()
     actions = []
+    # What clearing a set of findings saves, by the set: what a change and those before it
+    # clear together is what the next change is counted after.
+    saved: dict[frozenset[str], Range | None] = {}
     for _ in range(n):
         best, best_key, best_set = None, (False, 0.0), set()
         for text in candidates:
@@ -263,7 +266,16 @@ def choose_actions(
         where = _resources_changed(template, best, new, kb, places or {})
         actions.append(
             _action(
-                best, text, new, earlier, best_key[1], economics, names or {}, owners or {}, where
+                best,
+                text,
+                new,
+                earlier,
+                best_key[1],
+                economics,
+                names or {},
+                owners or {},
+                where,
+                saved,
             )
         )
     return actions
@@ -327,17 +339,28 @@ def _owners_of(
 
 
 def _removed(
-    cleared: list[Finding], earlier: set[str], economics: EconomicSummary | None
+    cleared: list[Finding],
+    earlier: set[str],
+    economics: EconomicSummary | None,
+    saved: dict[frozenset[str], Range | None] | None = None,
 ) -> tuple[Range | None, float | None, str]:
     """The money a change removes once the changes listed before it are made (`earlier`:
     what they clear), its share of the central exposure, or why not priced. Counted after
     the earlier ones, the changes' amounts add up to what they remove together: a cost the
     change finishes clearing, or that an earlier change had already lowered, is counted
-    once."""
+    once. `saved` holds the savings worked out so far, by the findings cleared."""
     if economics is None or not economics.priced or economics.total is None:
         return None, None, "not priced: the assessment gives no cost figures"
-    after = econ.savings(economics, earlier | {f.id for f in cleared})
-    before = econ.savings(economics, earlier) if earlier else econ.ZERO
+    saved = {} if saved is None else saved
+
+    def savings(ids: set[str]) -> Range | None:
+        key = frozenset(ids)
+        if key not in saved:
+            saved[key] = econ.savings(economics, ids)
+        return saved[key]
+
+    after = savings(earlier | {f.id for f in cleared})
+    before = savings(earlier) if earlier else econ.ZERO
     if after is None or before is None:
         return None, None, "not priced: nothing in the assessment is priced"
     removed = econ.Range(
@@ -366,6 +389,7 @@ def _action(
     names: dict[str, str],
     owners: dict[str, str],
     where: Sequence[str] = (),
+    saved: dict[frozenset[str], Range | None] | None = None,
 ) -> Action:
     parts = []
     for kind, (one, many) in KIND_NOUN.items():
@@ -375,7 +399,7 @@ def _action(
         titles = sorted({f.title for f in of_kind})
         noun = one if len(of_kind) == 1 else many
         parts.append(f"{len(of_kind)} {noun} ({'; '.join(titles)})")
-    removed, share, why = _removed(cleared, earlier, economics)
+    removed, share, why = _removed(cleared, earlier, economics, saved)
     summary = "Clears " + "; ".join(parts) + "." if parts else ""
     if removed is not None and economics is not None:
         amount = money(_central(removed), economics.currency)
@@ -432,9 +456,9 @@ def degree(findings: list[Finding], edges: Iterable[tuple[str, str]]) -> Coheren
     """The degree of coherence of an assessment: its findings and the influence edges between
     its loops (source, target)."""
     strength: dict[tuple[str, str], float] = {}
-    for a, b in edges:
+    for a, b in edges:  # ten thousand at 1,000 loops: the pair sorted without min and max
         if a != b:
-            strength.setdefault((min(a, b), max(a, b)), 0.0)
+            strength.setdefault((a, b) if a < b else (b, a), 0.0)
     for f in findings:
         if f.kind != "incoherence" or (f.decision and f.decision.sets_aside):
             continue
