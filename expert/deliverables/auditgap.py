@@ -11,7 +11,9 @@ it records its reasons.
 
 from __future__ import annotations
 
-from itertools import filterfalse
+from collections import Counter
+from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -173,10 +175,32 @@ def _about(findings: list[Finding], loops: set[str], field: str) -> list[Finding
 MAX_NAMED = 6
 
 
-def _some(items: list[str], sep: str, rest: str) -> str:
-    if len(items) <= MAX_NAMED:
+def _some(items: list[str], sep: str, rest: str, count: int | None = None) -> str:
+    """The items, or the first few and how many more; `count`, if given, is how many there
+    are, of which `items` holds the first MAX_NAMED or more."""
+    count = len(items) if count is None else count
+    if count <= MAX_NAMED:
         return series(items) if sep == ", " else sep.join(items)
-    return sep.join(items[: MAX_NAMED - 1]) + f"{sep}and {len(items) - MAX_NAMED + 1} {rest}"
+    return sep.join(items[: MAX_NAMED - 1]) + f"{sep}and {count - MAX_NAMED + 1} {rest}"
+
+
+@dataclass(slots=True)
+class _Chain:
+    """A chain's loops as `_teams` reads them for each loop in it: a chain can span hundreds
+    of loops, and each of them is asked about the others."""
+
+    at: dict[str, int]  # loop id -> its place in the chain
+    names: set[str]  # the loops' names
+    repeated: dict[str, int]  # how often a name occurs, for those that occur more than once
+
+    @classmethod
+    def of(cls, c: ChainGap) -> _Chain:
+        counts = Counter(c.names)
+        return cls(
+            at={lp: i for i, lp in enumerate(c.loops)},
+            names=set(counts),
+            repeated={name: n for name, n in counts.items() if n > 1},
+        )
 
 
 def build(
@@ -436,10 +460,11 @@ def _teams(
     resource_names = {r.id: r.shown_name for r in assessment.resource_list()}
     asked_of_team: dict[str, set[tuple[str, str]]] = {}
     field_question = {field: kb.question_for_field(field) for field in CORE}
-    chains_of: dict[str, list[ChainGap]] = {}  # in the chains' order
+    chains_of: dict[str, list[tuple[ChainGap, _Chain]]] = {}  # in the chains' order
     for c in chains:
+        read = _Chain.of(c)
         for lp_id in c.loops:  # listed once each
-            chains_of.setdefault(lp_id, []).append(c)
+            chains_of.setdefault(lp_id, []).append((c, read))
     for lp in assessment.loops:
         known = lp.owner not in (None, UNKNOWN)
         owner = lp.owner if known and lp.owner else NO_OWNER
@@ -504,25 +529,35 @@ def _teams(
                 "the decision to the one that triggered it?",
                 "its decisions cannot be reconstructed",
             )
+        # The other loops' names (a chain lists a loop once), less those named by earlier
+        # chains but not deduplicated within one: two loops of a chain may share a name. The
+        # question names the first few and counts the rest, so only those few are listed.
         partners: list[str] = []
+        count = 0
         named: set[str] = set()  # partners, for constant-time checks
         kinds: list[str] = []
-        for c in chains_of.get(lp.id, []):
+        for c, read in chains_of.get(lp.id, []):
             kinds.append(c.title)
-            # The other loops' names (a chain lists a loop once), less those named by earlier
-            # chains but not deduplicated within one: two loops of a chain may share a name.
-            k = c.loops.index(lp.id)
-            fresh = list(filterfalse(named.__contains__, c.names[:k] + c.names[k + 1 :]))
-            partners += fresh
-            named.update(fresh)
-        if partners:
+            k = read.at[lp.id]
+            own = c.names[k]
+            new = read.names - named  # names no earlier chain gave
+            if len(partners) < MAX_NAMED:
+                others = (x for j, x in enumerate(c.names) if j != k and x not in named)
+                partners += islice(others, MAX_NAMED - len(partners))
+            # Each new name as often as the chain has it, less this loop's own place.
+            count += len(new) - (own in new)
+            count += sum(n - 1 for x, n in read.repeated.items() if x in new)
+            named |= read.names
+            if own in new and own not in read.repeated:
+                named.discard(own)  # only this loop has the name: no partner gave it
+        if count:
             ask(
                 # A conflict may run either way (this loop may set the others off, or they it),
                 # so the question does not presume a direction.
                 "When this loop and "
-                + ("" if len(partners) == 1 else "one of ")
-                + f"{_some(partners, ', ', 'other loops')} act close together, how would you "
-                "find which decision set off which?",
+                + ("" if count == 1 else "one of ")
+                + f"{_some(partners, ', ', 'other loops', count)} act close together, how "
+                "would you find which decision set off which?",
                 "its conflicts cannot be traced: " + _some(kinds, "; ", "more"),
             )
     return sorted(teams.values(), key=lambda t: (not t.known, t.owner.lower()))

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from importlib import resources
@@ -31,6 +31,7 @@ from expert.analysis.results import (
     EFFECT_KINDS,
     Because,
     Finding,
+    Member,
     Results,
     ensure_deliverables,
 )
@@ -84,6 +85,13 @@ def md_code(text: Any) -> str:
     return f"`{s}`" if _IDENT.match(s) else md_escape(s)
 
 
+def md_each(items: Iterable[Any]) -> list[str]:
+    """Each item escaped as `md_escape` does, for a template to join: a filter call per list
+    rather than a loop with a filter call and a separator test per item."""
+    escape = _md
+    return [escape(item) for item in items]
+
+
 def web_url(url: Any) -> str:
     """The URL if it is a plain web address, else "" (no javascript:, data: or file:)."""
     s = str(url).strip()
@@ -133,6 +141,7 @@ def _html_escape(value: Any) -> str:
 
 
 _web_url = _memoised(web_url)
+_md = _memoised(md_escape)
 
 
 class _TemplateCache(jinja2.FileSystemBytecodeCache):
@@ -189,7 +198,8 @@ def _env(html: bool) -> jinja2.Environment:
         keep_trailing_newline=_SETTINGS["keep_trailing_newline"],
     )
     env.filters.update(
-        md=_memoised(md_escape),
+        md=_md,
+        md_each=md_each,
         code=_memoised(md_code),
         web_url=_web_url,
         md_url=_memoised(md_url),
@@ -245,7 +255,9 @@ class FindingView:
     would_clear_if: list[str]
     sources: list[tuple[str, str]]  # title, web URL or ""
     evidence: str  # the evidence score in words
-    members: list[tuple[str, str]]  # each grouped match: the loops' names joined, status
+    # Each grouped match as "its loops' names (status)": a report joins them, and a large one
+    # has thousands (the status is a plain word, so escaping the whole escapes the names).
+    members: list[str]
 
 
 class _FindingViews:
@@ -298,7 +310,7 @@ class _FindingViews:
                 would_clear_if=f.would_clear_if,
                 sources=[(src.title, _web_url(src.url)) for src in f.sources] if links else [],
                 evidence=evidence_text(f),
-                members=[(series([names[lp] for lp in m.loops]), m.status) for m in f.members],
+                members=[_member(m, names) for m in f.members],
             )
 
 
@@ -312,6 +324,11 @@ class PatternGroup:
     mechanism: str  # how the loops come to work against each other, for the engineer
     sources: list[tuple[str, str]]  # title, web URL or ""
     findings: _FindingViews
+
+
+def _member(m: Member, names: dict[str, str]) -> str:
+    """A grouped match as a report lists it: its loops' names, then its status."""
+    return f"{series([names[lp] for lp in m.loops])} ({m.status})"
 
 
 def _who(b: Because, names: dict[str, str]) -> str:
