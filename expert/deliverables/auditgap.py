@@ -536,19 +536,24 @@ def _teams(
         count = 0
         named: set[str] = set()  # partners, for constant-time checks
         kinds: list[str] = []
-        for c, read in chains_of.get(lp.id, []):
+        mine = chains_of.get(lp.id, [])
+        for n, (c, read) in enumerate(mine, 1):
             kinds.append(c.title)
             k = read.at[lp.id]
             own = c.names[k]
-            new = read.names - named  # names no earlier chain gave
             if len(partners) < MAX_NAMED:
                 others = (x for j, x in enumerate(c.names) if j != k and x not in named)
                 partners += islice(others, MAX_NAMED - len(partners))
-            # Each new name as often as the chain has it, less this loop's own place.
-            count += len(new) - (own in new)
-            count += sum(n - 1 for x, n in read.repeated.items() if x in new)
+            # Each name no earlier chain gave, as often as this one has it, less this loop's
+            # own place (counted by set sizes: a chain can hold hundreds of names).
+            fresh = own not in named
+            count += len(read.names - named) - fresh if named else len(c.names) - 1
+            if named:
+                count += sum(m - 1 for x, m in read.repeated.items() if x not in named)
+            if n == len(mine):
+                break  # the last chain: nothing after it reads `named`
             named |= read.names
-            if own in new and own not in read.repeated:
+            if fresh and own not in read.repeated:
                 named.discard(own)  # only this loop has the name: no partner gave it
         if count:
             ask(
