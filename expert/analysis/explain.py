@@ -12,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from operator import itemgetter
+from typing import Any, Literal, NamedTuple
 
 from expert.analysis import ranking
-from expert.analysis.applicability import can_hold
 from expert.analysis.facts import FactBase, loop_values, without_accelerators
 from expert.analysis.graph import Structure
 from expert.analysis.plainwords import (
@@ -178,6 +179,8 @@ class Explainer:
             facts,
         )
         self.loops = {lp.id: lp for lp in assessment.loops}
+        # Each loop by the name its owners gave it (its id where it has none).
+        self._names = {lp.id: lp.name for lp in assessment.loops if lp.name not in (None, UNKNOWN)}
         # The values the facts were built from (made again only for a base without them).
         self.values = facts.values or {lp.id: loop_values(lp, structure) for lp in assessment.loops}
         self.answer_fields = kb.answer_fields()
@@ -186,14 +189,22 @@ class Explainer:
         self._plans: dict[int, _Plan] = {}
         self._loop_fields: dict[tuple[str, str], str] = {}  # (loop, field) -> readable value
         self._question_for: dict[tuple[str, str], Question | None] = {}
+        self._asking_memo: dict[str, list[Question]] = {}  # field -> questions asking it
+        # (form, template) -> where the template names loops (see _naming)
+        self._namings: dict[tuple[int, str], list[tuple[str, str, bool]]] = {}
+        # id of an `asked_when` term (held by the knowledge base) -> it resolved, or None
+        self._asked_when: dict[int, _Check | None] = {}
         self._settle_cache: dict[tuple[str, str, str], str] = {}
         # finding id -> the conditional feeds (`feeds_when`) one of its matches passes
         self._feeds_ok: dict[str, set[str]] = {}
         self._said_memo: dict[tuple[str, str], str] = {}
-        # (pattern, placeholder, fact id) -> the placeholder rendered alone for that fact
-        self._rendered: dict[tuple[int, str, str], str] = {}
+        # (form, template) -> the template read (see _template)
+        self._templates: dict[tuple[int, str], tuple[list[str], list[_Slot], str]] = {}
         # (question, loop) -> what _unsettled_by says of it
         self._unsettled: dict[tuple[str, str], tuple[str, bool] | None] = {}
+        self._settles: set[tuple[tuple[str, str], str]] = set()  # (question key, finding) asked
+        # (question key, pattern title) already put by _ask_structure
+        self._structure_asked: set[tuple[tuple[str, str], str]] = set()
         self._fitting_memo: dict[tuple[str, str], str] = {}  # (question, loop) -> question
         # (fact kind, field, fact id, result) -> what the test read, as findings cite it
         self._because_memo: dict[tuple[str, str, str, str], Because] = {}
@@ -247,15 +258,18 @@ class Explainer:
                 attr_of=_AttrOf(p, self),
                 sources=[SourceRef(**s.model_dump()) for s in p.sources],
             )
+            # Each variable's own (non-join) checks, in the order of plan.checks, which lists
+            # them variable by variable.
+            plan.own = [
+                _Own.of(var, [c for c in plan.checks if c.var == var and c.op != "same_as"])
+                for var in p.match
+            ]
             self._plans[id(p)] = plan
         return plan
 
     # -- naming
     def name(self, loop_id: str) -> str:
-        lp = self.loops.get(loop_id)
-        if lp is None or lp.name in (None, UNKNOWN):
-            return loop_id
-        return lp.name
+        return self._names.get(loop_id, loop_id)
 
     def _loop_field(self, loop_id: str, field: str) -> str:
         key = (loop_id, field)
@@ -271,97 +285,161 @@ class Explainer:
         return text
 
     def render(self, template: str, bound: dict[str, dict[str, Any]], pattern: Pattern) -> str:
-        def sub(m: re.Match[str]) -> str:
-            var, field = m.group(1), m.group(2)
-            fact = bound.get(var)
-            if fact is None:
-                return m.group(0)
-            kind = pattern.match[var].fact
-            if kind == "loop":
-                text = self._loop_field(fact["loop"], field or "name")
-                if field in (None, "name"):
-                    return _set_off(text, m.string[m.end() :])
-                spec = field_spec(kind, field)
-            else:
-                spec = field_spec(kind, field or "id")
-                if spec is None:
-                    return m.group(0)
-                if spec.type == "ident":
-                    # The user's own names: a resource's `name` where it has one, as loops'.
-                    value = fact[spec.attr]
-                    if spec.attr == "resource":
-                        return self._resource_name(value)
-                    return self.name(value) if value in self.loops else value
-                text = _fact_value(fact, spec.name, kind)
-                if kind == "resource" and spec.type == "interval":
-                    # The resource's duration as its author wrote it ("320s-12m"), as a
-                    # loop's is, not the interval written back ("5.3m-12m").
-                    own = getattr(self._resources.get(str(fact["resource"])), spec.name, None)
-                    if isinstance(own, str) and own not in _NOT_GIVEN:
-                        text = own
-            if text in _NOT_GIVEN:
-                words = unknown_words(spec)
-                if words is not None:
-                    return words
-            # Vocabulary values read as words: a list as its labels ("terminate work, retry
-            # work"); one word as itself unless it is an id ("throughput" stays, since the
-            # objective labels are imperatives, but "per_client" reads as its label).
-            if spec is not None and spec.type == "set":
-                return value_words(self.kb, text)
-            if spec is not None and spec.type == "category":
-                return category_words(self.kb, spec.table, text)
-            return text
-
+        literals, slots, tail = self._template(template, pattern)
+        out = []
+        for literal, slot in zip(literals, slots, strict=True):
+            out.append(literal)
+            out.append(self._fill(slot, bound))
+        out.append(tail)
         # Two unknown durations side by side ("within {a.timescale} and {b.timescale}") read
         # as one phrase rather than the same words twice.
-        return _PLACEHOLDER.sub(sub, template).replace(_TWO_UNKNOWN_DURATIONS, _BOTH_UNKNOWN)
+        return "".join(out).replace(_TWO_UNKNOWN_DURATIONS, _BOTH_UNKNOWN)
+
+    def _template(self, template: str, p: Pattern) -> tuple[list[str], list[_Slot], str]:
+        """A template of a form, read once: the text before each placeholder, the
+        placeholders, and the text after the last."""
+        key = (id(p), template)  # the form is held by the knowledge base, as in _plan
+        read = self._templates.get(key)
+        if read is None:
+            literals, slots, pos = [], [], 0
+            for m in _PLACEHOLDER.finditer(template):
+                var, field = m.group(1), m.group(2)
+                kind = p.match[var].fact if var in p.match else ""
+                spec = field_spec(kind, field) if kind == "loop" and field else None
+                if kind != "loop":
+                    spec = field_spec(kind, field or "id")
+                literals.append(template[pos : m.start()])
+                slots.append(_Slot(m.group(0), var, field, kind, spec, template[m.end() :], {}))
+                pos = m.end()
+            read = self._templates[key] = (literals, slots, template[pos:])
+        return read
+
+    def _fill(self, slot: _Slot, bound: dict[str, dict[str, Any]]) -> str:
+        """A placeholder's words for the fact its variable is bound to: they read only that
+        fact, which recurs in many matches, so they are made once per fact."""
+        fact = bound.get(slot.var)
+        if fact is None:
+            return slot.text
+        text = slot.filled.get(fact["id"])
+        if text is None:
+            text = slot.filled[fact["id"]] = self._words(slot, fact)
+        return text
+
+    def _words(self, slot: _Slot, fact: dict[str, Any]) -> str:
+        kind, field, spec = slot.kind, slot.field, slot.spec
+        if kind == "loop":
+            text = self._loop_field(fact["loop"], field or "name")
+            if field in (None, "name"):
+                return _set_off(text, slot.after)
+        else:
+            if spec is None:
+                return slot.text
+            if spec.type == "ident":
+                # The user's own names: a resource's `name` where it has one, as loops'.
+                value = fact[spec.attr]
+                if spec.attr == "resource":
+                    return self._resource_name(value)
+                return self.name(value) if value in self.loops else value
+            text = _fact_value(fact, spec.name, kind)
+            if kind == "resource" and spec.type == "interval":
+                # The resource's duration as its author wrote it ("320s-12m"), as a
+                # loop's is, not the interval written back ("5.3m-12m").
+                own = getattr(self._resources.get(str(fact["resource"])), spec.name, None)
+                if isinstance(own, str) and own not in _NOT_GIVEN:
+                    text = own
+        if text in _NOT_GIVEN:
+            words = unknown_words(spec)
+            if words is not None:
+                return words
+        # Vocabulary values read as words: a list as its labels ("terminate work, retry
+        # work"); one word as itself unless it is an id ("throughput" stays, since the
+        # objective labels are imperatives, but "per_client" reads as its label).
+        if spec is not None and spec.type == "set":
+            return value_words(self.kb, text)
+        if spec is not None and spec.type == "category":
+            return category_words(self.kb, spec.table, text)
+        return text
 
     def _render_over(self, template: str, members: list[_Match], p: Pattern) -> str:
         """A template rendered for several matches at once: a placeholder the matches fill
         differently names each value once ("A, B and C", the lead's first), and more than
         a few as "A, B and 5 more"."""
-
-        def sub(m: re.Match[str]) -> str:
-            values = list(dict.fromkeys(self._render_one(m, mm.bound, mm.p) for mm in members))
+        literals, slots, tail = self._template(template, p)
+        out: list[str] = []
+        for literal, slot in zip(literals, slots, strict=True):
+            # Each match reads the placeholder alone, in its own form.
+            values = list(
+                dict.fromkeys(self._render_one(slot.text, mm.bound, mm.p) for mm in members)
+            )
             if len(values) > _NAMED_MEMBERS:
                 shown = values[: _NAMED_MEMBERS - 1]
-                return f"{', '.join(shown)} and {len(values) - len(shown)} more"
-            # The last name is the one the sentence goes on from.
-            values[-1] = _set_off(values[-1], m.string[m.end() :])
-            return series(values)
+                filled = f"{', '.join(shown)} and {len(values) - len(shown)} more"
+            else:
+                # The last name is the one the sentence goes on from.
+                values[-1] = _set_off(values[-1], slot.after)
+                filled = series(values)
+            out += (literal, filled)
+        out.append(tail)
+        return "".join(out)
 
-        return _PLACEHOLDER.sub(sub, template)
-
-    def _render_one(self, m: re.Match[str], bound: dict[str, dict[str, Any]], p: Pattern) -> str:
-        """One placeholder rendered alone: it reads only the fact its variable is bound to,
-        and a fact recurs in many matches of a pattern, so each is rendered once per fact."""
-        placeholder, fact = m.group(0), bound.get(m.group(1))
-        if fact is None:
-            return self.render(placeholder, bound, p)
-        key = (id(p), placeholder, fact["id"])
-        text = self._rendered.get(key)
-        if text is None:
-            text = self._rendered[key] = self.render(placeholder, bound, p)
-        return text
+    def _render_one(self, placeholder: str, bound: dict[str, dict[str, Any]], p: Pattern) -> str:
+        """One placeholder rendered alone, as render() would (with nothing after it)."""
+        (slot,) = self._template(placeholder, p)[1]
+        return self._fill(slot, bound).replace(_TWO_UNKNOWN_DURATIONS, _BOTH_UNKNOWN)
 
     # -- stage 1
-    def _terms(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> list[tuple[str, Term, str]]:
-        """(variable, term, three-valued result) for every non-join term of the match."""
-        plan = self._plan(p)
-        memo = plan.results
-        out = []
-        for c in plan.checks:
-            if c.op != "same_as":
-                # _result, inlined: this runs for every term of every match
-                fact = bound[c.var]
-                key = (c.n, fact["id"])
-                result = memo.get(key)
-                if result is None:
-                    result = memo[key] = evaluate_op(
-                        c.op, c.operand, c.strict, c.field, fact, bound, plan.attr_of
+    def _part(
+        self, p: Pattern, own: _Own, fact: dict[str, Any], bound: dict[str, dict[str, Any]]
+    ) -> _Part:
+        """What one bound fact brings to a match of p: each of its variable's tests reads only
+        that fact, and a fact (a loop, say) is in many matches of a pattern."""
+        var = own.var
+        kind = p.match[var].fact
+        # Thousands of facts (influences, pairs) show a few dozen distinct values to the tests.
+        values = own.read(fact)
+        terms = own.results.get(values)
+        if terms is None:
+            attr_of = self._plan(p).attr_of
+            terms = own.results[values] = tuple(
+                [
+                    (
+                        var,
+                        c.term,
+                        evaluate_op(c.op, c.operand, c.strict, c.field, fact, bound, attr_of),
                     )
-                out.append((c.var, c.term, result))
-        return out
+                    for c in own.checks
+                ]
+            )
+        attr = _RESOURCE_ATTR.get(kind)
+        loops = self.facts.loops_of.get(fact["id"], ())
+        resource = fact[attr] if attr is not None else None
+        not_applicable = bool(self._not_applicable) and self._rests_on_not_applicable(
+            p, {var: fact}, terms
+        )
+        if p.unknown_is_evidence:
+            # "Nobody knows" is a gap's evidence only once somebody said so: a question
+            # not yet answered makes no gap, only a question to ask.
+            unknown = [t for t in terms if self._unanswered(kind, fact, t[1].field)]
+        elif any(t[2] == "unknown" for t in terms):
+            unknown = [t for t in terms if t[2] == "unknown"]
+        else:  # most facts: nothing waits on an answer
+            return _Part(terms, loops, resource, (), (), (), not_applicable)
+        details = []
+        for _var, term, _r in unknown:
+            key = (fact["id"], term.field)
+            text = self._settle_cache.get((kind, *key))
+            if text is None:
+                text = self._settle_cache[(kind, *key)] = self._settle_text(p, var, term, fact)
+            details.append((key, text))
+        return _Part(
+            terms,
+            loops,
+            resource,
+            tuple(self._unknown_structure(p, {var: fact}, terms)),
+            tuple(details),
+            tuple(a for t in unknown for a in self._missing_of(kind, fact, t[1].field)),
+            not_applicable,
+        )
 
     @staticmethod
     def _result(plan: _Plan, c: _Check, bound: dict[str, dict[str, Any]]) -> str:
@@ -412,7 +490,7 @@ class Explainer:
             loop_id = fact["loop"]
             value = self._loop_field(loop_id, term.field)
             said = self._said(term.field, value)
-            if len(self.kb.questions_for_field(term.field)) > 1:
+            if len(self._asking(term.field)) > 1:
                 # A field asked in other words of other loops (a disruptor's grace period,
                 # a timeout's deadline) reads as the question this loop was asked.
                 q = self._loop_question(term.field, fact)
@@ -550,28 +628,47 @@ class Explainer:
     def _named_loops(self, template: str, bound: dict[str, dict[str, Any]], p: Pattern) -> set[str]:
         """The loops a template names by name (a loop's own name, or a fact's loop)."""
         out: set[str] = set()
-        for m in _PLACEHOLDER.finditer(template):
-            var, field = m.group(1), m.group(2)
+        for var, attr, ident in self._naming(template, p):
             fact = bound.get(var)
-            if fact is None or var not in p.match:
+            if fact is None:
                 continue
-            kind = p.match[var].fact
-            if kind == "loop":
-                if field in (None, "name"):
-                    out.add(str(fact["loop"]))
-                continue
-            spec = field_spec(kind, field or "id")
-            if spec is not None and spec.type == "ident" and fact.get(spec.attr) in self.loops:
-                out.add(str(fact[spec.attr]))
+            if not ident or fact.get(attr) in self.loops:
+                out.add(str(fact[attr]))
         return out
+
+    def _naming(self, template: str, p: Pattern) -> list[tuple[str, str, bool]]:
+        """Where a template may name a loop, read once per form and template: (variable, the
+        attribute holding the loop, whether that attribute is an id that may name another
+        thing than a loop) for each placeholder."""
+        key = (id(p), template)  # the form is held by the knowledge base, as in _plan
+        found = self._namings.get(key)
+        if found is None:
+            found = []
+            for m in _PLACEHOLDER.finditer(template):
+                var, field = m.group(1), m.group(2)
+                if var not in p.match:
+                    continue
+                kind = p.match[var].fact
+                if kind == "loop":
+                    if field in (None, "name"):
+                        found.append((var, "loop", False))
+                    continue
+                spec = field_spec(kind, field or "id")
+                if spec is not None and spec.type == "ident":
+                    found.append((var, spec.attr, True))
+            self._namings[key] = found
+        return found
 
     def _changed_loop(self, p: Pattern, members: list[_Match], loops: list[str]) -> str:
         """The loop a fix changes, where the pattern's clearing conditions agree on one: code
         scanning points at the loop to edit, not merely the first loop involved."""
         named: set[str] = set()
+        involved = set(loops)
         for template in p.clears:
-            here = set().union(*(self._named_loops(template, m.bound, m.p) for m in members))
-            here &= set(loops)
+            here: set[str] = set()
+            for m in members:
+                here |= self._named_loops(template, m.bound, m.p)
+            here &= involved
             if len(here) > 1:
                 return ""
             named |= here
@@ -587,9 +684,10 @@ class Explainer:
         unsettled = self._unsettled[key]
         if unsettled is None:
             return
-        if key not in self.questions:
+        oq = self.questions.get(key)
+        if oq is None:
             q, field = self.kb.questions[question_id], unsettled[0]
-            self.questions[key] = OpenQuestion(
+            oq = self.questions[key] = OpenQuestion(
                 id=q.id,
                 loop=loop_id,
                 text=q.text,
@@ -597,8 +695,11 @@ class Explainer:
                 field=field,
                 answered_unknown=unsettled[1],
             )
-        if finding not in self.questions[key].settles:
-            self.questions[key].settles.append(finding)
+        # A question may settle hundreds of findings: a set answers whether it settles this.
+        if (key, finding) not in self._settles:
+            self._settles.add((key, finding))
+            if finding not in oq.settles:
+                oq.settles.append(finding)
 
     def _unsettled_by(self, question_id: str, loop_id: str) -> tuple[str, bool] | None:
         """(field, whether it was answered "unknown") where a loop leaves a question open;
@@ -620,7 +721,7 @@ class Explainer:
 
     # -- structure (cause of open questions, never of findings)
     def _unknown_structure(
-        self, p: Pattern, bound: dict[str, dict[str, Any]], terms: list[tuple[str, Term, str]]
+        self, p: Pattern, bound: dict[str, dict[str, Any]], terms: Sequence[tuple[str, Term, str]]
     ) -> list[tuple[str, str]]:
         """(loop, dimension) of each unknown core answer a match would rest on; empty when it
         rests only on known structure (or when unknown is the pattern's evidence)."""
@@ -666,8 +767,11 @@ class Explainer:
     def _ask_structure(self, loop_id: str, dim: str, p: Pattern) -> None:
         """One open question per loop and dimension, naming the patterns it could settle."""
         qid, wording = STRUCTURE_QUESTIONS[dim]
-        q = self.kb.questions.get(qid)
         key = (qid, loop_id)
+        if (key, p.title) in self._structure_asked:
+            return  # thousands of matches ask the same: it changes nothing more
+        self._structure_asked.add((key, p.title))
+        q = self.kb.questions.get(qid)
         oq = self.questions.get(key)
         if oq is None:
             raw = value_at(self.loops[loop_id], q.field) if q and q.field else None
@@ -691,49 +795,52 @@ class Explainer:
         matches of one incoherence pattern between pairs of loops on one resource make one
         finding that names every pair."""
         groups: dict[tuple[Any, ...], list[_Match]] = {}
-        form_of: dict[str, Pattern] = {}  # rule -> the pattern's form it matches
+        # rule -> the pattern's form it matches, and per variable of the form (in the order of
+        # its checks): the engine's variable and the variable's own tests
+        forms: dict[str, tuple[Pattern, list[tuple[str, _Own]]]] = {}
+        facts = self.facts.facts
         for firing in firings:
-            meta = self.compiled.meta[firing["rule"]]
-            p = form_of.get(firing["rule"])
-            if p is None:
-                p = form_of[firing["rule"]] = self.kb.patterns[meta.pattern].variants()[meta.form]
-            bound = {
-                var: self.facts.facts[firing["bound"][ev]]
-                for var, ev in zip(meta.vars, meta.engine_vars, strict=True)
-            }
-            terms = self._terms(p, bound)
-            if self._not_applicable and self._rests_on_not_applicable(p, bound, terms):
+            form = forms.get(firing["rule"])
+            if form is None:
+                meta = self.compiled.meta[firing["rule"]]
+                p = self.kb.patterns[meta.pattern].variants()[meta.form]
+                engine_of = dict(zip(meta.vars, meta.engine_vars, strict=True))
+                form = forms[firing["rule"]] = (
+                    p,
+                    [(engine_of[own.var], own) for own in self._plan(p).own],
+                )
+            p, form_parts = form
+            ids = firing["bound"]
+            bound: dict[str, dict[str, Any]] = {}
+            parts: list[_Part] = []
+            for engine_var, own in form_parts:
+                fact = bound[own.var] = facts[ids[engine_var]]
+                part = own.parts.get(fact["id"])
+                if part is None:
+                    part = own.parts[fact["id"]] = self._part(p, own, fact, bound)
+                parts.append(part)
+            if self._not_applicable and any(x.not_applicable for x in parts):
                 continue  # what it needs to know does not apply, so it can never be settled
-            structure = self._unknown_structure(p, bound, terms)
+            structure = [s for x in parts if x.structure for s in x.structure]
             if structure:
                 for loop_id, dim in structure:
                     self._ask_structure(loop_id, dim, p)
                 continue
-            if p.unknown_is_evidence:
-                # "Nobody knows" is a gap's evidence only once somebody said so: a question
-                # not yet answered makes no gap, only a question to ask.
-                unknown = [
-                    t
-                    for t in terms
-                    if self._unanswered(p.match[t[0]].fact, bound[t[0]], t[1].field)
-                ]
-            else:
-                unknown = [t for t in terms if t[2] == "unknown"]
-            loops = sorted(
-                {lp for f in bound.values() for lp in self.facts.loops_of.get(f["id"], [])}
-            )
             details: dict[tuple[str, str], str] = {}
-            for var, term, _r in unknown:
-                fact = bound[var]
-                key = (fact["id"], term.field)
-                if key not in details:
-                    text = self._settle_cache.get((p.match[var].fact, *key))
-                    if text is None:
-                        text = self._settle_text(p, var, term, fact)
-                        self._settle_cache[(p.match[var].fact, *key)] = text
-                    details[key] = text
-            missing = self._missing_answers(p, bound, unknown) if unknown else 0
-            m = _Match(p, bound, terms, loops, firing["finding"], details, missing)
+            for x in parts:
+                if x.details:
+                    details.update(x.details)
+            m = _Match(
+                p,
+                bound,
+                [t for x in parts for t in x.terms],
+                sorted({lp for x in parts for lp in x.loops}),
+                firing["finding"],
+                details,
+                # How many distinct answers the unknown tests wait for.
+                len({a for x in parts for a in x.answers}) if details else 0,
+                tuple(sorted({x.resource for x in parts if x.resource is not None})),
+            )
             groups.setdefault((p.id, *self._group_key(m)), []).append(m)
         out: dict[str, Finding] = {}
         spans: dict[str, set[tuple[tuple[str, ...], str]]] = {}
@@ -750,7 +857,7 @@ class Explainer:
         return found
 
     def _rests_on_not_applicable(
-        self, p: Pattern, bound: dict[str, dict[str, Any]], terms: list[tuple[str, Term, str]]
+        self, p: Pattern, bound: dict[str, dict[str, Any]], terms: Sequence[tuple[str, Term, str]]
     ) -> bool:
         """Whether a term the match could only pass as unknown reads an answer a respondent
         said does not apply: the mechanism needs that property, and the loop or resource
@@ -773,24 +880,19 @@ class Explainer:
             for k, i, name in reads
         )
 
-    def _missing_answers(
-        self, p: Pattern, bound: dict[str, dict[str, Any]], unknown: list[tuple[str, Term, str]]
-    ) -> int:
-        """How many distinct answers the unknown tests wait for. A comparison derived from two
-        answers (a deadline against a start-up time) waits for each of them that is unknown:
-        with both unknown it is two details away from settled, not one."""
-        answers: set[tuple[str, ...]] = set()
-        for var, term, _r in unknown:
-            kind, fact = p.match[var].fact, bound[var]
-            behind = [
-                (k, i, name)
-                for k, i, name in _reads(kind, fact, term.field)
-                if (k, i) != (kind, str(fact.get(kind)))
-                and value_at(self.loops.get(i) if k == "loop" else self._resources.get(i), name)
-                in (None, UNKNOWN, "")
-            ]
-            answers.update(behind or [(str(fact["id"]), term.field)])
-        return len(answers)
+    def _missing_of(self, kind: str, fact: dict[str, Any], field: str) -> list[tuple[str, ...]]:
+        """The answers an unknown test waits for (a match counts them, distinct, over its
+        unknown tests). A comparison derived from two answers (a deadline against a start-up
+        time) waits for each of them that is unknown: with both unknown it is two details
+        away from settled, not one."""
+        behind: list[tuple[str, ...]] = [
+            (k, i, name)
+            for k, i, name in _reads(kind, fact, field)
+            if (k, i) != (kind, str(fact.get(kind)))
+            and value_at(self.loops.get(i) if k == "loop" else self._resources.get(i), name)
+            in (None, UNKNOWN, "")
+        ]
+        return behind or [(str(fact["id"]), field)]
 
     def _fold_subsumed(
         self, found: dict[str, Finding], spans: dict[str, set[tuple[tuple[str, ...], str]]]
@@ -844,17 +946,8 @@ class Explainer:
     def _group_key(m: _Match) -> tuple[str, ...]:
         if m.p.kind == "auditability":
             return ("gap", "unanswered") if m.details and m.p.unknown_is_evidence else ("gap",)
-        resources = sorted(
-            {
-                f[attr]
-                for var, f in m.bound.items()
-                for kind in [m.p.match[var].fact]
-                for attr in [_RESOURCE_ATTR.get(kind)]
-                if attr is not None
-            }
-        )
-        if len(m.loops) >= 2 and resources:
-            return ("pairs", *resources)
+        if len(m.loops) >= 2 and m.resources:
+            return ("pairs", *m.resources)
         return ("one", *sorted(set(m.loops)))
 
     def _grouped(self, members: list[_Match]) -> Finding:
@@ -924,16 +1017,7 @@ class Explainer:
                     Member(
                         loops=m.loops,
                         status="possible" if m.details else "confirmed",
-                        resource=", ".join(
-                            sorted(
-                                {
-                                    str(f[a])
-                                    for var, f in m.bound.items()
-                                    for a in [_RESOURCE_ATTR.get(m.p.match[var].fact)]
-                                    if a
-                                }
-                            )
-                        ),
+                        resource=", ".join(m.resources),
                     )
                     for m in sorted(distinct, key=lambda m: m.loops)
                 ]
@@ -951,6 +1035,7 @@ class Explainer:
         for k, (target, _checks) in enumerate(self._plan(p).feeds):
             if any(self._holds(m.p, self._plan(m.p).feeds[k][1], m.bound) for m in members):
                 self._feeds_ok.setdefault(fid, set()).add(target)
+        asked: set[tuple[str, str]] = set()
         for m in members:
             if m.details:
                 for var, term, r in m.terms:
@@ -965,7 +1050,10 @@ class Explainer:
                             self._ask_resource(rq, rid, fid)
             for ask in p.asks:
                 about = m.bound[ask.about]
-                self._ask(self._fitting(ask.question, about), about["loop"], fid)
+                # A loop is in many matches of one finding: it is asked each question once.
+                if (ask.question, about["loop"]) not in asked:
+                    asked.add((ask.question, about["loop"]))
+                    self._ask(self._fitting(ask.question, about), about["loop"], fid)
         return finding
 
     def _fitting(self, question: str, about: dict[str, Any]) -> str:
@@ -988,13 +1076,40 @@ class Explainer:
         a timeout its deadline)."""
         key = (field, str(fact.get("loop")))
         if key not in self._question_for:
-            asking = self.kb.questions_for_field(field)
-            fits = [
-                q for q in asking if all(can_hold(self.kb, "loop", t, fact) for t in q.asked_when)
-            ]
+            asking = self._asking(field)
+            fits = [q for q in asking if all(self._can_hold(t, fact) for t in q.asked_when)]
             chosen = fits or asking
             self._question_for[key] = chosen[0] if chosen else None
         return self._question_for[key]
+
+    def _asking(self, field: str) -> list[Question]:
+        """The questions about a loop asking for `field`, read once per field (the knowledge
+        base looks at every question to tell whether its index is still current)."""
+        asking = self._asking_memo.get(field)
+        if asking is None:
+            asking = self._asking_memo[field] = self.kb.questions_for_field(field)
+        return asking
+
+    def _can_hold(self, term: Term, fact: dict[str, Any]) -> bool:
+        """applicability.can_hold on a loop's fact, with the term's field resolved and its
+        parts read once per term rather than once per loop."""
+        if id(term) not in self._asked_when:
+            field = resolve("loop", term.field, self.kb.vocabulary, self.answer_fields)
+            self._asked_when[id(term)] = (
+                None
+                if field is None
+                else _Check("", term, field, term.op, term.operand, term.strict, 0)
+            )
+        check = self._asked_when[id(term)]
+        if check is None:  # a field the registry does not know rules nothing out
+            return True
+        try:
+            return (
+                evaluate_op(check.op, check.operand, check.strict, check.field, fact, {}, {})
+                != "no"
+            )
+        except KeyError:  # a field the fact does not carry rules nothing out
+            return True
 
     def _settle_text(self, p: Pattern, var: str, term: Term, fact: dict[str, Any]) -> str:
         """The question that would settle one unknown test, in plain words."""
@@ -1241,7 +1356,20 @@ def _set_off(name: str, after: str) -> str:
     return name
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One placeholder of a template of a form, read once."""
+
+    text: str  # as written: "{a.timescale}"
+    var: str
+    field: str | None
+    kind: str  # the fact kind the form binds the variable to ("" where it binds none)
+    spec: FieldSpec | None  # the field (for a loop, only where it names no name)
+    after: str  # the template's text after it
+    filled: dict[str, str]  # fact id -> its words for that fact
+
+
+@dataclass(slots=True)
 class _Match:
     """One firing of a stage-1 rule, evaluated term by term."""
 
@@ -1252,6 +1380,48 @@ class _Match:
     fid: str
     details: dict[tuple[str, str], str]  # unknown (fact, field) -> the question settling it
     missing: int  # distinct unknown answers behind those tests
+    resources: tuple[str, ...]  # the resources its facts concern, sorted
+
+
+@dataclass(slots=True)
+class _Own:
+    """A variable of a form with its own tests (all but joins), which read only its fact."""
+
+    var: str
+    checks: list[_Check]
+    read: Callable[[dict[str, Any]], Any]  # the values its tests read from a fact
+    # those values -> (variable, term, three-valued result) of each test
+    results: dict[Any, tuple[tuple[str, Term, str], ...]]
+    parts: dict[str, _Part]  # fact id -> what the fact brings to a match
+
+    @staticmethod
+    def of(var: str, checks: list[_Check]) -> _Own:
+        attrs = tuple(dict.fromkeys(a for c in checks for a in _attrs_read(c)))
+        read = itemgetter(*attrs) if attrs else lambda fact: ()
+        return _Own(var, checks, read, {}, {})
+
+
+def _attrs_read(c: _Check) -> tuple[str, ...]:
+    """The fact attributes a test reads (conditions.evaluate_op reads no others)."""
+    spec = c.field.spec
+    if spec.type == "interval":
+        return (f"{spec.attr}_lo", f"{spec.attr}_hi")
+    if spec.type == "set":
+        terms = [c.operand] if c.op in ("has", "lacks") else c.operand
+        return tuple(f"{spec.attr}__{t}" for t in terms)
+    return (spec.attr,)
+
+
+class _Part(NamedTuple):
+    """What one bound fact brings to a match of a pattern's form, worked out once per fact."""
+
+    terms: tuple[tuple[str, Term, str], ...]  # (variable, term, result) of its own tests
+    loops: Sequence[str]  # the loops the fact involves
+    resource: str | None  # the resource it concerns, if its kind names one
+    structure: tuple[tuple[str, str], ...]  # (loop, dimension) of unknown core answers
+    details: tuple[tuple[tuple[str, str], str], ...]  # unknown (fact, field) -> question
+    answers: tuple[tuple[str, ...], ...]  # the answers its unknown tests wait for
+    not_applicable: bool  # a test rests on an answer said not to apply
 
 
 @dataclass(frozen=True)
@@ -1276,6 +1446,8 @@ class _Plan:
     sources: list[SourceRef]
     # (check's n, fact id) -> three-valued result of that non-join term on that fact
     results: dict[tuple[int, str], str] = dataclasses.field(default_factory=dict)
+    # per variable of p.match, in order: its own checks, and fact id -> what the fact brings
+    own: list[_Own] = dataclasses.field(default_factory=list)  # per variable of p.match
 
 
 class _AttrOf(dict):
@@ -1308,15 +1480,7 @@ def _within(
 def _span(m: _Match) -> tuple[tuple[str, ...], str]:
     """The loops and resources one match names: what two patterns must share for one to
     subsume the other."""
-    resources = sorted(
-        {
-            str(f[a])
-            for var, f in m.bound.items()
-            for a in [_RESOURCE_ATTR.get(m.p.match[var].fact)]
-            if a
-        }
-    )
-    return tuple(m.loops), ",".join(resources)
+    return tuple(m.loops), ",".join(m.resources)
 
 
 def _reads(kind: str, fact: dict[str, Any], field: str) -> list[tuple[str, str, str]]:
