@@ -261,8 +261,10 @@ class Explainer:
             # Each variable's own (non-join) checks, in the order of plan.checks, which lists
             # them variable by variable.
             plan.own = [
-                _Own.of(var, [c for c in plan.checks if c.var == var and c.op != "same_as"])
-                for var in p.match
+                _Own.of(
+                    var, fm.fact, [c for c in plan.checks if c.var == var and c.op != "same_as"]
+                )
+                for var, fm in p.match.items()
             ]
             self._plans[id(p)] = plan
         return plan
@@ -393,14 +395,13 @@ class Explainer:
     ) -> _Part:
         """What one bound fact brings to a match of p: each of its variable's tests reads only
         that fact, and a fact (a loop, say) is in many matches of a pattern."""
-        var = own.var
-        kind = p.match[var].fact
+        var, kind = own.var, own.kind
         # Thousands of facts (influences, pairs) show a few dozen distinct values to the tests.
         values = own.read(fact)
-        terms = own.results.get(values)
-        if terms is None:
+        found = own.results.get(values)
+        if found is None:
             attr_of = self._plan(p).attr_of
-            terms = own.results[values] = tuple(
+            terms = tuple(
                 [
                     (
                         var,
@@ -410,9 +411,12 @@ class Explainer:
                     for c in own.checks
                 ]
             )
-        attr = _RESOURCE_ATTR.get(kind)
+            found = own.results[values] = (terms, any(t[2] == "unknown" for t in terms))
+        terms, unsure = found
         loops = self.facts.loops_of.get(fact["id"], ())
-        resource = fact[attr] if attr is not None else None
+        resource = fact[own.resource_attr] if own.resource_attr is not None else None
+        if not (unsure or p.unknown_is_evidence or self._not_applicable):
+            return _Part(terms, loops, resource, (), (), (), False)  # most facts
         not_applicable = bool(self._not_applicable) and self._rests_on_not_applicable(
             p, {var: fact}, terms
         )
@@ -420,10 +424,8 @@ class Explainer:
             # "Nobody knows" is a gap's evidence only once somebody said so: a question
             # not yet answered makes no gap, only a question to ask.
             unknown = [t for t in terms if self._unanswered(kind, fact, t[1].field)]
-        elif any(t[2] == "unknown" for t in terms):
+        else:
             unknown = [t for t in terms if t[2] == "unknown"]
-        else:  # most facts: nothing waits on an answer
-            return _Part(terms, loops, resource, (), (), (), not_applicable)
         details = []
         for _var, term, _r in unknown:
             key = (fact["id"], term.field)
@@ -667,10 +669,9 @@ class Explainer:
         for template in p.clears:
             here: set[str] = set()
             for m in members:
-                here |= self._named_loops(template, m.bound, m.p)
-            here &= involved
-            if len(here) > 1:
-                return ""
+                here |= self._named_loops(template, m.bound, m.p) & involved
+                if len(here) > 1:  # more matches only name more loops
+                    return ""
             named |= here
         return next(iter(named)) if len(named) == 1 else ""
 
@@ -1035,7 +1036,8 @@ class Explainer:
         for k, (target, _checks) in enumerate(self._plan(p).feeds):
             if any(self._holds(m.p, self._plan(m.p).feeds[k][1], m.bound) for m in members):
                 self._feeds_ok.setdefault(fid, set()).add(target)
-        asked: set[tuple[str, str]] = set()
+        # Asking is idempotent, and a question's findings keep the order findings are made
+        # in, so the order of the asks below does not matter.
         for m in members:
             if m.details:
                 for var, term, r in m.terms:
@@ -1048,12 +1050,11 @@ class Explainer:
                         rid = m.bound[var]["id"].split(":", 1)[1]
                         for rq in self._resource_questions(term.field, rid):
                             self._ask_resource(rq, rid, fid)
-            for ask in p.asks:
-                about = m.bound[ask.about]
-                # A loop is in many matches of one finding: it is asked each question once.
-                if (ask.question, about["loop"]) not in asked:
-                    asked.add((ask.question, about["loop"]))
-                    self._ask(self._fitting(ask.question, about), about["loop"], fid)
+        for ask in p.asks:
+            # A loop is in many matches of one finding: it is asked each question once.
+            abouts = {m.bound[ask.about]["loop"]: m.bound[ask.about] for m in members}
+            for loop_id, about in abouts.items():
+                self._ask(self._fitting(ask.question, about), loop_id, fid)
         return finding
 
     def _fitting(self, question: str, about: dict[str, Any]) -> str:
@@ -1388,17 +1389,20 @@ class _Own:
     """A variable of a form with its own tests (all but joins), which read only its fact."""
 
     var: str
+    kind: str  # of the fact it binds
+    resource_attr: str | None  # the attribute naming the resource a fact concerns, if any
     checks: list[_Check]
     read: Callable[[dict[str, Any]], Any]  # the values its tests read from a fact
-    # those values -> (variable, term, three-valued result) of each test
-    results: dict[Any, tuple[tuple[str, Term, str], ...]]
+    # those values -> (variable, term, three-valued result) of each test, and whether one
+    # of those results is unknown
+    results: dict[Any, tuple[tuple[tuple[str, Term, str], ...], bool]]
     parts: dict[str, _Part]  # fact id -> what the fact brings to a match
 
     @staticmethod
-    def of(var: str, checks: list[_Check]) -> _Own:
+    def of(var: str, kind: str, checks: list[_Check]) -> _Own:
         attrs = tuple(dict.fromkeys(a for c in checks for a in _attrs_read(c)))
         read = itemgetter(*attrs) if attrs else lambda fact: ()
-        return _Own(var, checks, read, {}, {})
+        return _Own(var, kind, _RESOURCE_ATTR.get(kind), checks, read, {}, {})
 
 
 def _attrs_read(c: _Check) -> tuple[str, ...]:
