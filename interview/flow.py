@@ -396,13 +396,13 @@ def build(
         for rid in a.resource_ids():
             fact = item_fact(kb, a, "resource", rid)
             for q in resource_questions:
-                answered = session.value(q, rid) is not None
+                given = session.value(q, rid) is not None
                 # A field asked in other words of other kinds (a pool is asked the checkpoint
                 # interval of the work it runs): its answer belongs to the question that fits.
                 shared = len(kb.questions_for_field(q.field or "", about="resource")) > 1
-                if answered and shared and not applies(q, kb, a, rid, fact):
+                if given and shared and not applies(q, kb, a, rid, fact):
                     continue
-                if answered or wanted(q, kb, a, rid, fact):
+                if given or wanted(q, kb, a, rid, fact):
                     resource_steps.append(Step("question", "resource", rid, q.id))
         ask, answered = _split(resource_steps, done)
         # After the last loop's closing step, as a loop's own are: "Describe them" on the

@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 from expert.analysis import ranking
+from expert.analysis.applicability import can_hold
 from expert.analysis.facts import FactBase, loop_values, without_accelerators
 from expert.analysis.graph import Structure
 from expert.analysis.plainwords import (
