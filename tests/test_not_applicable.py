@@ -126,11 +126,12 @@ def test_a_resource_comparison_reads_through_to_the_answers_that_do_not_apply() 
     # not checkpoint): no finding and no question about them; unknown, they are asked.
     unknown = _ids(_cluster({"checkpoint_interval": "unknown", "interrupted_every": "unknown"}))
     assert "preemption-outpaces-checkpointing:kueue" in unknown
-    assert "question::resource-checkpoint-interval" in unknown  # a resource's question
+    # a resource's question, in the words for a pool (asked of the work it runs)
+    assert "question::pool-checkpoint-interval" in unknown
     fields = ["checkpoint_interval", "checkpoint_duration", "interrupted_every"]
     gone = _ids(_cluster({"not_applicable": fields}))
     assert "preemption-outpaces-checkpointing:kueue" not in gone
-    assert not {i for i in gone if "resource-" in i}
+    assert not {i for i in gone if "resource-" in i or "pool-" in i}
 
 
 def test_a_question_a_pattern_asks_is_not_asked_of_a_loop_it_does_not_apply_to() -> None:
