@@ -99,25 +99,39 @@ assert all(
 )
 
 
-def _convert(loader: Any, root: yaml.Node, lines: dict[Loc, int], source: str) -> Any:
+def _convert(
+    loader: Any, root: yaml.Node, lines: dict[Loc, int], source: str, anchored: bool
+) -> Any:
     """Plain data from a composed document, with the line of every location in `lines`:
     a mapping's key and its value at the key's line, the mapping itself at its last key's.
-    Refuses aliases, tags on mappings and sequences, and nesting deeper than MAX_DEPTH."""
+    Refuses aliases, tags on mappings and sequences, and nesting deeper than MAX_DEPTH.
+    `anchored`: whether the text holds an `&`, without which it defines no anchor, so has no
+    alias (an alias to no anchor fails to compose) and no node twice in the tree."""
     seen: set[int] = set()  # nodes met: the composer shares one between an anchor and aliases
+
+    def first_time(node: yaml.Node) -> bool:
+        """Whether the node was not met before (now it has been)."""
+        if not anchored:  # no node can be met twice: ~40,000 ids not kept for nothing
+            return True
+        if id(node) in seen:
+            return False
+        seen.add(id(node))
+        return True
+
     scalar = yaml.ScalarNode
 
     def plain_text(node: yaml.Node, depth: int) -> bool:
-        """Whether the node is a string met for the first time within the depth limit: its
-        value is its text and nothing in it needs checking (most nodes of a file)."""
+        """Whether the node is a string within the depth limit, met for the first time (and
+        now met): its value is its text and nothing in it needs checking (most nodes)."""
         return (
             node.__class__ is scalar
             and node.tag == _STR_TAG
             and depth <= MAX_DEPTH
-            and id(node) not in seen
+            and first_time(node)
         )
 
     def convert(node: yaml.Node, loc: Loc, depth: int) -> Any:
-        if id(node) in seen:
+        if not first_time(node):
             raise InputError(
                 Problem(
                     source,
@@ -126,7 +140,6 @@ def _convert(loader: Any, root: yaml.Node, lines: dict[Loc, int], source: str) -
                     fix="write the value out in full where it is used",
                 )
             )
-        seen.add(id(node))
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
             raise InputError(
                 Problem(
@@ -154,7 +167,6 @@ def _convert(loader: Any, root: yaml.Node, lines: dict[Loc, int], source: str) -
             for key_node, value_node in node.value:
                 # A plain key or value is taken here, as convert() would take it.
                 if plain_text(key_node, inner):
-                    seen.add(id(key_node))
                     key = key_node.value
                     lines[loc] = key_node.start_mark.line + 1
                 else:
@@ -178,7 +190,6 @@ def _convert(loader: Any, root: yaml.Node, lines: dict[Loc, int], source: str) -
                     )
                 here = (*loc, key)
                 if plain_text(value_node, inner):
-                    seen.add(id(value_node))
                     out[key] = value_node.value
                 else:
                     out[key] = convert(value_node, here, inner)
@@ -188,7 +199,6 @@ def _convert(loader: Any, root: yaml.Node, lines: dict[Loc, int], source: str) -
             items: list[Any] = []
             for i, item in enumerate(node.value):
                 if plain_text(item, inner):
-                    seen.add(id(item))
                     lines[(*loc, i)] = item.start_mark.line + 1
                     items.append(item.value)
                 else:
@@ -242,7 +252,7 @@ def _parse(loader_cls: Any, text: str, source: str, single: bool) -> list[tuple[
             if node is not None:
                 lines: dict[Loc, int] = {}
                 try:
-                    data = _convert(loader, node, lines, source)
+                    data = _convert(loader, node, lines, source, anchored="&" in text)
                 except (yaml.YAMLError, ValueError, TypeError) as exc:
                     raise _SyntaxProblem(Problem(source, f"cannot read a value: {exc}")) from None
                 documents.append((data, LineMap(lines)))
