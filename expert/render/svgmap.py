@@ -205,33 +205,36 @@ def aggregate(risk_map: RiskMap) -> list[MapEdge]:
     said: dict[str, str] = {}
     merged: dict[tuple[str, str, bool], MapEdge] = {}
     for e in risk_map.edges:
-        masks = e.kind == "masks"
+        kind = e.kind
+        masks = kind == "masks"
         key = (e.source, e.target, masks)
-        m = merged.get(key)
-        if m is None:
-            m = merged[key] = MapEdge(
-                source=e.source,
-                target=e.target,
-                source_name=names.get(e.source, e.source),
-                target_name=names.get(e.target, e.target),
-                signals=[],
-                resources=[],
-                kind=e.kind,
-            )
         signal = said.get(e.signal)
         if signal is None:
             signal = said[e.signal] = words.get(e.signal, e.signal.replace("_", " "))
-        if signal not in m.signals:
-            m.signals.append(signal)
-        if e.resource and e.resource not in m.resources:
-            m.resources.append(e.resource)
+        m = merged.get(key)
+        if m is None:  # most pairs have one edge: made whole, with nothing to merge
+            m = merged[key] = MapEdge(
+                e.source,
+                e.target,
+                names.get(e.source, e.source),
+                names.get(e.target, e.target),
+                [signal],
+                [e.resource] if e.resource else [],
+                kind,
+                None if masks else e.severity,
+            )
+        else:
+            if signal not in m.signals:
+                m.signals.append(signal)
+            if e.resource and e.resource not in m.resources:
+                m.resources.append(e.resource)
+            if not masks:
+                if KIND_RANK.get(kind, 0) > KIND_RANK.get(m.kind, 0):
+                    m.kind = kind
+                if e.severity is not None:  # no severity leaves the worst so far as it is
+                    m.severity = _worse(m.severity, e.severity)
         if masks:
             m.how.append(f"{MASK_VERB.get(e.how or '', e.how or 'masks')} {signal}")
-            continue
-        if KIND_RANK.get(e.kind, 0) > KIND_RANK.get(m.kind, 0):
-            m.kind = e.kind
-        if e.severity is not None:  # no severity leaves the worst so far as it is
-            m.severity = _worse(m.severity, e.severity)
     return list(merged.values())
 
 
@@ -435,8 +438,8 @@ def select(
             fighting.append((a, b))
     # One line per pair: the edge the conflict is marked on, else any edge between the two.
     line: dict[tuple[str, str], MapEdge] = {}
-    for e in edges:
-        key = (min(e.source, e.target), max(e.source, e.target))
+    for e in edges:  # ten thousand on a large map: the pair sorted without min and max
+        key = (e.source, e.target) if e.source <= e.target else (e.target, e.source)
         if (
             e.kind != "masks"
             and key in pairs
