@@ -184,6 +184,51 @@ def _some(items: list[str], sep: str, rest: str, count: int | None = None) -> st
     return sep.join(items[: MAX_NAMED - 1]) + f"{sep}and {count - MAX_NAMED + 1} {rest}"
 
 
+# A loop's partners in the chains it is in, for the question put to its team: the other
+# loops' names (a chain lists a loop once), less those named by earlier chains but not
+# deduplicated within one, as two loops of a chain may share a name. The question names the
+# first few and counts the rest; a chain can span hundreds of loops, and each of them is
+# asked, so neither helper lists every name.
+
+
+def _first_partners(loop: str, chains: list[tuple[ChainGap, _Chain]]) -> list[str]:
+    """The first MAX_NAMED partners of `loop`, in order (all of them, if fewer)."""
+    partners: list[str] = []
+    named: set[str] = set()  # partners so far, for constant-time checks
+    for c, read in chains:
+        k = read.at[loop]
+        own = c.names[k]
+        others = (x for j, x in enumerate(c.names) if j != k and x not in named)
+        partners += islice(others, MAX_NAMED - len(partners))
+        if len(partners) == MAX_NAMED:
+            break
+        fresh = own not in named
+        named |= read.names
+        if fresh and own not in read.repeated:
+            named.discard(own)  # only this loop has the name: no partner gave it
+    return partners
+
+
+def _partner_count(own: str, chains: list[_Chain]) -> int:
+    """How many partners a loop whose name is `own` has in `chains`: every name in them but
+    its own, each as often as the first chain holding it has it (its own name as often as
+    the first chain where another loop shares it has it, less one). Counted by set sizes,
+    the largest chain's names only looked up."""
+    largest = max(chains, key=lambda read: len(read.names))
+    rest: set[str] = set()
+    for read in chains:
+        if read is not largest:
+            rest |= read.names
+    count = len(largest.names) + len(rest - largest.names) - 1
+    for x in {x for read in chains for x in read.repeated}:
+        if x == own:
+            first = next(read for read in chains if own in read.repeated)
+        else:
+            first = next(read for read in chains if x in read.names)
+        count += first.repeated.get(x, 1) - 1
+    return count
+
+
 @dataclass(slots=True)
 class _Chain:
     """A chain's loops as `_teams` reads them for each loop in it: a chain can span hundreds
@@ -529,32 +574,10 @@ def _teams(
                 "the decision to the one that triggered it?",
                 "its decisions cannot be reconstructed",
             )
-        # The other loops' names (a chain lists a loop once), less those named by earlier
-        # chains but not deduplicated within one: two loops of a chain may share a name. The
-        # question names the first few and counts the rest, so only those few are listed.
-        partners: list[str] = []
-        count = 0
-        named: set[str] = set()  # partners, for constant-time checks
-        kinds: list[str] = []
         mine = chains_of.get(lp.id, [])
-        for n, (c, read) in enumerate(mine, 1):
-            kinds.append(c.title)
-            k = read.at[lp.id]
-            own = c.names[k]
-            if len(partners) < MAX_NAMED:
-                others = (x for j, x in enumerate(c.names) if j != k and x not in named)
-                partners += islice(others, MAX_NAMED - len(partners))
-            # Each name no earlier chain gave, as often as this one has it, less this loop's
-            # own place (counted by set sizes: a chain can hold hundreds of names).
-            fresh = own not in named
-            count += len(read.names - named) - fresh if named else len(c.names) - 1
-            if named:
-                count += sum(m - 1 for x, m in read.repeated.items() if x not in named)
-            if n == len(mine):
-                break  # the last chain: nothing after it reads `named`
-            named |= read.names
-            if fresh and own not in read.repeated:
-                named.discard(own)  # only this loop has the name: no partner gave it
+        kinds = [c.title for c, _ in mine]
+        partners = _first_partners(lp.id, mine)
+        count = _partner_count(name, [read for _, read in mine]) if mine else 0
         if count:
             ask(
                 # A conflict may run either way (this loop may set the others off, or they it),
