@@ -137,13 +137,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _relevant(lp: Loop, field: str) -> bool:
-    """Optional details matter only for loops they apply to (retries for retrying loops)."""
-    if field.startswith("retry."):
-        return isinstance(lp.actuations, list) and "retry" in lp.actuations
-    if field in ("deadline", "propagates_cancellation"):
-        return isinstance(lp.triggers, list) and "timeout" in lp.triggers
-    return False
+def _relevant(lp: Loop) -> frozenset[str]:
+    """The optional details that matter for this loop: they apply to it (retries for a
+    retrying loop, a deadline for one triggered by a timeout)."""
+    out: set[str] = set()
+    if isinstance(lp.actuations, list) and "retry" in lp.actuations:
+        out.update(f for f in LABELS if f.startswith("retry."))
+    if isinstance(lp.triggers, list) and "timeout" in lp.triggers:
+        out.update(("deadline", "propagates_cancellation"))
+    return frozenset(out)
 
 
 def _describe_value(field: str, value: Any, state: State, kb: KnowledgeBase) -> str:
@@ -167,8 +169,9 @@ def _describe_value(field: str, value: Any, state: State, kb: KnowledgeBase) -> 
     return _text(value)
 
 
-# Each answer's field and label, and whether it is read through a dotted path.
-_READ = [(field, label, "." in field) for field, label in LABELS.items()]
+# Each answer's field and label, and the field split where it is dotted ("retry", "jitter"):
+# most loops have no retry or guards block, and then none of its fields needs a walk.
+_READ = [(field, label, *field.partition(".")[::2]) for field, label in LABELS.items()]
 _CORE = frozenset(CORE)
 
 
@@ -176,13 +179,16 @@ def loop_answers(lp: Loop, kb: KnowledgeBase) -> Iterator[tuple[str, str, Any, S
     """Every answer of a loop in reading order as (field, label, raw value, state); cheaper
     than `loop_fields` for callers that only need the states."""
     not_applicable = set(lp.not_applicable or ())
-    for field, label, dotted in _READ:
+    relevant = _relevant(lp)
+    for field, label, head, rest in _READ:
         if field in not_applicable:  # an answer: the respondent said it does not apply
             yield field, label, DOES_NOT_APPLY, "given"
             continue
-        # a top-level answer read directly: value_at's walk is for the dotted ones
-        value = value_at(lp, field) if dotted else getattr(lp, field, None)
-        if value is None and field not in _CORE and not _relevant(lp, field):
+        # the block a dotted field is in read directly, and walked by value_at if there
+        value = getattr(lp, head, None)
+        if rest and value is not None:
+            value = value_at(value, rest)
+        if value is None and field not in _CORE and field not in relevant:
             continue
         yield field, label, value, _state(value)
     if not_applicable:
