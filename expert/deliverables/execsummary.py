@@ -447,6 +447,11 @@ def _pairs(f: Finding) -> list[tuple[str, str]]:
     groups = [m.loops for m in f.members] or [f.loops]
     out = []
     for loops in groups:
+        if len(loops) == 2:  # most matches: their one pair, sorted without a set
+            a, b = loops
+            if a != b:
+                out.append((a, b) if a < b else (b, a))
+            continue
         ids = sorted(set(loops))
         out += [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]]
     return out
@@ -462,8 +467,9 @@ def degree(findings: list[Finding], edges: Iterable[tuple[str, str]]) -> Coheren
     for f in findings:
         if f.kind != "incoherence" or (f.decision and f.decision.sets_aside):
             continue
+        score = f.evidence.score
         for pair in _pairs(f):
-            strength[pair] = max(strength.get(pair, 0.0), f.evidence.score)
+            strength[pair] = max(strength.get(pair, 0.0), score)
     pairs = len(strength)
     conflicting = sum(v > 0 for v in strength.values())
     value = 1.0 - sum(strength.values()) / pairs if pairs else 1.0
