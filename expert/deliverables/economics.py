@@ -742,7 +742,7 @@ def _raws(line: CostLine, raws: Raws | None) -> list[Points]:
     else read from the contributions."""
     got = raws.get(line.finding) if raws is not None else None
     if got is None:
-        got = [(c.raw.low, c.raw.likely, c.raw.high) for c in line.contributions]
+        got = [(r.low, r.likely, r.high) for r in (c.raw for c in line.contributions)]
     return got
 
 
@@ -775,17 +775,24 @@ def _settle_shares(
     rise = [max(0.0, high - mid) for high, mid in zip(raw["high"], raw["likely"], strict=True)]
     extra = combined["high"] - combined["likely"]
     total_rise = sum(rise)  # once: summed inside the loop it was quadratic in the findings
+    # Thousands of findings per settling and two dozen settlings: the budget's figures are
+    # read into locals, and `mid if mid < low else low` is min(low, mid) without a call.
+    c_low, c_mid = combined["low"], combined["likely"]
+    s_low, s_mid = summed["low"], summed["likely"]
     shares: list[Points] = []
     for own_low, own_mid, up in zip(raw["low"], raw["likely"], rise, strict=True):
-        mid = own_mid * combined["likely"] / summed["likely"] if summed["likely"] else 0.0
-        low = own_low * combined["low"] / summed["low"] if summed["low"] else 0.0
+        mid = own_mid * c_mid / s_mid if s_mid else 0.0
+        low = own_low * c_low / s_low if s_low else 0.0
         high = mid + (extra * up / total_rise if total_rise else 0.0)
-        shares.append((min(low, mid), mid, high))
+        shares.append((mid if mid < low else low, mid, high))
     if detail:
+        made: dict[int, Range] = {}
         parts = (c for m in members for c in m.contributions)
-        for c, (low, mid, high) in zip(parts, shares, strict=True):
-            c.share = Range(low=low, likely=mid, high=high)
+        for c, share in zip(parts, shares, strict=True):
+            c.share = _once_as(made, c.raw, share)
     base, price = figs[comp.base], figs[comp.price]
+    amounts: dict[int, Range] = {}
+    moneys: dict[int, Range] = {}
     counted: dict[str, int] = {}  # for the steps only
     start = 0  # `shares` holds each member's contributions in turn
     for m, mine in zip(members, own_raws, strict=True):
@@ -799,14 +806,15 @@ def _settle_shares(
             m.quantity = m.share.scaled(factor)
             if detail:
                 for c in m.contributions:
-                    c.amount = c.share.scaled(factor) if c.share else None
+                    c.amount = _once(amounts, c.share, factor) if c.share else None
             if price.value is None:
                 m.missing = [_missing(price)]
             else:
                 m.money = m.quantity.scaled(price.value / comp.per)
                 if detail:
+                    per_unit = price.value / comp.per
                     for c in m.contributions:
-                        c.money = c.amount.scaled(price.value / comp.per) if c.amount else None
+                        c.money = _once(moneys, c.amount, per_unit) if c.amount else None
         if not detail:
             continue
         counted = counted or {p: sum(v > 0 for v in raw[p]) for p in POINTS}
@@ -837,6 +845,26 @@ def _settle_shares(
                 )
             m.steps.append(step)
         m.notes = _possible_note(m)
+
+
+def _once(made: dict[int, Range], r: Range, factor: float) -> Range:
+    """r.scaled(factor), made once per Range: a line's contributions mostly share one raw
+    range (one for its confirmed findings, one for its possible ones), so they share their
+    share, amount and money too. A Range is never changed in place, so sharing one changes
+    nothing; `made` is keyed by the source's id, alive for as long as the settling."""
+    out = made.get(id(r))
+    if out is None:
+        out = made[id(r)] = r.scaled(factor)
+    return out
+
+
+def _once_as(made: dict[int, Range], source: Range, points: Points) -> Range:
+    """Range(points), made once per `source`, the range they were worked out from: see
+    _once."""
+    out = made.get(id(source))
+    if out is None:
+        out = made[id(source)] = Range(low=points[0], likely=points[1], high=points[2])
+    return out
 
 
 def _possible_note(m: CostLine) -> list[str]:
@@ -912,12 +940,14 @@ def _settle_hours(
                 f"({exact(engineers.value)} engineers x {exact(min(per_engineer))} h)"
             )
             lo, mid, hi = (min(1.0, cap / hours[p]) if hours[p] else 0.0 for p in POINTS)
+            made: dict[int, Range] = {}
             for m in members:
                 capped = amounts[id(m)] = [(x * lo, y * mid, z * hi) for x, y, z in amounts[id(m)]]
                 if detail:
                     for c, a in zip(m.contributions, capped, strict=True):
-                        c.amount = Range(low=a[0], likely=a[1], high=a[2])
+                        c.amount = _once_as(made, c.amount, a) if c.amount is not None else None
     cost = figs["engineer_hour_cost"]
+    moneys: dict[int, Range] = {}
     for m in members:
         m.share = None
         m.quantity = _sum_points(amounts[id(m)])
@@ -928,7 +958,7 @@ def _settle_hours(
             m.money = m.quantity.scaled(cost.value)
             if detail:
                 for c in m.contributions:
-                    c.money = c.amount.scaled(cost.value) if c.amount is not None else None
+                    c.money = _once(moneys, c.amount, cost.value) if c.amount is not None else None
         if not detail:
             continue
         if note:
