@@ -459,6 +459,11 @@ def context(results: Results, assessment: Assessment, html: bool | None = None) 
         "svg": svgmap.build(results.risk_map, layers, map_edges, drawing)
         if html is not False
         else None,
+        # Each conflict zone with its pattern's title and its loops' names.
+        "zones": [
+            (z.severity, z.finding, titles[z.finding], [names[lp] for lp in z.loops], z.status)
+            for z in results.risk_map.conflict_zones
+        ],
         "map_edges": [
             (
                 e.source_name,
