@@ -191,6 +191,10 @@ class Explainer:
         self._loop_fields: dict[tuple[str, str], str] = {}  # (loop, field) -> readable value
         self._question_for: dict[tuple[str, str], Question | None] = {}
         self._asking_memo: dict[str, list[Question]] = {}  # field -> questions asking it
+        self._ops: dict[int, tuple[str, Any]] = {}  # id of a pattern's term -> op, operand
+        # (fact kind, field) -> how to find the answers it reads (see _reads)
+        self._read_recipes: dict[tuple[str, str], tuple[bool, tuple[Any, ...]]] = {}
+        self._answers: dict[tuple[str, str, str], Any] = {}  # (kind, id, field) -> answer
         # (form, template) -> where the template names loops (see _naming)
         self._namings: dict[tuple[int, str], list[tuple[str, str, bool]]] = {}
         # id of an `asked_when` term (held by the knowledge base) -> it resolved, or None
@@ -368,11 +372,19 @@ class Explainer:
         differently names each value once ("A, B and C", the lead's first), and more than
         a few as "A, B and 5 more"."""
         literals, slots, tail = self._template(template, p)
+        forms = {id(mm.p): mm.p for mm in members}
         out: list[str] = []
         for literal, slot in zip(literals, slots, strict=True):
-            # Each match reads the placeholder alone, in its own form.
+            # Each match reads the placeholder alone, in its own form, as render() would
+            # read it (with nothing after it).
+            alone = {k: self._template(slot.text, form)[1][0] for k, form in forms.items()}
             values = list(
-                dict.fromkeys(self._render_one(slot.text, mm.bound, mm.p) for mm in members)
+                dict.fromkeys(
+                    self._fill(alone[id(mm.p)], mm.bound).replace(
+                        _TWO_UNKNOWN_DURATIONS, _BOTH_UNKNOWN
+                    )
+                    for mm in members
+                )
             )
             if len(values) > _NAMED_MEMBERS:
                 shown = values[: _NAMED_MEMBERS - 1]
@@ -384,11 +396,6 @@ class Explainer:
             out += (literal, filled)
         out.append(tail)
         return "".join(out)
-
-    def _render_one(self, placeholder: str, bound: dict[str, dict[str, Any]], p: Pattern) -> str:
-        """One placeholder rendered alone, as render() would (with nothing after it)."""
-        (slot,) = self._template(placeholder, p)[1]
-        return self._fill(slot, bound).replace(_TWO_UNKNOWN_DURATIONS, _BOTH_UNKNOWN)
 
     # -- stage 1
     def _part(
@@ -414,10 +421,15 @@ class Explainer:
             )
             found = own.results[values] = (terms, any(t[2] == "unknown" for t in terms))
         terms, unsure = found
-        loops = self.facts.loops_of.get(fact["id"], ())
-        resource = fact[own.resource_attr] if own.resource_attr is not None else None
-        if not (unsure or p.unknown_is_evidence or self._not_applicable):
-            return _Part(terms, loops, resource, (), (), (), False)  # most facts
+        # Nothing depends on the fact but the values its tests read where none of them is
+        # unknown, or, for a gap, where its tests read no answer (none can be missing).
+        if not self._not_applicable and (
+            all(self._read_recipe(kind, c.term.field) == (False, ()) for c in own.checks)
+            if p.unknown_is_evidence
+            else not unsure
+        ):
+            part = own.shared[values] = _Part(terms, (), (), (), False)
+            return part
         not_applicable = bool(self._not_applicable) and self._rests_on_not_applicable(
             p, {var: fact}, terms
         )
@@ -436,31 +448,11 @@ class Explainer:
             details.append((key, text))
         return _Part(
             terms,
-            loops,
-            resource,
             tuple(self._unknown_structure(p, {var: fact}, terms)),
             tuple(details),
             tuple(a for t in unknown for a in self._missing_of(kind, fact, t[1].field)),
             not_applicable,
         )
-
-    @staticmethod
-    def _result(plan: _Plan, c: _Check, bound: dict[str, dict[str, Any]]) -> str:
-        """Three-valued result of one check on the bound facts. A non-join term reads only its
-        own fact, and one fact (a loop, say) is in many matches of a pattern: each such term
-        is evaluated once per fact."""
-        if c.op == "same_as":
-            return evaluate_op(
-                c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of
-            )
-        fact = bound[c.var]
-        key = (c.n, fact["id"])
-        result = plan.results.get(key)
-        if result is None:
-            result = plan.results[key] = evaluate_op(
-                c.op, c.operand, c.strict, c.field, fact, bound, plan.attr_of
-            )
-        return result
 
     def _fact_names(self, kind: str, fact: dict[str, Any]) -> dict[str, str]:
         """The loops and resources a derived fact joins, by the names their owners gave them,
@@ -575,9 +567,26 @@ class Explainer:
         return None
 
     def _holds(self, p: Pattern, checks: list[_Check], bound: dict[str, dict[str, Any]]) -> bool:
-        """Whether every check holds on the bound facts (an unknown value does not)."""
+        """Whether every check holds on the bound facts (an unknown value does not). A
+        non-join term reads only its own fact, and one fact (a loop, say) is in many matches
+        of a pattern: each such term is evaluated once per fact."""
         plan = self._plan(p)
-        return all(self._result(plan, c, bound) == "yes" for c in checks)
+        for c in checks:
+            if c.op == "same_as":
+                result = evaluate_op(
+                    c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of
+                )
+            else:
+                fact = bound[c.var]
+                key = (c.n, fact["id"])
+                result = plan.results.get(key)
+                if result is None:
+                    result = plan.results[key] = evaluate_op(
+                        c.op, c.operand, c.strict, c.field, fact, bound, plan.attr_of
+                    )
+            if result != "yes":
+                return False
+        return True
 
     def _leads(self, cause: Finding, target: str) -> bool:
         """Whether a finding leads to a symptom or cost: always where its pattern `feeds` it,
@@ -625,8 +634,17 @@ class Explainer:
         for var, term, result in terms:
             if result == "unknown" and p.match[var].fact == "loop":
                 loop = self.name(bound[var]["loop"])
-                out.append(clearing_answer(self.kb, loop, term.field, term.op, term.operand))
+                op, operand = self._op_of(term)
+                out.append(clearing_answer(self.kb, loop, term.field, op, operand))
         return out
+
+    def _op_of(self, term: Term) -> tuple[str, Any]:
+        """A term's operator and operand, read once per term (each is a lookup through the
+        model's private attributes)."""
+        found = self._ops.get(id(term))
+        if found is None:
+            found = self._ops[id(term)] = (term.op, term.operand)
+        return found
 
     def _named_loops(self, template: str, bound: dict[str, dict[str, Any]], p: Pattern) -> set[str]:
         """The loops a template names by name (a loop's own name, or a fact's loop)."""
@@ -800,7 +818,7 @@ class Explainer:
         # rule -> the pattern's form it matches, and per variable of the form (in the order of
         # its checks): the engine's variable and the variable's own tests
         forms: dict[str, tuple[Pattern, list[tuple[str, _Own]]]] = {}
-        facts = self.facts.facts
+        facts, loops_of = self.facts.facts, self.facts.loops_of
         for firing in firings:
             form = forms.get(firing["rule"])
             if form is None:
@@ -815,12 +833,22 @@ class Explainer:
             ids = firing["bound"]
             bound: dict[str, dict[str, Any]] = {}
             parts: list[_Part] = []
+            loops: set[str] = set()
+            resources: set[str] = set()
             for engine_var, own in form_parts:
-                fact = bound[own.var] = facts[ids[engine_var]]
-                part = own.parts.get(fact["id"])
+                fid = ids[engine_var]  # the fact base holds each fact under its id
+                fact = bound[own.var] = facts[fid]
+                # Most facts leave nothing unknown: their part is that of every fact showing
+                # their tests the same values.
+                part = own.shared.get(own.read(fact))
                 if part is None:
-                    part = own.parts[fact["id"]] = self._part(p, own, fact, bound)
+                    part = own.parts.get(fid)
+                    if part is None:
+                        part = own.parts[fid] = self._part(p, own, fact, bound)
                 parts.append(part)
+                loops.update(loops_of.get(fid, ()))
+                if own.resource_attr is not None:
+                    resources.add(fact[own.resource_attr])
             if self._not_applicable and any(x.not_applicable for x in parts):
                 continue  # what it needs to know does not apply, so it can never be settled
             structure = [s for x in parts if x.structure for s in x.structure]
@@ -836,12 +864,12 @@ class Explainer:
                 p,
                 bound,
                 [t for x in parts for t in x.terms],
-                sorted({lp for x in parts for lp in x.loops}),
+                sorted(loops),
                 firing["finding"],
                 details,
                 # How many distinct answers the unknown tests wait for.
                 len({a for x in parts for a in x.answers}) if details else 0,
-                tuple(sorted({x.resource for x in parts if x.resource is not None})),
+                tuple(sorted(resources)),
             )
             groups.setdefault((p.id, *self._group_key(m)), []).append(m)
         out: dict[str, Finding] = {}
@@ -869,18 +897,37 @@ class Explainer:
         for var, term, result in terms:
             if result != "unknown" and not p.unknown_is_evidence:
                 continue
-            reads = _reads(p.match[var].fact, bound[var], term.field)
+            reads = self._reads(p.match[var].fact, bound[var], term.field)
             if any(name in self._not_applicable.get((k, i), ()) for k, i, name in reads):
                 return True
         return False
 
+    def _reads(self, kind: str, fact: dict[str, Any], field: str) -> list[tuple[str, str, str]]:
+        """The answers (loop or resource, its id, field) a fact field is read from: the field
+        itself on a loop or resource, the registry's `reads` for a derived one."""
+        own, rows = self._read_recipe(kind, field)
+        if own:
+            return [(kind, str(fact[kind]), name) for name in rows]
+        return [(k, str(fact[id_attr]), name) for id_attr, k, name in rows if id_attr in fact]
+
+    def _read_recipe(self, kind: str, field: str) -> tuple[bool, tuple[Any, ...]]:
+        recipe = self._read_recipes.get((kind, field))
+        if recipe is None:
+            recipe = self._read_recipes[(kind, field)] = _read_recipe(kind, field)
+        return recipe
+
+    def _answer(self, kind: str, ident: str, field: str) -> Any:
+        """What a loop or resource answered for a field (None where nobody did), read once."""
+        key = (kind, ident, field)
+        if key not in self._answers:
+            item = self.loops.get(ident) if kind == "loop" else self._resources.get(ident)
+            self._answers[key] = value_at(item, field)
+        return self._answers[key]
+
     def _unanswered(self, kind: str, fact: dict[str, Any], field: str) -> bool:
         """Whether every answer a test reads was left unanswered (not "don't know")."""
-        reads = _reads(kind, fact, field)
-        return bool(reads) and all(
-            value_at(self.loops.get(i) if k == "loop" else self._resources.get(i), name) is None
-            for k, i, name in reads
-        )
+        reads = self._reads(kind, fact, field)
+        return bool(reads) and all(self._answer(*read) is None for read in reads)
 
     def _missing_of(self, kind: str, fact: dict[str, Any], field: str) -> list[tuple[str, ...]]:
         """The answers an unknown test waits for (a match counts them, distinct, over its
@@ -889,10 +936,9 @@ class Explainer:
         away from settled, not one."""
         behind: list[tuple[str, ...]] = [
             (k, i, name)
-            for k, i, name in _reads(kind, fact, field)
+            for k, i, name in self._reads(kind, fact, field)
             if (k, i) != (kind, str(fact.get(kind)))
-            and value_at(self.loops.get(i) if k == "loop" else self._resources.get(i), name)
-            in (None, UNKNOWN, "")
+            and self._answer(k, i, name) in (None, UNKNOWN, "")
         ]
         return behind or [(str(fact["id"]), field)]
 
@@ -1127,6 +1173,8 @@ class Explainer:
             if texts:
                 return f"{self._resource_name(rid)}: {' '.join(texts)}"
         wording = _PLAIN_FACT.get((kind, term.field)) or _PLAIN_FACT.get((kind, "*"), "")
+        if not wording:
+            return _PLAIN_OTHER
         names = {
             k: (self.name(v) if v in self.loops else self._resource_name(v))
             for k, v in fact.items()
@@ -1134,7 +1182,7 @@ class Explainer:
             and k in ("loop", "resource", "a", "b", "outer", "inner", "first", "last")
         }
         try:
-            return wording.format(**names) if wording else _PLAIN_OTHER
+            return wording.format(**names)
         except KeyError:
             return _PLAIN_OTHER
 
@@ -1397,13 +1445,16 @@ class _Own:
     # those values -> (variable, term, three-valued result) of each test, and whether one
     # of those results is unknown
     results: dict[Any, tuple[tuple[tuple[str, Term, str], ...], bool]]
-    parts: dict[str, _Part]  # fact id -> what the fact brings to a match
+    # those values -> what every fact showing them brings to a match, where that does not
+    # depend on the fact (nothing is unknown)
+    shared: dict[Any, _Part]
+    parts: dict[str, _Part]  # fact id -> what the fact brings to a match, for the others
 
     @staticmethod
     def of(var: str, kind: str, checks: list[_Check]) -> _Own:
         attrs = tuple(dict.fromkeys(a for c in checks for a in _attrs_read(c)))
         read = itemgetter(*attrs) if attrs else lambda fact: ()
-        return _Own(var, kind, _RESOURCE_ATTR.get(kind), checks, read, {}, {})
+        return _Own(var, kind, _RESOURCE_ATTR.get(kind), checks, read, {}, {}, {})
 
 
 def _attrs_read(c: _Check) -> tuple[str, ...]:
@@ -1421,8 +1472,6 @@ class _Part(NamedTuple):
     """What one bound fact brings to a match of a pattern's form, worked out once per fact."""
 
     terms: tuple[tuple[str, Term, str], ...]  # (variable, term, result) of its own tests
-    loops: Sequence[str]  # the loops the fact involves
-    resource: str | None  # the resource it concerns, if its kind names one
     structure: tuple[tuple[str, str], ...]  # (loop, dimension) of unknown core answers
     details: tuple[tuple[tuple[str, str], str], ...]  # unknown (fact, field) -> question
     answers: tuple[tuple[str, ...], ...]  # the answers its unknown tests wait for
@@ -1488,21 +1537,21 @@ def _span(m: _Match) -> tuple[tuple[str, ...], str]:
     return tuple(m.loops), ",".join(m.resources)
 
 
-def _reads(kind: str, fact: dict[str, Any], field: str) -> list[tuple[str, str, str]]:
-    """The answers (loop or resource, its id, field) a fact field is read from: the field
-    itself on a loop or resource, the registry's `reads` for a derived one."""
+def _read_recipe(kind: str, field: str) -> tuple[bool, tuple[Any, ...]]:
+    """How to find the answers a fact field is read from (see Explainer._reads): (True, the
+    fields of the fact's own loop or resource) or (False, (id attribute, loop or resource,
+    field) of each answer of another)."""
     if kind in ("loop", "resource"):
         d = comparisons.derivation(kind, field)
         if d is not None and not d.links:
             # a comparison of the fact's own answers reads each answer it compares
-            return [(kind, str(fact[kind]), name) for _var, name, _bound in d.comparison.refs()]
-        return [(kind, str(fact[kind]), field)]
+            return True, tuple(name for _var, name, _bound in d.comparison.refs())
+        return True, (field,)
     spec = field_spec(kind, field)
-    return [
-        ("resource" if id_attr == "resource" else "loop", str(fact[id_attr]), name)
+    return False, tuple(
+        (id_attr, "resource" if id_attr == "resource" else "loop", name)
         for id_attr, _, name in (r.partition(".") for r in (spec.reads if spec else ()))
-        if id_attr in fact
-    ]
+    )
 
 
 def _merge(a: Finding, b: Finding) -> Finding:
