@@ -572,6 +572,7 @@ class Explainer:
         of a pattern: each such term is evaluated once per fact."""
         plan = self._plan(p)
         for c in checks:
+            result: str | None
             if c.op == "same_as":
                 result = evaluate_op(
                     c.op, c.operand, c.strict, c.field, bound[c.var], bound, plan.attr_of
