@@ -45,6 +45,7 @@ from expert.knowledge.patterns import SEVERITY_ORDER, Pattern, Question, Severit
 
 Status = Literal["confirmed", "possible"]
 
+_RANK = {severity: n for n, severity in enumerate(SEVERITY_ORDER)}  # higher is more severe
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
 
 # The knowledge-base question behind each structural dimension, and how it is put about one
@@ -98,6 +99,8 @@ def _on_accelerators(p: Pattern) -> bool:
 
 def readable(value: Any) -> str:
     """An answer as a person would read it."""
+    if type(value) is str:  # most answers, read as they are
+        return value
     if value is None:
         return "not answered"
     if isinstance(value, dict):  # three-valued set (emits/reacts)
@@ -192,6 +195,8 @@ class Explainer:
         self._question_for: dict[tuple[str, str], Question | None] = {}
         self._asking_memo: dict[str, list[Question]] = {}  # field -> questions asking it
         self._ops: dict[int, tuple[str, Any]] = {}  # id of a pattern's term -> op, operand
+        self._causes: dict[str, Because] = {}  # finding id -> it cited as a cause
+        self._pattern_sources: dict[str, list[SourceRef]] = {}  # effect pattern -> sources
         # (fact kind, field) -> how to find the answers it reads (see _reads)
         self._read_recipes: dict[tuple[str, str], tuple[bool, tuple[Any, ...]]] = {}
         self._answers: dict[tuple[str, str, str], Any] = {}  # (kind, id, field) -> answer
@@ -253,7 +258,10 @@ class Explainer:
             plan = _Plan(
                 checks=[check(var, t) for var, fm in p.match.items() for t in fm.where],
                 escalations=[
-                    [check(var, t) for var, terms in esc.when.items() for t in terms]
+                    (
+                        _RANK[esc.to],
+                        [check(var, t) for var, terms in esc.when.items() for t in terms],
+                    )
                     for esc in p.escalate
                 ],
                 feeds=[
@@ -601,10 +609,10 @@ class Explainer:
     def _escalation(self, p: Pattern, bound: dict[str, dict[str, Any]]) -> int | None:
         """Which of p.escalate sets the match's severity (the first to reach the highest),
         or None where none raises it."""
-        severity, chosen = SEVERITY_ORDER.index(p.severity), None
-        for n, (esc, checks) in enumerate(zip(p.escalate, self._plan(p).escalations, strict=True)):
-            if SEVERITY_ORDER.index(esc.to) > severity and self._holds(p, checks, bound):
-                severity, chosen = SEVERITY_ORDER.index(esc.to), n
+        rank, chosen = _RANK[p.severity], None
+        for n, (to, checks) in enumerate(self._plan(p).escalations):
+            if to > rank and self._holds(p, checks, bound):
+                rank, chosen = to, n
         return chosen
 
     def _severity(self, p: Pattern, members: list[_Match]) -> tuple[Severity, str]:
@@ -613,16 +621,14 @@ class Explainer:
         severity: Severity = p.severity
         if not p.escalate:
             return severity, ""
-        highest = max((esc.to for esc in p.escalate), key=SEVERITY_ORDER.index)
+        rank, highest = _RANK[severity], max(_RANK[esc.to] for esc in p.escalate)
         reason_of: tuple[int, _Match] | None = None
         for m in members:
-            if SEVERITY_ORDER.index(severity) >= SEVERITY_ORDER.index(highest):
+            if rank >= highest:
                 break  # no match can rise above it
             n = self._escalation(m.p, m.bound)  # each match in its own form
-            if n is not None and SEVERITY_ORDER.index(p.escalate[n].to) > SEVERITY_ORDER.index(
-                severity
-            ):
-                severity, reason_of = p.escalate[n].to, (n, m)
+            if n is not None and _RANK[p.escalate[n].to] > rank:
+                severity, rank, reason_of = p.escalate[n].to, _RANK[p.escalate[n].to], (n, m)
         if reason_of is None:
             return severity, ""
         n, m = reason_of
@@ -816,9 +822,9 @@ class Explainer:
         matches of one incoherence pattern between pairs of loops on one resource make one
         finding that names every pair."""
         groups: dict[tuple[Any, ...], list[_Match]] = {}
-        # rule -> the pattern's form it matches, and per variable of the form (in the order of
-        # its checks): the engine's variable and the variable's own tests
-        forms: dict[str, tuple[Pattern, list[tuple[str, _Own]]]] = {}
+        # rule -> the pattern's form it matches, per variable of the form (in the order of its
+        # checks) the engine's variable and the variable's own tests, and what grouping reads
+        forms: dict[str, tuple[Pattern, list[tuple[str, _Own]], str, bool, bool]] = {}
         facts, loops_of = self.facts.facts, self.facts.loops_of
         for firing in firings:
             form = forms.get(firing["rule"])
@@ -829,13 +835,17 @@ class Explainer:
                 form = forms[firing["rule"]] = (
                     p,
                     [(engine_of[own.var], own) for own in self._plan(p).own],
+                    p.id,
+                    p.kind == "auditability",
+                    p.unknown_is_evidence,
                 )
-            p, form_parts = form
+            p, form_parts, pid, gap, evidence = form
             ids = firing["bound"]
             bound: dict[str, dict[str, Any]] = {}
             parts: list[_Part] = []
             loops: set[str] = set()
             resources: set[str] = set()
+            waits = False  # whether a part may leave something unknown
             for engine_var, own in form_parts:
                 fid = ids[engine_var]  # the fact base holds each fact under its id
                 fact = bound[own.var] = facts[fid]
@@ -843,6 +853,7 @@ class Explainer:
                 # their tests the same values.
                 part = own.shared.get(own.read(fact))
                 if part is None:
+                    waits = True
                     part = own.parts.get(fid)
                     if part is None:
                         part = own.parts[fid] = self._part(p, own, fact, bound)
@@ -850,29 +861,45 @@ class Explainer:
                 loops.update(loops_of.get(fid, ()))
                 if own.resource_attr is not None:
                     resources.add(fact[own.resource_attr])
-            if self._not_applicable and any(x.not_applicable for x in parts):
-                continue  # what it needs to know does not apply, so it can never be settled
-            structure = [s for x in parts if x.structure for s in x.structure]
-            if structure:
-                for loop_id, dim in structure:
-                    self._ask_structure(loop_id, dim, p)
-                continue
             details: dict[tuple[str, str], str] = {}
-            for x in parts:
-                if x.details:
-                    details.update(x.details)
+            missing = 0
+            if waits:
+                if self._not_applicable and any(x.not_applicable for x in parts):
+                    continue  # what it needs to know does not apply: it can never be settled
+                structure = [s for x in parts if x.structure for s in x.structure]
+                if structure:
+                    for loop_id, dim in structure:
+                        self._ask_structure(loop_id, dim, p)
+                    continue
+                for x in parts:
+                    if x.details:
+                        details.update(x.details)
+                if details:  # how many distinct answers the unknown tests wait for
+                    missing = len({a for x in parts for a in x.answers})
+            ordered, named = sorted(loops), tuple(sorted(resources))
             m = _Match(
                 p,
                 bound,
                 [t for x in parts for t in x.terms],
-                sorted(loops),
+                ordered,
                 firing["finding"],
                 details,
-                # How many distinct answers the unknown tests wait for.
-                len({a for x in parts for a in x.answers}) if details else 0,
-                tuple(sorted(resources)),
+                missing,
+                named,
             )
-            groups.setdefault((p.id, *self._group_key(m)), []).append(m)
+            # As _group_key, inlined: this runs for every firing.
+            key: tuple[str, ...]
+            if gap:
+                key = (pid, "gap", "unanswered") if details and evidence else (pid, "gap")
+            elif len(ordered) >= 2 and named:
+                key = (pid, "pairs", *named)
+            else:
+                key = (pid, "one", *ordered)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [m]
+            else:
+                group.append(m)
         out: dict[str, Finding] = {}
         spans: dict[str, set[tuple[tuple[str, ...], str]]] = {}
         for members in groups.values():
@@ -1126,8 +1153,10 @@ class Explainer:
         key = (field, str(fact.get("loop")))
         if key not in self._question_for:
             asking = self._asking(field)
-            fits = [q for q in asking if all(self._can_hold(t, fact) for t in q.asked_when)]
-            chosen = fits or asking
+            chosen = asking
+            if len(asking) > 1:  # (one question is asked whether or not it fits)
+                fits = [q for q in asking if all(self._can_hold(t, fact) for t in q.asked_when)]
+                chosen = fits or asking
             self._question_for[key] = chosen[0] if chosen else None
         return self._question_for[key]
 
@@ -1178,9 +1207,9 @@ class Explainer:
             return _PLAIN_OTHER
         names = {
             k: (self.name(v) if v in self.loops else self._resource_name(v))
-            for k, v in fact.items()
+            for k in _NAMED_ATTRS
+            for v in [fact.get(k)]
             if isinstance(v, str)
-            and k in ("loop", "resource", "a", "b", "outer", "inner", "first", "last")
         }
         try:
             return wording.format(**names)
@@ -1321,16 +1350,13 @@ class Explainer:
                 status=status,
                 severity=p.severity,
                 loops=loops,
-                because=[
-                    *(Because(field="caused by", value=f"{f.title} ({f.id})") for f in named),
-                    *platform,
-                ],
+                because=[*(self._caused_by(f) for f in named), *platform],
                 derived_from=[f.id for f in parents],
                 narrative=narrative,
                 would_clear_if=[*p.clears, "clearing every finding it is derived from"],
                 summary=p.summary,
                 mechanism=p.mechanism,
-                sources=[SourceRef(**s.model_dump()) for s in p.sources],
+                sources=list(self._sources(p)),
                 evidence=evidence,
             )
             settle = [q for f in parents if not f.evidence.shown for q in self.settling[f.id]]
@@ -1341,6 +1367,20 @@ class Explainer:
                 if fid not in f.leads_to:  # a few items: symptoms and costs per finding
                     f.leads_to.append(fid)
         return out
+
+    def _caused_by(self, f: Finding) -> Because:
+        """A cause as its effects cite it (a finding causes several symptoms and costs)."""
+        because = self._causes.get(f.id)
+        if because is None:
+            because = self._causes[f.id] = Because(field="caused by", value=f"{f.title} ({f.id})")
+        return because
+
+    def _sources(self, p: Pattern) -> list[SourceRef]:
+        """A symptom's or cost's sources, made once per pattern."""
+        sources = self._pattern_sources.get(p.id)
+        if sources is None:
+            sources = self._pattern_sources[p.id] = [SourceRef(**s.model_dump()) for s in p.sources]
+        return sources
 
     @staticmethod
     def _reaches_accelerators(f: Finding, known: dict[str, Finding]) -> bool:
@@ -1495,7 +1535,7 @@ class _Check:
 @dataclass
 class _Plan:
     checks: list[_Check]
-    escalations: list[list[_Check]]  # the terms of each of p.escalate
+    escalations: list[tuple[int, list[_Check]]]  # of each of p.escalate: its rank, its terms
     feeds: list[tuple[str, list[_Check]]]  # each of p.feeds_when: its target and its terms
     attr_of: _AttrOf
     sources: list[SourceRef]
