@@ -260,7 +260,8 @@ def build(
     states as read already (else they are read again)."""
     loops = {lp.id: lp for lp in assessment.loops}
     unknown_listed = {
-        il.id: [(f.field, f.label) for f in il.fields if f.state == "unknown"]
+        # il.unknown lists the labels of its unknown answers: most loops have none to find
+        il.id: [(f.field, f.label) for f in il.fields if f.state == "unknown"] if il.unknown else []
         for group in (inventory.layers if inventory is not None else [])
         for il in group.loops
     }

@@ -211,28 +211,34 @@ def _state(value: Any) -> State:
 
 
 # (field, label, state, value's key) -> the field made for it
-Made = dict[tuple[str, str, str, Any], InventoryField]
+def loop_fields(lp: Loop, kb: KnowledgeBase) -> list[InventoryField]:
+    """Every answer of a loop in reading order, each with its state."""
+    return [answer[0] for answer in _answers(lp, kb, {})]
 
 
-def loop_fields(lp: Loop, kb: KnowledgeBase, made: Made | None = None) -> list[InventoryField]:
-    """Every answer of a loop in reading order, each with its state. `made` holds the
-    fields made so far for other loops (loops with the same answer share one): a platform
-    of a thousand loops gives fifteen thousand answers, but a tenth as many different ones."""
-    made = {} if made is None else made
+# An answer as the inventory shows it: its InventoryField, and the field, label, words and
+# state again as plain values (reading a model's attribute is slower than unpacking a tuple,
+# and a platform of a thousand loops has fifteen thousand answers).
+_Answer = tuple[InventoryField, str, str, str, State]
+# (field, label, state, value's key) -> the answer made for it
+Made = dict[tuple[str, str, str, Any], _Answer]
+
+
+def _answers(lp: Loop, kb: KnowledgeBase, made: Made) -> list[_Answer]:
+    """Every answer of a loop in reading order. `made` holds those made so far for other
+    loops, which loops with the same answer share: fifteen thousand answers at 1,000 loops
+    are a tenth as many different ones."""
     out = []
     for field, label, value, state in loop_answers(lp, kb):
         key = _value_key(value)
-        f = made.get((field, label, state, key)) if key is not None else None
-        if f is None:
-            f = InventoryField(
-                field=field,
-                label=label,
-                value=_describe_value(field, value, state, kb) if field in LABELS else _text(value),
-                state=state,
-            )
+        answer = made.get((field, label, state, key)) if key is not None else None
+        if answer is None:
+            words = _describe_value(field, value, state, kb) if field in LABELS else _text(value)
+            shown = InventoryField(field=field, label=label, value=words, state=state)
+            answer = (shown, field, label, words, state)
             if key is not None:
-                made[(field, label, state, key)] = f
-        out.append(f)
+                made[(field, label, state, key)] = answer
+        out.append(answer)
     return out
 
 
@@ -262,50 +268,50 @@ def build(
     for f in (f for f in findings if f.evidence.shown):
         for lp_id in f.loops:
             involving.setdefault(lp_id, []).append(f.id)
-    made: Made = {}  # the fields made so far, shared by loops with the same answer
+    made: Made = {}  # the answers made so far, shared by loops with the same answer
     for lp in assessment.loops:
-        fields = loop_fields(lp, kb, made)
-        by: dict[str, InventoryField] = {}
+        answers = _answers(lp, kb, made)
+        by: dict[str, str] = {}  # field -> words
         states: dict[str, State] = {}
         unknown: list[str] = []
         unanswered: list[str] = []
         # What is not known at all is listed once, in the last column, not with the details.
         details: list[InventoryField] = []
-        for answer in fields:  # one pass: a large platform has fifteen thousand answers
-            by[answer.field] = answer
-            states[answer.field] = answer.state
-            if answer.state == "unknown":
-                unknown.append(answer.label)
-            elif answer.state == "unanswered":
-                unanswered.append(answer.label)
-                unanswered_total += answer.field in _CORE
-            if answer.field not in _COLUMNS and (
-                answer.state == "given" or (answer.state == "unknown" and answer.value != UNKNOWN)
+        for shown, field, label, words, state in answers:  # one pass over them all
+            by[field] = words
+            states[field] = state
+            if state == "unknown":
+                unknown.append(label)
+            elif state == "unanswered":
+                unanswered.append(label)
+                unanswered_total += field in _CORE
+            if field not in _COLUMNS and (
+                state == "given" or (state == "unknown" and words != UNKNOWN)
             ):
-                details.append(answer)
+                details.append(shown)
         unknown_total += len(unknown)
         layer = lp.layer if lp.layer in kb.vocabulary.layers else LAYER_UNKNOWN
-        watched = [by[k].value for k in ("observes", "changes") if k in by]
+        watched = [by[k] for k in ("observes", "changes") if k in by]
         groups.setdefault(layer, []).append(
             InventoryLoop(
                 id=lp.id,
                 name=lp.name if lp.name not in (None, UNKNOWN) else lp.id,
                 layer=layer,
-                owner=by["owner"].value,
-                objective=by["objective"].value,
-                target=by["target"].value,
-                timescale=by["timescale"].value,
-                triggers=by["triggers"].value,
-                actuations=by["actuations"].value,
-                acts_on=by["acts_on"].value,
+                owner=by["owner"],
+                objective=by["objective"],
+                target=by["target"],
+                timescale=by["timescale"],
+                triggers=by["triggers"],
+                actuations=by["actuations"],
+                acts_on=by["acts_on"],
                 watches="; ".join(
-                    f"{LABELS[k]}: {by[k].value}" for k in ("observes", "changes") if k in by
+                    f"{LABELS[k]}: {by[k]}" for k in ("observes", "changes") if k in by
                 )
                 if watched
                 else "",
-                decision_record=by["decision_record"].value,
+                decision_record=by["decision_record"],
                 details=details,
-                fields=fields,
+                fields=[answer[0] for answer in answers],
                 states=states,
                 unknown=unknown,
                 unanswered=unanswered,
