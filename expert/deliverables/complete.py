@@ -131,12 +131,13 @@ def _input_name(assessment: Assessment) -> str:
 
 
 def _unasked(assessment: Assessment, kb: KnowledgeBase) -> dict[str, set[str]]:
-    """Per resource, the fields left unanswered whose question does not apply to it (a
-    service is not asked whether its members run in lockstep), so the inventory says so
-    instead of "not answered"."""
+    """Per resource, the fields the inventory would say are not answered whose question does
+    not apply to it (a service is not asked whether its members run in lockstep), so the
+    inventory says so instead. Only the fields it shows that way, left unanswered: working
+    out whether a question applies reads the whole assessment."""
     conditional: list[tuple[Question, str]] = []  # each question with its field
     for q in kb.questions.values():
-        if q.about == "resource" and q.asked_when and q.field:
+        if q.about == "resource" and q.asked_when and q.field in inventory.SAYS_NOT_ASKED:
             conditional.append((q, q.field))
     out: dict[str, set[str]] = {}
     for res in assessment.resource_list():

@@ -41,6 +41,9 @@ LABELS = {
     **NOT_FACT_LABELS["loop"],
 }
 LAYER_UNKNOWN = "unknown"
+# The resource answers a row says "does not apply" to when their question is not asked of
+# the resource's kind (a service has no step to run in lockstep); `build` reads no other.
+SAYS_NOT_ASKED = frozenset({"synchronized"})
 # Fields the inventory shows in their own columns; the rest are details.
 _COLUMNS = frozenset((*CORE, "observes", "changes"))
 
@@ -259,7 +262,8 @@ def build(
     findings: list[Finding],
     unasked: dict[str, set[str]] | None = None,
 ) -> Inventory:
-    """`unasked`: per resource, the fields whose question does not apply to it."""
+    """`unasked`: per resource, the fields whose question does not apply to it (of those in
+    SAYS_NOT_ASKED)."""
     unasked = unasked or {}
     layer_order = [*kb.vocabulary.layers, LAYER_UNKNOWN]
     groups: dict[str, list[InventoryLoop]] = {}
