@@ -130,33 +130,27 @@ def _convert(
             and first_time(node)
         )
 
+    def refused(node: yaml.Node, message: str, fix: str) -> InputError:
+        return InputError(Problem(source, message, line=node.start_mark.line + 1, fix=fix))
+
     def convert(node: yaml.Node, loc: Loc, depth: int) -> Any:
         if not first_time(node):
-            raise InputError(
-                Problem(
-                    source,
-                    "YAML aliases (*name) are not supported in these files",
-                    line=node.start_mark.line + 1,
-                    fix="write the value out in full where it is used",
-                )
+            raise refused(
+                node,
+                "YAML aliases (*name) are not supported in these files",
+                "write the value out in full where it is used",
             )
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
-            raise InputError(
-                Problem(
-                    source,
-                    f"YAML tag {node.tag!r} is not supported in these files",
-                    line=node.start_mark.line + 1,
-                    fix="remove the tag (the part starting with '!'); files hold plain data only",
-                )
+            raise refused(
+                node,
+                f"YAML tag {node.tag!r} is not supported in these files",
+                "remove the tag (the part starting with '!'); files hold plain data only",
             )
         if depth > MAX_DEPTH:
-            raise InputError(
-                Problem(
-                    source,
-                    f"nesting deeper than {MAX_DEPTH} levels",
-                    line=node.start_mark.line + 1,
-                    fix="flatten the structure; no valid file nests this deep",
-                )
+            raise refused(
+                node,
+                f"nesting deeper than {MAX_DEPTH} levels",
+                "flatten the structure; no valid file nests this deep",
             )
         lines[loc] = node.start_mark.line + 1
         if node.__class__ is scalar and node.tag == _STR_TAG:
@@ -180,13 +174,10 @@ def _convert(
                             )
                         )
                 if key in out:
-                    raise InputError(
-                        Problem(
-                            source,
-                            f"key {key!r} appears twice in the same mapping",
-                            line=key_node.start_mark.line + 1,
-                            fix="remove or rename one of them",
-                        )
+                    raise refused(
+                        key_node,
+                        f"key {key!r} appears twice in the same mapping",
+                        "remove or rename one of them",
                     )
                 here = (*loc, key)
                 if plain_text(value_node, inner):
