@@ -75,6 +75,8 @@ RESOURCES = {
 }
 TIMEOUT = 120.0  # seconds one screen may take to appear before the run is declared stuck
 STILL = 0.2  # seconds a screen must stay the same to count as drawn
+# What a template card says when Enter scrolled to proposals not shown yet instead of saving.
+ASK_AGAIN = "press Enter again to accept them all"
 
 
 def typed(line: str) -> str:
@@ -104,6 +106,7 @@ class Run:
         self.questions = 0
         self.screens: list[str] = []
         self.retyped = 0  # answers typed again because the first typing did not show
+        self.accept_again = 0  # template cards that asked for a second Enter
         self.shown = ""  # the heading of the card last seen on screen
 
     # --- the terminal -------------------------------------------------------------------
@@ -370,6 +373,18 @@ class Run:
                     with contextlib.suppress(Stuck):
                         self.wait("the card to scroll", lambda b=before: self.screen() != b, 5)
                 self.press("Enter")  # accept the template's proposed answers
+                # The "more lines" mark can be painted after the run looked (a loaded
+                # machine): then Enter scrolls to what was not shown and asks for another
+                # Enter, as a newcomer reading the card would be asked.
+                for _ in range(3):
+                    self.wait(
+                        "the card to be accepted or to ask again",
+                        lambda s=step: self.step() not in ("", s) or ASK_AGAIN in self.screen(),
+                    )
+                    if self.step() not in ("", step):
+                        break
+                    self.accept_again += 1
+                    self.press("Enter")
             elif kind == "resources":
                 self.press("Enter")
             elif kind == "economics":
@@ -422,6 +437,7 @@ def main() -> int:
     print(f"wall time {elapsed / 60:.1f} min ({elapsed:.0f} s)")
     print(f"question screens answered {run.questions}, keystrokes {run.keys}")
     print(f"answers typed again because the typing did not show: {run.retyped}")
+    print(f"template cards that asked for a second Enter: {run.accept_again}")
     if run.screens:
         print("--- the first template card ---")
         print(run.screens[0])
