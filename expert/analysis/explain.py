@@ -32,7 +32,7 @@ from expert.analysis.plainwords import (
 )
 from expert.analysis.results import Because, Finding, Member, OpenQuestion, SourceRef
 from expert.assessment import durations
-from expert.assessment.fields import FACT_KINDS, FieldSpec, value_at
+from expert.assessment.fields import FACT_KINDS, LOOP_FALLBACKS, FieldSpec, value_at
 from expert.assessment.fields import spec as field_spec
 from expert.assessment.model import UNKNOWN, Assessment
 from expert.assessment.provenance import source_of
@@ -90,6 +90,9 @@ _PLAIN_FACT = {
 _PLAIN_PLATFORM = "What does the platform run: inference, training or both?"
 _PLAIN_OTHER = "Which answers about these loops are still unknown?"
 _PLAIN_LOOP_FALLBACK = "a detail of how it acts is not yet known"
+# A loop field asked no more where another answer stands for it (the give-up count of a loop
+# that retries is its retry count): the other is asked instead.
+_FALLBACKS = dict(LOOP_FALLBACKS)
 
 
 def _on_accelerators(p: Pattern) -> bool:
@@ -1154,9 +1157,14 @@ class Explainer:
         if key not in self._question_for:
             asking = self._asking(field)
             chosen = asking
-            if len(asking) > 1:  # (one question is asked whether or not it fits)
+            fallback = _FALLBACKS.get(field)
+            if len(asking) > 1 or fallback:  # (one question is asked whether or not it fits)
                 fits = [q for q in asking if all(self._can_hold(t, fact) for t in q.asked_when)]
                 chosen = fits or asking
+                if not fits and fallback:
+                    # not asked of this loop: the answer standing for it settles it
+                    self._question_for[key] = self._loop_question(fallback, fact)
+                    return self._question_for[key]
             self._question_for[key] = chosen[0] if chosen else None
         return self._question_for[key]
 
@@ -1587,6 +1595,8 @@ def _read_recipe(kind: str, field: str) -> tuple[bool, tuple[Any, ...]]:
         if d is not None and not d.links:
             # a comparison of the fact's own answers reads each answer it compares
             return True, tuple(name for _var, name, _bound in d.comparison.refs())
+        if kind == "loop" and field in _FALLBACKS:  # read from the other where unanswered
+            return True, (field, _FALLBACKS[field])
         return True, (field,)
     spec = field_spec(kind, field)
     return False, tuple(

@@ -19,6 +19,7 @@ from expert.assessment.fields import (
     COUNT_UNKNOWN_HI,
     DERIVED_FACT_FIELDS,
     FACT_KINDS,
+    LOOP_FALLBACKS,
     FieldSpec,
     answered_or_kind_default,
     value_at,
@@ -341,6 +342,9 @@ def _field_values(loop: Loop, structure: Structure) -> dict[str, Any]:
         else:  # value_at, unrolled: a build reads about 25,000 of these at 1,000 loops
             value = getattr(loop, first, None)
             values[name] = value_at(value, rest) if rest and value is not None else value
+    for name, fallback in LOOP_FALLBACKS:  # unanswered, and not said not to apply
+        if values[name] is None and name not in (loop.not_applicable or ()):
+            values[name] = values[fallback]
     return values
 
 

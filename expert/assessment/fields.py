@@ -52,6 +52,10 @@ class FieldSpec:
     # For a resource field its kind may answer: the vocabulary's word for it on the kind
     # (`accelerated`), taken while nobody has answered (`answered_or_kind_default`).
     kind_default: str = ""
+    # For a loop field: the field whose answer stands for it where it is left unanswered (a
+    # loop that retries gives up after its retry count, so its give-up count is not asked
+    # again: LOOP_FALLBACKS).
+    falls_back_to: str = ""
 
     @property
     def unknown_hi(self) -> int:
@@ -70,6 +74,7 @@ def _f(
     reads: tuple[str, ...] = (),
     label: str = "",
     kind_default: str = "",
+    falls_back_to: str = "",
 ) -> FieldSpec:
     return FieldSpec(
         name,
@@ -83,6 +88,7 @@ def _f(
         label=label,
         reads=reads,
         kind_default=kind_default,
+        falls_back_to=falls_back_to,
     )
 
 
@@ -129,7 +135,13 @@ LOOP_FIELDS = [
     _f("propagates_cancellation", "yesno", may_not_apply=True, label="propagates cancellation"),
     _f("guards.exemptions", "yesno", may_not_apply=True, label="exemptions"),
     _f("guards.rate_limited", "yesno", may_not_apply=True, label="own actions rate-limited"),
-    _f("guards.give_up_after", "interval", may_not_apply=True, label="gives up after"),
+    _f(
+        "guards.give_up_after",
+        "interval",
+        may_not_apply=True,
+        label="gives up after",
+        falls_back_to="retry.max_retries",
+    ),
     _f(
         "emits",
         "set",
@@ -590,6 +602,11 @@ def answered_or_kind_default(res: Any, name: str, kinds: Mapping[str, Any]) -> A
     if term is None:
         return "unknown"
     return "yes" if getattr(term, found.kind_default) else "no"
+
+
+# Loop fields answered by another where left unanswered: (field, the field standing for it).
+# The fact builder reads them so, and the explanation asks the other's question for them.
+LOOP_FALLBACKS = tuple((f.name, f.falls_back_to) for f in FACT_KINDS["loop"] if f.falls_back_to)
 
 
 def spec(kind: str, name: str) -> FieldSpec | None:

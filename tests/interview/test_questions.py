@@ -235,7 +235,9 @@ def test_disruptions_against_a_give_up_limit_are_asked_after_it_and_not_of_one_w
     tmp_path: Path, kb: KnowledgeBase
 ) -> None:
     # A kubelet restarting a container never gives up: whether disruptions count against
-    # its give-up limit does not apply; a Job controller is asked it after its limit.
+    # its give-up limit does not apply; an elastic agent is asked it after its limit, and a
+    # Job controller that retries after its retry count, which is its give-up limit (asking
+    # both would ask one number twice).
     path = tmp_path / "p.yaml"
     path.write_text(
         "schema_version: 1\nsystem: {name: t}\n"
@@ -243,6 +245,8 @@ def test_disruptions_against_a_give_up_limit_are_asked_after_it_and_not_of_one_w
         "loops:\n"
         "  - {id: jobs, triggers: [failure], actuations: [retry], acts_on: [job],"
         " instances: once}\n"
+        "  - {id: agent, triggers: [failure], actuations: [restart], acts_on: [job],"
+        " instances: per_node}\n"
         "  - {id: kubelet, triggers: [health_check], actuations: [restart], acts_on: [job],"
         " instances: per_replica, not_applicable: [guards.give_up_after]}\n"
         "  - {id: preempt, triggers: [priority_arrival], actuations: [preempt],"
@@ -254,8 +258,10 @@ def test_disruptions_against_a_give_up_limit_are_asked_after_it_and_not_of_one_w
     for s in flow.build(session, [], {}):
         if s.kind == "question" and s.scope == "loop":
             order.setdefault(s.target, []).append(s.question)
-    jobs = order["jobs"]
-    assert jobs.index("guard-give-up-after") < jobs.index("counts-disruptions")
+    agent, jobs = order["agent"], order["jobs"]
+    assert agent.index("guard-give-up-after") < agent.index("counts-disruptions")
+    assert jobs.index("retry-max-retries") < jobs.index("counts-disruptions")
+    assert "guard-give-up-after" not in jobs
     assert "counts-disruptions" not in order["kubelet"]
 
 
