@@ -3,7 +3,9 @@ feedback cycle or carry retry amplification), cycles, amplification paths, confl
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import TypeAdapter
 
 from expert.analysis.graph import Structure
 from expert.analysis.results import (
@@ -22,6 +24,12 @@ from expert.knowledge.patterns import SEVERITY_ORDER
 # Amplifying cycles first, then oscillating ones (CYCLE_KINDS is in that order).
 _KIND_RANK = {kind: i for i, kind in enumerate(CYCLE_KINDS)}
 
+# Thousands of nodes, edges and zones are validated as one list each: a model built one at a
+# time costs most of its time outside validation.
+_NODES = TypeAdapter(list[RiskNode])
+_EDGES = TypeAdapter(list[RiskEdge])
+_ZONES = TypeAdapter(list[ConflictZone])
+
 # How a reader names what graph.py's caps counted instead of keeping.
 _LEFT_OUT_WORDS = {
     "pairs": "pairs of loops on one resource",
@@ -37,16 +45,18 @@ def build(
     findings: list[Finding],
     vocab: Vocabulary | None = None,
 ) -> RiskMap:
-    nodes = [
-        RiskNode(
-            id=lp.id,
-            name=lp.name if lp.name not in (None, UNKNOWN) else lp.id,
-            layer=lp.layer or UNKNOWN,
-            owner=lp.owner or UNKNOWN,
-            timescale=lp.timescale or UNKNOWN,
-        )
-        for lp in assessment.loops
-    ]
+    nodes = _NODES.validate_python(
+        [
+            {
+                "id": lp.id,
+                "name": lp.name if lp.name not in (None, UNKNOWN) else lp.id,
+                "layer": lp.layer or UNKNOWN,
+                "owner": lp.owner or UNKNOWN,
+                "timescale": lp.timescale or UNKNOWN,
+            }
+            for lp in assessment.loops
+        ]
+    )
     in_cycle = {
         (c.loops[i], c.loops[(i + 1) % len(c.loops)])
         for c in structure.cycles
@@ -58,26 +68,26 @@ def build(
         for i in range(len(a.loops) - 1)
     }
     conflict: dict[frozenset[str], str] = {}
-    zones = []
+    zones: list[dict[str, Any]] = []
     for f in findings:
         if f.kind != "incoherence":
             continue
         pairs = conflict_pairs(f)
         zones.append(
-            ConflictZone(
-                finding=f.id,
-                loops=f.loops,
-                severity=f.severity,
-                status=f.status,
-                title=f.title,
-                pairs=[list(p) for p in pairs],
-            )
+            {
+                "finding": f.id,
+                "loops": f.loops,
+                "severity": f.severity,
+                "status": f.status,
+                "title": f.title,
+                "pairs": [list(p) for p in pairs],
+            }
         )
         for a, b in pairs:
             key = frozenset((a, b))
             if SEVERITY_ORDER.index(f.severity) >= SEVERITY_ORDER.index(conflict.get(key, "low")):
                 conflict[key] = f.severity
-    edges = []
+    rows: list[dict[str, Any]] = []
     seen_pairs = set()
     for e in structure.edges:
         pair = (e.source, e.target)
@@ -88,44 +98,45 @@ def build(
             if (pair in amplifying and e.signal == "load_increase")
             else "influence"
         )
-        edges.append(
-            RiskEdge(
-                source=e.source,
-                target=e.target,
-                signal=e.signal,
-                resource=e.resource,
-                kind=kind,
-                severity=conflict.get(frozenset(pair)),
-            )
+        rows.append(
+            {
+                "source": e.source,
+                "target": e.target,
+                "signal": e.signal,
+                "resource": e.resource,
+                "kind": kind,
+                "severity": conflict.get(frozenset(pair)),
+            }
         )
         seen_pairs.add(pair)
     # Stacked retries multiply load even where no trigger of the lower loop reacts to it.
     for amp in structure.amplifications:
         for src, tgt in zip(amp.loops, amp.loops[1:], strict=False):
             if (src, tgt) not in seen_pairs:
-                edges.append(
-                    RiskEdge(
-                        source=src,
-                        target=tgt,
-                        signal="load_increase",
-                        resource="call path",
-                        kind="amplification",
-                        severity=conflict.get(frozenset((src, tgt))),
-                    )
+                rows.append(
+                    {
+                        "source": src,
+                        "target": tgt,
+                        "signal": "load_increase",
+                        "resource": "call path",
+                        "kind": "amplification",
+                        "severity": conflict.get(frozenset((src, tgt))),
+                    }
                 )
     # Another loop keeping a signal from the loop that reads it: hidden, delayed or averaged
     # away. Structures without masks (older ones) have no such attribute.
     for m in getattr(structure, "masks", []):
-        edges.append(
-            RiskEdge(
-                source=m.source,
-                target=m.target,
-                signal=m.signal,
-                resource=getattr(m, "resource", "") or "",
-                kind="masks",
-                how=m.how,
-            )
+        rows.append(
+            {
+                "source": m.source,
+                "target": m.target,
+                "signal": m.signal,
+                "resource": getattr(m, "resource", "") or "",
+                "kind": "masks",
+                "how": m.how,
+            }
         )
+    edges = _EDGES.validate_python(rows)
     amp_paths = [
         AmplificationOut(loops=a.loops, factor_low=a.factor[0], factor_high=a.factor[1])
         for a in structure.amplifications
@@ -143,7 +154,7 @@ def build(
         },
         cycles_found=len(structure.cycles),
         amplification_paths=amp_paths,
-        conflict_zones=zones,
+        conflict_zones=_ZONES.validate_python(zones),
         cycles_truncated=structure.cycles_truncated,
         left_out={_LEFT_OUT_WORDS.get(k, k): n for k, n in sorted(structure.left_out.items())},
     )
