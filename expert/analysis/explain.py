@@ -912,8 +912,10 @@ class Explainer:
             spans.setdefault(finding.id, set()).update(_span(m) for m in members)
         found = self._fold_subsumed(out, spans)
         for f in found.values():
+            # The test reads each resource alone: a pair's resource, named by every member,
+            # is read once.
             f.without_accelerators = self._without_accelerators(
-                f.loops, (m.resource for m in f.members)
+                f.loops, dict.fromkeys([m.resource for m in f.members])
             )
         return found
 
