@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
+from pydantic import TypeAdapter
+
 from expert.analysis import ranking
 from expert.analysis.applicability import can_hold
 from expert.analysis.facts import FactBase, loop_values, without_accelerators
@@ -45,6 +47,9 @@ from expert.knowledge.patterns import SEVERITY_ORDER, Pattern, Question, Severit
 
 Status = Literal["confirmed", "possible"]
 
+# A grouped finding's members are validated as one list: a gap lists thousands of matches,
+# and a model built one at a time spends most of its time outside validation.
+_MEMBERS = TypeAdapter(list[Member])
 _RANK = {severity: n for n, severity in enumerate(SEVERITY_ORDER)}  # higher is more severe
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\.([\w.-]+))?\}")
 
@@ -389,14 +394,17 @@ class Explainer:
             # Each match reads the placeholder alone, in its own form, as render() would
             # read it (with nothing after it).
             alone = {k: self._template(slot.text, form)[1][0] for k, form in forms.items()}
-            values = list(
-                dict.fromkeys(
-                    self._fill(alone[id(mm.p)], mm.bound).replace(
+            # The words depend only on the form and the fact the placeholder reads, which
+            # many matches share: each pair is filled once, in the order of the matches.
+            fills: dict[tuple[int, Any], str] = {}
+            for mm in members:
+                fact = mm.bound.get(slot.var)
+                key = (id(mm.p), None if fact is None else fact["id"])
+                if key not in fills:
+                    fills[key] = self._fill(alone[key[0]], mm.bound).replace(
                         _TWO_UNKNOWN_DURATIONS, _BOTH_UNKNOWN
                     )
-                    for mm in members
-                )
-            )
+            values = list(dict.fromkeys(fills.values()))
             if len(values) > _NAMED_MEMBERS:
                 shown = values[: _NAMED_MEMBERS - 1]
                 filled = f"{', '.join(shown)} and {len(values) - len(shown)} more"
@@ -638,9 +646,15 @@ class Explainer:
         return severity, self.render(p.escalate[n].because, m.bound, m.p)
 
     def _clears(
-        self, p: Pattern, bound: dict[str, dict[str, Any]], terms: list[tuple[str, Term, str]]
+        self,
+        p: Pattern,
+        bound: dict[str, dict[str, Any]],
+        terms: list[tuple[str, Term, str]],
+        rendered: bool = True,
     ) -> list[str]:
-        out = [self.render(c, bound, p) for c in p.clears]
+        """What would clear a match: the pattern's conditions (left as written, to be
+        replaced, unless `rendered`), then an answer for each unknown test of a loop."""
+        out = [self.render(c, bound, p) for c in p.clears] if rendered else list(p.clears)
         for var, term, result in terms:
             if result == "unknown" and p.match[var].fact == "loop":
                 loop = self.name(bound[var]["loop"])
@@ -845,10 +859,10 @@ class Explainer:
             p, form_parts, pid, gap, evidence = form
             ids = firing["bound"]
             bound: dict[str, dict[str, Any]] = {}
-            parts: list[_Part] = []
+            terms: list[tuple[str, Term, str]] = []
+            waiting: list[_Part] = []  # the parts that may leave something unknown
             loops: set[str] = set()
             resources: set[str] = set()
-            waits = False  # whether a part may leave something unknown
             for engine_var, own in form_parts:
                 fid = ids[engine_var]  # the fact base holds each fact under its id
                 fact = bound[own.var] = facts[fid]
@@ -856,34 +870,35 @@ class Explainer:
                 # their tests the same values.
                 part = own.shared.get(own.read(fact))
                 if part is None:
-                    waits = True
                     part = own.parts.get(fid)
                     if part is None:
                         part = own.parts[fid] = self._part(p, own, fact, bound)
-                parts.append(part)
+                    waiting.append(part)
+                terms += part.terms
                 loops.update(loops_of.get(fid, ()))
                 if own.resource_attr is not None:
                     resources.add(fact[own.resource_attr])
             details: dict[tuple[str, str], str] = {}
             missing = 0
-            if waits:
-                if self._not_applicable and any(x.not_applicable for x in parts):
+            if waiting:
+                if self._not_applicable and any(x.not_applicable for x in waiting):
                     continue  # what it needs to know does not apply: it can never be settled
-                structure = [s for x in parts if x.structure for s in x.structure]
+                structure = [s for x in waiting if x.structure for s in x.structure]
                 if structure:
                     for loop_id, dim in structure:
                         self._ask_structure(loop_id, dim, p)
                     continue
-                for x in parts:
+                for x in waiting:
                     if x.details:
                         details.update(x.details)
                 if details:  # how many distinct answers the unknown tests wait for
-                    missing = len({a for x in parts for a in x.answers})
-            ordered, named = sorted(loops), tuple(sorted(resources))
+                    missing = len({a for x in waiting for a in x.answers})
+            ordered = sorted(loops)
+            named = tuple(sorted(resources)) if len(resources) > 1 else tuple(resources)
             m = _Match(
                 p,
                 bound,
-                [t for x in parts for t in x.terms],
+                terms,
                 ordered,
                 firing["finding"],
                 details,
@@ -909,7 +924,7 @@ class Explainer:
             finding = self._grouped(members)
             previous = out.get(finding.id)
             out[finding.id] = _merge(previous, finding) if previous else finding
-            spans.setdefault(finding.id, set()).update(_span(m) for m in members)
+            spans.setdefault(finding.id, set()).update(map(_span, members))
         found = self._fold_subsumed(out, spans)
         for f in found.values():
             # The test reads each resource alone: a pair's resource, named by every member,
@@ -1049,16 +1064,17 @@ class Explainer:
         ]
         severity, reason = self._severity(p, members)
         narrative = self.render(p.narrative, lead.bound, p)
-        clears = self._clears(p, lead.bound, lead.terms)
         distinct = list({tuple(m.loops): m for m in members}.values())
+        clears = self._clears(p, lead.bound, lead.terms, rendered=len(distinct) == 1)
         if len(distinct) > 1:
             # A change clears a grouped finding only if it clears every match, so each of the
             # pattern's own conditions names every loop or resource its matches put there.
             clears[: len(p.clears)] = [self._render_over(c, distinct, p) for c in p.clears]
-            others = [
-                series([self.name(lp) for lp in m.loops]) for m in distinct if m.loops != lead.loops
-            ]
-            shown = "; ".join(others[:_NAMED_MEMBERS])
+            # Only the first few are named: the others are counted.
+            others = [m.loops for m in distinct if m.loops != lead.loops]
+            shown = "; ".join(
+                series([self.name(lp) for lp in loops]) for loops in others[:_NAMED_MEMBERS]
+            )
             more = len(others) - _NAMED_MEMBERS
             also = "between" if p.kind == "incoherence" else "for"
             narrative += f" The same holds {also}: {shown}" + (
@@ -1094,14 +1110,16 @@ class Explainer:
                 waiting=p.unknown_is_evidence and bool(lead.details),
             ),
             members=(
-                [
-                    Member(
-                        loops=m.loops,
-                        status="possible" if m.details else "confirmed",
-                        resource=", ".join(m.resources),
-                    )
-                    for m in sorted(distinct, key=lambda m: m.loops)
-                ]
+                _MEMBERS.validate_python(
+                    [
+                        {
+                            "loops": m.loops,
+                            "status": "possible" if m.details else "confirmed",
+                            "resource": ", ".join(m.resources),
+                        }
+                        for m in sorted(distinct, key=lambda m: m.loops)
+                    ]
+                )
                 if len(distinct) > 1
                 else []
             ),
