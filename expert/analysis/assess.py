@@ -7,8 +7,7 @@ assessment -> graph.derive (influence structure) -> facts.build (engine facts)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from itertools import repeat
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -158,76 +157,75 @@ class _Everything:
 # A scope: its joins to loops (attribute, the loops its tests let in there) and its own tests.
 _Scope = tuple[tuple[tuple[str, frozenset[str]], ...], tuple[Check, ...]]
 
+# What a fact lacks (a value derived from other facts, not there yet), told apart from None.
+_ABSENT = object()
+
+
+class _KindScopes:
+    """The scopes of one fact kind as bits of an integer (scope n is bit n), so a fact is
+    tried against them all at once: per attribute the scopes join on, each loop's bits are
+    the scopes letting it in there. A fact's scopes are those every attribute lets it in."""
+
+    def __init__(self, scopes: list[_Scope], everyone: frozenset[str]) -> None:
+        self.checks = [checks for _, checks in scopes]
+        self.all = (1 << len(scopes)) - 1
+        # Scopes testing nothing of the fact itself: one letting its loops in is enough.
+        self.free = sum(1 << n for n, checks in enumerate(self.checks) if not checks)
+        # Per attribute some scope joins on: loop id -> the scopes letting it in there, and
+        # the scopes letting in a value that is no loop (those not joining on it).
+        self.joins: list[tuple[str, dict[Any, int], int]] = []
+        for attr in sorted({attr for ends, _ in scopes for attr, _ in ends}):
+            allowed = [[ids for a, ids in ends if a == attr] or None for ends, _checks in scopes]
+            elsewhere = sum(1 << n for n, sets in enumerate(allowed) if sets is None)
+            to_bits: dict[Any, int] = dict.fromkeys(everyone, elsewhere)
+            for n, sets in enumerate(allowed):
+                if sets is not None:
+                    bit = 1 << n
+                    for i in frozenset.intersection(*sets):
+                        to_bits[i] |= bit
+            self.joins.append((attr, to_bits, elsewhere))
+        # The attributes the kind's tests read: a fact's scopes and its values there decide
+        # whether it could match, so each distinct combination is tested once.
+        self.reads = sorted(
+            {a for checks in self.checks for check in checks for a in _attrs_read(check)}
+        )
+        self.outcomes: dict[tuple[Any, ...], bool] = {}
+
+    def bits(self, fact: dict[str, Any]) -> int:
+        """The scopes that could bind the loops the fact names."""
+        bits = self.all
+        for attr, to_bits, elsewhere in self.joins:
+            bits &= to_bits.get(fact.get(attr), elsewhere)
+        return bits
+
+    def could_match(self, fact: dict[str, Any]) -> bool:
+        bits = self.bits(fact)
+        if bits & self.free:
+            return True
+        if not bits:
+            return False
+        key = (bits, *map(fact.get, self.reads, repeat(_ABSENT)))
+        if key not in self.outcomes:
+            self.outcomes[key] = any(
+                _holds(checks, fact) for n, checks in enumerate(self.checks) if bits >> n & 1
+            )
+        return self.outcomes[key]
+
 
 class _Scoped:
-    """Per fact kind, each scope's joins to loops (attribute, the loops that pass its tests)
-    and its own tests."""
+    """Per fact kind, whether some scope could bind a fact's loops and pass its own tests."""
 
-    def __init__(
-        self,
-        scoped: dict[str, list[_Scope]],
-    ) -> None:
-        self.scoped = scoped
-        # Per kind, for each attribute every scope joins on: the loops some scope lets in
-        # there. A fact failing it fails every scope, which is most pairs of loops, at once.
-        self.anywhere: dict[str, list[tuple[str, frozenset[str]]]] = {}
-        # Per kind, the scopes by their first join (attribute -> loop id -> the scopes letting
-        # that loop in there), and those joining nothing: a fact is tried only against the
-        # scopes its first loop passes, not every scope of its kind (most fail there).
-        self.by_first: dict[str, dict[str, dict[str, list[_Scope]]]] = {}
-        self.unjoined: dict[str, list[_Scope]] = {}
-        for kind, scopes in scoped.items():
-            common = set.intersection(*({attr for attr, _ in ends} for ends, _ in scopes))
-            self.anywhere[kind] = [
-                (
-                    attr,
-                    frozenset().union(*(ids for ends, _ in scopes for a, ids in ends if a == attr)),
-                )
-                for attr in sorted(common)
-            ]
-            by_first: dict[str, dict[str, list[_Scope]]] = {}
-            for ends, checks in scopes:
-                if not ends:
-                    self.unjoined.setdefault(kind, []).append((ends, checks))
-                    continue
-                (attr, ids), rest = ends[0], ends[1:]
-                to_scope = by_first.setdefault(attr, {})
-                for i in ids:
-                    to_scope.setdefault(i, []).append((rest, checks))
-            self.by_first[kind] = by_first
-
-    def _candidates(self, fact: dict[str, Any]) -> Iterator[_Scope]:
-        """The scopes of the fact's kind whose first join lets its loop in, each with the
-        joins left to test; every scope joining nothing."""
-        kind = fact["kind"]
-        yield from self.unjoined.get(kind, ())
-        for attr, to_scope in self.by_first[kind].items():
-            loop = fact.get(attr)
-            if loop is not None:
-                yield from to_scope.get(loop, ())
+    def __init__(self, scoped: dict[str, list[_Scope]], everyone: frozenset[str]) -> None:
+        self.kinds = {kind: _KindScopes(scopes, everyone) for kind, scopes in scoped.items()}
 
     def joins(self, fact: dict[str, Any]) -> bool:
         """Whether some scope of the fact's kind could bind the loops it names."""
-        scopes = self.scoped.get(fact["kind"])
-        if scopes is None:
-            return True
-        if any(fact.get(attr) not in ids for attr, ids in self.anywhere[fact["kind"]]):
-            return False
-        return any(
-            all(fact.get(attr) in ids for attr, ids in rest) for rest, _ in self._candidates(fact)
-        )
+        scopes = self.kinds.get(fact["kind"])
+        return scopes is None or scopes.bits(fact) != 0
 
     def __call__(self, fact: dict[str, Any]) -> bool:
-        if fact["kind"] not in self.scoped:
-            return True
-        for rest, checks in self._candidates(fact):
-            for attr, ids in rest:
-                if fact.get(attr) not in ids:
-                    break
-            else:
-                if _holds(checks, fact):
-                    return True
-        return False
+        scopes = self.kinds.get(fact["kind"])
+        return scopes is None or scopes.could_match(fact)
 
 
 def _attrs_read(check: Check) -> tuple[str, ...]:
@@ -242,19 +240,29 @@ def _attrs_read(check: Check) -> tuple[str, ...]:
     return (spec.attr,)
 
 
+def _shown(attrs: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+    """A fact holding just these values of these attributes (what a test reads of it)."""
+    return {a: v for a, v in zip(attrs, values, strict=True) if v is not _ABSENT}
+
+
 def _could_match(loops: list[dict[str, Any]], compiled: Compiled) -> facts_mod.FactFilter:
     if not compiled.scopes:
         return _Everything()
     id_attr = compiled.loop_id_attr
-    everyone = frozenset(f[id_attr] for f in loops)
-    # Patterns share many tests of a loop (what it does, what it reacts to), and loops share
-    # the few values one test reads: each test runs once per distinct value it reads.
-    by_test: dict[tuple[Any, ...], frozenset[str]] = {}
     ids_in_order = [f[id_attr] for f in loops]
-    # The values each set of attributes takes, loop by loop, and a loop showing each distinct
-    # value: tests reading the same attributes (several bounds on one duration) share them,
-    # and a test runs once per distinct value (read in C, not a loop of Python per loop).
-    seen_of: dict[tuple[str, ...], tuple[list[Any], dict[Any, dict[str, Any]]]] = {}
+    everyone = frozenset(ids_in_order)
+    # Each attribute's value, loop by loop (read in C, not a loop of Python per loop).
+    columns: dict[str, list[Any]] = {}
+
+    def column(attr: str) -> list[Any]:
+        if attr not in columns:
+            columns[attr] = list(map(dict.get, loops, repeat(attr), repeat(_ABSENT)))
+        return columns[attr]
+
+    # Patterns share many tests of a loop (what it does, what it reacts to), and loops share
+    # the few values one test reads: each test runs once per distinct value it reads, on a
+    # fact holding just that.
+    by_test: dict[tuple[Any, ...], frozenset[str]] = {}
     passing = []
     for checks in compiled.loop_checks:
         ids = everyone
@@ -262,17 +270,18 @@ def _could_match(loops: list[dict[str, Any]], compiled: Compiled) -> facts_mod.F
             key = (check[0], repr(check[1]), check[2], check[3].spec.attr)
             if key not in by_test:
                 attrs = _attrs_read(check)
-                if attrs not in seen_of:
-                    seen = list(zip(*(map(dict.get, loops, repeat(a)) for a in attrs), strict=True))
-                    seen_of[attrs] = (seen, dict(zip(seen, loops, strict=True)))
-                seen, shown_by = seen_of[attrs]
-                holding = {v for v, f in shown_by.items() if _holds_once(check, f)}
-                if len(holding) == len(shown_by):
-                    by_test[key] = everyone
-                else:
-                    by_test[key] = frozenset(
-                        i for i, v in zip(ids_in_order, seen, strict=True) if v in holding
-                    )
+                # One attribute's values as they are, several as tuples.
+                one = len(attrs) == 1
+                seen = column(attrs[0]) if one else list(zip(*map(column, attrs), strict=True))
+                distinct = set(seen)
+                holding = {
+                    v for v in distinct if _holds_once(check, _shown(attrs, (v,) if one else v))
+                }
+                by_test[key] = (
+                    everyone
+                    if len(holding) == len(distinct)
+                    else frozenset(compress(ids_in_order, map(holding.__contains__, seen)))
+                )
             ids &= by_test[key]
         passing.append(ids)
     return _Scoped(
@@ -282,7 +291,8 @@ def _could_match(loops: list[dict[str, Any]], compiled: Compiled) -> facts_mod.F
                 for scope in scopes
             ]
             for kind, scopes in compiled.scopes.items()
-        }
+        },
+        everyone,
     )
 
 
