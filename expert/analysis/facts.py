@@ -438,6 +438,12 @@ def build(
         raw.append((fact, [loop.id]))
     could_match = narrow([f for f, _ in raw]) if narrow is not None else None
 
+    def joins(fact: Fact) -> bool:
+        """Whether some rule could bind the loops the fact names (`fact` holds its kind and
+        every id it holds): a fact failing it is left out before it is encoded (four pairs
+        of loops in five at 1,000 loops, every mask)."""
+        return could_match is None or could_match.joins(fact)
+
     resources: list[Resource] = assessment.resource_list()
     kinds = {r.id: r.kind for r in resources}
     for res in resources:
@@ -466,6 +472,8 @@ def build(
                         (res.startup_time, res.checkpoint_interval, res.checkpoint_duration),
                     )
                 )
+            if not joins({"kind": "acts", "loop": loop.id, "resource": rid}):
+                continue
             startup, checkpoint_interval, checkpoint_duration = timings[rid]
             vals: dict[str, Any] = {
                 "loop": loop.id,
@@ -484,7 +492,7 @@ def build(
 
     by_id = {lp.id: lp for lp in assessment.loops}
     for loop_id, rid in structure.waits:
-        if could_match is not None and not could_match.joins({"kind": "waits", "loop": loop_id}):
+        if not joins({"kind": "waits", "loop": loop_id, "resource": rid}):
             continue
         loop = by_id[loop_id]
         res = by_resource.get(rid) or Resource(id=rid)
@@ -516,7 +524,7 @@ def build(
         )
     for p in structure.pairs:
         # Most pairs join loops no rule could bind together (four in five at 1,000 loops).
-        if could_match is not None and not could_match.joins({"kind": "pair", "a": p.a, "b": p.b}):
+        if not joins({"kind": "pair", "a": p.a, "b": p.b, "resource": p.resource}):
             continue
         vals = {
             "a": p.a,
@@ -530,6 +538,8 @@ def build(
         fid = f"pair:{p.a}~{p.b}@{p.resource}"
         raw.append((_encoded("pair", fid, vals, terms, scope), [p.a, p.b]))
     for n in structure.nestings:
+        if not joins({"kind": "nesting", "outer": n.outer, "inner": n.inner}):
+            continue
         vals = {
             "outer": n.outer,
             "inner": n.inner,
@@ -541,6 +551,8 @@ def build(
         fid = f"nest:{n.outer}>{n.inner}"
         raw.append((_encoded("nesting", fid, vals, terms, scope), [n.outer, n.inner]))
     for amp in structure.amplifications:
+        if not joins({"kind": "amplification", "first": amp.loops[0], "last": amp.loops[-1]}):
+            continue
         vals = {
             "first": amp.loops[0],
             "last": amp.loops[-1],
@@ -560,6 +572,10 @@ def build(
         raw.append((_encoded("cycle", fid, vals, terms, scope), list(cyc.loops)))
 
     for m in structure.masks:
+        if not joins(
+            {"kind": "mask", "source": m.source, "target": m.target, "resource": m.resource}
+        ):
+            continue
         fid = f"mask:{m.source}>{m.target}@{m.resource}#{m.signal}"
         values = {spec.name: getattr(m, spec.name) for spec in FACT_KINDS["mask"]}
         raw.append((_encoded("mask", fid, values, terms, scope), [m.source, m.target]))
