@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from expert.assessment.fields import FieldSpec
 from expert.engine.ids import fnv1a32
 from expert.engine.safety import EngineLimits, check_ruleset, engine_usage
 from expert.errors import InputError, Problem
@@ -58,6 +59,9 @@ class RulesetBudget:
     widest_node: int
     longest_shared_chain: int
 
+
+# Question id -> the field its answer is stored in, and its choices (kb.answer_fields()).
+AnswerFields = dict[str, tuple[FieldSpec, list[str] | None]]
 
 # One test as the engine reads it: operator, operand, strict, and the field it reads
 # (read off the Term once: a Term's operator is a pydantic attribute, slow to read in a loop).
@@ -206,13 +210,13 @@ def compile_kb(kb: KnowledgeBase) -> Compiled:
             # Pair facts are the most numerous (one per pair of loops on a resource) and go
             # to every ruleset that reads them: packing their readers first keeps them in one.
             order = (family, "pair" not in facts, tuple(sorted(facts)), p.id, k)
-            rules = _compile_match(v, kb, out, k)
+            rules = _compile_match(v, kb, out, k, answer_fields)
             units.append(_Unit(1, order, p.id, rules, reads_pairs="pair" in facts))
     for p in active:  # producers -> the symptoms and costs they feed
         for fed in p.leads_to:
             if fed in ids:
                 target = kb.patterns[fed]
-                rules = _compile_fed(p, target, kb, out)
+                rules = _compile_fed(p, target, kb, out, answer_fields)
                 units.append(_Unit(target.stage, ("", (), fed, p.id), fed, rules))
     out.attrs.setdefault("finding", set()).add("rule")
     _scope_facts([v for p in active if p.stage == 1 for v in p.variants()], kb, out)
@@ -355,10 +359,12 @@ def _join_order(p: Pattern) -> list[str]:
     return order
 
 
-def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled, form: int = 0) -> dict[str, Any]:
+def _compile_match(
+    p: Pattern, kb: KnowledgeBase, out: Compiled, form: int, answer_fields: AnswerFields
+) -> dict[str, Any]:
     """The engine rules of one stage-1 pattern's form (a variant, see Pattern.variants): one
-    per combination of alternatives."""
-    vocab, answer_fields = kb.vocabulary, kb.answer_fields()
+    per combination of alternatives. `answer_fields` is kb.answer_fields(), made once."""
+    vocab = kb.vocabulary
     variables = _join_order(p)
     engine = {var: f"v{i}" for i, var in enumerate(variables)}
     # Every same_as as (var, attr, other var, other attr); emitted on whichever comes later.
@@ -413,7 +419,11 @@ def _compile_match(p: Pattern, kb: KnowledgeBase, out: Compiled, form: int = 0) 
 
 
 def _compile_fed(
-    producer: Pattern, target: Pattern, kb: KnowledgeBase, out: Compiled
+    producer: Pattern,
+    target: Pattern,
+    kb: KnowledgeBase,
+    out: Compiled,
+    answer_fields: AnswerFields,
 ) -> dict[str, Any]:
     """Rules `finding(rule=producer) [and platform(...)] -> target` for one stage-2/3 pattern."""
     rules: dict[str, Any] = {}
@@ -424,7 +434,7 @@ def _compile_fed(
         variables.append(var)
         choices = []
         for term in fm.where:
-            field = resolve(fm.fact, term.field, kb.vocabulary, kb.answer_fields())
+            field = resolve(fm.fact, term.field, kb.vocabulary, answer_fields)
             assert field is not None
             choices.append(_alpha(term, field))
             out.attrs.setdefault(fm.fact, set()).add(field.spec.attr)
@@ -466,8 +476,9 @@ def _split(units: list[_Unit], out: Compiled) -> list[tuple[str, str]]:
     other rules. A unit goes whole into the current ruleset when the result is
     within the limits, else it starts the next ruleset; a unit too large even for a ruleset
     of its own is spread rule by rule. Every limit only grows as rules are added, so a
-    ruleset that passed stays within the limits. Returns (pattern, why) for a single rule
-    that no ruleset can hold.
+    ruleset that passed stays within the limits, and the units that go into the current
+    ruleset are the longest run of the next ones that fits with it. Returns (pattern, why)
+    for a single rule that no ruleset can hold.
     """
     problems: list[tuple[str, str]] = []
     for stage in (1, 2, 3):
@@ -479,25 +490,26 @@ def _split(units: list[_Unit], out: Compiled) -> list[tuple[str, str]]:
                 key=lambda u: u.order,
             )
             packer = _Packer()
-            for n, unit in enumerate(mine):
-                # The pair readers' ruleset takes nothing else: its pairs make it the largest
-                # by far, and the other rules then balance the other process's share.
-                if n and unit.reads_pairs != mine[n - 1].reads_pairs:
+            # The pair readers' ruleset takes nothing else: its pairs make it the largest
+            # by far, and the other rules then balance the other process's share.
+            for _reads_pairs, run in itertools.groupby(mine, key=lambda u: u.reads_pairs):
+                packer.close()
+                pending = list(run)
+                while pending:
+                    pending = pending[packer.fit_run([u.rules for u in pending]) :]
+                    if not pending:
+                        break
+                    unit = pending.pop(0)
                     packer.close()
-                if packer.fits(unit.rules):
-                    continue
-                packer.close()
-                if packer.fits(unit.rules):
-                    continue
-                packer.close()
-                for name, rule in unit.rules.items():
-                    if packer.fits({name: rule}):
+                    if packer.fits(unit.rules):
                         continue
-                    packer.close()
-                    if not packer.fits({name: rule}):
-                        why = (w.removeprefix("ruleset: ") for w in packer.why)
-                        problems.append((unit.pattern, "; ".join(why)))
+                    for name, rule in unit.rules.items():
+                        if packer.fits({name: rule}):
+                            continue
                         packer.close()
+                        if not packer.fits({name: rule}):
+                            why = (w.removeprefix("ruleset: ") for w in packer.why)
+                            problems.append((unit.pattern, "; ".join(why)))
             packer.close()
             for n, chunk in enumerate(packer.chunks):
                 name = f"{base}{family}" + (f".{n + 1}" if n else "")
@@ -512,25 +524,46 @@ class _Packer:
     def __init__(self) -> None:
         self.chunks: list[dict[str, Any]] = []
         self.current: dict[str, Any] = {}
-        self.limits = EngineLimits("ruleset")
         self.why: list[str] = []
 
+    def _within(self, batch: list[dict[str, Any]]) -> bool:
+        """Whether the current ruleset with the batch's rules stays within the limits (why
+        not, in self.why)."""
+        limits = EngineLimits("ruleset")
+        limits.add(self.current)
+        for rules in batch:
+            limits.add(rules)
+        self.why = limits.violations()
+        return not self.why
+
     def fits(self, rules: dict[str, Any]) -> bool:
-        """Add the rules to the current ruleset if it stays within the limits. When it does
-        not, the current ruleset must be closed (its limits now count the rejected rules)."""
-        self.limits.add(rules)
-        self.why = self.limits.violations()
-        if self.why:
-            return False
-        self.current.update(rules)
-        return True
+        """Add the rules to the current ruleset if it stays within the limits."""
+        return self.fit_run([rules]) == 1
+
+    def fit_run(self, batch: list[dict[str, Any]]) -> int:
+        """Add the longest run of the batch, from its start, that keeps the current ruleset
+        within the limits; how many it took. As limits only grow with rules, it is found by
+        halving (a few checks of the whole network, not one per unit: most runs fit whole)."""
+        if self._within(batch):
+            took = len(batch)
+        else:
+            took, too_many = 0, len(batch)
+            while too_many - took > 1:
+                mid = (took + too_many) // 2
+                if self._within(batch[:mid]):
+                    took = mid
+                else:
+                    too_many = mid
+            self._within(batch[: took + 1])  # why the next one does not fit
+        for rules in batch[:took]:
+            self.current.update(rules)
+        return took
 
     def close(self) -> None:
         """End the current ruleset (kept if it holds rules) and start an empty one."""
         if self.current:
             self.chunks.append(self.current)
         self.current = {}
-        self.limits = EngineLimits("ruleset")
 
 
 def _budget(name: str, ruleset: dict[str, Any]) -> RulesetBudget:
