@@ -33,6 +33,8 @@ KIND_ORDER = ["incoherence", "auditability", "symptom", "ghost-cost"]
 def check_answers(a: Assessment, kb: KnowledgeBase, source: str = "<assessment>") -> list[Problem]:
     """Answers must belong to known loop questions and fit their choices."""
     problems = []
+    # Each question's choices, as words, made once (15,000 answers at 1,000 loops).
+    choices_of: dict[str, list[str]] = {}
     for i, lp in enumerate(a.loops):
         for path in lp.not_applicable or ():
             qid = path.removeprefix("answers.")
@@ -62,7 +64,9 @@ def check_answers(a: Assessment, kb: KnowledgeBase, source: str = "<assessment>"
                 continue
             if value == UNKNOWN or value is None:
                 continue
-            choices = [str(c.value) for c in q.choices]
+            choices = choices_of.get(qid)
+            if choices is None:
+                choices = choices_of[qid] = [str(c.value) for c in q.choices]
             if q.answer == "yesno" and value not in ("yes", "no"):
                 problems.append(
                     Problem(source, f"answer {value!r} is not yes, no or unknown", where=where)
