@@ -45,7 +45,9 @@ def test_the_largest_ruleset_has_a_process_to_itself(
         assert len(rulesets) == 3  # the case this test is about
         sent: list[tuple[int, str]] = []
 
-        def exchange(requests: list[tuple[Any, dict[str, Any]]], what: str) -> Any:
+        def exchange(
+            requests: list[tuple[Any, dict[str, Any]]], what: str, each: Any = None
+        ) -> Any:
             workers = [w for w, _ in requests]
             sent.extend((ax.engine._workers.index(w), r["ruleset"]) for w, r in requests)
             assert len(set(map(id, workers))) == 2

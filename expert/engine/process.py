@@ -23,6 +23,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -272,18 +275,22 @@ class EngineProcess:
                 w.command = self.command
 
     def _exchange(
-        self, requests: list[tuple[_Worker, dict[str, Any] | None]], what: str
+        self,
+        requests: list[tuple[_Worker, dict[str, Any] | None]],
+        what: str,
+        each: Callable[[int, dict[str, Any]], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Send each request to its worker and return the replies, in request order. Workers
         work at the same time; a worker given several requests gets the next as soon as it
         answers the last (never waiting for the others), and never has more than one
         outstanding, so a reply is never left waiting in a pipe's read buffer, where
         select() cannot see it. A request of None was sent already (by prepare()): only its
-        reply is awaited."""
+        reply is awaited. `each(n, reply)` is called as each reply comes, once its worker
+        has its next request, so the caller works on it while the workers still work."""
         self._use_command([w for w, request in requests if request is not None])
         # Encoded before anything is sent: a request that cannot be encoded must not leave
         # another worker's reply unread in its pipe, to be taken for the next run's.
-        lines = [None if r is None else json.dumps(r) + "\n" for _w, r in requests]
+        lines = [None if r is None else _request_text(r) for _w, r in requests]
         replies: list[dict[str, Any] | None] = [None] * len(requests)
         queues: dict[int, list[int]] = {}  # worker -> its requests still to send, in order
         workers: dict[int, _Worker] = {}
@@ -320,9 +327,11 @@ class EngineProcess:
                 for stream in ready:
                     key = by_stream[id(stream)]
                     n, _deadline = waiting.pop(key)
-                    replies[n] = self._read_reply(workers[key], what)
+                    replies[n] = reply = self._read_reply(workers[key], what)
                     if queues[key]:
                         send_next(key)
+                    if each is not None:
+                        each(n, reply)
         except EngineError:
             raise
         except BaseException:  # anything else mid-exchange: no child may keep a stale reply
@@ -390,9 +399,15 @@ class EngineProcess:
             w.loaded_key = key
 
     def _stage(
-        self, compiled: Compiled, rulesets: list[str], facts: list[dict[str, Any]]
-    ) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:
-        """Assert facts into each ruleset of one stage, one ruleset per worker at a time."""
+        self,
+        compiled: Compiled,
+        rulesets: list[str],
+        facts: list[dict[str, Any]],
+        take: Callable[[list[tuple[str, dict[str, str]]]], Any] = list,
+    ) -> tuple[list[Any], list[str]]:
+        """Assert facts into each ruleset of one stage, one ruleset per worker at a time.
+        Returns what `take` makes of each ruleset's firings ((rule, {var: fact id}) each),
+        in ruleset order, and the errors of the rules' actions."""
         # Each fact is encoded once for all the rulesets that read it; the child adds its
         # session to the text (see expert/engine/child.py).
         texts = [_FACT_TEXT.encode(_without_session(f)) for f in facts]
@@ -423,11 +438,16 @@ class EngineProcess:
                     },
                 )
             )
-        fired: list[tuple[str, dict[str, str]]] = []
+        taken: dict[int, Any] = {}
+
+        def each(n: int, reply: dict[str, Any]) -> None:
+            if reply.get("ok") and "fired" in reply:
+                taken[n] = take(reply["fired"])
+
+        fired: list[Any] = []
         errors: list[str] = []
-        for (w, _), reply in zip(
-            requests, self._exchange(requests, "evaluating the rules"), strict=True
-        ):
+        replies = self._exchange(requests, "evaluating the rules", each)
+        for n, ((w, _), reply) in enumerate(zip(requests, replies, strict=True)):
             if reply.get("reload"):
                 raise _Retry
             if reply.get("memory"):
@@ -437,7 +457,7 @@ class EngineProcess:
                 self.close()
                 raise EngineError(f"the rule engine failed: {reply.get('error')}")
             w.rss = int(reply.get("rss", 0))
-            fired += [(name, bound) for name, bound in reply["fired"]]
+            fired.append(taken[n] if n in taken else take(reply["fired"]))
             errors += reply.get("errors", [])
         return fired, errors
 
@@ -478,23 +498,16 @@ class EngineProcess:
         stage_input = facts
         rules_found: dict[str, None] = {}  # patterns with a finding so far, in order
         for n, rulesets in enumerate(compiled.stages(), start=1):
-            fired, stage_errors = (
-                self._stage(compiled, rulesets, stage_input) if rulesets else ([], [])
+            take = partial(_stage_firings, n, compiled, loops_of)
+            parts, stage_errors = (
+                self._stage(compiled, rulesets, stage_input, take) if rulesets else ([], [])
             )
             errors += stage_errors
-            stage_firings: list[dict[str, Any]] = []
-            for name, bound in fired:
-                pattern = compiled.meta[name].pattern
-                if n == 1:
-                    loops = sorted({lp for fid in bound.values() for lp in loops_of.get(fid, [])})
-                    fid = finding_id(pattern, loops)
-                else:
-                    fid = pattern  # a symptom or cost is one finding for the whole system
-                stage_firings.append(
-                    {"stage": n, "rule": name, "pattern": pattern, "bound": bound, "finding": fid}
-                )
-            # One order, whichever process found what first.
-            stage_firings.sort(key=_firing_order)
+            # One order, whichever process found what first: each part is in order already,
+            # which the sort finds, so only the parts are merged here.
+            ordered = [pair for part in parts for pair in part]
+            ordered.sort(key=_first)
+            stage_firings = [firing for _key, firing in ordered]
             firings += stage_firings
             rules_found.update(dict.fromkeys(f["pattern"] for f in stage_firings))
             # Stage 2 reads stage-1 findings; stage 3 reads stage-1 and stage-2 findings. Their
@@ -505,6 +518,16 @@ class EngineProcess:
                 {"id": f"rule:{p}", "kind": "finding", "rule": p} for p in rules_found
             ]
         return firings, errors
+
+
+def _request_text(request: dict[str, Any]) -> str:
+    """A request as the child reads it: a JSON line, and an assert's facts (JSON object texts)
+    each on a line of its own after it (see expert/engine/child.py)."""
+    if "facts" not in request:
+        return json.dumps(request) + "\n"
+    facts = request["facts"]
+    head = {k: v for k, v in request.items() if k != "facts"}
+    return "\n".join([json.dumps({**head, "count": len(facts)}), *facts, ""])
 
 
 # json.dumps(fact, ensure_ascii=False), with its encoder made once: dumps makes a new one on
@@ -525,5 +548,32 @@ class _Retry(Exception):
         self.memory = memory
 
 
-def _firing_order(firing: dict[str, Any]) -> tuple[Any, ...]:
-    return (firing["finding"], firing["rule"], sorted(firing["bound"].items()))
+def _stage_firings(
+    stage: int,
+    compiled: Compiled,
+    loops_of: dict[str, list[str]],
+    fired: list[tuple[str, dict[str, str]]],
+) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """One ruleset's firings in a stage, each with its place in the stage's order (finding,
+    rule, bound facts), in that order. Made as each reply comes: at 1,000 loops, while the
+    other process still matches, for most of the 15,000 firings."""
+    meta = compiled.meta
+    out = []
+    for name, bound in fired:
+        pattern = meta[name].pattern
+        if stage == 1:
+            loops = sorted({lp for fid in bound.values() for lp in loops_of.get(fid, ())})
+            fid = finding_id(pattern, loops)
+        else:
+            fid = pattern  # a symptom or cost is one finding for the whole system
+        out.append(
+            (
+                (fid, name, sorted(bound.items())),
+                {"stage": stage, "rule": name, "pattern": pattern, "bound": bound, "finding": fid},
+            )
+        )
+    out.sort(key=_first)
+    return out
+
+
+_first = itemgetter(0)
