@@ -288,9 +288,6 @@ class EngineProcess:
         reply is awaited. `each(n, reply)` is called as each reply comes, once its worker
         has its next request, so the caller works on it while the workers still work."""
         self._use_command([w for w, request in requests if request is not None])
-        # Encoded before anything is sent: a request that cannot be encoded must not leave
-        # another worker's reply unread in its pipe, to be taken for the next run's.
-        lines = [None if r is None else _request_text(r) for _w, r in requests]
         replies: list[dict[str, Any] | None] = [None] * len(requests)
         queues: dict[int, list[int]] = {}  # worker -> its requests still to send, in order
         workers: dict[int, _Worker] = {}
@@ -302,14 +299,17 @@ class EngineProcess:
 
             def send_next(key: int) -> None:
                 n = queues[key].pop(0)
-                line, w = lines[n], workers[key]
-                if line is None:  # sent by prepare(): its write must have ended
+                request, w = requests[n][1], workers[key]
+                # Encoded only now, so the first worker starts while the others' requests
+                # are encoded. One that cannot be encoded stops every worker (below): no
+                # reply is left unread in a pipe, to be taken for the next run's.
+                if request is None:  # sent by prepare(): its write must have ended
                     sent = w.written(self.timeout_s)
                     if sent is None:
                         raise self._fail(what + f" (no answer within {self.timeout_s:g}s)", w)
                     if not sent:
                         raise self._fail(what, w)
-                elif not w.send(line):
+                elif not w.send(_request_text(request)):
                     raise self._fail(what, w)
                 waiting[key] = (n, time.monotonic() + self.timeout_s)
 
@@ -407,14 +407,29 @@ class EngineProcess:
     ) -> tuple[list[Any], list[str]]:
         """Assert facts into each ruleset of one stage, one ruleset per worker at a time.
         Returns what `take` makes of each ruleset's firings ((rule, {var: fact id}) each),
-        in ruleset order, and the errors of the rules' actions."""
-        # Each fact is encoded once for all the rulesets that read it; the child adds its
-        # session to the text (see expert/engine/child.py).
-        texts = [_FACT_TEXT.encode(_without_session(f)) for f in facts]
+        in the order they were sent, and the errors of the rules' actions."""
         chosen = [
-            [t for f, t in zip(facts, texts, strict=True) if f["kind"] in compiled.kinds[name]]
+            [n for n, f in enumerate(facts) if f["kind"] in compiled.kinds[name]]
             for name in rulesets
         ]
+        # Each fact is encoded once for all the rulesets that read it, as the first request
+        # holding it is sent: the busiest worker starts before the facts only the others
+        # read are encoded (a tenth of a second at 1,000 loops). The child adds its session
+        # to the text (see expert/engine/child.py).
+        encoded: dict[int, str] = {}
+
+        def texts(members: list[int]) -> Callable[[], list[str]]:
+            def encode() -> list[str]:
+                out = []
+                for n in members:
+                    text = encoded.get(n)
+                    if text is None:
+                        text = encoded[n] = _FACT_TEXT.encode(_without_session(facts[n]))
+                    out.append(text)
+                return out
+
+            return encode
+
         # Rulesets are dealt out largest first, each to the worker with the fewest facts so
         # far: a stage takes as long as its busiest worker.
         load = [0] * len(self._workers)
@@ -423,8 +438,9 @@ class EngineProcess:
             owner[n] = min(range(len(load)), key=load.__getitem__)
             load[owner[n]] += len(chosen[n])
         requests: list[tuple[_Worker, dict[str, Any] | None]] = []
-        for n, name in enumerate(rulesets):
-            w = self._workers[owner[n]]
+        # The busiest worker's requests first (each worker's in ruleset order).
+        for n in sorted(range(len(rulesets)), key=lambda n: -load[owner[n]]):
+            name, w = rulesets[n], self._workers[owner[n]]
             w.sessions += 1
             requests.append(
                 (
@@ -434,7 +450,7 @@ class EngineProcess:
                         "key": compiled.key,
                         "ruleset": name,
                         "sid": f"s{w.sessions}",  # never reused within a process
-                        "facts": chosen[n],
+                        "facts": texts(chosen[n]),
                     },
                 )
             )
@@ -521,11 +537,14 @@ class EngineProcess:
 
 
 def _request_text(request: dict[str, Any]) -> str:
-    """A request as the child reads it: a JSON line, and an assert's facts (JSON object texts)
-    each on a line of its own after it (see expert/engine/child.py)."""
+    """A request as the child reads it: a JSON line, and an assert's facts (JSON object texts,
+    or a function that gives them) each on a line of its own after it (see
+    expert/engine/child.py)."""
     if "facts" not in request:
         return json.dumps(request) + "\n"
     facts = request["facts"]
+    if callable(facts):
+        facts = facts()
     head = {k: v for k, v in request.items() if k != "facts"}
     return "\n".join([json.dumps({**head, "count": len(facts)}), *facts, ""])
 
