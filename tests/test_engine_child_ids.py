@@ -42,3 +42,26 @@ def test_ids_read_off_the_text_equal_the_decoded_ones(
 def test_a_variable_missing_from_the_action_is_an_error() -> None:
     with pytest.raises(KeyError):
         _bound_ids(json.dumps({"p#0": {"v0": {"id": "loop:a"}}}), META)
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        # as the engine writes them: each fact exactly as asserted
+        [{"id": "loop:a", "kind": "loop", "x": '"v1":{"id": "loop:z"}'}, {"id": "pair:a~b@r"}],
+        [{"id": 'loop:a"b', "kind": "loop"}, {"id": "loop:c\\d"}],
+        [{"id": "loop:é"}, {"id": "loop:b", "note": "},"}],
+    ],
+)
+@pytest.mark.parametrize("order", [("v0", "v1"), ("v1", "v0")])
+def test_ids_passed_over_asserted_facts_equal_the_decoded_ones(
+    facts: list[dict[str, str]], order: tuple[str, str]
+) -> None:
+    texts = [json.dumps({**f, "sid": "s1", "scope": "s1"}, ensure_ascii=False) for f in facts]
+    asserted = {f["id"]: t for f, t in zip(facts, texts, strict=True) if "\\" not in t[:20]}
+    body = ",".join(f'"{v}":{t}' for v, t in zip(order, texts, strict=True))
+    action = '{"p#0":{' + body + "}}"
+    assert _bound_ids(action, META, asserted) == _decoded(action)
+    # a fact asserted with another text (another run's, say) is not taken for the one bound
+    other = {i: t.replace('"s1"', '"s2"') for i, t in asserted.items()}
+    assert _bound_ids(action, META, other) == _decoded(action)

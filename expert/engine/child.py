@@ -30,16 +30,47 @@ from typing import Any, NoReturn
 _ACTION_RULE = re.compile(r'\{\s*"([^"\\]*)"\s*:\s*\{')
 
 
-def _bound_ids(action: str, meta: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """(rule name, {engine variable: fact id}) of one firing's action text."""
+def _bound_ids(
+    action: str, meta: dict[str, Any], asserted: dict[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
+    """(rule name, {engine variable: fact id}) of one firing's action text. `asserted` is the
+    text each fact was asserted as, by id."""
     head = _ACTION_RULE.match(action)
     if head is not None and head.group(1) in meta:
         name = head.group(1)
-        ids = _ids_found(action, head.end() - 1, meta[name]["vars"])
+        wanted = meta[name]["vars"]
+        ids = _ids_passed(action, head.end(), asserted) if asserted else None
+        if ids is None or any(v not in ids for v in wanted):
+            ids = _ids_found(action, head.end() - 1, wanted)
         if ids is not None:
-            return name, ids
+            return name, {v: ids[v] for v in wanted}
     name, bound = next(iter(json.loads(action).items()))
     return name, {v: bound[v]["id"] for v in meta[name]["vars"]}
+
+
+def _ids_passed(action: str, at: int, asserted: dict[str, str]) -> dict[str, str] | None:
+    """Each variable's id, read at the start of its fact, whose text is then passed over
+    whole: the engine writes `"v0":<fact>,"v1":<fact>...}}` with each fact exactly as it was
+    asserted, so only the variables' names and the facts' ids are read, not the 7 kB between
+    them. None wherever the text is not so (checked at every step)."""
+    ids = {}
+    end = len(action) - 2
+    while True:
+        name_end = action.find('":{"id": "', at, at + 16)
+        if name_end < 0 or action[at] != '"':
+            return None
+        start = name_end + 10
+        ident = action[start : action.find('"', start)]
+        fact = asserted.get(ident)
+        if fact is None or not action.startswith(fact, name_end + 2):
+            return None
+        ids[action[at + 1 : name_end]] = ident
+        at = name_end + 2 + len(fact)
+        if at == end and action.endswith("}}"):
+            return ids
+        if action[at : at + 1] != ",":
+            return None
+        at += 1
 
 
 def _ids_found(action: str, start: int, wanted: list[str]) -> dict[str, str] | None:
@@ -109,6 +140,7 @@ class _Engine:
         # The session joins every fact (the sentinel joins compare scope).
         session = f'"sid": {json.dumps(sid)}, "scope": {json.dumps(sid)}}}'
         fired: list[tuple[str, dict[str, str]]] = []
+        asserted: dict[str, str] = {}  # fact id -> the text asserted, the first for an id
         for text in facts:
             body = text.rstrip()[:-1].rstrip()  # the object without its closing brace
             fact = f"{body}, {session}" if body != "{" else body + session
@@ -118,13 +150,17 @@ class _Engine:
             if code == 2:
                 self.errors.append(f"duplicate fact id {loads(text).get('id')!r} in {ruleset}")
                 continue
+            if fact.startswith('{"id": "'):  # as the parent encodes facts
+                ident = fact[8 : fact.find('"', 8)]
+                if "\\" not in ident:  # an escape: left to the slower ways
+                    asserted.setdefault(ident, fact)
             started = dre.start_action_for_state(handle, 0 if code == 3 else state_handle)
             if not started:
                 continue
             state, action = started[0], started[1]
             while action:
                 try:
-                    fired.append(_bound_ids(action, meta))
+                    fired.append(_bound_ids(action, meta, asserted))
                 except Exception as exc:  # record, never lose it
                     head = _ACTION_RULE.match(action)
                     name = head.group(1) if head else action[:80]
