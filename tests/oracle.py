@@ -25,6 +25,9 @@ force from the facts:
   and the loops for a single match) and it is confirmed when one match is;
 - an auditability match that reads an answer the assessment says does not apply is no
   finding;
+- a match that passes a test only as unknown, where the answer it reads (or, for a loop
+  field another answer stands for, that answer: fields.LOOP_FALLBACKS) is said not to
+  apply, is no finding;
 - an auditability match that reads an answer left out of the assessment (a question not
   answered yet, as opposed to "unknown") is possible, and groups apart from the confirmed
   matches of its pattern (`rule:unanswered`); the facts do not tell the two apart, so the
@@ -47,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expert.analysis.facts import FactBase
+from expert.assessment.fields import LOOP_FALLBACKS
 from expert.engine.ids import group_id
 from expert.knowledge.conditions import CORE_FIELDS, ResolvedField, evaluate, resolve
 from expert.knowledge.knowledgebase import KnowledgeBase
@@ -190,6 +194,9 @@ def _left_out(a: Any, kind: str, fact: Fact, path: str) -> bool:
     return False
 
 
+FALLBACKS = dict(LOOP_FALLBACKS)
+
+
 def _does_not_apply(a: Any, kind: str, fact: Fact, path: str) -> bool:
     """Whether the assessment says the answer at `path` does not apply to the fact's loop
     or resource (a gap on it is then no finding)."""
@@ -198,6 +205,13 @@ def _does_not_apply(a: Any, kind: str, fact: Fact, path: str) -> bool:
     owners = a.loops if kind == "loop" else a.resource_list()
     item = next((o for o in owners if o.id == fact[kind]), None)
     return item is not None and path in (getattr(item, "not_applicable", None) or [])
+
+
+def _reads_not_applicable(a: Any, kind: str, fact: Fact, path: str) -> bool:
+    """Whether the answer a test reads is said not to apply, or, for a loop field another
+    answer stands for where it is unanswered (the give-up count), that answer is."""
+    reads = [path, *([FALLBACKS[path]] if kind == "loop" and path in FALLBACKS else [])]
+    return any(_does_not_apply(a, kind, fact, read) for read in reads)
 
 
 def _group(
@@ -260,6 +274,11 @@ def expected(kb: KnowledgeBase, base: FactBase, a: Any = None) -> Expected:
             binding = frozenset((var, f["id"]) for var, f in bound.items())
             out.bindings.setdefault(p.id, set()).add(binding)
             if _on_unknown_structure(p, bound, unknown, facts):
+                continue
+            if not p.unknown_is_evidence and any(
+                _reads_not_applicable(a, p.match[var].fact, bound[var], term.field)
+                for var, term in unknown
+            ):
                 continue
             loops = sorted({lp for f in bound.values() for lp in base.loops_of[f["id"]]})
             if p.unknown_is_evidence and any(
