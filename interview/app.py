@@ -36,8 +36,12 @@ from interview.screens.results import ResultsScreen
 from interview.session import Session
 
 DEFAULT_FILE = Path("assessment.yaml")
-# Keys typed after an Enter that confirms wait for the next card at most this long.
-ANSWER_HOLD_LIMIT_S = 5.0
+# Keys typed after an Enter that confirms wait for the next card at most this long, unless
+# the answer is being handled: then they wait for it, however long a loaded machine takes.
+# Generous, as the Enter itself may wait behind the typing before it (on a loaded machine
+# 5 s passed before the answer was read, and the keys after it reached the card being left);
+# only a path that never reports the answer handled would wait it out.
+ANSWER_HOLD_LIMIT_S = 30.0
 
 
 class Assessing(Protocol):
@@ -81,6 +85,7 @@ class InterviewApp(App[None]):
         self._held_keys: list[events.Key] | None = None  # keys held while a card changes
         self._hold: object | None = None  # who holds them: only its release delivers them
         self._confirming: object | None = None  # the hold an Enter in an answer field began
+        self._in_hand: object | None = None  # that hold, once its answer is being handled
 
     @property
     def holding_keys(self) -> bool:
@@ -130,11 +135,23 @@ class InterviewApp(App[None]):
             self._held_keys = []
         # Only a path that never reports the answer handled would leave keys held: they
         # are delivered all the same, late rather than never.
-        self.set_timer(ANSWER_HOLD_LIMIT_S, partial(self.release_keys, self._confirming))
+        self.set_timer(ANSWER_HOLD_LIMIT_S, partial(self._release_unhandled, self._confirming))
+
+    async def _release_unhandled(self, token: object) -> None:
+        # An answer being handled releases its keys when it is done: released earlier, on a
+        # slow machine, they reached the card being left while the next was drawn.
+        if token is not self._in_hand:
+            await self.release_keys(token)
+
+    def answer_in_hand(self) -> None:
+        """The screen has begun to handle the answer an Enter confirmed (`answer_handled`
+        follows, whatever happens)."""
+        self._in_hand = self._confirming
 
     async def answer_handled(self) -> None:
         """The screen has dealt with the answer an Enter confirmed: the keys typed after it
         go to whatever has the focus now, the next card's field if the card moved on."""
+        self._in_hand = None
         await self.release_keys(self._confirming)
 
     async def on_event(self, event: events.Event) -> None:

@@ -840,6 +840,7 @@ class InterviewScreen(Screen[None]):
     async def _answered(self, message: QuestionCard.Answered) -> None:
         # An Enter pressed twice quickly arrives after the card has moved on: drop it
         # rather than store the previous answer under the next question.
+        self.interview_app.answer_in_hand()
         try:
             if message.key == self.current.key:
                 await self.confirm(message.value, message.typed)

@@ -5,7 +5,9 @@ sent as soon as the next card's field shows lands in that field."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual import events
@@ -129,6 +131,45 @@ async def test_answers_typed_ahead_each_reach_their_own_card(tmp_path: Path) -> 
         assert (loop.target, loop.timescale) == ("queue depth", "45s")
         # The key after the second Enter waits for the third card, whatever it is.
         assert app.interview.current.question not in ("loop-target", "loop-timescale")
+
+
+async def test_keys_typed_ahead_wait_for_an_answer_however_long_it_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a loaded machine, saving an answer and drawing the next card took longer than the
+    # limit on held keys: released then, they reached the card being left. Here the limit
+    # runs out while each answer is handled, on a fake clock: its timers fire when the
+    # screen starts to move on, whatever the machine's speed.
+    from interview import app as app_module
+    from interview.screens.interview import InterviewScreen
+
+    app = make_app(at(tmp_path, TARGET))
+    limits: list[Callable[[], Awaitable[None]]] = []
+    set_timer = app.set_timer
+
+    def fake_timer(delay: float, callback: Any = None, **kwargs: Any) -> Any:
+        if delay == app_module.ANSWER_HOLD_LIMIT_S:
+            limits.append(callback)
+        return set_timer(delay * 1000, callback, **kwargs)  # never within the test
+
+    go = InterviewScreen.go
+
+    async def go_after_the_limit(self: InterviewScreen, delta: int) -> None:
+        while limits:
+            await limits.pop(0)()
+        for _ in range(200):  # the card being left takes what the limit released to it
+            await asyncio.sleep(0)
+        await go(self, delta)
+
+    monkeypatch.setattr(app, "set_timer", fake_timer)
+    monkeypatch.setattr(InterviewScreen, "go", go_after_the_limit)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        post_keys(app, "end", "ctrl+u", *"queue depth", "enter", "ctrl+u", *"45s", "enter")
+        await settle(pilot)
+        loop = app.session.assessment.loop("gateway-timeout")  # type: ignore[union-attr]
+        assert loop is not None
+        assert (loop.target, loop.timescale) == ("queue depth", "45s")
 
 
 async def test_enter_pressed_twice_confirms_one_card(tmp_path: Path) -> None:
