@@ -905,7 +905,7 @@ class Explainer:
                 missing,
                 named,
             )
-            # As _group_key, inlined: this runs for every firing.
+            # One finding per pattern and gap, pair of loops on the same resources, or loop.
             key: tuple[str, ...]
             if gap:
                 key = (pid, "gap", "unanswered") if details and evidence else (pid, "gap")
@@ -920,8 +920,8 @@ class Explainer:
                 group.append(m)
         out: dict[str, Finding] = {}
         spans: dict[str, set[tuple[tuple[str, ...], str]]] = {}
-        for members in groups.values():
-            finding = self._grouped(members)
+        for (_pid, *grouped_by), members in groups.items():
+            finding = self._grouped(members, tuple(grouped_by))
             previous = out.get(finding.id)
             out[finding.id] = _merge(previous, finding) if previous else finding
             spans.setdefault(finding.id, set()).update(map(_span, members))
@@ -1038,21 +1038,13 @@ class Explainer:
                 f.narrative += f" It is a precise case of: {found[gid].title}."
         return {fid: f for fid, f in found.items() if fid not in dropped}
 
-    @staticmethod
-    def _group_key(m: _Match) -> tuple[str, ...]:
-        if m.p.kind == "auditability":
-            return ("gap", "unanswered") if m.details and m.p.unknown_is_evidence else ("gap",)
-        if len(m.loops) >= 2 and m.resources:
-            return ("pairs", *m.resources)
-        return ("one", *sorted(set(m.loops)))
-
-    def _grouped(self, members: list[_Match]) -> Finding:
-        """One finding for matches of one pattern: the best-supported match explains it and
-        every match is listed."""
+    def _grouped(self, members: list[_Match], grouped_by: tuple[str, ...]) -> Finding:
+        """One finding for matches of one pattern (`grouped_by`, what they share, names it):
+        the best-supported match explains it and every match is listed."""
         members.sort(key=lambda m: (bool(m.details), m.missing, m.fid))
         lead, p = members[0], members[0].p
         loops = sorted({lp for m in members for lp in m.loops})
-        fid = group_id(p.id, self._group_key(lead), loops)
+        fid = group_id(p.id, grouped_by, loops)
         status: Status = "possible" if lead.details else "confirmed"
         # A test waiting on an answer reads as unknown (for a gap, one not answered yet).
         because = [
