@@ -383,8 +383,12 @@ class Run:
                     )
                     if self.step() not in ("", step):
                         break
+                    asking = self.screen()
                     self.accept_again += 1
                     self.press("Enter")
+                    # Only a new picture answers this Enter: the one asking is still there
+                    # until it is handled, and another Enter would reach the next card.
+                    self.wait("the card to take the Enter", lambda a=asking: self.screen() != a)
             elif kind == "resources":
                 self.press("Enter")
             elif kind == "economics":
