@@ -256,8 +256,13 @@ class FindingView:
     sources: list[tuple[str, str]]  # title, web URL or ""
     evidence: str  # the evidence score in words
     # Each grouped match as "its loops' names (status)": a report joins them, and a large one
-    # has thousands (the status is a plain word, so escaping the whole escapes the names).
+    # has thousands. `members` as written, for HTML (whose output hook escapes them);
+    # `members_md` escaped for Markdown, made of each loop's escaped name (the status is a
+    # plain word and the separators hold no markup, so this equals escaping the whole, but
+    # escapes a name once per list of findings, not once for every match it is in). Each is
+    # empty when only the other format is rendered.
     members: list[str]
+    members_md: list[str]
 
 
 class _FindingViews:
@@ -271,6 +276,7 @@ class _FindingViews:
         titles: _Lookup,
         held: AbstractSet[str],
         links: bool = True,
+        html: bool | None = None,
     ) -> None:
         self.findings, self.names, self.titles = findings, names, titles
         # Held-back findings: not named as causes of shown ones, and never linked (they are
@@ -280,12 +286,16 @@ class _FindingViews:
         # appendix's pattern groups show none of them (the pattern's sources are shown once,
         # above its findings), and a large report has a thousand findings there.
         self.links = links
+        # The formats the views are for (see `context`): which of the members lists to make.
+        self.html = html
 
     def __len__(self) -> int:
         return len(self.findings)
 
     def __iter__(self) -> Iterator[FindingView]:
         names, titles, held, links = self.names, self.titles, self.held, self.links
+        raw = names if self.html is not False else None
+        escaped = _Escaped(names) if self.html is not True else None
         for f in self.findings:
             yield FindingView(
                 id=f.id,
@@ -310,7 +320,8 @@ class _FindingViews:
                 would_clear_if=f.would_clear_if,
                 sources=[(src.title, _web_url(src.url)) for src in f.sources] if links else [],
                 evidence=evidence_text(f),
-                members=[_member(m, names) for m in f.members],
+                members=[_member(m, raw) for m in f.members] if raw is not None else [],
+                members_md=[_member(m, escaped) for m in f.members] if escaped is not None else [],
             )
 
 
@@ -324,6 +335,18 @@ class PatternGroup:
     mechanism: str  # how the loops come to work against each other, for the engineer
     sources: list[tuple[str, str]]  # title, web URL or ""
     findings: _FindingViews
+
+
+class _Escaped(dict[str, str]):
+    """Loop names escaped for Markdown by loop id, each escaped when first asked for."""
+
+    def __init__(self, names: _Lookup) -> None:
+        super().__init__()
+        self.names = names
+
+    def __missing__(self, key: str) -> str:
+        out = self[key] = _md(self.names[key])
+        return out
 
 
 def _member(m: Member, names: dict[str, str]) -> str:
@@ -384,7 +407,8 @@ def context(results: Results, assessment: Assessment, html: bool | None = None) 
         for g in results.to_check
     ]
     by_kind = {
-        kind: _FindingViews(group, names, titles, held_ids) for kind, group in of_kind.items()
+        kind: _FindingViews(group, names, titles, held_ids, html=html)
+        for kind, group in of_kind.items()
     }
     # The appendix explains each kind of conflict (and of gap) once, with every finding of it
     # below; symptoms and ghost costs follow from them and are listed compactly.
@@ -403,7 +427,7 @@ def context(results: Results, assessment: Assessment, html: bool | None = None) 
                     summary=group[0].summary,
                     mechanism=group[0].mechanism,
                     sources=[(src.title, _web_url(src.url)) for src in group[0].sources],
-                    findings=_FindingViews(group, names, titles, held_ids, links=False),
+                    findings=_FindingViews(group, names, titles, held_ids, links=False, html=html),
                 )
                 for group in by_pattern.values()
                 if group[0].kind == kind
@@ -412,7 +436,7 @@ def context(results: Results, assessment: Assessment, html: bool | None = None) 
         for kind, heading in APPENDIX_GROUPS
     ]
     derived = _FindingViews(
-        [f for f in findings if f.kind in EFFECT_KINDS], names, titles, held_ids
+        [f for f in findings if f.kind in EFFECT_KINDS], names, titles, held_ids, html=html
     )
     held_counts = results.held_back_counts()
     layers = [(g.layer, g.label) for g in results.inventory.layers]
