@@ -742,7 +742,16 @@ def _raws(line: CostLine, raws: Raws | None) -> list[Points]:
     else read from the contributions."""
     got = raws.get(line.finding) if raws is not None else None
     if got is None:
-        got = [(r.low, r.likely, r.high) for r in (c.raw for c in line.contributions)]
+        # Contributions sharing a raw range share its points too (a line's contributions
+        # mostly share one of two), so a settling works out each only once.
+        points: dict[int, Points] = {}
+        got = []
+        for c in line.contributions:
+            r = c.raw
+            p = points.get(id(r))
+            if p is None:
+                p = points[id(r)] = (r.low, r.likely, r.high)
+            got.append(p)
     return got
 
 
@@ -761,30 +770,30 @@ def _settle_shares(
     ceiling = min((m.ceiling for m in members if m.ceiling is not None), default=1.0)
     own_raws = [_raws(m, raws) for m in members]
     flat = [r for rs in own_raws for r in rs]
-    raw = {
-        "low": [r[0] for r in flat],
-        "likely": [r[1] for r in flat],
-        "high": [r[2] for r in flat],
-    }
+    lows, mids, highs = zip(*flat, strict=True) if flat else ((), (), ())
+    raw = {"low": lows, "likely": mids, "high": highs}
     summed = {p: sum(raw[p]) for p in POINTS}
     combined = {p: under_ceiling(summed[p], ceiling) for p in POINTS}
+    # Thousands of findings per settling and two dozen settlings, but their points are a few
+    # tuples shared by all (see _raws): each distinct one is worked out once, by identity (a
+    # key equal in value could differ in the sign of a zero), and the figures summed in order.
+    distinct = {id(r): r for r in flat}
     # The central estimate is shared in proportion to each finding's own share. The high end
     # adds what it has over the central to each finding by how much its own share rises (so a
     # finding's high is never below its central), and the low end is proportional but never
     # above the central: each range stays ordered and the budget stays under the ceiling.
-    rise = [max(0.0, high - mid) for high, mid in zip(raw["high"], raw["likely"], strict=True)]
+    rise_of = {k: max(0.0, high - mid) for k, (_, mid, high) in distinct.items()}
     extra = combined["high"] - combined["likely"]
-    total_rise = sum(rise)  # once: summed inside the loop it was quadratic in the findings
-    # Thousands of findings per settling and two dozen settlings: the budget's figures are
-    # read into locals, and `mid if mid < low else low` is min(low, mid) without a call.
+    total_rise = sum([rise_of[id(r)] for r in flat])  # once, not inside the loop
     c_low, c_mid = combined["low"], combined["likely"]
     s_low, s_mid = summed["low"], summed["likely"]
-    shares: list[Points] = []
-    for own_low, own_mid, up in zip(raw["low"], raw["likely"], rise, strict=True):
+    share_of: dict[int, Points] = {}
+    for k, (own_low, own_mid, _) in distinct.items():
         mid = own_mid * c_mid / s_mid if s_mid else 0.0
         low = own_low * c_low / s_low if s_low else 0.0
-        high = mid + (extra * up / total_rise if total_rise else 0.0)
-        shares.append((mid if mid < low else low, mid, high))
+        high = mid + (extra * rise_of[k] / total_rise if total_rise else 0.0)
+        share_of[k] = (min(low, mid), mid, high)
+    shares = [share_of[id(r)] for r in flat]
     if detail:
         made: dict[int, Range] = {}
         parts = (c for m in members for c in m.contributions)
