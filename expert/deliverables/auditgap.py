@@ -209,24 +209,25 @@ def _first_partners(loop: str, chains: list[tuple[ChainGap, _Chain]]) -> list[st
     return partners
 
 
-def _partner_count(own: str, chains: list[_Chain]) -> int:
-    """How many partners a loop whose name is `own` has in `chains`: every name in them but
-    its own, each as often as the first chain holding it has it (its own name as often as
-    the first chain where another loop shares it has it, less one). Counted by set sizes,
-    the largest chain's names only looked up."""
+def _partner_count(chains: list[_Chain]) -> tuple[int, dict[str, int]]:
+    """How many partners a loop has in `chains`, as (the count, what to add for a loop
+    whose own name is one of these): every name in them but its own, each as often as the
+    first chain holding it has it (its own name as often as the first chain where another
+    loop shares it has it, less one). Counted by set sizes, the largest chain's names only
+    looked up. The same for every loop in the same chains but for its own name, so worked
+    out once for them all."""
     largest = max(chains, key=lambda read: len(read.names))
     rest: set[str] = set()
     for read in chains:
         if read is not largest:
             rest |= read.names
     count = len(largest.names) + len(rest - largest.names) - 1
+    own: dict[str, int] = {}
     for x in {x for read in chains for x in read.repeated}:
-        if x == own:
-            first = next(read for read in chains if own in read.repeated)
-        else:
-            first = next(read for read in chains if x in read.names)
-        count += first.repeated.get(x, 1) - 1
-    return count
+        other = next(read for read in chains if x in read.names).repeated.get(x, 1) - 1
+        count += other
+        own[x] = next(read for read in chains if x in read.repeated).repeated[x] - 1 - other
+    return count, own
 
 
 @dataclass(slots=True)
@@ -507,6 +508,8 @@ def _teams(
     asked_of_team: dict[str, set[tuple[str, str]]] = {}
     field_question = {field: kb.question_for_field(field) for field in CORE}
     chains_of: dict[str, list[tuple[ChainGap, _Chain]]] = {}  # in the chains' order
+    # Partner counts by the chains a loop is in (by identity, alive while this runs).
+    partner_counts: dict[tuple[int, ...], tuple[int, dict[str, int]]] = {}
     for c in chains:
         read = _Chain.of(c)
         for lp_id in c.loops:  # listed once each
@@ -578,7 +581,13 @@ def _teams(
         mine = chains_of.get(lp.id, [])
         kinds = [c.title for c, _ in mine]
         partners = _first_partners(lp.id, mine)
-        count = _partner_count(name, [read for _, read in mine]) if mine else 0
+        count = 0
+        if mine:
+            key = tuple(id(read) for _, read in mine)
+            counted = partner_counts.get(key)
+            if counted is None:
+                counted = partner_counts[key] = _partner_count([read for _, read in mine])
+            count = counted[0] + counted[1].get(name, 0)
         if count:
             ask(
                 # A conflict may run either way (this loop may set the others off, or they it),
