@@ -103,13 +103,13 @@ def md_url(url: Any) -> str:
     return quote(web_url(url), safe=":/?#=&%.,~+-_@!$*;")
 
 
-_CACHES: list[dict[str, str]] = []
+_CACHES: list[dict[Any, str]] = []
 
 
 def _memoised(fn: Callable[[Any], str]) -> Callable[[Any], str]:
     """`fn` with a cache for the length of one render: a large report writes the same loop
     names, titles and answers thousands of times. Only plain strings are cached (1 and 1.0
-    are equal keys that print differently)."""
+    are equal keys that print differently). For any value, as HTML's output hook gets."""
     cache: dict[str, str] = {}
     _CACHES.append(cache)
 
@@ -122,6 +122,29 @@ def _memoised(fn: Callable[[Any], str]) -> Callable[[Any], str]:
         return out
 
     return memoised
+
+
+class _Memo(dict[Any, str]):
+    """A cache of `fn` for the length of one render, as `_memoised`'s, looked up by the
+    dictionary's own subscript: a value seen before costs no Python call, and a large report
+    looks up a hundred thousand. For hashable values only, which every value the Markdown
+    filters are given is (text, numbers, None); no string subclass a template gives them
+    prints differently from the plain string it equals."""
+
+    def __init__(self, fn: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.fn = fn
+        _CACHES.append(self)
+
+    def __missing__(self, value: Any) -> str:
+        out = self.fn(value)
+        if type(value) is str:  # 1 and 1.0 are equal keys that print differently
+            self[value] = out
+        return out
+
+
+def _memo(fn: Callable[[Any], str]) -> Callable[[Any], str]:
+    return _Memo(fn).__getitem__
 
 
 def _forget() -> None:
@@ -140,8 +163,8 @@ def _html_escape(value: Any) -> str:
     return str(markupsafe.escape(value))
 
 
-_web_url = _memoised(web_url)
-_md = _memoised(md_escape)
+_web_url = _memo(web_url)
+_md = _memo(md_escape)
 
 
 class _TemplateCache(jinja2.FileSystemBytecodeCache):
@@ -200,9 +223,9 @@ def _env(html: bool) -> jinja2.Environment:
     env.filters.update(
         md=_md,
         md_each=md_each,
-        code=_memoised(md_code),
+        code=_memo(md_code),
         web_url=_web_url,
-        md_url=_memoised(md_url),
+        md_url=_memo(md_url),
         number=number,
         exact=exact,
         percent=percent,
