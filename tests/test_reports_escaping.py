@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from expert.analysis.results import Results, SourceRef
+from expert.analysis.results import Member, Results, SourceRef
 from expert.assessment.model import Assessment
 from expert.render.reports import md_escape, md_url, render, web_url
 from tests.helpers import make
@@ -139,6 +139,42 @@ def test_markdown_escapes_markup_and_links() -> None:
     # every inventory table row stays one row
     for row in (ln for ln in md.splitlines() if "killer" in ln and ln.startswith("|")):
         assert row.endswith("|")
+
+
+def test_markdown_grouped_matches_read_as_the_whole_escaped() -> None:
+    """Markdown lists a finding's grouped matches from escaped names: the same text as
+    escaping each match whole, whatever the names hold (markup, entity codes, newlines)."""
+    results, a = hostile()
+    conflict = next(f for f in results.findings if f.kind == "incoherence")
+    a = a.model_copy(
+        update={
+            "loops": [
+                lp.model_copy(update={"name": name})
+                for lp, name in zip(
+                    a.loops, ["A &#60;b&gt; &", "line\none `x` & #1;", "&amp;[y]_*"], strict=True
+                )
+            ]
+        }
+    )
+    names = {lp.id: lp.name or lp.id for lp in a.loops}
+    ids = [lp.id for lp in a.loops]
+    members = [
+        Member(loops=ids[:2], status="confirmed"),
+        Member(loops=[ids[2], ids[0]], status="possible"),
+        Member(loops=ids, status="confirmed"),
+        Member(loops=[ids[1]], status="possible"),
+    ]
+    grouped = conflict.model_copy(update={"members": members})
+    results = results.model_copy(
+        update={"findings": [grouped if f is conflict else f for f in results.findings]}
+    )
+    md = render("markdown", results, a)
+    whole = [
+        md_escape(f"{', '.join(n[:-1]) + ' and ' + n[-1] if len(n) > 1 else n[0]} ({m.status})")
+        for m in members
+        for n in [[names[lp] for lp in m.loops]]
+    ]
+    assert f"Found for: {'; '.join(whole)}." in md
 
 
 def test_mermaid_labels_cannot_break_out() -> None:
