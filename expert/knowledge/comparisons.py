@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -427,6 +429,18 @@ def _planned(tree: tuple[Any, ...], kinds: dict[str, str]) -> Any:
     return combined
 
 
+def _inputs(d: Derivation) -> tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...]:
+    """Per variable the comparison reads, a function of its fact giving every value read
+    there: the outcome depends on nothing else."""
+    kinds = dict(d.kinds)
+    attrs: dict[str, list[str]] = {}
+    for var, name, _bound in d.comparison.refs():
+        spec = field_spec(kinds[var], name)
+        assert spec is not None
+        attrs.setdefault(var, []).extend((f"{spec.attr}_lo", f"{spec.attr}_hi"))
+    return tuple((var, itemgetter(*dict.fromkeys(names))) for var, names in attrs.items())
+
+
 def annotate(facts: list[dict[str, Any]]) -> None:
     """Write every registered comparison's outcome into the facts of its host kind. A fact
     whose linked loop or resource is not among `facts` gets "unknown"."""
@@ -439,11 +453,15 @@ def annotate(facts: list[dict[str, Any]]) -> None:
     for fact in facts:
         of_kind.setdefault(fact.get("kind", ""), []).append(fact)
     for kind, hosts in of_kind.items():
-        mine = derivations(kind)
+        # Thousands of facts (pairs of loops) show a comparison a few dozen distinct values:
+        # each outcome is computed once per combination of the values it reads.
+        mine: list[tuple[Derivation, Any, dict[tuple[Any, ...], Tri]]] = [
+            (d, _inputs(d), {}) for d in derivations(kind)
+        ]
         if not mine:
             continue
         for fact in hosts:
-            for d in mine:
+            for d, inputs, outcomes in mine:
                 bound = {d.hostvar: fact}
                 for var, var_kind, attr in d.links:
                     other = by_id.get((var_kind, str(fact.get(attr))))
@@ -451,7 +469,11 @@ def annotate(facts: list[dict[str, Any]]) -> None:
                         break
                     bound[var] = other
                 else:
-                    fact[d.attr] = evaluate(d, bound)
+                    key = tuple([read(bound[var]) for var, read in inputs])
+                    outcome = outcomes.get(key)
+                    if outcome is None:
+                        outcome = outcomes[key] = evaluate(d, bound)
+                    fact[d.attr] = outcome
                     continue
                 fact[d.attr] = "unknown"
 
