@@ -216,6 +216,10 @@ class Explainer:
         # finding id -> the conditional feeds (`feeds_when`) one of its matches passes
         self._feeds_ok: dict[str, set[str]] = {}
         self._said_memo: dict[tuple[str, str], str] = {}
+        # (form, feed's index) -> its terms and the variables they read (see _feeds)
+        self._feed_reads: dict[tuple[int, int], tuple[list[_Check], tuple[str, ...]]] = {}
+        # (fact kind, field, fact id) -> a placeholder's words for it (see _words)
+        self._field_words: dict[tuple[str, str | None, str], str] = {}
         # (form, template) -> the template read (see _template)
         self._templates: dict[tuple[int, str], tuple[list[str], list[_Slot], str]] = {}
         # (question, loop) -> what _unsettled_by says of it
@@ -332,7 +336,10 @@ class Explainer:
                 if kind != "loop":
                     spec = field_spec(kind, field or "id")
                 literals.append(template[pos : m.start()])
-                slots.append(_Slot(m.group(0), var, field, kind, spec, template[m.end() :], {}))
+                after = template[m.end() :]
+                slots.append(
+                    _Slot(m.group(0), var, field, kind, spec, after, _following(after), {})
+                )
                 pos = m.end()
             read = self._templates[key] = (literals, slots, template[pos:])
         return read
@@ -350,13 +357,25 @@ class Explainer:
 
     def _words(self, slot: _Slot, fact: dict[str, Any]) -> str:
         kind, field, spec = slot.kind, slot.field, slot.spec
+        if kind == "loop" and field in (None, "name"):
+            return _set_off_before(self._loop_field(fact["loop"], "name"), slot.following)
+        if kind != "loop" and spec is None:
+            return slot.text
+        # Other words read only the field of the fact, which placeholders of many templates
+        # and forms share (a loop's timeout in a dozen patterns): each is made once.
+        key = (kind, field, fact["id"])
+        words = self._field_words.get(key)
+        if words is None:
+            words = self._field_words[key] = self._fact_words(kind, field, spec, fact)
+        return words
+
+    def _fact_words(
+        self, kind: str, field: str | None, spec: FieldSpec | None, fact: dict[str, Any]
+    ) -> str:
         if kind == "loop":
             text = self._loop_field(fact["loop"], field or "name")
-            if field in (None, "name"):
-                return _set_off(text, slot.after)
         else:
-            if spec is None:
-                return slot.text
+            assert spec is not None
             if spec.type == "ident":
                 # The user's own names: a resource's `name` where it has one, as loops'.
                 value = fact[spec.attr]
@@ -410,7 +429,7 @@ class Explainer:
                 filled = f"{', '.join(shown)} and {len(values) - len(shown)} more"
             else:
                 # The last name is the one the sentence goes on from.
-                values[-1] = _set_off(values[-1], slot.after)
+                values[-1] = _set_off_before(values[-1], slot.following)
                 filled = series(values)
             out += (literal, filled)
         out.append(tail)
@@ -1124,28 +1143,59 @@ class Explainer:
         # Each match is read in its own form (its variables are that form's); the forms
         # share the pattern's conditional feeds, in one order.
         for k, (target, _checks) in enumerate(self._plan(p).feeds):
-            if any(self._holds(m.p, self._plan(m.p).feeds[k][1], m.bound) for m in members):
+            if self._feeds(members, k):
                 self._feeds_ok.setdefault(fid, set()).add(target)
         # Asking is idempotent, and a question's findings keep the order findings are made
-        # in, so the order of the asks below does not matter.
+        # in, so the order of the asks below does not matter. What is asked depends only on
+        # the fact and the field waited for, which many matches share (a loop in many pairs):
+        # each is asked once.
+        asked: set[tuple[str, str]] = set()
         for m in members:
             if m.details:
                 for var, term, r in m.terms:
-                    waits = r == "unknown" or (m.bound[var]["id"], term.field) in m.details
-                    if waits and m.p.match[var].fact == "loop":
+                    waited = (m.bound[var]["id"], term.field)
+                    if waited in asked or not (r == "unknown" or waited in m.details):
+                        continue
+                    asked.add(waited)
+                    kind = m.p.match[var].fact
+                    if kind == "loop":
                         q = self._loop_question(term.field, m.bound[var])
                         if q:
                             self._ask(q.id, m.bound[var]["loop"], fid)
-                    elif waits and m.p.match[var].fact == "resource":
+                    elif kind == "resource":
                         rid = m.bound[var]["id"].split(":", 1)[1]
                         for rq in self._resource_questions(term.field, rid):
                             self._ask_resource(rq, rid, fid)
         for ask in p.asks:
             # A loop is in many matches of one finding: it is asked each question once.
-            abouts = {m.bound[ask.about]["loop"]: m.bound[ask.about] for m in members}
+            var, question = ask.about, ask.question
+            abouts = {(fact := m.bound[var])["loop"]: fact for m in members}
             for loop_id, about in abouts.items():
-                self._ask(self._fitting(ask.question, about), loop_id, fid)
+                self._ask(self._fitting(question, about), loop_id, fid)
         return finding
+
+    def _feeds(self, members: list[_Match], k: int) -> bool:
+        """Whether some match passes the k-th conditional feed of its pattern. Its terms
+        read one or two of a match's facts (the retrying loop), which many matches share
+        (a loop in many pairs): each form and combination of those facts is tried once."""
+        tried: set[tuple[Any, ...]] = set()
+        for m in members:
+            feed = self._feed_reads.get((id(m.p), k))
+            if feed is None:
+                checks = self._plan(m.p).feeds[k][1]
+                # A join reads the fact it names too: there every bound fact counts.
+                joins = any(c.op == "same_as" for c in checks)
+                feed = self._feed_reads[(id(m.p), k)] = (
+                    checks,
+                    tuple(m.p.match) if joins else tuple(dict.fromkeys(c.var for c in checks)),
+                )
+            checks, read = feed
+            key = (id(m.p), *[m.bound[var]["id"] for var in read])
+            if key not in tried:
+                tried.add(key)
+                if self._holds(m.p, checks, m.bound):
+                    return True
+        return False
 
     def _fitting(self, question: str, about: dict[str, Any]) -> str:
         """The question to ask a loop for what `question` asks: a field asked in other words
@@ -1457,12 +1507,22 @@ class Explainer:
 
 
 def _set_off(name: str, after: str) -> str:
+    """A loop's name set off from the text after it (see _set_off_before)."""
+    return _set_off_before(name, _following(after))
+
+
+def _following(after: str) -> str:
+    """The word a sentence goes on with after a placeholder, as _set_off_before compares it
+    (lower case; empty where no space separates it, so it cannot repeat the name's)."""
+    return after.split(None, 1)[0].lower() if after.strip() and after[:1].isspace() else ""
+
+
+def _set_off_before(name: str, following: str) -> str:
     """A loop's name, in quotes where the sentence goes on with the word the name ends
-    with: a loop named "Liveness probe restarts" that restarts servers reads "“Liveness probe
-    restarts” restarts vLLM model servers", not "Liveness probe restarts restarts"."""
-    last = name.rsplit(None, 1)[-1].lower() if name.strip() else ""
-    following = after.split(None, 1)[0].lower() if after.strip() else ""
-    if last and following == last and after[:1].isspace():
+    with (`following`, read by _following): a loop named "Liveness probe restarts" that
+    restarts servers reads "“Liveness probe restarts” restarts vLLM model servers", not
+    "Liveness probe restarts restarts"."""
+    if following and name.strip() and name.rsplit(None, 1)[-1].lower() == following:
         return f"\u201c{name}\u201d"
     return name
 
@@ -1477,6 +1537,7 @@ class _Slot:
     kind: str  # the fact kind the form binds the variable to ("" where it binds none)
     spec: FieldSpec | None  # the field (for a loop, only where it names no name)
     after: str  # the template's text after it
+    following: str  # the word it goes on with (see _following)
     filled: dict[str, str]  # fact id -> its words for that fact
 
 
