@@ -35,6 +35,10 @@ def _bound_ids(
 ) -> tuple[str, dict[str, str]]:
     """(rule name, {engine variable: fact id}) of one firing's action text. `asserted` is the
     text each fact was asserted as, by id."""
+    if asserted:
+        found = _ids_in_order(action, meta, asserted)
+        if found is not None:
+            return found
     head = _ACTION_RULE.match(action)
     if head is not None and head.group(1) in meta:
         name = head.group(1)
@@ -46,6 +50,47 @@ def _bound_ids(
             return name, {v: ids[v] for v in wanted}
     name, bound = next(iter(json.loads(action).items()))
     return name, {v: bound[v]["id"] for v in meta[name]["vars"]}
+
+
+def _ids_in_order(
+    action: str, meta: dict[str, Any], asserted: dict[str, str]
+) -> tuple[str, dict[str, str]] | None:
+    """_ids_passed for the form the engine writes: `{"<rule>":{"v0":<fact>,"v1":<fact>}}`,
+    the variables in the rule's order, no spaces, each fact as asserted. Checked at every
+    step, down to the closing braces; None for anything else. This half of reading a firing
+    was about a tenth of the engine processes' time at 1,000 loops (15,000 firings)."""
+    if not action.startswith('{"'):
+        return None
+    close = action.find('"', 2)
+    name = action[2:close]
+    rule = meta.get(name)
+    if rule is None or "\\" in name or not action.startswith('":{', close):
+        return None
+    startswith, find = action.startswith, action.find
+    at = close + 3
+    bound: dict[str, str] = {}
+    for v in rule["vars"]:
+        if bound:
+            if not startswith(",", at):
+                return None
+            at += 1
+        head = _VAR_HEADS.get(v) or f'"{v}":'
+        if not startswith(head, at):
+            return None
+        at += len(head)  # at the fact, whose text starts `{"id": "<id>"`
+        start = at + 8
+        ident = action[start : find('"', start)]
+        fact = asserted.get(ident)
+        if fact is None or not startswith(fact, at):
+            return None
+        bound[v] = ident
+        at += len(fact)
+    if at != len(action) - 2 or not action.endswith("}}"):
+        return None
+    return name, bound
+
+
+_VAR_HEADS = {f"v{n}": f'"v{n}":' for n in range(8)}
 
 
 def _ids_passed(action: str, at: int, asserted: dict[str, str]) -> dict[str, str] | None:
