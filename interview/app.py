@@ -156,6 +156,10 @@ class InterviewApp(App[None]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
+            if not self.screen_stack:
+                # The app is closing (its screens are gone): a key typed as it quit, still
+                # queued, has nowhere to go, and looking up its binding would fail.
+                return
             held = self._held_keys
             if held is not None:
                 # A second Enter straight after the one that confirms is a double press:
