@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from expert.analysis.assess import Assessor, load_assessment
-from expert.analysis.explain import _set_off
+from expert.analysis.explain import _following, _set_off_before
 from tests.helpers import builtin_kb
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "expert" / "examples" / "llm-platform.yaml"
@@ -27,7 +27,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "expert" / "examples" / "llm-
     ],
 )
 def test_a_name_is_quoted_only_before_its_own_last_word(name: str, after: str, shown: str) -> None:
-    assert _set_off(name, after) == shown
+    assert _set_off_before(name, _following(after)) == shown
 
 
 def test_no_finding_repeats_a_loop_names_last_word() -> None:

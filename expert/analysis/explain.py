@@ -336,10 +336,8 @@ class Explainer:
                 if kind != "loop":
                     spec = field_spec(kind, field or "id")
                 literals.append(template[pos : m.start()])
-                after = template[m.end() :]
-                slots.append(
-                    _Slot(m.group(0), var, field, kind, spec, after, _following(after), {})
-                )
+                following = _following(template[m.end() :])
+                slots.append(_Slot(m.group(0), var, field, kind, spec, following, {}))
                 pos = m.end()
             read = self._templates[key] = (literals, slots, template[pos:])
         return read
@@ -1506,11 +1504,6 @@ class Explainer:
         return list({f.id: f for f in [*others, *crossed, *kept]}.values())
 
 
-def _set_off(name: str, after: str) -> str:
-    """A loop's name set off from the text after it (see _set_off_before)."""
-    return _set_off_before(name, _following(after))
-
-
 def _following(after: str) -> str:
     """The word a sentence goes on with after a placeholder, as _set_off_before compares it
     (lower case; empty where no space separates it, so it cannot repeat the name's)."""
@@ -1536,7 +1529,6 @@ class _Slot:
     field: str | None
     kind: str  # the fact kind the form binds the variable to ("" where it binds none)
     spec: FieldSpec | None  # the field (for a loop, only where it names no name)
-    after: str  # the template's text after it
     following: str  # the word it goes on with (see _following)
     filled: dict[str, str]  # fact id -> its words for that fact
 

@@ -106,30 +106,13 @@ def md_url(url: Any) -> str:
 _CACHES: list[dict[Any, str]] = []
 
 
-def _memoised(fn: Callable[[Any], str]) -> Callable[[Any], str]:
-    """`fn` with a cache for the length of one render: a large report writes the same loop
-    names, titles and answers thousands of times. Only plain strings are cached (1 and 1.0
-    are equal keys that print differently). For any value, as HTML's output hook gets."""
-    cache: dict[str, str] = {}
-    _CACHES.append(cache)
-
-    def memoised(value: Any) -> str:
-        if type(value) is not str:
-            return fn(value)
-        out = cache.get(value)
-        if out is None:
-            out = cache[value] = fn(value)
-        return out
-
-    return memoised
-
-
 class _Memo(dict[Any, str]):
-    """A cache of `fn` for the length of one render, as `_memoised`'s, looked up by the
-    dictionary's own subscript: a value seen before costs no Python call, and a large report
-    looks up a hundred thousand. For hashable values only, which every value the Markdown
-    filters are given is (text, numbers, None); no string subclass a template gives them
-    prints differently from the plain string it equals."""
+    """`fn` with a cache for the length of one render: a large report writes the same loop
+    names, titles and answers thousands of times. Looked up by the dictionary's own
+    subscript, so a value seen before costs no Python call (a large report looks up a
+    hundred thousand). Only plain strings are kept (1 and 1.0 are equal keys that print
+    differently); no string subclass a template gives prints differently from the plain
+    string it equals."""
 
     def __init__(self, fn: Callable[[Any], str]) -> None:
         super().__init__()
@@ -138,13 +121,26 @@ class _Memo(dict[Any, str]):
 
     def __missing__(self, value: Any) -> str:
         out = self.fn(value)
-        if type(value) is str:  # 1 and 1.0 are equal keys that print differently
+        if type(value) is str:
             self[value] = out
         return out
 
 
 def _memo(fn: Callable[[Any], str]) -> Callable[[Any], str]:
+    """`fn` through a _Memo, for the Markdown filters: every value they are given is
+    hashable (text, numbers, None)."""
     return _Memo(fn).__getitem__
+
+
+def _memoised(fn: Callable[[Any], str]) -> Callable[[Any], str]:
+    """`fn` through a _Memo for any value, as HTML's output hook gets (lists, models):
+    only plain strings are looked up."""
+    memo = _Memo(fn)
+
+    def memoised(value: Any) -> str:
+        return memo[value] if type(value) is str else fn(value)
+
+    return memoised
 
 
 def _forget() -> None:
