@@ -88,3 +88,27 @@ def test_a_kind_no_scope_narrows_keeps_every_fact(assessor: Assessor, tmp_path: 
     assert {kind: narrow[kind] for kind in unscoped} == {kind: whole[kind] for kind in unscoped}
     for scopes in assessor.compiled.scopes.values():
         assert all(scope.checks or scope.loops for scope in scopes)
+
+
+@pytest.mark.parametrize("source", ["llm-platform", "generated"])
+def test_each_match_fires_one_rule(assessor: Assessor, tmp_path: Path, source: str) -> None:
+    """A pattern's alternatives (one rule per member of a `has_any`) are disjoint: facts that
+    hold several members fire the pattern once, not once per member. Every extra firing is
+    matched, sent, decoded and explained only to be dropped as a duplicate."""
+    if source == "generated":
+        path = write_yaml(tmp_path / "generated.yaml", generate(120, seed=3, kb=assessor.kb))
+    else:
+        path = EXAMPLES / f"{source}.yaml"
+    base = _base(assessor, path)
+    firings, errors = assessor.engine.run(
+        assessor.compiled, engine_facts(base, assessor.compiled), base.loops_of
+    )
+    assert errors == []
+    meta = assessor.compiled.meta
+    matches = Counter(
+        (f["pattern"], meta[f["rule"]].form, tuple(sorted(f["bound"].items())))
+        for f in firings
+        if f["stage"] == 1
+    )
+    assert matches, "nothing fired: the test would prove nothing"
+    assert [m for m, n in matches.items() if n > 1] == []
