@@ -345,6 +345,11 @@ AFTER_LOAD: dict[str, Callable[[Path], None]] = {
         "t-question-fields",
         "- id: t-colour\n  about: system\n  field: colour\n  text: Colour\n  help: None.\n",
     ),
+    "question-labels": lambda r: _question(
+        r,
+        "t-question-labels",
+        "- id: t-unlabelled\n  about: loop\n  answer: yesno\n  text: Is it so?\n  help: H.\n",
+    ),
     "reachable": lambda r: _write(
         r / "patterns" / "t-reachable.yaml",
         "id: t-reachable\nkind: symptom\ntitle: t\nsummary: s\nmechanism: m\nseverity: low\n"
@@ -407,6 +412,31 @@ def test_lint_refuses_a_source_link_that_is_not_a_web_address(tmp_path: Path) ->
     assert problem.source.endswith("t-url.yaml") and "is not a web address" in problem.message
 
 
+def test_lint_asks_each_answer_question_for_a_label(tmp_path: Path) -> None:
+    # Tables and lists name an answer by its label; without one they show the whole question.
+    _add_pattern(tmp_path, "t-one")
+    question = "- id: t-{}\n  about: loop\n  answer: yesno\n  text: Is it so?\n  help: H.\n"
+    _question(
+        tmp_path,
+        "answers",
+        question.format("unlabelled") + question.format("labelled") + "  label: it is so\n",
+    )
+    results = {r.name: r for r in lint([tmp_path])}
+    (problem,) = results["question-labels"].problems
+    assert problem.source.endswith("answers.yaml")
+    assert problem.where == "question t-unlabelled"
+    assert "no short label" in problem.message and "`label:`" in problem.fix
+
+
+def test_every_answer_question_of_the_builtin_kb_has_a_short_label() -> None:
+    kb = knowledge.load([])
+    answers = [q for q in kb.questions.values() if q.answer is not None]
+    assert answers
+    for q in answers:
+        assert q.label[:1].islower() and not q.label.endswith("?"), q.id
+        assert len(q.label.split()) <= 6, q.label
+
+
 def test_a_clean_pack_lints_clean(tmp_path: Path) -> None:
     _add_pattern(tmp_path, "t-one")
     assert [r.name for r in lint([tmp_path]) if not r.ok] == []
@@ -435,7 +465,7 @@ def test_no_validator_is_left_untested() -> None:
 def test_kb_lint_command_exits_zero_on_the_builtin_kb() -> None:
     result = CliRunner().invoke(main, ["kb", "lint"])
     assert result.exit_code == 0, result.output
-    assert "18 validators passed, 0 failed" in result.output
+    assert "19 validators passed, 0 failed" in result.output
 
 
 def test_kb_lint_command_fails_on_a_broken_pack(tmp_path: Path) -> None:

@@ -126,6 +126,7 @@ VALIDATORS: dict[str, str] = {
     "cases": "every pattern has at least one firing and one quiet, valid example case",
     "questions-feed-rules": "every question sets something a rule or a report reads",
     "question-fields": "question fields exist in the assessment format; asked_when is valid",
+    "question-labels": "every question stored in a loop's answers has a short label for tables",
     "reachable": "every symptom and ghost cost can be reached from a stage-1 pattern",
     "feeds-forward": "feeds name active patterns of a later stage; subsumes, incoherence ones",
     "placeholders": "narratives, clears and reasons use placeholders the engine can fill",
@@ -656,6 +657,23 @@ def _check_question_fields(kb: knowledge.KnowledgeBase) -> list[Problem]:
     return problems
 
 
+def _check_question_labels(kb: knowledge.KnowledgeBase) -> list[Problem]:
+    # A field question is named by its field's label; an answer has no other short name,
+    # and tables and lists would show its whole question instead.
+    return [
+        Problem(
+            kb.origins.get(f"question:{q.id}", knowledge.Origin("", q.id)).path,
+            f"the answer to {q.id!r} has no short label: tables and lists would show the "
+            "whole question",
+            where=f"question {q.id}",
+            fix="add `label:`, a few lower-case words naming the answer "
+            "('sees throttles and quotas')",
+        )
+        for q in sorted(kb.questions.values(), key=lambda q: q.id)
+        if q.answer is not None and not q.label.strip()
+    ]
+
+
 def _check_reachable(kb: knowledge.KnowledgeBase) -> list[Problem]:
     active = {p.id: p for p in kb.active()}
     reached: set[str] = set()
@@ -897,6 +915,7 @@ def lint(extra_dirs: list[Path] | None = None) -> list[LintResult]:
         "sources": _check_sources,
         "questions-feed-rules": _check_questions,
         "question-fields": _check_question_fields,
+        "question-labels": _check_question_labels,
         "reachable": _check_reachable,
         "feeds-forward": _check_feeds,
         "placeholders": knowledge.placeholder_problems,

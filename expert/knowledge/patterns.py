@@ -427,6 +427,12 @@ class Question(KBModel):
     field: str | None = None
     answer: Literal["yesno", "category", "set", "number", "text"] | None = None
     text: str
+    label: str = Field(
+        "",
+        description="a short name for the answer in tables and lists, in lower case "
+        "('sees throttles and quotas'); every `answer` question needs one, a `field` "
+        "question is named by its field",
+    )
     help: str
     example: str = ""
     choices: list[Choice] = Field(default_factory=list)
@@ -454,3 +460,9 @@ class Question(KBModel):
         if self.answer in ("category", "set") and not self.choices:
             raise ValueError("a category or set answer needs `choices`")
         return self
+
+    @property
+    def short_name(self) -> str:
+        """What tables and lists call this question's answer: its label, else its text (a
+        pack whose questions lack labels still reads, and `kb lint` asks for them)."""
+        return self.label or self.text
