@@ -88,6 +88,20 @@ def test_audit_gaps_say_why_and_whom_to_ask() -> None:
     assert [t.owner for t in report.teams][-1] == "No known owner"
 
 
+def test_answers_nobody_could_give_are_named_by_their_labels() -> None:
+    # The backfill scheduler of the example could not say whether it sees the throttles
+    # that hold work back: the gap names that answer as the inventory does, by its label.
+    results, _ = assessed("training-cluster")
+    kb = builtin_kb()
+    assert results.audit_gaps is not None
+    gap = next(g for g in results.audit_gaps.loops if g.loop == "backfill-scheduler")
+    label = kb.questions["backfill-sees-limits"].label
+    assert label and gap.unknown == [label]
+    assert any(r.endswith(f"1 more answer nobody could give: {label}") for r in gap.reasons)
+    questions = {q.text for q in kb.questions.values()}
+    assert not questions & {*gap.unknown, *(r.rsplit(": ", 1)[-1] for r in gap.reasons)}
+
+
 def test_reasoned_owned_loop_has_no_gap() -> None:
     a = make(
         [

@@ -197,13 +197,13 @@ def loop_answers(lp: Loop, kb: KnowledgeBase) -> Iterator[tuple[str, str, Any, S
     if not_applicable:
         for path in sorted(p for p in not_applicable if p.startswith("answers.")):
             q = kb.questions.get(path.removeprefix("answers."))
-            yield path, q.text if q else path, DOES_NOT_APPLY, "given"
+            yield path, q.short_name if q else path, DOES_NOT_APPLY, "given"
     for qid, value in sorted(lp.answers.items()):
         q = kb.questions.get(qid)
         # Extra answers are given or unknown; "unanswered" is for the fields above.
         yield (
             f"answers.{qid}",
-            q.text if q else qid,
+            q.short_name if q else qid,
             value,
             "unknown" if _is_unknown(value) else "given",
         )
