@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from textual.dom import DOMNode
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
@@ -82,17 +83,64 @@ def make_app(path: Path, kb_dirs: list[Path] | None = None, **kwargs: Any) -> In
     return InterviewApp(Session.open(path, kb), **kwargs)
 
 
+# The pilot's pauses `settle` allows the app to come to rest in: one usually suffices and
+# a card change takes a few. Counted in pauses, not seconds, so a slow machine waits longer.
+SETTLE_ROUNDS = 500
+
+
+def _name(node: DOMNode) -> str:
+    return type(node).__name__ + (f"#{node.id}" if node.id else "")
+
+
+def _unfinished(app: InterviewApp) -> list[str]:
+    """What the app has still to do that could deliver a key or move the card on: an engine
+    run, held keys, a worker, and, for the app and every node of its screens, messages
+    queued, one taken ahead of the queue, one being handled, or callbacks to run after it or
+    after the screen's refresh. Textual has public names for the queue and the workers
+    only; the rest is read from its message pump (and an idle pump is the one waiting in
+    its queue's get)."""
+    pending = []
+    if app.engine_busy:
+        pending.append("the engine is running")
+    if app.holding_keys:
+        pending.append("typed keys are held for the next card")
+    pending += [f"worker {w.name!r} is {w.state.name}" for w in app.workers if not w.is_finished]
+    nodes: list[DOMNode] = [app]
+    for screen in app.screen_stack:
+        nodes += screen.walk_children(with_self=True)
+        if screen._callbacks:
+            pending.append(f"{_name(screen)} has {len(screen._callbacks)} after-refresh callbacks")
+    for node in nodes:
+        name = _name(node)
+        if node.message_queue_size:
+            pending.append(f"{name} has {node.message_queue_size} messages queued")
+        if node._pending_message is not None:
+            pending.append(f"{name} took {node._pending_message!r} ahead of its queue")
+        if node._task is not None and not node._message_queue.ready_event._waiters:
+            pending.append(f"{name} is handling a message")
+        if node._next_callbacks:
+            pending.append(f"{name} has {len(node._next_callbacks)} callbacks to run next")
+    return pending
+
+
 async def settle(pilot: Pilot) -> None:
-    """Wait until every key sent has reached its card and the engine has caught up with the
-    last answer. Keys typed ahead wait while a card changes; on a loaded machine the engine
-    can be idle before they are delivered, and a test that stopped waiting then failed."""
+    """Wait until the app has handled every key sent and the engine has caught up with the
+    last answer: nothing queued, held or being handled anywhere in the app. Keys typed ahead
+    wait while a card changes, and on a loaded machine the app can look idle to the pilot
+    (little CPU used) with a key still queued: a test that stopped waiting then failed, or
+    closed the app with the key still to come."""
     app: InterviewApp = pilot.app  # type: ignore[assignment]
-    for _ in range(200):
+    pending: list[str] = []
+    for _ in range(SETTLE_ROUNDS):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if not app.engine_busy and not app.holding_keys:
+        pending = _unfinished(app)
+        if not pending:
             return
-    raise AssertionError("the engine never became idle, or typed keys were never delivered")
+    raise AssertionError(
+        f"the app did not come to rest in {SETTLE_ROUNDS} pauses; still pending: "
+        + "; ".join(pending)
+    )
 
 
 @dataclass
