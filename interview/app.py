@@ -155,11 +155,12 @@ class InterviewApp(App[None]):
         await self.release_keys(self._confirming)
 
     async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not self.screen_stack:
+            # The app is closing (its screens are gone): a key typed as it quit, still
+            # queued (or handed back by a widget that did not use it), has nowhere to go,
+            # and looking up its binding would fail.
+            return
         if isinstance(event, events.Key) and not event.is_forwarded:
-            if not self.screen_stack:
-                # The app is closing (its screens are gone): a key typed as it quit, still
-                # queued, has nowhere to go, and looking up its binding would fail.
-                return
             held = self._held_keys
             if held is not None:
                 # A second Enter straight after the one that confirms is a double press:

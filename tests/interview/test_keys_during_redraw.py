@@ -133,14 +133,22 @@ async def test_answers_typed_ahead_each_reach_their_own_card(tmp_path: Path) -> 
         assert app.interview.current.question not in ("loop-target", "loop-timescale")
 
 
-async def test_a_key_still_queued_when_the_interview_closes_is_dropped(tmp_path: Path) -> None:
+@pytest.mark.parametrize("handed_back", [False, True])
+async def test_a_key_still_queued_when_the_interview_closes_is_dropped(
+    tmp_path: Path, handed_back: bool
+) -> None:
     # On a loaded machine a key typed ahead was still queued when the app closed, and
-    # reached it once its screens were gone: looking up the key's binding raised.
+    # reached it once its screens were gone: looking up the key's binding raised. A key a
+    # widget did not use comes back to the app marked as forwarded, and must be dropped too.
     app = make_app(at(tmp_path, TARGET))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
     assert not app.screen_stack
-    await app.on_event(events.Key("x", "x"))  # delivered after the screens are gone
+    key = events.Key("x", "x")
+    if handed_back:
+        key._set_forwarded()
+        assert key.is_forwarded
+    await app.on_event(key)  # delivered after the screens are gone
 
 
 async def test_keys_typed_ahead_wait_for_an_answer_however_long_it_takes(
