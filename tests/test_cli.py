@@ -225,6 +225,23 @@ def test_the_command_line_builds_the_report_models_only_when_it_renders() -> Non
     assert proc.stdout.strip() == "False"
 
 
+def test_assess_imports_only_what_an_assessment_uses(tmp_path: Path) -> None:
+    """`assess` without --baseline leaves out the modules only other commands use: each is
+    compiled from source at every start where bytecode is not written."""
+    import subprocess
+    import sys
+
+    unused = ["expert.analysis.diff"]
+    code = (
+        "import sys\n"
+        "from expert.cli.main import main\n"
+        f"main(['assess', {EXAMPLE!r}, '-o', {str(tmp_path / 'r.md')!r}], standalone_mode=False)\n"
+        f"print([m for m in {unused!r} if m in sys.modules])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
 # Product setting names a narrative may quote as the user's configuration knows them.
 _SETTING_NAMES = {"max_num_seqs", "max_num_batched_tokens"}
 

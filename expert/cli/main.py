@@ -37,7 +37,7 @@ import io  # noqa: E402
 import signal  # noqa: E402
 from importlib import resources  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 import click  # noqa: E402
 
@@ -46,6 +46,9 @@ from expert import output as outputs  # noqa: E402
 from expert.assessment.model import Assessment  # noqa: E402  (reports imports it anyway)
 from expert.errors import EngineError, InputError, Problem  # noqa: E402
 from expert.render.formats import EXTENSIONS, FORMATS, format_for  # noqa: E402
+
+if TYPE_CHECKING:
+    from expert.analysis.diff import Run
 
 EXIT_FAIL_ON, EXIT_INPUT, EXIT_ENGINE, EXIT_INTERNAL = 1, 2, 3, 70
 SEVERITIES = ["low", "medium", "high", "critical"]
@@ -320,7 +323,6 @@ def assess(
 
     Findings the assessment's `decisions` accept or mark not applicable (and that have not
     expired) do not count for --fail-on."""
-    from expert.analysis import diff as diffs
     from expert.analysis.assess import Assessor, load_assessment
     from expert.deliverables import decisions
     from expert.render.reports import render
@@ -340,8 +342,13 @@ def assess(
         outputs.check_target(Path(target), inputs=inputs, force=force)
     kb = _load_kb(kb_dirs)
     a = _with_loops(load_assessment(file, kb), file)
+    old: Run | None = None
     with Assessor(kb) as ax:
-        old = diffs.load_run(baseline, kb, ax) if baseline is not None else None
+        if baseline is not None:
+            # Imported only for a comparison: most runs have no baseline.
+            from expert.analysis import diff as diffs
+
+            old = diffs.load_run(baseline, kb, ax)
         results = ax.assess(a)
     if results.engine_errors:
         raise EngineError("a rule action failed: " + "; ".join(results.engine_errors))
