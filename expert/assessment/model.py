@@ -808,15 +808,29 @@ def validate(
     # A value validation refused (e.g. a term too long) is not also reported as unknown.
     refused = {p.where for p in problems}
     problems += [p for p in check_semantics(data, vocab, source, lines) if p.where not in refused]
-    from expert.assessment.respondents import check_disputes  # it imports this module
+    if _holds_disputes(data):
+        from expert.assessment.respondents import check_disputes  # it imports this module
 
-    problems += [p for p in check_disputes(data, source, lines) if p.where not in refused]
+        problems += [p for p in check_disputes(data, source, lines) if p.where not in refused]
     if assessment is not None and checks is not None:
         problems += checks(assessment)
     if problems:
         raise InputError(sorted(problems, key=lambda p: (p.line is None, p.line or 0)))
     assert assessment is not None
     return assessment
+
+
+def _holds_disputes(data: Any) -> bool:
+    """Whether a loop, resource or the economics holds `disputed` answers, the sections
+    respondents.check_disputes reads. Most files hold none, and a run then never loads
+    that module (merging's), which costs every start where bytecode is not kept."""
+    if not isinstance(data, dict):
+        return False
+    sections = [data.get("economics")]
+    for name in ("loops", "resources"):
+        items = data.get(name)
+        sections += items if isinstance(items, list) else []
+    return any(isinstance(s, dict) and s.get("disputed") is not None for s in sections)
 
 
 def load(
