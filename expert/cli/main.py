@@ -39,13 +39,19 @@ from importlib import resources  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
-import click  # noqa: E402
+from expert import collector  # noqa: E402
 
-from expert import __version__, terminal  # noqa: E402
-from expert import output as outputs  # noqa: E402
-from expert.assessment.model import Assessment  # noqa: E402  (reports imports it anyway)
-from expert.errors import EngineError, InputError, Problem  # noqa: E402
-from expert.render.formats import EXTENSIONS, FORMATS, format_for  # noqa: E402
+# Loading modules makes hundreds of thousands of objects that live as long as the process
+# and frees few: a collection while they load walks them for nothing (expert/collector.py).
+# The same holds for the modules a command imports when it runs.
+with collector.paused():
+    import click
+
+    from expert import __version__, terminal
+    from expert import output as outputs
+    from expert.assessment.model import Assessment  # (reports imports it anyway)
+    from expert.errors import EngineError, InputError, Problem
+    from expert.render.formats import EXTENSIONS, FORMATS, format_for
 
 if TYPE_CHECKING:
     from expert.analysis.diff import Run
@@ -323,9 +329,10 @@ def assess(
 
     Findings the assessment's `decisions` accept or mark not applicable (and that have not
     expired) do not count for --fail-on."""
-    from expert.analysis.assess import Assessor, load_assessment
-    from expert.deliverables import decisions
-    from expert.render.reports import render
+    with collector.paused():  # see the module's imports
+        from expert.analysis.assess import Assessor, load_assessment
+        from expert.deliverables import decisions
+        from expert.render.reports import render
 
     if (fail_on or "").startswith("new-") != (baseline is not None):
         raise InputError(
@@ -395,8 +402,9 @@ def report(file: Path, output_dir: Path, force: bool, kb_dirs: tuple[Path, ...])
     The set is written beside the directory first and moved into place, so the directory
     holds the old set or the new one; FILE.manifest.json, written last, lists the set.
     """
-    from expert.analysis.assess import Assessor, load_assessment
-    from expert.render.reports import render
+    with collector.paused():  # see the module's imports
+        from expert.analysis.assess import Assessor, load_assessment
+        from expert.render.reports import render
 
     inputs = (file, *kb_dirs)
     stem = "assessment" if str(file) == "-" else file.stem
