@@ -2,19 +2,19 @@
 
 `run(file, kb_dirs)` is what `coherence interview [FILE]` and `coherence demo` call. The app
 keeps one contained engine (expert.analysis.assess.Assessor, in its own process: see
-interview.assessproc) and re-runs it after every saved answer, so findings and follow-up
-questions follow the answers live while typing and layout never wait on it; results for an
-answer already superseded are dropped, and an engine crash becomes a message while the
-answers stay saved.
+interview.assessproc) and re-runs it on every answer, starting while the answer is written,
+so findings and follow-up questions follow the answers live while typing and layout never
+wait on it; results for an answer already superseded, or whose save failed, are dropped,
+and an engine crash becomes a message while the answers stay saved.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -53,6 +53,7 @@ class Assessing(Protocol):
 
 
 AssessorFactory = Callable[[KnowledgeBase], Assessing]
+Outcome = tuple[Results | None, str | None, float]  # an engine run's results, error, seconds
 
 
 class InterviewApp(App[None]):
@@ -70,6 +71,8 @@ class InterviewApp(App[None]):
         super().__init__()
         self.session = session
         session.on_notice = self._file_notice
+        # The engine starts on an answer while the file is being written (see _assessed).
+        session.on_validated = self.request_assessment
         self.position = resume.load(session.path)
         self.sub_title = self._describe_file()
         self.results: Results | None = None
@@ -80,7 +83,7 @@ class InterviewApp(App[None]):
         self._assessor_factory = assessor_factory
         self._assessor: Assessing | None = None
         self._engine_lock = threading.Lock()  # one engine run at a time
-        self._run_again = False
+        self._engine_thread = ThreadPoolExecutor(1, thread_name_prefix="engine")
         self.interview = InterviewScreen()
         self._held_keys: list[events.Key] | None = None  # keys held while a card changes
         self._hold: object | None = None  # who holds them: only its release delivers them
@@ -221,23 +224,26 @@ class InterviewApp(App[None]):
             # The screen shows findings and questions; the deliverables wait for an export.
             return self._assessor.assess(assessment, deliverables=False)
 
-    def request_assessment(self) -> None:
-        """Re-run the engine on the saved assessment; coalesces requests while one runs."""
-        assessment = self.session.assessment
+    def request_assessment(self, assessment: Assessment | None = None) -> None:
+        """Re-run the engine on `assessment`, by default the saved one; coalesces requests
+        while one runs. The session asks for an answer's assessment before writing it, so
+        the engine and the write overlap; results for one that was not saved are dropped.
+        A request while the engine runs waits for its end, which runs the saved assessment
+        if that is not the one it ran."""
+        if assessment is None:
+            assessment = self.session.assessment
         if assessment is None:
             return
         if self.engine_busy:
-            self._run_again = True
             return
         self.engine_busy = True
-        self.run_worker(
-            partial(self._assess_job, assessment),
-            thread=True,
-            group="engine",
-            exit_on_error=False,
-        )
+        # Submitted at once: a worker would start only once the event loop is free again,
+        # after the file has been written, and the engine is meant to run meanwhile.
+        job = self._engine_thread.submit(self._assess_job, assessment)
+        self.run_worker(self._finish(assessment, job), group="engine", exit_on_error=False)
 
-    def _assess_job(self, assessment: Assessment) -> None:
+    def _assess_job(self, assessment: Assessment) -> Outcome:
+        """(results, error, seconds taken): run in the engine's thread."""
         started = time.perf_counter()
         results: Results | None = None
         error: str | None = None
@@ -251,36 +257,36 @@ class InterviewApp(App[None]):
             error = str(exc)
         except Exception as exc:  # a bug must not cost the user the session
             error = f"internal error while assessing ({type(exc).__name__}: {exc})"
-        elapsed = time.perf_counter() - started
-        with contextlib.suppress(RuntimeError):  # raised when the app is already closing
-            # Textual types the callback `T | Awaitable[T]`; mypy cannot solve T for a
-            # coroutine function, although call_from_thread awaits it.
-            self.call_from_thread(self._assessed, assessment, results, error, elapsed)  # type: ignore[arg-type]
+        return results, error, time.perf_counter() - started
+
+    async def _finish(self, assessment: Assessment, job: Future[Outcome]) -> None:
+        results, error, elapsed = await asyncio.wrap_future(job)
+        await self._assessed(assessment, results, error, elapsed)
 
     async def _assessed(
         self, assessment: Assessment, results: Results | None, error: str | None, elapsed: float
     ) -> None:
         self.engine_busy = False
         self.last_run_seconds = elapsed
-        if self._run_again and self.session.assessment is not assessment:
-            # An answer came in while this ran: these results are already stale. Drop them
-            # and run on the newest answers instead.
-            self._run_again = False
-            self.request_assessment()
-            return
-        if results is not None:
-            self.results, self.results_for = results, assessment
-        if error and error != self.engine_error:
-            self.notify(
-                error + " Your answers are saved; the findings update after the next answer.",
-                title="The rule engine failed",
-                severity="error",
-                timeout=12,
-            )
-        self.engine_error = error
-        if self._run_again:
-            self._run_again = False
-            self.request_assessment()
+        saved = self.session.assessment
+        if assessment is not saved:
+            # Stale: an answer replaced it while this ran, or its save failed (the engine
+            # starts before the write). Drop these results and run on the saved answers,
+            # unless the results on screen are theirs already.
+            if self.results_for is not saved:
+                self.request_assessment()
+                return
+        else:
+            if results is not None:
+                self.results, self.results_for = results, assessment
+            if error and error != self.engine_error:
+                self.notify(
+                    error + " Your answers are saved; the findings update after the next answer.",
+                    title="The rule engine failed",
+                    severity="error",
+                    timeout=12,
+                )
+            self.engine_error = error
         for screen in self.screen_stack:
             if isinstance(screen, InterviewScreen):
                 await screen.results_changed()
@@ -297,6 +303,7 @@ class InterviewApp(App[None]):
         finally:
             if acquired:
                 self._engine_lock.release()
+        self._engine_thread.shutdown(wait=False)
 
     # ------------------------------------------------------------ actions
 

@@ -109,6 +109,10 @@ class Session:
         self.holder: lock.Holder | None = None  # who has the file, while this one cannot write
         # Told about what happened to the file besides the answer (set by the app).
         self.on_notice: Callable[[str], None] | None = None
+        # Given each change's validated assessment just before the file is written, so work
+        # on it can start meanwhile (the app starts the engine). It is not saved yet: it
+        # becomes `assessment` only once the write has succeeded (set by the app).
+        self.on_validated: Callable[[Assessment], None] | None = None
         self._indexed: Assessment | None = None  # the assessment _loops_by_id indexes
         self._loops_by_id: dict[str, Loop] = {}
 
@@ -492,6 +496,8 @@ class Session:
             data = copy.deepcopy(self._raw) if self._raw is not None else _skeleton()
             edit(data)
             assessment = self._validate(data)
+            if self.on_validated is not None:
+                self.on_validated(assessment)
             out = self._render(data, assessment, text)
             try:  # an editor may have saved while this one was being prepared
                 unchanged = _digest(self._current_text()) == self._digest
