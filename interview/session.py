@@ -578,6 +578,10 @@ class Session:
             return assessment.to_yaml()
         from expert import yamledit  # ruamel.yaml takes a while to import: not at start-up
 
+        out = yamledit.spliced(text, self._raw, data, str(self.path))
+        if out is not None:  # only values changed: rewritten where they are written
+            self._doc = None  # it holds the text before; read again when next needed
+            return out
         try:
             if self._doc is None:
                 self._doc = yamledit.Document(text)
