@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,28 +13,8 @@ import pytest
 from expert import yamledit
 from expert.yamlio import parse_yaml_text
 
-TEXT = """\
-# Hand-written, with comments.
----
-schema_version: 1   # the format version
-system:
-  name: "Chat platform"   # as the product calls itself
-  description: 'Serves chat completions'
-loops:
-  # The gateway cuts long requests.
-  - id: gateway-timeout
-    name: Gateway timeout
-    timescale: 60s  # measured at the gateway
-    triggers: [timeout]
-    acts_on:
-      - inference-gateway   # the edge
-
-  # Clients retry what failed.
-  - id: sdk-retries
-    name: "Client SDK retries"
-    acts_on: [inference-gateway]
-# End.
-"""
+# Comments, blank lines and mixed quoting, as a person writes a file.
+TEXT = (Path(__file__).parent / "data" / "hand-written.yaml").read_text(encoding="utf-8")
 BASE, _LINES = parse_yaml_text(TEXT, "t")
 
 

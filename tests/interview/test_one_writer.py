@@ -27,32 +27,11 @@ from .keyboard import make_app
 FIXTURE = Path(__file__).parent / "fixtures" / "four-loops.yaml"
 WAIT_S = 60  # a bound for a hang, far beyond any machine's normal time
 
-HAND_WRITTEN = """\
-# Chat platform: control loops, kept by hand.
-# Reviewed with the platform team.
----
-schema_version: 1   # the format version
-system:
-  name: "Chat platform"   # as the product calls itself
-  description: 'Serves chat completions'
-loops:
-  # The gateway cuts long requests.
-  - id: gateway-timeout
-    name: Gateway timeout
-    layer: safety
-    timescale: 60s  # measured at the gateway
-    triggers: [timeout]
-    acts_on:
-      - inference-gateway   # the edge
-
-  # Clients retry what failed.
-  - id: sdk-retries
-    name: "Client SDK retries"
-    layer: runtime
-    actuations: [retry]
-    acts_on: [inference-gateway]
-# End of the hand-written part.
-"""
+# Comments, blank lines and mixed quoting, as a person writes a file (test_yamledit.py
+# reads it too).
+HAND_WRITTEN = (Path(__file__).parent.parent / "data" / "hand-written.yaml").read_text(
+    encoding="utf-8"
+)
 
 
 @pytest.fixture(scope="module")
