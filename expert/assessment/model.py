@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -808,7 +808,7 @@ def validate(
     # A value validation refused (e.g. a term too long) is not also reported as unknown.
     refused = {p.where for p in problems}
     problems += [p for p in check_semantics(data, vocab, source, lines) if p.where not in refused]
-    if _holds_disputes(data):
+    if any(disputed_sections(data)):
         from expert.assessment.respondents import check_disputes  # it imports this module
 
         problems += [p for p in check_disputes(data, source, lines) if p.where not in refused]
@@ -820,17 +820,27 @@ def validate(
     return assessment
 
 
-def _holds_disputes(data: Any) -> bool:
-    """Whether a loop, resource or the economics holds `disputed` answers, the sections
-    respondents.check_disputes reads. Most files hold none, and a run then never loads
-    that module (merging's), which costs every start where bytecode is not kept."""
+# The key of a section's answers that respondents dispute (expert.assessment.respondents).
+DISPUTED = "disputed"
+
+
+def disputed_sections(
+    data: Any,
+) -> Iterator[tuple[Literal["loops", "resources", "economics"], tuple[Any, ...], dict[str, Any]]]:
+    """(section, where it is, its answers) for each loop, resource or economics block of a parsed
+    assessment that holds `disputed` answers. Here, not with the disputes check
+    (expert.assessment.respondents): most files hold none, and a run then never loads that
+    module (merging's), which costs every start where bytecode is not kept."""
     if not isinstance(data, dict):
-        return False
-    sections = [data.get("economics")]
-    for name in ("loops", "resources"):
-        items = data.get(name)
-        sections += items if isinstance(items, list) else []
-    return any(isinstance(s, dict) and s.get("disputed") is not None for s in sections)
+        return
+    for section in ("loops", "resources"):
+        items = data.get(section)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and item.get(DISPUTED) is not None:
+                yield section, (section, i), item
+    econ = data.get("economics")
+    if isinstance(econ, dict) and econ.get(DISPUTED) is not None:
+        yield "economics", ("economics",), econ
 
 
 def load(

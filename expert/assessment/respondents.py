@@ -34,14 +34,22 @@ from pydantic import BaseModel
 from expert.assessment import durations, limits
 from expert.assessment.fields import spec as field_spec
 from expert.assessment.fields import value_at
-from expert.assessment.model import MAX_TEXT, UNKNOWN, Economics, Loop, Resource, shown
+from expert.assessment.model import (
+    DISPUTED,
+    MAX_TEXT,
+    UNKNOWN,
+    Economics,
+    Loop,
+    Resource,
+    disputed_sections,
+    shown,
+)
 from expert.errors import InputError, Problem
 from expert.yamlio import LineMap, dump_yaml
 
 if TYPE_CHECKING:
     from expert.assessment.vocabulary import Vocabulary
 
-DISPUTED = "disputed"
 # Where imported values came from: bookkeeping that follows the answers, not an answer.
 SOURCES = "sources"
 NOT_APPLICABLE = "not_applicable"
@@ -515,20 +523,13 @@ def check_disputes(
     holds `unknown` (the union, for a resource's calls), so rules treat it as unknown."""
     lines = lines or LineMap()
     problems: list[Problem] = []
-    if not isinstance(data, dict):
-        return problems
-    for section in ("loops", "resources"):
-        items = data.get(section)
-        for i, item in enumerate(items if isinstance(items, list) else []):
-            if isinstance(item, dict) and item.get(DISPUTED) is not None:
-                label = f"{section}[{i}] (id {shown(item.get('id'))[1:-1]})"
-                where = _Place(source, lines, (section, i), label)
-                problems += _check_item(section, item, where)
-    econ = data.get("economics")
-    if isinstance(econ, dict) and econ.get(DISPUTED) is not None:
-        problems += _check_item(
-            "economics", econ, _Place(source, lines, ("economics",), "economics")
+    for section, loc, item in disputed_sections(data):
+        label = (
+            section
+            if section == "economics"
+            else f"{section}[{loc[1]}] (id {shown(item.get('id'))[1:-1]})"
         )
+        problems += _check_item(section, item, _Place(source, lines, loc, label))
     return problems
 
 
