@@ -18,9 +18,8 @@ import bisect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
-
-import networkx as nx
 
 from expert.assessment import durations, masking
 from expert.assessment.model import UNKNOWN, Assessment, Loop
@@ -417,13 +416,15 @@ def derive(assessment: Assessment, vocab: Vocabulary) -> Structure:
         declared = isinstance(lp.changes, list) and "task_terminated" in lp.changes
         if s.roles[lp.id].get("stops_work") == "no" and not declared:
             s.emits[lp.id]["task_terminated"] = "no"
-    calls: nx.DiGraph[str] = nx.DiGraph()
-    calls.add_nodes_from(res.id for res in resources)
-    calls.add_edges_from((res.id, c) for res in resources for c in res.calls)
+    calls: dict[str, list[str]] = {res.id: list(res.calls) for res in resources}
+    callers: dict[str, list[str]] = {rid: [] for rid in calls}
+    for rid, callees in calls.items():
+        for callee in callees:
+            callers.setdefault(callee, []).append(rid)
     # Only resources that loops act on can end an edge, a nesting or an amplification, so
     # reachability is kept for those alone (see _reach).
     downstream = _reach(calls, set(on))
-    upstream = _reach(calls.reverse(copy=False), set(on))
+    upstream = _reach(callers, set(on))
 
     rank = {lp.id: _rank(lp, i) for i, lp in enumerate(loops)}
     partners = {rid: _partners(actors, rank) for rid, actors in on.items()}
@@ -522,8 +523,9 @@ def _stopped_with(
     return out
 
 
-def _reach(calls: nx.DiGraph, marked: set[str]) -> dict[str, frozenset[str]]:
-    """For each marked resource, the marked resources strictly below it in `calls`.
+def _reach(below_of: dict[str, list[str]], marked: set[str]) -> dict[str, frozenset[str]]:
+    """For each marked resource, the marked resources strictly below it in the call graph
+    `below_of` (each resource's successors).
 
     One pass in reverse topological order over the call graph's strongly connected
     components (validation rejects call cycles, so each is one resource, but any graph
@@ -531,20 +533,12 @@ def _reach(calls: nx.DiGraph, marked: set[str]) -> dict[str, frozenset[str]]:
     long chain with few marked resources costs time and memory linear in its length, not
     the square of it, as one descendants set per resource did.
     """
-    try:
-        order = list(nx.topological_sort(calls))
-        groups = {r: [r] for r in order}
-        below_of = calls.successors
-    except nx.NetworkXUnfeasible:
-        dag = nx.condensation(calls)
-        order = list(nx.topological_sort(dag))
-        groups = {c: sorted(dag.nodes[c]["members"]) for c in order}
-        below_of = dag.successors
+    upward, groups, successors = _components_upward(below_of)
     empty: frozenset[str] = frozenset()
     below: dict[Any, frozenset[str]] = {}  # marked resources strictly below a component
     full: dict[Any, frozenset[str]] = {}  # ... and its own marked members
-    for c in reversed(order):
-        parts = {id(full[d]): full[d] for d in below_of(c) if full[d]}
+    for c in upward:
+        parts = {id(full[d]): full[d] for d in successors(c) if full[d]}
         if not parts:
             below[c] = empty
         elif len(parts) == 1:
@@ -554,12 +548,32 @@ def _reach(calls: nx.DiGraph, marked: set[str]) -> dict[str, frozenset[str]]:
         own = [r for r in groups[c] if r in marked]
         full[c] = (below[c] | frozenset(own)) if own else below[c]
     out: dict[str, frozenset[str]] = {}
-    for c in order:
+    for c in upward:
         own = [r for r in groups[c] if r in marked]
         for r in own:
             # In a cycle a resource reaches the others of its component, never itself.
             out[r] = (below[c] | frozenset(own).difference([r])) if len(own) > 1 else below[c]
     return out
+
+
+def _components_upward(
+    below_of: dict[str, list[str]],
+) -> tuple[list[Any], dict[Any, list[str]], Callable[[Any], Iterable[Any]]]:
+    """The call graph's strongly connected components, each after those below it: their
+    order, each one's resources, and the components right below one."""
+    try:
+        # Successors given as predecessors put every resource after those below it.
+        upward: list[Any] = list(TopologicalSorter(below_of).static_order())
+        return upward, {r: [r] for r in upward}, lambda r: below_of.get(r, ())
+    except CycleError:  # networkx only where there is a cycle to condense
+        import networkx as nx
+
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph.add_nodes_from(below_of)
+        graph.add_edges_from((r, callee) for r, callees in below_of.items() for callee in callees)
+        dag = nx.condensation(graph)  # its nodes are numbered components
+        upward = list(reversed(list(nx.topological_sort(dag))))
+        return upward, {c: sorted(dag.nodes[c]["members"]) for c in upward}, dag.successors
 
 
 def _edges(
@@ -783,8 +797,8 @@ def _amplifications(
     ]
     if len(retriers) < 2:
         return
-    dag: nx.DiGraph[str] = nx.DiGraph()
-    dag.add_nodes_from(lp.id for lp in retriers)
+    # Who follows whom, in the order of `retriers`, each one's followers in the order added.
+    follow: dict[str, list[str]] = {lp.id: [] for lp in retriers}
     # Retriers stacked on one resource chain in this order: a client's own retries first (a
     # caller's SDK sits above the gateway it calls, whichever was described first), then in
     # the order they were described.
@@ -806,23 +820,32 @@ def _amplifications(
             rb = own[b_id]
             # Stacked on one resource: chain in declaration order so the DAG stays acyclic.
             if (below_a & rb and not (below[b_id] & ra)) or (ra & rb and order[a.id] < order[b_id]):
-                dag.add_edge(a.id, b_id)
-    if not nx.is_directed_acyclic_graph(dag):
-        dag = nx.DiGraph(e for e in dag.edges if order[e[0]] < order[e[1]])
+                follow[a.id].append(b_id)
+    links = [(lead, then) for lead, followers in follow.items() for then in followers]
+    nodes = list(follow)
+    try:
+        TopologicalSorter(follow).prepare()
+    except CycleError:  # keep the links in declaration order, and the retriers they join
+        links = [(lead, then) for lead, then in links if order[lead] < order[then]]
+        nodes = list(dict.fromkeys(lp for link in links for lp in link))
+    after: dict[str, list[str]] = {node: [] for node in nodes}  # each one's predecessors
+    for lead, then in links:
+        after[then].append(lead)
+    leads = {lead for lead, _ in links}
     # Longest chain (by worst-case factor) ending at each sink: dynamic programming, O(V+E).
     best: dict[str, tuple[int, int, list[str]]] = {}
-    for node in nx.topological_sort(dag):
+    for node in TopologicalSorter(after).static_order():
         lo, hi = _retries(by_id[node])
         factor = (lo + 1, min(hi, UNKNOWN_RETRIES_HI) + 1)
-        prev = [best[p] for p in dag.predecessors(node)]
+        prev = [best[p] for p in after[node]]
         if prev:
             blo, bhi, path = max(prev, key=lambda t: (t[1], len(t[2]), t[2]))
             best[node] = (blo * factor[0], bhi * factor[1], [*path, node])
         else:
             best[node] = (factor[0], factor[1], [node])
     found = []
-    for node in dag.nodes:
-        if dag.out_degree(node) == 0 and len(best[node][2]) >= 2:
+    for node in nodes:
+        if node not in leads and len(best[node][2]) >= 2:
             lo, hi, path = best[node]
             found.append(Amplification(path, (lo, hi)))
     s.amplifications += _capped(
@@ -910,6 +933,8 @@ def _cycles(s: Structure, vocab: Vocabulary, by_id: dict[str, Loop]) -> None:
     else:
         # Added at once in the edges' order: the same graph, node by node and successor by
         # successor, as adding each edge in turn (networkx's search follows that order).
+        import networkx as nx  # loaded only for this search, which a large platform skips
+
         simple: nx.DiGraph[int] = nx.DiGraph()
         simple.add_nodes_from(range(len(names)))
         simple.add_edges_from(hops)

@@ -13,6 +13,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -683,24 +684,39 @@ def _resource_references(
     _references(resources, "resources", "calls", "resource", rids, problem)
     # [api, unknown] means api and maybe more.
     _references(loops, "loops", "acts_on", "resource", rids, problem, under="resources")
+    calls: list[tuple[str, list[str]]] = []  # (resource, the declared resources it calls)
+    for _, res in resources:
+        rid = limits.word(res.get("id"))
+        called = res.get("calls")
+        if rid is not None:
+            calls.append(
+                (
+                    rid,
+                    [
+                        callee
+                        for callee in map(limits.word, called if isinstance(called, list) else [])
+                        if callee in rids
+                    ],
+                )
+            )
+    # The standard library tells a call graph without cycles (the usual case) from one with
+    # (edges reversed: a cycle either way); only a cycle needs networkx, to name the first
+    # one in the order the resources were given.
+    calls_of: dict[str, list[str]] = {}
+    for rid, callees in calls:
+        calls_of.setdefault(rid, []).extend(callees)
+    try:
+        TopologicalSorter(calls_of).prepare()
+        return
+    except CycleError:
+        pass
     import networkx as nx
 
     graph: nx.DiGraph[str] = nx.DiGraph()
-    for _, res in resources:
-        rid = limits.word(res.get("id"))
-        calls = res.get("calls")
-        if rid is None:
-            continue
+    for rid, callees in calls:
         graph.add_node(rid)
-        graph.add_edges_from(
-            (rid, callee)
-            for callee in map(limits.word, calls if isinstance(calls, list) else [])
-            if callee in rids
-        )
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return
+        graph.add_edges_from((rid, callee) for callee in callees)
+    cycle = nx.find_cycle(graph)
     path = " -> ".join([shown(u)[1:-1] for u, _ in cycle] + [shown(cycle[0][0])[1:-1]])
     problem(
         ("resources", rids[cycle[0][0]], "calls"),
