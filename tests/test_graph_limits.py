@@ -7,6 +7,7 @@ what it builds (memory held in reachability sets, pairs and edges kept), not by 
 from __future__ import annotations
 
 import tracemalloc
+from pathlib import Path
 
 from expert.analysis import graph
 from expert.assessment import model as assessment
@@ -15,6 +16,7 @@ from tests.helpers import builtin_kb, make
 
 KB = builtin_kb()
 VOCAB = KB.vocabulary
+EXAMPLE = Path(__file__).resolve().parent.parent / "expert" / "examples" / "llm-platform.yaml"
 
 
 def _derive(doc: dict) -> graph.Structure:
@@ -122,3 +124,25 @@ def test_what_the_caps_left_out_is_said_in_the_report() -> None:
     text = render("markdown", results, a)
     assert "counted but not analysed" in text
     assert "pairs of loops on one resource" in text
+
+
+def test_networkx_is_loaded_only_for_the_cycle_search() -> None:
+    """Validating the call graph, ordering it and chaining retries use the standard library;
+    networkx (about 0.12 s to import) is loaded only to search for feedback cycles, which a
+    platform with more two-loop cycles than are kept skips (here: none are kept)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from expert.analysis import graph\n"
+        "from expert.analysis.assess import load_assessment\n"
+        "from expert.knowledge import knowledgebase\n"
+        "kb = knowledgebase.load([])\n"
+        f"a = load_assessment({str(EXAMPLE)!r}, kb)\n"
+        "graph.MAX_CYCLES = 0\n"
+        "s = graph.derive(a, kb.vocabulary)\n"
+        "print(bool(s.amplifications), s.cycles_truncated, 'networkx' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["True", "True", "False"]
