@@ -45,8 +45,10 @@ HELD_BACK_LEVEL = "note"  # a finding held back under "To check", whatever its s
 # GitHub code scanning ranks results by a CVSS-like number in `security-severity`.
 SECURITY_SEVERITY = {"critical": "9.0", "high": "7.0", "medium": "5.0", "low": "3.0"}
 _RANK = ("low", "medium", "high", "critical")
-# The assessment file, its line map, and each loop's index in it.
-_Place = tuple[str, LineMap, dict[str, int]]
+# The assessment file's artifactLocation, its line map, and each loop's index in it. The
+# location is worked out once per report, not once per loop of each result: resolving a path
+# against the repository cost a third of a large report's time.
+_Place = tuple[dict[str, str], LineMap, dict[str, int]]
 
 
 def _rule(f: Finding) -> dict[str, Any]:
@@ -84,8 +86,9 @@ def artifact(file: str) -> dict[str, str]:
     return {"uri": path.as_uri()}
 
 
-def _physical(file: str, line: int | None) -> dict[str, Any]:
-    return {"artifactLocation": artifact(file), "region": {"startLine": line or 1}}
+def _physical(where: dict[str, str], line: int | None) -> dict[str, Any]:
+    """A physicalLocation: the file's artifactLocation (shared, never changed) and a line."""
+    return {"artifactLocation": where, "region": {"startLine": line or 1}}
 
 
 def level(f: Finding) -> str:
@@ -120,9 +123,9 @@ def _locations(
         logical["kind"] = "module"
         location: dict[str, Any] = {"logicalLocations": [logical]}
         if place is not None:
-            file, lines, index = place
+            where, lines, index = place
             at = ("loops", index[name], "id") if name in index and qualified else ("system",)
-            location["physicalLocation"] = _physical(file, lines.line(at))
+            location["physicalLocation"] = _physical(where, lines.line(at))
         out.append(location)
     return out
 
@@ -153,7 +156,7 @@ def _configuration(f: Finding) -> list[dict[str, Any]]:
             out.append(
                 {
                     "id": len(out),
-                    "physicalLocation": _physical(cited.file, cited.line),
+                    "physicalLocation": _physical(artifact(cited.file), cited.line),
                     "message": {"text": f"{what} = {b.value}, from {part}"},
                 }
             )
@@ -203,7 +206,11 @@ def build(results: Results, assessment: Assessment) -> dict[str, Any]:
     origin = assessment.origin()
     place: _Place | None = None
     if origin is not None:
-        place = (origin[0], origin[1], {lp.id: i for i, lp in enumerate(assessment.loops)})
+        place = (
+            artifact(origin[0]),
+            origin[1],
+            {lp.id: i for i, lp in enumerate(assessment.loops)},
+        )
     index = {rid: i for i, rid in enumerate(rules)}
     questions = results.settling_questions()
     out = []
