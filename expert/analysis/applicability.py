@@ -53,9 +53,17 @@ def item_fact(
         res = next((r for r in resources if r.id == target), None)
         if res is None:
             return fact
-        values = resource_values(res, {r.id: r.kind for r in resources}, kb.vocabulary)
-        for spec in FACT_KINDS["resource"]:
-            encode_field(spec, values[spec.name], kb.vocabulary, fact)
+        return resource_fact(kb, res, {r.id: r.kind for r in resources})
+    return fact
+
+
+def resource_fact(kb: KnowledgeBase, res: Resource, kinds: dict[str, str | None]) -> Fact:
+    """The engine fact of one resource on its own. `kinds` is every resource's kind by id:
+    a caller going through all resources makes it once, not once per resource."""
+    fact: Fact = {}
+    values = resource_values(res, kinds, kb.vocabulary)
+    for spec in FACT_KINDS["resource"]:
+        encode_field(spec, values[spec.name], kb.vocabulary, fact)
     return fact
 
 
@@ -78,12 +86,14 @@ def applies(
     assessment: Assessment | None,
     target: str,
     fact: dict[str, Any] | None = None,
+    item: Loop | Resource | None = None,
 ) -> bool:
     """Whether q's `asked_when` terms can hold for the loop or resource `target`.
 
     Terms are evaluated with the engine's own three-valued semantics, so a question is asked
-    unless an answer already rules it out. `fact` is the target's encoded fact, if the
-    caller has it already (see item_fact).
+    unless an answer already rules it out. `fact` is the target's encoded fact and `item`
+    the target itself, if the caller has them already (see item_fact): finding them
+    searches every loop or resource.
     """
     if not q.asked_when or assessment is None or q.about not in ("loop", "resource"):
         return True
@@ -91,9 +101,8 @@ def applies(
         fact = item_fact(kb, assessment, q.about, target)
     if not fact:
         return False
-    item: Loop | Resource | None = (
-        assessment.loop(target) if q.about == "loop" else assessment.resource(target)
-    )
+    if item is None:
+        item = assessment.loop(target) if q.about == "loop" else assessment.resource(target)
     # a term on a field the respondent said does not apply cannot hold
     not_applicable = set(getattr(item, "not_applicable", None) or ())
     if any(term.field in not_applicable for term in q.asked_when):

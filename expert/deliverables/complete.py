@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard
 
-from expert.analysis.applicability import applies, item_fact
+from expert.analysis.applicability import applies, resource_fact
 from expert.analysis.results import BASE_REASON, Finding, OpenQuestion, ReportInfo, Results
 from expert.assessment.fields import value_at
 from expert.assessment.model import Assessment
@@ -140,13 +140,16 @@ def _unasked(assessment: Assessment, kb: KnowledgeBase) -> dict[str, set[str]]:
         if q.about == "resource" and q.asked_when and q.field in inventory.SAYS_NOT_ASKED:
             conditional.append((q, q.field))
     out: dict[str, set[str]] = {}
-    for res in assessment.resource_list():
+    resources = assessment.resource_list()
+    kinds = {r.id: r.kind for r in resources}
+    for res in resources:
         unanswered = [(q, field) for q, field in conditional if value_at(res, field) is None]
-        # The resource's fact, encoded once for all of its questions (encoding it looks the
-        # resource up among all of them), and only when one of them is unanswered.
-        fact = item_fact(kb, assessment, "resource", res.id) if unanswered else None
+        # The resource's fact, encoded once for all of its questions, and only when one of
+        # them is unanswered; the resource and the kinds are passed, not looked up among all
+        # resources for each (which made this quadratic: 0.16 s at 1,000 resources).
+        fact = resource_fact(kb, res, kinds) if unanswered else None
         out[res.id] = {
-            field for q, field in unanswered if not applies(q, kb, assessment, res.id, fact)
+            field for q, field in unanswered if not applies(q, kb, assessment, res.id, fact, res)
         }
     return out
 
