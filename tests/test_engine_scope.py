@@ -83,11 +83,24 @@ def test_a_kind_no_scope_narrows_keeps_every_fact(assessor: Assessor, tmp_path: 
     path = write_yaml(tmp_path / "generated.yaml", generate(120, seed=2, kb=assessor.kb))
     whole = Counter(f["kind"] for f in _base(assessor, path, narrow=False).facts.values())
     narrow = Counter(f["kind"] for f in _base(assessor, path).facts.values())
-    unscoped = [kind for kind in whole if kind not in assessor.compiled.scopes]
+    read = assessor.compiled.attrs  # the kinds some rule binds
+    unscoped = [kind for kind in whole if kind in read and kind not in assessor.compiled.scopes]
     assert {"loop", "resource", "platform"} <= set(unscoped)
     assert {kind: narrow[kind] for kind in unscoped} == {kind: whole[kind] for kind in unscoped}
     for scopes in assessor.compiled.scopes.values():
         assert all(scope.checks or scope.loops for scope in scopes)
+
+
+def test_a_kind_no_rule_binds_is_never_built(assessor: Assessor) -> None:
+    """No built-in pattern binds a feedback cycle (they are drawn on the risk map): their
+    facts are left out while the cycles themselves are still found."""
+    assert "cycle" not in assessor.compiled.attrs  # the case this test is about
+    path = EXAMPLES / "llm-platform.yaml"
+    a = load_assessment(path, assessor.kb.vocabulary)
+    assert graph.derive(a, assessor.kb.vocabulary).cycles
+    whole = Counter(f["kind"] for f in _base(assessor, path, narrow=False).facts.values())
+    narrow = Counter(f["kind"] for f in _base(assessor, path).facts.values())
+    assert whole["cycle"] > 0 and narrow["cycle"] == 0
 
 
 @pytest.mark.parametrize("source", ["llm-platform", "generated"])

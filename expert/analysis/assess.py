@@ -157,6 +157,9 @@ class _Everything:
     def joins(self, fact: dict[str, Any]) -> bool:
         return True
 
+    def reads(self, kind: str) -> bool:
+        return True
+
 
 # A scope: its joins to loops (attribute, the loops its tests let in there) and its own tests.
 _Scope = tuple[tuple[tuple[str, frozenset[str]], ...], tuple[Check, ...]]
@@ -219,8 +222,15 @@ class _KindScopes:
 class _Scoped:
     """Per fact kind, whether some scope could bind a fact's loops and pass its own tests."""
 
-    def __init__(self, scoped: dict[str, list[_Scope]], everyone: frozenset[str]) -> None:
+    def __init__(
+        self, scoped: dict[str, list[_Scope]], everyone: frozenset[str], read: frozenset[str]
+    ) -> None:
         self.kinds = {kind: _KindScopes(scopes, everyone) for kind, scopes in scoped.items()}
+        self.read = read  # the kinds some rule binds
+
+    def reads(self, kind: str) -> bool:
+        """Whether some rule binds facts of this kind at all."""
+        return kind in self.read
 
     def joins(self, fact: dict[str, Any]) -> bool:
         """Whether some scope of the fact's kind could bind the loops it names."""
@@ -297,6 +307,7 @@ def _could_match(loops: list[dict[str, Any]], compiled: Compiled) -> facts_mod.F
             for kind, scopes in compiled.scopes.items()
         },
         everyone,
+        frozenset(compiled.attrs),
     )
 
 
