@@ -913,16 +913,22 @@ def _cycles(s: Structure, vocab: Vocabulary, by_id: dict[str, Loop]) -> None:
         if a == b or (a < b and (b, a) in links):
             found[_canonical([names[a]] if a == b else [names[a], names[b]])] = None
 
+    # Whether a cycle runs through a loop depends only on the loops before and after it, which
+    # the cycles found share: each such step is judged once (456 distinct of 4,735 on a
+    # generated 30-loop platform, whose graph the interview derives after every answer).
+    through: dict[tuple[str, str, str], bool] = {}
+
     def passes(c: tuple[str, ...]) -> bool:
-        return all(
-            _passes_through(
-                by_id.get(lp),
-                on_hop.get((c[i - 1], lp), []),
-                on_hop.get((lp, c[(i + 1) % len(c)]), []),
-                vocab,
-            )
-            for i, lp in enumerate(c)
-        )
+        for i, lp in enumerate(c):
+            step = (c[i - 1], lp, c[(i + 1) % len(c)])
+            ok = through.get(step)
+            if ok is None:
+                ok = through[step] = _passes_through(
+                    by_id.get(lp), on_hop.get(step[:2], []), on_hop.get(step[1:], []), vocab
+                )
+            if not ok:
+                return False
+        return True
 
     tight = {c: passes(c) for c in found}
     if sum(tight.values()) > MAX_CYCLES:
