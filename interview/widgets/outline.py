@@ -66,6 +66,8 @@ class Outline(Tree[str]):
         self.show_root = False
         self.guide_depth = 2
         self._shape: tuple[object, ...] = ()
+        # The entry show_step() is about to put the cursor on (it waits for the tree's lines).
+        self._showing: str | None = None
 
     def rebuild(self, session: Session, steps: list[Step], current: Step) -> None:
         """Redraw from the steps, expanding where the user is; keep the cursor's entry.
@@ -190,9 +192,17 @@ class Outline(Tree[str]):
 
     def show_step(self, key: str) -> None:
         """Put the cursor on the entry of a step (once the tree has laid out its lines)."""
+        self._showing = key
         self.call_after_refresh(self._restore_cursor, key)
 
     def _restore_cursor(self, key: str | None) -> None:
+        if self._showing == key:
+            self._showing = None
+        node = self._entry(key) if key else None
+        if node is not None:
+            self.move_cursor(node, animate=False)
+
+    def _entry(self, key: str) -> TreeNode[str] | None:
         def walk(node: TreeNode[str]) -> TreeNode[str] | None:
             for child in node.children:
                 if child.data == key:
@@ -202,12 +212,12 @@ class Outline(Tree[str]):
                     return found
             return None
 
-        node = walk(self.root) if key else None
-        if node is not None:
-            self.move_cursor(node, animate=False)
+        return walk(self.root)
 
     def _loop_of_cursor(self) -> str:
-        node = self.cursor_node
+        # A key typed straight after the outline opens can come before the cursor reaches the
+        # entry it opens on: it acts on that entry, as the user sees it a moment later.
+        node = (self._entry(self._showing) if self._showing else None) or self.cursor_node
         while node is not None:
             data = node.data or ""
             if data.startswith("loop:"):

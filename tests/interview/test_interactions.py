@@ -166,6 +166,38 @@ async def test_loops_are_duplicated_and_deleted_from_the_outline(tmp_path: Path)
         assert app.interview.current.kind == "loops"
 
 
+async def test_a_loop_command_typed_as_the_outline_opens_acts_on_the_entry_it_opens_on(
+    tmp_path: Path,
+) -> None:
+    """The outline puts its cursor on the current question once its lines are laid out; a
+    key typed before that (ctrl+o then x at once) acts on that entry, not on wherever the
+    cursor was."""
+    from textual.message import Message
+
+    from interview.widgets.outline import Outline
+
+    path = copy_at(tmp_path, question_key("sdk-retries", "loop-layer"))
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        outline = app.interview.query_one(Outline)
+        await settle(pilot)
+        outline.move_cursor_to_line(0)  # the platform's entry: no loop
+        assert outline.cursor_node is not None and outline.cursor_node.parent is outline.root
+        commands: list[tuple[str, str]] = []
+        post = outline.post_message
+
+        def record(message: Message) -> bool:
+            if isinstance(message, Outline.LoopCommand):
+                commands.append((message.command, message.loop_id))
+                return True
+            return post(message)
+
+        outline.post_message = record  # type: ignore[method-assign]
+        outline.show_step(app.interview.current.key)
+        outline.action_delete_loop()  # before the cursor has moved
+        assert commands == [("delete", "sdk-retries")]
+
+
 # How the engine's child can die, and what the interview must then say.
 ENGINE_DEATHS = {
     "signal": (
