@@ -702,11 +702,11 @@ def _resource_references(
     # The standard library tells a call graph without cycles (the usual case) from one with
     # (edges reversed: a cycle either way); only a cycle needs networkx, to name the first
     # one in the order the resources were given.
-    calls_of: dict[str, list[str]] = {}
+    order: TopologicalSorter[str] = TopologicalSorter()
     for rid, callees in calls:
-        calls_of.setdefault(rid, []).extend(callees)
+        order.add(rid, *callees)
     try:
-        TopologicalSorter(calls_of).prepare()
+        order.prepare()
         return
     except CycleError:
         pass

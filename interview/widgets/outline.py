@@ -192,8 +192,10 @@ class Outline(Tree[str]):
 
     def show_step(self, key: str) -> None:
         """Put the cursor on the entry of a step (once the tree has laid out its lines)."""
-        self._showing = key
-        self.call_after_refresh(self._restore_cursor, key)
+        # Kept only while the move is still to come: if it cannot be scheduled (the outline is
+        # closing), a later command must not act on an entry the cursor never reached.
+        scheduled = self.call_after_refresh(self._restore_cursor, key)
+        self._showing = key if scheduled else None
 
     def _restore_cursor(self, key: str | None) -> None:
         if self._showing == key:
