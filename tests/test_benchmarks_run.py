@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from expert.analysis.assess import check_answers
 from expert.assessment import model as assessment
 from expert.knowledge import knowledgebase as knowledge
@@ -15,9 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "tests" / "benchmarks" / "bench.py"
 
 
-def test_bench_quick_runs_and_prints_the_table() -> None:
+def _bench(*args: str) -> list[str]:
+    """The lines bench.py prints with these arguments (it must succeed)."""
     proc = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--no-cli"],
+        [sys.executable, str(BENCH), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -25,7 +28,11 @@ def test_bench_quick_runs_and_prints_the_table() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = proc.stdout.splitlines()
+    return proc.stdout.splitlines()
+
+
+def test_bench_quick_runs_and_prints_the_table() -> None:
+    lines = _bench("--quick", "--no-cli")
     header = next(line for line in lines if line.startswith("| loops"))
     for column in ("load s", "graph s", "engine s", "markdown s", "total s", "main MB"):
         assert column in header
@@ -34,6 +41,16 @@ def test_bench_quick_runs_and_prints_the_table() -> None:
     # the yardstick that makes figures from two days comparable
     machine = next(line for line in lines if line.startswith("# machine:"))
     assert float(machine.split("takes ")[1].split(" s")[0]) > 0
+
+
+@pytest.mark.slow
+def test_bench_times_the_cli_several_times_and_reports_the_median() -> None:
+    lines = _bench("--sizes", "2", "--cli-runs", "3")
+    header = [c.strip() for c in next(x for x in lines if x.startswith("| loops")).split("|")]
+    row = [c.strip() for c in next(x for x in lines if x.startswith("|     2 |")).split("|")]
+    runs = next(x for x in lines if x.startswith("# 2 loops:")).split(":")[1].split()
+    assert len(runs) == 3
+    assert row[header.index("cli s")] == runs[1]  # the median of the three
 
 
 def test_generator_is_deterministic_and_sized() -> None:
