@@ -38,7 +38,10 @@ def test_bench_quick_runs_and_prints_the_table() -> None:
         assert column in header
     rows = [line for line in lines if line.startswith("|") and line.split("|")[1].strip().isdigit()]
     assert [int(r.split("|")[1]) for r in rows] == [10, 100]
-    # the yardstick that makes figures from two days comparable
+    # the interpreter that ran it (an optimised build is much faster), and the yardstick that
+    # makes figures from two days comparable
+    title = next(line for line in lines if line.startswith("# control-coherence benchmark"))
+    assert str(Path(sys.executable).resolve()) in title
     machine = next(line for line in lines if line.startswith("# machine:"))
     assert float(machine.split("takes ")[1].split(" s")[0]) > 0
 

@@ -104,7 +104,7 @@ def _cpu_of(pids: list[int | None]) -> float:
 
 
 def run_one(
-    n_loops: int, seed: int, cli: bool, text: str | None = None, cli_runs: int = 1
+    n_loops: int, seed: int, cli: bool, text: str | None = None, cli_runs: int = 3
 ) -> dict[str, Any]:
     """All stages for one size, in this process; `text`, if given, is the assessment to run
     (else a generated platform of n_loops loops). The CLI is timed `cli_runs` times."""
@@ -210,7 +210,8 @@ def run_one(
             used = sum(getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime"))
             cli_times.append((wall, used))
         if cli_times:
-            # One run says little on a shared machine: the median run stands for them all.
+            # One run says little on a shared machine: the median run stands for them all
+            # (of an even number, the faster of the two in the middle).
             wall, used = sorted(cli_times)[(len(cli_times) - 1) // 2]
             clock.add("cli", wall)
             cpu["cli cpu"] = used
