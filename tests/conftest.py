@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -22,6 +23,13 @@ from hypothesis import HealthCheck, settings
 from tests.bytecode import keep_bytecode
 
 keep_bytecode()  # first, before any test module imports the project
+
+# The knowledge base the command line keeps between commands (expert/engine/kbcache.py) goes
+# beside the bytecode, not into the user's temporary folder; every test process and every
+# command a test runs shares it. Tests of the cache itself give each test a folder of its own.
+os.environ.setdefault(
+    "COHERENCE_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "kbcache")
+)
 
 # Generated assessments run through a child-process engine, so examples take milliseconds,
 # not microseconds: no deadline, and the too_slow check would only add noise.

@@ -314,9 +314,16 @@ def _could_match(loops: list[dict[str, Any]], compiled: Compiled) -> facts_mod.F
 class Assessor:
     """Holds the compiled knowledge base and a contained engine across runs."""
 
-    def __init__(self, kb: KnowledgeBase, engine: EngineProcess | None = None) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        engine: EngineProcess | None = None,
+        compiled: Compiled | None = None,
+    ) -> None:
+        """`compiled`: the rules compiled from this very knowledge base (as
+        expert.engine.kbcache keeps them), else they are compiled here."""
         self.kb = kb
-        self.compiled = compile_kb(kb)
+        self.compiled = compiled if compiled is not None else compile_kb(kb)
         self.engine = engine or EngineProcess()
 
     def close(self) -> None:

@@ -39,6 +39,7 @@ from expert.yamlio import MAX_BYTES, read_text
 
 if TYPE_CHECKING:
     from expert.analysis.assess import Assessor
+    from expert.engine.compiler import Compiled
     from expert.knowledge.knowledgebase import KnowledgeBase
 
 DIFF_SCHEMA_VERSION = 1
@@ -260,15 +261,18 @@ def load_run(path: Path | str, kb: KnowledgeBase, assessor: Assessor | None = No
     return Run(source, results, a)
 
 
-def diff_files(old: Path | str, new: Path | str, kb: KnowledgeBase) -> Diff:
-    """Compare two files, each an assessment or a results JSON file."""
+def diff_files(
+    old: Path | str, new: Path | str, kb: KnowledgeBase, compiled: Compiled | None = None
+) -> Diff:
+    """Compare two files, each an assessment or a results JSON file (`compiled`: the
+    knowledge base's rules, if already compiled)."""
     from expert.analysis.assess import Assessor
 
     if str(old) == "-" and str(new) == "-":
         raise InputError(
             Problem("-", "only one of OLD and NEW can be standard input", fix="name a file")
         )
-    with Assessor(kb) as ax:
+    with Assessor(kb, compiled=compiled) as ax:
         return diff_runs(load_run(old, kb, ax), load_run(new, kb, ax), kb)
 
 

@@ -55,6 +55,8 @@ with collector.paused():
 
 if TYPE_CHECKING:
     from expert.analysis.diff import Run
+    from expert.engine.compiler import Compiled
+    from expert.knowledge.knowledgebase import KnowledgeBase
 
 EXIT_FAIL_ON, EXIT_INPUT, EXIT_ENGINE, EXIT_INTERNAL = 1, 2, 3, 70
 SEVERITIES = ["low", "medium", "high", "critical"]
@@ -91,10 +93,13 @@ def _with_loops(a: Assessment, file: Path) -> Assessment:
     return a
 
 
-def _load_kb(kb_dirs: tuple[Path, ...]) -> Any:
-    from expert.knowledge import knowledgebase as knowledge
+def _load_kb(kb_dirs: tuple[Path, ...]) -> tuple[KnowledgeBase, Compiled]:
+    """The knowledge base and its compiled rules, kept between commands
+    (expert/engine/kbcache.py)."""
+    with collector.paused():  # see the module's imports
+        from expert.engine import kbcache
 
-    return knowledge.load(list(kb_dirs))
+    return kbcache.load(kb_dirs)
 
 
 EXIT_INTERRUPTED = 130
@@ -347,10 +352,10 @@ def assess(
     inputs = (file, *kb_dirs, *((baseline,) if baseline is not None else ()))
     if target is not None:  # refuse a bad output before the work, not after it
         outputs.check_target(Path(target), inputs=inputs, force=force)
-    kb = _load_kb(kb_dirs)
+    kb, compiled = _load_kb(kb_dirs)
     a = _with_loops(load_assessment(file, kb), file)
     old: Run | None = None
-    with Assessor(kb) as ax:
+    with Assessor(kb, compiled=compiled) as ax:
         if baseline is not None:
             # Imported only for a comparison: most runs have no baseline.
             from expert.analysis import diff as diffs
@@ -411,9 +416,9 @@ def report(file: Path, output_dir: Path, force: bool, kb_dirs: tuple[Path, ...])
     names = {fmt: f"{stem}.{EXTENSIONS[fmt]}" for fmt in FORMATS}
     manifest = f"{stem}.manifest.json"
     outputs.check_set(output_dir, [*names.values(), manifest], inputs=inputs, force=force)
-    kb = _load_kb(kb_dirs)
+    kb, compiled = _load_kb(kb_dirs)
     a = _with_loops(load_assessment(file, kb), file)
-    with Assessor(kb) as ax:
+    with Assessor(kb, compiled=compiled) as ax:
         results = ax.assess(a)
     if results.engine_errors:
         raise EngineError("a rule action failed: " + "; ".join(results.engine_errors))
@@ -514,7 +519,7 @@ def import_(
     inputs = (*paths, *((existing,) if existing is not None else ()), *kb_dirs)
     if target is not None:
         outputs.check_target(Path(target), inputs=inputs, force=force)
-    kb = _load_kb(kb_dirs)
+    kb, _rules = _load_kb(kb_dirs)
     mine = load_assessment(existing, kb) if existing is not None else None
     result = import_paths(list(paths), name=name)
     for skipped in result.skipped:
@@ -568,7 +573,7 @@ def diff(
     inputs = (old, new, *kb_dirs)
     if target is not None:
         outputs.check_target(Path(target), inputs=inputs, force=force)
-    d = diffs.diff_files(old, new, _load_kb(kb_dirs))
+    d = diffs.diff_files(old, new, *_load_kb(kb_dirs))
     outputs.write(diffs.RENDERERS[fmt](d), target, inputs=inputs, force=force)
 
 
@@ -600,7 +605,7 @@ def merge(files: tuple[Path, ...], target: str, force: bool, kb_dirs: tuple[Path
         raise InputError(Problem("merge", "needs at least two files", fix="name two or more"))
     inputs = (*files, *kb_dirs)
     outputs.check_target(Path(target), inputs=inputs, force=force)
-    kb = _load_kb(kb_dirs)
+    kb, _rules = _load_kb(kb_dirs)
     named = []
     for path in files:
         a = load_assessment(path, kb)  # each file's problems, with its name and lines

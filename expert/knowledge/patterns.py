@@ -242,6 +242,15 @@ class Pattern(KBModel):
         own. What matches, explains or lints a pattern's facts goes through these."""
         return [self, *self._variants]
 
+    def intern_comparisons(self) -> None:
+        """Enter the declared comparisons of every form in this process's table of derived
+        fields, as validating the pattern does (see `_compare_as_terms`). A pattern read
+        back from the cache (expert/engine/kbcache.py) was validated in another process:
+        without this, the facts of this one would lack the fields its rules test."""
+        for form in self.variants():
+            for _where, c in form._comparisons():
+                comparisons.register(c, form.match)
+
     @staticmethod
     def form_place(k: int) -> str:
         """Where a variant's problems are, for messages: "" for the first form."""

@@ -1,0 +1,205 @@
+"""The knowledge base kept between commands (expert/engine/kbcache.py): a kept one gives the
+findings a fresh one gives, any change to what it was made from loads it afresh, and a cache
+that is unsafe, damaged or switched off is passed over without an error."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from expert.engine import kbcache
+from expert.errors import InputError
+from expert.knowledge import knowledgebase
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A retry chain whose tries outlast the route's timeout: the pattern that finds it tests a
+# field derived from a declared comparison, which loading enters in a table of the process.
+OUTLASTING = """\
+schema_version: 1
+system: {name: route}
+resources:
+  - {id: router, kind: service}
+loops:
+  - {id: route-retries, triggers: [failure, timeout], actuations: [retry], acts_on: [router],
+     deadline: 30s, retry: {max_retries: 3}, instances: per_request}
+  - {id: route-timeout, triggers: [timeout], actuations: [terminate], acts_on: [router],
+     deadline: 60s}
+"""
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("COHERENCE_CACHE_DIR", str(folder))
+    monkeypatch.delenv("COHERENCE_NO_CACHE", raising=False)
+    return folder
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("kb-*.pickle"))
+
+
+def no_fresh_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loaded afresh, not from the cache")
+
+    monkeypatch.setattr(knowledgebase, "load", refuse)
+
+
+def make_pack(root: Path) -> Path:
+    """A pack overriding one built-in pattern with a new title."""
+    pack = root / "pack"
+    (pack / "patterns").mkdir(parents=True)
+    source = ROOT / "knowledge_base/patterns/incoherence/preemption-outpaces-checkpointing.yaml"
+    text = source.read_text()
+    assert "\ntitle:" in text
+    title = "title: Checkpoints older than the eviction notice"
+    lines = [title if line.startswith("title:") else line for line in text.splitlines()]
+    lines.append("overrides: {reason: our own wording}")
+    (pack / "patterns" / source.name).write_text("\n".join(lines) + "\n")
+    return pack
+
+
+def test_a_second_load_reads_the_kept_knowledge_base(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb, compiled = kbcache.load()
+    [entry] = entries(cache)
+    assert cache.stat().st_mode & 0o777 == 0o700
+    assert entry.stat().st_mode & 0o777 == 0o600
+    no_fresh_load(monkeypatch)
+    kept_kb, kept_rules = kbcache.load()
+    assert kept_kb is not kb
+    assert kept_kb.record() == kb.record()
+    assert sorted(kept_kb.patterns) == sorted(kb.patterns)
+    assert kept_rules.key == compiled.key
+    assert kept_rules.rulesets == compiled.rulesets
+
+
+def _assess(case: Path, env: dict[str, str]) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-m", "expert", "assess", str(case), "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_a_kept_knowledge_base_finds_what_a_fresh_one_finds(tmp_path: Path) -> None:
+    """In a new process, as every command is: the comparisons a pattern declares become
+    fields of the facts only if this process knows them."""
+    case = tmp_path / "route.yaml"
+    case.write_text(OUTLASTING)
+    env = {**os.environ, "COHERENCE_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("COHERENCE_NO_CACHE", None)
+    first = _assess(case, env)  # loads, compiles and keeps
+    assert entries(tmp_path / "cache")
+    second = _assess(case, env)  # reads what the first kept
+    fresh = _assess(case, {**env, "COHERENCE_NO_CACHE": "1"})
+    assert "retries-outlast-timeout" in {f["rule"] for f in fresh["findings"]}  # type: ignore[index]
+    assert first == second == fresh
+
+
+def test_an_edited_pack_is_loaded_afresh(cache: Path, tmp_path: Path) -> None:
+    pack = make_pack(tmp_path)
+    kb, _ = kbcache.load([pack])
+    assert kb.patterns["preemption-outpaces-checkpointing"].title.startswith("Checkpoints older")
+    edited = pack / "patterns" / "preemption-outpaces-checkpointing.yaml"
+    edited.write_text(edited.read_text().replace("Checkpoints older", "Checkpoints later"))
+    kb, _ = kbcache.load([pack])
+    assert kb.patterns["preemption-outpaces-checkpointing"].title.startswith("Checkpoints later")
+    assert len(entries(cache)) == 2
+    # The built-in knowledge base alone is another entry again, with its own title.
+    builtin, _ = kbcache.load()
+    assert builtin.packs == ["built-in"]
+    assert not builtin.patterns["preemption-outpaces-checkpointing"].title.startswith(
+        ("Checkpoints older", "Checkpoints later")
+    )
+
+
+def test_a_pack_refused_is_refused_again_and_never_kept(cache: Path, tmp_path: Path) -> None:
+    pack = make_pack(tmp_path)
+    kbcache.load([pack])
+    # A file that is not data makes the pack unsafe: the kept entry no longer matches.
+    (pack / "patterns" / "hook.py").write_text("print('hello')\n")
+    for _ in range(2):
+        with pytest.raises(InputError, match="data only"):
+            kbcache.load([pack])
+    assert len(entries(cache)) == 1
+
+
+def test_a_link_out_of_a_pack_is_refused_after_a_kept_load(cache: Path, tmp_path: Path) -> None:
+    pack = make_pack(tmp_path)
+    kbcache.load([pack])
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("- {}\n")
+    (pack / "questions").mkdir()
+    (pack / "questions" / "more.yaml").symlink_to(outside)
+    with pytest.raises(InputError, match="outside its knowledge-base directory"):
+        kbcache.load([pack])
+
+
+def test_a_damaged_entry_is_loaded_afresh_and_replaced(cache: Path) -> None:
+    kb, _ = kbcache.load()
+    [entry] = entries(cache)
+    good = entry.read_bytes()
+    for damage in (b"", good[: len(good) // 2], b"not a pickle", good.replace(b"expert", b"xpert")):
+        entry.write_bytes(damage)
+        again, _ = kbcache.load()
+        assert again.record() == kb.record()
+        assert entry.read_bytes() == good
+
+
+def test_an_unsafe_cache_folder_is_passed_over(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache.mkdir(mode=0o700)
+    cache.chmod(0o777)  # anyone may write there: a pickle from it could run their code
+    assert kbcache.cache_dir() is None
+    kb, _ = kbcache.load()
+    assert entries(cache) == [] and kb.patterns
+    cache.chmod(0o700)
+    link = tmp_path / "link"
+    link.symlink_to(cache)
+    monkeypatch.setenv("COHERENCE_CACHE_DIR", str(link))
+    assert kbcache.cache_dir() is None
+
+
+def test_an_entry_not_a_plain_file_is_not_read(cache: Path, tmp_path: Path) -> None:
+    kbcache.load()
+    [entry] = entries(cache)
+    elsewhere = tmp_path / "elsewhere.pickle"
+    shutil.move(entry, elsewhere)
+    entry.symlink_to(elsewhere)
+    assert kbcache._read(entry) is None
+
+
+def test_caching_can_be_switched_off(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COHERENCE_NO_CACHE", "1")
+    kb, compiled = kbcache.load()
+    assert kb.patterns and compiled.rulesets
+    assert not cache.exists()
+
+
+def test_only_the_newest_entries_are_kept(cache: Path) -> None:
+    cache.mkdir(mode=0o700)
+    for n in range(kbcache.KEEP + 3):
+        old = cache / f"kb-old{n}.pickle"
+        old.write_bytes(b"stale")
+        os.utime(old, (1_000_000 + n, 1_000_000 + n))
+    kbcache.load()
+    kept = {p.name for p in entries(cache)}
+    newest_old = {f"kb-old{n}.pickle" for n in range(4, kbcache.KEEP + 3)}
+    assert len(kept) == kbcache.KEEP
+    assert newest_old < kept  # the new entry and the seven most recent of the others
