@@ -59,7 +59,7 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> None:
     the input ends."""
     from expert.analysis.assess import Assessor
 
-    kb = _restored(_receive(inp))
+    kb = _receive(inp).intern_comparisons()  # see KnowledgeBase.intern_comparisons
     assessor = Assessor(kb)
     try:
         while True:
@@ -82,20 +82,6 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> None:
                 return
     finally:
         assessor.close()
-
-
-def _restored(kb: KnowledgeBase) -> KnowledgeBase:
-    """The knowledge base as loading leaves it in this process.
-
-    Validating a pattern registers process-wide state (the yes/no fields its declared
-    comparisons derive), which a pickle does not carry: validate each pattern again here.
-    Re-validation adds nothing to a pattern that already holds it.
-    """
-    for pid, pattern in list(kb.patterns.items()):
-        kb.patterns[pid] = type(pattern).model_validate(
-            pattern.model_dump(by_alias=True, exclude_unset=True)
-        )
-    return kb
 
 
 class ProcessAssessor:

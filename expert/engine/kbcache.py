@@ -174,10 +174,7 @@ def _read(entry: Path) -> tuple[KnowledgeBase, Compiled] | None:
         and isinstance(kept[1], Compiled)
     ):
         kb, compiled = kept
-        # Loading enters each declared comparison in a table of this process (its derived
-        # fields); unpickling runs no validator, so it is done here.
-        for p in kb.patterns.values():
-            p.intern_comparisons()
+        kb.intern_comparisons()  # unpickling validates nothing, so enters nothing
         with contextlib.suppress(OSError):
             os.utime(entry)  # recently used: kept longest
         return kb, compiled

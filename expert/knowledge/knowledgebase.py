@@ -137,6 +137,15 @@ class KnowledgeBase:
             ],
         }
 
+    def intern_comparisons(self) -> KnowledgeBase:
+        """Enter every pattern's declared comparisons in this process's table of derived
+        fields, as loading does (Pattern.intern_comparisons). A knowledge base unpickled in
+        another process (the cache, the interview's assessment process) needs it: without
+        it, facts would lack the fields its rules test."""
+        for p in self.patterns.values():
+            p.intern_comparisons()
+        return self
+
     def active(self) -> list[Pattern]:
         """Patterns in force (not disabled), in a stable order."""
         return [p for pid, p in sorted(self.patterns.items()) if pid not in self.disabled]

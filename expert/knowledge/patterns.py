@@ -244,9 +244,9 @@ class Pattern(KBModel):
 
     def intern_comparisons(self) -> None:
         """Enter the declared comparisons of every form in this process's table of derived
-        fields, as validating the pattern does (see `_compare_as_terms`). A pattern read
-        back from the cache (expert/engine/kbcache.py) was validated in another process:
-        without this, the facts of this one would lack the fields its rules test."""
+        fields, as validating the pattern does (see `_compare_as_terms`). A pattern
+        unpickled here was validated in another process: without this, the facts of this
+        one would lack the fields its rules test."""
         for form in self.variants():
             for _where, c in form._comparisons():
                 comparisons.register(c, form.match)

@@ -39,3 +39,24 @@ def test_a_child_that_dies_at_start_is_reported_with_its_last_words(
         assessor.close()
     assert "stopped unexpectedly" in str(caught.value)
     assert "NameError: name 'field_validator' is not defined" in str(caught.value)
+
+
+def test_the_child_finds_what_rests_on_a_declared_comparison(tmp_path: Path) -> None:
+    """The child receives the knowledge base pickled, in a process that never loaded it: the
+    fields its patterns' comparisons derive must be known there too."""
+    case = tmp_path / "route.yaml"
+    case.write_text(
+        "schema_version: 1\nsystem: {name: route}\nresources:\n  - {id: router, kind: service}\n"
+        "loops:\n"
+        "  - {id: route-retries, triggers: [failure, timeout], actuations: [retry],\n"
+        "     acts_on: [router], deadline: 30s, retry: {max_retries: 3}, instances: per_request}\n"
+        "  - {id: route-timeout, triggers: [timeout], actuations: [terminate],\n"
+        "     acts_on: [router], deadline: 60s}\n"
+    )
+    kb = knowledge.load([])
+    assessor = ProcessAssessor(kb)
+    try:
+        results = assessor.assess(load_assessment(case, kb), deliverables=False)
+    finally:
+        assessor.close()
+    assert "retries-outlast-timeout" in {f.rule for f in results.findings}
