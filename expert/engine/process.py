@@ -107,6 +107,14 @@ class _Worker:
         self.rss = 0
         self.loading = None
 
+    def hang_up(self) -> None:
+        """End the process's input if nothing is being written to it, so it starts to exit
+        (the child leaves at the end of its input); close() reaps it."""
+        proc = self._proc
+        if proc is not None and proc.stdin and self._written(0):
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+
     def close(self) -> None:
         proc, self._proc = self._proc, None
         self.loading = None
@@ -248,6 +256,10 @@ class EngineProcess:
         return [w.pid for w in self._workers]
 
     def close(self) -> None:
+        # Every child is told first and they exit at once: each takes a while to hand back a
+        # large run's memory (at 1,000 loops, one after the other took 20-35 ms).
+        for w in self._workers:
+            w.hang_up()
         for w in self._workers:
             w.close()
 
