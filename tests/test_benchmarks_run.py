@@ -54,6 +54,8 @@ def test_bench_times_the_cli_several_times_and_reports_the_median() -> None:
     runs = next(x for x in lines if x.startswith("# 2 loops:")).split(":")[1].split()
     assert len(runs) == 3
     assert row[header.index("cli s")] == runs[1]  # the median of the three
+    # as a user's commands after the first: the knowledge base read back, kept beforehand
+    assert "# CLI runs read the knowledge base kept between commands" in lines
 
 
 def test_generator_is_deterministic_and_sized() -> None:
