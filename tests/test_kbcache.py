@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -192,14 +193,92 @@ def test_caching_can_be_switched_off(cache: Path, monkeypatch: pytest.MonkeyPatc
     assert not cache.exists()
 
 
-def test_only_the_newest_entries_are_kept(cache: Path) -> None:
+def test_only_the_newest_entries_are_kept_and_nothing_else_is_touched(cache: Path) -> None:
     cache.mkdir(mode=0o700)
-    for n in range(kbcache.KEEP + 3):
-        old = cache / f"kb-old{n}.pickle"
+    olds = [cache / f"kb-{n:040x}.pickle" for n in range(kbcache.KEEP + 3)]
+    for n, old in enumerate(olds):
         old.write_bytes(b"stale")
         os.utime(old, (1_000_000 + n, 1_000_000 + n))
+    mine = cache / "kb-notes.pickle"  # not an entry's name: someone else's
+    mine.write_bytes(b"keep me")
+    left = cache / ".kb-abandoned.tmp"  # half written by a process that died
+    left.write_bytes(b"half")
+    os.utime(left, (1_000_000, 1_000_000))
+    writing = cache / ".kb-writing.tmp"  # being written now
+    writing.write_bytes(b"half")
     kbcache.load()
-    kept = {p.name for p in entries(cache)}
-    newest_old = {f"kb-old{n}.pickle" for n in range(4, kbcache.KEEP + 3)}
+    kept = {p.name for p in entries(cache)} - {mine.name}
     assert len(kept) == kbcache.KEEP
-    assert newest_old < kept  # the new entry and the seven most recent of the others
+    assert {p.name for p in olds[4:]} < kept  # the new entry and the seven newest others
+    assert mine.exists() and writing.exists() and not left.exists()
+
+
+def test_a_change_while_loading_is_not_kept(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack = make_pack(tmp_path)
+    loading = knowledgebase.load
+
+    def edited_meanwhile(*args: object, **kwargs: object) -> object:
+        kb = loading(*args, **kwargs)  # type: ignore[arg-type]
+        (pack / "patterns" / "notes.md").write_text("added while loading\n")
+        return kb
+
+    monkeypatch.setattr(knowledgebase, "load", edited_meanwhile)
+    kbcache.load([pack])
+    assert entries(cache) == []
+
+
+def test_a_refused_pack_is_refused_as_without_the_cache(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading checks and merges the packs one by one: the first problem it meets is the
+    one reported, with or without the cache."""
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "vocabulary.yaml").write_text("settings: {pair_timescale_ratio: 2}\n")
+    second = make_pack(tmp_path)
+    (second / "patterns" / "hook.py").write_text("print('hello')\n")
+    with pytest.raises(InputError) as cached:
+        kbcache.load([first, second])
+    monkeypatch.setenv("COHERENCE_NO_CACHE", "1")
+    with pytest.raises(InputError) as fresh:
+        kbcache.load([first, second])
+    assert str(cached.value) == str(fresh.value)
+    assert "hook.py" not in str(fresh.value)
+
+
+def test_what_sits_in_an_entrys_place_is_passed_over(cache: Path) -> None:
+    kb, _ = kbcache.load()
+    [entry] = entries(cache)
+    entry.unlink()
+    entry.mkdir()
+    assert kbcache.load()[0].record() == kb.record()
+    entry.rmdir()
+    os.mkfifo(entry)  # reading a pipe with no writer would wait for ever
+    done: list[object] = []
+    reader = threading.Thread(target=lambda: done.append(kbcache.load()), daemon=True)
+    reader.start()
+    reader.join(60)
+    assert done, "reading the cache waited on a pipe"
+    entry.unlink()
+    kbcache.load()
+    entry.chmod(0o664)  # others of the group could have written it
+    assert kbcache._read(entry) is None
+
+
+def test_no_usable_temporary_folder_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    def read_only_system() -> str:
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.delenv("COHERENCE_CACHE_DIR", raising=False)
+    monkeypatch.delenv("COHERENCE_NO_CACHE", raising=False)
+    monkeypatch.setattr(kbcache.tempfile, "gettempdir", read_only_system)
+    assert kbcache.cache_dir() is None
+    assert kbcache.load()[0].patterns
+
+
+def test_no_cache_is_switched_by_a_true_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value, on in (("", True), ("0", True), ("1", False), ("yes", False)):
+        monkeypatch.setenv("COHERENCE_NO_CACHE", value)
+        assert kbcache.enabled() is on

@@ -116,6 +116,7 @@ def run_one(
     from expert.analysis import graph
     from expert.analysis.assess import Assessor, load_assessment
     from expert.deliverables import complete as deliverables
+    from expert.engine import kbcache
     from expert.engine.compiler import compile_kb
     from expert.knowledge import knowledgebase as knowledge
     from expert.render.formats import FORMATS
@@ -194,11 +195,9 @@ def run_one(
         )
         cpu = {"total cpu": clock.cpu["total"], "engine cpu": engine_cpu}
         cli_times: list[tuple[float, float]] = []  # (wall, CPU) of each CLI run
-        if cli and cli_runs and not os.environ.get("COHERENCE_NO_CACHE"):
+        if cli and cli_runs and kbcache.enabled():
             # Every timed run reads the knowledge base kept between commands, as a user's
             # commands after the first do: it is kept here, in a folder of this run's own.
-            from expert.engine import kbcache
-
             os.environ["COHERENCE_CACHE_DIR"] = str(Path(tmp) / "kbcache")
             kbcache.load()
         for n in range(cli_runs if cli else 0):
@@ -423,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     python = f"python {sys.version.split()[0]} ({Path(sys.executable).resolve()})"
     print(f"# control-coherence benchmark, seed {args.seed}, {python}")
     if not args.no_cli:
-        if os.environ.get("COHERENCE_NO_CACHE"):
+        from expert.engine import kbcache
+
+        if not kbcache.enabled():
             print("# CLI runs load the knowledge base afresh (COHERENCE_NO_CACHE is set)")
         else:
             print("# CLI runs read the knowledge base kept between commands")
