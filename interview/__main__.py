@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from expert.engine import kbcache
 from expert.errors import InputError
 from interview.app import DEFAULT_FILE, run
 
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        run(args.file, args.kb)
+        # Read back as the CLI reads it (expert/engine/kbcache.py): start-up is shorter.
+        run(args.file, kbcache.load(args.kb)[0])
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

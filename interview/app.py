@@ -27,7 +27,6 @@ from textual.screen import Screen
 from expert.analysis.results import Results
 from expert.assessment.model import Assessment
 from expert.errors import EngineError, InputError, Problem
-from expert.knowledge import knowledgebase as knowledge
 from expert.knowledge.knowledgebase import KnowledgeBase
 from interview import flow, resume
 from interview.assessproc import ProcessAssessor
@@ -425,10 +424,10 @@ class InterviewApp(App[None]):
             )
 
 
-def run(file: Path | None, kb_dirs: list[Path]) -> None:
-    """Open the interview on FILE (assessment.yaml here if none); InputError if unusable."""
+def run(file: Path | None, kb: KnowledgeBase) -> None:
+    """Open the interview on FILE (assessment.yaml here if none) with the knowledge base its
+    entry point loaded; InputError if unusable."""
     path = Path(file) if file is not None else DEFAULT_FILE
-    kb = knowledge.load([Path(d) for d in kb_dirs])
     session = Session.open(path, kb)
     try:
         InterviewApp(session).run()

@@ -439,7 +439,7 @@ def interview(file: Path | None, kb_dirs: tuple[Path, ...]) -> None:
     """
     from interview.app import run  # the UI is imported only here
 
-    run(file, list(kb_dirs))
+    run(file, _load_kb(kb_dirs)[0])
 
 
 @main.command()
@@ -473,7 +473,7 @@ def demo(name: str, output: Path, kb_dirs: tuple[Path, ...]) -> None:
         outputs.write(examples[name].read_text(), str(output), inputs=tuple(kb_dirs))
     from interview.app import run
 
-    run(output, list(kb_dirs))
+    run(output, _load_kb(kb_dirs)[0])
 
 
 @main.command()
