@@ -14,6 +14,22 @@ from expert.knowledge.knowledgebase import KnowledgeBase
 
 _BUILTIN_YAML: dict[tuple[Path, Path], tuple[Any, Any]] = {}
 
+# A retry chain whose tries outlast the route's timeout, as an assessment file. The pattern
+# that finds it (retries-outlast-timeout) tests a field derived from a declared comparison,
+# which loading enters in a table of the process: a process handed a knowledge base loaded
+# elsewhere finds it only if that table is filled there too.
+OUTLASTING_RETRIES = """\
+schema_version: 1
+system: {name: route}
+resources:
+  - {id: router, kind: service}
+loops:
+  - {id: route-retries, triggers: [failure, timeout], actuations: [retry], acts_on: [router],
+     deadline: 30s, retry: {max_retries: 3}, instances: per_request}
+  - {id: route-timeout, triggers: [timeout], actuations: [terminate], acts_on: [router],
+     deadline: 60s}
+"""
+
 
 @lru_cache(maxsize=1)
 def builtin_kb() -> KnowledgeBase:

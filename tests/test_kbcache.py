@@ -17,22 +17,9 @@ import pytest
 from expert.engine import kbcache
 from expert.errors import InputError
 from expert.knowledge import knowledgebase
+from tests.helpers import OUTLASTING_RETRIES
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# A retry chain whose tries outlast the route's timeout: the pattern that finds it tests a
-# field derived from a declared comparison, which loading enters in a table of the process.
-OUTLASTING = """\
-schema_version: 1
-system: {name: route}
-resources:
-  - {id: router, kind: service}
-loops:
-  - {id: route-retries, triggers: [failure, timeout], actuations: [retry], acts_on: [router],
-     deadline: 30s, retry: {max_retries: 3}, instances: per_request}
-  - {id: route-timeout, triggers: [timeout], actuations: [terminate], acts_on: [router],
-     deadline: 60s}
-"""
 
 
 @pytest.fixture
@@ -101,7 +88,7 @@ def test_a_kept_knowledge_base_finds_what_a_fresh_one_finds(tmp_path: Path) -> N
     """In a new process, as every command is: the comparisons a pattern declares become
     fields of the facts only if this process knows them."""
     case = tmp_path / "route.yaml"
-    case.write_text(OUTLASTING)
+    case.write_text(OUTLASTING_RETRIES)
     env = {**os.environ, "COHERENCE_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("COHERENCE_NO_CACHE", None)
     first = _assess(case, env)  # loads, compiles and keeps
@@ -201,16 +188,19 @@ def test_only_the_newest_entries_are_kept_and_nothing_else_is_touched(cache: Pat
         os.utime(old, (1_000_000 + n, 1_000_000 + n))
     mine = cache / "kb-notes.pickle"  # not an entry's name: someone else's
     mine.write_bytes(b"keep me")
-    left = cache / ".kb-abandoned.tmp"  # half written by a process that died
+    left = cache / ".kb-x1y2z3_4.tmp"  # half written by a process that died
     left.write_bytes(b"half")
     os.utime(left, (1_000_000, 1_000_000))
-    writing = cache / ".kb-writing.tmp"  # being written now
+    writing = cache / ".kb-a1b2c3d4.tmp"  # being written now
     writing.write_bytes(b"half")
+    notes = cache / ".kb-notes-of-mine.tmp"  # not a name this cache gives: left alone
+    notes.write_bytes(b"mine")
+    os.utime(notes, (1_000_000, 1_000_000))
     kbcache.load()
     kept = {p.name for p in entries(cache)} - {mine.name}
     assert len(kept) == kbcache.KEEP
     assert {p.name for p in olds[4:]} < kept  # the new entry and the seven newest others
-    assert mine.exists() and writing.exists() and not left.exists()
+    assert mine.exists() and writing.exists() and notes.exists() and not left.exists()
 
 
 def test_a_change_while_loading_is_not_kept(

@@ -53,7 +53,9 @@ from expert.knowledge.knowledgebase import KnowledgeBase
 FORMAT = "1"  # raised when what an entry holds changes shape
 KEEP = 8  # entries kept: one per knowledge base and code version recently used
 ENTRY = re.compile(r"kb-[0-9a-f]{40}\.pickle")  # nothing else in the folder is ever touched
-STALE_WRITE_S = 60  # a half-written entry older than this was left by a process that died
+# An entry being written: mkstemp's name with the prefix and suffix _write gives it.
+WRITING = re.compile(r"\.kb-[a-z0-9_]{8}\.tmp")
+STALE_WRITE_S = 60  # one older than this was left by a process that died
 
 
 def enabled() -> bool:
@@ -180,7 +182,7 @@ def _read(entry: Path) -> tuple[KnowledgeBase, Compiled] | None:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
             return None
-        with os.fdopen(os.dup(fd), "rb") as fh:
+        with open(fd, "rb", closefd=False) as fh:
             data = fh.read()
     except OSError:
         return None
@@ -231,18 +233,19 @@ def _write(entry: Path, kept: tuple[KnowledgeBase, Compiled]) -> None:
 def _prune(folder: Path) -> None:
     entries: list[tuple[float, Path]] = []
     now = time.time()
-    for path in folder.iterdir():
+    try:
+        names = os.listdir(folder)
+    except OSError:  # removed meanwhile
+        return
+    for name in names:
+        path = folder / name
         try:
             st = path.lstat()
         except OSError:
             continue  # removed meanwhile
-        if ENTRY.fullmatch(path.name):
+        if ENTRY.fullmatch(name):
             entries.append((st.st_mtime, path))
-        elif (
-            path.name.startswith(".kb-")
-            and path.name.endswith(".tmp")
-            and now - st.st_mtime > STALE_WRITE_S
-        ):
+        elif WRITING.fullmatch(name) and now - st.st_mtime > STALE_WRITE_S:
             with contextlib.suppress(OSError):
                 path.unlink()
     for _, old in sorted(entries, reverse=True)[KEEP:]:

@@ -11,6 +11,7 @@ from expert.analysis.assess import load_assessment
 from expert.errors import EngineError
 from expert.knowledge import knowledgebase as knowledge
 from interview.assessproc import ProcessAssessor
+from tests.helpers import OUTLASTING_RETRIES
 
 EXAMPLE = Path(__file__).parents[2] / "expert" / "examples" / "training-cluster.yaml"
 
@@ -45,14 +46,7 @@ def test_the_child_finds_what_rests_on_a_declared_comparison(tmp_path: Path) -> 
     """The child receives the knowledge base pickled, in a process that never loaded it: the
     fields its patterns' comparisons derive must be known there too."""
     case = tmp_path / "route.yaml"
-    case.write_text(
-        "schema_version: 1\nsystem: {name: route}\nresources:\n  - {id: router, kind: service}\n"
-        "loops:\n"
-        "  - {id: route-retries, triggers: [failure, timeout], actuations: [retry],\n"
-        "     acts_on: [router], deadline: 30s, retry: {max_retries: 3}, instances: per_request}\n"
-        "  - {id: route-timeout, triggers: [timeout], actuations: [terminate],\n"
-        "     acts_on: [router], deadline: 60s}\n"
-    )
+    case.write_text(OUTLASTING_RETRIES)
     kb = knowledge.load([])
     assessor = ProcessAssessor(kb)
     try:
