@@ -49,3 +49,25 @@ def test_resource_rows_name_callees_and_say_what_was_not_asked() -> None:
     assert rows["gpu-pool"].synchronized == "not answered"  # asked of a pool, never answered
     assert rows["vllm-replicas"].synchronized == "no"
     assert rows["gpu-pool"].calls == "none named"
+
+
+def test_a_knowledge_base_questions_answer_reads_as_its_choice() -> None:
+    """An answer stored under answers.<question> reads as the choice the interview offered,
+    not the id the file keeps; "unknown" and "does not apply" stay as they are."""
+    kb = knowledge.load()
+    a = load_assessment(EXAMPLE, kb)
+    hpa = next(lp for lp in a.loops if lp.id == "replica-hpa")
+    assert hpa.answers["scaler-metric"] == "gpu_utilization"
+    other = hpa.model_copy(update={"id": "other-hpa", "answers": {"scaler-metric": "unknown"}})
+    none = hpa.model_copy(
+        update={"id": "none-hpa", "answers": {}, "not_applicable": ["answers.scaler-metric"]}
+    )
+    words = {
+        lp.id: next(f for f in inventory.loop_fields(lp, kb) if f.field == "answers.scaler-metric")
+        for lp in (hpa, other, none)
+    }
+    assert words["replica-hpa"].value == "GPU utilisation (time a kernel was running)"
+    assert words["replica-hpa"].label == "scales on"
+    assert words["other-hpa"].value == "unknown"
+    assert words["other-hpa"].state == "unknown"
+    assert words["none-hpa"].value == "does not apply"

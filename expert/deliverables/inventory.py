@@ -140,6 +140,18 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _answer_words(kb: KnowledgeBase, field: str, value: Any) -> str:
+    """A knowledge-base question's answer in the words its choices offered, as the interview
+    showed them ("GPU utilisation (time a kernel was running)", not "gpu_utilization"); the
+    file keeps the ids. Each question's own labels, since two questions may offer one id."""
+    q = kb.questions.get(field.removeprefix("answers."))
+    if q is None or not q.choices or value == DOES_NOT_APPLY:
+        return _text(value)
+    labels = {str(c.value): c.label for c in q.choices}
+    items = value if isinstance(value, list) else [value]
+    return ", ".join(labels.get(str(v), str(v)) for v in items) if items else "none"
+
+
 def _relevant(lp: Loop) -> frozenset[str]:
     """The optional details that matter for this loop: they apply to it (retries for a
     retrying loop, a deadline for one triggered by a timeout)."""
@@ -236,7 +248,12 @@ def _answers(lp: Loop, kb: KnowledgeBase, made: Made) -> list[_Answer]:
         key = _value_key(value)
         answer = made.get((field, label, state, key)) if key is not None else None
         if answer is None:
-            words = _describe_value(field, value, state, kb) if field in LABELS else _text(value)
+            if field in LABELS:
+                words = _describe_value(field, value, state, kb)
+            elif field.startswith("answers.") and state != "unanswered":
+                words = _answer_words(kb, field, value)
+            else:
+                words = _text(value)
             shown = InventoryField(field=field, label=label, value=words, state=state)
             answer = (shown, field, label, words, state)
             if key is not None:
