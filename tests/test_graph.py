@@ -147,6 +147,25 @@ def test_timeout_inversion_is_detected_on_nested_deadlines():
     assert (n.outer, n.inner, n.inverted, n.cancels) == ("outer", "inner", "yes", "no")
 
 
+def test_a_loop_acting_above_or_beside_the_outer_loop_is_not_nested_inside_it():
+    """A client acting on the gateway and on the servers behind it calls the gateway: the
+    gateway's timeout does not enclose the client's longer one, so that is no inversion.
+    A loop only below stays nested."""
+    resources = [{"id": "gw", "calls": ["model"]}, {"id": "model"}]
+    s = derive(
+        [
+            {"id": "gateway", "acts_on": ["gw"], "deadline": "60s"},
+            {"id": "client", "acts_on": ["gw", "model"], "deadline": "10m"},
+            {"id": "server", "acts_on": ["model"], "deadline": "120s"},
+        ],
+        resources,
+    )
+    nested = {(n.outer, n.inner) for n in s.nestings}
+    assert ("gateway", "client") not in nested
+    assert ("gateway", "server") in nested
+    assert ("client", "server") not in nested  # the client also acts on the server's level
+
+
 def test_timescale_ratio_spans_every_value_the_intervals_allow():
     iv = durations.interval_of
     assert graph.ratio_x100(iv("1s"), iv("10s")) == (1000, 1000)

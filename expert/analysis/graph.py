@@ -733,8 +733,9 @@ def _nestings(
     with_deadline = [lp for lp in loops if lp.deadline is not None and _acts_on(lp)]
     position = {lp.id: i for i, lp in enumerate(with_deadline)}
     for outer in with_deadline:
+        level = frozenset(_acts_on(outer))
         below: set[str] = set()
-        for rid in _acts_on(outer):
+        for rid in level:
             below |= downstream.get(rid, frozenset())
         # Only loops on a resource below can nest inside: found through `on`, not by trying
         # every deadline loop against every other.
@@ -743,6 +744,11 @@ def _nestings(
         found = []
         for inner_id in sorted(inside, key=position.__getitem__):
             inner = with_deadline[position[inner_id]]
+            # A loop that also acts at the outer loop's level or above it is not further
+            # down the call path: a client acting on a gateway and on the servers behind it
+            # calls the gateway, whose timeout does not enclose the client's.
+            if any(r in level or level & downstream.get(r, frozenset()) for r in _acts_on(inner)):
+                continue
             od, idl = durations.interval_of(outer.deadline), durations.interval_of(inner.deadline)
             if od.known and idl.known and idl.lo >= od.hi:
                 inverted = "yes"
