@@ -267,6 +267,7 @@ def expected(kb: KnowledgeBase, base: FactBase, a: Any = None) -> Expected:
         fewest: dict[tuple[Any, ...], int] = {}
         groups: dict[tuple[Any, ...], list[tuple[list[str], str]]] = {}
         passed: dict[tuple[Any, ...], set[str]] = {}
+        found: list[tuple[tuple[Any, ...], list[str], str, set[str], int, set[str]]] = []
         # Each form of a pattern matches on its own; their matches group as one pattern's.
         for p, (bound, unknown) in (
             (v, m) for v in pattern.variants() for m in matches(v, kb, facts, fields)
@@ -297,14 +298,16 @@ def expected(kb: KnowledgeBase, base: FactBase, a: Any = None) -> Expected:
                 ]
             status = "possible" if unknown else "confirmed"
             key = _group(p, bound, loops, waiting=p.unknown_is_evidence and bool(unknown))
-            groups.setdefault(key, []).append((loops, status))
-            for feed in p.feeds_when:
-                if _passes(p, feed.when, bound, kb, fields):
-                    passed.setdefault(key, set()).add(feed.to)
+            feeds = {feed.to for feed in p.feeds_when if _passes(p, feed.when, bound, kb, fields)}
             missing = (
                 0 if status == "confirmed" else len({(bound[v]["id"], t.field) for v, t in unknown})
             )
             resources = {f["resource"] for v, f in bound.items() if p.match[v].fact in _HELD}
+            found.append((key, loops, status, feeds, missing, resources))
+        for key, loops, status, feeds, missing, resources in _pairs_once(found, a):
+            groups.setdefault(key, []).append((loops, status))
+            if feeds:
+                passed.setdefault(key, set()).update(feeds)
             spans.setdefault(key, set()).add((tuple(loops), ",".join(sorted(resources))))
             fewest[key] = min(fewest.get(key, missing), missing)
         for key, members in groups.items():
@@ -381,6 +384,21 @@ def expected(kb: KnowledgeBase, base: FactBase, a: Any = None) -> Expected:
 
 
 _HELD = ("pair", "edge", "acts", "waits", "resource")  # facts that name the resource a match is on
+
+
+def _pairs_once(found: list[Any], a: Any) -> list[Any]:
+    """One pattern's matches between the same loops on several sets of resources count once:
+    on the set most of those loops act on themselves (by the assessment), then the first."""
+    acts = {lp.id: set(lp.acts_on) if isinstance(lp.acts_on, list) else set() for lp in a.loops}
+    places: dict[tuple[str, ...], set[tuple[Any, ...]]] = {}
+    for key, loops, *_ in found:
+        if key[0] == "pairs":
+            places.setdefault(tuple(loops), set()).add(key[1:])
+    best = {
+        loops: min(sets, key=lambda rs: (-sum(set(rs) <= acts[lp] for lp in loops), rs))
+        for loops, sets in places.items()
+    }
+    return [m for m in found if m[0][0] != "pairs" or best[tuple(m[1])] == m[0][1:]]
 
 
 def _fold_subsumed(

@@ -935,10 +935,17 @@ class Explainer:
                 groups[key] = [m]
             else:
                 group.append(m)
+        also_on = self._count_pairs_once(groups)
         out: dict[str, Finding] = {}
         spans: dict[str, set[tuple[tuple[str, ...], str]]] = {}
-        for (_pid, *grouped_by), members in groups.items():
-            finding = self._grouped(members, tuple(grouped_by))
+        for key, members in groups.items():
+            finding = self._grouped(members, tuple(key[1:]))
+            if key in also_on:
+                places = series([self._resource_name(r) for r in sorted(also_on[key])])
+                finding.narrative += (
+                    f" The same conflict between these loops is also seen on {places}; "
+                    "it is counted once, here."
+                )
             previous = out.get(finding.id)
             out[finding.id] = _merge(previous, finding) if previous else finding
             spans.setdefault(finding.id, set()).update(map(_span, members))
@@ -950,6 +957,54 @@ class Explainer:
                 f.loops, dict.fromkeys([m.resource for m in f.members])
             )
         return found
+
+    def _count_pairs_once(
+        self, groups: dict[tuple[Any, ...], list[_Match]]
+    ) -> dict[tuple[Any, ...], set[str]]:
+        """One pattern between the same loops is one conflict, however many resources it is
+        seen on (a restart a client sees on the servers it calls, and again through the
+        gateway in front of them): it stays on the resources most of its loops act on
+        themselves (then the first by name) and leaves the others, so it is counted, and
+        priced, once. A group left with no match is dropped. Returns, per group that kept
+        such a conflict, the other resources it was seen on."""
+        seen_on: dict[tuple[str, tuple[str, ...]], set[tuple[str, ...]]] = {}
+        for key, members in groups.items():
+            if key[1] == "pairs":
+                for m in members:
+                    seen_on.setdefault((key[0], tuple(m.loops)), set()).add(m.resources)
+        kept = {
+            pair: min(places, key=lambda res: (-self._acting_count(pair[1], res), res))
+            for pair, places in seen_on.items()
+            if len(places) > 1
+        }
+        also_on: dict[tuple[Any, ...], set[str]] = {}
+        if not kept:
+            return also_on
+        for key in [k for k in groups if k[1] == "pairs"]:
+            members = []
+            for m in groups[key]:
+                pair = (key[0], tuple(m.loops))
+                if pair not in kept:
+                    members.append(m)
+                elif kept[pair] == m.resources:
+                    members.append(m)
+                    also_on.setdefault(key, set()).update(
+                        r for place in seen_on[pair] for r in place if r not in m.resources
+                    )
+            if members:
+                groups[key] = members
+            else:
+                del groups[key]
+        return also_on
+
+    def _acting_count(self, loops: tuple[str, ...], resources: tuple[str, ...]) -> int:
+        """How many of the loops act on every one of the resources themselves."""
+        count = 0
+        for loop_id in loops:
+            acts_on = self.loops[loop_id].acts_on
+            if isinstance(acts_on, list) and all(r in acts_on for r in resources):
+                count += 1
+        return count
 
     def _rests_on_not_applicable(
         self, p: Pattern, bound: dict[str, dict[str, Any]], terms: Sequence[tuple[str, Term, str]]
