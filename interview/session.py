@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -134,6 +135,18 @@ class Session:
             raise InputError(
                 Problem(str(path), "is a directory", fix="give the name of a .yaml file")
             )
+        if os.path.lexists(path):
+            # Saving renames a new file over the path: a device, a pipe or a socket there
+            # would be replaced by a regular file, and a symbolic link by a copy.
+            if not path.is_file():
+                what = (
+                    f"is a symbolic link to {os.readlink(path)}, which does not exist"
+                    if path.is_symlink() and not path.exists()
+                    else "is not a regular file"
+                )
+                raise InputError(Problem(str(path), what, fix="give the name of a .yaml file"))
+            if path.is_symlink():  # its target is the file read and saved
+                path = Path(os.path.realpath(path))
         if not path.parent.exists():
             raise InputError(
                 Problem(
@@ -149,9 +162,13 @@ class Session:
             # completed, so never acknowledged to the user; the file itself is the last good
             # one. Only the lock's holder cleans up: no other interview is writing then.
             remove_stale_temporaries(path)
-        text = session._current_text()
-        if text:
-            session._raw, session.assessment = session._parse(text)
+        try:
+            text = session._current_text()
+            if text:
+                session._raw, session.assessment = session._parse(text)
+        except BaseException:
+            session.close()  # a file refused is left as it was, with no lock beside it
+            raise
         session._digest = _digest(text)
         return session
 

@@ -128,6 +128,45 @@ def test_a_planted_lock_file_is_refused_not_followed(tmp_path: Path, kb: Knowled
     assert victim.read_text() == "keep me"
 
 
+def test_a_path_that_is_no_regular_file_is_refused_and_left_as_it_is(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    """Saving renames a new file over the path, which would replace a pipe or a device node
+    with a regular file: such a path is refused before anything is written."""
+    fifo = tmp_path / "answers.yaml"
+    os.mkfifo(fifo)
+    dangling = tmp_path / "gone.yaml"
+    dangling.symlink_to(tmp_path / "nowhere.yaml")
+    for path, says in ((fifo, "is not a regular file"), (dangling, "which does not exist")):
+        with pytest.raises(InputError, match=says):
+            Session.open(path, kb)
+        assert not lock.lock_path(path).exists()
+    assert fifo.is_fifo() and dangling.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.yaml", "gone.yaml"]
+
+
+def test_answers_through_a_symbolic_link_are_saved_in_its_target(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    target = copy_of(tmp_path)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target.name)
+    session = Session.open(link, kb)
+    session.answer(question(kb, "economics", "accelerator_count"), "", 16)
+    session.close()
+    assert link.is_symlink()  # the link is kept, and its target holds the answer
+    assert "accelerator_count: 16" in target.read_text()
+
+
+def test_a_file_refused_for_its_content_keeps_no_lock(tmp_path: Path, kb: KnowledgeBase) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("schema_version: 1\nsystem: {name: bad\n")
+    with pytest.raises(InputError):
+        Session.open(path, kb)
+    assert not lock.lock_path(path).exists()
+    assert path.read_text() == "schema_version: 1\nsystem: {name: bad\n"
+
+
 # ---------------------------------------------------------------- outside edits
 
 
