@@ -27,6 +27,7 @@ from expert.importers.model import (
     mapping,
     name_of,
     namespace_of,
+    problem_at,
 )
 from expert.importers.model import parse_model as parse
 from expert.importers.reader import Document
@@ -922,19 +923,35 @@ def read_cluster_autoscaler(ctx: Context) -> None:
             cloc = (*wl.template_loc, "spec", "containers", ci)
 
             def flag(
-                name: str, flags: Any = flags, cloc: Any = cloc, c: Any = c, wl: Workload = wl
+                name: str,
+                duration: bool = False,
+                flags: Any = flags,
+                cloc: Any = cloc,
+                c: Any = c,
+                wl: Workload = wl,
             ) -> tuple[str, Source]:
                 if name in flags:
                     value, _ = flags[name]
                     where = (*cloc, "args") if c.args else (*cloc, "command")
-                    return value, at(wl.doc, where, f"--{name}={value}")
+                    if not duration or (duration_ms(value) or 0) > 0:
+                        return value, at(wl.doc, where, f"--{name}={value}")
+                    # Never a guess passed off as the file's: the default, said to be one.
+                    ctx.problems.append(
+                        problem_at(
+                            wl.doc,
+                            where,
+                            f'--{name}="{value}" is not a positive duration, so the default '
+                            f"{CA_DEFAULTS[name]} was used",
+                            'write it as a duration ("10s", "10m") and import again',
+                        )
+                    )
                 return CA_DEFAULTS[name], at(
                     wl.doc, cloc, f"--{name} (default {CA_DEFAULTS[name]})", default=True
                 )
 
-            scan, scan_src = flag("scan-interval")
-            unneeded, unneeded_src = flag("scale-down-unneeded-time")
-            after_add, after_add_src = flag("scale-down-delay-after-add")
+            scan, scan_src = flag("scan-interval", duration=True)
+            unneeded, unneeded_src = flag("scale-down-unneeded-time", duration=True)
+            after_add, after_add_src = flag("scale-down-delay-after-add", duration=True)
             threshold, thr_src = flag("scale-down-utilization-threshold")
             grace, grace_src = flag("max-graceful-termination-sec")
             enabled, en_src = flag("scale-down-enabled")

@@ -23,6 +23,7 @@ from expert.importers.model import (
     at,
     duration_ms,
     fmt_ms,
+    given_duration_ms,
     name_of,
     namespace_of,
 )
@@ -226,7 +227,9 @@ def read_virtual_service(doc: Document, ctx: Context) -> None:
                 )
         base = name if len(spec.http) == 1 else f"{name}-{route.name or j}"
         label = f"{name}" + ("" if len(spec.http) == 1 else f" route {route.name or j}")
-        timeout_ms = duration_ms(route.timeout) if route.timeout else None
+        timeout_ms = given_duration_ms(
+            route.timeout, doc, (*rloc, "timeout"), ctx.problems, "the route's timeout was left out"
+        )
         if timeout_ms:
             loop = ctx.builder.loop(
                 f"{base}-timeout", f"{label} route timeout", at(doc, (*rloc, "timeout"), "timeout")
@@ -265,8 +268,14 @@ def read_virtual_service(doc: Document, ctx: Context) -> None:
             )
         )
         per_try = (
-            duration_ms(retries.per_try_timeout)
-            if retries is not None and retries.per_try_timeout
+            given_duration_ms(
+                retries.per_try_timeout,
+                doc,
+                (*rsrc_loc, "perTryTimeout"),
+                ctx.problems,
+                "the per-try timeout was left out",
+            )
+            if retries is not None
             else None
         )
         loop = ctx.builder.loop(
@@ -432,7 +441,17 @@ def _envoy_route(
     rid: str,
     cap: Source | None,
 ) -> None:
-    timeout = duration_ms(action.timeout) if action.timeout is not None else ENVOY_ROUTE_TIMEOUT_MS
+    timeout = (
+        given_duration_ms(
+            action.timeout,
+            doc,
+            (*rloc, "timeout"),
+            ctx.problems,
+            "the route's timeout was left out",
+        )
+        if action.timeout is not None
+        else ENVOY_ROUTE_TIMEOUT_MS
+    )
     tsrc = at(
         doc,
         (*rloc, "timeout"),

@@ -67,15 +67,21 @@ def parse_model(cls: type[Any], data: Any, doc: Document, at: tuple[Any, ...], c
         for err in exc.errors()[:5]:
             loc = (*at, *(p for p in err["loc"] if isinstance(p, (str, int))))
             ctx.problems.append(
-                Problem(
-                    doc.file,
+                problem_at(
+                    doc,
+                    loc,
                     f"{doc.data.get('kind', 'object')} {name_of(doc)!r}: {err['msg']}",
-                    where=".".join(str(p) for p in loc),
-                    line=doc.line(*loc),
-                    fix="this object was skipped; correct the field and import again",
+                    "this object was skipped; correct the field and import again",
                 )
             )
         return None
+
+
+def problem_at(doc: Document, loc: tuple[Any, ...], message: str, fix: str) -> Problem:
+    """A problem at a place in an imported file: its path, the field's path and its line."""
+    return Problem(
+        doc.file, message, where=".".join(str(p) for p in loc), line=doc.line(*loc), fix=fix
+    )
 
 
 def mapping(data: Any, key: str) -> dict[Any, Any]:
@@ -131,6 +137,27 @@ def duration_ms(value: Any) -> int | None:
     if not text or _GO_PART.sub("", text):
         return None
     return int(sum(float(n) * _GO_UNITS[u] for n, u in _GO_PART.findall(text)))
+
+
+def given_duration_ms(
+    value: Any, doc: Document, loc: tuple[Any, ...], problems: list[Problem], instead: str
+) -> int | None:
+    """duration_ms of a value the file gives, None when it is no positive duration. Zero
+    (which turns a timeout off) is None without a word; anything else that is no duration
+    is warned of with its file and line and what was done `instead`."""
+    ms = duration_ms(value)
+    if ms is not None and ms > 0:
+        return ms
+    if ms != 0 and value is not None and value != "":
+        problems.append(
+            problem_at(
+                doc,
+                loc,
+                f'"{value}" is not a positive duration, so {instead}',
+                'write it as a duration ("60s", "1m30s") and import again',
+            )
+        )
+    return None
 
 
 def fmt_ms(ms: int) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from expert.errors import Problem
 from expert.importers.model import (
     Source,
     Upstream,
@@ -223,18 +224,26 @@ def read_slurm(file: str, text: str, ctx: Context) -> None:
         loop.put("layer", "scheduler", s)
         loop.put("objective", "utilization", s)
         loop.put("target", "idle nodes before the next reserved start", s)
-        seconds = int(interval) if interval and interval.isdigit() else 30
+        params_line = options.get("schedulerparameters", ("", 1))[1] or 1
+        readable = interval is not None and interval.isdigit()
+        if interval is not None and not readable:
+            ctx.problems.append(
+                Problem(
+                    file,
+                    f"SchedulerParameters bf_interval={interval} is not a whole number of "
+                    "seconds, so the backfill interval was taken as Slurm's default, 30 s",
+                    line=params_line,
+                    fix="write it in seconds (bf_interval=120) and import again, or correct "
+                    "the loop's timescale in the interview",
+                )
+            )
+        seconds = int(interval) if interval is not None and readable else 30
         loop.put(
             "timescale",
             fmt_ms(seconds * 1000),
             src("schedulerparameters", "SchedulerParameters bf_interval", "30")
-            if interval
-            else Source(
-                file,
-                options.get("schedulerparameters", ("", 1))[1] or 1,
-                True,
-                "bf_interval (default 30)",
-            ),
+            if readable
+            else Source(file, params_line, True, "bf_interval (default 30)"),
         )
         loop.put("triggers", ["idle_capacity"], s)
         loop.put("actuations", ["backfill", "place"], s)
@@ -271,7 +280,23 @@ def read_slurm(file: str, text: str, ctx: Context) -> None:
     graces = []
     for p, _ in victims:
         value = p.get("gracetime", ("0", p["partitionname"][1]))
-        graces.append((int(value[0]) if value[0].isdigit() else 0, value[1], "gracetime" in p))
+        if value[0].isdigit():
+            graces.append((int(value[0]), value[1], "gracetime" in p))
+            continue
+        # A value read as 0 would say "no notice at all", which may be far from the truth:
+        # the loop's grace time is left for the interview to ask instead.
+        ctx.problems.append(
+            Problem(
+                file,
+                f"partition {p['partitionname'][0]}: GraceTime={value[0]} is not a whole "
+                "number of seconds, so the preemption notice was left unknown",
+                line=value[1],
+                fix="write it in seconds (GraceTime=300) and import again, or answer the "
+                "preemption loop's deadline in the interview",
+            )
+        )
+    if len(graces) < len(victims):  # the range would leave the unread partition out
+        return
     lo, hi = min(g[0] for g in graces), max(g[0] for g in graces)
     first = min(graces)
     loop.put(

@@ -352,24 +352,27 @@ def test_invalid_field_is_a_located_problem(tmp_path):
     assert result.problems and result.problems[0].line == 21  # periodSeconds
 
 
-def test_cluster_autoscaler_flags_and_evictable_pods(tmp_path):
-    ca = """
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata: {name: cluster-autoscaler, namespace: kube-system}
+# The cluster-autoscaler's Deployment, with its flags in one flow list ({flags}).
+CLUSTER_AUTOSCALER_FLAGS = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: cluster-autoscaler, namespace: kube-system}}
+spec:
+  selector: {{matchLabels: {{app: ca}}}}
+  template:
+    metadata: {{labels: {{app: ca}}}}
     spec:
-      selector: {matchLabels: {app: ca}}
-      template:
-        metadata: {labels: {app: ca}}
-        spec:
-          containers:
-            - name: cluster-autoscaler
-              image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.30.2
-              command:
-                - ./cluster-autoscaler
-                - --scan-interval=20s
-                - --max-graceful-termination-sec=60
-    """
+      containers:
+        - name: cluster-autoscaler
+          image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.30.2
+          command: [./cluster-autoscaler, {flags}]
+"""
+
+
+def test_cluster_autoscaler_flags_and_evictable_pods(tmp_path):
+    ca = CLUSTER_AUTOSCALER_FLAGS.format(
+        flags="--scan-interval=20s, --max-graceful-termination-sec=60"
+    )
     result = run(tmp_path, {"ca.yaml": ca, "job.yaml": JOB_PI})
     lp = loop(result, "cluster-autoscaler")
     assert lp["timescale"] == "20s-10m"
@@ -378,6 +381,18 @@ def test_cluster_autoscaler_flags_and_evictable_pods(tmp_path):
     assert lp["answers"]["stops-whole-job"] == "no"  # it drains node by node
     cited = source(result, "cluster-autoscaler", "deadline")
     assert cited.file.endswith("job.yaml") and cited.default
+
+
+def test_cluster_autoscaler_flags_that_are_no_durations_are_defaults_said_to_be(tmp_path):
+    ca = CLUSTER_AUTOSCALER_FLAGS.format(
+        flags="--scan-interval=banana, --scale-down-unneeded-time=-5m"
+    )
+    result = run(tmp_path, {"ca.yaml": ca, "job.yaml": JOB_PI})
+    assert loop(result, "cluster-autoscaler")["timescale"] == "10s-10m"
+    assert source(result, "cluster-autoscaler", "timescale").default
+    said = [str(p) for p in result.problems]
+    assert any('--scan-interval="banana"' in p and "default 10s" in p for p in said), said
+    assert any('--scale-down-unneeded-time="-5m"' in p for p in said), said
 
 
 def _job(containers: str) -> str:

@@ -179,3 +179,18 @@ def test_envoy_route_defaults_and_retry_budget(tmp_path):
     assert retries["retry"]["budget"] == "yes"
     assert retries["timescale"] == "25ms-250ms"
     assert retries["acts_on"] == ["some_service"]
+
+
+def test_a_route_timeout_that_is_no_duration_is_warned_of(tmp_path):
+    """A timeout the import cannot read is said to be left out, with its file and line;
+    "0s", which turns the timeout off, is no loop and no warning."""
+    result = run(
+        tmp_path, {"vs.yaml": REVIEWS_TIMEOUT.replace("timeout: 5s", "timeout: 60 seconds")}
+    )
+    assert not [lp for lp in result.assessment["loops"] if lp["id"].endswith("-timeout")]
+    (said,) = [str(p) for p in result.problems]
+    assert '"60 seconds" is not a positive duration' in said and "vs.yaml:" in said, said
+    result = run(
+        tmp_path / "off", {"vs.yaml": REVIEWS_TIMEOUT.replace("timeout: 5s", "timeout: 0s")}
+    )
+    assert result.problems == []

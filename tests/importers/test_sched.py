@@ -162,3 +162,20 @@ def test_slurm_without_preemption(tmp_path):
     text = SLURM.replace("PreemptType=preempt/partition_prio", "PreemptType=preempt/none")
     result = run(tmp_path, {"slurm.conf": text})
     assert [lp["id"] for lp in result.assessment["loops"]] == ["slurm-backfill"]
+
+
+def test_slurm_values_it_cannot_read_are_warned_of_not_guessed(tmp_path):
+    """A grace time read as 0 would say "no notice at all": one it cannot read is left for
+    the interview, and an interval it cannot read is the default, said to be one; both with
+    a warning naming the file and line."""
+    text = SLURM.replace("bf_interval=45", "bf_interval=2m").replace(
+        "GraceTime=60", "GraceTime=5min"
+    )
+    assert text != SLURM and "GraceTime=5min" in text
+    result = run(tmp_path, {"slurm.conf": text})
+    assert "deadline" not in loop(result, "slurm-preemption")
+    assert loop(result, "slurm-backfill")["timescale"] == "30s"
+    assert source(result, "slurm-backfill", "timescale").default
+    said = [str(p) for p in result.problems]
+    assert any("bf_interval=2m" in p and "slurm.conf:" in p for p in said), said
+    assert any("GraceTime=5min" in p and "left unknown" in p for p in said), said
