@@ -818,17 +818,20 @@ class InterviewScreen(Screen[None]):
 
     def _store(self, q: Any, step: Step, value: Any) -> None:
         """Save one answer. Confirming a template's value one by one also saves the proposed
-        values it covers (flow.covered_proposals), which the card lists with it."""
+        values it covers (flow.covered_proposals), which the card lists with it; answering
+        it differently drops them, since they describe the proposed answer (the words for
+        a CPU metric, once GPU utilisation is chosen instead)."""
         unconfirmed = self._unconfirmed(step.target) if step.scope == "loop" else {}
         if q.id not in unconfirmed:
             self.session.answer(q, step.target, value)
             return
         kb = self.session.kb
         riders = [r for r, by in flow.covered_proposals(kb, unconfirmed).items() if by == q.id]
+        kept = riders if value == unconfirmed[q.id] else []
         self.session.answer_many(
             [
                 (q, step.target, value),
-                *((kb.questions[r], step.target, unconfirmed[r]) for r in riders),
+                *((kb.questions[r], step.target, unconfirmed[r]) for r in kept),
             ]
         )
         for qid in (q.id, *riders):

@@ -497,6 +497,31 @@ async def test_going_through_a_templates_values_one_by_one_asks_and_saves_each(
     assert loop.objective == "availability" and loop.instances == "per_client"
 
 
+async def test_a_proposal_answered_differently_drops_the_words_that_described_it(
+    tmp_path: Path,
+) -> None:
+    """The HPA template's metric in words ("CPU utilisation ...") rides on its metric choice;
+    choosing another metric in the walk must not save the CPU words nobody was shown."""
+    path = copy_at(tmp_path, Step("loops").key)
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        loop_id = await _add_from_template(pilot, keys, lambda t: t == "kubernetes-hpa")
+        proposed = dict(app.position.proposed[loop_id])
+        assert proposed["scaler-metric"] == "cpu_utilization" and "loop-target" in proposed
+        await keys.choose_action("next")
+        await settle(pilot)
+        while app.interview.current.question in proposed:
+            if app.interview.current.question == "scaler-metric":
+                await keys.press("down", "down")
+            await keys.press("enter")
+            await settle(pilot)
+    loop = load_assessment(path, knowledge.load([])).loop(loop_id)
+    assert loop is not None
+    assert loop.answers["scaler-metric"] not in (None, "cpu_utilization")
+    assert loop.target is None, loop.target
+
+
 async def test_a_resource_id_like_a_known_one_is_asked_about_once(tmp_path: Path) -> None:
     """A typo ("inference-gatway") would add a resource nobody has and hide the findings on
     the real one: the card names the known id; Enter again keeps what was typed."""
