@@ -25,7 +25,8 @@ Every format the tool writes carries a mark that belongs to the format itself:
 - JSON results, SARIF and report manifests: `"name": "control-coherence"` (the tool field)
   near the start of a JSON object;
 - HTML: `<meta name="generator" content="control-coherence ...">`;
-- Markdown: the title line `# Control-coherence assessment: ...` it always starts with;
+- Markdown: the title line `# Control-coherence assessment: ...` it always starts with (a
+  diff: `# Control-coherence diff`; a diff in text starts `Control-coherence diff: `);
 - CSV: the exact header row the tool writes (CSV has no comments; the header is the mark);
 - JSON Schemas: the draft-2020-12 `$schema` with the title of one of the tool's schemas;
 - an example assessment: byte-for-byte equal to a built-in example. An example is meant to
@@ -62,6 +63,8 @@ _PROBE = 8192  # bytes read from each end of an existing file to find the mark
 _JSON_TOOL = re.compile(rb'"name": "control-coherence"')
 _HTML_MARK = b'<meta name="generator" content="control-coherence'
 _MARKDOWN_MARK = b"# Control-coherence assessment:"
+# A diff's first line, in Markdown and in text (expert.analysis.diff.DIFF_TITLE, DIFF_HEAD).
+_DIFF_MARKS = (b"# Control-coherence diff\n", b"Control-coherence diff: ")
 _SCHEMA_MARK = b'"$schema": "https://json-schema.org/draft/2020-12/schema"'
 _FD_LINK = re.compile(r"^(?:/proc/(?:self|\d+)/fd|/dev/fd)/(\d+)$")
 
@@ -112,7 +115,7 @@ def written_by_us(path: Path) -> bool:
         return False
     finally:
         os.close(fd)
-    if head.startswith(_MARKDOWN_MARK) or _HTML_MARK in head or head.startswith(_csv_header()):
+    if head.startswith((_MARKDOWN_MARK, *_DIFF_MARKS, _csv_header())) or _HTML_MARK in head:
         return True
     if head.lstrip().startswith(b"{"):
         if _JSON_TOOL.search(head):

@@ -276,3 +276,22 @@ def test_stale_staging_folders_are_removed(tmp_path: Path) -> None:
     os.utime(fresh_other, (0, 0))
     assert run("report", str(EXAMPLE), "-o", str(tmp_path / "reports"))[0] == 0
     assert not stale.exists() and fresh_other.exists()
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_a_diff_written_to_a_file_is_replaced_by_the_next_diff(tmp_path: Path, fmt: str) -> None:
+    """A diff carries the tool's mark in every format, so running it again replaces the
+    file it wrote; a file of the user's by that name is still refused."""
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    assert run("example", "llm-platform", "-o", str(old))[0] == 0
+    new.write_text(old.read_text().replace("max_retries: 2", "max_retries: 5", 1))
+    out = tmp_path / f"diff.{fmt}"
+    for _ in range(2):
+        code, _out, err = run("diff", str(old), str(new), "-f", fmt, "-o", str(out))
+        assert code == 0, err
+    assert output.written_by_us(out)
+    mine = tmp_path / f"mine.{fmt}"
+    mine.write_text("my notes\n")
+    code, _out, err = run("diff", str(old), str(new), "-f", fmt, "-o", str(mine))
+    assert code == 2 and "was not written by coherence" in err
+    assert mine.read_text() == "my notes\n"

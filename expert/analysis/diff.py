@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from expert import __version__
 from expert.analysis.results import (
     EFFECT_KINDS,
     RESULTS_SCHEMA_VERSION,
@@ -135,6 +136,11 @@ class DiffSide(BaseModel):
 
 
 class Diff(BaseModel):
+    # Names the tool, as results do: a diff written to a file is then recognised as this
+    # tool's output and replaced by the next run (expert/output.py).
+    tool: dict[str, str] = Field(
+        default_factory=lambda: {"name": "control-coherence", "version": __version__}
+    )
     schema_version: int = DIFF_SCHEMA_VERSION
     old: DiffSide
     new: DiffSide
@@ -619,6 +625,12 @@ def _finding_change_text(ch: FieldChange, arrow: str) -> str:
     return f"{ch.field}: {ch.old} {arrow} {ch.new}"
 
 
+# The first line of a diff in Markdown, and the start of one in text: the marks by which
+# expert/output.py knows a diff file as this tool's own.
+DIFF_TITLE = "# Control-coherence diff"
+DIFF_HEAD = "Control-coherence diff: "
+
+
 def to_json(diff: Diff) -> str:
     """The diff as JSON (stable: fields are only added within one schema_version)."""
     return diff.model_dump_json(indent=2) + "\n"
@@ -636,7 +648,7 @@ def to_markdown(diff: Diff) -> str:
 
     head = "| severity | status | finding | id | loops | decision |\n|---|---|---|---|---|---|"
     out = [
-        "# Assessment diff",
+        DIFF_TITLE,
         "",
         f"Old: {md_escape(diff.old.label)} ({diff.old.kind}, {md_escape(diff.old.system)})  ",
         f"New: {md_escape(diff.new.label)} ({diff.new.kind}, {md_escape(diff.new.system)})",
@@ -692,7 +704,7 @@ def to_text(diff: Diff) -> str:
         line = f"  {sign} [{f.severity}, {f.status}] {f.title}  ({f.id})"
         return line + (f"\n      decision: {decision_text(f.decision)}" if f.decision else "")
 
-    out = [f"{diff.old.label} -> {diff.new.label}", _counts(diff)]
+    out = [f"{DIFF_HEAD}{diff.old.label} -> {diff.new.label}", _counts(diff)]
     out += [f"note: {n}" for n in diff.notes]
     if diff.findings_new or diff.findings_resolved or diff.findings_changed:
         out += ["", "Findings:"]
