@@ -110,3 +110,27 @@ def test_merge_keeps_the_users_does_not_apply(imported: Path, tmp_path: Path) ->
     merged = next(lp for lp in yaml.safe_load(out.read_text())["loops"] if lp["id"] == loop["id"])
     assert merged["not_applicable"] == ["deadline"] and "deadline" not in merged
     assert f"loop {loop['id']} deadline: kept your 'does not apply'" in err
+
+
+def test_importing_nothing_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    """An empty folder, or one holding only objects no import reads, has nothing to assess:
+    it says so instead of writing an assessment of nothing."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    for folder, says in ((empty, "no configuration file"), (other, "none of the 1")):
+        out = tmp_path / f"{folder.name}.yaml"
+        result = CliRunner().invoke(main, ["import", str(folder), "-o", str(out)])
+        assert result.exit_code == 2, result.output
+        assert says in result.stderr and "nothing was written" in result.stderr
+        assert not out.exists()
+
+
+def test_example_with_an_output_but_no_name_exits_2(tmp_path: Path) -> None:
+    out = tmp_path / "new.yaml"
+    result = CliRunner().invoke(main, ["example", "-o", str(out)])
+    assert result.exit_code == 2
+    assert "no example was named" in result.stderr and "llm-platform" in result.stderr
+    assert not out.exists()

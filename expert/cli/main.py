@@ -276,6 +276,14 @@ def example(name: str | None, target: str | None, list_: bool, force: bool) -> N
     An existing file is replaced only if it is an unedited copy of an example (or --force).
     """
     examples = _examples()
+    if not name and target is not None and not list_:
+        raise InputError(
+            Problem(
+                str(target),
+                "no example was named, so nothing was written",
+                fix="name one: " + ", ".join(examples) + f" (coherence example NAME -o {target})",
+            )
+        )
     if list_ or not name:
         for stem, path in examples.items():
             first = next(
@@ -522,6 +530,23 @@ def import_(
         terminal.echo(f"skipped: {skipped}", err=True)
     for problem in result.problems:
         terminal.echo(f"warning: {problem}", err=True)
+    if not result.assessment.get("loops") and not result.assessment.get("resources"):
+        # An assessment of nothing would only be refused by the next command.
+        read = len(result.files)
+        raise InputError(
+            Problem(
+                ", ".join(str(p) for p in paths),
+                "nothing to import: "
+                + (
+                    f"none of the {read} configuration file(s) read holds a control loop or "
+                    "a resource this import knows"
+                    if read
+                    else "no configuration file this import reads is there"
+                ),
+                fix="give the files or directories holding the manifests and settings (see "
+                "`coherence import --help` for what it reads); nothing was written",
+            )
+        )
     data = result.assessment
     if existing is not None and mine is not None:
         raw, _ = load_yaml(existing, what="assessment file")
