@@ -90,6 +90,16 @@ def test_new_asks_for_what_the_options_leave_out(pack: Path) -> None:
     assert "pair" not in text
 
 
+def test_new_with_its_answers_running_out_exits_2_and_writes_nothing(pack: Path) -> None:
+    """Piped answers that end early (or none, from /dev/null) are bad input, not a crash."""
+    for given in ("", "auditability\n"):
+        code, out = run("kb", "new", "gap-y", "--into", str(pack), input=given)
+        assert code == 2, out
+        assert "the input ended before every question was answered" in out
+        assert "--role ..." in out and ("--kind" in out) == (given == "")
+    assert not (pack / "patterns" / "auditability" / "gap-y.yaml").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [

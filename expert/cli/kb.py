@@ -270,21 +270,35 @@ def new(
             )
         )
     starts_pack = _check_into(root)  # before asking anything
-    if kind is None:
-        kind = click.prompt("Kind", type=click.Choice(list(kbnew.KINDS)), default="incoherence")
-    if not layers:
-        layers = tuple(
-            _words(click.prompt(f"Layers, comma-separated ({', '.join(sorted(vocab.layers))})"))
-        )
-    if not roles:
-        roles = tuple(
-            _words(
-                click.prompt(
-                    "Roles of the loops it matches: one, or two for two loops on one resource "
-                    f"({', '.join(sorted(vocab.roles))})"
+    try:
+        if kind is None:
+            kind = click.prompt("Kind", type=click.Choice(list(kbnew.KINDS)), default="incoherence")
+        if not layers:
+            layers = tuple(
+                _words(click.prompt(f"Layers, comma-separated ({', '.join(sorted(vocab.layers))})"))
+            )
+        if not roles:
+            roles = tuple(
+                _words(
+                    click.prompt(
+                        "Roles of the loops it matches: one, or two for two loops on one "
+                        f"resource ({', '.join(sorted(vocab.roles))})"
+                    )
                 )
             )
-        )
+    except click.exceptions.Abort:
+        if sys.stdin.isatty():
+            raise  # ctrl+c or ctrl+d at the prompt: the user stopped it
+        # Answers piped in ran out (or none came): say which options answer the rest.
+        asked = (("--kind", kind), ("--layer", layers), ("--role", roles))
+        missing = [option for option, given in asked if not given]
+        raise InputError(
+            Problem(
+                pattern_id,
+                "the input ended before every question was answered; nothing was written",
+                fix="give the answers as options: " + " ".join(f"{o} ..." for o in missing),
+            )
+        ) from None
     s = kbnew.scaffold(root, pattern_id, kind, list(layers), list(roles), vocab)
     kbnew.write(s)  # creates the pack's directory too, when it starts one
     if starts_pack:
