@@ -217,9 +217,39 @@ def _convert(
                 else:
                     items.append(convert(item, (*loc, i), inner))
             return items
-        return loader.construct_object(node)
+        try:
+            return loader.construct_object(node)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+            raise refused(node, *_unreadable(node)) from None
 
     return convert(root, (), 0)
+
+
+def _unreadable(node: yaml.Node) -> tuple[str, str]:
+    """What is wrong with a value the loader could not build, and the fix, in words: the
+    loader's own messages name tags and Python types."""
+    text = str(node.value)[:80] if isinstance(node, yaml.ScalarNode) else ""
+    standard = node.tag.startswith("tag:yaml.org,2002:")
+    tag = node.tag.removeprefix("tag:yaml.org,2002:")
+    if not standard or tag not in ("merge", "timestamp", "int", "float"):
+        return (
+            f"YAML tag {node.tag!r} is not supported in these files",
+            "remove the tag (the part starting with '!'); files hold plain data only",
+        )
+    if tag == "merge":
+        return (
+            "YAML merge keys (<<) are not supported in these files",
+            "write the keys out in full where they are used",
+        )
+    if tag == "timestamp":
+        return (
+            f'"{text}" is not a valid date',
+            "write a date as YYYY-MM-DD (2026-05-02), or put it in quotes to keep it as text",
+        )
+    return (
+        f'"{text}" is not a number',
+        "write a number, or remove the tag (the part starting with '!')",
+    )
 
 
 def parse_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
