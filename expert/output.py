@@ -15,7 +15,8 @@ What `-o PATH` does depends on what PATH is, looked up with stat (symbolic links
 Two refusals protect the user's data, each with exit code 2 and nothing written:
 
 - an output that is an input (same file by device and inode, so hard links and symbolic
-  links are caught too), or lies inside a `--kb` pack directory;
+  links are caught too), or lies inside a folder it reads (a `--kb` pack, configuration to
+  import);
 - an existing regular file that this tool did not write, unless `--force` is given.
 
 **How "this tool wrote it" is recognised.** By the file's own content, so it works on any
@@ -167,11 +168,13 @@ def check_not_input(output: Path, inputs: Iterable[Path | str]) -> None:
                 )
             )
         if item.is_dir() and _inside(output, item):
+            # A folder an input is read from: a knowledge-base pack, or configuration to import.
             raise OutputError(
                 Problem(
                     str(output),
-                    f"lies inside the knowledge-base pack {item}; it would change the pack",
-                    fix="write outside the pack directory",
+                    f"lies inside {item}, a folder this command reads; writing there would "
+                    "change what it reads next time",
+                    fix=f"write outside {item}",
                 )
             )
 

@@ -138,7 +138,7 @@ def test_output_inside_a_pack_is_refused(tmp_path: Path) -> None:
     pack = tmp_path / "pack"
     (pack / "patterns").mkdir(parents=True)
     code, _, err = run("assess", str(EXAMPLE), "--kb", str(pack), "-o", str(pack / "r.md"))
-    assert code == 2 and "inside the knowledge-base pack" in err
+    assert code == 2 and "a folder this command reads" in err
     assert not (pack / "r.md").exists()
 
 
@@ -295,3 +295,16 @@ def test_a_diff_written_to_a_file_is_replaced_by_the_next_diff(tmp_path: Path, f
     code, _out, err = run("diff", str(old), str(new), "-f", fmt, "-o", str(mine))
     assert code == 2 and "was not written by coherence" in err
     assert mine.read_text() == "my notes\n"
+
+
+def test_an_import_written_into_the_folder_it_reads_is_refused_for_that(tmp_path: Path) -> None:
+    """The folder is configuration to import, not a knowledge-base pack: the message says so."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "vs.yaml").write_text(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: api}\n"
+        "spec:\n  http:\n    - route: [{destination: {host: llm}}]\n      timeout: 5s\n"
+    )
+    code, _, err = run("import", str(config), "-o", str(config / "out.yaml"))
+    assert code == 2 and "a folder this command reads" in err and "pack" not in err
+    assert not (config / "out.yaml").exists()
