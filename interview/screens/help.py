@@ -39,7 +39,9 @@ watches and how its decisions are recorded. Details follow only when they matter
   press Enter, then answer it again: the new answer replaces the saved one when you confirm
   it. Esc also goes back one question at a time.
 * Typed answers may be approximate: *about 30ms*, *a few seconds*, *tens of ms*, *$2.50*,
-  *20 billion*. *Nobody knows*, *n/a* and *no idea* mean don't know.
+  *20 billion*. *Nobody knows* and *no idea* mean don't know. *n/a* says the question
+  does not apply (where a card offers that; elsewhere it means don't know), and *never*
+  for a limit says there is none.
 
 ## Keys
 
@@ -52,14 +54,15 @@ watches and how its decisions are recorded. Details follow only when they matter
 | ↑ ↓ | move in a list; Enter picks the highlighted (▸) option |
 | ctrl+f | finish this loop: leave its remaining questions for later |
 | Space | tick or untick (lists where several apply) |
-| ctrl+o | the outline: jump anywhere; **a** adds, **c** copies, **r** renames, **x** deletes |
+| ctrl+o | the outline: jump anywhere; **a** adds, **c** copies, **r** renames, **Delete** deletes |
 | ctrl+r | results: findings by severity and kind, each explained |
 | ctrl+p | every command (export reports, add or delete loops, go to a section) |
 | ctrl+q | quit (everything is already saved) |
 
 ## In a browser
 
-`textual serve "python -m interview FILE"` serves the same interview at http://localhost:8000.
+`uv run textual serve "uv run coherence interview FILE"` serves the same interview at
+http://localhost:8000.
 """
 
 
