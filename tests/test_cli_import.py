@@ -134,3 +134,24 @@ def test_example_with_an_output_but_no_name_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "no example was named" in result.stderr and "llm-platform" in result.stderr
     assert not out.exists()
+
+
+def test_an_imported_value_the_assessment_refuses_is_placed_in_its_configuration(
+    tmp_path: Path,
+) -> None:
+    """A value a manifest gives that no assessment accepts (a scale-down window of three
+    thousand years) is reported at the manifest's file and line, not at the assessment
+    the import was building."""
+    config = tmp_path / "hpa"
+    config.mkdir()
+    (config / "hpa.yaml").write_text(
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n"
+        "spec:\n  scaleTargetRef: {kind: Deployment, name: d}\n  maxReplicas: 3\n"
+        "  behavior: {scaleDown: {stabilizationWindowSeconds: 99999999999}}\n"
+    )
+    out = tmp_path / "h.yaml"
+    result = CliRunner().invoke(main, ["import", str(config), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "hpa.yaml:7" in result.stderr and "imported as timescale of h-hpa" in result.stderr
+    assert "the imported assessment" not in result.stderr
+    assert not out.exists()
