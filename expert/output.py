@@ -129,11 +129,15 @@ def written_by_us(path: Path) -> bool:
 
 class PathParam(click.Path):
     """A path option or argument: click's own, but a NUL character (which no path can hold
-    and os.stat rejects with ValueError) is a usage error with exit code 2, not a crash."""
+    and os.stat rejects with ValueError) is a usage error with exit code 2, not a crash, and
+    so is an empty path, which would otherwise name the current folder (`--kb ''` read it
+    as a pack, `-o ''` reported it as '.')."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and "\x00" in value:
             self.fail("a path cannot contain a NUL character", param, ctx)
+        if isinstance(value, str) and not value.strip():
+            self.fail("the path is empty; give a file or folder name", param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -308,3 +308,18 @@ def test_an_import_written_into_the_folder_it_reads_is_refused_for_that(tmp_path
     code, _, err = run("import", str(config), "-o", str(config / "out.yaml"))
     assert code == 2 and "a folder this command reads" in err and "pack" not in err
     assert not (config / "out.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["assess", str(EXAMPLE), "-o", ""],
+        ["assess", str(EXAMPLE), "--kb", "", "-o", "-"],
+        ["assess", ""],
+    ],
+)
+def test_an_empty_path_is_a_usage_error_not_the_current_folder(args: list[str]) -> None:
+    """An empty path would name the current folder: a pack read from it, or '.' as output."""
+    code, out, err = run(*args)
+    assert code == 2 and "the path is empty" in err
+    assert out == ""
