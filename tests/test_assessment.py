@@ -107,7 +107,7 @@ def test_acts_on_without_resources_section_implies_resources() -> None:
         ("schema_version: 1\nsystem: {name: s\n", "not valid YAML"),
         (
             "schema_version: 1\nsystem: {name: s}\neconomics: {accelerator_hour_cost: .nan}\n",
-            "finite",
+            "a number is expected here, not NaN",
         ),
         (
             "schema_version: 1\nsystem: {name: s}\neconomics: {accelerator_count: -4}\n",

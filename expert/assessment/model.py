@@ -489,6 +489,7 @@ _UNION_TAGS = {
     "constrained-str",
 }
 
+_DATE_FIX = "write the date as YYYY-MM-DD, e.g. 2026-05-02"
 _FIXES = {
     "missing": "add this field",
     "extra_forbidden": "remove it or check its spelling against the format (coherence schema)",
@@ -519,7 +520,45 @@ _FIXES = {
     "in a document the assessment links to",
     "too_short": "add entries: the message says how many are needed",
     "too_long": "remove entries: the message says how many are allowed",
+    "finite_number": "write a number (e.g. 0.5), or unknown",
+    "date_type": _DATE_FIX,
+    "date_parsing": _DATE_FIX,
+    "date_from_datetime_inexact": _DATE_FIX,
+    "date_from_datetime_parsing": _DATE_FIX,
 }
+
+
+# pydantic's own wording for these names Python types ("a valid dictionary or instance of
+# System"): what the file should hold there, in its author's terms.
+_MESSAGES = {
+    "dict_type": "fields are expected here (one 'name: value' per line), not {shape}",
+    "model_type": "fields are expected here (one 'name: value' per line), not {shape}",
+    "model_attributes_type": "fields are expected here (one 'name: value' per line), not {shape}",
+    "finite_number": "a number is expected here, not {shape}",
+    "date_type": "a date is expected here (YYYY-MM-DD), not {shape}",
+    "date_parsing": "a date is expected here (YYYY-MM-DD), not {shape}",
+    "date_from_datetime_inexact": "a date is expected here (YYYY-MM-DD), not a date and time",
+    "date_from_datetime_parsing": "a date is expected here (YYYY-MM-DD), not {shape}",
+}
+
+
+def _shape(value: Any) -> str:
+    """What a value of a parsed file is, as its author would say it."""
+    if isinstance(value, bool):
+        return f"yes/no ({'yes' if value else 'no'})"
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "infinity"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return "a value of another kind"
 
 
 def pydantic_problems(
@@ -535,6 +574,8 @@ def pydantic_problems(
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = f"unknown field {clean[-1]!r}" if clean else "unknown field"
+        elif err["type"] in _MESSAGES:
+            msg = _MESSAGES[err["type"]].format(shape=_shape(err.get("input")))
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         problems.append(
