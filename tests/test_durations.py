@@ -65,3 +65,16 @@ def test_a_duration_is_parsed_once_when_read_and_keeps_its_text() -> None:
     assert durations.interval_of(None) == durations.UNKNOWN_INTERVAL
     dumped = loop.model_dump(exclude_none=True)
     assert type(dumped["deadline"]) is str and dumped["deadline"] == "60s"
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [({"a": 1}, "a set of fields is not a duration"), (["1s"], "a list is not a duration")],
+)
+def test_a_value_of_the_wrong_shape_is_named_in_words_not_as_python(
+    value: object, says: str
+) -> None:
+    with pytest.raises(durations.DurationError) as caught:
+        durations.parse(value)
+    assert str(caught.value).startswith(says)
+    assert "{" not in str(caught.value) and "[" not in str(caught.value)

@@ -109,6 +109,10 @@ def _parse_text(text: str) -> Interval:  # the same few strings recur across tho
 def _parse(text: object) -> Interval:
     if isinstance(text, bool) or text is None:
         raise DurationError(f"{text!r} is not a duration; {HELP}")
+    if isinstance(text, dict):  # fields where one value belongs: no Python repr shown
+        raise DurationError(f"a set of fields is not a duration; {HELP}")
+    if isinstance(text, list):
+        raise DurationError(f"a list is not a duration; {HELP}")
     if not isinstance(text, (str, int, float)):  # e.g. a YAML date: show it as written
         raise DurationError(f"{text} is not a duration; {HELP}")
     if isinstance(text, (int, float)):

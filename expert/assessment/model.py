@@ -521,6 +521,8 @@ _FIXES = {
     "too_short": "add entries: the message says how many are needed",
     "too_long": "remove entries: the message says how many are allowed",
     "finite_number": "write a number (e.g. 0.5), or unknown",
+    "invalid_key": "name the field with a word, as the format does (coherence schema), or "
+    "remove the line",
     "date_type": _DATE_FIX,
     "date_parsing": _DATE_FIX,
     "date_from_datetime_inexact": _DATE_FIX,
@@ -539,6 +541,7 @@ _MESSAGES = {
     "date_parsing": "a date is expected here (YYYY-MM-DD), not {shape}",
     "date_from_datetime_inexact": "a date is expected here (YYYY-MM-DD), not a date and time",
     "date_from_datetime_parsing": "a date is expected here (YYYY-MM-DD), not {shape}",
+    "invalid_key": "a field's name must be a word, not {shape}",
 }
 
 
