@@ -999,12 +999,7 @@ class Explainer:
 
     def _acting_count(self, loops: tuple[str, ...], resources: tuple[str, ...]) -> int:
         """How many of the loops act on every one of the resources themselves."""
-        count = 0
-        for loop_id in loops:
-            acts_on = self.loops[loop_id].acts_on
-            if isinstance(acts_on, list) and all(r in acts_on for r in resources):
-                count += 1
-        return count
+        return sum(all(lp in self._acting_on.get(r, ()) for r in resources) for lp in loops)
 
     def _rests_on_not_applicable(
         self, p: Pattern, bound: dict[str, dict[str, Any]], terms: Sequence[tuple[str, Term, str]]

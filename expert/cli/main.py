@@ -34,7 +34,6 @@ if _ENTRY and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
 
 import gc  # noqa: E402
 import io  # noqa: E402
-import re  # noqa: E402
 import signal  # noqa: E402
 from importlib import resources  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -565,7 +564,7 @@ def import_(
     try:
         _check_valid(data, kb, "the imported assessment")
     except InputError as exc:
-        raise InputError([_imported_from(p, result) for p in exc.problems]) from None
+        raise InputError([result.placed(p) for p in exc.problems]) from None
     outputs.write(dump_yaml(data), target, inputs=inputs, force=force)
     terminal.echo(
         f"imported {len(data.get('loops', []))} loops from {len(result.files)} file(s)", err=True
@@ -660,30 +659,6 @@ def _decided(results: Any, a: Any, kb: Any) -> Any:
     for warning in results.decisions.warnings if results.decisions else []:
         terminal.echo(f"warning: {warning}", err=True)
     return results
-
-
-_IMPORTED_PLACE = re.compile(r"^(loops|resources)\[\d+\] \(id (.*?)\)\.?(.*)$")
-
-
-def _imported_from(problem: Problem, result: Any) -> Problem:
-    """A problem with an imported value, placed in the configuration file and line it came
-    from (the import's provenance), where that is known; else as it is."""
-    found = _IMPORTED_PLACE.match(problem.where)
-    if found is None:
-        return problem
-    section, ident, field = found.groups()
-    items = result.assessment.get(section, [])
-    index = next((i for i, item in enumerate(items) if item.get("id") == ident), None)
-    source = result.provenance.get(f"{section}[{index}].{field}") if index is not None else None
-    if source is None:
-        return problem
-    return Problem(
-        source.file,
-        problem.message,
-        where=f"{source.upstream_field}, imported as {field} of {ident}",
-        line=source.line,
-        fix=problem.fix or "correct the value in the configuration and import again",
-    )
 
 
 def _check_valid(data: dict[str, Any], kb: Any, source: str) -> None:

@@ -9,11 +9,13 @@ the interview to ask.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 # Importers register themselves by API group and kind when their modules load.
+from expert.errors import Problem
 from expert.importers import delivery as delivery
 from expert.importers import kube, mesh, sched, serving
 from expert.importers.model import Source, mapping
@@ -32,6 +34,31 @@ class ImportResult:
     skipped: list[str] = field(default_factory=list)  # "file:line Kind name (apiVersion)"
     problems: list[Any] = field(default_factory=list)  # expert.errors.Problem
     files: list[str] = field(default_factory=list)
+
+    def placed(self, problem: Problem) -> Problem:
+        """A problem found in the imported assessment, placed at the configuration file and
+        line its value came from (`provenance`) where that is known; else as it is. It reads
+        the place as expert.assessment.model.loc_text writes it ("loops[0] (id h-hpa).timescale"),
+        finding the item by its id, since a merge (--merge) renumbers the items."""
+        found = _PLACE.match(problem.where)
+        if found is None:
+            return problem
+        section, ident, name = found.groups()
+        items = self.assessment.get(section, [])
+        index = next((i for i, item in enumerate(items) if item.get("id") == ident), None)
+        source = self.provenance.get(f"{section}[{index}].{name}") if index is not None else None
+        if source is None:
+            return problem
+        return Problem(
+            source.file,
+            problem.message,
+            where=f"{source.upstream_field}, imported as {name} of {ident}",
+            line=source.line,
+            fix=problem.fix or "correct the value in the configuration and import again",
+        )
+
+
+_PLACE = re.compile(r"^(loops|resources)\[\d+\] \(id (.*?)\)\.?(.*)$")
 
 
 def _describe(doc: Document) -> str:

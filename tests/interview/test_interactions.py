@@ -4,12 +4,14 @@ a message, and reopening the file resumes where the user was."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 from textual.pilot import Pilot
@@ -462,18 +464,40 @@ async def _add_from_template(pilot: Pilot, keys: Keyboard, pick: Callable[[str],
     return str(app.interview.current.target)  # type: ignore[attr-defined]
 
 
+class _Added(NamedTuple):
+    """A loop just added from a template, its card on screen: the app, its pilot and
+    keyboard, the file it saves to, the loop's id and the answers the template proposes."""
+
+    app: Any
+    pilot: Pilot
+    keys: Keyboard
+    path: Path
+    loop_id: str
+    proposed: dict[str, Any]
+
+
+@contextlib.asynccontextmanager
+async def _added_from_template(
+    tmp_path: Path, pick: Callable[[str], bool]
+) -> AsyncIterator[_Added]:
+    """The interview at 100x30 on a copy of the fixture, with a loop added from the first
+    template `pick` accepts."""
+    path = copy_at(tmp_path, Step("loops").key)
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys = Keyboard(pilot)
+        loop_id = await _add_from_template(pilot, keys, pick)
+        yield _Added(app, pilot, keys, path, loop_id, dict(app.position.proposed[loop_id]))
+
+
 async def test_going_through_a_templates_values_one_by_one_asks_and_saves_each(
     tmp_path: Path,
 ) -> None:
     """ "Go through them one by one" shows every proposed value in turn, and Enter on each
     saves it. (A confirmed value joins the loop's answered questions further on; the walk
     goes on from where it was, not from there.)"""
-    path = copy_at(tmp_path, Step("loops").key)
-    app = make_app(path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        keys = Keyboard(pilot)
-        loop_id = await _add_from_template(pilot, keys, lambda t: "sdk" in t)
-        proposed = dict(app.position.proposed[loop_id])
+    async with _added_from_template(tmp_path, lambda t: "sdk" in t) as added:
+        app, pilot, keys, path, loop_id, proposed = added
         assert len(proposed) > 10
         await keys.choose_action("next")
         await settle(pilot)
@@ -502,12 +526,8 @@ async def test_a_proposal_answered_differently_drops_the_words_that_described_it
 ) -> None:
     """The HPA template's metric in words ("CPU utilisation ...") rides on its metric choice;
     choosing another metric in the walk must not save the CPU words nobody was shown."""
-    path = copy_at(tmp_path, Step("loops").key)
-    app = make_app(path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        keys = Keyboard(pilot)
-        loop_id = await _add_from_template(pilot, keys, lambda t: t == "kubernetes-hpa")
-        proposed = dict(app.position.proposed[loop_id])
+    async with _added_from_template(tmp_path, lambda t: t == "kubernetes-hpa") as added:
+        app, pilot, keys, path, loop_id, proposed = added
         assert proposed["scaler-metric"] == "cpu_utilization" and "loop-target" in proposed
         await keys.choose_action("next")
         await settle(pilot)
@@ -621,12 +641,8 @@ async def test_a_template_walk_saves_nothing_the_user_was_not_shown(tmp_path: Pa
     """The cluster-autoscaler template proposes a drain grace period (deadline) and a target
     whose questions the interview would not ask such a loop on its own: they are listed,
     walked and saved like the rest, never written with the first value confirmed."""
-    path = copy_at(tmp_path, Step("loops").key)
-    app = make_app(path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        keys = Keyboard(pilot)
-        loop_id = await _add_from_template(pilot, keys, lambda t: t == "cluster-autoscaler")
-        proposed = dict(app.position.proposed[loop_id])
+    async with _added_from_template(tmp_path, lambda t: t == "cluster-autoscaler") as added:
+        app, pilot, keys, path, loop_id, proposed = added
         # the deadline is its drain grace period, asked as such (not as a timeout)
         assert {"loop-target", "loop-grace-period"} <= set(proposed)
         assert "loop-deadline" not in proposed
