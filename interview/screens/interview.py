@@ -751,22 +751,21 @@ class InterviewScreen(Screen[None]):
         table = None
         if a is not None and a.loops:
             table = Table(box=None, pad_edge=False, expand=True, show_edge=False)
+            # The layer by its label needs room to be read; the objective, cut to a few
+            # letters beside it ("Kee…"), said nothing, and is on each loop's own cards.
             table.add_column("Loop", overflow="ellipsis", no_wrap=True, ratio=3)
-            for column in ("Layer", "Objective"):
-                table.add_column(column, overflow="ellipsis", no_wrap=True, ratio=1, min_width=7)
+            table.add_column("Layer", overflow="ellipsis", no_wrap=True, ratio=2, min_width=7)
             # A reaction time cut short misleads ("500m…" for 500ms-8s): room for a range.
             table.add_column("Reacts in", overflow="ellipsis", no_wrap=True, min_width=9)
             table.add_column("Answered", no_wrap=True, min_width=8)
             vocab = self.session.kb.vocabulary
             for loop in a.loops:
                 answered, total = flow.progress(self.session, self.steps, "loop", loop.id)
-                # The words the questions offered, not the ids the file keeps.
+                # The words the question offered, not the id the file keeps.
                 layer = vocab.layers.get(loop.layer or "")
-                objective = vocab.objectives.get(loop.objective or "")
                 table.add_row(
                     Text(self.session.loop_name(loop.id)),
                     Text(layer.label if layer else loop.layer or "—"),
-                    Text(objective.label if objective else loop.objective or "—"),
                     Text(loop.timescale or "—"),
                     f"{answered}/{total}",
                 )
